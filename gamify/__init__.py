@@ -1,0 +1,58 @@
+"""gamify: a self-hostable gamification platform (streaks, achievements, points, energy, leaderboards)."""
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config as config_module
+from .extensions import csrf, db, login_manager, migrate
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """SQLite as an embedded server: WAL for readers beside the writer, a busy timeout instead of
+    'database is locked', and BEGIN IMMEDIATE so two writers queue instead of deadlocking."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    root = config_module.ROOT
+    app = Flask(__name__, template_folder=str(root / "templates"), static_folder=str(root / "static"),
+                instance_path=str(config_module.INSTANCE))
+    app.config.update(config_module.from_env())
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(root / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+    from . import models  # noqa: F401  (register tables)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _sqlite_pragmas(db.engine)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        return db.session.get(models.User, int(user_id))
+
+    from . import features
+    features.register(app)
+    return app

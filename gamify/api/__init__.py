@@ -1,0 +1,232 @@
+"""JSON API for the host product, authenticated by an API key (X-API-Key or Bearer)."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..extensions import csrf, db
+from ..models import Achievement, AchievementCompletion
+from ..services import achievements as achievements_svc
+from ..services import apikeys, events, points, streaks, users
+from ..services.achievements import AchievementError
+from ..services.events import EventError
+from ..services.users import UserError
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, field: str | None, message: str, **extra):
+        super().__init__(message)
+        self.status, self.field, self.message, self.extra = status, field, message, extra
+
+
+def error_response(status: int, field, message: str, **extra):
+    body = {"error": {"message": message, **({"field": field} if field else {}), **extra}}
+    return jsonify(body), status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(e: ApiError):
+    return error_response(e.status, e.field, e.message, **e.extra)
+
+
+@bp.errorhandler(EventError)
+def _event_error(e: EventError):
+    db.session.rollback()
+    return error_response(e.status, e.field, str(e), **e.extra)
+
+
+@bp.errorhandler(UserError)
+def _user_error(e: UserError):
+    db.session.rollback()
+    return error_response(400, e.field, str(e))
+
+
+@bp.errorhandler(AchievementError)
+def _achievement_error(e: AchievementError):
+    db.session.rollback()
+    return error_response(409, "key", str(e))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(e: HTTPException):
+    return error_response(e.code or 500, None, e.description or e.name)
+
+
+def require_api_key(fn):
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        secret = request.headers.get("X-API-Key")
+        auth = request.headers.get("Authorization", "")
+        if not secret and auth.lower().startswith("bearer "):
+            secret = auth[7:].strip()
+        key = apikeys.verify(secret)
+        if key is None:
+            raise ApiError(401, "api_key", "missing or invalid API key (send it as X-API-Key)")
+        g.api_key = key
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        if request.data:
+            raise ApiError(400, "body", "request body is not valid JSON")
+        body = {}
+    if not isinstance(body, dict):
+        raise ApiError(400, "body", "request body must be a JSON object")
+    return body
+
+
+def _str_field(body: dict, name: str, required: bool = False, max_len: int = 255):
+    v = body.get(name)
+    if v is None:
+        if required:
+            raise ApiError(400, name, f"{name} is required")
+        return None
+    if not isinstance(v, str) or not v.strip() or len(v) > max_len:
+        raise ApiError(400, name, f"{name} must be a non-empty string of at most {max_len} characters")
+    return v.strip()
+
+
+def _user_from_body(body: dict, create: bool):
+    """Accepts {"user": {"id": ..., "tz":..., "name":..., "email":..., "attributes": {...}}} or "user_id"."""
+    spec = body.get("user")
+    if spec is None and "user_id" in body:
+        spec = {"id": body["user_id"]}
+    if not isinstance(spec, dict):
+        raise ApiError(400, "user", "user is required: an object with at least an id")
+    uid = spec.get("id")
+    if isinstance(uid, int) and not isinstance(uid, bool):
+        uid = str(uid)
+    if not isinstance(uid, str) or not uid.strip() or len(uid) > 128:
+        raise ApiError(400, "user.id", "user.id must be a non-empty string of at most 128 characters")
+    attrs = spec.get("attributes")
+    if attrs is not None and not isinstance(attrs, dict):
+        raise ApiError(400, "user.attributes", "user.attributes must be an object")
+    for k in ("name", "email", "tz"):
+        if spec.get(k) is not None and not isinstance(spec.get(k), str):
+            raise ApiError(400, f"user.{k}", f"user.{k} must be a string")
+    if not create:
+        user = users.by_external_id(uid)
+        if user is None:
+            raise ApiError(404, "user.id", f"unknown user '{uid}'")
+        return user
+    try:
+        user, _ = users.identify(uid, name=spec.get("name"), email=spec.get("email"), attributes=attrs)
+    except UserError as e:
+        raise ApiError(400, f"user.{e.field}", str(e))
+    return user
+
+
+def _known_user(external_id: str):
+    user = users.by_external_id(external_id)
+    if user is None:
+        raise ApiError(404, "user_id", f"unknown user '{external_id}'")
+    return user
+
+
+@bp.post("/metrics/<key>/event")
+@require_api_key
+def metric_event(key: str):
+    body = json_body()
+    value = body.get("value", 1)
+    tz = body.get("tz", (body.get("user") or {}).get("tz") if isinstance(body.get("user"), dict) else None)
+    if tz is not None and not isinstance(tz, str):
+        raise ApiError(400, "tz", "tz must be an IANA timezone name such as 'Europe/London'")
+    idem = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
+    # Validate everything before creating the user, so bad input leaves no trace.
+    from ..engine import calendar as cal
+    if tz is not None:
+        try:
+            cal.zone(tz)
+        except cal.InvalidTimezone as e:
+            raise ApiError(400, "tz", str(e))
+    user = _user_from_body(body, create=True)
+    options = {k: body[k] for k in ("action", "difficulty") if k in body}
+    result = events.process_event(key, user, value, tz=tz, attributes=body.get("attributes"),
+                                  idempotency_key=idem, options=options)
+    return jsonify(result), (200 if result["idempotent_replayed"] else 201)
+
+
+@bp.post("/users/<external_id>")
+@require_api_key
+def identify(external_id: str):
+    body = json_body()
+    attrs = body.get("attributes")
+    if attrs is not None and not isinstance(attrs, dict):
+        raise ApiError(400, "attributes", "attributes must be an object")
+    if len(external_id) > 128:
+        raise ApiError(400, "id", "user id must be at most 128 characters")
+    user, created = users.identify(external_id, name=_str_field(body, "name", max_len=120),
+                                   email=_str_field(body, "email"), tz=_str_field(body, "tz", max_len=64),
+                                   attributes=attrs)
+    db.session.commit()
+    return jsonify(_user_json(user)), (201 if created else 200)
+
+
+def _user_json(user) -> dict:
+    return {"id": user.external_id, "name": user.display_name, "email": user.email, "tz": user.timezone,
+            "attributes": user.attributes or {}, "created_at": user.created_at.isoformat()}
+
+
+@bp.get("/users/<external_id>")
+@require_api_key
+def get_user(external_id: str):
+    return jsonify(_user_json(_known_user(external_id)))
+
+
+@bp.get("/users/<external_id>/streak")
+@require_api_key
+def user_streak(external_id: str):
+    user = _known_user(external_id)
+    summary = streaks.summary(user)
+    n = request.args.get("history", "14")
+    if not n.isdigit() or int(n) > 1000:
+        raise ApiError(400, "history", "history must be a whole number of periods from 0 to 1000")
+    periods = streaks.history(user.id)[-int(n):] if int(n) else []
+    summary["history"] = [{"period_start": p.period_start.isoformat(), "period_end": p.period_end.isoformat(),
+                           "length": p.length, "outcome": p.outcome} for p in periods]
+    db.session.commit()
+    return jsonify(summary)
+
+
+@bp.get("/users/<external_id>/points/<system_key>")
+@require_api_key
+def user_points(external_id: str, system_key: str):
+    user = _known_user(external_id)
+    system = points.system_by_key(system_key)
+    if system is None:
+        raise ApiError(404, "system", f"unknown points system '{system_key}'")
+    return jsonify(points.summary(user, system))
+
+
+@bp.get("/users/<external_id>/achievements")
+@require_api_key
+def user_achievements(external_id: str):
+    user = _known_user(external_id)
+    rows = db.session.execute(db.select(AchievementCompletion).where(
+        AchievementCompletion.user_id == user.id).order_by(AchievementCompletion.completed_at)).scalars()
+    return jsonify({"achievements": [achievements_svc.serialize(c.achievement, c) | {"backdated": c.backdated}
+                                     for c in rows]})
+
+
+@bp.post("/achievements/<key>/complete")
+@require_api_key
+def complete_achievement(key: str):
+    body = json_body()
+    achievement = db.session.execute(db.select(Achievement).where(Achievement.key == key)).scalar_one_or_none()
+    if achievement is None:
+        raise ApiError(404, "key", f"unknown achievement '{key}'")
+    user = _user_from_body(body, create=True)
+    created, unlocked = achievements_svc.award_via_api(user, achievement)
+    pts = points.evaluate_event(user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}),
+                                None, achievements_svc.utcnow())
+    db.session.commit()
+    return jsonify({"completed": created, "achievements": [achievements_svc.serialize(a) for a in unlocked],
+                    "points": pts}), (201 if created else 200)

@@ -1,0 +1,33 @@
+"""Flask CLI commands: `flask create-admin`, `flask seed-demo`."""
+import click
+from flask import Flask
+
+from .extensions import db
+from .models import ROLE_ADMIN, User
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("create-admin")
+    @click.option("--email", required=True)
+    @click.option("--password", required=True)
+    @click.option("--name", default="Admin")
+    def create_admin(email: str, password: str, name: str):
+        """Create (or reset the password of) an admin account."""
+        email = email.strip().lower()
+        user = db.session.execute(db.select(User).where(User.email == email)).scalar_one_or_none()
+        if user is None:
+            user = User(email=email, display_name=name, role=ROLE_ADMIN, timezone="UTC", attributes={})
+            db.session.add(user)
+        user.role = ROLE_ADMIN
+        user.set_password(password)
+        db.session.commit()
+        click.echo(f"admin {email} ready")
+
+    @app.cli.command("seed-demo")
+    @click.option("--players", default=300, show_default=True)
+    @click.option("--days", default=90, show_default=True)
+    @click.option("--force", is_flag=True, help="seed even if demo data exists")
+    def seed_demo(players: int, days: int, force: bool):
+        """Create the language-learning demo app with generated history (through the real engine)."""
+        from .demo import seed
+        seed(players=players, days=days, force=force, echo=click.echo)

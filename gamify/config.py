@@ -1,0 +1,35 @@
+"""Configuration from environment variables, with embedded defaults for a laptop."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _bool(name: str, default: bool) -> bool:
+    v = os.environ.get(name)
+    return default if v is None else v.lower() in ("1", "true", "yes", "on")
+
+
+def from_env() -> dict:
+    INSTANCE.mkdir(exist_ok=True)
+    db_url = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gamify.db'}")
+    if db_url.startswith("postgres://"):  # Heroku-style URLs
+        db_url = "postgresql+psycopg://" + db_url[len("postgres://"):]
+    elif db_url.startswith("postgresql://"):
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-insecure-change-me"),
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "8025")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME"),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD"),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "gamify <noreply@gamify.local>"),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Backfills touching more users than this run in an RQ job instead of the request.
+        "BACKFILL_INLINE_LIMIT": int(os.environ.get("BACKFILL_INLINE_LIMIT", "500")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }

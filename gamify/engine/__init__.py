@@ -1,0 +1,1 @@
+"""Pure evaluation functions: config + state + input -> changes. No Flask, no database."""

@@ -1,0 +1,61 @@
+"""Points arithmetic: metric trigger amounts, stacked boosts with rounding, caps and levels."""
+from __future__ import annotations
+
+import math
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Iterable, Optional, Sequence
+
+_ROUNDING = {"floor": ROUND_FLOOR, "ceil": ROUND_CEILING, "nearest": ROUND_HALF_UP}
+
+
+def metric_trigger_amount(points: int, per_units: float, old_total: float, new_total: float) -> int:
+    """`points` for every whole `per_units` crossed between two totals, so 25 + 25 minutes at
+    "10 XP per 30 minutes" gives 10 XP on the second event, never a fraction."""
+    per = per_units or 1.0
+    crossed = math.floor(new_total / per + 1e-9) - math.floor(old_total / per + 1e-9)
+    return points * max(crossed, 0)
+
+
+def stacked_multiplier(multipliers: Iterable[float]) -> Decimal:
+    """Active boosts multiply: 2x and 1.5x give 3x. Decimal keeps 1.1 * 3 from drifting."""
+    result = Decimal(1)
+    for m in multipliers:
+        result *= Decimal(str(m))
+    return result
+
+
+def boosted(base: int, multipliers: Sequence[float], rounding: str = "floor") -> tuple[int, float]:
+    """(amount, multiplier). Boosts only scale gains; penalties are never multiplied."""
+    if base <= 0 or not multipliers:
+        return base, 1.0
+    mult = stacked_multiplier(multipliers)
+    amount = (Decimal(base) * mult).quantize(Decimal(1), rounding=_ROUNDING[rounding])
+    return int(amount), float(mult)
+
+
+def strictest_rounding(roundings: Iterable[str]) -> str:
+    """Several boosts may name different rounding modes; the player-friendliest wins (ceil > nearest > floor)."""
+    rs = set(roundings)
+    for r in ("ceil", "nearest", "floor"):
+        if r in rs:
+            return r
+    return "floor"
+
+
+def apply_limits(amount: int, balance: int, earned_today: int, daily_cap: Optional[int],
+                 max_balance: Optional[int]) -> int:
+    """Trim a gain to what the daily earning cap and the balance ceiling still allow."""
+    if amount > 0 and daily_cap is not None:
+        amount = max(0, min(amount, daily_cap - earned_today))
+    if amount > 0 and max_balance is not None:
+        amount = max(0, min(amount, max_balance - balance))
+    return amount
+
+
+def level_for(levels: Sequence, balance: int):
+    """The highest level whose threshold the balance reached (levels need .threshold), or None."""
+    best = None
+    for level in sorted(levels, key=lambda lv: lv.threshold):
+        if balance >= level.threshold:
+            best = level
+    return best

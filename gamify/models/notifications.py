@@ -1,0 +1,62 @@
+"""In-app notifications, per-type per-channel preferences and the domain-event outbox."""
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ._common import JSONType, UTCDateTime, utcnow
+
+NOTIFICATION_TYPES = {
+    "streak_reminder": "Streak reminders",
+    "achievement": "Achievements unlocked",
+    "reactivation": "Come-back messages after a lost streak",
+    "recap": "Weekly recap",
+    "energy_full": "Energy is full",
+    "energy_low": "Energy is low",
+    "gift": "Energy gifts",
+    "level_up": "Level ups",
+}
+CHANNELS = ("in_app", "email")
+
+
+class Notification(db.Model):
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    read_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
+class NotificationPreference(db.Model):
+    """Only opt-outs/opt-ins that differ from the default (everything on) are stored."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "type", "channel", name="uq_notification_pref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DomainEvent(db.Model):
+    """Outbox of things that happened (achievement.completed, points.changed, ...), written in the
+    same transaction as the change; webhook delivery and e-mails read from here."""
+
+    __tablename__ = "domain_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSONType, default=dict)
+    source_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    dispatched_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)

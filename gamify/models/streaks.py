@@ -1,0 +1,83 @@
+"""Streak configuration, per-user state, closed periods and the freeze ledger."""
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ._common import JSONType, UTCDateTime, utcnow
+
+
+class StreakConfig(db.Model):
+    """The product's streak (one per installation)."""
+
+    __tablename__ = "streak_config"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    frequency: Mapped[str] = mapped_column(String(16), default="daily")  # daily|weekly|monthly
+    mode: Mapped[str] = mapped_column(String(8), default="any")  # all|any requirement must be met
+    freeze_initial: Mapped[int] = mapped_column(Integer, default=0)
+    freeze_every: Mapped[Optional[int]] = mapped_column(Integer)  # grant one per N extended periods
+    freeze_max: Mapped[int] = mapped_column(Integer, default=0)
+    requirements = relationship(
+        "StreakRequirement", cascade="all, delete-orphan", lazy="selectin", order_by="StreakRequirement.id"
+    )
+
+
+class StreakRequirement(db.Model):
+    __tablename__ = "streak_requirements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    config_id: Mapped[int] = mapped_column(ForeignKey("streak_config.id"))
+    metric_id: Mapped[int] = mapped_column(ForeignKey("metrics.id"))
+    threshold: Mapped[float] = mapped_column(Float, default=1.0)
+    metric = relationship("Metric", lazy="joined")
+
+
+class UserStreak(db.Model):
+    __tablename__ = "user_streaks"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    length: Mapped[int] = mapped_column(Integer, default=0)
+    longest: Mapped[int] = mapped_column(Integer, default=0)
+    started_on: Mapped[Optional[date]] = mapped_column(Date)
+    # Start of the last period that was extended, and of the last one kept alive (extended or frozen).
+    last_extended: Mapped[Optional[date]] = mapped_column(Date)
+    last_covered: Mapped[Optional[date]] = mapped_column(Date)
+    # Metric sums inside the period being worked on, so ALL/ANY thresholds can be met over several events.
+    progress_period: Mapped[Optional[date]] = mapped_column(Date)
+    progress: Mapped[dict] = mapped_column(JSONType, default=dict)
+    periods_since_grant: Mapped[int] = mapped_column(Integer, default=0)
+    freezes: Mapped[int] = mapped_column(Integer, default=0)  # cache of the ledger sum
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StreakPeriod(db.Model):
+    """History: one row per period that was extended, frozen or broke the streak."""
+
+    __tablename__ = "streak_periods"
+    __table_args__ = (UniqueConstraint("user_id", "period_start", name="uq_streak_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    length: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))  # extended|frozen|broken
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"))
+
+
+class FreezeLedger(db.Model):
+    __tablename__ = "streak_freeze_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    delta: Mapped[int] = mapped_column(Integer)  # +1 granted, -1 consumed
+    kind: Mapped[str] = mapped_column(String(16))  # granted|consumed
+    reason: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[Optional[date]] = mapped_column(Date)
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,50 @@
+"""Domain events (the outbox) and in-app notifications, both written in the caller's transaction."""
+from typing import Optional
+
+from ..extensions import db
+from ..models import DomainEvent, Notification, NotificationPreference
+from ..models._common import utcnow
+
+# Called after commit with the list of new DomainEvent ids (webhook delivery plugs in here).
+AFTER_COMMIT_LISTENERS: list = []
+
+
+def emit(type_: str, user_id: Optional[int], payload: dict, source_event_id: Optional[int] = None) -> DomainEvent:
+    ev = DomainEvent(type=type_, user_id=user_id, payload=payload, source_event_id=source_event_id,
+                     created_at=utcnow())
+    db.session.add(ev)
+    return ev
+
+
+def channel_enabled(user_id: int, type_: str, channel: str) -> bool:
+    pref = db.session.execute(
+        db.select(NotificationPreference.enabled).where(
+            NotificationPreference.user_id == user_id,
+            NotificationPreference.type == type_,
+            NotificationPreference.channel == channel,
+        )
+    ).scalar_one_or_none()
+    return True if pref is None else bool(pref)
+
+
+def set_preference(user_id: int, type_: str, channel: str, enabled: bool) -> None:
+    pref = db.session.execute(
+        db.select(NotificationPreference).where(
+            NotificationPreference.user_id == user_id,
+            NotificationPreference.type == type_,
+            NotificationPreference.channel == channel,
+        )
+    ).scalar_one_or_none()
+    if pref is None:
+        db.session.add(NotificationPreference(user_id=user_id, type=type_, channel=channel, enabled=enabled))
+    else:
+        pref.enabled = enabled
+
+
+def notify(user_id: int, type_: str, title: str, body: str = "", link: str = "") -> Optional[Notification]:
+    """An in-app notification, unless the player switched that type off in-app."""
+    if not channel_enabled(user_id, type_, "in_app"):
+        return None
+    n = Notification(user_id=user_id, type=type_, title=title, body=body, link=link, created_at=utcnow())
+    db.session.add(n)
+    return n

@@ -1,0 +1,181 @@
+"""Points: trigger evaluation, boosts, caps, the award ledger, balances and level changes."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import func
+
+from ..engine import calendar as cal
+from ..engine import points as engine
+from ..engine.filters import matches
+from ..extensions import db
+from ..models import PointsAward, PointsBalance, PointsBoost, PointsSystem, PointsTrigger, User
+from ..models._common import utcnow
+from . import outbox
+
+
+class PointsError(ValueError):
+    pass
+
+
+def system_by_key(key: str) -> Optional[PointsSystem]:
+    return db.session.execute(db.select(PointsSystem).where(PointsSystem.key == key)).scalar_one_or_none()
+
+
+def balance_row(user_id: int, system: PointsSystem) -> PointsBalance:
+    row = db.session.get(PointsBalance, (user_id, system.id))
+    if row is None:
+        row = PointsBalance(user_id=user_id, system_id=system.id, balance=0)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def active_boosts(system_id: int, attributes: dict, now: datetime) -> list[PointsBoost]:
+    boosts = db.session.execute(db.select(PointsBoost).where(
+        PointsBoost.system_id == system_id, PointsBoost.starts_at <= now, PointsBoost.ends_at > now)).scalars()
+    return [b for b in boosts if matches(b.attribute_filters, attributes)]
+
+
+def earned_today(user_id: int, system_id: int, day) -> int:
+    return int(db.session.execute(db.select(func.coalesce(func.sum(PointsAward.amount), 0)).where(
+        PointsAward.user_id == user_id, PointsAward.system_id == system_id, PointsAward.local_date == day,
+        PointsAward.amount > 0, PointsAward.trigger_type.in_(("metric", "streak", "achievement", "time_interval")),
+    )).scalar_one())
+
+
+def award(user: User, system: PointsSystem, base: int, trigger_type: str, *, trigger_id: Optional[int] = None,
+          source_event_id: Optional[int] = None, attributes: Optional[dict] = None, reason: str = "",
+          now: Optional[datetime] = None, boosts: bool = True, limits: bool = True) -> dict:
+    """Change a balance through the ledger. Returns {added, total, level_changed, level}.
+
+    Spends (negative amounts from spend/refill) must never overdraw: they raise PointsError."""
+    now = now or utcnow()
+    attributes = attributes if attributes is not None else dict(user.attributes or {})
+    row = balance_row(user.id, system)
+    multiplier = 1.0
+    amount = base
+    if boosts and base > 0:
+        active = active_boosts(system.id, attributes, now)
+        if active:
+            amount, multiplier = engine.boosted(base, [b.multiplier for b in active],
+                                                engine.strictest_rounding(b.rounding for b in active))
+    day = cal.local_date(now, user.timezone)
+    if limits and amount > 0:
+        amount = engine.apply_limits(amount, row.balance, earned_today(user.id, system.id, day)
+                                     if system.daily_cap is not None else 0, system.daily_cap, system.max_balance)
+    if trigger_type in ("spend", "refill") and row.balance + amount < 0:
+        raise PointsError(f"not enough {system.name}: {row.balance} available, {-amount} needed")
+    result = {"added": amount, "total": row.balance, "level_changed": False, "level": None}
+    if amount == 0 and base == 0:
+        return result
+    db.session.add(PointsAward(user_id=user.id, system_id=system.id, amount=amount, base_amount=base,
+                               boost_multiplier=multiplier, trigger_type=trigger_type, trigger_id=trigger_id,
+                               source_event_id=source_event_id, reason=reason, local_date=day, awarded_at=now))
+    if amount == 0:
+        return result  # capped to nothing: the ledger says so, the balance stays
+    row.balance += amount
+    row.updated_at = now
+    result["total"] = row.balance
+    outbox.emit("points.changed", user.id, {"system": system.key, "added": amount, "total": row.balance},
+                source_event_id)
+    level = engine.level_for(system.levels, row.balance)
+    new_level_id = level.id if level else None
+    if new_level_id != row.level_id:
+        old_id, row.level_id = row.level_id, new_level_id
+        result["level_changed"] = True
+        result["level"] = {"key": level.key, "name": level.name, "badge": level.badge} if level else None
+        outbox.emit("points.level_changed", user.id, {"system": system.key, "from_level_id": old_id,
+                                                      "level": result["level"]}, source_event_id)
+        if level and (old_id is None or amount > 0):
+            outbox.notify(user.id, "level_up", f"{system.name}: you reached {level.name}!", link="/points")
+    return result
+
+
+def _merge(into: dict, system: PointsSystem, res: dict) -> None:
+    entry = into.setdefault(system.key, {"added": 0, "total": res["total"]})
+    entry["added"] += res["added"]
+    entry["total"] = res["total"]
+    if res["level_changed"]:
+        entry["level"] = res["level"]
+
+
+def _triggers(type_: str, **where) -> list[PointsTrigger]:
+    q = db.select(PointsTrigger).where(PointsTrigger.type == type_, PointsTrigger.active.is_(True))
+    for k, v in where.items():
+        q = q.where(getattr(PointsTrigger, k) == v)
+    return list(db.session.execute(q).scalars())
+
+
+def evaluate_event(user: User, metric_id: int, old_total: float, new_total: float, streak_length: Optional[int],
+                   achievement_ids: list[int], attributes: dict, event_id: Optional[int], now: datetime) -> dict:
+    """All triggers an event fires: the metric, a streak length reached, achievements unlocked."""
+    out: dict = {}
+    fired: list[tuple[PointsTrigger, int]] = []
+    for t in _triggers("metric", metric_id=metric_id):
+        base = engine.metric_trigger_amount(t.points, t.per_units, old_total, new_total)
+        if base:
+            fired.append((t, base))
+    if streak_length:
+        fired += [(t, t.points) for t in _triggers("streak", streak_length=streak_length)]
+    for aid in achievement_ids:
+        fired += [(t, t.points) for t in _triggers("achievement", achievement_id=aid)]
+    for t, base in fired:
+        if not matches(t.attribute_filters, attributes):
+            continue
+        res = award(user, t.system, base, t.type, trigger_id=t.id, source_event_id=event_id,
+                    attributes=attributes, reason=f"{t.type} trigger #{t.id}", now=now)
+        _merge(out, t.system, res)
+    return out
+
+
+def on_signup(user: User, now: Optional[datetime] = None) -> dict:
+    out: dict = {}
+    for t in _triggers("signup"):
+        if matches(t.attribute_filters, user.attributes):
+            _merge(out, t.system, award(user, t.system, t.points, "signup", trigger_id=t.id, reason="signup", now=now))
+    return out
+
+
+def run_time_interval_triggers(now: Optional[datetime] = None) -> int:
+    """Scheduled job: award each interval trigger to players whose last award for it is older than
+    the interval. Safe to run as often as you like."""
+    now = now or utcnow()
+    count = 0
+    for t in _triggers("time_interval"):
+        if not t.interval_hours:
+            continue
+        last = dict(db.session.execute(db.select(PointsAward.user_id, func.max(PointsAward.awarded_at))
+                                       .where(PointsAward.trigger_id == t.id).group_by(PointsAward.user_id)).all())
+        for user in db.session.execute(db.select(User).where(User.role == "player")).scalars():
+            prev = last.get(user.id)
+            if prev is not None and (now - prev).total_seconds() < t.interval_hours * 3600:
+                continue
+            if matches(t.attribute_filters, user.attributes):
+                award(user, t.system, t.points, "time_interval", trigger_id=t.id, reason="scheduled", now=now)
+                count += 1
+    return count
+
+
+def summary(user: User, system: PointsSystem) -> dict:
+    row = db.session.get(PointsBalance, (user.id, system.id))
+    balance = row.balance if row else 0
+    levels = list(system.levels)
+    level = engine.level_for(levels, balance)
+    nxt = next((lv for lv in levels if lv.threshold > balance), None)
+    return {
+        "system": system.key, "name": system.name, "badge": system.badge, "total": balance,
+        "level": {"key": level.key, "name": level.name, "badge": level.badge, "threshold": level.threshold}
+        if level else None,
+        "next_level": {"key": nxt.key, "name": nxt.name, "threshold": nxt.threshold} if nxt else None,
+        "progress_pct": _progress_pct(level, nxt, balance),
+    }
+
+
+def _progress_pct(level, nxt, balance: int) -> float:
+    if nxt is None:
+        return 100.0
+    low = level.threshold if level else 0
+    span = max(nxt.threshold - low, 1)
+    return round(100.0 * (balance - low) / span, 1)

