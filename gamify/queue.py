@@ -1,0 +1,35 @@
+"""Redis connection and RQ queues, configured from the app (REDIS_URL)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import redis
+from flask import current_app, has_app_context
+from rq import Queue
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def redis_url() -> str:
+    return current_app.config["REDIS_URL"]
+
+
+def get_redis(url: Optional[str] = None) -> redis.Redis:
+    """One pooled client per URL (short timeouts, so a Redis outage fails fast instead of hanging)."""
+    url = url or redis_url()
+    client = _clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+        _clients[url] = client
+    return client
+
+
+def get_queue(name: str = "default") -> Queue:
+    # RQ_ASYNC=False (tests) runs jobs inline, in the caller's app context.
+    is_async = current_app.config.get("RQ_ASYNC", True) if has_app_context() else True
+    return Queue(name, connection=get_redis(), is_async=is_async)
+
+
+def enqueue(func, *args, queue: str = "default", **kwargs):
+    """Enqueue `func` (a module-level function or its dotted path) on an RQ queue."""
+    return get_queue(queue).enqueue(func, *args, **kwargs)
