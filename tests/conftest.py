@@ -62,10 +62,25 @@ def redis_server():
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
+    """SQLite file by default; with TEST_DATABASE_URL (PostgreSQL) a fresh database per run, so
+    parallel runs against one server never drop each other's tables."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -75,3 +75,34 @@ def api_key() -> str:
     _key, secret = apikeys.create("test")
     db.session.commit()
     return secret
+
+
+def web_player(email="player@example.com", password="correct horse", tz="UTC", attributes=None, name="Pat"):
+    user = users.signup(email, password, name, tz, attributes=attributes)
+    db.session.commit()
+    return user
+
+
+def admin(email="admin@example.com", password="correct horse"):
+    from gamify.models import ROLE_ADMIN, User
+    user = User(email=email, display_name="Admin", role=ROLE_ADMIN, timezone="UTC", attributes={})
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def csrf_token(client, path="/login") -> str:
+    """The CSRF token of the client's session, read from a rendered page's meta tag."""
+    import re
+    html = client.get(path).get_data(as_text=True)
+    m = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert m, f"no csrf meta tag on {path}"
+    return m.group(1)
+
+
+def login(client, email="player@example.com", password="correct horse"):
+    token = csrf_token(client, "/login")
+    resp = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return resp

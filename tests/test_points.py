@@ -1,0 +1,108 @@
+"""Points: triggers, boost stacking with rounding, caps, levels, ledger."""
+import pytest
+
+from gamify.engine import points as engine
+from gamify.models import PointsAward
+from gamify.services import points as svc
+from gamify.services.events import process_event
+from tests import factories as f
+
+
+@pytest.mark.parametrize("rounding,expected", [("floor", 7), ("ceil", 8), ("nearest", 8)])
+def test_boosts_stack_multiplicatively_with_each_rounding_mode(db, rounding, expected):
+    m = f.metric("lessons")
+    xp = f.system("xp")
+    f.trigger(xp, "metric", 5, metric_id=m.id)
+    f.boost(xp, 2, rounding=rounding)
+    f.boost(xp, 1.5, rounding=rounding)
+    u = f.player()
+    r = process_event("lessons", u, 1)
+    assert r["points"]["xp"]["added"] == 15  # 5 * 2 * 1.5 = 3x, exact
+    award = db.session.execute(db.select(PointsAward)).scalar_one()
+    assert (award.base_amount, award.boost_multiplier, award.amount) == (5, 3.0, 15)
+    assert award.source_event_id == r["event_id"] and award.trigger_type == "metric"
+    # 2.5 * 3 = 7.5: rounding mode decides.
+    assert engine.boosted(5, [2, 0.75], rounding)[0] == expected
+
+
+def test_boost_outside_its_window_or_filter_does_not_apply(db):
+    m = f.metric("lessons")
+    xp = f.system("xp")
+    f.trigger(xp, "metric", 10, metric_id=m.id)
+    f.boost(xp, 2, starts=f.utc(2026, 1, 1), ends=f.utc(2026, 1, 2))
+    f.boost(xp, 3, attribute_filters={"tier": "premium"})
+    u = f.player(attributes={"tier": "free"})
+    assert process_event("lessons", u, 1, now=f.utc(2026, 1, 1, 12))["points"]["xp"]["added"] == 20
+    assert process_event("lessons", u, 1, now=f.utc(2026, 1, 2, 0))["points"]["xp"]["added"] == 10
+
+
+def test_metric_trigger_per_units_accumulates_across_events(db):
+    minutes = f.metric("minutes")
+    xp = f.system("xp")
+    f.trigger(xp, "metric", 10, metric_id=minutes.id, per_units=30)
+    u = f.player()
+    added = [process_event("minutes", u, v)["points"]["xp"]["added"] for v in (25, 25, 70)]
+    assert added == [0, 10, 30]
+
+
+def test_daily_cap_and_balance_max(db):
+    m = f.metric("lessons")
+    xp = f.system("xp", daily_cap=25)
+    hearts = f.system("hearts", max_balance=5)
+    f.trigger(xp, "metric", 10, metric_id=m.id)
+    f.trigger(hearts, "metric", 2, metric_id=m.id)
+    u = f.player(tz="Asia/Tokyo")
+    res = [process_event("lessons", u, 1, now=f.utc(2026, 1, 1, h)) for h in (1, 2, 3, 4)]
+    assert [r["points"]["xp"]["added"] for r in res] == [10, 10, 5, 0]
+    assert [r["points"]["hearts"]["total"] for r in res] == [2, 4, 5, 5]
+    # 15:00 UTC is the next local day in Tokyo: the cap resets.
+    assert process_event("lessons", u, 1, now=f.utc(2026, 1, 1, 15))["points"]["xp"]["added"] == 10
+
+
+def test_level_change_reported_once(db):
+    m = f.metric("lessons")
+    xp = f.system("xp", levels=[("bronze", "Bronze", 0), ("silver", "Silver", 25), ("gold", "Gold", 50)])
+    f.trigger(xp, "metric", 10, metric_id=m.id)
+    u = f.player()
+    res = [process_event("lessons", u, 1)["points"]["xp"] for _ in range(3)]
+    assert res[0]["level"]["key"] == "bronze"
+    assert "level" not in res[1]
+    assert res[2]["level"]["key"] == "silver" and res[2]["total"] == 30
+    assert svc.summary(u, xp)["next_level"]["key"] == "gold"
+
+
+def test_negative_trigger_and_streak_achievement_signup_triggers(db):
+    m = f.metric("lessons")
+    f.streak({m: 1})
+    xp = f.system("xp")
+    gems = f.system("gems")
+    a = f.achievement("first", "metric", metric_id=m.id, threshold=1)
+    f.trigger(gems, "signup", 50)
+    f.trigger(xp, "streak", 100, streak_length=2)
+    f.trigger(gems, "achievement", 5, achievement_id=a.id)
+    f.trigger(xp, "metric", -1, metric_id=m.id)
+    u = f.player()
+    assert svc.summary(u, gems)["total"] == 50
+    r1 = process_event("lessons", u, 1, now=f.utc(2026, 1, 1))
+    assert r1["points"]["gems"]["added"] == 5 and r1["points"]["xp"]["added"] == -1
+    r2 = process_event("lessons", u, 1, now=f.utc(2026, 1, 2))
+    assert r2["points"]["xp"]["added"] == 99
+
+
+def test_time_interval_trigger_awards_once_per_interval(db):
+    xp = f.system("xp")
+    f.trigger(xp, "time_interval", 3, interval_hours=24)
+    u = f.player()
+    assert svc.run_time_interval_triggers(f.utc(2026, 1, 1, 0)) == 1
+    assert svc.run_time_interval_triggers(f.utc(2026, 1, 1, 12)) == 0
+    assert svc.run_time_interval_triggers(f.utc(2026, 1, 2, 0)) == 1
+    assert svc.summary(u, xp)["total"] == 6
+
+
+def test_spend_never_overdraws(db):
+    gems = f.system("gems")
+    u = f.player()
+    svc.award(u, gems, 5, "admin")
+    with pytest.raises(svc.PointsError):
+        svc.award(u, gems, -6, "spend")
+    assert svc.award(u, gems, -5, "spend")["total"] == 0
