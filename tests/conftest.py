@@ -116,6 +116,8 @@ def app(_app, redis_server):
         for table in reversed(_db.metadata.sorted_tables):
             conn.execute(table.delete())
     redis_lib.Redis.from_url(redis_server["url"]).flushall()
+    from gamify.services import snapshot
+    snapshot.invalidate()  # the emptied config_version counter restarts at 0
     ctx.pop()
 
 

@@ -7,3 +7,9 @@ from .points import (  # noqa: F401
     PointsAward, PointsBalance, PointsBoost, PointsLevel, PointsSystem, PointsTrigger,
 )
 from .notifications import DomainEvent, Notification, NotificationPreference  # noqa: F401
+from .energy import (  # noqa: F401
+    EnergyAction, EnergyBoost, EnergyGift, EnergyReview, EnergySettings, EnergyTransaction, Friendship, PlayerBoost,
+    PlayerEnergy,
+)
+from .config_version import ConfigVersion  # noqa: F401
+from .webhooks import EmailSend, MessagingSettings, WebhookDelivery, WebhookEndpoint  # noqa: F401

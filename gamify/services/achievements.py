@@ -12,7 +12,7 @@ from ..models import (
     Achievement, AchievementCompletion, AchievementProgress, Metric, MetricEvent, MetricTotal, StreakPeriod, User,
 )
 from ..models._common import utcnow
-from . import outbox
+from . import outbox, snapshot
 
 
 class AchievementError(ValueError):
@@ -60,10 +60,12 @@ def complete(user: User, achievement: Achievement, event_id: Optional[int], now:
     return row
 
 
-def serialize(a: Achievement, completion: Optional[AchievementCompletion] = None) -> dict:
+def serialize(a, completion: Optional[AchievementCompletion] = None, rarity: Optional[float] = None) -> dict:
+    """An Achievement (or its cached AchievementDef, with `rarity` passed in) as JSON."""
+    rarity = rarity if rarity is not None else getattr(a, "rarity_pct", None)
     return {
         "key": a.key, "name": a.name, "description": a.description, "badge": a.badge, "trigger": a.trigger,
-        "rarity_pct": round(a.rarity_pct or 0.0, 1),
+        "rarity_pct": round(rarity or 0.0, 1),
         "completed_at": completion.completed_at.isoformat() if completion else None,
     }
 
@@ -75,28 +77,29 @@ def _active(trigger: str, **where) -> list[Achievement]:
     return list(db.session.execute(q).scalars())
 
 
-def evaluate_event(user: User, metric: Metric, value: float, new_total: float, attributes: dict,
-                   streak_length: Optional[int], event_id: Optional[int], now: datetime) -> list[Achievement]:
-    """Only achievements that reference this metric or the streak, then composites."""
-    done = completed_ids(user.id)
-    unlocked: list[Achievement] = []
-    players = None
-    candidates = sorted(_active("metric", metric_id=metric.id), key=lambda a: a.threshold or 0)
-    for a in candidates:
-        if a.id in done:
-            continue
-        if a.attribute_filters:
-            if not matches(a.attribute_filters, attributes):
-                continue
-            progress = _bump_progress(user.id, a.id, value, now)
-        else:
-            progress = new_total
-        if progress >= (a.threshold or 0):
-            unlocked.append(a)
+def evaluate_event(user: User, metric_id: int, value: float, new_total: float, attributes: dict,
+                   streak_length: Optional[int], event_id: Optional[int], now: datetime) -> list:
+    """Only achievements that reference this metric or the streak, then composites (from the
+    cached configuration snapshot). Returns the AchievementDefs unlocked, in order."""
+    snap = snapshot.get()
+    candidates = sorted(snap.active_achievements("metric", metric_id), key=lambda a: a.threshold or 0)
     if streak_length:
-        for a in sorted(_active("streak"), key=lambda a: a.streak_length or 0):
-            if a.id not in done and streak_length >= (a.streak_length or 0) and matches(a.attribute_filters, attributes):
-                unlocked.append(a)
+        candidates += sorted(snap.active_achievements("streak"), key=lambda a: a.streak_length or 0)
+    if not candidates:
+        return []
+    done = completed_ids(user.id)
+    unlocked: list = []
+    for a in candidates:
+        if a.id in done or not matches(a.attribute_filters, attributes):
+            continue
+        if a.trigger == "streak":
+            reached = streak_length >= (a.streak_length or 0)
+        elif a.attribute_filters:
+            reached = _bump_progress(user.id, a.id, value, now) >= (a.threshold or 0)
+        else:
+            reached = new_total >= (a.threshold or 0)
+        if reached:
+            unlocked.append(a)
     if unlocked:
         players = player_count()
         for a in unlocked:
@@ -120,7 +123,7 @@ def _composites(user: User, done: set[int], attributes: dict, event_id: Optional
                 players: int) -> list[Achievement]:
     """Composites can chain (a composite may require another), so loop until nothing new unlocks."""
     unlocked = []
-    composites = _active("composite")
+    composites = snapshot.get().active_achievements("composite")
     changed = True
     while changed:
         changed = False
@@ -148,6 +151,14 @@ def award_via_api(user: User, achievement: Achievement, now: Optional[datetime] 
         return False, []
     done = completed_ids(user.id) | {achievement.id}
     return True, [achievement] + _composites(user, done, dict(user.attributes or {}), None, now, players)
+
+
+def rarities(ids: Iterable[int]) -> dict[int, float]:
+    ids = list(ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(db.select(Achievement.id, Achievement.rarity_pct)
+                                   .where(Achievement.id.in_(ids))).all())
 
 
 def progress_for(user: User) -> dict[int, float]:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 from sqlalchemy.exc import IntegrityError
 
 from ..engine import calendar as cal
+from ..engine import streaks as streak_engine
 from ..extensions import db
 from ..models import Metric, MetricEvent, MetricTotal, PointsBalance, PointsSystem, User
 from ..models._common import utcnow
@@ -128,9 +129,11 @@ def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[st
     db.session.flush()
     response["streak"] = _streak_response(user, now, ctx.streak_extended, streak_result)
 
-    unlocked = achievements.evaluate_event(user, metric, value, total.total, attrs,
+    unlocked = achievements.evaluate_event(user, metric.id, value, total.total, attrs,
                                            ctx.streak_length if ctx.streak_extended else None, event.id, now)
-    response["achievements"] = [achievements.serialize(a) | {"completed_at": now.isoformat()} for a in unlocked]
+    rarity = achievements.rarities(a.id for a in unlocked)
+    response["achievements"] = [achievements.serialize(a, rarity=rarity.get(a.id)) | {"completed_at": now.isoformat()}
+                                for a in unlocked]
 
     response["points"] = points.evaluate_event(
         user, metric.id, old_total, total.total, ctx.streak_length if ctx.streak_extended else None,
@@ -156,12 +159,17 @@ def _prior(user_id: int, metric_id: int, key: str) -> Optional[MetricEvent]:
 
 
 def _streak_response(user: User, now: datetime, extended: bool, result) -> Optional[dict]:
+    """Built from the state just computed: no second settle or config load on the hot path."""
     if result is None:
         return None
-    s = streaks.summary(user, now)
-    return {"length": s["length"], "extended": extended, "frozen": bool(result[0].freezes_consumed),
-            "freezes": s["freezes"], "expires_utc": s["expires_utc"], "period_start": s["period_start"],
-            "period_end": s["period_end"]}
+    change, rules = result
+    state = change.state
+    today = cal.local_date(now, user.timezone)
+    current = cal.period_start(rules.frequency, today)
+    expires = streak_engine.expires_at(rules, state, today, user.timezone)
+    return {"length": state.length, "extended": extended, "frozen": bool(change.freezes_consumed),
+            "freezes": state.freezes, "expires_utc": expires.isoformat() if expires else None,
+            "period_start": current.isoformat(), "period_end": cal.period_end(rules.frequency, current).isoformat()}
 
 
 def _fill_points_totals(user_id: int, out: dict) -> None:
@@ -176,9 +184,8 @@ def _replay(user: User, metric: Metric, prior: MetricEvent, commit: bool) -> dic
     total = db.session.get(MetricTotal, (user.id, metric.id))
     response = {"event_id": prior.id, "metric": metric.key, "metric_total": total.total if total else 0.0,
                 "idempotent_replayed": True, "achievements": [], "points": {}}
-    config = streaks.get_config()
     response["streak"] = None
-    if config is not None and config.enabled:
+    if streaks.current_rules() is not None:
         s = streaks.summary(user)
         response["streak"] = {"length": s["length"], "extended": False, "frozen": False, "freezes": s["freezes"],
                               "expires_utc": s["expires_utc"], "period_start": s["period_start"],

@@ -10,9 +10,9 @@ from ..engine import calendar as cal
 from ..engine import points as engine
 from ..engine.filters import matches
 from ..extensions import db
-from ..models import PointsAward, PointsBalance, PointsBoost, PointsSystem, PointsTrigger, User
+from ..models import PointsAward, PointsBalance, PointsSystem, User
 from ..models._common import utcnow
-from . import outbox
+from . import outbox, snapshot
 
 
 class PointsError(ValueError):
@@ -32,10 +32,10 @@ def balance_row(user_id: int, system: PointsSystem) -> PointsBalance:
     return row
 
 
-def active_boosts(system_id: int, attributes: dict, now: datetime) -> list[PointsBoost]:
-    boosts = db.session.execute(db.select(PointsBoost).where(
-        PointsBoost.system_id == system_id, PointsBoost.starts_at <= now, PointsBoost.ends_at > now)).scalars()
-    return [b for b in boosts if matches(b.attribute_filters, attributes)]
+def active_boosts(system_id: int, attributes: dict, now: datetime) -> list:
+    """Boosts live at `now` (start inclusive, end exclusive) whose filters match."""
+    return [b for b in snapshot.get().boosts if b.system_id == system_id and b.starts_at <= now < b.ends_at
+            and matches(b.attribute_filters, attributes)]
 
 
 def earned_today(user_id: int, system_id: int, day) -> int:
@@ -45,10 +45,11 @@ def earned_today(user_id: int, system_id: int, day) -> int:
     )).scalar_one())
 
 
-def award(user: User, system: PointsSystem, base: int, trigger_type: str, *, trigger_id: Optional[int] = None,
+def award(user: User, system, base: int, trigger_type: str, *, trigger_id: Optional[int] = None,
           source_event_id: Optional[int] = None, attributes: Optional[dict] = None, reason: str = "",
           now: Optional[datetime] = None, boosts: bool = True, limits: bool = True) -> dict:
     """Change a balance through the ledger. Returns {added, total, level_changed, level}.
+    `system` is a PointsSystem or its cached SystemDef.
 
     Spends (negative amounts from spend/refill) must never overdraw: they raise PointsError."""
     now = now or utcnow()
@@ -93,7 +94,7 @@ def award(user: User, system: PointsSystem, base: int, trigger_type: str, *, tri
     return result
 
 
-def _merge(into: dict, system: PointsSystem, res: dict) -> None:
+def _merge(into: dict, system, res: dict) -> None:
     entry = into.setdefault(system.key, {"added": 0, "total": res["total"]})
     entry["added"] += res["added"]
     entry["total"] = res["total"]
@@ -101,40 +102,39 @@ def _merge(into: dict, system: PointsSystem, res: dict) -> None:
         entry["level"] = res["level"]
 
 
-def _triggers(type_: str, **where) -> list[PointsTrigger]:
-    q = db.select(PointsTrigger).where(PointsTrigger.type == type_, PointsTrigger.active.is_(True))
-    for k, v in where.items():
-        q = q.where(getattr(PointsTrigger, k) == v)
-    return list(db.session.execute(q).scalars())
-
-
-def evaluate_event(user: User, metric_id: int, old_total: float, new_total: float, streak_length: Optional[int],
-                   achievement_ids: list[int], attributes: dict, event_id: Optional[int], now: datetime) -> dict:
+def evaluate_event(user: User, metric_id: Optional[int], old_total: float, new_total: float,
+                   streak_length: Optional[int], achievement_ids: list[int], attributes: dict,
+                   event_id: Optional[int], now: datetime) -> dict:
     """All triggers an event fires: the metric, a streak length reached, achievements unlocked."""
+    snap = snapshot.get()
     out: dict = {}
-    fired: list[tuple[PointsTrigger, int]] = []
-    for t in _triggers("metric", metric_id=metric_id):
-        base = engine.metric_trigger_amount(t.points, t.per_units, old_total, new_total)
-        if base:
-            fired.append((t, base))
+    fired: list = []
+    for t in snap.triggers_of("metric"):
+        if t.metric_id == metric_id:
+            base = engine.metric_trigger_amount(t.points, t.per_units, old_total, new_total)
+            if base:
+                fired.append((t, base))
     if streak_length:
-        fired += [(t, t.points) for t in _triggers("streak", streak_length=streak_length)]
+        fired += [(t, t.points) for t in snap.triggers_of("streak") if t.streak_length == streak_length]
     for aid in achievement_ids:
-        fired += [(t, t.points) for t in _triggers("achievement", achievement_id=aid)]
+        fired += [(t, t.points) for t in snap.triggers_of("achievement") if t.achievement_id == aid]
     for t, base in fired:
         if not matches(t.attribute_filters, attributes):
             continue
-        res = award(user, t.system, base, t.type, trigger_id=t.id, source_event_id=event_id,
+        system = snap.systems[t.system_id]
+        res = award(user, system, base, t.type, trigger_id=t.id, source_event_id=event_id,
                     attributes=attributes, reason=f"{t.type} trigger #{t.id}", now=now)
-        _merge(out, t.system, res)
+        _merge(out, system, res)
     return out
 
 
 def on_signup(user: User, now: Optional[datetime] = None) -> dict:
+    snap = snapshot.get()
     out: dict = {}
-    for t in _triggers("signup"):
+    for t in snap.triggers_of("signup"):
         if matches(t.attribute_filters, user.attributes):
-            _merge(out, t.system, award(user, t.system, t.points, "signup", trigger_id=t.id, reason="signup", now=now))
+            system = snap.systems[t.system_id]
+            _merge(out, system, award(user, system, t.points, "signup", trigger_id=t.id, reason="signup", now=now))
     return out
 
 
@@ -143,7 +143,8 @@ def run_time_interval_triggers(now: Optional[datetime] = None) -> int:
     the interval. Safe to run as often as you like."""
     now = now or utcnow()
     count = 0
-    for t in _triggers("time_interval"):
+    snap = snapshot.get()
+    for t in snap.triggers_of("time_interval"):
         if not t.interval_hours:
             continue
         last = dict(db.session.execute(db.select(PointsAward.user_id, func.max(PointsAward.awarded_at))
@@ -153,7 +154,8 @@ def run_time_interval_triggers(now: Optional[datetime] = None) -> int:
             if prev is not None and (now - prev).total_seconds() < t.interval_hours * 3600:
                 continue
             if matches(t.attribute_filters, user.attributes):
-                award(user, t.system, t.points, "time_interval", trigger_id=t.id, reason="scheduled", now=now)
+                award(user, snap.systems[t.system_id], t.points, "time_interval", trigger_id=t.id,
+                      reason="scheduled", now=now)
                 count += 1
     return count
 

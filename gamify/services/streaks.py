@@ -79,12 +79,16 @@ def _write(row: UserStreak, change: engine.StreakChange, rules: engine.StreakRul
         outbox.emit("streak.extended", row.user_id, {"length": s.length}, event_id)
 
 
+def current_rules() -> Optional[engine.StreakRules]:
+    from . import snapshot
+    return snapshot.get().streak
+
+
 def record_activity(user, metric_key: str, value: float, tz: str, now: datetime,
                     event_id: Optional[int]) -> Optional[tuple[engine.StreakChange, engine.StreakRules]]:
-    config = get_config()
-    if config is None or not config.enabled:
+    rules = current_rules()
+    if rules is None:
         return None
-    rules = rules_from(config)
     row = get_or_create_row(user.id, rules)
     change = engine.record_activity(rules, _state_of(row), cal.local_date(now, tz), metric_key, value)
     _write(row, change, rules, tz, event_id, now)
@@ -93,11 +97,10 @@ def record_activity(user, metric_key: str, value: float, tz: str, now: datetime,
 
 def settle_user(user, now: Optional[datetime] = None) -> Optional[engine.StreakChange]:
     """Close missed periods (freezes consumed at the local midnight they protect)."""
-    config = get_config()
-    if config is None or not config.enabled:
+    rules = current_rules()
+    if rules is None:
         return None
     now = now or utcnow()
-    rules = rules_from(config)
     row = db.session.get(UserStreak, user.id)
     if row is None:
         return None
@@ -132,11 +135,10 @@ def freeze_balance(user_id: int) -> int:
 def summary(user, now: Optional[datetime] = None) -> dict:
     """The streak as the API and pages show it (settling first, so a lapsed streak reads as 0)."""
     now = now or utcnow()
-    config = get_config()
-    if config is None or not config.enabled:
+    rules = current_rules()
+    if rules is None:
         return {"length": 0, "longest": 0, "frequency": None, "freezes": 0, "expires_utc": None,
                 "extended_this_period": False, "period_start": None, "period_end": None, "at_risk": False}
-    rules = rules_from(config)
     settle_user(user, now)
     row = db.session.get(UserStreak, user.id)
     state = _state_of(row) if row else engine.StreakState()

@@ -26,9 +26,9 @@ def _created(user: User) -> None:
     points.on_signup(user)
     achievements.refresh_rarity()
     from . import streaks  # initial freezes are granted with the streak row
-    config = streaks.get_config()
-    if config is not None:
-        streaks.get_or_create_row(user.id, streaks.rules_from(config))
+    rules = streaks.current_rules()
+    if rules is not None:
+        streaks.get_or_create_row(user.id, rules)
 
 
 def identify(external_id: str, *, name: Optional[str] = None, email: Optional[str] = None,

@@ -1,0 +1,61 @@
+"""E-mail: multipart (text + HTML) messages rendered from templates/email/<name>.txt and .html, sent
+over SMTP with smtplib (MAIL_SERVER, MAIL_PORT, MAIL_USERNAME, MAIL_PASSWORD, MAIL_USE_TLS, MAIL_FROM).
+
+Sending raises on any failure (connection refused, timeout, 4xx/5xx reply), so the RQ job that sends
+retries; callers mark a message sent only after `send()` returned."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from typing import Optional
+
+from flask import current_app, render_template
+
+SMTP_TIMEOUT = 15  # seconds, per socket operation
+
+
+def _domain() -> str:
+    addr = parseaddr(current_app.config.get("MAIL_FROM") or "")[1]
+    return addr.rpartition("@")[2] or "gamify.local"
+
+
+def build(to: str, subject: str, template: str, context: Optional[dict] = None,
+          unsubscribe_url: Optional[str] = None) -> EmailMessage:
+    """A text + HTML message. With `unsubscribe_url`, RFC 8058 one-click unsubscribe headers are set
+    (the URL must accept a POST of "List-Unsubscribe=One-Click" without login or CSRF token)."""
+    ctx = dict(context or {}, subject=subject, unsubscribe_url=unsubscribe_url)
+    text = render_template(f"email/{template}.txt", **ctx)
+    html = render_template(f"email/{template}.html", **ctx)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = current_app.config.get("MAIL_FROM") or "gamify <noreply@gamify.local>"
+    msg["To"] = to
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=_domain())
+    msg["Auto-Submitted"] = "auto-generated"
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def send(msg: EmailMessage) -> str:
+    """Deliver over SMTP; returns the Message-ID. Raises smtplib.SMTPException / OSError on failure,
+    including when any recipient was refused."""
+    cfg = current_app.config
+    host, port = cfg.get("MAIL_SERVER") or "127.0.0.1", int(cfg.get("MAIL_PORT") or 25)
+    with smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT) as smtp:
+        smtp.ehlo()
+        if cfg.get("MAIL_USE_TLS"):
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if cfg.get("MAIL_USERNAME"):
+            smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+        refused = smtp.send_message(msg)
+        if refused:
+            raise smtplib.SMTPRecipientsRefused(refused)
+    return msg["Message-ID"]
