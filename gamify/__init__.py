@@ -53,6 +53,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     def _load_user(user_id: str):
         return db.session.get(models.User, int(user_id))
 
-    from . import features
+    from . import features, security
+    security.init_app(app)
     features.register(app)
+    security.apply_limits(app)
     return app

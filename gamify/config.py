@@ -32,4 +32,7 @@ def from_env() -> dict:
         # Backfills touching more users than this run in an RQ job instead of the request.
         "BACKFILL_INLINE_LIMIT": int(os.environ.get("BACKFILL_INLINE_LIMIT", "500")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "RATE_LIMIT_LOGIN": os.environ.get("RATE_LIMIT_LOGIN", "10 per minute"),
+        "RATE_LIMIT_EVENTS": os.environ.get("RATE_LIMIT_EVENTS", "300 per second"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
     }

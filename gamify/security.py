@@ -1,0 +1,62 @@
+"""Rate limits (Flask-Limiter on Redis) and security headers."""
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+limiter = Limiter(key_func=get_remote_address)
+
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+
+def _api_key_or_ip() -> str:
+    """Event limits count per API key (one host app), falling back to the client address."""
+    key = request.headers.get("X-API-Key") or request.headers.get("Authorization", "")
+    return "key:" + key[-16:] if key else "ip:" + get_remote_address()
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # A Redis outage must not take logins and events down with it: fall back to per-process memory.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
+    limiter.init_app(app)
+
+    @app.errorhandler(429)
+    def _too_many(e):
+        if request.path.startswith("/api/"):
+            return jsonify({"error": {"message": f"rate limit exceeded ({e.description}); slow down"}}), 429
+        return (f"<!doctype html><title>Slow down</title><h1>Too many attempts</h1>"
+                f"<p>Please wait a minute and try again ({e.description}).</p>", 429)
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault("Content-Security-Policy", CSP)
+        if request.is_secure:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return resp
+
+
+def apply_limits(app: Flask) -> None:
+    """Limits on views registered elsewhere, kept here so they are reviewed in one place."""
+    login_limit = app.config.get("RATE_LIMIT_LOGIN", "10 per minute")
+    event_limit = app.config.get("RATE_LIMIT_EVENTS", "300 per second")
+    for endpoint in ("auth.login", "auth.signup"):
+        if endpoint in app.view_functions:
+            app.view_functions[endpoint] = limiter.limit(login_limit, methods=["POST"])(app.view_functions[endpoint])
+    for endpoint, fn in list(app.view_functions.items()):
+        if endpoint.startswith("api.") and request_methods(app, endpoint) & {"POST"}:
+            app.view_functions[endpoint] = limiter.limit(event_limit, key_func=_api_key_or_ip)(fn)
+
+
+def request_methods(app: Flask, endpoint: str) -> set[str]:
+    return {m for rule in app.url_map.iter_rules(endpoint=endpoint) for m in (rule.methods or ())}

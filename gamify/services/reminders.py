@@ -1,0 +1,398 @@
+"""Player e-mails: streak reminders in the local evening, come-back mails after a lost streak,
+achievement mails and the weekly recap.
+
+Producers write an `EmailSend` row (the send ledger, UNIQUE per user/type/period/ref) in the caller's
+transaction; the `deliver_email` job (gamify/jobs.py, queue "mail") claims the row, re-checks that the
+mail is still wanted (`compose`), sends it over SMTP and only then marks it sent. Like every service,
+nothing here commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
+from typing import Iterable, Optional
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import links, mail
+from ..engine import calendar as cal
+from ..extensions import db
+from ..models import (
+    Achievement, AchievementCompletion, FreezeLedger, PointsAward, PointsSystem, StreakPeriod, User, UserStreak,
+)
+from ..models._common import utcnow
+from ..models.notifications import NOTIFICATION_TYPES
+from ..models.users import ROLE_PLAYER
+from ..models.webhooks import EmailSend, MessagingSettings
+from . import outbox, streaks
+
+CHANNEL = "email"
+# A claimed row whose job died mid-send may be claimed again after this long.
+CLAIM_TIMEOUT = timedelta(minutes=10)
+# Pending rows older than this are never (re-)enqueued.
+MAX_PENDING_AGE = timedelta(days=8)
+UNITS = {"daily": ("day", "days"), "weekly": ("week", "weeks"), "monthly": ("month", "months")}
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class Skip(Exception):
+    """The mail is no longer wanted: status 'skipped' or 'expired', with the reason."""
+
+    def __init__(self, reason: str, status: str = "skipped"):
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+DEFAULTS = {"email_enabled": True, "reminder_hour": 19, "reactivation_threshold": 7, "reactivation_hour": 10,
+            "recap_weekday": 0, "recap_hour": 9}
+
+
+def get_settings() -> MessagingSettings:
+    """The settings row (an unsaved one with the defaults while an admin never saved any)."""
+    row = db.session.execute(db.select(MessagingSettings).order_by(MessagingSettings.id).limit(1)).scalar_one_or_none()
+    return row if row is not None else MessagingSettings(**DEFAULTS)
+
+
+def update_settings(**values) -> MessagingSettings:
+    row = db.session.execute(db.select(MessagingSettings).order_by(MessagingSettings.id).limit(1)).scalar_one_or_none()
+    if row is None:
+        row = MessagingSettings(**DEFAULTS)
+        db.session.add(row)
+    for k, v in values.items():
+        if k not in DEFAULTS:
+            raise KeyError(k)
+        setattr(row, k, v)
+    row.updated_at = utcnow()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Producers
+
+
+def _zones_where(now: datetime, pred) -> list[str]:
+    """The players' time zones in which `pred(local_datetime)` holds right now (one query, then
+    per-zone arithmetic instead of per-player)."""
+    zones = db.session.execute(db.select(User.timezone).where(User.role == ROLE_PLAYER, User.email.is_not(None))
+                               .distinct()).scalars()
+    out = []
+    for tz in zones:
+        try:
+            local = now.astimezone(cal.zone(tz))
+        except cal.InvalidTimezone:
+            continue
+        if pred(local):
+            out.append(tz)
+    return out
+
+
+def _existing(type_: str, keys: Iterable[tuple[int, date]]) -> set[tuple[int, date]]:
+    keys = list(keys)
+    if not keys:
+        return set()
+    user_ids = {u for u, _ in keys}
+    oldest = min(d for _, d in keys)
+    rows = db.session.execute(db.select(EmailSend.user_id, EmailSend.period_start).where(
+        EmailSend.type == type_, EmailSend.user_id.in_(user_ids), EmailSend.period_start >= oldest)).all()
+    return {(u, d) for u, d in rows}
+
+
+def _add_send(**values) -> Optional[EmailSend]:
+    """Insert a ledger row; None when an identical one exists (a concurrent run got there first)."""
+    row = EmailSend(status="pending", attempts=0, last_error="", created_at=utcnow(), **values)
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    return row
+
+
+def wants(user: User, type_: str) -> bool:
+    return bool(user.email) and user.role == ROLE_PLAYER and outbox.channel_enabled(user.id, type_, CHANNEL)
+
+
+def select_streak_reminders(now: Optional[datetime] = None) -> list[int]:
+    """Ledger rows for every player whose streak is at risk and whose local time is in
+    [reminder hour, midnight) on the last local day of the streak period, unless they were already
+    reminded this period. Returns the new row ids, longest streaks first (the order to send in)."""
+    now = now or utcnow()
+    settings = get_settings()
+    config = streaks.get_config()
+    if not settings.email_enabled or config is None or not config.enabled:
+        return []
+    freq = config.frequency
+    hour = settings.reminder_hour
+
+    def in_window(local: datetime) -> bool:
+        today = local.date()
+        return local.hour >= hour and cal.period_end(freq, cal.period_start(freq, today)) == today
+
+    zones = _zones_where(now, in_window)
+    if not zones:
+        return []
+    users = db.session.execute(db.select(User).join(UserStreak, UserStreak.user_id == User.id).where(
+        User.role == ROLE_PLAYER, User.email.is_not(None), User.timezone.in_(zones), UserStreak.length > 0,
+    )).scalars().all()
+    period_of = {u.id: cal.period_start(freq, cal.local_date(now, u.timezone)) for u in users}
+    reminded = _existing("streak_reminder", period_of.items())
+    due = []
+    for user in users:
+        period = period_of[user.id]
+        if (user.id, period) in reminded or not wants(user, "streak_reminder"):
+            continue
+        s = streaks.summary(user, now)  # settles first: a lapsed streak is not "at risk"
+        if not s["at_risk"] or s["period_start"] != period.isoformat():
+            continue
+        due.append((s, user, period))
+    due.sort(key=lambda t: (-t[0]["length"], t[1].id))
+    ids = []
+    for s, user, period in due:
+        deadline = cal.local_midnight_utc(cal.next_period_start(freq, period), user.timezone)
+        row = _add_send(user_id=user.id, type="streak_reminder", period_start=period, ref="",
+                        payload={"length": s["length"], "freezes": s["freezes"]}, send_after=now,
+                        expires_at=deadline)
+        if row is not None:
+            ids.append(row.id)
+    return ids
+
+
+def prepare_recaps(now: Optional[datetime] = None) -> list[int]:
+    """Weekly recap rows for players whose local time is on the recap weekday at or after the recap
+    hour (one per player per local week)."""
+    now = now or utcnow()
+    settings = get_settings()
+    if not settings.email_enabled:
+        return []
+    zones = _zones_where(now, lambda local: local.weekday() == settings.recap_weekday
+                         and local.hour >= settings.recap_hour)
+    if not zones:
+        return []
+    users = db.session.execute(db.select(User).where(
+        User.role == ROLE_PLAYER, User.email.is_not(None), User.timezone.in_(zones))).scalars().all()
+    week_of = {u.id: cal.period_start("weekly", cal.local_date(now, u.timezone)) for u in users}
+    done = _existing("recap", week_of.items())
+    ids = []
+    for user in users:
+        week = week_of[user.id]
+        if (user.id, week) in done or not wants(user, "recap"):
+            continue
+        row = _add_send(user_id=user.id, type="recap", period_start=week, ref="",
+                        payload={"since": (now - timedelta(days=7)).isoformat(), "until": now.isoformat()},
+                        send_after=now, expires_at=now + timedelta(days=2))
+        if row is not None:
+            ids.append(row.id)
+    return ids
+
+
+def _reactivation_time(now: datetime, tz: str, hour: int) -> datetime:
+    """The next decent local moment for a come-back mail: now if it is between `hour` and 21:00
+    local, otherwise `hour`:00 on the next possible local day."""
+    local = now.astimezone(cal.zone(tz))
+    if hour <= local.hour < max(hour + 1, 21):
+        return now
+    day = local.date() if local.hour < hour else local.date() + timedelta(days=1)
+    return cal.local_time_utc(day, time(hour), tz)
+
+
+def on_domain_event(ev, now: Optional[datetime] = None) -> Optional[int]:
+    """Mails driven by the outbox: `achievement.completed` (live completions only: backdated ones never
+    emit an event) and `streak.lost` of at least the reactivation threshold. Returns a new row id."""
+    if ev.type not in ("achievement.completed", "streak.lost") or ev.user_id is None:
+        return None
+    now = now or utcnow()
+    settings = get_settings()
+    if not settings.email_enabled:
+        return None
+    user = db.session.get(User, ev.user_id)
+    payload = dict(ev.payload or {})
+    if user is None:
+        return None
+    day = cal.local_date(ev.created_at or now, user.timezone)
+    if ev.type == "achievement.completed":
+        if not wants(user, "achievement"):
+            return None
+        row = _add_send(user_id=user.id, type="achievement", period_start=day,
+                        ref=str(payload.get("achievement") or f"ev{ev.id}")[:64],
+                        payload={**payload, "domain_event_id": ev.id}, send_after=now,
+                        expires_at=now + timedelta(days=7))
+    else:
+        lost = int(payload.get("lost_length") or 0)
+        if lost < settings.reactivation_threshold or not wants(user, "reactivation"):
+            return None
+        when = _reactivation_time(now, user.timezone, settings.reactivation_hour)
+        row = _add_send(user_id=user.id, type="reactivation", period_start=day, ref=f"ev{ev.id}",
+                        payload={"lost_length": lost, "domain_event_id": ev.id}, send_after=when,
+                        expires_at=when + timedelta(days=3))
+    return row.id if row is not None else None
+
+
+def due_ids(now: Optional[datetime] = None, limit: int = 1000) -> list[int]:
+    """Rows that should be in a job: pending or failed, due, not expired, not too old. (The caller
+    skips those whose RQ job still exists: scheduled for retry, queued, or in the failed registry.)"""
+    now = now or utcnow()
+    return list(db.session.execute(db.select(EmailSend.id).where(
+        EmailSend.status.in_(("pending", "failed")), EmailSend.send_after <= now,
+        or_(EmailSend.expires_at.is_(None), EmailSend.expires_at > now),
+        EmailSend.created_at > now - MAX_PENDING_AGE,
+    ).order_by(EmailSend.id).limit(limit)).scalars())
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery (used by the deliver_email job)
+
+
+def claim(send_id: int, now: Optional[datetime] = None) -> bool:
+    """Atomically take a row for sending (pending/failed, or a stale 'sending' whose job died).
+    Two jobs for the same row can never both send it."""
+    now = now or utcnow()
+    result = db.session.execute(update(EmailSend).where(
+        EmailSend.id == send_id,
+        or_(EmailSend.status.in_(("pending", "failed")),
+            and_(EmailSend.status == "sending", EmailSend.claimed_at < now - CLAIM_TIMEOUT)),
+    ).values(status="sending", claimed_at=now, attempts=EmailSend.attempts + 1).execution_options(
+        synchronize_session=False))
+    return result.rowcount == 1
+
+
+def release(send: EmailSend) -> None:
+    send.status = "pending"
+    send.attempts = max((send.attempts or 1) - 1, 0)
+    send.claimed_at = None
+
+
+def mark_sent(send: EmailSend, message_id: str, now: Optional[datetime] = None) -> None:
+    send.status, send.sent_at, send.message_id, send.last_error = "sent", now or utcnow(), message_id or "", ""
+
+
+def mark_failed(send: EmailSend, error: str) -> None:
+    send.status, send.last_error = "failed", error[:2000]
+
+
+def mark_skipped(send: EmailSend, skip: Skip) -> None:
+    send.status, send.last_error = skip.status, skip.reason
+
+
+@dataclass
+class Composed:
+    message: EmailMessage
+    to: str
+
+
+def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
+    """Re-check, at send time, that the mail is still wanted, and build it. Raises Skip."""
+    now = now or utcnow()
+    if send.expires_at is not None and now >= send.expires_at:
+        raise Skip("too late: the moment for this mail has passed", "expired")
+    user = db.session.get(User, send.user_id)
+    if user is None or not user.email:
+        raise Skip("the player has no e-mail address")
+    if user.role != ROLE_PLAYER:
+        raise Skip("not a player")
+    if not get_settings().email_enabled:
+        raise Skip("e-mail is switched off in the messaging settings")
+    if not outbox.channel_enabled(user.id, send.type, CHANNEL):
+        raise Skip("the player switched these e-mails off")
+    builder = {"streak_reminder": _streak_reminder, "reactivation": _reactivation, "achievement": _achievement,
+               "recap": _recap}.get(send.type)
+    if builder is None:
+        raise Skip(f"unknown e-mail type {send.type!r}")
+    subject, template, ctx, purpose = builder(send, user, now)
+    ctx.update(user=user, name=user.name, type_label=NOTIFICATION_TYPES.get(send.type, send.type),
+               link=links.deep_link(user.id, purpose), manage_url=links.deep_link(user.id, "dashboard"))
+    msg = mail.build(user.email, subject, template, ctx, unsubscribe_url=links.unsubscribe_link(user.id, send.type))
+    return Composed(msg, user.email)
+
+
+def _unit(frequency: Optional[str], n: int) -> str:
+    one, many = UNITS.get(frequency or "daily", UNITS["daily"])
+    return one if n == 1 else many
+
+
+def _streak_reminder(send: EmailSend, user: User, now: datetime):
+    s = streaks.summary(user, now)
+    if s["period_start"] != send.period_start.isoformat():
+        raise Skip("the streak period this reminder was for is over", "expired")
+    if s["extended_this_period"] or s["length"] <= 0:
+        raise Skip("already extended this period" if s["extended_this_period"] else "the streak is gone")
+    if not s["at_risk"]:
+        raise Skip("the streak is not at risk")
+    n, freezes = s["length"], s["freezes"]
+    unit = _unit(s["frequency"], 1)
+    if freezes > 0:
+        subject = f"Keep your {n}-{unit} streak going today"
+    else:
+        subject = f"Your {n}-{unit} streak ends at midnight"
+    ctx = {"length": n, "freezes": freezes, "unit": unit, "frequency": s["frequency"],
+           "expires_utc": s["expires_utc"]}
+    return subject, "streak_reminder", ctx, "streak"
+
+
+def _reactivation(send: EmailSend, user: User, now: datetime):
+    s = streaks.summary(user, now)
+    if s["length"] > 0:
+        raise Skip("the player already started a new streak")
+    lost = int((send.payload or {}).get("lost_length") or 0)
+    unit = _unit(s["frequency"], 1)
+    subject = f"Your {lost}-{unit} streak ended. Start a new one today"
+    return subject, "reactivation", {"lost_length": lost, "unit": unit}, "streak"
+
+
+def _achievement(send: EmailSend, user: User, now: datetime):
+    p = dict(send.payload or {})
+    name = p.get("name") or p.get("achievement") or "an achievement"
+    description = ""
+    if p.get("achievement"):
+        a = db.session.execute(db.select(Achievement).where(Achievement.key == p["achievement"])).scalar_one_or_none()
+        if a is not None:
+            description = a.description or ""
+    subject = f"Achievement unlocked: {name}"
+    return subject, "achievement", {"achievement_name": name, "badge": p.get("badge") or "🏅",
+                                    "description": description}, "achievements"
+
+
+def recap_data(user: User, since: datetime, until: datetime, now: Optional[datetime] = None) -> dict:
+    """What a player did in [since, until): points gained per system, live achievements, streak."""
+    pts = db.session.execute(
+        db.select(PointsSystem.name, PointsSystem.badge, func.sum(PointsAward.amount))
+        .join(PointsSystem, PointsSystem.id == PointsAward.system_id)
+        .where(PointsAward.user_id == user.id, PointsAward.amount > 0, PointsAward.awarded_at >= since,
+               PointsAward.awarded_at < until, PointsAward.trigger_type != "refill")
+        .group_by(PointsSystem.id, PointsSystem.name, PointsSystem.badge).order_by(PointsSystem.id)).all()
+    achievements = db.session.execute(
+        db.select(Achievement.name, Achievement.badge).join(
+            AchievementCompletion, AchievementCompletion.achievement_id == Achievement.id)
+        .where(AchievementCompletion.user_id == user.id, AchievementCompletion.backdated.is_(False),
+               AchievementCompletion.completed_at >= since, AchievementCompletion.completed_at < until)
+        .order_by(AchievementCompletion.completed_at)).all()
+    extended = int(db.session.execute(db.select(func.count(StreakPeriod.id)).where(
+        StreakPeriod.user_id == user.id, StreakPeriod.outcome == "extended", StreakPeriod.closed_at >= since,
+        StreakPeriod.closed_at < until)).scalar_one())
+    frozen = int(db.session.execute(db.select(func.count(FreezeLedger.id)).where(
+        FreezeLedger.user_id == user.id, FreezeLedger.kind == "consumed", FreezeLedger.created_at >= since,
+        FreezeLedger.created_at < until)).scalar_one())
+    s = streaks.summary(user, now or until)
+    return {
+        "points": [{"name": n, "badge": b or "", "gained": int(g or 0)} for n, b, g in pts if g],
+        "achievements": [{"name": n, "badge": b or "🏅"} for n, b in achievements],
+        "streak": {"length": s["length"], "longest": s["longest"], "extended": extended, "frozen": frozen,
+                   "unit": _unit(s["frequency"], 1), "frequency": s["frequency"]},
+    }
+
+
+def _recap(send: EmailSend, user: User, now: datetime):
+    p = send.payload or {}
+    since = datetime.fromisoformat(p["since"]) if p.get("since") else now - timedelta(days=7)
+    until = datetime.fromisoformat(p["until"]) if p.get("until") else now
+    data = recap_data(user, since, until, now)
+    if not data["points"] and not data["achievements"] and not data["streak"]["extended"] \
+            and not data["streak"]["length"]:
+        raise Skip("nothing happened this week")
+    return "Your week in review", "recap", data, "dashboard"

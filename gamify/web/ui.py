@@ -1,0 +1,215 @@
+"""Helpers shared by the server-rendered pages (player and admin): HTMX detection, toasts, template
+filters for local times and numbers, route lookup for guarded nav links, optional feature services.
+
+Toasts from any HTMX response:  `ui.toast(resp, "Saved")`  or
+`resp.headers["HX-Trigger"] = json.dumps({"toast": {"message": ..., "kind": "success|error|info|achievement",
+"title": ..., "icon": ...}})`. Full-page responses keep using `flash()`.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Optional
+
+from flask import Blueprint, current_app, request
+from flask_login import current_user
+
+from ..engine import calendar as cal
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def hx_target() -> str:
+    return request.headers.get("HX-Target", "") or ""
+
+
+def toast(response, message: str, kind: str = "success", title: Optional[str] = None,
+          icon: Optional[str] = None, event: str = "toast"):
+    """Add a toast to an HTMX response (merged into any HX-Trigger already set)."""
+    raw = response.headers.get("HX-Trigger")
+    triggers: dict = {}
+    if raw:
+        try:
+            triggers = json.loads(raw)
+        except ValueError:
+            triggers = {name.strip(): None for name in raw.split(",")}
+    item = {"message": message, "kind": kind}
+    if title:
+        item["title"] = title
+    if icon:
+        item["icon"] = icon
+    existing = triggers.get(event)
+    if isinstance(existing, dict) and existing.get("message"):
+        triggers[event] = [existing, item]
+    elif isinstance(existing, list):
+        triggers[event] = existing + [item]
+    else:
+        triggers[event] = item
+    response.headers["HX-Trigger"] = json.dumps(triggers)
+    return response
+
+
+def trigger(response, event: str, detail: Any = None):
+    """Fire a client event after the swap (e.g. "notifications-changed" refreshes the bell)."""
+    raw = response.headers.get("HX-Trigger")
+    triggers = json.loads(raw) if raw and raw.startswith("{") else ({raw: None} if raw else {})
+    triggers[event] = detail
+    response.headers["HX-Trigger"] = json.dumps(triggers)
+    return response
+
+
+def has_route(path: str) -> bool:
+    """True when some registered URL rule serves exactly `path` (used to show other features' links)."""
+    path = path.rstrip("/") or "/"
+    for rule in current_app.url_map.iter_rules():
+        if (rule.rule.rstrip("/") or "/") == path and "GET" in (rule.methods or ()):
+            return True
+    return False
+
+
+def optional_service(module: str, func: str, *args, **kwargs):
+    """Call gamify.services.<module>.<func>(...) if that feature is installed; None otherwise.
+
+    A feature that is not there yet is not an error. A feature that raises is logged and left out of
+    the page (re-raised under TESTING so the test suite notices)."""
+    name = f"gamify.services.{module}"
+    try:
+        mod = importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name in (name, "gamify.services"):
+            return None
+        raise
+    fn = getattr(mod, func, None)
+    if fn is None:
+        return None
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        if current_app.testing:
+            raise
+        current_app.logger.exception("%s.%s failed; leaving it out of the page", name, func)
+        return None
+
+
+def feature_available(module: str) -> bool:
+    return importlib.util.find_spec(f"gamify.services.{module}") is not None
+
+
+# ------------------------------------------------------------------------------------------ formatting
+
+
+def user_tz() -> str:
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return current_user.timezone or "UTC"
+    return "UTC"
+
+
+def to_local(moment: Optional[datetime], tz: Optional[str] = None) -> Optional[datetime]:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(cal.zone(tz or user_tz()))
+    except cal.InvalidTimezone:
+        return moment.astimezone(timezone.utc)
+
+
+def fmt_time(moment: datetime) -> str:
+    """12-hour clock without a leading zero: '11:59 PM'."""
+    return moment.strftime("%I:%M %p").lstrip("0")
+
+
+def fmt_date(d: date, with_year: Optional[bool] = None) -> str:
+    if with_year is None:
+        with_year = d.year != datetime.now(timezone.utc).year
+    s = f"{d.strftime('%b')} {d.day}"
+    return f"{s}, {d.year}" if with_year else s
+
+
+def localdt(moment: Optional[datetime], tz: Optional[str] = None) -> str:
+    local = to_local(moment, tz)
+    if local is None:
+        return "—"
+    return f"{fmt_date(local.date())}, {fmt_time(local)}"
+
+
+def localdate(moment, tz: Optional[str] = None) -> str:
+    if moment is None:
+        return "—"
+    if isinstance(moment, datetime):
+        moment = to_local(moment, tz).date()
+    return fmt_date(moment)
+
+
+def reltime(moment: Optional[datetime], now: Optional[datetime] = None) -> str:
+    if moment is None:
+        return "never"
+    now = now or datetime.now(timezone.utc)
+    secs = (now - moment).total_seconds()
+    future = secs < 0
+    secs = abs(secs)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if secs >= size:
+            n = int(secs // size)
+            label = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {label}" if future else f"{label} ago"
+    return "just now"
+
+
+def num(value, digits: int = 1) -> str:
+    """1234.0 -> '1,234'; 2.5 -> '2.5'; None -> '0'."""
+    if value is None:
+        return "0"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"
+
+
+def pct(value, digits: int = 0) -> str:
+    if value is None:
+        return "0%"
+    v = float(value)
+    if 0 < v < 1 and digits == 0:
+        return "<1%"
+    return f"{v:.{digits}f}%"
+
+
+def register(bp: Blueprint) -> None:
+    """Template filters and globals, app-wide (registered through the player blueprint)."""
+    for name, fn in (("localdt", localdt), ("localdate", localdate), ("reltime", reltime), ("num", num),
+                     ("pct", pct)):
+        bp.add_app_template_filter(fn, name)
+
+    @bp.app_context_processor
+    def _globals():
+        return {"has_route": has_route, "unread_notifications": unread_notifications,
+                "feature_available": feature_available}
+
+
+def unread_notifications() -> int:
+    if not (current_user and getattr(current_user, "is_authenticated", False)):
+        return 0
+    from ..extensions import db
+    from ..models import Notification
+    return int(db.session.execute(db.select(db.func.count(Notification.id)).where(
+        Notification.user_id == current_user.id, Notification.read_at.is_(None))).scalar_one())
+
+
+def month_start_back(today: date, months_back: int) -> date:
+    y, m = today.year, today.month - months_back
+    while m <= 0:
+        m += 12
+        y -= 1
+    return date(y, m, 1)
+
+
+def days(start: date, end: date):
+    d = start
+    while d <= end:
+        yield d
+        d += timedelta(days=1)
