@@ -68,8 +68,17 @@ def require_api_key(fn):
         if key is None:
             raise ApiError(401, "api_key", "missing or invalid API key (send it as X-API-Key)")
         g.api_key = key
+        _touch(key)
         return fn(*args, **kwargs)
     return wrapper
+
+
+def _touch(key) -> None:
+    """Record last use at most once a minute per key (not a write per request)."""
+    now = achievements_svc.utcnow()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        key.last_used_at = now
+        db.session.commit()
 
 
 def json_body() -> dict:
