@@ -1,0 +1,283 @@
+"""Benchmarks: event throughput/latency through gunicorn, leaderboard reads at 100k players,
+achievement backfill over 100k players, reminder selection over 100k players, dashboard render.
+
+Runs against a real PostgreSQL (scripts/pg.sh) and Redis (scripts/redis.sh) started here, and
+against the SQLite default. Prints a table and writes bench/results.json.
+
+    make bench                      # everything
+    .venv/bin/python bench/run.py --quick --only sqlite
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+REDIS_PORT = 6392
+TARGETS = {
+    "events_per_second": 500, "event_p99_ms": 15, "leaderboard_p99_ms": 50, "backfill_seconds": 10,
+    "reminder_selection_seconds": 5, "dashboard_p99_ms": 50,
+}
+
+
+def sh(*args, env=None, check=True) -> str:
+    return subprocess.run(args, cwd=ROOT, env=env, check=check, capture_output=True, text=True).stdout.strip()
+
+
+def start_services() -> tuple[str, str]:
+    sh("bash", "scripts/pg.sh", "start")
+    pg_url = sh("bash", "scripts/pg.sh", "url").rsplit("/", 1)[0] + "/gamify_bench"
+    env = {**os.environ, "REDIS_PORT": str(REDIS_PORT), "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0"}
+    sh("bash", "scripts/redis.sh", "start", env=env)
+    return pg_url, f"redis://127.0.0.1:{REDIS_PORT}/0"
+
+
+def fresh_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    u = make_url(url)
+    if u.drivername.startswith("sqlite"):
+        Path(u.database).unlink(missing_ok=True)
+        return
+    admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{u.database}"'))
+    admin.dispose()
+
+
+def make_app(db_url: str, redis_url: str):
+    from gamify import create_app
+    return create_app({"SQLALCHEMY_DATABASE_URI": db_url, "REDIS_URL": redis_url, "RATELIMIT_ENABLED": False,
+                       "RQ_ASYNC": False, "SECRET_KEY": "bench"})
+
+
+def setup_product(app, players: int) -> dict:
+    """Every feature configured as in the demo; `players` players identified through the service."""
+    from flask_migrate import upgrade
+    from gamify import demo, demo_extras
+    from gamify.extensions import db
+    from gamify.services import apikeys, users
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        demo.configure()
+        demo_extras.configure()
+        _key, secret = apikeys.create("bench")
+        db.session.commit()
+        rng = random.Random(3)
+        for i in range(players):
+            city, tz = demo.CITIES[i % len(demo.CITIES)]
+            users.identify(f"bench-{i:05d}", name=f"Bench {i}", tz=tz,
+                           attributes={"city": city, "tier": "premium" if rng.random() < 0.25 else "free"})
+            if i % 1000 == 999:
+                db.session.commit()
+        web = users.signup("bench@example.com", "bench-password", "Bench Player", "Europe/London",
+                           attributes={"city": "london", "tier": "free"})
+        db.session.commit()
+        return {"api_key": secret, "web_user_id": web.id}
+
+
+class Gunicorn:
+    def __init__(self, db_url: str, redis_url: str, port: int = 5099, workers: int = 2):
+        self.url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "RATELIMIT_ENABLED": "0",
+               "SECRET_KEY": "bench"}
+        self.proc = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-w", str(workers), "-b",
+                                      f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
+                                     cwd=ROOT, env=env)
+        import urllib.request
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.url + "/login", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def load(spec: dict) -> dict:
+    out = sh(PY, str(ROOT / "bench" / "load.py"), json.dumps(spec))
+    return json.loads(out.splitlines()[-1])
+
+
+def login_cookie(base_url: str, email: str, password: str) -> str:
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    html = opener.open(base_url + "/login").read().decode()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+    data = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token}).encode()
+    opener.open(base_url + "/login", data=data)
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def bench_http(db_url: str, redis_url: str, quick: bool) -> dict:
+    players = 2000 if quick else 10_000
+    n = 1500 if quick else 6000
+    fresh_database(db_url)
+    import redis
+    redis.Redis.from_url(redis_url).flushall()
+    app = make_app(db_url, redis_url)
+    t0 = time.perf_counter()
+    info = setup_product(app, players)
+    setup_s = time.perf_counter() - t0
+    server = Gunicorn(db_url, redis_url)
+    try:
+        load({"kind": "events", "base_url": server.url, "n": 300, "players": players, "api_key": info["api_key"],
+              "metric": "lessons_completed", "concurrency": 4, "seed": 99})  # warm-up
+        events = load({"kind": "events", "base_url": server.url, "n": n, "players": players,
+                       "api_key": info["api_key"], "metric": "lessons_completed", "concurrency": 8})
+        cookie = login_cookie(server.url, "bench@example.com", "bench-password")
+        dash = load({"kind": "get", "base_url": server.url, "paths": ["/dashboard"] * (200 if quick else 500),
+                     "headers": {"Cookie": cookie}, "concurrency": 2})
+        extra = {}
+        try:
+            from bench import leaderboards_bench
+            extra = leaderboards_bench.http(server.url, info, cookie, quick)
+        except ImportError:
+            pass
+    finally:
+        server.stop()
+    return {"players": players, "setup_seconds": round(setup_s, 1), "events": events, "dashboard": dash, **extra}
+
+
+def bench_backfill(db_url: str, redis_url: str, quick: bool) -> dict:
+    """Activation backfill of a metric achievement over N players holding totals."""
+    from sqlalchemy import insert
+    from gamify.extensions import db
+    from gamify.models import Achievement, Metric, MetricTotal, User
+    from gamify.models._common import utcnow
+    from gamify.services import achievements
+    n = 20_000 if quick else 100_000
+    fresh_database(db_url)
+    app = make_app(db_url, redis_url)
+    with app.app_context():
+        db.create_all()
+        m = Metric(key="steps", name="Steps", unit="")
+        db.session.add(m)
+        db.session.flush()
+        now = utcnow()
+        for start in range(0, n, 10_000):
+            db.session.execute(insert(User), [{"external_id": f"u{i}", "display_name": f"u{i}", "timezone": "UTC",
+                                               "attributes": {}, "role": "player", "control_group": False,
+                                               "created_at": now} for i in range(start, min(n, start + 10_000))])
+        ids = [r for r in db.session.execute(db.select(User.id).order_by(User.id)).scalars()]
+        rng = random.Random(5)
+        for start in range(0, n, 10_000):
+            db.session.execute(insert(MetricTotal), [{"user_id": uid, "metric_id": m.id, "total": rng.randint(0, 200),
+                                                      "updated_at": now} for uid in ids[start:start + 10_000]])
+        a = Achievement(key="steps_50", name="50", trigger="metric", metric_id=m.id, threshold=50, status="inactive")
+        db.session.add(a)
+        db.session.commit()
+        t0 = time.perf_counter()
+        added = achievements.activate([a])
+        db.session.commit()
+        seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        again = achievements.activate([a])
+        db.session.commit()
+        rerun = time.perf_counter() - t1
+    return {"players": n, "completions": added, "seconds": round(seconds, 2), "rerun_added": again,
+            "rerun_seconds": round(rerun, 2)}
+
+
+def bench_reminders(db_url: str, redis_url: str, quick: bool) -> dict:
+    try:
+        from bench import reminders_bench
+    except ImportError:
+        return {"skipped": "reminders module not available"}
+    return reminders_bench.run(make_app, fresh_database, db_url, redis_url, 20_000 if quick else 100_000)
+
+
+def bench_leaderboard_scale(db_url: str, redis_url: str, quick: bool) -> dict:
+    try:
+        from bench import leaderboards_bench
+    except ImportError:
+        return {"skipped": "leaderboards module not available"}
+    return leaderboards_bench.scale(make_app, fresh_database, Gunicorn, load, db_url, redis_url,
+                                    20_000 if quick else 100_000)
+
+
+def table(results: dict) -> str:
+    rows = [("backend", "measure", "result", "target")]
+    for backend, r in results["runs"].items():
+        ev = r.get("http", {}).get("events", {})
+        if ev:
+            rows.append((backend, "events/s (gunicorn -w 2, 8 clients)", f"{ev['per_second']}", ">= 500"))
+            rows.append((backend, "event latency p50/p95/p99 ms", f"{ev['p50_ms']}/{ev['p95_ms']}/{ev['p99_ms']}",
+                         "p99 < 15"))
+        d = r.get("http", {}).get("dashboard", {})
+        if d:
+            rows.append((backend, "dashboard p99 ms", f"{d['p99_ms']}", "< 50"))
+        for k, label in (("leaderboard_api", "leaderboard API top 50 + around me p99 ms"),
+                         ("leaderboard_page", "leaderboard page p99 ms")):
+            v = r.get("leaderboards", {}).get(k)
+            if v:
+                rows.append((backend, f"{label} ({r['leaderboards']['players']} players)", f"{v['p99_ms']}", "< 50"))
+        b = r.get("backfill", {})
+        if b:
+            rows.append((backend, f"backfill {b['players']} players", f"{b['seconds']} s", "< 10 s"))
+        rem = r.get("reminders", {})
+        if rem.get("seconds") is not None:
+            rows.append((backend, f"reminder selection {rem['players']} players", f"{rem['seconds']} s", "< 5 s"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "-|-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    ap.add_argument("--only", choices=["postgres", "sqlite"])
+    ap.add_argument("--parts", default="http,backfill,reminders,leaderboards")
+    args = ap.parse_args()
+    pg_url, redis_url = start_services()
+    sqlite_url = f"sqlite:///{Path(tempfile.gettempdir()) / 'gamify-bench.db'}"
+    backends = {"postgres": pg_url, "sqlite": sqlite_url}
+    if args.only:
+        backends = {args.only: backends[args.only]}
+    parts = set(args.parts.split(","))
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "platform": platform.platform()}, "quick": args.quick, "targets": TARGETS, "runs": {}}
+    for name, url in backends.items():
+        r = results["runs"][name] = {}
+        print(f"== {name}", flush=True)
+        if "http" in parts:
+            r["http"] = bench_http(url, redis_url, args.quick)
+            print(json.dumps(r["http"]), flush=True)
+        if "backfill" in parts:
+            r["backfill"] = bench_backfill(url, redis_url, args.quick)
+            print(json.dumps(r["backfill"]), flush=True)
+        if "reminders" in parts:
+            r["reminders"] = bench_reminders(url, redis_url, args.quick)
+            print(json.dumps(r["reminders"]), flush=True)
+        if "leaderboards" in parts:
+            r["leaderboards"] = bench_leaderboard_scale(url, redis_url, args.quick)
+            print(json.dumps(r["leaderboards"]), flush=True)
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
