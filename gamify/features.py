@@ -4,6 +4,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     from .api import bp as api_bp
+    from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
+    from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
     from .web.auth import bp as auth_bp
     from .web.player import bp as player_bp
     from .admin import bp as admin_bp
@@ -14,3 +16,36 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     cli.register(app)
+
+    # Messaging: e-mail links, webhooks/jobs/notification-settings admin, outbox dispatch after commit.
+    from .web.links import bp as links_bp
+    from .admin.webhooks import bp as admin_webhooks_bp
+    from .admin.jobs import bp as admin_jobs_bp
+    from .services import outbox as _outbox
+    from . import jobs as _jobs
+    app.register_blueprint(links_bp)
+    app.register_blueprint(admin_webhooks_bp, url_prefix="/admin/webhooks")
+    app.register_blueprint(admin_jobs_bp, url_prefix="/admin")
+    if _jobs.request_dispatch not in _outbox.AFTER_COMMIT_LISTENERS:
+        _outbox.AFTER_COMMIT_LISTENERS.append(_jobs.request_dispatch)
+
+    # Energy: player pages (bar, actions, energy, friends), admin pages, event hooks (actions spend energy).
+    from .web.energy import bp as energy_bp
+    from .admin.energy import bp as admin_energy_bp
+    from .services import energy as _energy
+    from .services import events as _events
+    app.register_blueprint(energy_bp)
+    app.register_blueprint(admin_energy_bp)
+    if _energy.before_event_hook not in _events.BEFORE_HOOKS:
+        _events.BEFORE_HOOKS.append(_energy.before_event_hook)
+    if _energy.replay_hook not in _events.REPLAY_HOOKS:
+        _events.REPLAY_HOOKS.append(_energy.replay_hook)
+
+    # Leaderboards: player pages, admin pages, `flask leaderboards ...`, event/replay hooks.
+    from .web.leaderboards import bp as leaderboards_bp
+    from .admin.leaderboards import bp as admin_leaderboards_bp
+    from .services import leaderboards as _leaderboards
+    app.register_blueprint(leaderboards_bp)
+    app.register_blueprint(admin_leaderboards_bp, url_prefix="/admin/leaderboards")
+    app.cli.add_command(_leaderboards.cli)
+    _leaderboards.init_app(app)

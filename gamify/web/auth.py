@@ -1,14 +1,14 @@
 """Sign up, log in, log out (Flask-Login sessions, Flask-WTF forms with CSRF)."""
 from urllib.parse import urlparse
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from ..engine import calendar as cal
-from ..extensions import db
+from ..extensions import db, login_manager
 from ..models import User
 from ..services import users
 
@@ -28,7 +28,7 @@ class SignupForm(FlaskForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.timezone.choices = [(t, t) for t in ["UTC"] + cal.all_timezones()]
+        self.timezone.choices = {t: t.replace("_", " ") for t in ["UTC"] + cal.all_timezones()}
 
 
 def safe_next(target: str | None) -> str | None:
@@ -39,6 +39,24 @@ def safe_next(target: str | None) -> str | None:
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    """Anonymous visitors go to the login page and come back afterwards (a relative `next`, which
+    safe_next accepts). HTMX requests get HX-Redirect, so a login page is never swapped into a fragment."""
+    target = request.full_path if request.query_string else request.path
+    if request.headers.get("HX-Request") == "true":
+        page = request.headers.get("HX-Current-URL", "")
+        parsed = urlparse(page)
+        back = safe_next(parsed.path + (f"?{parsed.query}" if parsed.query else "")) if page else None
+        resp = make_response("", 401)
+        resp.headers["HX-Redirect"] = url_for("auth.login", next=back or target)
+        return resp
+    if request.method == "GET":
+        flash("Please log in to see that page.", "info")
+        return redirect(url_for("auth.login", next=target))
+    return redirect(url_for("auth.login"))
 
 
 def home_for(user) -> str:

@@ -1,12 +1,39 @@
-"""Player pages (login required)."""
-from flask import Blueprint, redirect, render_template, url_for
-from flask_login import current_user, login_required
+"""Player pages (login required): dashboard, streak calendar, achievements, points, settings and
+notifications. Server-rendered; HTMX swaps partials (templates/player/_*.html) where it helps."""
+from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
+from typing import Optional
+
+from flask import (Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import func, or_, update
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..engine import calendar as cal
 from ..extensions import db
-from ..models import PointsSystem
-from ..services import points, streaks
+from ..models import (
+    Achievement, AchievementCompletion, Notification, PointsAward, PointsBalance, PointsSystem, User,
+)
+from ..models._common import utcnow
+from ..models.notifications import CHANNELS, NOTIFICATION_TYPES
+from ..services import achievements as achievements_svc
+from ..services import outbox, points, streaks
+from . import ui
 
 bp = Blueprint("player", __name__)
+ui.register(bp)
+
+AWARDS_PER_PAGE = 20
+NOTIFICATIONS_PER_PAGE = 20
+PANEL_SIZE = 8
+
+
+def _me() -> User:
+    return current_user._get_current_object()
 
 
 @bp.get("/")
@@ -16,11 +43,406 @@ def index():
     return redirect(url_for("auth.login"))
 
 
+# ------------------------------------------------------------------------------------------ error pages
+
+
+@bp.app_errorhandler(403)
+def _forbidden(e):
+    if request.path.startswith("/api/"):
+        return e
+    if ui.is_htmx():
+        return make_response("You do not have access to this.", 403)
+    return render_template("error.html", code=403, title="No access",
+                           message="This page is for administrators only." if request.path.startswith("/admin")
+                           else "You do not have access to this page."), 403
+
+
+@bp.app_errorhandler(404)
+def _not_found(e):
+    if request.path.startswith("/api/"):
+        return e
+    if ui.is_htmx():
+        return make_response("Not found.", 404)
+    return render_template("error.html", code=404, title="Page not found",
+                           message="We could not find that page. It may have moved or been removed."), 404
+
+
+# ------------------------------------------------------------------------------------------ dashboard
+
+
+def streak_view(summary: dict, tz: str, now: Optional[datetime] = None) -> dict:
+    """The streak summary plus what the page prints: the deadline as the last minute of the period in
+    the player's own zone ("11:59 PM"), the day word ("today", "tomorrow", "Sunday, Jan 12")."""
+    view = dict(summary)
+    now = now or utcnow()
+    view["tz"] = tz
+    view["alive"] = bool(summary.get("length"))
+    exp = summary.get("expires_utc")
+    if not exp:
+        return view
+    expires = datetime.fromisoformat(exp)
+    last_minute = ui.to_local(expires - timedelta(minutes=1), tz)
+    today = cal.local_date(now, tz)
+    d = last_minute.date()
+    if d == today:
+        day_word = "today"
+    elif d == today + timedelta(days=1):
+        day_word = "tomorrow"
+    else:
+        day_word = f"{last_minute.strftime('%A')}, {ui.fmt_date(d)}"
+    view.update(expires_iso=expires.isoformat(), expires_time=ui.fmt_time(last_minute), expires_day=day_word,
+                expires_date=d.isoformat())
+    return view
+
+
+def _systems() -> list[PointsSystem]:
+    return list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
+
+
+def _recent_completions(user_id: int, limit: int = 5) -> list[AchievementCompletion]:
+    return list(db.session.execute(
+        db.select(AchievementCompletion).where(AchievementCompletion.user_id == user_id)
+        .order_by(AchievementCompletion.completed_at.desc(), AchievementCompletion.id.desc()).limit(limit)).scalars())
+
+
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    streak = streaks.summary(current_user)
-    systems = db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars()
-    pts = [points.summary(current_user, s) for s in systems]
+    user = _me()
+    streak = streak_view(streaks.summary(user), user.timezone)
+    pts = [points.summary(user, s) for s in _systems()]
+    energy_status = ui.optional_service("energy", "status", user)
+    ranks = ui.optional_service("leaderboards", "my_ranks", user)
+    recent = _recent_completions(user.id)
+    html = render_template("player/dashboard.html", streak=streak, points=pts, energy_status=energy_status,
+                           ranks=ranks, recent=recent, unread=ui.unread_notifications())
+    db.session.commit()  # summary() settles missed periods; keep that
+    return html
+
+
+# ------------------------------------------------------------------------------------------ streak
+
+
+OUTCOME_LABELS = {"extended": "Streak extended", "frozen": "Protected by a freeze", "broken": "Streak lost",
+                  "none": "No streak activity", "future": "Still to come", "pending": "Not extended yet"}
+
+
+def build_calendar(periods, today: date, months: int = 12) -> list[dict]:
+    """Month blocks (Monday-first weeks) for the last `months` months, each day tagged with the outcome
+    of the streak period that contains it (weekly/monthly periods colour all their days)."""
+    first = ui.month_start_back(today, months - 1)
+    outcome: dict[date, tuple[str, int]] = {}
+    for p in periods:  # oldest first, later rows win
+        for d in ui.days(max(p.period_start, first), min(p.period_end, today)):
+            outcome[d] = (p.outcome, p.length)
+    out = []
+    start = first
+    for _ in range(months):
+        nxt = cal.next_period_start("monthly", start)
+        cells = [None] * start.weekday()
+        for d in ui.days(start, nxt - timedelta(days=1)):
+            if d > today:
+                state, length = "future", 0
+            else:
+                state, length = outcome.get(d, ("pending" if d == today else "none", 0))
+            label = f"{d.strftime('%A')}, {ui.fmt_date(d, with_year=True)}: {OUTCOME_LABELS[state]}"
+            if state == "extended" and length:
+                label += f" (streak day {length})" if length > 0 else ""
+            cells.append({"date": d, "state": state, "label": label, "today": d == today})
+        while len(cells) % 7:
+            cells.append(None)
+        out.append({"title": start.strftime("%B %Y"), "short": start.strftime("%b %Y"), "cells": cells})
+        start = nxt
+    return out
+
+
+@bp.get("/streak")
+@login_required
+def streak():
+    user = _me()
+    now = utcnow()
+    summary = streak_view(streaks.summary(user, now), user.timezone, now)
+    today = cal.local_date(now, user.timezone)
+    first = ui.month_start_back(today, 11)
+    periods = streaks.history(user.id, since=first - timedelta(days=31))
+    months = build_calendar(periods, today)
+    window = [p for p in periods if p.period_end >= first]
+    counts = {k: sum(1 for p in window if p.outcome == k) for k in ("extended", "frozen", "broken")}
+    config = streaks.get_config()
+    html = render_template("player/streak.html", streak=summary, months=months, counts=counts, config=config,
+                           today=today, recent=list(reversed(periods[-8:])))
     db.session.commit()
-    return render_template("player/dashboard.html", streak=streak, points=pts)
+    return html
+
+
+# ------------------------------------------------------------------------------------------ achievements
+
+
+def _achievement_cards(user: User):
+    done = {c.achievement_id: c for c in db.session.execute(
+        db.select(AchievementCompletion).where(AchievementCompletion.user_id == user.id)).scalars()}
+    achs = list(db.session.execute(db.select(Achievement).where(or_(
+        Achievement.status.in_(("active", "locked")), Achievement.id.in_(list(done) or [-1])))
+        .order_by(Achievement.id)).scalars())
+    names = {a.id: a for a in achs}
+    missing = {pid for a in achs for pid in (a.prerequisite_ids or []) if pid not in names}
+    if missing:
+        for a in db.session.execute(db.select(Achievement).where(Achievement.id.in_(missing))).scalars():
+            names[a.id] = a
+    progress = achievements_svc.progress_for(user)
+    earned, going, locked = [], [], []
+    for a in achs:
+        c = done.get(a.id)
+        target = a.target
+        value = progress.get(a.id)
+        card = {"a": a, "completion": c, "new": bool(c and c.seen_at is None), "target": target, "value": value,
+                "pct": 0.0, "unit": (a.metric.unit if a.trigger == "metric" and a.metric else ""),
+                "prereqs": [names[p] for p in (a.prerequisite_ids or []) if p in names],
+                "done_prereqs": {p for p in (a.prerequisite_ids or []) if p in done}}
+        if target and value is not None:
+            card["pct"] = max(0.0, min(100.0, 100.0 * value / target))
+        if c:
+            card["pct"] = 100.0
+            earned.append(card)
+        elif a.status == "locked":
+            locked.append(card)
+        elif a.status == "active":
+            going.append(card)
+    earned.sort(key=lambda c: c["completion"].completed_at, reverse=True)
+    going.sort(key=lambda c: -c["pct"])
+    return earned, going, locked
+
+
+@bp.get("/achievements")
+@login_required
+def achievements():
+    user = _me()
+    earned, going, locked = _achievement_cards(user)
+    html = render_template("player/achievements.html", earned=earned, going=going, locked=locked,
+                           players=achievements_svc.player_count())
+    new_ids = [c["completion"].id for c in earned if c["new"]]
+    if new_ids:  # highlighted once: seen from now on
+        db.session.execute(update(AchievementCompletion).where(AchievementCompletion.id.in_(new_ids))
+                           .values(seen_at=utcnow()))
+    db.session.commit()
+    return html
+
+
+# ------------------------------------------------------------------------------------------ points
+
+SOURCE_LABELS = {"metric": "Activity", "streak": "Streak bonus", "achievement": "Achievement bonus",
+                 "time_interval": "Scheduled bonus", "signup": "Welcome bonus", "admin": "Adjustment",
+                 "spend": "Spent", "refill": "Refill"}
+
+
+@bp.get("/points", endpoint="points")
+@login_required
+def points_page():
+    user = _me()
+    systems = _systems()
+    if not systems:
+        return render_template("player/points.html", systems=[], system=None)
+    key = request.args.get("system") or systems[0].key
+    system = next((s for s in systems if s.key == key), None)
+    if system is None:
+        abort(404)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    awards = db.paginate(db.select(PointsAward).where(PointsAward.user_id == user.id,
+                                                      PointsAward.system_id == system.id)
+                         .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc()),
+                         page=page, per_page=AWARDS_PER_PAGE, error_out=False)
+    ctx = dict(systems=systems, system=system, summary=points.summary(user, system), awards=awards,
+               labels=SOURCE_LABELS)
+    if ui.is_htmx() and ui.hx_target() == "awards":
+        return render_template("player/_awards.html", **ctx)
+    return render_template("player/points.html", **ctx)
+
+
+
+# ------------------------------------------------------------------------------------------ settings
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)],
+                               description="Shown to friends and on leaderboards.")
+    timezone = SelectField("Time zone", validators=[DataRequired()],
+                           description="Your streak day ends at midnight in this time zone.")
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.timezone.choices = {"UTC": "UTC", **{t: t.replace("_", " ") for t in cal.all_timezones()}}
+
+    def validate_timezone(self, field):
+        try:
+            cal.zone(field.data)
+        except cal.InvalidTimezone as e:
+            from wtforms.validators import ValidationError
+            raise ValidationError(str(e))
+
+
+class PreferencesForm(FlaskForm):
+    """One checkbox per notification type and channel: fields named '<type>__<channel>'."""
+
+    @classmethod
+    def field_name(cls, type_: str, channel: str) -> str:
+        return f"{type_}__{channel}"
+
+
+for _type, _label in NOTIFICATION_TYPES.items():
+    for _channel in CHANNELS:
+        setattr(PreferencesForm, PreferencesForm.field_name(_type, _channel),
+                BooleanField(f"{_label}: {'in the app' if _channel == 'in_app' else 'by email'}"))
+
+CHANNEL_LABELS = {"in_app": "In the app", "email": "Email"}
+
+
+class TimezoneForm(FlaskForm):
+    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+
+
+def _prefs_form(user: User, formdata=None) -> PreferencesForm:
+    form = PreferencesForm(formdata=formdata)
+    if formdata is None:
+        for t in NOTIFICATION_TYPES:
+            for ch in CHANNELS:
+                getattr(form, PreferencesForm.field_name(t, ch)).data = outbox.channel_enabled(user.id, t, ch)
+    return form
+
+
+def _settings_page(profile: ProfileForm, prefs: PreferencesForm, status: int = 200):
+    return render_template("player/settings.html", form=profile, prefs=prefs, types=NOTIFICATION_TYPES,
+                           channels=CHANNELS, channel_labels=CHANNEL_LABELS,
+                           tz_unset=(_me().timezone or "UTC") == "UTC"), status
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    user = _me()
+    form = ProfileForm(obj=user) if request.method == "GET" else ProfileForm()
+    if form.validate_on_submit():
+        changed_tz = form.timezone.data != user.timezone
+        user.display_name = form.display_name.data.strip()
+        user.timezone = form.timezone.data
+        db.session.commit()
+        flash("Settings saved." + (f" Your days now follow {user.timezone}." if changed_tz else ""), "success")
+        return redirect(url_for("player.settings"))
+    return _settings_page(form, _prefs_form(user), 400 if form.errors else 200)
+
+
+@bp.post("/settings/notifications")
+@login_required
+def save_preferences():
+    user = _me()
+    form = _prefs_form(user, formdata=request.form)
+    if not form.validate_on_submit():  # only the CSRF token can fail (CSRFProtect answers 400 first)
+        abort(400)
+    changed = 0
+    for t in NOTIFICATION_TYPES:
+        for ch in CHANNELS:
+            want = bool(getattr(form, PreferencesForm.field_name(t, ch)).data)
+            if outbox.channel_enabled(user.id, t, ch) != want:
+                outbox.set_preference(user.id, t, ch, want)
+                changed += 1
+    db.session.commit()
+    if ui.is_htmx():
+        resp = make_response(render_template("player/_prefs.html", prefs=_prefs_form(user), types=NOTIFICATION_TYPES,
+                                             channels=CHANNELS, channel_labels=CHANNEL_LABELS, saved=True))
+        return ui.toast(resp, "Notification preferences saved.")
+    flash("Notification preferences saved.", "success")
+    return redirect(url_for("player.settings") + "#notifications")
+
+
+@bp.post("/settings/timezone")
+@login_required
+def set_timezone():
+    """One-click "use my browser's time zone" from the dashboard banner."""
+    user = _me()
+    form = TimezoneForm()
+    tz = (form.timezone.data or "").strip() if form.validate_on_submit() else ""
+    try:
+        cal.zone(tz)
+    except cal.InvalidTimezone as e:
+        if ui.is_htmx():
+            return ui.toast(make_response("", 422), str(e), kind="error")
+        flash(str(e), "error")
+        return redirect(url_for("player.settings"))
+    user.timezone = tz
+    db.session.commit()
+    if ui.is_htmx():
+        resp = make_response("")
+        resp.headers["HX-Refresh"] = "true"
+        return resp
+    flash(f"Time zone set to {tz}.", "success")
+    return redirect(url_for("player.dashboard"))
+
+
+# ------------------------------------------------------------------------------------------ notifications
+
+
+def _bell_response(extra_html: str = "", status: int = 200):
+    html = extra_html + render_template("player/_bell.html", oob=bool(extra_html))
+    return make_response(html, status)
+
+
+@bp.get("/notifications")
+@login_required
+def notifications():
+    user = _me()
+    if ui.is_htmx() and request.args.get("panel"):
+        items = list(db.session.execute(db.select(Notification).where(Notification.user_id == user.id)
+                                        .order_by(Notification.created_at.desc(), Notification.id.desc())
+                                        .limit(PANEL_SIZE)).scalars())
+        return render_template("player/_notifications_panel.html", items=items, unread=ui.unread_notifications())
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    items = db.paginate(db.select(Notification).where(Notification.user_id == user.id)
+                        .order_by(Notification.created_at.desc(), Notification.id.desc()),
+                        page=page, per_page=NOTIFICATIONS_PER_PAGE, error_out=False)
+    return render_template("player/notifications.html", items=items, unread=ui.unread_notifications())
+
+
+@bp.get("/notifications/count")
+@login_required
+def notifications_count():
+    if request.args.get("format") == "json":
+        return jsonify(unread=ui.unread_notifications())
+    return render_template("player/_bell.html")
+
+
+@bp.post("/notifications/read-all")
+@login_required
+def notifications_read_all():
+    user = _me()
+    n = db.session.execute(update(Notification).where(Notification.user_id == user.id,
+                                                      Notification.read_at.is_(None))
+                           .values(read_at=utcnow())).rowcount
+    db.session.commit()
+    if ui.is_htmx():
+        if request.form.get("view") == "panel":
+            items = list(db.session.execute(db.select(Notification).where(Notification.user_id == user.id)
+                                            .order_by(Notification.created_at.desc(), Notification.id.desc())
+                                            .limit(PANEL_SIZE)).scalars())
+            body = render_template("player/_notifications_panel.html", items=items, unread=0)
+        else:
+            items = db.paginate(db.select(Notification).where(Notification.user_id == user.id)
+                                .order_by(Notification.created_at.desc(), Notification.id.desc()),
+                                page=1, per_page=NOTIFICATIONS_PER_PAGE, error_out=False)
+            body = render_template("player/_notifications_list.html", items=items, unread=0)
+        return ui.toast(_bell_response(body), f"Marked {n} notification{'s' if n != 1 else ''} as read."
+                        if n else "Everything was already read.", kind="info")
+    flash("All notifications marked as read." if n else "Everything was already read.", "success")
+    return redirect(url_for("player.notifications"))
+
+
+@bp.get("/notifications/<int:nid>")
+@login_required
+def open_notification(nid: int):
+    """Mark one notification read and follow its link (same-site paths only)."""
+    n = db.session.get(Notification, nid)
+    if n is None or n.user_id != current_user.id:
+        abort(404)
+    if n.read_at is None:
+        n.read_at = utcnow()
+        db.session.commit()
+    from .auth import safe_next
+    return redirect(safe_next(n.link) or url_for("player.notifications"))

@@ -1,0 +1,304 @@
+"""Admin pages for energy: settings, the actions catalogue, the boosts catalogue, flagged players.
+Every route is admin-only (`admin_required`; players get 403); every form is a FlaskForm (CSRF)."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, FloatField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from ..engine import energy as engine
+from ..extensions import db
+from ..models import EnergyAction, EnergyBoost, EnergyReview, Metric, User
+from ..models._common import utcnow
+from ..services import energy
+from . import admin_required
+
+bp = Blueprint("admin_energy", __name__)
+
+KEY = [DataRequired(), Length(max=64), Regexp(r"^[a-z0-9][a-z0-9_\-]*$",
+                                              message="lowercase letters, digits, - and _ only")]
+
+
+@bp.before_request
+@admin_required
+def _guard():
+    """Every route of this blueprint is admin-only (each view is also decorated)."""
+    return None
+
+
+def _num(label, lo, hi=None, desc="", integer=True, required=True):
+    cls = IntegerField if integer else FloatField
+    return cls(label, validators=[InputRequired() if required else Optional(), NumberRange(min=lo, max=hi)],
+               description=desc)
+
+
+class SettingsForm(FlaskForm):
+    free_max = _num("Free: max energy", 1, 100000)
+    free_regen_per_hour = _num("Free: regeneration per hour", 0, 100000, integer=False)
+    premium_max = _num("Premium: max energy", 1, 100000)
+    premium_regen_per_hour = _num("Premium: regeneration per hour", 0, 100000, integer=False)
+    tick_minutes = _num("Tick (minutes)", 1, 1440, "Energy comes back on these clock boundaries.")
+    max_skill_bonus = _num("Max-energy bonus from endurance (cap)", 0, 100000, "+1 per 4 endurance levels, up to this.")
+    fatigue_gain_per_energy = _num("Fatigue per energy spent", 0, 100, integer=False)
+    endurance_fatigue_reduction = _num("Fatigue reduction at endurance 100 (0-1)", 0, 1, integer=False)
+    fatigue_recovery_per_hour = _num("Fatigue recovery per hour", 0, 100, integer=False)
+    meditation_recovery_bonus = _num("Extra recovery per hour at meditation 100", 0, 100, integer=False)
+    fatigue_regen_penalty = _num("Regeneration lost at fatigue 100 (0-1)", 0, 1, integer=False)
+    max_skill_cost_reduction = _num("Max total skill cost reduction (0-1)", 0, 1, integer=False)
+    token_system_key = StringField("Token points system key", validators=[DataRequired(), Length(max=64)])
+    energy_per_token = _num("Energy per token", 1, 100000)
+    max_tokens_per_refill = _num("Max tokens per refill", 1, 100000)
+    max_energy_per_refill = _num("Max energy per refill", 1, 100000)
+    gifts_sent_per_day = _num("Gifts a player may send per day", 0, 1000)
+    gifts_received_per_day = _num("Gifts a player may receive per day", 0, 1000)
+    gift_min = _num("Smallest gift", 1, 100000)
+    gift_max = _num("Largest gift", 1, 100000)
+    gift_default = _num("Default gift", 1, 100000)
+    gift_expiry_hours = _num("Gift expiry (hours)", 1, 24 * 365)
+    refund_expired_gifts = BooleanField("Refund the sender when a gift expires")
+    low_threshold = _num("“Energy low” threshold", 0, 100000)
+
+    def validate_gift_max(self, field):
+        if self.gift_min.data is not None and field.data is not None and field.data < self.gift_min.data:
+            raise ValidationError("must be at least the smallest gift")
+
+    def validate_gift_default(self, field):
+        lo, hi = self.gift_min.data, self.gift_max.data
+        if None not in (lo, hi, field.data) and not lo <= field.data <= hi:
+            raise ValidationError("must be between the smallest and the largest gift")
+
+
+def _parse_pairs(text: str, what: str, lo: float, hi: float) -> dict:
+    """'easy=0.8, hard=1.3' -> {'easy': 0.8, 'hard': 1.3}."""
+    out = {}
+    for part in re.split(r"[,\n]", text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise ValidationError(f"write {what} as name=value, separated by commas")
+        name, value = (p.strip() for p in part.split("=", 1))
+        if not re.match(r"^[a-z][a-z0-9_]{0,63}$", name):
+            raise ValidationError(f"invalid name “{name}” (lowercase letters, digits, _)")
+        try:
+            v = float(value)
+        except ValueError:
+            raise ValidationError(f"“{value}” is not a number")
+        if not lo <= v <= hi:
+            raise ValidationError(f"{name} must be between {lo:g} and {hi:g}")
+        out[name] = v
+    return out
+
+
+def _pairs_text(d: dict) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in (d or {}).items())
+
+
+class ActionForm(FlaskForm):
+    key = StringField("Key", validators=KEY)
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    base_cost = _num("Base energy cost", 0, 100000, "0 = free")
+    difficulties = StringField("Difficulty multipliers", validators=[Optional(), Length(max=500)],
+                               description="e.g. easy=0.8, medium=1.0, hard=1.3, expert=1.6 — empty: no choice")
+    skill_reductions = StringField("Skill cost reductions (% at level 100)", validators=[Optional(), Length(max=500)],
+                                   description="e.g. gun_fighting=25 (the total is capped in the settings)")
+    metric_key = SelectField("Records metric", validators=[DataRequired()])
+    metric_value = FloatField("Metric value", default=1.0, validators=[InputRequired()])
+    position = IntegerField("Order", default=0, validators=[Optional()])
+    active = BooleanField("Active", default=True)
+
+    def validate_difficulties(self, field):
+        self.parsed_difficulties = _parse_pairs(field.data, "difficulties", 0.01, 100)
+
+    def validate_skill_reductions(self, field):
+        self.parsed_reductions = _parse_pairs(field.data, "reductions", 0, 100)
+
+
+class BoostForm(FlaskForm):
+    key = StringField("Key", validators=KEY)
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    type = SelectField("Type", choices=[SelectChoice(t, t) for t in engine.BOOST_TYPES])
+    effect_value = FloatField("Effect value", validators=[InputRequired(), NumberRange(min=0, max=100000)],
+                              description="regen_speed: +% regeneration; max_energy_increase: +max; "
+                                          "consumption_reduction: % cheaper; instant_refill: energy (0 = to max)")
+    duration_minutes = IntegerField("Duration (minutes)", validators=[Optional(), NumberRange(min=1)],
+                                    description="Empty = permanent")
+    token_cost = _num("Token cost", 0, 1000000)
+    rarity = SelectField("Rarity", choices=[SelectChoice(r, r) for r in engine.RARITIES])
+    active = BooleanField("On sale", default=True)
+
+
+class AdjustForm(FlaskForm):
+    player = StringField("Player (email or external id)", validators=[DataRequired(), Length(max=255)])
+    amount = IntegerField("Energy (+/-)", validators=[InputRequired()])
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
+
+
+# ------------------------------------------------------------------------------------------ settings
+
+@bp.route("/admin/energy", methods=["GET", "POST"])
+@admin_required
+def settings():
+    s = energy.get_settings()
+    form = SettingsForm(obj=s)
+    if form.validate_on_submit():
+        form.populate_obj(s)
+        s.token_system_key = s.token_system_key.strip()
+        s.updated_at = utcnow()
+        db.session.commit()
+        flash("Energy settings saved.", "success")
+        return redirect(url_for("admin_energy.settings"))
+    code = 400 if form.errors else 200
+    flagged = len(energy.open_reviews())
+    html = render_template("admin/energy/settings.html", form=form, flagged=flagged,
+                           system=energy.points_svc.system_by_key(s.token_system_key))
+    db.session.commit()
+    return html, code
+
+
+# ------------------------------------------------------------------------------------------ actions
+
+def _metric_choices():
+    return [SelectChoice(m.key, f"{m.name} ({m.key})")
+            for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()]
+
+
+@bp.get("/admin/actions")
+@admin_required
+def actions():
+    return render_template("admin/energy/actions.html", actions=energy.list_actions(active_only=False))
+
+
+@bp.route("/admin/actions/new", methods=["GET", "POST"], defaults={"action_id": None})
+@bp.route("/admin/actions/<int:action_id>", methods=["GET", "POST"])
+@admin_required
+def action_form(action_id):
+    action = db.get_or_404(EnergyAction, action_id) if action_id else None
+    form = ActionForm(obj=action)
+    form.metric_key.choices = _metric_choices()
+    if request.method == "GET":
+        if action is not None:
+            form.difficulties.data = _pairs_text(action.difficulties)
+            form.skill_reductions.data = _pairs_text(action.skill_reductions)
+        else:
+            form.difficulties.data = _pairs_text(engine.DIFFICULTIES)
+    if form.validate_on_submit():
+        clash = db.session.execute(db.select(EnergyAction.id).where(EnergyAction.key == form.key.data)).scalar()
+        if clash is not None and (action is None or clash != action.id):
+            form.key.errors.append("another action already uses this key")
+        else:
+            if action is None:
+                action = EnergyAction(created_at=utcnow())
+                db.session.add(action)
+            action.key, action.name = form.key.data, form.name.data.strip()
+            action.description = form.description.data or ""
+            action.base_cost = form.base_cost.data
+            action.difficulties = getattr(form, "parsed_difficulties", {})
+            action.skill_reductions = getattr(form, "parsed_reductions", {})
+            action.metric_key, action.metric_value = form.metric_key.data, form.metric_value.data
+            action.position, action.active = form.position.data or 0, form.active.data
+            db.session.commit()
+            flash(f"Action “{action.name}” saved.", "success")
+            return redirect(url_for("admin_energy.actions"))
+    if not form.metric_key.choices:
+        flash("Create a metric first: every action records a metric event.", "info")
+    return render_template("admin/energy/action_form.html", form=form, action=action), (
+        400 if form.errors else 200)
+
+
+@bp.post("/admin/actions/<int:action_id>/delete")
+@admin_required
+def delete_action(action_id: int):
+    action = db.get_or_404(EnergyAction, action_id)
+    db.session.delete(action)
+    db.session.commit()
+    flash(f"Action “{action.name}” deleted (its history stays in the ledgers).", "info")
+    return redirect(url_for("admin_energy.actions"))
+
+
+# ------------------------------------------------------------------------------------------ boosts
+
+@bp.get("/admin/energy/boosts")
+@admin_required
+def boosts():
+    return render_template("admin/energy/boosts.html", boosts=energy.list_boosts(active_only=False))
+
+
+@bp.route("/admin/energy/boosts/new", methods=["GET", "POST"], defaults={"boost_id": None})
+@bp.route("/admin/energy/boosts/<int:boost_id>", methods=["GET", "POST"])
+@admin_required
+def boost_form(boost_id):
+    boost = db.get_or_404(EnergyBoost, boost_id) if boost_id else None
+    form = BoostForm(obj=boost)
+    if form.validate_on_submit():
+        clash = db.session.execute(db.select(EnergyBoost.id).where(EnergyBoost.key == form.key.data)).scalar()
+        if clash is not None and (boost is None or clash != boost.id):
+            form.key.errors.append("another boost already uses this key")
+        else:
+            if boost is None:
+                boost = EnergyBoost(created_at=utcnow())
+                db.session.add(boost)
+            form.populate_obj(boost)
+            boost.name = boost.name.strip()
+            boost.description = boost.description or ""
+            db.session.commit()
+            flash(f"Boost “{boost.name}” saved.", "success")
+            return redirect(url_for("admin_energy.boosts"))
+    return render_template("admin/energy/boost_form.html", form=form, boost=boost), (400 if form.errors else 200)
+
+
+@bp.post("/admin/energy/boosts/<int:boost_id>/delete")
+@admin_required
+def delete_boost(boost_id: int):
+    boost = db.get_or_404(EnergyBoost, boost_id)
+    db.session.delete(boost)
+    db.session.commit()
+    flash(f"Boost “{boost.name}” deleted; boosts players already bought keep working.", "info")
+    return redirect(url_for("admin_energy.boosts"))
+
+
+# ------------------------------------------------------------------------------------------ flagged players
+
+@bp.route("/admin/energy/flags", methods=["GET", "POST"])
+@admin_required
+def flags():
+    form = AdjustForm()
+    if form.validate_on_submit():
+        who = form.player.data.strip()
+        user = db.session.execute(db.select(User).where(
+            (User.email == who.lower()) | (User.external_id == who))).scalars().first()
+        if user is None:
+            form.player.errors.append("no player with that email or id")
+        else:
+            try:
+                r = energy.adjust(user, form.amount.data, f"{form.reason.data} (admin #{current_user.id})",
+                                  actor_id=current_user.id)
+            except energy.EnergyError as e:
+                db.session.rollback()
+                form.amount.errors.append(str(e))
+            else:
+                db.session.commit()
+                flash(f"{user.name}: energy now {r['current']}/{r['max']}.", "success")
+                return redirect(url_for("admin_energy.flags"))
+    reviews = energy.open_reviews()
+    resolved = list(db.session.execute(db.select(EnergyReview).where(EnergyReview.resolved_at.is_not(None))
+                                       .order_by(EnergyReview.resolved_at.desc()).limit(20)).scalars())
+    return render_template("admin/energy/flags.html", reviews=reviews, resolved=resolved, form=form), (
+        400 if form.errors else 200)
+
+
+@bp.post("/admin/energy/flags/<int:review_id>/resolve")
+@admin_required
+def resolve_flag(review_id: int):
+    if db.session.get(EnergyReview, review_id) is None:
+        abort(404)
+    energy.resolve_review(review_id, (request.form.get("note") or "")[:255] or f"reviewed by admin #{current_user.id}")
+    db.session.commit()
+    flash("Marked as reviewed.", "success")
+    return redirect(url_for("admin_energy.flags"))

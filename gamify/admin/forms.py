@@ -1,0 +1,116 @@
+"""Form helpers shared by the admin pages: attribute filters as "key=value" lines, optional numbers,
+keys, and the WTForms pieces used by several modules."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from wtforms import DecimalField, IntegerField, TextAreaField
+from wtforms.validators import Optional as OptionalV
+from wtforms.validators import Regexp, ValidationError
+
+KEY_RE = r"^[a-z0-9][a-z0-9_.-]*$"
+key_validator = Regexp(KEY_RE, message="Use lowercase letters, digits, '_', '-' or '.', starting with a letter or digit.")
+
+
+def _scalar(text: str) -> Any:
+    low = text.lower()
+    if low == "true":
+        return True
+    if low == "false":
+        return False
+    return text
+
+
+def parse_filters(text: str | None) -> dict:
+    """'country=DE' lines -> {'country': 'DE'}; 'plan=pro|team' -> {'plan': ['pro', 'team']} (one of).
+
+    Raises ValueError naming the offending line."""
+    out: dict = {}
+    for n, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise ValueError(f"line {n}: expected key=value, got {line!r}")
+        key, value = (part.strip() for part in line.split("=", 1))
+        if not key:
+            raise ValueError(f"line {n}: the key before '=' is empty")
+        if not value:
+            raise ValueError(f"line {n}: no value for '{key}'")
+        if key in out:
+            raise ValueError(f"line {n}: '{key}' appears twice; use {key}=a|b for 'one of'")
+        if "|" in value:
+            options = [_scalar(v.strip()) for v in value.split("|") if v.strip()]
+            out[key] = options if len(options) > 1 else options[0]
+        else:
+            out[key] = _scalar(value)
+    return out
+
+
+def format_filters(filters: dict | None) -> str:
+    def fmt(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+    lines = []
+    for k, v in (filters or {}).items():
+        if isinstance(v, (list, tuple, set)):
+            lines.append(f"{k}={'|'.join(fmt(x) for x in v)}")
+        else:
+            lines.append(f"{k}={fmt(v)}")
+    return "\n".join(lines)
+
+
+def describe_filters(filters: dict | None) -> str:
+    if not filters:
+        return ""
+    parts = []
+    for k, v in filters.items():
+        parts.append(f"{k} ∈ {{{', '.join(map(str, v))}}}" if isinstance(v, (list, tuple)) else f"{k} = {v}")
+    return ", ".join(parts)
+
+
+class FiltersField(TextAreaField):
+    """A textarea of key=value lines whose `.parsed` is the filter dict (validated)."""
+
+    def __init__(self, label="Attribute filters", validators=None, **kw):
+        kw.setdefault("description", "Optional. One key=value per line; all must match. Use a|b for "
+                                     "\"one of\". Matches the player's attributes and the event's.")
+        kw.setdefault("render_kw", {"rows": 3, "placeholder": "country=DE\nplan=pro|team"})
+        super().__init__(label, validators or [], **kw)
+        self.parsed: dict = {}
+
+    def pre_validate(self, form):
+        try:
+            self.parsed = parse_filters(self.data)
+        except ValueError as e:
+            raise ValidationError(str(e))
+
+
+def optional_int(label, minimum=None, maximum=None, **kw) -> IntegerField:
+    from wtforms.validators import NumberRange
+    v = [OptionalV()]
+    if minimum is not None or maximum is not None:
+        v.append(NumberRange(min=minimum, max=maximum))
+    return IntegerField(label, validators=v, **kw)
+
+
+def optional_number(label, minimum=None, **kw) -> DecimalField:
+    from wtforms.validators import NumberRange
+    v = [OptionalV()]
+    if minimum is not None:
+        v.append(NumberRange(min=minimum))
+    return DecimalField(label, validators=v, places=None, **kw)
+
+
+def require(field, message: str = "This field is required.") -> bool:
+    """For fields that are only required for some choices of another field."""
+    if field.data is None or field.data == "" or field.data == []:
+        field.errors = list(field.errors) + [message]
+        return False
+    return True
+
+
+def clean_key(text: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "_", (text or "").strip().lower()).strip("_")[:64]

@@ -1,0 +1,263 @@
+"""Admin: background jobs (queues, schedule, workers, failed jobs with requeue) and the messaging
+settings (reminder hour, reactivation threshold, recap time) with the e-mail send log."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from redis.exceptions import RedisError
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField
+from wtforms.validators import InputRequired, NumberRange
+
+from .. import jobs
+from ..extensions import db
+from ..models._common import utcnow
+from ..models.notifications import NOTIFICATION_TYPES
+from ..models.webhooks import EMAIL_TYPES, EmailSend
+from ..services import reminders
+from . import admin_required
+
+bp = Blueprint("admin_jobs", __name__)
+log = logging.getLogger(__name__)
+
+QUEUES = (jobs.DEFAULT_QUEUE, jobs.MAIL_QUEUE)
+LIST_LIMIT = 100
+
+
+def _job_row(job, when=None) -> dict:
+    exc = ""
+    try:
+        exc = (job.exc_info or "").strip().splitlines()[-1] if job.exc_info else ""
+    except Exception:  # noqa: BLE001 - an unreadable result must not break the page
+        exc = ""
+    try:
+        call = job.get_call_string() or job.func_name
+    except Exception:  # noqa: BLE001 - e.g. a function that no longer exists
+        call = job.func_name or "?"
+    return {"id": job.id, "call": call, "origin": job.origin, "status": str(job.get_status(refresh=False) or ""),
+            "enqueued_at": job.enqueued_at, "ended_at": job.ended_at, "when": when, "error": exc,
+            "retries_left": job.retries_left}
+
+
+def _redis_overview() -> dict:
+    from rq import Queue, Worker
+    from rq.cron import CronScheduler
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+    from ..queue import get_redis
+    conn = get_redis()
+    conn.ping()
+    queues, scheduled, failed = [], [], []
+    for name in QUEUES:
+        q = Queue(name, connection=conn)
+        sreg, freg, started = ScheduledJobRegistry(queue=q), FailedJobRegistry(queue=q), StartedJobRegistry(queue=q)
+        queues.append({"name": name, "queued": q.count, "scheduled": sreg.count, "started": started.count,
+                       "failed": freg.count})
+        ids = sreg.get_job_ids(0, LIST_LIMIT - 1)
+        for job_id, job in zip(ids, Job.fetch_many(ids, connection=conn)):
+            if job is not None:
+                try:
+                    when = sreg.get_scheduled_time(job)
+                except Exception:  # noqa: BLE001
+                    when = None
+                scheduled.append(_job_row(job, when))
+        ids = freg.get_job_ids(0, LIST_LIMIT - 1, desc=True)
+        for job_id, job in zip(ids, Job.fetch_many(ids, connection=conn)):
+            if job is not None:
+                failed.append(_job_row(job))
+    scheduled.sort(key=lambda r: (r["when"] is None, r["when"] or 0))
+    workers = [{"name": w.name, "queues": ", ".join(w.queue_names()), "state": w.get_state(),
+                "current": w.get_current_job_id(), "last_heartbeat": w.last_heartbeat}
+               for w in Worker.all(connection=conn)]
+    crons = []
+    for c in CronScheduler.all(conn):
+        crons.append({"name": c.name, "hostname": c.hostname, "pid": c.pid, "heartbeat": c.last_heartbeat,
+                      "jobs": {j.name: j for j in c.get_jobs()}})
+    leader = conn.get(jobs.CRON_LEADER_KEY)
+    return {"queues": queues, "scheduled": scheduled, "failed": failed, "workers": workers, "crons": crons,
+            "leader": leader.decode() if isinstance(leader, bytes) else leader}
+
+
+def _redis_error(e: Exception) -> str:
+    return (f"The job queue (Redis at {current_app.config.get('REDIS_URL')}) is not reachable: "
+            f"{type(e).__name__}: {e}. Jobs cannot be listed or started until it is back; e-mails and webhooks "
+            "wait in the database and are sent once it is.")
+
+
+@bp.get("/jobs")
+@admin_required
+def index():
+    overview, error = None, None
+    try:
+        overview = _redis_overview()
+    except (RedisError, OSError) as e:
+        error = _redis_error(e)
+    return render_template("admin/jobs/index.html", overview=overview, error=error, schedule=jobs.SCHEDULE,
+                           outbox=_outbox_counts())
+
+
+def _outbox_counts() -> dict:
+    from ..models import DomainEvent
+    from ..models.webhooks import WebhookDelivery
+    return {
+        "events_pending": db.session.execute(db.select(db.func.count(DomainEvent.id))
+                                             .where(DomainEvent.dispatched_at.is_(None))).scalar_one(),
+        "emails_pending": db.session.execute(db.select(db.func.count(EmailSend.id))
+                                             .where(EmailSend.status.in_(("pending", "failed")))).scalar_one(),
+        "deliveries_pending": db.session.execute(db.select(db.func.count(WebhookDelivery.id)).where(
+            WebhookDelivery.status.in_(("pending", "retrying")))).scalar_one(),
+    }
+
+
+def _back(error: str | None = None, ok: str | None = None):
+    if error:
+        flash(error, "error")
+    if ok:
+        flash(ok, "success")
+    return redirect(url_for("admin_jobs.index"))
+
+
+@bp.post("/jobs/failed/<job_id>/requeue")
+@admin_required
+def requeue(job_id: str):
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+
+    from ..queue import get_redis
+    try:
+        conn = get_redis()
+        job = Job.fetch(job_id, connection=conn)
+        FailedJobRegistry(job.origin, connection=conn).requeue(job)
+    except (NoSuchJobError, InvalidJobOperation):
+        return _back(error=f"Job {job_id} is not in the failed list any more.")
+    except (RedisError, OSError) as e:
+        return _back(error=_redis_error(e))
+    return _back(ok=f"Job {job_id} queued again.")
+
+
+@bp.post("/jobs/failed/requeue-all")
+@admin_required
+def requeue_all():
+    from rq.registry import FailedJobRegistry
+
+    from ..queue import get_redis
+    n = 0
+    try:
+        conn = get_redis()
+        for name in QUEUES:
+            reg = FailedJobRegistry(name, connection=conn)
+            for job_id in reg.get_job_ids():
+                try:
+                    reg.requeue(job_id)
+                    n += 1
+                except Exception:  # noqa: BLE001 - vanished meanwhile
+                    continue
+    except (RedisError, OSError) as e:
+        return _back(error=_redis_error(e))
+    return _back(ok=f"{n} failed job(s) queued again.")
+
+
+@bp.post("/jobs/failed/<job_id>/delete")
+@admin_required
+def delete_failed(job_id: str):
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from ..queue import get_redis
+    try:
+        Job.fetch(job_id, connection=get_redis()).delete()
+    except NoSuchJobError:
+        pass
+    except (RedisError, OSError) as e:
+        return _back(error=_redis_error(e))
+    return _back(ok=f"Job {job_id} deleted.")
+
+
+@bp.post("/jobs/run/<name>")
+@admin_required
+def run_now(name: str):
+    from ..queue import get_queue
+    try:
+        s = jobs.scheduled(name)
+    except KeyError:
+        return _back(error=f"No scheduled job called {name!r}.")
+    try:
+        job = get_queue(jobs.DEFAULT_QUEUE).enqueue(s.func, job_timeout=s.timeout, result_ttl=3600,
+                                                    failure_ttl=7 * 86400)
+    except (RedisError, OSError) as e:
+        return _back(error=_redis_error(e))
+    return _back(ok=f"{name} queued (job {job.id}).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Messaging settings
+
+
+HOURS = [SelectChoice(h, f"{h:02d}:00") for h in range(24)]
+
+
+class SettingsForm(FlaskForm):
+    email_enabled = BooleanField("Send e-mails to players")
+    reminder_hour = SelectField("Streak reminders from (player's local time)", coerce=int, choices=HOURS)
+    reactivation_threshold = IntegerField("Come-back e-mail after losing a streak of at least",
+                                          validators=[InputRequired(), NumberRange(min=1, max=10000)])
+    reactivation_hour = SelectField("Come-back e-mails go out from (local time)", coerce=int, choices=HOURS)
+    recap_weekday = SelectField("Weekly recap on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)])
+    recap_hour = SelectField("Weekly recap from (local time)", coerce=int, choices=HOURS)
+
+
+@bp.route("/notifications", methods=["GET", "POST"])
+@admin_required
+def notifications():
+    settings = reminders.get_settings()
+    form = SettingsForm(obj=settings)
+    if form.validate_on_submit():
+        reminders.update_settings(**{f: getattr(form, f).data for f in reminders.DEFAULTS})
+        db.session.commit()
+        flash("Messaging settings saved.", "success")
+        return redirect(url_for("admin_jobs.notifications"))
+    since = utcnow() - timedelta(days=7)
+    counts: dict = {}
+    for type_, status, n in db.session.execute(
+            db.select(EmailSend.type, EmailSend.status, db.func.count(EmailSend.id))
+            .where(EmailSend.created_at >= since).group_by(EmailSend.type, EmailSend.status)).all():
+        counts.setdefault(type_, {})[status] = n
+    type_filter = request.args.get("type") or None
+    q = db.select(EmailSend).order_by(EmailSend.id.desc()).limit(LIST_LIMIT)
+    if type_filter:
+        q = q.where(EmailSend.type == type_filter)
+    recent = db.session.execute(q).scalars().all()
+    from ..models import User
+    names = dict(db.session.execute(db.select(User.id, User.email).where(
+        User.id.in_({r.user_id for r in recent}))).all()) if recent else {}
+    return render_template("admin/jobs/notifications.html", form=form, counts=counts, recent=recent, names=names,
+                           types={t: NOTIFICATION_TYPES.get(t, t) for t in EMAIL_TYPES},
+                           type_filter=type_filter), (400 if form.errors else 200)
+
+
+@bp.post("/notifications/sends/<int:send_id>/retry")
+@admin_required
+def retry_send(send_id: int):
+    send = db.get_or_404(EmailSend, send_id)
+    if send.status != "failed":
+        flash(f"E-mail #{send.id} is {send.status}; only failed e-mails can be retried.", "error")
+        return redirect(url_for("admin_jobs.notifications"))
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from ..queue import get_redis
+    try:
+        try:
+            Job.fetch(f"gamify-email-{send.id}", connection=get_redis()).delete()
+        except NoSuchJobError:
+            pass
+        ok = jobs.enqueue_email(send.id)
+    except (RedisError, OSError):
+        ok = False
+    flash(f"E-mail #{send.id} queued." if ok else "The job queue (Redis) is not reachable; it will be sent "
+          "by the scheduled dispatch once it is back.", "success" if ok else "error")
+    return redirect(url_for("admin_jobs.notifications"))

@@ -1,0 +1,165 @@
+"""Admin: leaderboard CRUD, participant counts and a "Rebuild Redis" button (every route admin-only)."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from redis.exceptions import RedisError
+from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from ..extensions import db
+from ..models import Leaderboard, Metric, PointsSystem
+from ..models._common import utcnow
+from ..services import leaderboards as svc
+from . import admin_required
+
+bp = Blueprint("admin_leaderboards", __name__)
+
+
+class LeaderboardForm(FlaskForm):
+    key = StringField("Key", validators=[DataRequired(), Length(max=64), Regexp(
+        r"^[a-z0-9][a-z0-9_-]*$", message="lower-case letters, digits, '-' and '_' only")],
+        description="Used in the API and URLs; cannot be changed later.")
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    ranked_by = SelectField("Ranked by", choices=[SelectChoice("metric", "Metric total"),
+                                                  SelectChoice("points", "Points balance"),
+                                                  SelectChoice("streak", "Streak length")])
+    metric_id = SelectField("Metric", choices=[], validate_choice=False)
+    system_id = SelectField("Points system", choices=[], validate_choice=False)
+    frequency = SelectField("Runs", choices=[SelectChoice("perpetual", "Perpetual (all time)"),
+                                            SelectChoice("daily", "Daily"), SelectChoice("weekly", "Weekly"),
+                                            SelectChoice("monthly", "Monthly")])
+    start_date = DateField("Start date", validators=[Optional()],
+                           description="Repeating boards: first day counted; weeks/months start on this day.")
+    participant_limit = IntegerField("Participant limit (top N)", default=10,
+                                     validators=[DataRequired(), NumberRange(min=1, max=1000)])
+    breakdown = StringField("Breakdown attributes", validators=[Optional(), Length(max=300)],
+                            description="Comma-separated player attributes, e.g. city, tier. "
+                                        "A segment appears for every value players have.")
+    active = BooleanField("Active", default=True)
+
+    def fill_choices(self) -> None:
+        metrics = db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
+        systems = db.session.execute(db.select(PointsSystem).order_by(PointsSystem.name)).scalars()
+        self.metric_id.choices = [SelectChoice("", "—")] + [SelectChoice(str(m.id), f"{m.name} ({m.key})")
+                                                           for m in metrics]
+        self.system_id.choices = [SelectChoice("", "—")] + [SelectChoice(str(s.id), f"{s.name} ({s.key})")
+                                                           for s in systems]
+
+    def data_dict(self) -> dict:
+        def as_id(v):
+            return int(v) if v not in (None, "") and str(v).isdigit() else None
+        return {"key": (self.key.data or "").strip(), "name": self.name.data, "ranked_by": self.ranked_by.data,
+                "metric_id": as_id(self.metric_id.data), "system_id": as_id(self.system_id.data),
+                "frequency": self.frequency.data, "start_date": self.start_date.data,
+                "participant_limit": self.participant_limit.data, "breakdown": self.breakdown.data or "",
+                "active": bool(self.active.data)}
+
+
+def _form_errors(form: LeaderboardForm, err: svc.LeaderboardError) -> None:
+    target = getattr(form, err.field, None)
+    if target is not None:
+        target.errors = list(target.errors) + [str(err)]
+    else:
+        flash(str(err), "error")
+
+
+def _try_rebuild(board: Leaderboard) -> None:
+    try:
+        svc.rebuild(board)
+        db.session.commit()
+    except RedisError as e:
+        db.session.rollback()
+        flash(f"Saved. Redis is unavailable ({e}); rankings will be rebuilt on the next read.", "info")
+
+
+@bp.get("/")
+@admin_required
+def index():
+    boards = db.session.execute(db.select(Leaderboard).order_by(Leaderboard.key)).scalars().all()
+    rows = [{"board": b, "period": svc.current_period(b), "participants": svc.participants(b)} for b in boards]
+    return render_template("admin/leaderboards/index.html", rows=rows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@admin_required
+def new():
+    form = LeaderboardForm()
+    form.fill_choices()
+    if not form.is_submitted():
+        form.start_date.data = date.today()
+    if form.validate_on_submit():
+        try:
+            board = svc.create(form.data_dict())
+            db.session.commit()
+        except svc.LeaderboardError as e:
+            db.session.rollback()
+            _form_errors(form, e)
+        else:
+            _try_rebuild(board)
+            flash(f"Leaderboard '{board.name}' created.", "success")
+            return redirect(url_for("admin_leaderboards.index"))
+    return render_template("admin/leaderboards/form.html", form=form, board=None)
+
+
+@bp.route("/<int:board_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(board_id: int):
+    board = db.get_or_404(Leaderboard, board_id)
+    form = LeaderboardForm(obj=board)
+    form.fill_choices()
+    if not form.is_submitted():
+        form.metric_id.data = str(board.metric_id or "")
+        form.system_id.data = str(board.system_id or "")
+        form.breakdown.data = ", ".join(board.breakdown or [])
+    form.key.data = board.key  # immutable
+    if form.validate_on_submit():
+        try:
+            recomputed = svc.update_board(board, form.data_dict())
+            db.session.commit()
+        except svc.LeaderboardError as e:
+            db.session.rollback()
+            _form_errors(form, e)
+        else:
+            _try_rebuild(board)
+            flash(f"Leaderboard '{board.name}' saved{' and its open periods recomputed' if recomputed else ''}.",
+                  "success")
+            return redirect(url_for("admin_leaderboards.index"))
+    return render_template("admin/leaderboards/form.html", form=form, board=board)
+
+
+@bp.post("/<int:board_id>/delete")
+@admin_required
+def delete(board_id: int):
+    board = db.get_or_404(Leaderboard, board_id)
+    name = board.name
+    svc.delete_board(board)
+    db.session.commit()
+    svc.run_post_commit()
+    flash(f"Leaderboard '{name}' deleted.", "info")
+    return redirect(url_for("admin_leaderboards.index"))
+
+
+@bp.post("/rebuild")
+@admin_required
+def rebuild():
+    try:
+        done = svc.rebuild()
+        db.session.commit()
+        flash(f"Redis rebuilt from SQL for {len(done)} leaderboard(s).", "success")
+    except RedisError as e:
+        db.session.rollback()
+        flash(f"Redis is unavailable: {e}", "error")
+    return redirect(url_for("admin_leaderboards.index"))
+
+
+@bp.post("/finalise")
+@admin_required
+def finalise():
+    done = svc.finalise_due(utcnow())
+    db.session.commit()
+    svc.run_post_commit()
+    flash(f"Finalised {len(done)} period(s).", "success" if done else "info")
+    return redirect(url_for("admin_leaderboards.index"))

@@ -1,0 +1,396 @@
+"""Admin: points systems with their levels, triggers and boosts."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func
+from wtforms import BooleanField, DateTimeLocalField, DecimalField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import Optional as OptionalV
+
+from ..engine import calendar as cal
+from ..engine import points as engine
+from ..extensions import db
+from ..models import (
+    Achievement, Metric, PointsAward, PointsBalance, PointsBoost, PointsLevel, PointsSystem, PointsTrigger,
+)
+from ..models.points import ROUNDING
+from ..models._common import utcnow
+from ..web import ui
+from . import bp
+from .forms import FiltersField, describe_filters, format_filters, key_validator
+
+TRIGGER_TYPES = [("metric", "Metric progress (points per N units)"), ("streak", "Streak reaches a length"),
+                 ("achievement", "Achievement unlocked"), ("time_interval", "Every N hours (scheduled)"),
+                 ("signup", "Sign-up bonus")]
+ROUNDING_CHOICES = [("floor", "Round down"), ("nearest", "Round to nearest"), ("ceil", "Round up")]
+
+
+def _int_or_none(v):
+    return None if v in (None, "", "None") else int(v)
+
+
+# ------------------------------------------------------------------------------------------ forms
+
+
+class SystemForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator],
+                      description="Used by the API, e.g. xp or gems.")
+    badge = StringField("Badge", default="⭐", validators=[DataRequired(), Length(max=64)])
+    daily_cap = IntegerField("Daily cap", validators=[OptionalV(), NumberRange(min=1)],
+                             description="Most a player can earn from triggers per local day. Empty = unlimited.")
+    max_balance = IntegerField("Maximum balance", validators=[OptionalV(), NumberRange(min=1)],
+                               description="For hearts-like systems. Empty = unlimited.")
+
+    def __init__(self, *a, system=None, **kw):
+        super().__init__(*a, **kw)
+        self._system = system
+
+    def validate_key(self, field):
+        q = db.select(PointsSystem.id).where(PointsSystem.key == field.data.strip())
+        if self._system is not None:
+            q = q.where(PointsSystem.id != self._system.id)
+        if db.session.execute(q).first():
+            raise ValidationError("Another points system already uses this key.")
+
+
+class LevelForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator])
+    threshold = IntegerField("Reached at", validators=[InputRequired(), NumberRange(min=0)],
+                             description="Balance at which a player reaches this level.")
+    badge = StringField("Badge", validators=[Length(max=64)])
+
+    def __init__(self, *a, system=None, level=None, **kw):
+        super().__init__(*a, **kw)
+        self._system, self._level = system, level
+
+    def _others(self):
+        return [lv for lv in self._system.levels if self._level is None or lv.id != self._level.id]
+
+    def validate_key(self, field):
+        if any(lv.key == field.data.strip() for lv in self._others()):
+            raise ValidationError("Another level of this system uses this key.")
+
+    def validate_threshold(self, field):
+        if any(lv.threshold == field.data for lv in self._others()):
+            raise ValidationError("Another level starts at this balance.")
+
+
+class TriggerForm(FlaskForm):
+    type = SelectField("Fires on", choices=dict(TRIGGER_TYPES))
+    points = IntegerField("Points", validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
+                          description="Negative values take points away.")
+    metric_id = SelectField("Metric", coerce=_int_or_none)
+    per_units = DecimalField("Per … units", places=None, default=1, validators=[OptionalV(), NumberRange(min=0.0001)],
+                             description="e.g. 10 points per 1 lesson, or 1 point per 5 minutes.")
+    streak_length = IntegerField("Streak length", validators=[OptionalV(), NumberRange(min=1)])
+    achievement_id = SelectField("Achievement", coerce=_int_or_none)
+    interval_hours = IntegerField("Every … hours", validators=[OptionalV(), NumberRange(min=1, max=24 * 366)])
+    attribute_filters = FiltersField()
+    active = BooleanField("Active", default=True)
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.metric_id.choices = {None: "— choose a metric —", **{
+            m.id: f"{m.name} ({m.key})" for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()}}
+        self.achievement_id.choices = {None: "— choose an achievement —", **{
+            x.id: f"{x.badge} {x.name}" for x in db.session.execute(db.select(Achievement).order_by(Achievement.name)).scalars()}}
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        t = self.type.data
+        if self.points.data == 0:
+            self.points.errors.append("A trigger worth 0 points does nothing.")
+            ok = False
+        need = {"metric": [(self.metric_id, "Choose the metric.")],
+                "streak": [(self.streak_length, "Enter the streak length.")],
+                "achievement": [(self.achievement_id, "Choose the achievement.")],
+                "time_interval": [(self.interval_hours, "Enter the interval in hours.")]}.get(t, [])
+        for f, msg in need:
+            if f.data in (None, ""):
+                f.errors.append(msg)
+                ok = False
+        return ok
+
+
+class BoostForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)], description="e.g. “Double XP weekend”.")
+    multiplier = DecimalField("Multiplier", places=None, validators=[InputRequired(), NumberRange(min=0.01, max=100)],
+                              description="2 doubles, 1.5 adds half. Several live boosts multiply.")
+    rounding = SelectField("Rounding", choices=dict(ROUNDING_CHOICES))
+    starts_at = DateTimeLocalField("Starts", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    ends_at = DateTimeLocalField("Ends", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    attribute_filters = FiltersField()
+
+    def validate_ends_at(self, field):
+        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+            raise ValidationError("Must be after the start.")
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _admin_tz() -> str:
+    return current_user.timezone or "UTC"
+
+
+def _to_utc(naive: datetime) -> datetime:
+    return naive.replace(tzinfo=cal.zone(_admin_tz())).astimezone(timezone.utc)
+
+
+def _to_local_naive(moment: datetime) -> datetime:
+    return moment.astimezone(cal.zone(_admin_tz())).replace(tzinfo=None)
+
+
+def recompute_levels(system: PointsSystem) -> int:
+    """After the ladder changed: put every balance on the level it now belongs to (silently)."""
+    db.session.flush()
+    db.session.expire(system, ["levels"])
+    levels = list(system.levels)
+    changed = 0
+    for row in db.session.execute(db.select(PointsBalance).where(PointsBalance.system_id == system.id)).scalars():
+        level = engine.level_for(levels, row.balance)
+        new_id = level.id if level else None
+        if row.level_id != new_id:
+            row.level_id = new_id
+            changed += 1
+    return changed
+
+
+def _system_or_404(system_id: int) -> PointsSystem:
+    return db.get_or_404(PointsSystem, system_id)
+
+
+def describe_trigger(t: PointsTrigger, names: dict) -> str:
+    if t.type == "metric":
+        unit = t.metric.unit if t.metric else "units"
+        per = ui.num(t.per_units or 1)
+        return f"per {per} {unit} of {t.metric.name if t.metric else '?'}"
+    if t.type == "streak":
+        return f"when the streak reaches {t.streak_length}"
+    if t.type == "achievement":
+        return f"on unlocking {names.get(t.achievement_id, '?')}"
+    if t.type == "time_interval":
+        return f"every {t.interval_hours} h"
+    return "on sign-up"
+
+
+# ------------------------------------------------------------------------------------------ systems
+
+
+@bp.get("/points")
+def points_systems():
+    systems = list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
+    stats = {sid: (n, total) for sid, n, total in db.session.execute(
+        db.select(PointsBalance.system_id, func.count(PointsBalance.user_id), func.coalesce(func.sum(PointsBalance.balance), 0))
+        .where(PointsBalance.balance != 0).group_by(PointsBalance.system_id)).all()}
+    triggers = dict(db.session.execute(db.select(PointsTrigger.system_id, func.count(PointsTrigger.id))
+                                       .where(PointsTrigger.active.is_(True)).group_by(PointsTrigger.system_id)).all())
+    now = utcnow()
+    boosts = dict(db.session.execute(db.select(PointsBoost.system_id, func.count(PointsBoost.id))
+                                     .where(PointsBoost.starts_at <= now, PointsBoost.ends_at > now)
+                                     .group_by(PointsBoost.system_id)).all())
+    return render_template("admin/points_systems.html", systems=systems, stats=stats, triggers=triggers, boosts=boosts)
+
+
+@bp.route("/points/new", methods=["GET", "POST"])
+def points_system_new():
+    form = SystemForm()
+    if form.validate_on_submit():
+        s = PointsSystem(key=form.key.data.strip(), name=form.name.data.strip(), badge=form.badge.data.strip(),
+                         daily_cap=form.daily_cap.data, max_balance=form.max_balance.data)
+        db.session.add(s)
+        db.session.commit()
+        flash(f"“{s.name}” created. Add levels and triggers next.", "success")
+        return redirect(url_for("admin.points_system", system_id=s.id))
+    return render_template("admin/points_system_form.html", form=form, system=None), 400 if form.errors else 200
+
+
+@bp.route("/points/<int:system_id>", methods=["GET", "POST"])
+def points_system(system_id: int):
+    system = _system_or_404(system_id)
+    form = SystemForm(obj=system, system=system) if request.method == "GET" else SystemForm(system=system)
+    if form.validate_on_submit():
+        system.key, system.name, system.badge = form.key.data.strip(), form.name.data.strip(), form.badge.data.strip()
+        system.daily_cap, system.max_balance = form.daily_cap.data, form.max_balance.data
+        db.session.commit()
+        flash(f"“{system.name}” saved.", "success")
+        return redirect(url_for("admin.points_system", system_id=system.id))
+    tab = request.args.get("tab", "levels")
+    triggers = list(db.session.execute(db.select(PointsTrigger).where(PointsTrigger.system_id == system.id)
+                                       .order_by(PointsTrigger.active.desc(), PointsTrigger.id)).scalars())
+    boosts = list(db.session.execute(db.select(PointsBoost).where(PointsBoost.system_id == system.id)
+                                     .order_by(PointsBoost.starts_at.desc())).scalars())
+    holders = dict(db.session.execute(db.select(PointsBalance.level_id, func.count(PointsBalance.user_id))
+                                      .where(PointsBalance.system_id == system.id)
+                                      .group_by(PointsBalance.level_id)).all())
+    names = dict(db.session.execute(db.select(Achievement.id, Achievement.name)).all())
+    return render_template("admin/points_system.html", system=system, form=form, tab=tab, triggers=triggers,
+                           boosts=boosts, holders=holders, names=names, describe_trigger=describe_trigger,
+                           describe_filters=describe_filters, now=utcnow(), admin_tz=_admin_tz()), \
+        400 if form.errors else 200
+
+
+@bp.post("/points/<int:system_id>/delete")
+def points_system_delete(system_id: int):
+    system = _system_or_404(system_id)
+    awards = db.session.execute(db.select(func.count(PointsAward.id)).where(PointsAward.system_id == system.id)).scalar_one()
+    if awards:
+        flash(f"“{system.name}” has {awards} awards in its ledger and cannot be deleted. "
+              "Deactivate its triggers to stop new points.", "error")
+        return redirect(url_for("admin.points_system", system_id=system.id))
+    db.session.execute(db.delete(PointsBalance).where(PointsBalance.system_id == system.id))
+    for model in (PointsTrigger, PointsBoost):
+        for row in db.session.execute(db.select(model).where(model.system_id == system.id)).scalars():
+            db.session.delete(row)
+    db.session.delete(system)
+    db.session.commit()
+    flash(f"“{system.name}” deleted.", "success")
+    return redirect(url_for("admin.points_systems"))
+
+
+# ------------------------------------------------------------------------------------------ levels
+
+
+@bp.route("/points/<int:system_id>/levels/new", methods=["GET", "POST"])
+@bp.route("/points/<int:system_id>/levels/<int:level_id>", methods=["GET", "POST"])
+def points_level(system_id: int, level_id: int | None = None):
+    system = _system_or_404(system_id)
+    level = db.get_or_404(PointsLevel, level_id) if level_id else None
+    if level is not None and level.system_id != system.id:
+        return redirect(url_for("admin.points_system", system_id=system.id))
+    form = LevelForm(obj=level, system=system, level=level) if request.method == "GET" else LevelForm(system=system, level=level)
+    if form.validate_on_submit():
+        if level is None:
+            level = PointsLevel(system_id=system.id)
+            db.session.add(level)
+        level.key, level.name = form.key.data.strip(), form.name.data.strip()
+        level.threshold, level.badge = form.threshold.data, (form.badge.data or "").strip()
+        moved = recompute_levels(system)
+        db.session.commit()
+        flash(f"Level “{level.name}” saved." + (f" {moved} player{'s' if moved != 1 else ''} moved to their new level."
+                                                if moved else ""), "success")
+        return redirect(url_for("admin.points_system", system_id=system.id, tab="levels"))
+    return render_template("admin/points_item_form.html", form=form, system=system, item=level, kind="level"), \
+        400 if form.errors else 200
+
+
+@bp.post("/points/<int:system_id>/levels/<int:level_id>/delete")
+def points_level_delete(system_id: int, level_id: int):
+    system = _system_or_404(system_id)
+    level = db.get_or_404(PointsLevel, level_id)
+    if level.system_id == system.id:
+        db.session.execute(db.update(PointsBalance).where(PointsBalance.level_id == level.id).values(level_id=None))
+        system.levels.remove(level)
+        db.session.delete(level)
+        moved = recompute_levels(system)
+        db.session.commit()
+        flash(f"Level “{level.name}” deleted." + (f" {moved} players moved to another level." if moved else ""), "success")
+    return redirect(url_for("admin.points_system", system_id=system.id, tab="levels"))
+
+
+# ------------------------------------------------------------------------------------------ triggers
+
+
+@bp.route("/points/<int:system_id>/triggers/new", methods=["GET", "POST"])
+@bp.route("/points/<int:system_id>/triggers/<int:trigger_id>", methods=["GET", "POST"])
+def points_trigger(system_id: int, trigger_id: int | None = None):
+    system = _system_or_404(system_id)
+    trig = db.get_or_404(PointsTrigger, trigger_id) if trigger_id else None
+    if trig is not None and trig.system_id != system.id:
+        return redirect(url_for("admin.points_system", system_id=system.id, tab="triggers"))
+    if request.method == "GET":
+        form = TriggerForm(obj=trig)
+        if trig is not None:
+            form.attribute_filters.data = format_filters(trig.attribute_filters)
+    else:
+        form = TriggerForm()
+    if form.validate_on_submit():
+        if trig is None:
+            trig = PointsTrigger(system_id=system.id)
+            db.session.add(trig)
+        t = form.type.data
+        trig.type, trig.points, trig.active = t, form.points.data, bool(form.active.data)
+        trig.metric_id = form.metric_id.data if t == "metric" else None
+        trig.per_units = float(form.per_units.data or 1) if t == "metric" else 1.0
+        trig.streak_length = form.streak_length.data if t == "streak" else None
+        trig.achievement_id = form.achievement_id.data if t == "achievement" else None
+        trig.interval_hours = form.interval_hours.data if t == "time_interval" else None
+        trig.attribute_filters = form.attribute_filters.parsed
+        db.session.commit()
+        flash("Trigger saved.", "success")
+        return redirect(url_for("admin.points_system", system_id=system.id, tab="triggers"))
+    return render_template("admin/points_item_form.html", form=form, system=system, item=trig, kind="trigger"), \
+        400 if form.errors else 200
+
+
+@bp.post("/points/<int:system_id>/triggers/<int:trigger_id>/toggle")
+def points_trigger_toggle(system_id: int, trigger_id: int):
+    trig = db.get_or_404(PointsTrigger, trigger_id)
+    trig.active = not trig.active
+    db.session.commit()
+    flash(f"Trigger {'activated' if trig.active else 'paused'}.", "success")
+    return redirect(url_for("admin.points_system", system_id=system_id, tab="triggers"))
+
+
+@bp.post("/points/<int:system_id>/triggers/<int:trigger_id>/delete")
+def points_trigger_delete(system_id: int, trigger_id: int):
+    trig = db.get_or_404(PointsTrigger, trigger_id)
+    used = db.session.execute(db.select(func.count(PointsAward.id)).where(PointsAward.trigger_id == trig.id)).scalar_one()
+    if used:
+        trig.active = False
+        db.session.commit()
+        flash(f"This trigger awarded points {used} times, so it was paused instead of deleted (the ledger keeps "
+              "pointing at it).", "info")
+    else:
+        db.session.delete(trig)
+        db.session.commit()
+        flash("Trigger deleted.", "success")
+    return redirect(url_for("admin.points_system", system_id=system_id, tab="triggers"))
+
+
+# ------------------------------------------------------------------------------------------ boosts
+
+
+@bp.route("/points/<int:system_id>/boosts/new", methods=["GET", "POST"])
+@bp.route("/points/<int:system_id>/boosts/<int:boost_id>", methods=["GET", "POST"])
+def points_boost(system_id: int, boost_id: int | None = None):
+    system = _system_or_404(system_id)
+    boost = db.get_or_404(PointsBoost, boost_id) if boost_id else None
+    if boost is not None and boost.system_id != system.id:
+        return redirect(url_for("admin.points_system", system_id=system.id, tab="boosts"))
+    if request.method == "GET":
+        form = BoostForm(obj=boost)
+        if boost is not None:
+            form.starts_at.data = _to_local_naive(boost.starts_at)
+            form.ends_at.data = _to_local_naive(boost.ends_at)
+            form.attribute_filters.data = format_filters(boost.attribute_filters)
+    else:
+        form = BoostForm()
+    if form.validate_on_submit():
+        if boost is None:
+            boost = PointsBoost(system_id=system.id)
+            db.session.add(boost)
+        boost.name, boost.multiplier = form.name.data.strip(), float(form.multiplier.data)
+        boost.rounding = form.rounding.data if form.rounding.data in ROUNDING else "floor"
+        boost.starts_at, boost.ends_at = _to_utc(form.starts_at.data), _to_utc(form.ends_at.data)
+        boost.attribute_filters = form.attribute_filters.parsed
+        db.session.commit()
+        flash(f"Boost “{boost.name}” saved.", "success")
+        return redirect(url_for("admin.points_system", system_id=system.id, tab="boosts"))
+    return render_template("admin/points_item_form.html", form=form, system=system, item=boost, kind="boost",
+                           admin_tz=_admin_tz()), 400 if form.errors else 200
+
+
+@bp.post("/points/<int:system_id>/boosts/<int:boost_id>/delete")
+def points_boost_delete(system_id: int, boost_id: int):
+    boost = db.get_or_404(PointsBoost, boost_id)
+    db.session.delete(boost)
+    db.session.commit()
+    flash(f"Boost “{boost.name}” deleted. Points already awarded keep their multiplier in the ledger.", "success")
+    return redirect(url_for("admin.points_system", system_id=system_id, tab="boosts"))

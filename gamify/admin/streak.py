@@ -1,0 +1,135 @@
+"""Admin: the product's streak (frequency, ALL/ANY mode, requirements per metric, freezes)."""
+from typing import Optional
+
+from flask import flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func
+from wtforms import BooleanField, DecimalField, IntegerField, SelectField
+from wtforms.validators import DataRequired, InputRequired, NumberRange
+from wtforms.validators import Optional as OptionalV
+
+from ..extensions import db
+from ..models import Metric, StreakConfig, StreakRequirement, UserStreak
+from . import bp
+
+FREQUENCIES = [("daily", "Daily"), ("weekly", "Weekly (Monday–Sunday)"), ("monthly", "Monthly")]
+MODES = [("any", "ANY requirement is enough"), ("all", "ALL requirements must be met")]
+
+
+def current_config() -> Optional[StreakConfig]:
+    return db.session.execute(db.select(StreakConfig).order_by(StreakConfig.id).limit(1)).scalar_one_or_none()
+
+
+class StreakConfigForm(FlaskForm):
+    enabled = BooleanField("Streaks are on", description="Switching off hides streaks; history is kept.")
+    frequency = SelectField("Frequency", choices=dict(FREQUENCIES),
+                            description="How often players must meet the requirements. Changing it later "
+                                        "re-reads everyone's history in the new periods.")
+    mode = SelectField("Requirements", choices=dict(MODES))
+    freeze_initial = IntegerField("Freezes at start", default=0, validators=[InputRequired(), NumberRange(min=0, max=100)],
+                                  description="Given to every new player.")
+    freeze_every = IntegerField("Earn a freeze every … periods", validators=[OptionalV(), NumberRange(min=1, max=1000)],
+                                description="Empty: freezes are never earned by keeping the streak.")
+    freeze_max = IntegerField("Most freezes a player can hold", default=0, validators=[InputRequired(), NumberRange(min=0, max=100)],
+                              description="0 = no limit for grants, but nothing is earned automatically.")
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        if ok and self.freeze_every.data and not self.freeze_max.data:
+            self.freeze_max.errors.append("Set a maximum above 0, or players can never earn a freeze.")
+            ok = False
+        if ok and self.freeze_max.data and self.freeze_initial.data > self.freeze_max.data:
+            self.freeze_initial.errors.append("Cannot be more than the maximum.")
+            ok = False
+        return ok
+
+
+class RequirementForm(FlaskForm):
+    metric_id = SelectField("Metric", coerce=int, validators=[DataRequired()])
+    threshold = DecimalField("At least", places=None, validators=[InputRequired(), NumberRange(min=0.0001)],
+                             default=1, description="Sum of the metric within one period.")
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.metric_id.choices = {m.id: f"{m.name} ({m.key})" for m in
+                                  db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()}
+
+
+class ThresholdForm(FlaskForm):
+    threshold = DecimalField("At least", places=None, validators=[InputRequired(), NumberRange(min=0.0001)])
+
+
+def _page(form: StreakConfigForm, req_form: RequirementForm, config, status=200):
+    players = db.session.execute(db.select(func.count(UserStreak.user_id)).where(UserStreak.length > 0)).scalar_one()
+    return render_template("admin/streak.html", form=form, req_form=req_form, config=config,
+                           threshold_form=ThresholdForm(), active_streaks=players), status
+
+
+@bp.route("/streak", methods=["GET", "POST"])
+def streak_config():
+    config = current_config()
+    form = StreakConfigForm(obj=config) if config else StreakConfigForm()
+    if config is None and not form.is_submitted():
+        form.enabled.data = True
+    if form.validate_on_submit():
+        if config is None:
+            config = StreakConfig()
+            db.session.add(config)
+        changed_frequency = config.frequency is not None and config.frequency != form.frequency.data and config.id
+        config.enabled = bool(form.enabled.data)
+        config.frequency = form.frequency.data
+        config.mode = form.mode.data
+        config.freeze_initial = form.freeze_initial.data or 0
+        config.freeze_every = form.freeze_every.data or None
+        config.freeze_max = form.freeze_max.data or 0
+        db.session.commit()
+        flash("Streak settings saved." + (" The frequency changed: current streaks now count in the new periods."
+                                          if changed_frequency else ""), "success")
+        return redirect(url_for("admin.streak_config"))
+    return _page(form, RequirementForm(prefix="req"), config, 400 if form.errors else 200)
+
+
+@bp.post("/streak/requirements")
+def streak_requirement_add():
+    config = current_config()
+    req_form = RequirementForm(prefix="req")
+    if config is None:
+        config = StreakConfig(enabled=True, frequency="daily", mode="any", freeze_initial=0, freeze_max=0)
+        db.session.add(config)
+        db.session.flush()
+    if req_form.validate_on_submit():
+        if any(r.metric_id == req_form.metric_id.data for r in config.requirements):
+            req_form.metric_id.errors.append("This metric is already a requirement; change its threshold instead.")
+        else:
+            db.session.add(StreakRequirement(config_id=config.id, metric_id=req_form.metric_id.data,
+                                             threshold=float(req_form.threshold.data)))
+            db.session.commit()
+            flash("Requirement added.", "success")
+            return redirect(url_for("admin.streak_config"))
+    db.session.rollback()
+    config = current_config()
+    form = StreakConfigForm(obj=config, formdata=None) if config else StreakConfigForm(formdata=None)
+    return _page(form, req_form, config, 400)
+
+
+@bp.post("/streak/requirements/<int:req_id>")
+def streak_requirement_update(req_id: int):
+    req = db.get_or_404(StreakRequirement, req_id)
+    form = ThresholdForm()
+    if form.validate_on_submit():
+        req.threshold = float(form.threshold.data)
+        db.session.commit()
+        flash(f"{req.metric.name}: threshold set to {req.threshold:g}.", "success")
+    else:
+        flash("Threshold must be a number above 0.", "error")
+    return redirect(url_for("admin.streak_config"))
+
+
+@bp.post("/streak/requirements/<int:req_id>/delete")
+def streak_requirement_delete(req_id: int):
+    req = db.get_or_404(StreakRequirement, req_id)
+    name = req.metric.name
+    db.session.delete(req)
+    db.session.commit()
+    flash(f"{name} is no longer a streak requirement.", "success")
+    return redirect(url_for("admin.streak_config"))

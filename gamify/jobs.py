@@ -1,0 +1,497 @@
+"""Every RQ job, and the recurring schedule.
+
+Jobs run on RQ workers (`python -m gamify.worker`, or `rq worker -w gamify.worker.AppWorker default mail
+--with-scheduler` to scale out). Each job gets an app context (the worker's, or one it creates), commits
+its own work and rolls back on failure. Mail is sent on queue "mail", everything else runs on "default".
+
+The schedule uses RQ's own cron (`rq.cron.CronScheduler`), run by `python -m gamify.worker` in a child
+process. Several workers may each run one: a Redis lock makes only one of them (the leader) enqueue,
+and every recurring job is idempotent anyway. Retries (RQ `Retry`, with intervals) need the worker's
+RQ scheduler (`--with-scheduler`, on by default in gamify.worker).
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable, Optional
+
+from flask import current_app, has_app_context
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Retry, get_current_job
+from rq.cron import CronScheduler
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from .extensions import db
+from .models._common import utcnow
+
+log = logging.getLogger(__name__)
+
+MAIL_QUEUE = "mail"
+DEFAULT_QUEUE = "default"
+# A mail server that is down loses nothing: 1 min, 5 min, 15 min, 1 h, 2 h.
+MAIL_RETRY = (5, [60, 300, 900, 3600, 7200])
+# Webhooks back off exponentially (x4): 30 s, 2 min, 8 min, 32 min, ~2 h, ~8.5 h.
+WEBHOOK_RETRY = (6, [30, 120, 480, 1920, 7680, 30720])
+
+
+def mail_retry() -> Retry:
+    return Retry(max=MAIL_RETRY[0], interval=list(MAIL_RETRY[1]))
+
+
+def webhook_retry() -> Retry:
+    return Retry(max=WEBHOOK_RETRY[0], interval=list(WEBHOOK_RETRY[1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# App context for jobs
+
+_worker_app = None
+
+
+def _app():
+    global _worker_app
+    if _worker_app is None:
+        from . import create_app
+        _worker_app = create_app()
+    return _worker_app
+
+
+def app_job(fn: Callable) -> Callable:
+    """Run `fn` inside an app context (the current one when there is one: the worker's, or the
+    caller's with RQ_ASYNC=False), rolling the session back if it raises."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if has_app_context():
+            return _guarded(fn, args, kwargs)
+        with _app().app_context():
+            return _guarded(fn, args, kwargs)
+
+    return wrapper
+
+
+def _guarded(fn, args, kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Enqueueing
+
+
+def enqueue_unique(func: Callable, *args, job_id: str, queue: str = DEFAULT_QUEUE, retry: Optional[Retry] = None,
+                   **options) -> Optional[Job]:
+    """Enqueue under a fixed job id unless a job with that id is still alive (queued, scheduled for a
+    retry, running, deferred, or failed and waiting in the failed registry for an admin). A finished
+    job of the same id is replaced. Returns None when skipped."""
+    from .queue import get_queue, get_redis
+
+    conn = get_redis()
+    try:
+        existing = Job.fetch(job_id, connection=conn)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None:
+        status = existing.get_status(refresh=False)
+        if status in (JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.STOPPED, None):
+            existing.delete()
+        else:
+            return None
+    try:
+        return get_queue(queue).enqueue(func, *args, job_id=job_id, retry=retry, unique=True, **options)
+    except DuplicateJobError:
+        return None
+
+
+# After Redis timed out (unreachable host: each attempt would wait for the connect timeout), requests
+# skip enqueueing for a while; the scheduled dispatch catches up once Redis is back. A refused
+# connection fails instantly and needs no back-off.
+REDIS_BACKOFF_SECONDS = 15.0
+_redis_down_until = 0.0
+
+
+def reset_redis_backoff() -> None:
+    global _redis_down_until
+    _redis_down_until = 0.0
+
+
+def _safe(what: str, fn, *args) -> bool:
+    """Enqueue without ever failing the caller (e.g. a request after its commit) when Redis is down:
+    the row stays pending and the scheduled dispatch picks it up."""
+    global _redis_down_until
+    if time.monotonic() < _redis_down_until:
+        log.info("not enqueueing %s: Redis was unreachable moments ago", what)
+        return False
+    try:
+        fn(*args)
+        return True
+    except (RedisError, OSError) as e:
+        if isinstance(e, (RedisTimeoutError, TimeoutError)):
+            _redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
+        log.warning("could not enqueue %s: Redis unreachable (the scheduled dispatch retries): %s", what, e)
+        return False
+    except Exception:  # noqa: BLE001 - never break the caller (e.g. a request that already committed)
+        log.exception("could not enqueue %s (the scheduled dispatch retries)", what)
+        return False
+
+
+def enqueue_email(send_id: int) -> bool:
+    return _safe(f"email {send_id}", lambda: enqueue_unique(
+        deliver_email, send_id, job_id=f"gamify-email-{send_id}", queue=MAIL_QUEUE, retry=mail_retry(),
+        job_timeout=120, failure_ttl=int(timedelta(days=30).total_seconds())))
+
+
+def enqueue_webhook_delivery(delivery_id: int) -> bool:
+    return _safe(f"webhook delivery {delivery_id}", lambda: enqueue_unique(
+        deliver_webhook, delivery_id, job_id=f"gamify-webhook-{delivery_id}", queue=DEFAULT_QUEUE,
+        retry=webhook_retry(), job_timeout=60, failure_ttl=int(timedelta(days=30).total_seconds())))
+
+
+DISPATCH_FLAG = "gamify:dispatch:queued"
+
+
+def request_dispatch(*_args) -> None:
+    """outbox.AFTER_COMMIT_LISTENERS hook: run the dispatcher soon, off the request. Debounced with a
+    Redis flag (the dispatcher clears it before reading), so a burst of commits queues one job.
+    Never raises: with Redis down the every-minute schedule catches up."""
+    def go():
+        from .queue import get_queue, get_redis
+        if not current_app.config.get("RQ_ASYNC", True):
+            get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox)
+            return
+        if get_redis().set(DISPATCH_FLAG, "1", nx=True, ex=30):
+            get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400)
+    _safe("the outbox dispatch", go)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs: delivery
+
+
+@app_job
+def deliver_email(send_id: int) -> str:
+    """Send one ledger row over SMTP (queue "mail"). Raises on SMTP failure so RQ retries; the row is
+    marked sent only after the server accepted the message."""
+    from . import mail
+    from .models.webhooks import EmailSend
+    from .services import reminders
+
+    now = utcnow()
+    if not reminders.claim(send_id, now):
+        db.session.rollback()
+        return "not claimable (already sent, skipped, or being sent)"
+    db.session.commit()
+    send = db.session.get(EmailSend, send_id)
+    if send.send_after and send.send_after > now:
+        reminders.release(send)
+        db.session.commit()
+        return "not due yet"
+    try:
+        composed = reminders.compose(send, now)
+    except reminders.Skip as skip:
+        reminders.mark_skipped(send, skip)
+        db.session.commit()
+        return f"{skip.status}: {skip.reason}"
+    db.session.commit()  # compose may settle a streak; never hold a transaction during SMTP
+    try:
+        message_id = mail.send(composed.message)
+    except Exception as e:
+        db.session.rollback()
+        send = db.session.get(EmailSend, send_id)
+        reminders.mark_failed(send, f"{type(e).__name__}: {e}")
+        db.session.commit()
+        raise
+    send = db.session.get(EmailSend, send_id)
+    reminders.mark_sent(send, message_id, utcnow())
+    db.session.commit()
+    return f"sent to {composed.to}"
+
+
+class WebhookDeliveryFailed(Exception):
+    pass
+
+
+@app_job
+def deliver_webhook(delivery_id: int) -> str:
+    """POST one delivery (queue "default"). Raises on network errors and non-2xx so RQ retries with
+    exponential backoff; the log row records every attempt."""
+    from .models.webhooks import WebhookDelivery
+    from .services import webhooks
+
+    d = db.session.get(WebhookDelivery, delivery_id)
+    if d is None:
+        return "gone"
+    if d.status == "succeeded":
+        return "already delivered"
+    ep = d.endpoint
+    if ep is None or not ep.active:
+        d.status, d.last_error = "failed", "endpoint deleted or switched off"
+        db.session.commit()
+        return "endpoint inactive"
+    url, secret, body, event_type = ep.url, ep.secret, d.body, d.event_type
+    db.session.commit()  # no transaction (SQLite write lock) held during the HTTP call
+    attempt = webhooks.post(url, secret, body, event_type, delivery_id)
+    d = db.session.get(WebhookDelivery, delivery_id)
+    d.attempts = (d.attempts or 0) + 1
+    d.last_attempt_at = utcnow()
+    d.response_code = attempt.status_code
+    if attempt.ok:
+        d.status, d.last_error, d.delivered_at = "succeeded", "", d.last_attempt_at
+        db.session.commit()
+        return f"delivered ({attempt.status_code})"
+    job = get_current_job()
+    will_retry = job is not None and bool(job.retries_left)
+    d.status, d.last_error = ("retrying" if will_retry else "failed"), attempt.error
+    db.session.commit()
+    raise WebhookDeliveryFailed(f"delivery {delivery_id} to {url}: {attempt.error}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs: recurring
+
+
+@app_job
+def dispatch_outbox() -> dict:
+    """Domain events -> webhook deliveries and e-mails; then (re)enqueue anything due whose job is
+    missing: delayed e-mails whose time has come, and rows left pending while Redis was down."""
+    from .queue import get_redis
+    from .services import reminders, webhooks
+
+    if current_app.config.get("RQ_ASYNC", True):
+        try:
+            get_redis().delete(DISPATCH_FLAG)
+        except Exception:  # noqa: BLE001
+            pass
+    result = webhooks.dispatch_pending()
+    emails = [i for i in reminders.due_ids() if i not in set(result.emails)]
+    deliveries = [i for i in webhooks.stale_delivery_ids() if i not in set(result.deliveries)]
+    db.session.commit()
+    for send_id in emails:
+        enqueue_email(send_id)
+    for delivery_id in deliveries:
+        enqueue_webhook_delivery(delivery_id)
+    return {"events": result.events, "deliveries": len(result.deliveries), "emails": len(result.emails),
+            "requeued_emails": len(emails), "requeued_deliveries": len(deliveries)}
+
+
+@app_job
+def streak_reminders() -> int:
+    """Every 15 min: reminder rows for at-risk players in their local evening (idempotent), one
+    mail job each, longest streaks first."""
+    from .services import reminders
+
+    ids = reminders.select_streak_reminders(utcnow())
+    db.session.commit()
+    for send_id in ids:
+        enqueue_email(send_id)
+    return len(ids)
+
+
+@app_job
+def weekly_recaps() -> int:
+    from .services import reminders
+
+    ids = reminders.prepare_recaps(utcnow())
+    db.session.commit()
+    for send_id in ids:
+        enqueue_email(send_id)
+    return len(ids)
+
+
+@app_job
+def settle_streaks(batch: int = 200) -> int:
+    """Every 15 min: close lapsed streak periods, so freezes are consumed and `streak.lost` fires
+    close to each player's local midnight (not only when they come back)."""
+    from .models import User, UserStreak
+    from .services import streaks
+
+    now = utcnow()
+    config = streaks.get_config()
+    if config is None or not config.enabled:
+        return 0
+    # A period needs closing only if last_covered is before the player's local yesterday, which is
+    # always before today's UTC date.
+    ids = list(db.session.execute(db.select(UserStreak.user_id).where(
+        UserStreak.length > 0, UserStreak.last_covered < now.date())).scalars())
+    db.session.commit()
+    closed = 0
+    for i in range(0, len(ids), batch):
+        for user in db.session.execute(db.select(User).where(User.id.in_(ids[i:i + batch]))).scalars():
+            change = streaks.settle_user(user, now)
+            if change is not None and change.periods:
+                closed += 1
+        db.session.commit()
+    if closed:
+        request_dispatch()
+    return closed
+
+
+@app_job
+def time_interval_points() -> int:
+    from .services import points
+
+    n = points.run_time_interval_triggers(utcnow())
+    db.session.commit()
+    if n:
+        request_dispatch()
+    return n
+
+
+def _optional(module: str, attr: str):
+    """A job another feature provides, or None while that feature is not installed."""
+    if importlib.util.find_spec(module) is None:
+        return None
+    return getattr(importlib.import_module(module), attr, None)
+
+
+@app_job
+def expire_gifts() -> str:
+    fn = _optional("gamify.services.energy", "expire_gifts_job")
+    if fn is None:
+        return "skipped: gamify.services.energy.expire_gifts_job is not available"
+    result = fn()
+    db.session.commit()
+    return f"done: {result!r}"
+
+
+@app_job
+def finalise_leaderboards() -> str:
+    fn = _optional("gamify.services.leaderboards", "finalise_due_job")
+    if fn is None:
+        return "skipped: gamify.services.leaderboards.finalise_due_job is not available"
+    result = fn()
+    db.session.commit()
+    request_dispatch()
+    return f"done: {result!r}"
+
+
+@app_job
+def prune_logs(days: int = 90) -> dict:
+    """Daily: forget delivery-log and send-ledger rows older than `days` (finished ones only)."""
+    from .models.webhooks import EmailSend, WebhookDelivery
+
+    cutoff = utcnow() - timedelta(days=days)
+    d = db.session.execute(db.delete(WebhookDelivery).where(
+        WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_(("succeeded", "failed"))))
+    e = db.session.execute(db.delete(EmailSend).where(
+        EmailSend.created_at < cutoff, EmailSend.status.in_(("sent", "skipped", "expired", "failed"))))
+    db.session.commit()
+    return {"deliveries": d.rowcount, "emails": e.rowcount}
+
+
+# ---------------------------------------------------------------------------------------------
+# The schedule
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    name: str
+    func: Callable
+    description: str
+    cron: Optional[str] = None
+    interval: Optional[int] = None
+    timeout: int = 600
+
+    @property
+    def when(self) -> str:
+        return f"every {self.interval} s" if self.interval else f"cron '{self.cron}'"
+
+    @property
+    def ttl(self) -> int:
+        """A recurring job still queued after this long is dropped (the next run does its work)."""
+        return max(self.interval or 900, 300)
+
+
+SCHEDULE: tuple[Scheduled, ...] = (
+    Scheduled("dispatch-outbox", dispatch_outbox, "Domain events to webhooks and e-mails; catch up on "
+              "anything left pending", interval=60, timeout=300),
+    Scheduled("streak-reminders", streak_reminders, "Streak reminder e-mails in each player's local evening",
+              cron="*/15 * * * *"),
+    Scheduled("settle-streaks", settle_streaks, "Close lapsed streak periods (freezes, streak.lost) near "
+              "local midnight", cron="*/15 * * * *"),
+    Scheduled("weekly-recaps", weekly_recaps, "Weekly recap e-mails on the recap weekday, local time",
+              cron="*/15 * * * *"),
+    Scheduled("time-interval-points", time_interval_points, "Time-interval points triggers",
+              cron="*/15 * * * *"),
+    Scheduled("expire-gifts", expire_gifts, "Expire energy gifts (when the energy feature is installed)",
+              cron="*/5 * * * *"),
+    Scheduled("finalise-leaderboards", finalise_leaderboards, "Finalise leaderboards whose period ended "
+              "(when the leaderboards feature is installed)", cron="*/5 * * * *"),
+    Scheduled("prune-logs", prune_logs, "Forget delivery logs older than 90 days", cron="17 3 * * *"),
+)
+
+
+def scheduled(name: str) -> Scheduled:
+    for s in SCHEDULE:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+CRON_LEADER_KEY = "gamify:cron:leader"
+CRON_LEADER_TTL = 90  # the scheduler loop wakes at least every 60 s and refreshes the lock
+
+
+class LeaderCronScheduler(CronScheduler):
+    """rq.cron.CronScheduler that only enqueues while it holds the leader lock, so several workers
+    can each run one (fail-over) without enqueueing every job several times. Followers keep their
+    clocks in step. With `parent_pid`, it stops when that process is gone."""
+
+    def __init__(self, *args, parent_pid: Optional[int] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.parent_pid = parent_pid
+        self.is_leader = False
+
+    def _lead(self) -> bool:
+        from rq.scripts import acquire_or_refresh_lock
+        outcome = acquire_or_refresh_lock(self.connection, CRON_LEADER_KEY, self.name, CRON_LEADER_TTL)
+        leader = outcome in ("acquired", "refreshed")
+        if leader != self.is_leader:
+            self.log.info("CronScheduler %s: %s", self.name, "leading" if leader else "standing by (another "
+                          "scheduler leads)")
+        self.is_leader = leader
+        return leader
+
+    def enqueue_jobs(self):
+        if self._lead():
+            return super().enqueue_jobs()
+        from rq.utils import now
+        t = now()
+        for job in self._cron_jobs:
+            if job.should_run():
+                job.set_enqueue_time(t)
+        return []
+
+    def heartbeat(self) -> None:
+        if self.parent_pid and os.getppid() != self.parent_pid:
+            from rq.exceptions import StopRequested
+            self.log.info("CronScheduler %s: parent process gone, stopping", self.name)
+            raise StopRequested()
+        super().heartbeat()
+
+    def register_death(self, pipeline=None) -> None:
+        from rq.scripts import release_lock
+        try:
+            release_lock(self.connection, CRON_LEADER_KEY, self.name)
+        finally:
+            super().register_death(pipeline)
+
+
+def build_cron(connection, parent_pid: Optional[int] = None, name: str = "") -> LeaderCronScheduler:
+    cron = LeaderCronScheduler(connection=connection, parent_pid=parent_pid, name=name)
+    for s in SCHEDULE:
+        cron.register(s.func, DEFAULT_QUEUE, interval=s.interval, cron=s.cron, job_timeout=s.timeout,
+                      result_ttl=3600, ttl=s.ttl, failure_ttl=int(timedelta(days=7).total_seconds()),
+                      name=s.name)
+    return cron

@@ -1,0 +1,121 @@
+"""Friends: request (by display name or email), accept, decline, remove. Writes in the caller's transaction."""
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import func, or_
+
+from ..extensions import db
+from ..models import ROLE_PLAYER, Friendship, User
+from ..models._common import utcnow
+
+
+class FriendError(ValueError):
+    def __init__(self, message: str, status: int = 400, field: str = "friend"):
+        super().__init__(message)
+        self.status, self.field = status, field
+
+
+def find_player(query: str) -> User:
+    """A player by email (exact, case-insensitive) or display name (case-insensitive, must be unique)."""
+    query = (query or "").strip()
+    if not query:
+        raise FriendError("Enter a display name or an email address.")
+    if len(query) > 255:
+        raise FriendError("That is too long for a name or an email address.")
+    players = db.select(User).where(User.role == ROLE_PLAYER)
+    if "@" in query:
+        user = db.session.execute(players.where(User.email == query.lower())).scalar_one_or_none()
+        if user is not None:
+            return user
+    matches = list(db.session.execute(players.where(func.lower(User.display_name) == query.lower())
+                                      .limit(2)).scalars())
+    if len(matches) > 1:
+        raise FriendError(f"Several players are called “{query}”: use their email address instead.")
+    if not matches:
+        raise FriendError(f"No player found with the name or email “{query}”.", 404)
+    return matches[0]
+
+
+def _pair(a_id: int, b_id: int) -> Optional[Friendship]:
+    return db.session.execute(db.select(Friendship).where(or_(
+        (Friendship.requester_id == a_id) & (Friendship.addressee_id == b_id),
+        (Friendship.requester_id == b_id) & (Friendship.addressee_id == a_id)))
+        .order_by(Friendship.id)).scalars().first()
+
+
+def are_friends(a_id: int, b_id: int) -> bool:
+    return db.session.execute(db.select(Friendship.id).where(Friendship.status == "accepted", or_(
+        (Friendship.requester_id == a_id) & (Friendship.addressee_id == b_id),
+        (Friendship.requester_id == b_id) & (Friendship.addressee_id == a_id)))).first() is not None
+
+
+def request(user: User, query: str) -> tuple[Friendship, str]:
+    """Ask someone to be friends. If they already asked you, this accepts. Returns (row, message)."""
+    other = find_player(query)
+    if other.id == user.id:
+        raise FriendError("You can't add yourself as a friend.")
+    existing = _pair(user.id, other.id)
+    if existing is not None:
+        if existing.status == "accepted":
+            raise FriendError(f"You and {other.name} are already friends.", 409)
+        if existing.requester_id == user.id:
+            raise FriendError(f"You already asked {other.name}; waiting for an answer.", 409)
+        existing.status, existing.responded_at = "accepted", utcnow()
+        return existing, f"You and {other.name} are now friends."
+    row = Friendship(requester_id=user.id, addressee_id=other.id, status="pending", created_at=utcnow())
+    db.session.add(row)
+    db.session.flush()
+    from . import outbox
+    outbox.emit("friend.requested", other.id, {"from_user_id": user.id})
+    return row, f"Friend request sent to {other.name}."
+
+
+def _incoming_row(user: User, friendship_id: int) -> Friendship:
+    row = db.session.get(Friendship, friendship_id)
+    if row is None or row.addressee_id != user.id or row.status != "pending":
+        raise FriendError("That friend request is not waiting for you.", 404)
+    return row
+
+
+def accept(user: User, friendship_id: int) -> Friendship:
+    row = _incoming_row(user, friendship_id)
+    row.status, row.responded_at = "accepted", utcnow()
+    return row
+
+
+def decline(user: User, friendship_id: int) -> None:
+    """Decline an incoming request, or cancel one you sent."""
+    row = db.session.get(Friendship, friendship_id)
+    if row is None or row.status != "pending" or user.id not in (row.requester_id, row.addressee_id):
+        raise FriendError("That friend request no longer exists.", 404)
+    db.session.delete(row)
+
+
+def remove(user: User, other_id: int) -> None:
+    row = _pair(user.id, other_id)
+    if row is None or row.status != "accepted":
+        raise FriendError("You are not friends with that player.", 404)
+    db.session.delete(row)
+
+
+def friends(user: User) -> list[User]:
+    rows = db.session.execute(db.select(Friendship).where(Friendship.status == "accepted", or_(
+        Friendship.requester_id == user.id, Friendship.addressee_id == user.id))).scalars()
+    seen, out = set(), []
+    for r in rows:
+        other = r.other(user.id)
+        if other.id not in seen:
+            seen.add(other.id)
+            out.append(other)
+    return sorted(out, key=lambda u: u.name.lower())
+
+
+def incoming(user: User) -> list[Friendship]:
+    return list(db.session.execute(db.select(Friendship).where(
+        Friendship.addressee_id == user.id, Friendship.status == "pending").order_by(Friendship.created_at)).scalars())
+
+
+def outgoing(user: User) -> list[Friendship]:
+    return list(db.session.execute(db.select(Friendship).where(
+        Friendship.requester_id == user.id, Friendship.status == "pending").order_by(Friendship.created_at)).scalars())

@@ -1,0 +1,275 @@
+"""Webhooks: endpoints registered by admins receive domain events as signed JSON POSTs.
+
+Outbox pattern: `dispatch_pending()` reads `DomainEvent` rows with `dispatched_at IS NULL`, writes one
+`WebhookDelivery` per subscribed active endpoint (and the e-mail rows the event calls for), marks the
+events dispatched, commits, and enqueues one RQ job per delivery. It runs right after a request that
+emitted events committed (outbox.AFTER_COMMIT_LISTENERS) and every minute from the schedule.
+
+Signature (for receivers; see `verify_signature`):
+    X-Gamify-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Optional
+from urllib.parse import urlsplit
+
+from ..extensions import db
+from ..models import DomainEvent, User
+from ..models._common import utcnow
+from ..models.webhooks import TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Gamify-Signature"
+TIMESTAMP_HEADER = "X-Gamify-Timestamp"
+EVENT_HEADER = "X-Gamify-Event"
+DELIVERY_HEADER = "X-Gamify-Delivery"
+TIMEOUT = 5  # seconds, connect and read
+DEFAULT_TOLERANCE = 300  # seconds a signature stays acceptable
+USER_AGENT = "gamify-webhooks/1"
+
+
+class WebhookError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing
+
+
+def generate_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def compute_signature(secret: str, timestamp: int, body: bytes | str) -> str:
+    if isinstance(body, str):
+        body = body.encode()
+    return hmac.new(secret.encode(), f"{int(timestamp)}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, body: bytes | str, timestamp: Optional[int] = None) -> str:
+    ts = int(time.time()) if timestamp is None else int(timestamp)
+    return f"t={ts},v1={compute_signature(secret, ts, body)}"
+
+
+def verify_signature(secret: str, body: bytes | str, header: Optional[str], tolerance: int = DEFAULT_TOLERANCE,
+                     now: Optional[float] = None) -> bool:
+    """For receivers: True when `header` (the X-Gamify-Signature value) signs exactly `body` (the raw
+    request body, before any JSON parsing) with `secret`, and its timestamp is within `tolerance`
+    seconds of now (replay protection; tolerance=0 disables that check). Several v1= entries are
+    accepted (one matching is enough)."""
+    if not header or not secret:
+        return False
+    ts, sigs = None, []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            ts = int(value)
+        elif key == "v1" and value:
+            sigs.append(value.strip())
+    if ts is None or not sigs:
+        return False
+    if tolerance and abs((time.time() if now is None else now) - ts) > tolerance:
+        return False
+    expected = compute_signature(secret, ts, body)
+    return any(hmac.compare_digest(expected, s) for s in sigs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Endpoints
+
+
+def validate_url(url: str) -> str:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookError("url", "enter an http:// or https:// URL, e.g. https://example.com/hooks/gamify")
+    if len(url) > 500:
+        raise WebhookError("url", "the URL is too long (500 characters at most)")
+    return url
+
+
+def validate_event_types(types) -> list[str]:
+    types = [t for t in (types or []) if t]
+    unknown = [t for t in types if t not in WEBHOOK_EVENT_TYPES]
+    if unknown:
+        raise WebhookError("event_types", f"unknown event types: {', '.join(unknown)}")
+    if not types:
+        raise WebhookError("event_types", "pick at least one event type")
+    return sorted(set(types))
+
+
+def create_endpoint(url: str, event_types, description: str = "", active: bool = True) -> WebhookEndpoint:
+    now = utcnow()
+    ep = WebhookEndpoint(url=validate_url(url), event_types=validate_event_types(event_types),
+                         description=(description or "").strip()[:200], active=active, secret=generate_secret(),
+                         created_at=now, updated_at=now)
+    db.session.add(ep)
+    db.session.flush()
+    return ep
+
+
+def update_endpoint(ep: WebhookEndpoint, url: str, event_types, description: str, active: bool) -> None:
+    ep.url = validate_url(url)
+    ep.event_types = validate_event_types(event_types)
+    ep.description = (description or "").strip()[:200]
+    ep.active = bool(active)
+    ep.updated_at = utcnow()
+
+
+def rotate_secret(ep: WebhookEndpoint) -> str:
+    ep.secret = generate_secret()
+    ep.updated_at = utcnow()
+    return ep.secret
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch (the outbox reader)
+
+
+def event_body(ev: DomainEvent, external_id: Optional[str]) -> str:
+    body = {
+        "id": ev.id,
+        "type": ev.type,
+        "created_at": (ev.created_at or utcnow()).isoformat(),
+        "user": {"id": external_id} if ev.user_id is not None else None,
+        "data": ev.payload or {},
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass
+class DispatchResult:
+    events: int = 0
+    deliveries: list = field(default_factory=list)
+    emails: list = field(default_factory=list)
+
+
+def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> DispatchResult:
+    """One batch, in the caller's transaction: deliveries (and e-mail rows) for up to `limit`
+    undispatched events, which are then marked dispatched. On PostgreSQL concurrent dispatchers skip
+    each other's rows (FOR UPDATE SKIP LOCKED); SQLite serialises writers anyway."""
+    from . import reminders
+
+    now = now or utcnow()
+    events = db.session.execute(db.select(DomainEvent).where(DomainEvent.dispatched_at.is_(None))
+                                .order_by(DomainEvent.id).limit(limit)
+                                .with_for_update(skip_locked=True)).scalars().all()
+    result = DispatchResult(events=len(events))
+    if not events:
+        return result
+    endpoints = db.session.execute(db.select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))).scalars().all()
+    user_ids = {e.user_id for e in events if e.user_id is not None}
+    externals = dict(db.session.execute(db.select(User.id, User.external_id).where(User.id.in_(user_ids))).all()) \
+        if user_ids else {}
+    already = set()
+    if endpoints:
+        already = set(db.session.execute(db.select(WebhookDelivery.endpoint_id, WebhookDelivery.domain_event_id)
+                                         .where(WebhookDelivery.domain_event_id.in_([e.id for e in events]))).all())
+    new_deliveries = []
+    for ev in events:
+        targets = [ep for ep in endpoints if ep.subscribes_to(ev.type) and (ep.id, ev.id) not in already]
+        if targets:
+            body = event_body(ev, externals.get(ev.user_id))
+            for ep in targets:
+                d = WebhookDelivery(endpoint_id=ep.id, domain_event_id=ev.id, event_type=ev.type, body=body,
+                                    status="pending", attempts=0, last_error="", created_at=now)
+                db.session.add(d)
+                new_deliveries.append(d)
+        send_id = reminders.on_domain_event(ev, now)
+        if send_id is not None:
+            result.emails.append(send_id)
+        ev.dispatched_at = now
+    db.session.flush()
+    result.deliveries = [d.id for d in new_deliveries]
+    return result
+
+
+def dispatch_pending(limit: int = 500, max_batches: int = 100) -> DispatchResult:
+    """Dispatch every undispatched domain event: commit each batch, then enqueue its delivery jobs
+    (webhooks on queue "default", e-mails on queue "mail"). If Redis is down the rows stay pending
+    and the scheduled run enqueues them later (`requeue_stale`)."""
+    from .. import jobs
+
+    total = DispatchResult()
+    for _ in range(max_batches):
+        batch = dispatch_batch(limit)
+        db.session.commit()
+        total.events += batch.events
+        total.deliveries += batch.deliveries
+        total.emails += batch.emails
+        for delivery_id in batch.deliveries:
+            jobs.enqueue_webhook_delivery(delivery_id)
+        for send_id in batch.emails:
+            jobs.enqueue_email(send_id)
+        if batch.events < limit:
+            break
+    return total
+
+
+def create_test_delivery(ep: WebhookEndpoint) -> WebhookDelivery:
+    now = utcnow()
+    body = json.dumps({"id": None, "type": TEST_EVENT_TYPE, "created_at": now.isoformat(), "user": None,
+                       "data": {"message": "Test event from gamify", "endpoint_id": ep.id}},
+                      sort_keys=True, separators=(",", ":"))
+    d = WebhookDelivery(endpoint_id=ep.id, domain_event_id=None, event_type=TEST_EVENT_TYPE, body=body,
+                        status="pending", attempts=0, last_error="", created_at=now)
+    db.session.add(d)
+    db.session.flush()
+    return d
+
+
+def stale_delivery_ids(now: Optional[datetime] = None, limit: int = 1000) -> list[int]:
+    """Deliveries that should be in a job (pending or retrying, from the last 3 days); the caller
+    skips those whose RQ job still exists."""
+    now = now or utcnow()
+    return list(db.session.execute(db.select(WebhookDelivery.id).where(
+        WebhookDelivery.status.in_(("pending", "retrying")),
+        WebhookDelivery.created_at > now - timedelta(days=3)).order_by(WebhookDelivery.id).limit(limit)).scalars())
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery (used by the deliver_webhook job)
+
+
+@dataclass
+class Attempt:
+    ok: bool
+    status_code: Optional[int]
+    error: str
+
+
+def post(url: str, secret: str, body: str, event_type: str, delivery_id: int,
+         timestamp: Optional[int] = None) -> Attempt:
+    """One HTTP attempt. Network errors and non-2xx replies are failures. Redirects are not followed
+    (the signed body must reach the registered URL)."""
+    import requests
+
+    data = body.encode()
+    ts = int(time.time()) if timestamp is None else timestamp
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signature_header(secret, data, ts),
+        TIMESTAMP_HEADER: str(ts),
+        EVENT_HEADER: event_type,
+        DELIVERY_HEADER: str(delivery_id),
+    }
+    try:
+        resp = requests.post(url, data=data, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    except requests.RequestException as e:
+        return Attempt(False, None, f"{type(e).__name__}: {e}"[:2000])
+    if 200 <= resp.status_code < 300:
+        return Attempt(True, resp.status_code, "")
+    snippet = (resp.text or "")[:300]
+    return Attempt(False, resp.status_code, f"HTTP {resp.status_code}: {snippet}".strip()[:2000])

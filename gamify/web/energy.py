@@ -1,0 +1,289 @@
+"""Player pages for energy: the self-refreshing bar partial, actions, the energy page (gifts, refills,
+boosts, history) and friends. Login required everywhere; every POST is CSRF-protected."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional as Opt
+
+from ..engine import calendar as cal
+from ..extensions import db
+from ..models import User
+from ..services import energy, friends
+from ..services.energy import EnergyError
+from ..services.events import EventError
+from ..services.friends import FriendError
+
+bp = Blueprint("energy", __name__)
+
+TX_LABELS = {"consumption": "Spent", "regeneration": "Regenerated", "token_refill": "Token refill",
+             "gift_sent": "Gift sent", "gift_received": "Gift received", "gift_refund": "Gift refunded",
+             "boost_applied": "Boost", "admin_adjust": "Adjustment"}
+BOOST_LABELS = {"regen_speed": "Faster regeneration", "max_energy_increase": "More max energy",
+                "consumption_reduction": "Cheaper actions", "instant_refill": "Instant refill"}
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _me() -> User:
+    return db.session.get(User, current_user.id)
+
+
+def local_time(moment: Optional[datetime], fmt: str = "%b %d, %H:%M") -> str:
+    if moment is None:
+        return "—"
+    try:
+        return moment.astimezone(cal.zone(current_user.timezone or "UTC")).strftime(fmt)
+    except cal.InvalidTimezone:
+        return moment.astimezone(timezone.utc).strftime(fmt)
+
+
+@bp.context_processor
+def _helpers():
+    from ..engine.energy import human_duration
+    return {"energy_local": local_time, "energy_duration": human_duration, "tx_labels": TX_LABELS,
+            "boost_labels": BOOST_LABELS}
+
+
+# ------------------------------------------------------------------------------------------ forms
+
+class GiftForm(FlaskForm):
+    recipient = SelectField("Friend", coerce=int, validators=[InputRequired(message="Choose a friend.")])
+    amount = IntegerField("Energy", validators=[InputRequired(message="How much energy?")])
+    message = StringField("Message (optional)", validators=[Opt(), Length(max=200)])
+
+
+class RefillForm(FlaskForm):
+    tokens = IntegerField("Tokens", validators=[InputRequired(message="How many tokens?"), NumberRange(min=1)])
+
+
+class FriendForm(FlaskForm):
+    who = StringField("Display name or email", validators=[DataRequired(), Length(max=255)])
+
+
+def _gift_form(user: User, limits: dict) -> GiftForm:
+    form = GiftForm()
+    form.recipient.choices = [SelectChoice(f.id, f.name) for f in friends.friends(user)]
+    if request.method == "GET" and form.amount.data is None:
+        form.amount.data = limits["default"]
+    form.amount.validators = [InputRequired(message="How much energy?"),
+                              NumberRange(min=limits["min"], max=limits["max"])]
+    return form
+
+
+# ------------------------------------------------------------------------------------------ bar
+
+@bp.get("/energy/bar")
+@login_required
+def bar():
+    """Just the bar partial (it polls this route every 5 s)."""
+    html = render_template("energy/_bar.html", energy=energy.status(_me()))
+    db.session.commit()  # the once-per-fill "energy full" notification
+    return html
+
+
+# ------------------------------------------------------------------------------------------ actions
+
+@bp.get("/actions")
+@login_required
+def actions():
+    user = _me()
+    acts = energy.list_actions()
+    costs = energy.action_costs(user, acts)
+    status = energy.status(user)
+    html = render_template("energy/actions.html", actions=acts, costs=costs, energy=status)
+    db.session.commit()
+    return html
+
+
+@bp.post("/actions/<key>")
+@login_required
+def perform(key: str):
+    user = _me()
+    difficulty = request.form.get("difficulty") or None
+    try:
+        result = energy.perform_action(user, key, difficulty)
+    except EventError as e:
+        db.session.rollback()
+        status = energy.status(user)
+        db.session.commit()
+        if not _is_htmx():
+            flash(str(e), "error")
+            return redirect(url_for("energy.actions"))
+        if e.status == 404 and e.field == "action":
+            return render_template("energy/_action_result.html", error=str(e), energy=status, result=None), 200
+        return render_template("energy/_action_result.html", error=str(e), extra=e.extra, energy=status,
+                               result=None, action_key=key), 200
+    action = energy.get_action(key)
+    status = energy.status(user)
+    db.session.commit()
+    if not _is_htmx():
+        flash(f"{action.name}: done, {result['energy']['spent']} energy spent.", "success")
+        return redirect(url_for("energy.actions"))
+    return render_template("energy/_action_result.html", result=result, action=action, energy=status,
+                           error=None)
+
+
+# ------------------------------------------------------------------------------------------ energy page
+
+@bp.get("/energy")
+@login_required
+def page():
+    return _render_page()
+
+
+def _render_page(gift_form: Optional[GiftForm] = None, refill_form: Optional[RefillForm] = None, code: int = 200):
+    user = _me()
+    limits = energy.gift_limits(user)
+    page_no = request.args.get("page", 1, type=int) or 1
+    s = energy.get_settings()
+    html = render_template(
+        "energy/energy.html", energy=energy.status(user), limits=limits,
+        gift_form=gift_form or _gift_form(user, limits), refill_form=refill_form or RefillForm(),
+        pending=energy.pending_gifts(user), sent=energy.sent_gifts(user, 5), boosts=energy.list_boosts(),
+        history=energy.history(user, page_no), tokens=energy.token_balance(user), settings=s,
+        has_friends=bool(friends.friends(user)))
+    db.session.commit()
+    return html, code
+
+
+def _fail(e: Exception, anchor: str = ""):
+    db.session.rollback()
+    flash(str(e), "error")
+    return redirect(url_for("energy.page") + anchor)
+
+
+@bp.post("/energy/refill")
+@login_required
+def refill():
+    user = _me()
+    form = RefillForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _render_page(refill_form=form, code=400)
+    try:
+        r = energy.refill(user, form.tokens.data)
+    except EnergyError as e:
+        return _fail(e, "#refill")
+    db.session.commit()
+    flash(f"+{r['energy_added']} energy for {r['tokens_charged']} token{'s' if r['tokens_charged'] != 1 else ''}.",
+          "success")
+    return redirect(url_for("energy.page"))
+
+
+@bp.post("/energy/gifts")
+@login_required
+def send_gift():
+    user = _me()
+    limits = energy.gift_limits(user)
+    form = _gift_form(user, limits)
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _render_page(gift_form=form, code=400)
+    recipient = db.session.get(User, form.recipient.data)
+    try:
+        gift = energy.send_gift(user, recipient, form.amount.data, form.message.data or "")
+    except EnergyError as e:
+        return _fail(e, "#gifts")
+    db.session.commit()
+    flash(f"Sent {gift.amount} energy to {recipient.name}.", "success")
+    return redirect(url_for("energy.page") + "#gifts")
+
+
+@bp.post("/energy/gifts/<int:gift_id>/accept")
+@login_required
+def accept_gift(gift_id: int):
+    user = _me()
+    try:
+        r = energy.accept_gift(user, gift_id)
+    except EnergyError as e:
+        return _fail(e, "#gifts")
+    db.session.commit()
+    if r["credited"] < r["amount"]:
+        flash(f"+{r['credited']} energy (of {r['amount']}): your energy is capped at {r['max']}.", "info")
+    else:
+        flash(f"+{r['credited']} energy from your friend.", "success")
+    return redirect(url_for("energy.page") + "#gifts")
+
+
+@bp.post("/energy/boosts/<key>")
+@login_required
+def apply_boost(key: str):
+    user = _me()
+    try:
+        pb = energy.apply_boost(user, key)
+    except EnergyError as e:
+        return _fail(e, "#boosts")
+    db.session.commit()
+    flash(f"{pb.name} applied" + (f" until {local_time(pb.expires_at)}." if pb.expires_at and
+                                  pb.type != "instant_refill" else "."), "success")
+    return redirect(url_for("energy.page") + "#boosts")
+
+
+# ------------------------------------------------------------------------------------------ friends
+
+@bp.route("/friends", methods=["GET", "POST"])
+@login_required
+def friends_page():
+    user = _me()
+    form = FriendForm()
+    code = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                _row, msg = friends.request(user, form.who.data)
+            except FriendError as e:
+                db.session.rollback()
+                form.who.errors = [str(e)]
+                code = 400 if e.status == 400 else e.status
+            else:
+                db.session.commit()
+                flash(msg, "success")
+                return redirect(url_for("energy.friends_page"))
+        else:
+            code = 400
+    html = render_template("energy/friends.html", form=form, friends=friends.friends(user),
+                           incoming=friends.incoming(user), outgoing=friends.outgoing(user))
+    return html, code
+
+
+def _friend_action(fn, ok: str):
+    try:
+        fn()
+    except FriendError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+    else:
+        db.session.commit()
+        flash(ok, "success")
+    return redirect(url_for("energy.friends_page"))
+
+
+@bp.post("/friends/<int:fid>/accept")
+@login_required
+def accept_friend(fid: int):
+    user = _me()
+    return _friend_action(lambda: friends.accept(user, fid), "Friend request accepted.")
+
+
+@bp.post("/friends/<int:fid>/decline")
+@login_required
+def decline_friend(fid: int):
+    user = _me()
+    return _friend_action(lambda: friends.decline(user, fid), "Request removed.")
+
+
+@bp.post("/friends/remove/<int:user_id>")
+@login_required
+def remove_friend(user_id: int):
+    user = _me()
+    if user_id == user.id:
+        abort(400)
+    return _friend_action(lambda: friends.remove(user, user_id), "Friend removed.")

@@ -1,0 +1,104 @@
+"""Player leaderboard pages: tabs per board and per segment (HTMX partials), my row and neighbours,
+past runs."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user, login_required
+
+from ..engine import leaderboards as engine
+from ..extensions import db
+from ..models import Leaderboard
+from ..services import leaderboards as svc
+
+bp = Blueprint("leaderboards", __name__)
+
+
+@bp.app_template_filter("lb_score")
+def lb_score(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{int(value):,}"
+
+
+def board_unit(board: Leaderboard) -> str:
+    if board.ranked_by == "metric" and board.metric is not None:
+        return board.metric.unit or board.metric.name
+    if board.ranked_by == "points" and board.system is not None:
+        return board.system.name
+    return "streak"
+
+
+def _segment_tabs(board: Leaderboard) -> list[dict]:
+    mine = engine.segments_for(current_user.attributes, board.breakdown or [])
+    return [{"segment": s, "label": engine.segment_label(s, mine=True)} for s in mine]
+
+
+def _panel(board: Leaderboard, segment: str) -> dict:
+    tz = current_user.timezone
+    period = svc.current_period(board, tz)
+    data = svc.rankings(board, period, segment)
+    me = svc.position(board, period, segment, current_user.id, radius=2)
+    shown = {e["user_id"] for e in data["entries"]}
+    around = [] if me is None or current_user.id in shown else [e for e in me["around"] if e["user_id"] not in shown]
+    return {"board": board, "segment": segment, "segment_label": engine.segment_label(segment, mine=True),
+            "segment_tabs": _segment_tabs(board), "period": svc.period_info(board, period, tz), "data": data,
+            "me": me, "around": around, "runs": svc.runs(board, segment, 10) if board.repeating else [],
+            "unit": board_unit(board)}
+
+
+def _resolve(key: str | None) -> tuple[list[Leaderboard], Leaderboard | None, str]:
+    boards = svc.active_boards()
+    board = next((b for b in boards if b.key == key), None) if key else (boards[0] if boards else None)
+    if key and board is None:
+        abort(404)
+    segment = engine.GLOBAL
+    if board is not None and request.args.get("segment"):
+        segment = engine.parse_segment(request.args["segment"], board.breakdown or []) or engine.GLOBAL
+    return boards, board, segment
+
+
+@bp.get("/leaderboards")
+@login_required
+def index():
+    boards, board, segment = _resolve(request.args.get("board"))
+    ctx = {"boards": boards, **(_panel(board, segment) if board else {"board": None})}
+    template = "leaderboards/_panel.html" if request.headers.get("HX-Request") else "leaderboards/index.html"
+    html = render_template(template, **ctx)
+    db.session.commit()  # a rebuild on read clears the dirty flag
+    return html
+
+
+@bp.get("/leaderboards/<key>/panel")
+@login_required
+def panel(key: str):
+    """HTMX partial: one board (and segment) panel, swapped into #lb-panel by the tabs."""
+    boards, board, segment = _resolve(key)
+    html = render_template("leaderboards/_panel.html", boards=boards, **_panel(board, segment))
+    db.session.commit()
+    return html
+
+
+@bp.get("/leaderboards/<key>/runs/<period_start>")
+@login_required
+def run(key: str, period_start: str):
+    _boards, board, segment = _resolve(key)
+    try:
+        day = date.fromisoformat(period_start)
+    except ValueError:
+        abort(404)
+    found = svc.get_run(board, day, segment)
+    if found is None and not svc.has_run(board, day):
+        abort(404)
+    mine = None
+    entries = list(found.rankings or []) if found else []
+    if not any(e.get("user_id") == current_user.id for e in entries):
+        mine = svc.position(board, day.isoformat(), segment, current_user.id, 0, use_redis=False)
+    return render_template("leaderboards/run.html", board=board, segment=segment, run=found, day=day,
+                           end=engine.period_end(board.frequency, board.start_date, day), entries=entries,
+                           mine=mine, unit=board_unit(board),
+                           segment_label=engine.segment_label(segment, mine=True),
+                           runs=svc.runs(board, segment, 10))

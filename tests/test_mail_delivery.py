@@ -1,0 +1,158 @@
+"""Mail goes through RQ (queue "mail") and a real SMTP server; a server that is down loses nothing."""
+from datetime import date, datetime, timedelta, timezone
+from email.message import EmailMessage
+
+import pytest
+import time_machine
+
+from gamify import jobs, mail
+from gamify.extensions import db
+from gamify.models import EmailSend
+from gamify.services import reminders
+from tests import factories as f
+from tests.mailfixtures import player, registries, smtp_server, streak_until, work  # noqa: F401
+
+EVENING = datetime(2026, 3, 10, 19, 0, tzinfo=timezone.utc)  # 19:00 in London
+
+
+def _at_risk_player():
+    m = f.metric()
+    f.streak({m: 1})
+    db.session.commit()
+    return streak_until(player("ann", "Europe/London"), date(2026, 3, 9), 5)
+
+
+def _row() -> EmailSend:
+    db.session.expire_all()
+    return db.session.execute(db.select(EmailSend)).scalar_one()
+
+
+def test_build_and_send_a_multipart_message(app, smtp_server):
+    msg = mail.build("x@example.com", "Hello", "achievement",
+                     {"name": "X", "achievement_name": "First lesson", "badge": "🎓", "description": "",
+                      "type_label": "Achievements unlocked", "link": "http://h/l/achievements/t"},
+                     unsubscribe_url="http://h/unsubscribe/t")
+    assert isinstance(msg, EmailMessage)
+    mail.send(msg)
+    (got,) = smtp_server.messages
+    assert got.rcpt_tos == ["x@example.com"] and got.subject == "Hello"
+    assert got.message["From"] == app.config["MAIL_FROM"]
+    assert got.message["Message-ID"] and got.message["List-Unsubscribe"] == "<http://h/unsubscribe/t>"
+    assert "First lesson" in got.text and "First lesson" in got.html and "🎓" in got.html
+
+
+def test_send_raises_when_the_server_is_down(app, smtp_server):
+    smtp_server.stop()
+    msg = mail.build("x@example.com", "Hello", "reactivation",
+                     {"name": "X", "lost_length": 9, "unit": "day", "type_label": "x", "link": "http://h/l"})
+    with pytest.raises(OSError):
+        mail.send(msg)
+
+
+def test_reminder_jobs_run_on_the_mail_queue(app, db, smtp_server):
+    _at_risk_player()
+    with time_machine.travel(EVENING, tick=False):
+        assert jobs.streak_reminders() == 1
+        from rq import Queue
+
+        from gamify.queue import get_redis
+        assert Queue("mail", connection=get_redis()).count == 1
+        assert _row().status == "pending"
+        work()
+    assert _row().status == "sent" and len(smtp_server.messages) == 1
+
+
+def test_smtp_down_job_fails_row_not_sent_then_retried_later(app, db, smtp_server):
+    u = _at_risk_player()
+    smtp_server.stop()
+    with time_machine.travel(EVENING, tick=False):
+        assert jobs.streak_reminders() == 1
+        work()
+        row = _row()
+        assert row.status == "failed" and row.sent_at is None and row.attempts == 1
+        assert "Connection" in row.last_error or "refused" in row.last_error.lower()
+        scheduled, failed = registries("mail")
+        assert scheduled.count == 1 and failed.count == 0  # RQ will retry in 60 s
+        # The 15-minute selection does not send a second reminder for the same period meanwhile.
+        assert jobs.streak_reminders() == 0
+
+    smtp_server.start()
+    with time_machine.travel(EVENING + timedelta(seconds=30), tick=False):
+        work()  # retry not due yet
+    assert _row().status == "failed" and smtp_server.messages == []
+    with time_machine.travel(EVENING + timedelta(seconds=61), tick=False):
+        work()
+    row = _row()
+    assert row.status == "sent" and row.attempts == 2 and row.sent_at is not None
+    assert [m.rcpt_tos for m in smtp_server.messages] == [[u.email]]
+    with time_machine.travel(EVENING + timedelta(minutes=15), tick=False):
+        scheduled, failed = registries("mail")
+        assert scheduled.count == 0 and failed.count == 0
+        assert jobs.streak_reminders() == 0
+        work()
+    assert len(smtp_server.messages) == 1
+
+
+def test_retries_exhausted_lands_in_failed_registry_and_admin_requeue_sends(app, db, client, smtp_server):
+    reminders.update_settings(reminder_hour=12)  # leave room for the full retry ladder before midnight
+    db.session.commit()
+    _at_risk_player()
+    smtp_server.stop()
+    t = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+    with time_machine.travel(t, tick=False):
+        jobs.streak_reminders()
+        work()
+    for wait in jobs.MAIL_RETRY[1]:
+        t += timedelta(seconds=wait + 1)
+        with time_machine.travel(t, tick=False):
+            work()
+    row = _row()
+    assert row.status == "failed" and row.attempts == 1 + jobs.MAIL_RETRY[0] and row.sent_at is None
+
+    f.admin()
+    with time_machine.travel(t, tick=False):  # registries expire entries by (travelled) time
+        scheduled, failed = registries("mail")
+        assert scheduled.count == 0 and failed.count == 1
+        (job_id,) = failed.get_job_ids()
+        f.login(client, "admin@example.com")
+        page = client.get("/admin/jobs")
+        assert page.status_code == 200 and job_id in page.get_data(as_text=True)
+        # The scheduled dispatch does not re-enqueue it behind the admin's back (it is visible instead).
+        jobs.dispatch_outbox()
+        assert registries("mail")[1].count == 1
+        smtp_server.start()
+        token = f.csrf_token(client, "/admin/jobs")
+        resp = client.post(f"/admin/jobs/failed/{job_id}/requeue", data={"csrf_token": token})
+        assert resp.status_code == 302
+        work()
+        assert registries("mail")[1].count == 0
+    assert _row().status == "sent" and len(smtp_server.messages) == 1
+
+
+def test_pending_row_without_a_job_is_picked_up_by_the_dispatch(app, db, smtp_server, monkeypatch):
+    """Redis was down when the reminder was selected: the row waits, the next dispatch enqueues it."""
+    _at_risk_player()
+    calls = []
+    monkeypatch.setattr(jobs, "enqueue_email", lambda send_id: calls.append(send_id) or False)
+    with time_machine.travel(EVENING, tick=False):
+        assert jobs.streak_reminders() == 1
+    monkeypatch.undo()
+    assert _row().status == "pending" and calls
+    with time_machine.travel(EVENING + timedelta(minutes=1), tick=False):
+        jobs.dispatch_outbox()
+        work()
+    assert _row().status == "sent" and len(smtp_server.messages) == 1
+
+
+def test_late_retry_after_the_period_expires_instead_of_sending(app, db, smtp_server):
+    _at_risk_player()
+    smtp_server.stop()
+    late = datetime(2026, 3, 10, 23, 55, tzinfo=timezone.utc)
+    with time_machine.travel(late, tick=False):
+        jobs.streak_reminders()
+        work()
+    smtp_server.start()
+    with time_machine.travel(late + timedelta(minutes=6), tick=False):  # past midnight: period over
+        work()
+    row = _row()
+    assert row.status == "expired" and smtp_server.messages == []

@@ -1,0 +1,195 @@
+"""Webhooks: HMAC signatures, outbox dispatch, delivery through RQ with retries, the delivery log."""
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import time_machine
+
+from gamify import jobs
+from gamify.extensions import db
+from gamify.models import DomainEvent, WebhookDelivery
+from gamify.services import achievements, events, outbox, webhooks
+from tests import factories as f
+from tests.mailfixtures import http_receiver, player, redis_down, registries, rq_inline, work  # noqa: F401
+
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures
+
+
+def test_signature_verifies_and_rejects_tampering():
+    secret, body = "whsec_abc", b'{"type":"streak.lost","data":{"lost_length":9}}'
+    header = webhooks.signature_header(secret, body)
+    assert header.startswith("t=") and ",v1=" in header
+    assert webhooks.verify_signature(secret, body, header)
+    assert webhooks.verify_signature(secret, body.decode(), header)  # str bodies too
+    assert not webhooks.verify_signature(secret, body + b" ", header)
+    assert not webhooks.verify_signature("whsec_other", body, header)
+    assert not webhooks.verify_signature(secret, body, header.replace("v1=", "v1=0"))
+    assert not webhooks.verify_signature(secret, body, None)
+    assert not webhooks.verify_signature(secret, body, "garbage")
+    assert not webhooks.verify_signature(secret, body, "t=abc,v1=def")
+
+
+def test_signature_is_hmac_sha256_of_timestamp_dot_body():
+    import hashlib
+    import hmac
+    secret, body, ts = "s3cret", b"{}", 1700000000
+    expected = hmac.new(b"s3cret", b"1700000000.{}", hashlib.sha256).hexdigest()
+    assert webhooks.signature_header(secret, body, ts) == f"t=1700000000,v1={expected}"
+
+
+def test_signature_timestamp_tolerance():
+    secret, body = "s", b"{}"
+    old = webhooks.signature_header(secret, body, int(time.time()) - 301)
+    assert not webhooks.verify_signature(secret, body, old)
+    assert webhooks.verify_signature(secret, body, old, tolerance=600)
+    assert webhooks.verify_signature(secret, body, old, tolerance=0)  # replay check off
+    future = webhooks.signature_header(secret, body, int(time.time()) + 1000)
+    assert not webhooks.verify_signature(secret, body, future)
+    # Rotation: several v1 values, one matching is enough.
+    good = webhooks.signature_header(secret, body).split(",v1=")
+    assert webhooks.verify_signature(secret, body, f"{good[0]},v1=deadbeef,v1={good[1]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def _achievement_setup():
+    m = f.metric()
+    f.achievement("first", "metric", metric_id=m.id, threshold=1, name="First lesson")
+    db.session.commit()
+    return m
+
+
+def test_dispatch_creates_one_delivery_per_subscribed_active_endpoint(app, db):
+    ach = webhooks.create_endpoint("http://127.0.0.1:9/a", ["achievement.completed", "streak.lost"])
+    pts = webhooks.create_endpoint("http://127.0.0.1:9/p", ["points.changed"])
+    off = webhooks.create_endpoint("http://127.0.0.1:9/off", ["achievement.completed"], active=False)
+    u = player("u1")
+    outbox.emit("achievement.completed", u.id, {"achievement": "first"})
+    outbox.emit("streak.extended", u.id, {"length": 3})
+    outbox.emit("points.changed", u.id, {"system": "xp", "added": 5, "total": 5})
+    db.session.commit()
+
+    batch = webhooks.dispatch_batch()
+    db.session.commit()
+    again = webhooks.dispatch_batch()
+    db.session.commit()
+
+    assert batch.events == 3 and again.events == 0
+    rows = db.session.execute(db.select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars().all()
+    assert [(r.endpoint_id, r.event_type) for r in rows] == [(ach.id, "achievement.completed"),
+                                                             (pts.id, "points.changed")]
+    assert not any(r.endpoint_id == off.id for r in rows)
+    assert all(e.dispatched_at is not None for e in db.session.execute(db.select(DomainEvent)).scalars())
+    body = json.loads(rows[0].body)
+    assert body["type"] == "achievement.completed" and body["user"] == {"id": "u1"}
+    assert body["data"] == {"achievement": "first"} and isinstance(body["id"], int)
+
+
+def test_retry_on_500_then_success_with_signed_identical_body(app, db, http_receiver):
+    http_receiver.statuses = [500, 200]
+    _achievement_setup()
+    ep = webhooks.create_endpoint(http_receiver.url, ["achievement.completed"])
+    db.session.commit()
+    u = player("p1")
+    with time_machine.travel(T0, tick=False):
+        events.process_event("lessons", u, 1, now=T0)  # commits; the after-commit hook queues dispatch
+        work()
+        d = db.session.execute(db.select(WebhookDelivery)).scalar_one()
+        assert (d.status, d.attempts, d.response_code) == ("retrying", 1, 500)
+        assert "500" in d.last_error
+        scheduled, failed = registries("default")
+        assert scheduled.count == 1 and failed.count == 0
+    with time_machine.travel(T0 + timedelta(seconds=jobs.WEBHOOK_RETRY[1][0] + 1), tick=False):
+        work()
+        db.session.expire_all()
+        d = db.session.get(WebhookDelivery, d.id)
+        assert (d.status, d.attempts, d.response_code, d.last_error) == ("succeeded", 2, 200, "")
+        assert d.delivered_at is not None
+        for r in http_receiver.requests:
+            assert webhooks.verify_signature(ep.secret, r.body, r.headers["X-Gamify-Signature"])
+    first, second = http_receiver.requests
+    assert first.body == second.body == d.body.encode()
+    assert first.headers["X-Gamify-Event"] == "achievement.completed"
+    assert first.headers["X-Gamify-Delivery"] == str(d.id)
+    assert first.headers["Content-Type"] == "application/json"
+    ts_first = int(first.headers["X-Gamify-Signature"].split(",")[0][2:])
+    assert ts_first == int(T0.timestamp()) == int(first.headers["X-Gamify-Timestamp"])
+
+
+def test_network_errors_are_retried_then_given_up(app, db):
+    from tests.mailfixtures import free_port
+    _achievement_setup()
+    webhooks.create_endpoint(f"http://127.0.0.1:{free_port()}/nobody", ["achievement.completed"])
+    db.session.commit()
+    u = player("p1")
+    t = T0
+    with time_machine.travel(t, tick=False):
+        events.process_event("lessons", u, 1, now=t)
+        work()
+    d = db.session.execute(db.select(WebhookDelivery)).scalar_one()
+    assert d.status == "retrying" and d.response_code is None and "ConnectionError" in d.last_error
+    for wait in jobs.WEBHOOK_RETRY[1]:
+        t += timedelta(seconds=wait + 1)
+        with time_machine.travel(t, tick=False):
+            work()
+    db.session.expire_all()
+    d = db.session.get(WebhookDelivery, d.id)
+    assert d.status == "failed" and d.attempts == 1 + jobs.WEBHOOK_RETRY[0]
+    with time_machine.travel(t, tick=False):
+        assert registries("default")[1].count == 1
+
+
+def test_backdated_completions_fire_no_webhook(app, db, rq_inline, http_receiver):
+    m = f.metric()
+    u = player("old")
+    events.process_event("lessons", u, 5)
+    webhooks.create_endpoint(http_receiver.url, ["achievement.completed"])
+    a = f.achievement("five", "metric", status="inactive", metric_id=m.id, threshold=5)
+    db.session.commit()
+    assert achievements.activate([a]) == 1
+    db.session.commit()
+    jobs.dispatch_outbox()
+    assert db.session.execute(db.select(DomainEvent).where(
+        DomainEvent.type == "achievement.completed")).first() is None
+    assert db.session.execute(db.select(WebhookDelivery)).first() is None
+    assert http_receiver.requests == []
+
+
+def test_request_does_not_fail_when_redis_is_down_and_dispatch_catches_up(app, db, client, redis_server,
+                                                                         http_receiver):
+    _achievement_setup()
+    webhooks.create_endpoint(http_receiver.url, ["achievement.completed"])
+    key = f.api_key()
+    with redis_down(redis_server):
+        started = time.monotonic()
+        for i in range(3):
+            resp = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": f"p{i}"}, "value": 1},
+                               headers={"X-API-Key": key})
+            assert resp.status_code == 201, resp.get_data(as_text=True)
+            assert resp.get_json()["achievements"][0]["key"] == "first"
+        assert time.monotonic() - started < 5  # one connect timeout, then requests skip Redis for a while
+    pending = db.session.execute(db.select(DomainEvent).where(DomainEvent.dispatched_at.is_(None))).scalars().all()
+    assert any(e.type == "achievement.completed" for e in pending)
+    jobs.dispatch_outbox()  # what the every-minute schedule does
+    work()
+    rows = db.session.execute(db.select(WebhookDelivery)).scalars().all()
+    assert [d.status for d in rows] == ["succeeded"] * 3 and len(http_receiver.requests) == 3
+
+
+def test_inactive_endpoint_delivery_is_not_sent(app, db, rq_inline, http_receiver):
+    ep = webhooks.create_endpoint(http_receiver.url, ["streak.lost"])
+    u = player("p1")
+    outbox.emit("streak.lost", u.id, {"lost_length": 3})
+    db.session.commit()
+    batch = webhooks.dispatch_batch()
+    ep.active = False
+    db.session.commit()
+    assert jobs.deliver_webhook(batch.deliveries[0]) == "endpoint inactive"
+    assert http_receiver.requests == []
+    assert db.session.get(WebhookDelivery, batch.deliveries[0]).status == "failed"
