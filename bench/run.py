@@ -74,6 +74,7 @@ def setup_product(app, players: int) -> dict:
         upgrade(directory=str(ROOT / "migrations"))
         demo.configure()
         demo_extras.configure()
+        demo_extras.configure_leaderboards()
         _key, secret = apikeys.create("bench")
         db.session.commit()
         rng = random.Random(3)

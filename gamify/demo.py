@@ -165,7 +165,7 @@ def seed(players: int = 300, days: int = 90, force: bool = False, echo=print, se
     for i in range(players - 1):
         city, tz = CITIES[i % len(CITIES)]
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        user, _ = users.identify(f"player-{i + 1:04d}", name=name, tz=tz,
+        user, _ = users.identify(f"player-{i + 1:04d}", name=name, tz=tz, email=f"player-{i + 1:04d}@demo.gamify.local",
                                  attributes={"city": city, "tier": "premium" if rng.random() < 0.25 else "free"})
         user.created_at = today - timedelta(days=days)
         user.control_group = rng.random() < 0.1
@@ -173,7 +173,9 @@ def seed(players: int = 300, days: int = 90, force: bool = False, echo=print, se
         total += _history(rng, user, days, today, rng.betavariate(2, 2))
         if i % 25 == 24:
             echo(f"  … {i + 2}/{players} players, {total} events")
-    demo_extras.after_history(rng)
+    echo("  building leaderboards from the history …")
+    demo_extras.configure_leaderboards()
+    demo_extras.after_history(rng, demo)
     db.session.commit()
     echo(f"seeded {players} players and {total} events over {days} days")
     echo(f"  admin: {ADMIN_EMAIL} / {ADMIN_PASSWORD}")

@@ -198,15 +198,17 @@ def deliver_email(send_id: int) -> str:
         db.session.commit()
         return "not due yet"
     try:
-        composed = reminders.compose(send, now)
-    except reminders.Skip as skip:
-        reminders.mark_skipped(send, skip)
-        db.session.commit()
-        return f"{skip.status}: {skip.reason}"
-    db.session.commit()  # compose may settle a streak; never hold a transaction during SMTP
-    try:
+        try:
+            composed = reminders.compose(send, now)
+        except reminders.Skip as skip:
+            reminders.mark_skipped(send, skip)
+            db.session.commit()
+            return f"{skip.status}: {skip.reason}"
+        db.session.commit()  # compose may settle a streak; never hold a transaction during SMTP
         message_id = mail.send(composed.message)
     except Exception as e:
+        # Never leave the row claimed: 'failed' rows are retried (by RQ, or by the scheduled dispatch
+        # when the job is gone) and shown to admins with the error.
         db.session.rollback()
         send = db.session.get(EmailSend, send_id)
         reminders.mark_failed(send, f"{type(e).__name__}: {e}")
@@ -274,8 +276,9 @@ def dispatch_outbox() -> dict:
         except Exception:  # noqa: BLE001
             pass
     result = webhooks.dispatch_pending()
-    emails = [i for i in reminders.due_ids() if i not in set(result.emails)]
-    deliveries = [i for i in webhooks.stale_delivery_ids() if i not in set(result.deliveries)]
+    just_sent, just_delivered = set(result.emails), set(result.deliveries)
+    emails = [i for i in reminders.due_ids() if i not in just_sent]
+    deliveries = [i for i in webhooks.stale_delivery_ids() if i not in just_delivered]
     db.session.commit()
     for send_id in emails:
         enqueue_email(send_id)

@@ -40,6 +40,10 @@ def build(to: str, subject: str, template: str, context: Optional[dict] = None,
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    # Bodies are encoded above with 78-character lines; for the headers allow SMTP's 998, so a long
+    # List-Unsubscribe URL stays a plain <https://...> instead of RFC 2047 encoded words (which mail
+    # providers do not decode there, breaking one-click unsubscribe).
+    msg.policy = msg.policy.clone(max_line_length=998)
     return msg
 
 

@@ -41,6 +41,8 @@ def test_email_is_multipart_with_deep_link_and_one_click_headers(app, db, rq_inl
     assert msg.text and "<html" in msg.html.lower()
     assert msg.rcpt_tos == [u.email] and msg.to == u.email
     assert msg.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # On the wire: a plain <URL> (no RFC 2047 encoded words, which one-click clients do not decode).
+    assert f"List-Unsubscribe: <{msg.unsubscribe_url}>".encode() in msg.raw
     unsub = msg.unsubscribe_url
     assert unsub.startswith(app.config["PUBLIC_URL"]) and "/unsubscribe/" in unsub
     assert unsub in msg.text and unsub.replace("&", "&amp;") in msg.html

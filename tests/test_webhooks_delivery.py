@@ -193,3 +193,26 @@ def test_inactive_endpoint_delivery_is_not_sent(app, db, rq_inline, http_receive
     assert jobs.deliver_webhook(batch.deliveries[0]) == "endpoint inactive"
     assert http_receiver.requests == []
     assert db.session.get(WebhookDelivery, batch.deliveries[0]).status == "failed"
+
+
+def test_redis_timeouts_make_requests_skip_enqueueing_for_a_while(app, monkeypatch):
+    """An unreachable Redis host costs one connect timeout, not one per request."""
+    import gamify.queue
+    from redis.exceptions import TimeoutError as RedisTimeout
+    calls = []
+
+    def slow_down(*_a, **_k):
+        calls.append(1)
+        raise RedisTimeout("Timeout connecting to server")
+
+    monkeypatch.setattr(gamify.queue, "get_redis", slow_down)
+    try:
+        jobs.request_dispatch()
+        jobs.request_dispatch()
+        assert jobs.enqueue_email(1) is False
+        assert len(calls) == 1
+    finally:
+        jobs.reset_redis_backoff()
+    jobs.request_dispatch()
+    assert len(calls) == 2
+    jobs.reset_redis_backoff()

@@ -60,7 +60,8 @@ class WebhookDelivery(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
-    domain_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("domain_events.id"), index=True)
+    domain_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("domain_events.id", ondelete="SET NULL"),
+                                                           index=True)
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)  # the exact JSON posted (same bytes on every attempt)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
@@ -83,7 +84,7 @@ class EmailSend(db.Model):
     __table_args__ = (UniqueConstraint("user_id", "type", "period_start", "ref", name="uq_email_send"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(32))
     period_start: Mapped[date] = mapped_column(Date)
     ref: Mapped[str] = mapped_column(String(64), default="")

@@ -72,8 +72,11 @@ def _validate(metric_key: str, value: Any, tz: Optional[str], attributes: Any, i
 
 
 def _lock_user(user: User) -> User:
-    """Serialise events of one player (PostgreSQL row lock; SQLite already serialises writers)."""
-    return db.session.execute(db.select(User).where(User.id == user.id).with_for_update()).scalar_one()
+    """Serialise events of one player (PostgreSQL row lock; SQLite already serialises writers).
+    FOR NO KEY UPDATE: still excludes a second event of the same player, but does not block the
+    key-share locks other transactions take when inserting rows that reference this user."""
+    return db.session.execute(db.select(User).where(User.id == user.id)
+                              .with_for_update(key_share=True)).scalar_one()
 
 
 def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[str] = None,

@@ -306,7 +306,7 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
         raise Skip(f"unknown e-mail type {send.type!r}")
     subject, template, ctx, purpose = builder(send, user, now)
     ctx.update(user=user, name=user.name, type_label=NOTIFICATION_TYPES.get(send.type, send.type),
-               link=links.deep_link(user.id, purpose), manage_url=links.deep_link(user.id, "dashboard"))
+               link=links.deep_link(user.id, purpose))
     msg = mail.build(user.email, subject, template, ctx, unsubscribe_url=links.unsubscribe_link(user.id, send.type))
     return Composed(msg, user.email)
 

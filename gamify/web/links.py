@@ -5,7 +5,7 @@ GET /unsubscribe/<token>   confirmation page (mail scanners that follow links ch
 POST /unsubscribe/<token>  unsubscribes (RFC 8058 one-click: no login, no CSRF token)
 Bad links get a friendly page: 400 (tampered / not usable) or 410 (expired), with a login button.
 """
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request
 from flask_login import current_user, login_user, logout_user
 
 from .. import links
