@@ -26,8 +26,7 @@ def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
     @click.option("--players", default=300, show_default=True)
     @click.option("--days", default=90, show_default=True)
-    @click.option("--force", is_flag=True, help="seed even if demo data exists")
-    def seed_demo(players: int, days: int, force: bool):
+    def seed_demo(players: int, days: int):
         """Create the language-learning demo app with generated history (through the real engine)."""
         from .demo import seed
-        seed(players=players, days=days, force=force, echo=click.echo)
+        seed(players=players, days=days, echo=click.echo)

@@ -136,11 +136,23 @@ def _history(rng: random.Random, user: User, days: int, today_utc: datetime, com
     return sent
 
 
-def seed(players: int = 300, days: int = 90, force: bool = False, echo=print, seed_value: int = 7) -> None:
-    if not force and db.session.execute(db.select(Metric).where(Metric.key == "lessons_completed")).first():
-        echo("demo data already present (use --force to add another batch); nothing to do")
+def seed(players: int = 300, days: int = 90, echo=print, seed_value: int = 7) -> None:
+    if db.session.execute(db.select(Metric).where(Metric.key == "lessons_completed")).first():
+        echo("demo data already present; nothing to do (delete instance/gamify.db to start over)")
         return
     rng = random.Random(seed_value)
+    # History is not news: no webhooks or "achievement unlocked" mails for 90 generated days.
+    from .services import outbox
+    listeners = list(outbox.AFTER_COMMIT_LISTENERS)
+    outbox.AFTER_COMMIT_LISTENERS.clear()
+    try:
+        _seed(rng, players, days, echo)
+    finally:
+        outbox.AFTER_COMMIT_LISTENERS.extend(listeners)
+
+
+def _seed(rng: random.Random, players: int, days: int, echo) -> None:
+    from .models import DomainEvent
     cfg = configure()
     from . import demo_extras
     demo_extras.configure()
@@ -176,6 +188,8 @@ def seed(players: int = 300, days: int = 90, force: bool = False, echo=print, se
     echo("  building leaderboards from the history …")
     demo_extras.configure_leaderboards()
     demo_extras.after_history(rng, demo)
+    db.session.execute(db.update(DomainEvent).where(DomainEvent.dispatched_at.is_(None))
+                       .values(dispatched_at=utcnow()))
     db.session.commit()
     echo(f"seeded {players} players and {total} events over {days} days")
     echo(f"  admin: {ADMIN_EMAIL} / {ADMIN_PASSWORD}")

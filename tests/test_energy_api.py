@@ -88,7 +88,9 @@ def test_idempotent_action_replay_spends_once(client, headers):
     first = client.post("/api/v1/actions/duel", json=body, headers=headers)
     again = client.post("/api/v1/actions/duel", json=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json["energy"] == {"spent": 0, "current": 125, "max": 150, "fatigue": 5.0}
+    assert again.json["energy"] == {"action": "duel", "difficulty": "medium", "cost": 25, "spent": 0,
+                                    "current": 125, "max": 150, "fatigue": 5.0}
+    assert client.get("/api/v1/users/u1/energy", headers=headers).json["current"] == 125
 
 
 def test_refill_tier_and_transactions(client, headers, db):
@@ -100,7 +102,8 @@ def test_refill_tier_and_transactions(client, headers, db):
     r = client.post("/api/v1/users/u1/energy/refill", json={"tokens": 2}, headers=headers)
     assert r.status_code == 200 and r.json == {"tokens_charged": 2, "energy_added": 20, "current": 70, "max": 150}
     r = client.post("/api/v1/users/u1/energy/refill", json={"tokens": 2}, headers=headers)
-    assert r.status_code == 409 and r.json["error"]["field"] == "tokens" and "Not enough Gems" in r.json["error"]["message"]
+    assert r.status_code == 409 and r.json["error"]["field"] == "tokens"
+    assert "Not enough Gems" in r.json["error"]["message"]
     assert client.post("/api/v1/users/u1/energy/refill", json={"tokens": "2"}, headers=headers).status_code == 400
     assert db.session.execute(db.select(db.func.count(PointsAward.id)).where(
         PointsAward.trigger_type == "refill")).scalar() == 1

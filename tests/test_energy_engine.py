@@ -13,7 +13,9 @@ CFG = e.Config()
 
 def env(premium=False, skills=None, boosts=(), base_max=None, tick=12):
     skills = skills or {}
-    return e.Env(base_max=base_max if base_max is not None else e.tier_max(premium, CFG) + e.skill_max_bonus(skills, CFG),
+    if base_max is None:
+        base_max = e.tier_max(premium, CFG) + e.skill_max_bonus(skills, CFG)
+    return e.Env(base_max=base_max,
                  regen_per_hour=e.tier_regen(premium, CFG), tick_minutes=tick,
                  fatigue_recovery_per_tick=e.fatigue_recovery_per_tick_milli(skills.get("meditation", 0), tick, CFG),
                  fatigue_penalty=CFG.fatigue_regen_penalty, boosts=e.spans(boosts))

@@ -1,6 +1,5 @@
 """Energy pages: access rules, CSRF, the HTMX bar and action partials, gifts/friends/refill forms, admin CRUD."""
 import re
-from datetime import timedelta
 
 import pytest
 import time_machine
@@ -36,13 +35,12 @@ def post(client, path, data=None, page="/energy"):
 
 @pytest.fixture
 def duel(db):
-    f.metric("duels", "Duels", "duels")
-    f.streak({db.session.execute(db.select(f.Metric).where(f.Metric.key == "duels")).scalar_one(): 1})
-    xp = f.system("xp")
-    f.trigger(xp, "metric", 10, metric_id=db.session.execute(
-        db.select(f.Metric.id).where(f.Metric.key == "duels")).scalar_one())
-    f.achievement("first-duel", "metric", metric_id=xp.id and db.session.execute(
-        db.select(f.Metric.id).where(f.Metric.key == "duels")).scalar_one(), threshold=1, name="First blood")
+    """A duel action recording the "duels" metric, which also extends the streak, gives 10 xp and unlocks an
+    achievement on the first one."""
+    m = f.metric("duels", "Duels", "duels")
+    f.streak({m: 1})
+    f.trigger(f.system("xp"), "metric", 10, metric_id=m.id)
+    f.achievement("first-duel", "metric", metric_id=m.id, threshold=1, name="First blood")
     a = EnergyAction(key="duel", name="Duel", base_cost=25, metric_key="duels", metric_value=1,
                      difficulties={"easy": 0.8, "medium": 1.0, "hard": 1.3, "expert": 1.6},
                      skill_reductions={"gun_fighting": 25})
@@ -327,7 +325,8 @@ def test_admin_sees_and_resolves_flagged_players(client, admin, db):
     assert "spent 300 energy" in html and "cheater" in html
     rid = db.session.execute(db.select(EnergyReview.id)).scalar_one()
     token = f.csrf_token(client, "/admin/energy/flags")
-    assert client.post(f"/admin/energy/flags/{rid}/resolve", data={"csrf_token": token, "note": "ok"}).status_code == 302
+    r = client.post(f"/admin/energy/flags/{rid}/resolve", data={"csrf_token": token, "note": "ok"})
+    assert r.status_code == 302
     assert db.session.get(EnergyReview, rid).resolved_at is not None
     r = client.post("/admin/energy/flags", data={"csrf_token": token, "player": "cheater", "amount": -50,
                                                  "reason": "refund abuse"})

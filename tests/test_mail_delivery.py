@@ -156,3 +156,21 @@ def test_late_retry_after_the_period_expires_instead_of_sending(app, db, smtp_se
         work()
     row = _row()
     assert row.status == "expired" and smtp_server.messages == []
+
+
+def test_a_crash_while_building_the_mail_leaves_it_failed_not_claimed(app, db, smtp_server, monkeypatch):
+    _at_risk_player()
+    with time_machine.travel(EVENING, tick=False):
+        (send_id,) = reminders.select_streak_reminders()
+        db.session.commit()
+
+        def broken(*_a, **_k):
+            raise RuntimeError("template exploded")
+        monkeypatch.setattr(reminders, "compose", broken)
+        with pytest.raises(RuntimeError):
+            jobs.deliver_email(send_id)
+        row = _row()
+        assert row.status == "failed" and "template exploded" in row.last_error
+        monkeypatch.undo()
+        assert jobs.deliver_email(send_id).startswith("sent")
+    assert _row().status == "sent" and len(smtp_server.messages) == 1

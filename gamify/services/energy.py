@@ -443,9 +443,17 @@ def before_event_hook(ctx: EventContext) -> None:
 
 
 def replay_hook(user: User, response: dict) -> None:
-    """events.REPLAY_HOOKS: a replayed event spends nothing; show the current energy."""
+    """events.REPLAY_HOOKS: a replayed action spends nothing again; show what it cost and the energy now."""
+    tx = db.session.execute(db.select(EnergyTransaction).where(
+        EnergyTransaction.user_id == user.id, EnergyTransaction.type == "consumption",
+        EnergyTransaction.related_type == "metric_event", EnergyTransaction.related_id == response.get("event_id"))
+        .limit(1)).scalar_one_or_none()
+    if tx is None:
+        return  # not an action: nothing to add
     st = status(user)
-    response["energy"] = {"spent": 0, "current": st["current"], "max": st["max"], "fatigue": st["fatigue"]}
+    response["energy"] = {"action": (tx.meta or {}).get("action"), "difficulty": (tx.meta or {}).get("difficulty"),
+                          "cost": -tx.amount, "spent": 0, "current": st["current"], "max": st["max"],
+                          "fatigue": st["fatigue"]}
 
 
 def perform_action(user: User, key: str, difficulty: Optional[str] = None, *, now: Optional[datetime] = None,

@@ -61,7 +61,8 @@ class GiftForm(FlaskForm):
 
 
 class RefillForm(FlaskForm):
-    tokens = IntegerField("Tokens", validators=[InputRequired(message="How many tokens?"), NumberRange(min=1)])
+    tokens = IntegerField("Tokens", default=1,
+                          validators=[InputRequired(message="How many tokens?"), NumberRange(min=1)])
 
 
 class FriendForm(FlaskForm):

@@ -184,3 +184,30 @@ def test_perform_an_action_updates_energy_and_xp_without_reload_and_toasts(db, p
     assert page.evaluate("window.__noReload") is True
     page.goto("/dashboard")
     expect(page.locator("#points-card-xp [data-points-total]")).to_have_text("10")
+
+
+def test_main_pages_fit_a_phone_screen(db, new_page):
+    """No sideways scrolling at 360px: wide tables scroll inside their own box."""
+    m, xp = product(db)
+    f.boost(xp, 2.0, name="Double XP")
+    user = f.web_player()
+    for days_ago in range(30, -1, -3):
+        process_event("lessons", user, 2, now=utcnow() - timedelta(days=days_ago))
+    outbox.notify(user.id, "achievement", "Achievement unlocked: First lesson with a rather long title to wrap")
+    f.admin()
+    db.session.commit()
+    script = "document.documentElement.scrollWidth"
+    page = new_page(PHONE)
+    sign_in(page)
+    for path in ("/dashboard", "/streak", "/achievements", "/points", "/settings", "/notifications"):
+        page.goto(path)
+        assert page.evaluate(script) <= PHONE["width"], path
+    admin = new_page(PHONE)
+    sign_in(admin, "admin@example.com")
+    for path in ("/admin/", "/admin/metrics", "/admin/streak", "/admin/achievements", "/admin/achievements/new",
+                 "/admin/points", f"/admin/points/{xp.id}", f"/admin/points/{xp.id}?tab=triggers",
+                 f"/admin/points/{xp.id}?tab=boosts", "/admin/players", f"/admin/players/{user.id}",
+                 f"/admin/players/{user.id}?tab=points", "/admin/analytics", "/admin/api-keys"):
+        admin.goto(path)
+        assert admin.evaluate(script) <= PHONE["width"], path
+    assert page.js_errors == [] and admin.js_errors == []
