@@ -68,21 +68,27 @@ def run(base_url: str, requests_: list[tuple[str, str, dict, bytes | None]], con
     }
 
 
-def event_requests(n: int, players: int, api_key: str, metric: str, seed: int = 1) -> list:
+def event_requests(n: int, players: int, api_key: str, metric: str, seed: int = 1,
+                   action_fraction: float = 0.0, action: str = "lesson") -> list:
+    """`action_fraction` of the events are sent as energy actions ({"action": ..., "difficulty": ...}):
+    they spend the action's energy cost through the energy hook in the event's transaction."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        body = json.dumps({"user": {"id": f"bench-{rng.randrange(players):05d}"}, "value": rng.choice((1, 1, 2)),
-                           "idempotency_key": f"b{seed}-{i}"}).encode()
+        body = {"user": {"id": f"bench-{rng.randrange(players):05d}"}, "value": rng.choice((1, 1, 2)),
+                "idempotency_key": f"b{seed}-{i}"}
+        if action_fraction and rng.random() < action_fraction:
+            body.update(value=1, action=action, difficulty=rng.choice(("easy", "medium", "medium", "hard")))
         out.append(("POST", f"/api/v1/metrics/{metric}/event",
-                    {"X-API-Key": api_key, "Content-Type": "application/json"}, body))
+                    {"X-API-Key": api_key, "Content-Type": "application/json"}, json.dumps(body).encode()))
     return out
 
 
 if __name__ == "__main__":  # python bench/load.py '<json spec>' -> prints JSON stats
     spec = json.loads(sys.argv[1])
     if spec["kind"] == "events":
-        reqs = event_requests(spec["n"], spec["players"], spec["api_key"], spec["metric"], spec.get("seed", 1))
+        reqs = event_requests(spec["n"], spec["players"], spec["api_key"], spec["metric"], spec.get("seed", 1),
+                              spec.get("action_fraction", 0.0), spec.get("action", "lesson"))
     else:
         reqs = [("GET", p, spec.get("headers", {}), None) for p in spec["paths"]]
     print(json.dumps(run(spec["base_url"], reqs, spec["concurrency"])))

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = sys.executable
 REDIS_PORT = 6392
+ACTION_FRACTION = 0.3  # share of bench events sent as the energy action "lesson" (spends energy)
 TARGETS = {
     "events_per_second": 500, "event_p99_ms": 15, "leaderboard_p99_ms": 50, "backfill_seconds": 10,
     "reminder_selection_seconds": 5, "dashboard_p99_ms": 50,
@@ -143,9 +144,10 @@ def bench_http(db_url: str, redis_url: str, quick: bool) -> dict:
     server = Gunicorn(db_url, redis_url)
     try:
         load({"kind": "events", "base_url": server.url, "n": 300, "players": players, "api_key": info["api_key"],
-              "metric": "lessons_completed", "concurrency": 4, "seed": 99})  # warm-up
+              "metric": "lessons_completed", "concurrency": 4, "seed": 99, "action_fraction": ACTION_FRACTION})  # warm-up
         events = load({"kind": "events", "base_url": server.url, "n": n, "players": players,
-                       "api_key": info["api_key"], "metric": "lessons_completed", "concurrency": 8})
+                       "api_key": info["api_key"], "metric": "lessons_completed", "concurrency": 8,
+                       "action_fraction": ACTION_FRACTION})
         cookie = login_cookie(server.url, "bench@example.com", "bench-password")
         dash = load({"kind": "get", "base_url": server.url, "paths": ["/dashboard"] * (200 if quick else 500),
                      "headers": {"Cookie": cookie}, "concurrency": 2})

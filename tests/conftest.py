@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
+from flask import g
+from flask.testing import FlaskClient
 
 from gamify import create_app
 from gamify.extensions import db as _db
@@ -83,6 +85,18 @@ def database_url(tmp_path_factory):
     admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """Requests reuse the test's app context (and so `g`); forget the logged-in user cached there
+    so two clients in one test never see each other's session."""
+
+    def open(self, *args, **kwargs):
+        g.pop("_login_user", None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            g.pop("_login_user", None)
+
+
 @pytest.fixture(scope="session")
 def _app(database_url, redis_server):
     app = create_app({
@@ -94,6 +108,7 @@ def _app(database_url, redis_server):
         "SERVER_NAME": None,
         "RATELIMIT_ENABLED": False,
     })
+    app.test_client_class = IsolatedClient
     with app.app_context():
         _db.drop_all()
         _db.create_all()

@@ -103,7 +103,9 @@ def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeFor
         "achievements": db.session.execute(db.select(func.count(AchievementCompletion.id))
                                            .where(AchievementCompletion.user_id == user.id)).scalar_one(),
     }
+    from ..web.player import streak_view
     html = render_template("admin/player.html", adjust=adjust or AdjustForm(prefix="adj"),
+                           streak_info=streak_view(summary, user.timezone),
                            freeze=freeze or FreezeForm(prefix="frz"), balances=balances, streak=streak,
                            summary=summary, counts=counts, **ctx)
     db.session.commit()  # summary() may have settled missed periods

@@ -195,7 +195,8 @@ def test_main_pages_fit_a_phone_screen(db, new_page):
         process_event("lessons", user, 2, now=utcnow() - timedelta(days=days_ago))
     outbox.notify(user.id, "achievement", "Achievement unlocked: First lesson with a rather long title to wrap")
     f.admin()
-    db.session.commit()
+    xp_id, user_id = xp.id, user.id
+    db.session.commit()  # release SQLite's write lock before the server needs it
     script = "document.documentElement.scrollWidth"
     page = new_page(PHONE)
     sign_in(page)
@@ -205,9 +206,9 @@ def test_main_pages_fit_a_phone_screen(db, new_page):
     admin = new_page(PHONE)
     sign_in(admin, "admin@example.com")
     for path in ("/admin/", "/admin/metrics", "/admin/streak", "/admin/achievements", "/admin/achievements/new",
-                 "/admin/points", f"/admin/points/{xp.id}", f"/admin/points/{xp.id}?tab=triggers",
-                 f"/admin/points/{xp.id}?tab=boosts", "/admin/players", f"/admin/players/{user.id}",
-                 f"/admin/players/{user.id}?tab=points", "/admin/analytics", "/admin/api-keys"):
+                 "/admin/points", f"/admin/points/{xp_id}", f"/admin/points/{xp_id}?tab=triggers",
+                 f"/admin/points/{xp_id}?tab=boosts", "/admin/players", f"/admin/players/{user_id}",
+                 f"/admin/players/{user_id}?tab=points", "/admin/analytics", "/admin/api-keys"):
         admin.goto(path)
         assert admin.evaluate(script) <= PHONE["width"], path
     assert page.js_errors == [] and admin.js_errors == []
