@@ -108,7 +108,7 @@ def test_20_threads_spending_10_from_100_exactly_10_succeed(app, db):
     def worker():
         with app.app_context():
             try:
-                barrier.wait(10)  # all at once, before anyone holds a connection or a lock
+                barrier.wait(120)  # all at once, before anyone holds a connection or a lock
                 user = db.session.get(User, uid)
                 energy.spend(user, 10, now=NOW)
                 db.session.commit()
@@ -482,3 +482,47 @@ def test_normal_play_with_refills_is_not_flagged(db):
     assert db.session.execute(db.select(db.func.count(EnergyReview.id))).scalar() == 0
     assert db.session.execute(db.select(db.func.count(PointsAward.id)).where(
         PointsAward.trigger_type == "refill")).scalar() == 1
+
+
+def test_50_concurrent_action_events_never_overdraw_and_ledger_matches_balance(app, db):
+    """Whole events (energy spend + metric event + points) from 50 threads at once."""
+    from gamify.models import EnergyAction, MetricEvent
+    from gamify.services.events import process_event
+    f.metric("lessons")
+    db.session.add(EnergyAction(key="drill", name="Drill", base_cost=7, metric_key="lessons", metric_value=1))
+    u = f.player()
+    uid = u.id
+    set_energy(u, 150)
+    barrier = threading.Barrier(50)
+    ok, refused, errors = [], [], []
+
+    def worker(i):
+        with app.app_context():
+            try:
+                barrier.wait(120)
+                user = db.session.get(User, uid)
+                process_event("lessons", user, 1, now=NOW, options={"action": "drill"}, idempotency_key=f"k{i}")
+                ok.append(i)
+            except EnergyError:
+                db.session.rollback()
+                refused.append(i)
+            except Exception as e:  # pragma: no cover - shows up below
+                db.session.rollback()
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len(ok) == 150 // 7 and len(refused) == 50 - 150 // 7
+    db.session.expire_all()
+    balance = db.session.get(PlayerEnergy, uid).current
+    assert balance == 150 - 7 * (150 // 7) >= 0
+    rows = ledger(db, uid)
+    # New players start full (150, not a ledger row); every change since is a row.
+    assert 150 + sum(t.amount for t in rows) == balance == rows[-1].balance_after
+    assert len(ledger(db, uid, "consumption")) == len(ok)
+    # A refused spend recorded nothing: one metric event per successful spend.
+    assert db.session.execute(db.select(db.func.count(MetricEvent.id))).scalar() == len(ok)

@@ -9,6 +9,7 @@ from flask import (Blueprint, abort, flash, jsonify, make_response, redirect, re
                    url_for)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, or_, update
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
@@ -55,6 +56,16 @@ def _forbidden(e):
     return render_template("error.html", code=403, title="No access",
                            message="This page is for administrators only." if request.path.startswith("/admin")
                            else "You do not have access to this page."), 403
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_error(e):
+    """A form posted without a valid token (usually a page left open past the session): say what to do."""
+    if ui.is_htmx():
+        return ui.toast(make_response("", 400), "Your session expired. Reload the page and try again.", kind="error")
+    return render_template("error.html", code=400, title="Please try again",
+                           message="This form expired or was sent from another site, so nothing was saved. "
+                                   "Go back, reload the page and send it again."), 400
 
 
 @bp.app_errorhandler(404)
