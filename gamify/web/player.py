@@ -2,7 +2,7 @@
 notifications. Server-rendered; HTMX swaps partials (templates/player/_*.html) where it helps."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Optional
 
 from flask import (Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request,
@@ -10,14 +10,14 @@ from flask import (Blueprint, abort, flash, jsonify, make_response, redirect, re
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import (
-    Achievement, AchievementCompletion, Notification, PointsAward, PointsBalance, PointsSystem, User,
+    Achievement, AchievementCompletion, Notification, PointsAward, PointsSystem, User,
 )
 from ..models._common import utcnow
 from ..models.notifications import CHANNELS, NOTIFICATION_TYPES
