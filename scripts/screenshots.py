@@ -104,20 +104,16 @@ def main() -> int:
 
 
 def _polish(db) -> None:
-    """A few things that make the pages representative: one achievement still unseen (highlighted),
-    an inactive achievement activated through the backfill, a leftover unread notification."""
+    """Make the achievements page representative: the demo player's latest achievement is unseen (so it
+    is highlighted once), the older ones have been seen."""
     from gamify.demo import DEMO_EMAIL
-    from gamify.models import Achievement, AchievementCompletion, User
+    from gamify.models import AchievementCompletion, User
     from gamify.models._common import utcnow
-    from gamify.services import achievements
     demo_user = db.session.execute(db.select(User).where(User.email == DEMO_EMAIL)).scalar_one()
     comps = db.session.execute(db.select(AchievementCompletion).where(AchievementCompletion.user_id == demo_user.id)
                                .order_by(AchievementCompletion.completed_at.desc())).scalars().all()
     for i, c in enumerate(comps):
         c.seen_at = None if i == 0 else utcnow()
-    target = db.session.execute(db.select(Achievement).where(Achievement.key == "lessons_150")).scalar_one_or_none()
-    if target is not None:
-        achievements.refresh_rarity()
     db.session.commit()
 
 

@@ -29,7 +29,7 @@ import click
 from flask import Flask, has_app_context
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
-from sqlalchemy import delete, event as sa_event, func, select, update
+from sqlalchemy import delete, event as sa_event, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 from ..engine import calendar as cal
@@ -481,16 +481,16 @@ def _after_event(writes: list[_Write], others: list[dict], board_ids: set[int], 
         if others:
             # Other players' rows reference their user rows; writing them after our commit means we never
             # wait for a user row another event holds while holding our own (no deadlock on PostgreSQL).
+            # Bulk INSERTs (no ORM objects): an event can move up to `participant_limit` players per segment.
             try:
-                for o in others:
-                    db.session.add(LeaderboardRankChange(
-                        leaderboard_id=o["board_id"], period=o["period"], segment=o["segment"], user_id=o["user_id"],
-                        previous_rank=o["previous_rank"], new_rank=o["new_rank"], occurred_at=now,
-                        source_event_id=event_id))
-                    outbox.emit("leaderboard.rank_changed", o["user_id"], {
-                        "leaderboard": o["board_key"], "period": o["period"], "segment": o["segment"],
-                        "previous_rank": o["previous_rank"], "new_rank": o["new_rank"],
-                        "by_user_id": o["by_user_id"]}, event_id)
+                db.session.execute(insert(LeaderboardRankChange), [
+                    {"leaderboard_id": o["board_id"], "period": o["period"], "segment": o["segment"],
+                     "user_id": o["user_id"], "previous_rank": o["previous_rank"], "new_rank": o["new_rank"],
+                     "occurred_at": now, "source_event_id": event_id} for o in others])
+                outbox.emit_many([("leaderboard.rank_changed", o["user_id"], {
+                    "leaderboard": o["board_key"], "period": o["period"], "segment": o["segment"],
+                    "previous_rank": o["previous_rank"], "new_rank": o["new_rank"],
+                    "by_user_id": o["by_user_id"]}, event_id) for o in others])
                 db.session.commit()
             except Exception:
                 db.session.rollback()

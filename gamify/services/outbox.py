@@ -1,6 +1,8 @@
 """Domain events (the outbox) and in-app notifications, both written in the caller's transaction."""
 from typing import Optional
 
+from sqlalchemy import insert
+
 from ..extensions import db
 from ..models import DomainEvent, Notification, NotificationPreference
 from ..models._common import utcnow
@@ -14,6 +16,17 @@ def emit(type_: str, user_id: Optional[int], payload: dict, source_event_id: Opt
                      created_at=utcnow())
     db.session.add(ev)
     return ev
+
+
+def emit_many(events: list[tuple[str, Optional[int], dict, Optional[int]]]) -> None:
+    """Several `emit`s as one bulk INSERT (type, user_id, payload, source_event_id); same rows as emit,
+    without building ORM objects (for fan-out such as other players' rank changes)."""
+    if not events:
+        return
+    now = utcnow()
+    db.session.execute(insert(DomainEvent), [
+        {"type": t, "user_id": u, "payload": p, "source_event_id": s, "created_at": now, "dispatched_at": None}
+        for t, u, p, s in events])
 
 
 def channel_enabled(user_id: int, type_: str, channel: str) -> bool:
