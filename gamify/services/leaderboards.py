@@ -30,7 +30,6 @@ from flask import Flask, has_app_context
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
 from sqlalchemy import delete, event as sa_event, func, insert, select, update
-from sqlalchemy.orm import selectinload
 
 from ..engine import calendar as cal
 from ..engine import leaderboards as engine
@@ -38,7 +37,7 @@ from ..extensions import db
 from ..models import Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, User
 from ..models._common import utcnow
 from ..queue import get_redis
-from . import events, outbox
+from . import events, outbox, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -337,9 +336,10 @@ def _new_score(board: Leaderboard, ctx: events.EventContext, old: Optional[float
             return float(ctx.new_total)
         return (old or 0.0) + ctx.value
     if board.ranked_by == "points":
-        if board.system is None:
+        system = snapshot.get().systems.get(board.system_id)  # cached config: no query per event
+        if system is None:
             return None
-        entry = (ctx.response.get("points") or {}).get(board.system.key)
+        entry = (ctx.response.get("points") or {}).get(system.key)
         if not entry:
             return None
         if not board.repeating:  # the balance itself (so spends made elsewhere catch up here)
@@ -370,7 +370,7 @@ def on_event(ctx: events.EventContext) -> None:
     """AFTER_HOOKS entry: update every board the event touches, rank the player, record rank changes."""
     boards = list(db.session.execute(
         db.select(Leaderboard).where(Leaderboard.active.is_(True)).order_by(Leaderboard.key)
-        .options(selectinload(Leaderboard.system)).with_for_update(read=True)).scalars())
+        .with_for_update(read=True)).scalars())
     ctx.response["leaderboards"] = []
     if not boards:
         return

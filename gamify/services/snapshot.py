@@ -123,20 +123,48 @@ def current_version() -> int:
     return int(v or 0)
 
 
+# The snapshot checked in the current transaction (session.info): one version query per transaction
+# instead of one per call (an event asks for it 4-5 times). Dropped when the transaction (or a savepoint)
+# ends, when the counter is bumped, and ignored while configuration changes are pending in the session.
+_MEMO = "gamify.snapshot"
+
+
+def _config_pending(session: Session) -> bool:
+    models = CONFIG_MODELS + tuple(EXTRA_CONFIG_MODELS)
+    return any(isinstance(o, models) for o in (*session.new, *session.dirty, *session.deleted))
+
+
 def get() -> Snapshot:
+    session = db.session()
+    memo = session.info.get(_MEMO)
+    if memo is not None and session.in_transaction() and not _config_pending(session):
+        return memo
     version = current_version()
     key = str(db.engine.url)
     snap = _cache.get(key)
-    if snap is not None and snap.version == version:
-        return snap
-    snap = _load(version)
-    with _lock:
-        _cache[key] = snap
+    if snap is None or snap.version != version:
+        snap = _load(version)
+        with _lock:
+            _cache[key] = snap
+    if session.in_transaction():
+        session.info[_MEMO] = snap
     return snap
 
 
 def invalidate() -> None:
     _cache.clear()
+    try:
+        db.session.info.pop(_MEMO, None)
+    except RuntimeError:  # no app context
+        pass
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_memo(session: Session, transaction) -> None:
+    # The outermost transaction or a savepoint (which may have rolled a bump back); not the internal
+    # subtransaction every flush opens.
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_MEMO, None)
 
 
 def _load(version: int) -> Snapshot:
@@ -182,6 +210,7 @@ def _bump_on_config_change(session: Session, _ctx, _instances) -> None:
 def bump(session: Optional[Session] = None) -> None:
     """Move the shared counter (also call this after bulk UPDATEs of configuration tables)."""
     session = session or db.session
+    session.info.pop(_MEMO, None)
     result = session.execute(update(ConfigVersion).where(ConfigVersion.id == 1)
                              .values(version=ConfigVersion.version + 1))
     if result.rowcount == 0:
