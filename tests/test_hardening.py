@@ -62,16 +62,17 @@ bodies = st.one_of(
 
 
 def _api_routes(app):
-    """Every POST route of the JSON API, with sample path arguments."""
+    """Every POST/PUT route of the JSON API as (method, path), with sample path arguments."""
     routes = []
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/") and "POST" in (rule.methods or ()):
+        methods = {"POST", "PUT"} & set(rule.methods or ())
+        if rule.rule.startswith("/api/") and methods:
             path = rule.rule
             for arg in rule.arguments:
                 path = path.replace(f"<{arg}>", "lessons" if arg == "key" else "u1")
                 for conv in ("int:", "string:", "path:"):
                     path = path.replace(f"<{conv}{arg}>", "1" if conv == "int:" else "u1")
-            routes.append(path)
+            routes += [(m, path) for m in sorted(methods)]
     return routes
 
 
@@ -85,11 +86,33 @@ def test_fuzzed_json_api_bodies_never_5xx(app, db, body, raw):
     key = getattr(test_fuzzed_json_api_bodies_never_5xx, "_key", None) or f.api_key()
     test_fuzzed_json_api_bodies_never_5xx._key = key
     client = app.test_client()
-    for path in _api_routes(app):
+    for method, path in _api_routes(app):
         try:
             payload = json.dumps(body, allow_nan=True)
         except (TypeError, ValueError):
             payload = "{}"
         for data in (payload, raw):
-            r = client.post(path, data=data, headers={"X-API-Key": key, "Content-Type": "application/json"})
-            assert r.status_code < 500, (path, data, r.get_data(as_text=True)[:300])
+            r = client.open(path, method=method, data=data,
+                            headers={"X-API-Key": key, "Content-Type": "application/json"})
+            assert r.status_code < 500, (method, path, data, r.get_data(as_text=True)[:300])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(params=st.dictionaries(st.sampled_from(["limit", "offset", "run", "segment", "history", "page"]),
+                              st.text(max_size=12), max_size=4))
+def test_fuzzed_query_strings_never_5xx(app, db, params):
+    if not db.session.execute(db.select(db.func.count()).select_from(db.metadata.tables["metrics"])).scalar():
+        m = f.metric("lessons")
+        db.session.commit()
+        from gamify.services import leaderboards
+        leaderboards.create({"key": "lb", "name": "LB", "ranked_by": "metric", "metric_id": m.id,
+                             "frequency": "perpetual", "participant_limit": 10, "breakdown": ["city"]})
+        f.player("u1", attributes={"city": "x"})
+        db.session.commit()
+    key = test_fuzzed_query_strings_never_5xx.__dict__.setdefault("key", {}).get(id(db.engine)) or f.api_key()
+    test_fuzzed_query_strings_never_5xx.key[id(db.engine)] = key
+    client = app.test_client()
+    for path in ("/api/v1/leaderboards/lb", "/api/v1/leaderboards/lb/users/u1", "/api/v1/users/u1/streak",
+                 "/api/v1/users/u1/energy/transactions"):
+        r = client.get(path, query_string=params, headers={"X-API-Key": key})
+        assert r.status_code < 500, (path, params, r.get_data(as_text=True)[:300])
