@@ -232,6 +232,8 @@ def table(results: dict) -> str:
             rows.append((backend, "events/s (gunicorn -w 2, 8 clients)", f"{ev['per_second']}", ">= 500"))
             rows.append((backend, "event latency p50/p95/p99 ms", f"{ev['p50_ms']}/{ev['p95_ms']}/{ev['p99_ms']}",
                          "p99 < 15"))
+            rows.append((backend, f"event HTTP statuses ({int(ACTION_FRACTION * 100)}% energy actions)",
+                         " ".join(f"{k}:{v}" for k, v in sorted(ev.get("statuses", {}).items())), "all 2xx"))
         d = r.get("http", {}).get("dashboard", {})
         if d:
             rows.append((backend, "dashboard p99 ms", f"{d['p99_ms']}", "< 50"))

@@ -8,13 +8,15 @@ nothing here commits.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Iterable, Optional
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, or_, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import load_only
 
 from .. import links, mail
 from ..engine import calendar as cal
@@ -23,7 +25,7 @@ from ..models import (
     Achievement, AchievementCompletion, FreezeLedger, PointsAward, PointsSystem, StreakPeriod, User, UserStreak,
 )
 from ..models._common import utcnow
-from ..models.notifications import NOTIFICATION_TYPES
+from ..models.notifications import NOTIFICATION_TYPES, NotificationPreference
 from ..models.users import ROLE_PLAYER
 from ..models.webhooks import EmailSend, MessagingSettings
 from . import outbox, streaks
@@ -92,15 +94,29 @@ def _zones_where(now: datetime, pred) -> list[str]:
     return out
 
 
+_IN_CHUNK = 5000  # ids per IN (...) list: well under SQLite's bound-parameter limit
+
+
 def _existing(type_: str, keys: Iterable[tuple[int, date]]) -> set[tuple[int, date]]:
     keys = list(keys)
     if not keys:
         return set()
-    user_ids = {u for u, _ in keys}
+    user_ids = sorted({u for u, _ in keys})
     oldest = min(d for _, d in keys)
-    rows = db.session.execute(db.select(EmailSend.user_id, EmailSend.period_start).where(
-        EmailSend.type == type_, EmailSend.user_id.in_(user_ids), EmailSend.period_start >= oldest)).all()
-    return {(u, d) for u, d in rows}
+    out: set[tuple[int, date]] = set()
+    for i in range(0, len(user_ids), _IN_CHUNK):
+        rows = db.session.execute(db.select(EmailSend.user_id, EmailSend.period_start).where(
+            EmailSend.type == type_, EmailSend.user_id.in_(user_ids[i:i + _IN_CHUNK]),
+            EmailSend.period_start >= oldest)).all()
+        out |= {(u, d) for u, d in rows}
+    return out
+
+
+def _opted_out(type_: str) -> set[int]:
+    """Players who switched this e-mail type off (what `wants` checks one player at a time)."""
+    return set(db.session.execute(db.select(NotificationPreference.user_id).where(
+        NotificationPreference.type == type_, NotificationPreference.channel == CHANNEL,
+        NotificationPreference.enabled.is_(False))).scalars())
 
 
 def _add_send(**values) -> Optional[EmailSend]:
@@ -113,6 +129,58 @@ def _add_send(**values) -> Optional[EmailSend]:
     except IntegrityError:
         return None
     return row
+
+
+_PG_ADD_SENDS = """
+INSERT INTO email_sends (user_id, type, period_start, ref, payload, status, attempts, last_error, send_after,
+                         expires_at, created_at, message_id)
+SELECT r.user_id, r.type, r.period_start, r.ref, CAST(r.payload AS JSON), 'pending', 0, '', r.send_after,
+       r.expires_at, :created_at, ''
+FROM unnest(CAST(:user_id AS INTEGER[]), CAST(:type AS VARCHAR[]), CAST(:period_start AS DATE[]),
+            CAST(:ref AS VARCHAR[]), CAST(:payload AS TEXT[]), CAST(:send_after AS TIMESTAMPTZ[]),
+            CAST(:expires_at AS TIMESTAMPTZ[]))
+     AS r(user_id, type, period_start, ref, payload, send_after, expires_at)
+ON CONFLICT (user_id, type, period_start, ref) DO NOTHING
+RETURNING id, user_id
+"""
+
+
+def _add_sends(rows: list[dict]) -> dict[int, int]:
+    """Many `_add_send`s at once: INSERT ... ON CONFLICT DO NOTHING (rows an earlier or concurrent run
+    already holds are skipped, as `_add_send` skips them). Returns {user_id: new row id}; `rows` (keys
+    user_id, type, period_start, ref, payload, send_after, expires_at) hold at most one row per user."""
+    if not rows:
+        return {}
+    name = db.session.get_bind().dialect.name
+    out: dict[int, int] = {}
+    if name in ("postgresql", "sqlite"):
+        now = utcnow()
+        try:
+            with db.session.begin_nested():
+                for i in range(0, len(rows), 5000):
+                    chunk = rows[i:i + 5000]
+                    if name == "postgresql":  # arrays: one short statement, whatever the row count
+                        params = {k: [r[k] for r in chunk] for k in ("user_id", "type", "period_start", "ref",
+                                                                     "send_after", "expires_at")}
+                        params["payload"] = [json.dumps(r["payload"]) for r in chunk]
+                        res = db.session.execute(text(_PG_ADD_SENDS), {**params, "created_at": now})
+                    else:
+                        from sqlalchemy.dialects.sqlite import insert
+                        stmt = insert(EmailSend.__table__).on_conflict_do_nothing(
+                            index_elements=["user_id", "type", "period_start", "ref"]).returning(
+                            EmailSend.__table__.c.id, EmailSend.__table__.c.user_id)
+                        res = db.session.execute(stmt, [
+                            {"status": "pending", "attempts": 0, "last_error": "", "created_at": now,
+                             "message_id": "", **r} for r in chunk])
+                    out.update({user_id: send_id for send_id, user_id in res.all()})
+            return out
+        except IntegrityError:
+            out = {}  # e.g. a player deleted meanwhile: one row at a time, skipping what fails
+    for r in rows:
+        row = _add_send(**r)
+        if row is not None:
+            out[r["user_id"]] = row.id
+    return out
 
 
 def wants(user: User, type_: str) -> bool:
@@ -138,30 +206,42 @@ def select_streak_reminders(now: Optional[datetime] = None) -> list[int]:
     zones = _zones_where(now, in_window)
     if not zones:
         return []
-    users = db.session.execute(db.select(User).join(UserStreak, UserStreak.user_id == User.id).where(
-        User.role == ROLE_PLAYER, User.email.is_not(None), User.timezone.in_(zones), UserStreak.length > 0,
-    )).scalars().all()
-    period_of = {u.id: cal.period_start(freq, cal.local_date(now, u.timezone)) for u in users}
+    # Only a streak not yet covered in the player's current local period can be at risk (settling never
+    # moves last_covered into the current period), so filter on that per zone in SQL; loading the streak
+    # rows with the players puts them in the session, so `streaks.summary` below needs no query each.
+    start_of = {tz: cal.period_start(freq, cal.local_date(now, tz)) for tz in zones}
+    by_start: dict[date, list[str]] = {}
+    for tz, start in start_of.items():
+        by_start.setdefault(start, []).append(tz)
+    rows = db.session.execute(db.select(User, UserStreak).join(UserStreak, UserStreak.user_id == User.id).options(
+        load_only(User.id, User.timezone, User.email, User.role)).where(
+        User.role == ROLE_PLAYER, User.email.is_not(None), UserStreak.length > 0,
+        or_(*[and_(User.timezone.in_(tzs), UserStreak.last_covered < start) for start, tzs in by_start.items()]),
+    )).all()
+    users = [u for u, _streak in rows]
+    period_of = {u.id: start_of[u.timezone] for u in users}
     reminded = _existing("streak_reminder", period_of.items())
+    off = _opted_out("streak_reminder")
     due = []
-    for user in users:
-        period = period_of[user.id]
-        if (user.id, period) in reminded or not wants(user, "streak_reminder"):
-            continue
-        s = streaks.summary(user, now)  # settles first: a lapsed streak is not "at risk"
-        if not s["at_risk"] or s["period_start"] != period.isoformat():
-            continue
-        due.append((s, user, period))
+    # Nothing in the loop reads the database (streak rows are loaded): what settling writes is flushed
+    # once, with the ledger rows, instead of once per lapsed streak.
+    with db.session.no_autoflush:
+        for user in users:
+            period = period_of[user.id]
+            # = wants(user, "streak_reminder"): e-mail and role are in the query, opt-outs loaded at once
+            if (user.id, period) in reminded or user.id in off:
+                continue
+            s = streaks.summary(user, now)  # settles first: a lapsed streak is not "at risk"
+            if not s["at_risk"] or s["period_start"] != period.isoformat():
+                continue
+            due.append((s, user, period))
     due.sort(key=lambda t: (-t[0]["length"], t[1].id))
-    ids = []
-    for s, user, period in due:
-        deadline = cal.local_midnight_utc(cal.next_period_start(freq, period), user.timezone)
-        row = _add_send(user_id=user.id, type="streak_reminder", period_start=period, ref="",
-                        payload={"length": s["length"], "freezes": s["freezes"]}, send_after=now,
-                        expires_at=deadline)
-        if row is not None:
-            ids.append(row.id)
-    return ids
+    new = _add_sends([
+        {"user_id": user.id, "type": "streak_reminder", "period_start": period, "ref": "",
+         "payload": {"length": s["length"], "freezes": s["freezes"]}, "send_after": now,
+         "expires_at": cal.local_midnight_utc(cal.next_period_start(freq, period), user.timezone)}
+        for s, user, period in due])
+    return [new[user.id] for _s, user, _period in due if user.id in new]
 
 
 def prepare_recaps(now: Optional[datetime] = None) -> list[int]:

@@ -125,20 +125,20 @@ def current_version() -> int:
 
 # The snapshot checked in the current transaction (session.info): one version query per transaction
 # instead of one per call (an event asks for it 4-5 times). Dropped when the transaction (or a savepoint)
-# ends, when the counter is bumped, and ignored while configuration changes are pending in the session.
+# ends and when the counter is bumped.
 _MEMO = "gamify.snapshot"
-
-
-def _config_pending(session: Session) -> bool:
-    models = CONFIG_MODELS + tuple(EXTRA_CONFIG_MODELS)
-    return any(isinstance(o, models) for o in (*session.new, *session.dirty, *session.deleted))
 
 
 def get() -> Snapshot:
     session = db.session()
-    memo = session.info.get(_MEMO)
-    if memo is not None and session.in_transaction() and not _config_pending(session):
-        return memo
+    if session.info.get(_MEMO) is not None and session.in_transaction():
+        # What the version query's autoflush did: pending configuration changes bump the counter (and
+        # drop the memo) in before_flush. A no-op when nothing is pending.
+        if session.autoflush:
+            session.flush()
+        memo = session.info.get(_MEMO)
+        if memo is not None:
+            return memo
     version = current_version()
     key = str(db.engine.url)
     snap = _cache.get(key)
