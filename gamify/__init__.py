@@ -1,6 +1,9 @@
 """gamify: a self-hostable gamification platform (streaks, achievements, points, energy, leaderboards)."""
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -25,7 +28,24 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Wait for the write lock (up to the same 30 s) polling every <= 2 ms: SQLite's own busy handler
+        # backs off to 25-100 ms sleeps, so under two busy workers a request could sleep long after the
+        # lock was free (100-250 ms tails for simple page views).
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            deadline, pause = time.monotonic() + 30, 0.0002
+            while True:
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or time.monotonic() >= deadline:
+                        raise
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
+        finally:
+            raw.execute("PRAGMA busy_timeout=30000")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
