@@ -369,6 +369,15 @@ def expire_gifts() -> str:
 
 
 @app_job
+def rebuild_leaderboards() -> str:
+    """Restore the Redis copy of boards that lost it (enqueued by events that found it missing)."""
+    from .services import leaderboards
+    done = leaderboards.rebuild(only_if_needed=True)
+    db.session.commit()
+    return f"rebuilt: {done}"
+
+
+@app_job
 def finalise_leaderboards() -> str:
     fn = _optional("gamify.services.leaderboards", "finalise_due_job")
     if fn is None:

@@ -432,3 +432,26 @@ def test_cli_finalise_and_recompute(db, app):
     assert out.exit_code == 0, out.output
     assert top(board, "2026-01-06") == [("u", 1, 2)]
     assert runner.invoke(args=["leaderboards", "rebuild", "--key", "nope"]).exit_code != 0
+
+
+def test_event_that_finds_the_redis_copy_missing_asks_a_worker_to_rebuild(db, app):
+    from rq import Queue
+    from rq.job import Job
+
+    from gamify import jobs
+    m = f.metric("lessons")
+    board = make_board("lessons", metric=m)
+    a, b = f.player("a"), f.player("b")
+    process_event("lessons", a, 3)
+    get_redis().flushall()  # Redis lost everything (restart without persistence)
+    r = process_event("lessons", b, 5)
+    assert [e["rank"] for e in r["leaderboards"]] == [1]  # ranked from SQL meanwhile
+    job = Job.fetch("leaderboards-rebuild", connection=get_redis())
+    assert job.func_name == "gamify.jobs.rebuild_leaderboards"
+    assert "leaderboards-rebuild" in Queue("default", connection=get_redis()).job_ids
+    assert jobs.rebuild_leaderboards() == "rebuilt: ['lessons']"
+    assert get_redis().exists(svc.meta_key(board.key))
+    assert top(board) == [("b", 1, 5), ("a", 2, 3)]
+    Job.fetch("leaderboards-rebuild", connection=get_redis()).delete()
+    process_event("lessons", a, 1)  # Redis is whole again: no further rebuild is asked for
+    assert "leaderboards-rebuild" not in Queue("default", connection=get_redis()).job_ids

@@ -409,7 +409,11 @@ def on_event(ctx: events.EventContext) -> None:
     if not probes:
         return
 
-    redis_down, _ = _run_probes(probes)
+    redis_down, via_redis = _run_probes(probes)
+    if not redis_down and len(via_redis) < len({b.id for b, *_ in plans}):
+        # Redis is up but lacks a clean copy of some board: every event pays SQL counts until it is
+        # rebuilt, so ask a worker to rebuild it rather than wait for the next leaderboard read.
+        ctx.after_commit.append(_request_rebuild)
 
     writes: list[_Write] = []
     others: list[dict] = []
@@ -522,6 +526,12 @@ def on_replay(user: User, response: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- reading
+
+def _request_rebuild() -> None:
+    from .. import jobs
+    jobs._safe("leaderboard rebuild", lambda: jobs.enqueue_unique(jobs.rebuild_leaderboards,
+                                                                 job_id="leaderboards-rebuild"))
+
 
 def ensure_redis(board: Leaderboard) -> bool:
     """True when Redis can serve `board` (rebuilding it from SQL first if its marker is missing or it was
