@@ -30,7 +30,8 @@ def live_server(_app):
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} missing (bash scripts/chromium.sh installs it)")
+        # Fail, not skip: a missing browser must not let the browser tests pass unnoticed.
+        pytest.fail(f"{CHROMIUM} missing: run `bash scripts/chromium.sh` (make test does)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
