@@ -170,15 +170,9 @@ def _forget_memo(session: Session, transaction) -> None:
 def _load(version: int) -> Snapshot:
     s = db.session
     metrics = {m.key: MetricDef(m.id, m.key, m.name, m.unit) for m in s.execute(db.select(Metric)).scalars()}
-    by_id = {m.id: m.key for m in metrics.values()}
     cfg = s.execute(db.select(StreakConfig).order_by(StreakConfig.id).limit(1)).scalar_one_or_none()
-    streak = None
-    if cfg is not None and cfg.enabled:
-        reqs = s.execute(db.select(StreakRequirement).where(StreakRequirement.config_id == cfg.id)).scalars()
-        streak = StreakRules(frequency=cfg.frequency, mode=cfg.mode,
-                             requirements={by_id[r.metric_id]: r.threshold for r in reqs if r.metric_id in by_id},
-                             freeze_initial=cfg.freeze_initial or 0, freeze_every=cfg.freeze_every,
-                             freeze_max=cfg.freeze_max or 0)
+    from .streaks import rules_from  # one builder of StreakRules (streaks imports this module lazily)
+    streak = rules_from(cfg) if cfg is not None and cfg.enabled else None
     achievements = tuple(
         AchievementDef(a.id, a.key, a.name, a.description or "", a.badge or "", a.trigger, a.metric_id, a.threshold,
                        a.streak_length, tuple(a.prerequisite_ids or ()), dict(a.attribute_filters or {}), a.status)

@@ -7,7 +7,7 @@ from typing import Optional
 from ..engine import calendar as cal
 from ..engine import streaks as engine
 from ..extensions import db
-from ..models import FreezeLedger, StreakConfig, StreakPeriod, UserStreak
+from ..models import FreezeLedger, Metric, StreakConfig, StreakPeriod, StreakRequirement, UserStreak
 from ..models._common import utcnow
 from . import outbox
 
@@ -17,10 +17,14 @@ def get_config() -> Optional[StreakConfig]:
 
 
 def rules_from(config: StreakConfig) -> engine.StreakRules:
+    """The engine's rules for a config (requirements read fresh, not from a cached relationship)."""
+    reqs = db.session.execute(db.select(Metric.key, StreakRequirement.threshold)
+                              .join(Metric, Metric.id == StreakRequirement.metric_id)
+                              .where(StreakRequirement.config_id == config.id)).all()
     return engine.StreakRules(
         frequency=config.frequency,
         mode=config.mode,
-        requirements={r.metric.key: r.threshold for r in config.requirements},
+        requirements={key: threshold for key, threshold in reqs},
         freeze_initial=config.freeze_initial or 0,
         freeze_every=config.freeze_every,
         freeze_max=config.freeze_max or 0,
