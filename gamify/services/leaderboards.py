@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Optional
 
@@ -29,13 +29,14 @@ import click
 from flask import Flask, has_app_context
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
-from sqlalchemy import delete, event as sa_event, func, insert, select, update
+from sqlalchemy import (Integer, delete, event as sa_event, func, insert, literal, literal_column, select, union_all,
+                        update)
 
 from ..engine import calendar as cal
 from ..engine import leaderboards as engine
 from ..extensions import db
-from ..models import Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, User
-from ..models._common import utcnow
+from ..models import DomainEvent, Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, User
+from ..models._common import UTCDateTime, utcnow
 from ..queue import get_redis
 from . import events, outbox, snapshot
 
@@ -214,6 +215,20 @@ def is_open(board: Leaderboard, period: str) -> bool:
 # ----------------------------------------------------------------------------- rank probes
 
 @dataclass
+class _Band:
+    """Other participants whose rank moves by one because a player's score went from `old` to `new` on
+    one segment: those scoring in [lo, hi), of whom `base` others score more than the band."""
+    board_id: int
+    period: str
+    segment: str
+    lo: float
+    hi: float
+    up: bool  # the mover climbed past them (they drop a place) or fell / left (they rise one)
+    base: int
+    limit: int
+
+
+@dataclass
 class _Probe:
     board: Leaderboard
     period: str
@@ -224,11 +239,18 @@ class _Probe:
     # results
     old_rank: Optional[int] = None
     new_rank: Optional[int] = None
-    shifts: list = field(default_factory=list)
+    band: Optional[_Band] = None
 
 
 def _limit(board: Leaderboard) -> int:
     return max(1, board.participant_limit or 10)
+
+
+def _set_band(p: _Probe, bounds: tuple, base: int) -> None:
+    """Only a band that reaches into the top `limit` moves anyone worth recording (engine.rank_shifts)."""
+    lo, hi, direction = bounds
+    if base < _limit(p.board):
+        p.band = _Band(p.board.id, p.period, p.segment, lo, hi, direction == "up", base, _limit(p.board))
 
 
 def _probe_redis(probes: list[_Probe]) -> None:
@@ -247,11 +269,8 @@ def _probe_redis(probes: list[_Probe]) -> None:
             steps.append("gt_new")
         bounds = engine.band_bounds(p.old, p.new)
         if bounds:
-            lo, hi, direction = bounds
-            pipe.zcount(k, _f(hi), "+inf")
+            pipe.zcount(k, _f(bounds[1]), "+inf")
             steps.append("ge_hi")
-            pipe.zrevrangebyscore(k, "(" + _f(hi), _f(lo), start=0, num=_limit(p.board) + 2, withscores=True)
-            steps.append("band")
         plan.append((p, steps, bounds))
     results = iter(pipe.execute())
     for p, steps, bounds in plan:
@@ -262,11 +281,7 @@ def _probe_redis(probes: list[_Probe]) -> None:
         if p.new is not None:
             p.new_rank = 1 + got["gt_new"] - (1 if p.old is not None and p.old > p.new else 0)
         if bounds:
-            _lo, _hi, direction = bounds
-            base = got["ge_hi"] - (1 if direction == "down" else 0)
-            band = [(engine.decode_member(m), float(s)) for m, s in got["band"]]
-            band = [(u, s) for u, s in band if u != p.user_id]
-            p.shifts = engine.rank_shifts(p.old, p.new, band, base, _limit(p.board))
+            _set_band(p, bounds, got["ge_hi"] - (1 if bounds[2] == "down" else 0))
 
 
 def _scope(p: _Probe):
@@ -285,14 +300,47 @@ def _probe_sql(p: _Probe) -> None:
         p.new_rank = 1 + count(LeaderboardScore.score > p.new)
     bounds = engine.band_bounds(p.old, p.new)
     if bounds:
-        lo, hi, _direction = bounds
-        q = select(LeaderboardScore.user_id, LeaderboardScore.score).where(*_scope(p), LeaderboardScore.score < hi)
-        if lo != float("-inf"):
-            q = q.where(LeaderboardScore.score >= lo)
-        band = db.session.execute(q.order_by(LeaderboardScore.score.desc(), LeaderboardScore.achieved_at,
-                                             LeaderboardScore.user_id).limit(_limit(p.board) + 1)).all()
-        base = count(LeaderboardScore.score >= hi)
-        p.shifts = engine.rank_shifts(p.old, p.new, [(u, s) for u, s in band], base, _limit(p.board))
+        _set_band(p, bounds, count(LeaderboardScore.score >= bounds[1]))
+
+
+def _shifted_rows(bands: list[_Band], mover_id: int, event_id: Optional[int], now: datetime):
+    """INSERT ... SELECT of the rank changes of everyone in `bands`, ranked by the database: the same
+    rule as engine.rank_shifts (ties share a rank; at most limit + 1 listed per band), without
+    shipping the players through Python."""
+    s = LeaderboardScore
+    at = literal(now, UTCDateTime())
+    selects = []
+    for b in bands:
+        cond = [s.leaderboard_id == b.board_id, s.period == b.period, s.segment == b.segment,
+                s.user_id != mover_id, s.score < b.hi]
+        if b.lo != float("-inf"):
+            cond.append(s.score >= b.lo)
+        # Score order alone lets the database walk the rank index and stop; which members of a tie group
+        # cut by the cap get a row is arbitrary (they all hold the same rank).
+        band = select(s.user_id, s.score).where(*cond).order_by(s.score.desc()).limit(b.limit + 1).subquery()
+        ranked = select(band.c.user_id, (literal(b.base) + func.rank().over(order_by=band.c.score.desc()))
+                        .label("r")).subquery()
+        selects.append(select(literal(b.board_id), literal(b.period), literal(b.segment), ranked.c.user_id,
+                              ranked.c.r + (0 if b.up else 1), ranked.c.r + (1 if b.up else 0), at,
+                              literal(event_id, Integer())).where(ranked.c.r <= b.limit))
+    cols = ["leaderboard_id", "period", "segment", "user_id", "previous_rank", "new_rank", "occurred_at",
+            "source_event_id"]
+    return insert(LeaderboardRankChange).from_select(cols, union_all(*selects) if len(selects) > 1 else selects[0])
+
+
+def _shifted_events(mover_id: int, event_id: int, now: datetime):
+    """The outbox rows (leaderboard.rank_changed) of the rank changes _shifted_rows just wrote."""
+    rc = LeaderboardRankChange
+    build = func.json_build_object if db.session.get_bind().dialect.name == "postgresql" else func.json_object
+    k = literal_column
+    payload = build(k("'leaderboard'"), Leaderboard.key, k("'period'"), rc.period, k("'segment'"), rc.segment,
+                    k("'previous_rank'"), rc.previous_rank, k("'new_rank'"), rc.new_rank,
+                    k("'by_user_id'"), literal(mover_id, Integer()))
+    q = (select(literal("leaderboard.rank_changed"), rc.user_id, payload, rc.source_event_id,
+                literal(now, UTCDateTime()))
+         .join_from(rc, Leaderboard, Leaderboard.id == rc.leaderboard_id)
+         .where(rc.source_event_id == event_id, rc.user_id != mover_id))
+    return insert(DomainEvent).from_select(["type", "user_id", "payload", "source_event_id", "created_at"], q)
 
 
 def _redis_usable(boards: list[Leaderboard]) -> dict[int, bool]:
@@ -416,7 +464,7 @@ def on_event(ctx: events.EventContext) -> None:
         ctx.after_commit.append(_request_rebuild)
 
     writes: list[_Write] = []
-    others: list[dict] = []
+    bands: list[_Band] = []
     for b, period, glob, score, board_probes in plans:
         changed = [p for p in board_probes if p.old != p.new]
         if changed:
@@ -445,12 +493,10 @@ def on_event(ctx: events.EventContext) -> None:
                     "score": _num(p.new), "previous_rank": p.old_rank})
             if p.old_rank != p.new_rank:  # the acting player: recorded in this transaction
                 _record_change(b, period, p.segment, user.id, p.old_rank, p.new_rank, p.new, ctx.event.id, now)
-            for s in p.shifts:  # players pushed down / moved up: recorded right after the commit
-                others.append({"board_id": b.id, "board_key": b.key, "period": period, "segment": p.segment,
-                               "user_id": s.user_id, "previous_rank": s.previous_rank, "new_rank": s.new_rank,
-                               "by_user_id": user.id})
+            if p.band is not None:  # players pushed down / moved up: recorded right after the commit
+                bands.append(p.band)
 
-    flush = _after_event(writes, others, {b.id for b, *_ in plans}, redis_down, ctx.event.id, now)
+    flush = _after_event(writes, bands, user.id, {b.id for b, *_ in plans}, redis_down, ctx.event.id, now)
     _defer(flush)
     ctx.after_commit.append(run_post_commit)
 
@@ -470,8 +516,8 @@ def _record_change(board: Leaderboard, period: str, segment: str, user_id: int, 
     outbox.emit("leaderboard.rank_changed", user_id, payload, event_id)
 
 
-def _after_event(writes: list[_Write], others: list[dict], board_ids: set[int], redis_down: bool,
-                 event_id: Optional[int], now: datetime) -> Callable[[], None]:
+def _after_event(writes: list[_Write], bands: list[_Band], mover_id: int, board_ids: set[int],
+                 redis_down: bool, event_id: Optional[int], now: datetime) -> Callable[[], None]:
     def flush() -> None:
         dirty: set[int] = set(board_ids) if redis_down else set()
         if writes and not redis_down:
@@ -482,19 +528,13 @@ def _after_event(writes: list[_Write], others: list[dict], board_ids: set[int], 
                 dirty |= board_ids
         elif redis_down:
             log.warning("leaderboards: Redis down; boards %s marked dirty for a rebuild", sorted(board_ids))
-        if others:
+        if bands:
             # Other players' rows reference their user rows; writing them after our commit means we never
             # wait for a user row another event holds while holding our own (no deadlock on PostgreSQL).
-            # Bulk INSERTs (no ORM objects): an event can move up to `participant_limit` players per segment.
+            # Two INSERT ... SELECTs: an event can move up to `participant_limit` players per segment.
             try:
-                db.session.execute(insert(LeaderboardRankChange), [
-                    {"leaderboard_id": o["board_id"], "period": o["period"], "segment": o["segment"],
-                     "user_id": o["user_id"], "previous_rank": o["previous_rank"], "new_rank": o["new_rank"],
-                     "occurred_at": now, "source_event_id": event_id} for o in others])
-                outbox.emit_many([("leaderboard.rank_changed", o["user_id"], {
-                    "leaderboard": o["board_key"], "period": o["period"], "segment": o["segment"],
-                    "previous_rank": o["previous_rank"], "new_rank": o["new_rank"],
-                    "by_user_id": o["by_user_id"]}, event_id) for o in others])
+                db.session.execute(_shifted_rows(bands, mover_id, event_id, now))
+                db.session.execute(_shifted_events(mover_id, event_id, now))
                 db.session.commit()
             except Exception:
                 db.session.rollback()

@@ -1,0 +1,83 @@
+"""Profile the event path in-process (no HTTP server): where does one event's time go?
+
+    .venv/bin/python bench/profile_events.py --db sqlite:////tmp/gamify-prof.db --setup   # once
+    .venv/bin/python bench/profile_events.py --db sqlite:////tmp/gamify-prof.db -n 500 [--profile]
+
+Uses the same product configuration as bench/run.py (every feature on). Prints ms/event,
+SQL statements/event, and with --profile the top functions by cumulative time.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import load  # noqa: E402
+from bench.run import fresh_database, make_app, setup_product  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--redis", default="redis://127.0.0.1:6392/0")
+    ap.add_argument("--setup", action="store_true")
+    ap.add_argument("--players", type=int, default=2000)
+    ap.add_argument("-n", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--sort", default="cumulative")
+    args = ap.parse_args()
+    info_file = Path("/tmp") / ("gamify-prof-" + hashlib.md5(args.db.encode()).hexdigest()[:8] + ".json")
+    if args.setup:
+        fresh_database(args.db)
+        import redis
+        redis.Redis.from_url(args.redis).flushall()
+        info = setup_product(make_app(args.db, args.redis), args.players)
+        info_file.write_text(json.dumps(info))
+        print("set up", info)
+        return
+    info = json.loads(info_file.read_text())
+    app = make_app(args.db, args.redis)
+    app.config["RQ_ASYNC"] = True  # as under gunicorn: the outbox dispatch is queued, not run inline
+    client = app.test_client()
+    reqs = load.event_requests(args.n + 100, args.players, info["api_key"], "lessons_completed", args.seed,
+                               action_fraction=0.3)
+    from sqlalchemy import event
+    from gamify.extensions import db
+    counter = {"n": 0}
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", lambda *a, **k: counter.__setitem__("n", counter["n"] + 1))
+
+    def send(batch):
+        for method, path, headers, body in batch:
+            r = client.open(path, method=method, headers=headers, data=body)
+            assert r.status_code in (200, 201), (r.status_code, r.data[:300])
+
+    send(reqs[:100])  # warm caches
+    counter["n"] = 0
+    prof = cProfile.Profile() if args.profile else None
+    t0 = time.perf_counter()
+    if prof:
+        prof.enable()
+    send(reqs[100:])
+    if prof:
+        prof.disable()
+    dt = time.perf_counter() - t0
+    print(f"{args.n} events: {dt / args.n * 1000:.2f} ms/event, {counter['n'] / args.n:.1f} SQL statements/event")
+    if prof:
+        prof.dump_stats("/tmp/prof/events.prof")
+        st = pstats.Stats(prof)
+        st.sort_stats(args.sort).print_stats(70)
+
+
+if __name__ == "__main__":
+    main()
