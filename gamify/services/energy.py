@@ -31,6 +31,7 @@ from ..models._common import utcnow
 from . import outbox
 from . import points as points_svc
 from .events import EventContext, EventError
+from .upsert import dialect_insert
 
 SETTINGS_ID = 1
 HISTORY_PER_PAGE = 20
@@ -47,20 +48,9 @@ class EnergyError(EventError):
 
 # ------------------------------------------------------------------------------------------ settings
 
-def _insert(model):
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover
-        return None
-    return insert(model)
-
-
 def _insert_ignore(model, values: dict, key: str) -> None:
     """INSERT ... ON CONFLICT DO NOTHING, so concurrent first uses do not collide."""
-    stmt = _insert(model)
+    stmt = dialect_insert(model)
     if stmt is None:  # pragma: no cover - other databases
         try:
             with db.session.begin_nested():
@@ -437,7 +427,7 @@ def before_event_hook(ctx: EventContext) -> None:
     difficulty, _mult = resolve_difficulty(action, ctx.options.get("difficulty"))
     L = _lock(ctx.user, ctx.now)
     cost = action_cost(action, difficulty, L.row.skills or {}, L.cfg, L.env.consumption_pct_at(ctx.now))
-    result = _spend_locked(L, cost, "consumption", "metric_event", ctx.event.id,
+    result = _spend_locked(L, cost, "consumption", "metric_event", ctx.event_id,
                            {"action": action.key, "difficulty": difficulty})
     ctx.response["energy"] = {"action": action.key, "difficulty": difficulty, "cost": cost, **result}
 

@@ -6,14 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
 
 from ..engine import calendar as cal
 from ..engine import streaks as streak_engine
 from ..extensions import db
-from ..models import Metric, MetricEvent, MetricTotal, PointsBalance, PointsSystem, User
+from ..models import ConfigVersion, MetricEvent, MetricTotal, PointsBalance, PointsSystem, User
 from ..models._common import utcnow
-from . import achievements, outbox, points, streaks
+from . import achievements, outbox, points, snapshot, streaks
+from .snapshot import MetricDef
+from .upsert import dialect_insert
 
 
 class EventError(ValueError):
@@ -29,8 +31,8 @@ class EventContext:
     """What feature hooks see and add to. Hooks run inside the transaction, in order."""
 
     user: User
-    metric: Metric
-    event: MetricEvent
+    metric: MetricDef
+    event_id: int
     value: float
     tz: str
     now: datetime
@@ -51,10 +53,8 @@ AFTER_HOOKS: list[Callable[[EventContext], None]] = []
 REPLAY_HOOKS: list[Callable[[User, dict], None]] = []
 
 
-def _validate(metric_key: str, value: Any, tz: Optional[str], attributes: Any, idempotency_key: Any) -> tuple:
-    metric = db.session.execute(db.select(Metric).where(Metric.key == metric_key)).scalar_one_or_none()
-    if metric is None:
-        raise EventError("metric", f"unknown metric '{metric_key}'", status=404)
+def _validate(value: Any, tz: Optional[str], attributes: Any, idempotency_key: Any) -> float:
+    """Input checks that need no database (the metric is looked up once the player is locked)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise EventError("value", "value must be a finite number")
     if tz is not None:
@@ -68,45 +68,55 @@ def _validate(metric_key: str, value: Any, tz: Optional[str], attributes: Any, i
         raise EventError("attributes", "attribute values must be strings, numbers or booleans")
     if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 255):
         raise EventError("idempotency_key", "idempotency_key must be a string of 1 to 255 characters")
-    return metric, float(value)
+    return float(value)
 
 
-def _lock_user(user: User) -> User:
-    """Serialise events of one player (PostgreSQL row lock; SQLite already serialises writers).
+def _lock_user(user: User) -> tuple[User, int]:
+    """Serialise events of one player (PostgreSQL row lock; SQLite already serialises writers), and read
+    the configuration counter in the same round trip.
     FOR NO KEY UPDATE: still excludes a second event of the same player, but does not block the
     key-share locks other transactions take when inserting rows that reference this user."""
-    return db.session.execute(db.select(User).where(User.id == user.id)
-                              .with_for_update(key_share=True)).scalar_one()
+    version = select(ConfigVersion.version).where(ConfigVersion.id == 1).scalar_subquery()
+    row = db.session.execute(select(User, version).where(User.id == user.id)
+                             .with_for_update(key_share=True, of=User)).one()
+    return row[0], int(row[1] or 0)
+
+
+def _insert_event(user_id: int, metric_id: int, value: float, now: datetime, tz: str,
+                  idempotency_key: Optional[str], attributes: dict) -> Optional[int]:
+    """The event row's id, or None when this player already sent `idempotency_key` for the metric
+    (ON CONFLICT DO NOTHING: no savepoint, no prior look-up on the first delivery)."""
+    stmt = dialect_insert(MetricEvent)
+    if stmt is None:  # pragma: no cover - other databases
+        stmt = insert(MetricEvent)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "metric_id", "idempotency_key"])
+    return db.session.execute(stmt.values(
+        user_id=user_id, metric_id=metric_id, value=value, occurred_at=now, local_date=cal.local_date(now, tz),
+        timezone=tz, idempotency_key=idempotency_key, attributes=attributes).returning(MetricEvent.id)).scalar()
 
 
 def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[str] = None,
                   attributes: Optional[dict] = None, idempotency_key: Optional[str] = None,
                   now: Optional[datetime] = None, options: Optional[dict] = None, commit: bool = True) -> dict:
-    metric, value = _validate(metric_key, value, tz, attributes, idempotency_key)
+    value = _validate(value, tz, attributes, idempotency_key)
     now = now or utcnow()
-    user = _lock_user(user)
-    if idempotency_key is not None:
+    user, version = _lock_user(user)
+    metric = snapshot.get(version).metrics.get(metric_key)
+    if metric is None:
+        raise EventError("metric", f"unknown metric '{metric_key}'", status=404)
+    event_tz = tz or user.timezone
+    event_id = _insert_event(user.id, metric.id, value, now, event_tz, idempotency_key, attributes or {})
+    if event_id is None:
+        # Same idempotency key: committed earlier, or by a concurrent request that held the player's lock.
         prior = _prior(user.id, metric.id, idempotency_key)
-        if prior is not None:
-            return _replay(user, metric, prior, commit)
-    if tz and tz != user.timezone:
-        user.timezone = tz  # travel: the local calendar follows the player from now on
-    tz = user.timezone
+        if prior is None:  # pragma: no cover - a conflict needs a row
+            raise EventError("idempotency_key", "could not record the event; retry", status=409)
+        return _replay(user, metric, prior, commit)
+    if event_tz != user.timezone:
+        user.timezone = event_tz  # travel: the local calendar follows the player from now on
+    tz = event_tz
     attrs = {**(user.attributes or {}), **(attributes or {})}
-    event = MetricEvent(user_id=user.id, metric_id=metric.id, value=value, occurred_at=now,
-                        local_date=cal.local_date(now, tz), timezone=tz, idempotency_key=idempotency_key,
-                        attributes=attributes or {})
-    try:
-        with db.session.begin_nested():
-            db.session.add(event)
-            db.session.flush()
-    except IntegrityError:
-        # Same idempotency key committed by a concurrent request between our check and insert.
-        db.session.rollback()
-        prior = _prior(user.id, metric.id, idempotency_key)
-        if prior is None:
-            raise
-        return _replay(db.session.get(User, user.id), metric, prior, commit)
 
     total = db.session.get(MetricTotal, (user.id, metric.id))
     if total is None:
@@ -117,14 +127,15 @@ def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[st
     total.updated_at = now
     user.last_seen_at = now
 
-    response: dict = {"event_id": event.id, "metric": metric.key, "metric_total": total.total,
+    response: dict = {"event_id": event_id, "metric": metric.key, "metric_total": total.total,
                       "idempotent_replayed": False}
-    ctx = EventContext(user=user, metric=metric, event=event, value=value, tz=tz, now=now, attributes=attrs,
+    ctx = EventContext(user=user, metric=metric, event_id=event_id, value=value, tz=tz, now=now,
+                       attributes=attrs,
                        old_total=old_total, new_total=total.total, response=response, options=options or {})
     for hook in BEFORE_HOOKS:
         hook(ctx)
 
-    streak_result = streaks.record_activity(user, metric.key, value, tz, now, event.id)
+    streak_result = streaks.record_activity(user, metric.key, value, tz, now, event_id)
     if streak_result is not None:
         change, _rules = streak_result
         ctx.streak_extended = change.extended
@@ -133,14 +144,14 @@ def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[st
     response["streak"] = _streak_response(user, now, ctx.streak_extended, streak_result)
 
     unlocked = achievements.evaluate_event(user, metric.id, value, total.total, attrs,
-                                           ctx.streak_length if ctx.streak_extended else None, event.id, now)
+                                           ctx.streak_length if ctx.streak_extended else None, event_id, now)
     rarity = achievements.rarities(a.id for a in unlocked)
     response["achievements"] = [achievements.serialize(a, rarity=rarity.get(a.id)) | {"completed_at": now.isoformat()}
                                 for a in unlocked]
 
     response["points"] = points.evaluate_event(
         user, metric.id, old_total, total.total, ctx.streak_length if ctx.streak_extended else None,
-        [a.id for a in unlocked], attrs, event.id, now)
+        [a.id for a in unlocked], attrs, event_id, now)
     _fill_points_totals(user.id, response["points"])
 
     for hook in AFTER_HOOKS:
@@ -183,7 +194,7 @@ def _fill_points_totals(user_id: int, out: dict) -> None:
         out.setdefault(key, {"added": 0, "total": balance or 0})
 
 
-def _replay(user: User, metric: Metric, prior: MetricEvent, commit: bool) -> dict:
+def _replay(user: User, metric: MetricDef, prior: MetricEvent, commit: bool) -> dict:
     total = db.session.get(MetricTotal, (user.id, metric.id))
     response = {"event_id": prior.id, "metric": metric.key, "metric_total": total.total if total else 0.0,
                 "idempotent_replayed": True, "achievements": [], "points": {}}

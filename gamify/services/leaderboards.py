@@ -492,11 +492,11 @@ def on_event(ctx: events.EventContext) -> None:
                     "key": b.key, "segment": p.segment, "period": period, "rank": p.new_rank,
                     "score": _num(p.new), "previous_rank": p.old_rank})
             if p.old_rank != p.new_rank:  # the acting player: recorded in this transaction
-                _record_change(b, period, p.segment, user.id, p.old_rank, p.new_rank, p.new, ctx.event.id, now)
+                _record_change(b, period, p.segment, user.id, p.old_rank, p.new_rank, p.new, ctx.event_id, now)
             if p.band is not None:  # players pushed down / moved up: recorded right after the commit
                 bands.append(p.band)
 
-    flush = _after_event(writes, bands, user.id, {b.id for b, *_ in plans}, redis_down, ctx.event.id, now)
+    flush = _after_event(writes, bands, user.id, {b.id for b, *_ in plans}, redis_down, ctx.event_id, now)
     _defer(flush)
     ctx.after_commit.append(run_post_commit)
 

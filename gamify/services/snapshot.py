@@ -129,9 +129,11 @@ def current_version() -> int:
 _MEMO = "gamify.snapshot"
 
 
-def get() -> Snapshot:
+def get(version: Optional[int] = None) -> Snapshot:
+    """The configuration for this transaction. `version`: the counter, when the caller already read it in
+    this transaction (process_event reads it with the player's row lock)."""
     session = db.session()
-    if session.info.get(_MEMO) is not None and session.in_transaction():
+    if version is None and session.info.get(_MEMO) is not None and session.in_transaction():
         # What the version query's autoflush did: pending configuration changes bump the counter (and
         # drop the memo) in before_flush. A no-op when nothing is pending.
         if session.autoflush:
@@ -139,7 +141,8 @@ def get() -> Snapshot:
         memo = session.info.get(_MEMO)
         if memo is not None:
             return memo
-    version = current_version()
+    if version is None:
+        version = current_version()
     key = str(db.engine.url)
     snap = _cache.get(key)
     if snap is None or snap.version != version:
