@@ -465,6 +465,8 @@ def on_event(ctx: events.EventContext) -> None:
 
     writes: list[_Write] = []
     bands: list[_Band] = []
+    new_rows: list[dict] = []
+    changes: list[tuple] = []
     for b, period, glob, score, board_probes in plans:
         changed = [p for p in board_probes if p.old != p.new]
         if changed:
@@ -480,9 +482,9 @@ def on_event(ctx: events.EventContext) -> None:
                 if p.new is None:
                     db.session.delete(row)
                 elif row is None:
-                    db.session.add(LeaderboardScore(leaderboard_id=b.id, period=period, segment=p.segment,
-                                                    user_id=user.id, score=p.new, achieved_at=achieved,
-                                                    version=version, updated_at=now))
+                    new_rows.append({"leaderboard_id": b.id, "period": period, "segment": p.segment,
+                                     "user_id": user.id, "score": p.new, "achieved_at": achieved,
+                                     "version": version, "updated_at": now})
                 else:
                     row.score, row.achieved_at, row.version, row.updated_at = p.new, achieved, version, now
                 writes.append(_Write(b.key, period, p.segment, user.id, version, p.new, member))
@@ -492,28 +494,33 @@ def on_event(ctx: events.EventContext) -> None:
                     "key": b.key, "segment": p.segment, "period": period, "rank": p.new_rank,
                     "score": _num(p.new), "previous_rank": p.old_rank})
             if p.old_rank != p.new_rank:  # the acting player: recorded in this transaction
-                _record_change(b, period, p.segment, user.id, p.old_rank, p.new_rank, p.new, ctx.event_id, now)
+                changes.append((b, period, p.segment, p.old_rank, p.new_rank, p.new))
             if p.band is not None:  # players pushed down / moved up: recorded right after the commit
                 bands.append(p.band)
+
+    # Core bulk INSERTs (no ids needed back): one statement each instead of a row-by-row ORM flush.
+    if new_rows:
+        db.session.execute(insert(LeaderboardScore), new_rows)
+    _record_changes(user.id, changes, ctx.event_id, now)
 
     flush = _after_event(writes, bands, user.id, {b.id for b, *_ in plans}, redis_down, ctx.event_id, now)
     _defer(flush)
     ctx.after_commit.append(run_post_commit)
 
 
-def _record_change(board: Leaderboard, period: str, segment: str, user_id: int, previous: Optional[int],
-                   new: Optional[int], score: Optional[float], event_id: Optional[int], now: datetime,
-                   by_user_id: Optional[int] = None) -> None:
-    db.session.add(LeaderboardRankChange(leaderboard_id=board.id if isinstance(board, Leaderboard) else board,
-                                         period=period, segment=segment, user_id=user_id, previous_rank=previous,
-                                         new_rank=new, occurred_at=now, source_event_id=event_id))
-    payload = {"leaderboard": board.key if isinstance(board, Leaderboard) else None, "period": period,
-               "segment": segment, "previous_rank": previous, "new_rank": new}
-    if score is not None:
-        payload["score"] = _num(score)
-    if by_user_id is not None:
-        payload["by_user_id"] = by_user_id
-    outbox.emit("leaderboard.rank_changed", user_id, payload, event_id)
+def _record_changes(user_id: int, changes: list[tuple], event_id: Optional[int], now: datetime) -> None:
+    """The acting player's rank changes, (board, period, segment, previous, new, score) each: history rows
+    and leaderboard.rank_changed outbox events."""
+    if not changes:
+        return
+    db.session.execute(insert(LeaderboardRankChange), [
+        {"leaderboard_id": b.id, "period": period, "segment": segment, "user_id": user_id, "previous_rank": prev,
+         "new_rank": new, "occurred_at": now, "source_event_id": event_id}
+        for b, period, segment, prev, new, _score in changes])
+    outbox.emit_many([("leaderboard.rank_changed", user_id, {
+        "leaderboard": b.key, "period": period, "segment": segment, "previous_rank": prev, "new_rank": new,
+        **({"score": _num(score)} if score is not None else {})}, event_id)
+        for b, period, segment, prev, new, score in changes])
 
 
 def _after_event(writes: list[_Write], bands: list[_Band], mover_id: int, board_ids: set[int],
