@@ -131,8 +131,9 @@ def app(_app, redis_server):
         for table in reversed(_db.metadata.sorted_tables):
             conn.execute(table.delete())
     redis_lib.Redis.from_url(redis_server["url"]).flushall()
-    from gamify.services import snapshot
+    from gamify.services import achievements, snapshot
     snapshot.invalidate()  # the emptied config_version counter restarts at 0
+    achievements._count_cache.clear()  # tables emptied behind the ORM's back
     ctx.pop()
 
 

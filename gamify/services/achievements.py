@@ -1,10 +1,12 @@
 """Achievement evaluation on events, API awards, composites, rarity and silent backfill."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Iterable, Optional
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import event as sa_event, func, insert, update
+from sqlalchemy.orm import Session
 
 from ..engine.filters import matches
 from ..extensions import db
@@ -21,6 +23,30 @@ class AchievementError(ValueError):
 
 def player_count() -> int:
     return int(db.session.execute(db.select(func.count(User.id)).where(User.role == "player")).scalar_one())
+
+
+# Rarity on unlock divides by the player count; counting every player on every unlock costs a scan that
+# grows with the user base. Events use a per-process count at most PLAYER_COUNT_TTL seconds old (dropped
+# at once when this process creates a user); refresh_rarity and the pages count exactly.
+PLAYER_COUNT_TTL = 30.0
+_count_cache: dict[str, tuple[float, int]] = {}
+
+
+def recent_player_count() -> int:
+    key = str(db.engine.url)
+    hit = _count_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < PLAYER_COUNT_TTL:
+        return hit[1]
+    n = player_count()
+    _count_cache[key] = (now, n)
+    return n
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _users_changed(session: Session, _ctx) -> None:
+    if _count_cache and any(isinstance(o, User) for o in (*session.new, *session.deleted)):
+        _count_cache.clear()
 
 
 def refresh_rarity(achievement_ids: Optional[Iterable[int]] = None) -> None:
@@ -101,7 +127,7 @@ def evaluate_event(user: User, metric_id: int, value: float, new_total: float, a
         if reached:
             unlocked.append(a)
     if unlocked:
-        players = player_count()
+        players = recent_player_count()
         for a in unlocked:
             complete(user, a, event_id, now, players)
             done.add(a.id)

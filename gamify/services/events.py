@@ -152,7 +152,6 @@ def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[st
     response["points"] = points.evaluate_event(
         user, metric.id, old_total, total.total, ctx.streak_length if ctx.streak_extended else None,
         [a.id for a in unlocked], attrs, event_id, now)
-    _fill_points_totals(user.id, response["points"])
 
     for hook in AFTER_HOOKS:
         hook(ctx)

@@ -1,11 +1,11 @@
 """Domain events (the outbox) and in-app notifications, both written in the caller's transaction."""
 from typing import Optional
 
-from sqlalchemy import insert
+from sqlalchemy import Integer, String, Text, exists, insert, literal, select
 
 from ..extensions import db
 from ..models import DomainEvent, Notification, NotificationPreference
-from ..models._common import utcnow
+from ..models._common import UTCDateTime, utcnow
 
 # Called after commit with the list of new DomainEvent ids (webhook delivery plugs in here).
 AFTER_COMMIT_LISTENERS: list = []
@@ -54,10 +54,13 @@ def set_preference(user_id: int, type_: str, channel: str, enabled: bool) -> Non
         pref.enabled = enabled
 
 
-def notify(user_id: int, type_: str, title: str, body: str = "", link: str = "") -> Optional[Notification]:
-    """An in-app notification, unless the player switched that type off in-app."""
-    if not channel_enabled(user_id, type_, "in_app"):
-        return None
-    n = Notification(user_id=user_id, type=type_, title=title, body=body, link=link, created_at=utcnow())
-    db.session.add(n)
-    return n
+def notify(user_id: int, type_: str, title: str, body: str = "", link: str = "") -> None:
+    """An in-app notification, unless the player switched that type off in-app: one INSERT ... SELECT
+    that checks the opt-out itself (no read round trip on the event path)."""
+    opted_out = exists().where(NotificationPreference.user_id == user_id, NotificationPreference.type == type_,
+                               NotificationPreference.channel == "in_app",
+                               NotificationPreference.enabled.is_(False))
+    row = select(literal(user_id, Integer()), literal(type_, String()), literal(title, String()),
+                 literal(body, Text()), literal(link, String()), literal(utcnow(), UTCDateTime())).where(~opted_out)
+    db.session.execute(insert(Notification).from_select(
+        ["user_id", "type", "title", "body", "link", "created_at"], row))

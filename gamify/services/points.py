@@ -105,9 +105,13 @@ def _merge(into: dict, system, res: dict) -> None:
 def evaluate_event(user: User, metric_id: Optional[int], old_total: float, new_total: float,
                    streak_length: Optional[int], achievement_ids: list[int], attributes: dict,
                    event_id: Optional[int], now: datetime) -> dict:
-    """All triggers an event fires: the metric, a streak length reached, achievements unlocked."""
+    """All triggers an event fires: the metric, a streak length reached, achievements unlocked.
+    Every system appears in the result ({"added": 0, "total": balance} when nothing fired)."""
     snap = snapshot.get()
     out: dict = {}
+    # The player's balances in one query; award() then finds them in the identity map.
+    balances = {b.system_id: b.balance for b in db.session.execute(
+        db.select(PointsBalance).where(PointsBalance.user_id == user.id)).scalars()}
     fired: list = []
     for t in snap.triggers_of("metric"):
         if t.metric_id == metric_id:
@@ -125,6 +129,8 @@ def evaluate_event(user: User, metric_id: Optional[int], old_total: float, new_t
         res = award(user, system, base, t.type, trigger_id=t.id, source_event_id=event_id,
                     attributes=attributes, reason=f"{t.type} trigger #{t.id}", now=now)
         _merge(out, system, res)
+    for system in snap.systems.values():
+        out.setdefault(system.key, {"added": 0, "total": balances.get(system.id, 0)})
     return out
 
 
