@@ -15,9 +15,10 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Optional, Union
 
-from sqlalchemy import func, update
+from sqlalchemy import func, inspect as sa_inspect, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import calendar as cal
@@ -28,7 +29,7 @@ from ..models import (
     User,
 )
 from ..models._common import utcnow
-from . import outbox
+from . import outbox, snapshot
 from . import points as points_svc
 from .events import EventContext, EventError
 from .upsert import dialect_insert
@@ -68,6 +69,28 @@ def get_settings() -> EnergySettings:
         _insert_ignore(EnergySettings, {"id": SETTINGS_ID, "updated_at": utcnow()}, "id")
         row = db.session.get(EnergySettings, SETTINGS_ID)
     return row
+
+
+@dataclass(frozen=True)
+class CachedConfig:
+    """Energy configuration in the config snapshot (the event path reads no settings or action rows):
+    read-only copies of the settings row and of the active actions, by key."""
+    settings: SimpleNamespace
+    cfg: engine.Config
+    actions: dict
+
+
+def _copy(row) -> SimpleNamespace:
+    return SimpleNamespace(**{a.key: getattr(row, a.key) for a in sa_inspect(row).mapper.column_attrs})
+
+
+def _load_cached_config() -> CachedConfig:
+    s = get_settings()
+    return CachedConfig(_copy(s), config(s), {a.key: _copy(a) for a in list_actions()})
+
+
+snapshot.EXTRA_CONFIG_MODELS.extend([EnergySettings, EnergyAction])
+snapshot.EXTRA_LOADERS["energy"] = _load_cached_config
 
 
 def config(s: EnergySettings) -> engine.Config:
@@ -133,21 +156,25 @@ class _Locked:
 
 
 def _lock_users(user_ids) -> None:
-    """Row locks on users in id order (the event engine locks the user first too: no deadlocks)."""
+    """Row locks on users in id order (the event engine locks the user first too: no deadlocks).
+    FOR NO KEY UPDATE, as the event engine: excludes other writers of the player, not the key-share
+    locks of inserts that reference them."""
     for uid in sorted(set(user_ids)):
-        db.session.execute(db.select(User.id).where(User.id == uid).with_for_update())
+        db.session.execute(db.select(User.id).where(User.id == uid).with_for_update(key_share=True))
 
 
-def _lock(user: User, now: datetime) -> _Locked:
+def _lock(user: User, now: datetime, cached: Optional[CachedConfig] = None) -> _Locked:
     """Lock the player's energy row and apply lazy regeneration up to `now` (one regeneration row in the
-    ledger when whole energy was added)."""
-    _lock_users([user.id])
-    s = get_settings()
+    ledger when whole energy was added). With `cached` (the event path) the caller already holds the
+    player's row lock and the settings come from the config snapshot."""
+    if cached is None:
+        _lock_users([user.id])
+    s = cached.settings if cached is not None else get_settings()
     if db.session.get(PlayerEnergy, user.id) is None:
         _insert_ignore(PlayerEnergy, _row_values(user.id, s, now), "user_id")
     row = db.session.execute(db.select(PlayerEnergy).where(PlayerEnergy.user_id == user.id).with_for_update()
                              .execution_options(populate_existing=True)).scalar_one()
-    cfg = config(s)
+    cfg = cached.cfg if cached is not None else config(s)
     since = min(row.last_regen_at, now)
     env = _env(row, s, cfg, _boosts(user.id, since))
     before = row.current
@@ -420,12 +447,15 @@ def before_event_hook(ctx: EventContext) -> None:
         return
     if not isinstance(key, str):
         raise EnergyError("action", "action must be an action key")
-    action = get_action(key)
+    cached: CachedConfig = snapshot.get().extras["energy"]
+    action = cached.actions.get(key)
+    if action is None:
+        raise EnergyError("action", f"unknown action '{key}'", 404)
     if action.metric_key != ctx.metric.key:
         raise EnergyError("action", f"action '{key}' records metric '{action.metric_key}', not "
                                     f"'{ctx.metric.key}'")
     difficulty, _mult = resolve_difficulty(action, ctx.options.get("difficulty"))
-    L = _lock(ctx.user, ctx.now)
+    L = _lock(ctx.user, ctx.now, cached)
     cost = action_cost(action, difficulty, L.row.skills or {}, L.cfg, L.env.consumption_pct_at(ctx.now))
     result = _spend_locked(L, cost, "consumption", "metric_event", ctx.event_id,
                            {"action": action.key, "difficulty": difficulty})

@@ -23,8 +23,10 @@ from ..models import (
 
 CONFIG_MODELS = (Achievement, Metric, PointsBoost, PointsLevel, PointsSystem, PointsTrigger, StreakConfig,
                  StreakRequirement)
-# Other features register their configuration models here to share the same invalidation.
+# Other features register their configuration models here to share the same invalidation, and a loader
+# (name -> fn() returning an immutable value, read as snapshot.extras[name]) to cache it with the rest.
 EXTRA_CONFIG_MODELS: list = []
+EXTRA_LOADERS: dict = {}
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Snapshot:
     systems: dict = field(default_factory=dict)  # id -> SystemDef
     triggers: tuple = ()  # active TriggerDef
     boosts: tuple = ()
+    extras: dict = field(default_factory=dict)
 
     def active_achievements(self, trigger: str, metric_id: Optional[int] = None) -> list[AchievementDef]:
         return [a for a in self.achievements if a.status == "active" and a.trigger == trigger
@@ -194,7 +197,8 @@ def _load(version: int) -> Snapshot:
     boosts = tuple(BoostDef(b.id, b.system_id, b.multiplier, b.rounding, b.starts_at, b.ends_at,
                             dict(b.attribute_filters or {}))
                    for b in s.execute(db.select(PointsBoost).order_by(PointsBoost.id)).scalars())
-    return Snapshot(version, metrics, streak, achievements, systems, triggers, boosts)
+    extras = {name: load() for name, load in EXTRA_LOADERS.items()}
+    return Snapshot(version, metrics, streak, achievements, systems, triggers, boosts, extras)
 
 
 @event.listens_for(Session, "before_flush")
