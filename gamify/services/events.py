@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import calendar as cal
 from ..engine import streaks as streak_engine
@@ -71,15 +72,17 @@ def _validate(value: Any, tz: Optional[str], attributes: Any, idempotency_key: A
     return float(value)
 
 
-def _lock_user(user: User) -> tuple[User, int]:
-    """Serialise events of one player (PostgreSQL row lock; SQLite already serialises writers), and read
-    the configuration counter in the same round trip.
-    FOR NO KEY UPDATE: still excludes a second event of the same player, but does not block the
-    key-share locks other transactions take when inserting rows that reference this user."""
+def _lock_user(user: User, now: datetime) -> int:
+    """Serialise events of one player and mark them seen, in one round trip that also reads the
+    configuration counter: UPDATE ... RETURNING. On PostgreSQL an UPDATE of non-key columns takes the
+    same lock as FOR NO KEY UPDATE: it excludes a second event of the same player but not the key-share
+    locks other transactions take when inserting rows that reference this user. (SQLite already
+    serialises writers.)"""
     version = select(ConfigVersion.version).where(ConfigVersion.id == 1).scalar_subquery()
-    row = db.session.execute(select(User, version).where(User.id == user.id)
-                             .with_for_update(key_share=True, of=User)).one()
-    return row[0], int(row[1] or 0)
+    got = db.session.execute(update(User).where(User.id == user.id).values(last_seen_at=now)
+                             .returning(version).execution_options(synchronize_session=False)).scalar()
+    set_committed_value(user, "last_seen_at", now)
+    return int(got or 0)
 
 
 def _insert_event(user_id: int, metric_id: int, value: float, now: datetime, tz: str,
@@ -101,7 +104,7 @@ def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[st
                   now: Optional[datetime] = None, options: Optional[dict] = None, commit: bool = True) -> dict:
     value = _validate(value, tz, attributes, idempotency_key)
     now = now or utcnow()
-    user, version = _lock_user(user)
+    version = _lock_user(user, now)
     metric = snapshot.get(version).metrics.get(metric_key)
     if metric is None:
         raise EventError("metric", f"unknown metric '{metric_key}'", status=404)
@@ -125,7 +128,6 @@ def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[st
     old_total = total.total or 0.0
     total.total = old_total + value
     total.updated_at = now
-    user.last_seen_at = now
 
     response: dict = {"event_id": event_id, "metric": metric.key, "metric_total": total.total,
                       "idempotent_replayed": False}

@@ -23,8 +23,10 @@ def system_by_key(key: str) -> Optional[PointsSystem]:
     return db.session.execute(db.select(PointsSystem).where(PointsSystem.key == key)).scalar_one_or_none()
 
 
-def balance_row(user_id: int, system: PointsSystem) -> PointsBalance:
-    row = db.session.get(PointsBalance, (user_id, system.id))
+def balance_row(user_id: int, system: PointsSystem, known_missing: bool = False) -> PointsBalance:
+    """The player's balance row in `system`, created at 0 if missing (`known_missing`: the caller just
+    read the player's balances and this one was not there, so skip the look-up)."""
+    row = None if known_missing else db.session.get(PointsBalance, (user_id, system.id))
     if row is None:
         row = PointsBalance(user_id=user_id, system_id=system.id, balance=0)
         db.session.add(row)
@@ -47,14 +49,15 @@ def earned_today(user_id: int, system_id: int, day) -> int:
 
 def award(user: User, system, base: int, trigger_type: str, *, trigger_id: Optional[int] = None,
           source_event_id: Optional[int] = None, attributes: Optional[dict] = None, reason: str = "",
-          now: Optional[datetime] = None, boosts: bool = True, limits: bool = True) -> dict:
+          now: Optional[datetime] = None, boosts: bool = True, limits: bool = True,
+          balance_missing: bool = False) -> dict:
     """Change a balance through the ledger. Returns {added, total, level_changed, level}.
     `system` is a PointsSystem or its cached SystemDef.
 
     Spends (negative amounts from spend/refill) must never overdraw: they raise PointsError."""
     now = now or utcnow()
     attributes = attributes if attributes is not None else dict(user.attributes or {})
-    row = balance_row(user.id, system)
+    row = balance_row(user.id, system, known_missing=balance_missing)
     multiplier = 1.0
     amount = base
     if boosts and base > 0:
@@ -127,7 +130,9 @@ def evaluate_event(user: User, metric_id: Optional[int], old_total: float, new_t
             continue
         system = snap.systems[t.system_id]
         res = award(user, system, base, t.type, trigger_id=t.id, source_event_id=event_id,
-                    attributes=attributes, reason=f"{t.type} trigger #{t.id}", now=now)
+                    attributes=attributes, reason=f"{t.type} trigger #{t.id}", now=now,
+                    balance_missing=system.id not in balances)
+        balances.setdefault(system.id, res["total"])
         _merge(out, system, res)
     for system in snap.systems.values():
         out.setdefault(system.key, {"added": 0, "total": balances.get(system.id, 0)})
