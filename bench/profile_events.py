@@ -52,6 +52,12 @@ def main() -> None:
                                action_fraction=0.3)
     from sqlalchemy import event
     from gamify.extensions import db
+    from gamify.services import leaderboards
+    import redis
+    redis.Redis.from_url(args.redis).flushall()  # Redis must mirror this database, not a previous run's
+    with app.app_context():
+        leaderboards.rebuild()
+        db.session.commit()
     counter = {"n": 0}
     with app.app_context():
         engine = db.engine
