@@ -455,3 +455,51 @@ def test_event_that_finds_the_redis_copy_missing_asks_a_worker_to_rebuild(db, ap
     Job.fetch("leaderboards-rebuild", connection=get_redis()).delete()
     process_event("lessons", a, 1)  # Redis is whole again: no further rebuild is asked for
     assert "leaderboards-rebuild" not in Queue("default", connection=get_redis()).job_ids
+
+
+def _brute_force_shifts(scores: dict, mover: int, old, new, limit: int) -> set:
+    """Everyone else whose competition rank (1 + players strictly ahead) changes inside the top `limit`."""
+    def ranks(mover_score):
+        s = {u: v for u, v in scores.items() if u != mover}
+        if mover_score is not None:
+            s[mover] = mover_score
+        return {u: 1 + sum(1 for w in s.values() if w > v) for u, v in s.items()}
+    before, after = ranks(old), ranks(new)
+    return {(u, before[u], after[u]) for u in scores if u != mover
+            and before[u] != after[u] and (before[u] <= limit or after[u] <= limit)}
+
+
+def test_others_rank_changes_match_a_brute_force_ranking_with_ties_and_a_top_n(db):
+    """The INSERT ... SELECT fan-out agrees with recomputing every rank, climbing and falling, with tied
+    scores and a top-N cut (at most limit + 1 rows per band when a tie group straddles the cut)."""
+    import random
+    rng = random.Random(11)
+    m = f.metric("lessons")
+    limit = 4
+    make_board(metric=m, limit=limit)
+    people = players(9)
+    scores = {}
+    for u in people:
+        scores[u.id] = rng.choice((2, 3, 3, 5, 5, 8))
+        process_event("lessons", u, scores[u.id])
+    for step in range(24):
+        mover = rng.choice(people)
+        delta = rng.choice((-4, -2, -1, 1, 2, 3, 5))
+        old, new = scores[mover.id], scores[mover.id] + delta
+        expected = _brute_force_shifts(scores, mover.id, old, new, limit)
+        ev = process_event("lessons", mover, delta)["event_id"]
+        scores[mover.id] = new
+        got = {(x.user_id, x.previous_rank, x.new_rank) for x in
+               db.session.query(LeaderboardRankChange).filter_by(source_event_id=ev)
+               if x.user_id != mover.id}
+        if len(expected) <= limit + 1:
+            assert got == expected, (step, old, new)
+        else:  # a tie group straddles the cut: capped, and every row recorded is a true change
+            assert got <= expected and len(got) == limit + 1, (step, old, new)
+        outbox = {(e.user_id, e.payload["previous_rank"], e.payload["new_rank"]) for e in
+                  db.session.query(DomainEvent).filter_by(type="leaderboard.rank_changed", source_event_id=ev)
+                  if e.user_id != mover.id}
+        assert outbox == got
+        assert all(e.payload["by_user_id"] == mover.id and e.payload["leaderboard"] == "lessons"
+                   for e in db.session.query(DomainEvent).filter_by(source_event_id=ev)
+                   if e.type == "leaderboard.rank_changed" and e.user_id != mover.id)
