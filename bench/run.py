@@ -242,8 +242,8 @@ def table(results: dict) -> str:
                          " ".join(f"{k}:{v}" for k, v in sorted(ev.get("statuses", {}).items())), "all 2xx"))
         rej = r.get("http", {}).get("rejected_401", {})
         if rej:
-            rows.append((backend, "ceiling: same POST refused at the key check, req/s | p99 ms",
-                         f"{rej['per_second']} | {rej['p99_ms']}", "(reference)"))
+            rows.append((backend, "ceiling: same POST refused at key check, req/s / p99 ms",
+                         f"{rej['per_second']} / {rej['p99_ms']}", "(reference)"))
         d = r.get("http", {}).get("dashboard", {})
         if d:
             rows.append((backend, "dashboard p99 ms", f"{d['p99_ms']}", "< 50"))

@@ -68,10 +68,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_pragmas(db.engine)
-        elif db.engine.dialect.name == "postgresql":
-            # Bulk INSERTs without RETURNING (rank changes, outbox fan-out) as one multi-row statement:
-            # psycopg 3 otherwise pipelines one server-side execution per row.
-            db.engine.dialect.use_insertmanyvalues_wo_returning = True
 
     @login_manager.user_loader
     def _load_user(user_id: str):

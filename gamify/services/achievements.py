@@ -65,20 +65,28 @@ def completed_ids(user_id: int) -> set[int]:
 
 
 def complete(user: User, achievement: Achievement, event_id: Optional[int], now: datetime,
-             players: Optional[int] = None) -> Optional[AchievementCompletion]:
-    """Record a live completion (once per player), bump rarity incrementally and tell the world."""
-    exists = db.session.execute(db.select(AchievementCompletion.id).where(
-        AchievementCompletion.user_id == user.id, AchievementCompletion.achievement_id == achievement.id)).first()
-    if exists:
-        return None
+             players: Optional[int] = None, rarity_out: Optional[dict] = None,
+             known_new: bool = False) -> Optional[AchievementCompletion]:
+    """Record a live completion (once per player), bump rarity incrementally and tell the world.
+    `known_new`: the caller read the player's completions under the player's lock (the event path), so
+    skip the look-up. `rarity_out` receives {achievement id: rarity after this completion}."""
+    if not known_new:
+        exists = db.session.execute(db.select(AchievementCompletion.id).where(
+            AchievementCompletion.user_id == user.id,
+            AchievementCompletion.achievement_id == achievement.id)).first()
+        if exists:
+            return None
     row = AchievementCompletion(user_id=user.id, achievement_id=achievement.id, completed_at=now,
                                 trigger_event_id=event_id, backdated=False)
     db.session.add(row)
     n = players if players is not None else player_count()
     # Incremental and race-free: count + 1 computed by the database, not read-modify-write.
-    db.session.execute(update(Achievement).where(Achievement.id == achievement.id).values(
+    rarity = db.session.execute(update(Achievement).where(Achievement.id == achievement.id).values(
         completion_count=Achievement.completion_count + 1,
-        rarity_pct=((Achievement.completion_count + 1) * 100.0 / n) if n else 0.0))
+        rarity_pct=((Achievement.completion_count + 1) * 100.0 / n) if n else 0.0)
+        .returning(Achievement.rarity_pct).execution_options(synchronize_session=False)).scalar()
+    if rarity_out is not None:
+        rarity_out[achievement.id] = rarity
     payload = {"achievement": achievement.key, "name": achievement.name, "badge": achievement.badge}
     outbox.emit("achievement.completed", user.id, payload, event_id)
     outbox.notify(user.id, "achievement", f"Achievement unlocked: {achievement.name}",
@@ -104,9 +112,11 @@ def _active(trigger: str, **where) -> list[Achievement]:
 
 
 def evaluate_event(user: User, metric_id: int, value: float, new_total: float, attributes: dict,
-                   streak_length: Optional[int], event_id: Optional[int], now: datetime) -> list:
+                   streak_length: Optional[int], event_id: Optional[int], now: datetime,
+                   rarity_out: Optional[dict] = None) -> list:
     """Only achievements that reference this metric or the streak, then composites (from the
-    cached configuration snapshot). Returns the AchievementDefs unlocked, in order."""
+    cached configuration snapshot). Returns the AchievementDefs unlocked, in order; `rarity_out` gets
+    their rarity after this event."""
     snap = snapshot.get()
     candidates = sorted(snap.active_achievements("metric", metric_id), key=lambda a: a.threshold or 0)
     if streak_length:
@@ -129,9 +139,9 @@ def evaluate_event(user: User, metric_id: int, value: float, new_total: float, a
     if unlocked:
         players = recent_player_count()
         for a in unlocked:
-            complete(user, a, event_id, now, players)
+            complete(user, a, event_id, now, players, rarity_out, known_new=True)
             done.add(a.id)
-        unlocked += _composites(user, done, attributes, event_id, now, players)
+        unlocked += _composites(user, done, attributes, event_id, now, players, rarity_out, known_new=True)
     return unlocked
 
 
@@ -146,7 +156,7 @@ def _bump_progress(user_id: int, achievement_id: int, value: float, now: datetim
 
 
 def _composites(user: User, done: set[int], attributes: dict, event_id: Optional[int], now: datetime,
-                players: int) -> list[Achievement]:
+                players: int, rarity_out: Optional[dict] = None, known_new: bool = False) -> list[Achievement]:
     """Composites can chain (a composite may require another), so loop until nothing new unlocks."""
     unlocked = []
     composites = snapshot.get().active_achievements("composite")
@@ -157,7 +167,7 @@ def _composites(user: User, done: set[int], attributes: dict, event_id: Optional
             prereqs = set(a.prerequisite_ids or [])
             if a.id in done or not prereqs or not prereqs <= done or not matches(a.attribute_filters, attributes):
                 continue
-            complete(user, a, event_id, now, players)
+            complete(user, a, event_id, now, players, rarity_out, known_new)
             done.add(a.id)
             unlocked.append(a)
             changed = True
@@ -177,14 +187,6 @@ def award_via_api(user: User, achievement: Achievement, now: Optional[datetime] 
         return False, []
     done = completed_ids(user.id) | {achievement.id}
     return True, [achievement] + _composites(user, done, dict(user.attributes or {}), None, now, players)
-
-
-def rarities(ids: Iterable[int]) -> dict[int, float]:
-    ids = list(ids)
-    if not ids:
-        return {}
-    return dict(db.session.execute(db.select(Achievement.id, Achievement.rarity_pct)
-                                   .where(Achievement.id.in_(ids))).all())
 
 
 def progress_for(user: User) -> dict[int, float]:

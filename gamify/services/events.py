@@ -145,9 +145,10 @@ def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[st
     db.session.flush()
     response["streak"] = _streak_response(user, now, ctx.streak_extended, streak_result)
 
+    rarity: dict = {}
     unlocked = achievements.evaluate_event(user, metric.id, value, total.total, attrs,
-                                           ctx.streak_length if ctx.streak_extended else None, event_id, now)
-    rarity = achievements.rarities(a.id for a in unlocked)
+                                           ctx.streak_length if ctx.streak_extended else None, event_id, now,
+                                           rarity_out=rarity)
     response["achievements"] = [achievements.serialize(a, rarity=rarity.get(a.id)) | {"completed_at": now.isoformat()}
                                 for a in unlocked]
 

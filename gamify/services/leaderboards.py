@@ -253,10 +253,8 @@ def _set_band(p: _Probe, bounds: tuple, base: int) -> None:
         p.band = _Band(p.board.id, p.period, p.segment, lo, hi, direction == "up", base, _limit(p.board))
 
 
-def _probe_redis(probes: list[_Probe]) -> None:
-    """All rank look-ups of one event in one pipeline (ZCOUNT on the primary score: O(log N) each)."""
-    r = get_redis()
-    pipe = r.pipeline(transaction=False)
+def _queue_probes(pipe, probes: list[_Probe]) -> list:
+    """Queue every rank look-up of one event on `pipe` (ZCOUNT on the primary score: O(log N) each)."""
     plan = []
     for p in probes:
         k = zkey(p.board.key, p.period, p.segment)
@@ -272,9 +270,15 @@ def _probe_redis(probes: list[_Probe]) -> None:
             pipe.zcount(k, _f(bounds[1]), "+inf")
             steps.append("ge_hi")
         plan.append((p, steps, bounds))
-    results = iter(pipe.execute())
+    return plan
+
+
+def _read_probes(plan: list, results, usable: dict[int, bool]) -> None:
+    """Fill the probes of boards Redis holds a clean copy of from the pipeline's `results` (in order)."""
     for p, steps, bounds in plan:
         got = {s: next(results) for s in steps}
+        if not usable[p.board.id]:
+            continue
         # Redis holds the player at `old` (the SQL value): leave them out of "others".
         if p.old is not None:
             p.old_rank = 1 + got["gt_old"]
@@ -356,17 +360,24 @@ def _redis_usable(boards: list[Leaderboard]) -> dict[int, bool]:
 
 
 def _run_probes(probes: list[_Probe]) -> tuple[bool, set[int]]:
-    """Fill ranks from Redis where it is usable, else SQL. Returns (redis_down, boards probed in Redis)."""
+    """Fill ranks from Redis where it holds a clean copy of the board, else from SQL: one pipeline asks
+    both (the boards' markers, then every look-up). Returns (redis_down, boards probed in Redis)."""
     boards = list({p.board.id: p.board for p in probes}.values())
-    try:
-        usable = _redis_usable(boards)
-        via_redis = [p for p in probes if usable[p.board.id]]
-        if via_redis:
-            _probe_redis(via_redis)
-        down = False
-    except RedisError as e:
-        log.warning("leaderboards: Redis unavailable during an event (%s); ranking from SQL", e)
-        usable, via_redis, down = {b.id: False for b in boards}, [], True
+    usable = {b.id: False for b in boards}
+    clean = [b for b in boards if not b.redis_dirty]
+    down = False
+    if clean:
+        try:
+            pipe = get_redis().pipeline(transaction=False)
+            for b in clean:
+                pipe.exists(meta_key(b.key))
+            plan = _queue_probes(pipe, [p for p in probes if not p.board.redis_dirty])
+            results = pipe.execute()
+            usable.update({b.id: bool(x) for b, x in zip(clean, results)})
+            _read_probes(plan, iter(results[len(clean):]), usable)
+        except RedisError as e:
+            log.warning("leaderboards: Redis unavailable during an event (%s); ranking from SQL", e)
+            usable, down = {b.id: False for b in boards}, True
     for p in probes:
         if not usable[p.board.id]:
             _probe_sql(p)
@@ -495,15 +506,22 @@ def on_event(ctx: events.EventContext) -> None:
                     "score": _num(p.new), "previous_rank": p.old_rank})
             if p.old_rank != p.new_rank:  # the acting player: recorded in this transaction
                 changes.append((b, period, p.segment, p.old_rank, p.new_rank, p.new))
-            if p.band is not None:  # players pushed down / moved up: recorded right after the commit
+            if p.band is not None:  # players pushed down / moved up: recorded below, in this transaction
                 bands.append(p.band)
 
     # Core bulk INSERTs (no ids needed back): one statement each instead of a row-by-row ORM flush.
     if new_rows:
         db.session.execute(insert(LeaderboardScore), new_rows)
     _record_changes(user.id, changes, ctx.event_id, now)
+    if bands:
+        # Others' rank changes, in this transaction: two INSERT ... SELECTs ranked by the database (an event
+        # can move up to `participant_limit` players per segment). Their foreign keys take KEY SHARE locks
+        # on the other players' rows, which every writer of users locks FOR NO KEY UPDATE at most (the event
+        # engine, energy): they never wait on each other.
+        db.session.execute(_shifted_rows(bands, user.id, ctx.event_id, now))
+        db.session.execute(_shifted_events(user.id, ctx.event_id, now))
 
-    flush = _after_event(writes, bands, user.id, {b.id for b, *_ in plans}, redis_down, ctx.event_id, now)
+    flush = _after_event(writes, {b.id for b, *_ in plans}, redis_down)
     _defer(flush)
     ctx.after_commit.append(run_post_commit)
 
@@ -523,8 +541,7 @@ def _record_changes(user_id: int, changes: list[tuple], event_id: Optional[int],
         for b, period, segment, prev, new, score in changes])
 
 
-def _after_event(writes: list[_Write], bands: list[_Band], mover_id: int, board_ids: set[int],
-                 redis_down: bool, event_id: Optional[int], now: datetime) -> Callable[[], None]:
+def _after_event(writes: list[_Write], board_ids: set[int], redis_down: bool) -> Callable[[], None]:
     def flush() -> None:
         dirty: set[int] = set(board_ids) if redis_down else set()
         if writes and not redis_down:
@@ -535,17 +552,6 @@ def _after_event(writes: list[_Write], bands: list[_Band], mover_id: int, board_
                 dirty |= board_ids
         elif redis_down:
             log.warning("leaderboards: Redis down; boards %s marked dirty for a rebuild", sorted(board_ids))
-        if bands:
-            # Other players' rows reference their user rows; writing them after our commit means we never
-            # wait for a user row another event holds while holding our own (no deadlock on PostgreSQL).
-            # Two INSERT ... SELECTs: an event can move up to `participant_limit` players per segment.
-            try:
-                db.session.execute(_shifted_rows(bands, mover_id, event_id, now))
-                db.session.execute(_shifted_events(mover_id, event_id, now))
-                db.session.commit()
-            except Exception:
-                db.session.rollback()
-                log.exception("leaderboards: could not record rank changes of other players")
         _mark_dirty(dirty)
     return flush
 
