@@ -20,6 +20,7 @@ succeeds: a warning is logged and the board is marked dirty, so it is rebuilt fr
 from __future__ import annotations
 
 import logging
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -29,13 +30,12 @@ import click
 from flask import Flask, has_app_context
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
-from sqlalchemy import (Integer, delete, event as sa_event, func, insert, literal, literal_column, select, union_all,
-                        update)
+from sqlalchemy import bindparam, delete, event as sa_event, func, insert, select, text, update
 
 from ..engine import calendar as cal
 from ..engine import leaderboards as engine
 from ..extensions import db
-from ..models import DomainEvent, Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, User
+from ..models import Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, User
 from ..models._common import UTCDateTime, utcnow
 from ..queue import get_redis
 from . import events, outbox, snapshot
@@ -307,44 +307,50 @@ def _probe_sql(p: _Probe) -> None:
         _set_band(p, bounds, count(LeaderboardScore.score >= bounds[1]))
 
 
-def _shifted_rows(bands: list[_Band], mover_id: int, event_id: Optional[int], now: datetime):
-    """INSERT ... SELECT of the rank changes of everyone in `bands`, ranked by the database: the same
-    rule as engine.rank_shifts (ties share a rank; at most limit + 1 listed per band), without
-    shipping the players through Python."""
-    s = LeaderboardScore
-    at = literal(now, UTCDateTime())
-    selects = []
-    for b in bands:
-        cond = [s.leaderboard_id == b.board_id, s.period == b.period, s.segment == b.segment,
-                s.user_id != mover_id, s.score < b.hi]
-        if b.lo != float("-inf"):
-            cond.append(s.score >= b.lo)
-        # Score order alone lets the database walk the rank index and stop; which members of a tie group
-        # cut by the cap get a row is arbitrary (they all hold the same rank).
-        band = select(s.user_id, s.score).where(*cond).order_by(s.score.desc()).limit(b.limit + 1).subquery()
-        ranked = select(band.c.user_id, (literal(b.base) + func.rank().over(order_by=band.c.score.desc()))
-                        .label("r")).subquery()
-        selects.append(select(literal(b.board_id), literal(b.period), literal(b.segment), ranked.c.user_id,
-                              ranked.c.r + (0 if b.up else 1), ranked.c.r + (1 if b.up else 0), at,
-                              literal(event_id, Integer())).where(ranked.c.r <= b.limit))
-    cols = ["leaderboard_id", "period", "segment", "user_id", "previous_rank", "new_rank", "occurred_at",
-            "source_event_id"]
-    return insert(LeaderboardRankChange).from_select(cols, union_all(*selects) if len(selects) > 1 else selects[0])
+# The rank changes of everyone in one band, ranked by the database: the rule of engine.rank_shifts (ties
+# share a rank: 1 + players strictly ahead; rows only inside the top :lim). Score order alone lets the
+# database walk the rank index and stop after :lim + 1 rows; which members of a tie group cut by that cap
+# get a row is arbitrary (they all hold the same rank). One statement, executed once per band.
+_SHIFTED_ROWS = text("""
+INSERT INTO leaderboard_rank_changes
+    (leaderboard_id, period, segment, user_id, previous_rank, new_rank, occurred_at, source_event_id)
+SELECT :lb, :period, :segment, ranked.user_id, ranked.r + :dprev, ranked.r + :dnew, :now, :event_id
+FROM (SELECT band.user_id, :base + rank() OVER (ORDER BY band.score DESC) AS r
+      FROM (SELECT user_id, score FROM leaderboard_scores
+            WHERE leaderboard_id = :lb AND period = :period AND segment = :segment AND user_id <> :mover
+              AND score >= :lo AND score < :hi
+            ORDER BY score DESC LIMIT :cap) AS band) AS ranked
+WHERE ranked.r <= :lim
+""").bindparams(bindparam("now", type_=UTCDateTime()))
+
+# Their outbox rows (leaderboard.rank_changed), built from the rows just written.
+_SHIFTED_EVENTS = """
+INSERT INTO domain_events (type, user_id, payload, source_event_id, created_at)
+SELECT 'leaderboard.rank_changed', rc.user_id,
+       {json}('leaderboard', lb.key, 'period', rc.period, 'segment', rc.segment,
+              'previous_rank', rc.previous_rank, 'new_rank', rc.new_rank,
+              'by_user_id', CAST(:mover AS INTEGER)),
+       rc.source_event_id, :now
+FROM leaderboard_rank_changes rc JOIN leaderboards lb ON lb.id = rc.leaderboard_id
+WHERE rc.source_event_id = :event_id AND rc.user_id <> :mover
+"""
+_shifted_events_sql: dict[str, Any] = {}
 
 
-def _shifted_events(mover_id: int, event_id: int, now: datetime):
-    """The outbox rows (leaderboard.rank_changed) of the rank changes _shifted_rows just wrote."""
-    rc = LeaderboardRankChange
-    build = func.json_build_object if db.session.get_bind().dialect.name == "postgresql" else func.json_object
-    k = literal_column
-    payload = build(k("'leaderboard'"), Leaderboard.key, k("'period'"), rc.period, k("'segment'"), rc.segment,
-                    k("'previous_rank'"), rc.previous_rank, k("'new_rank'"), rc.new_rank,
-                    k("'by_user_id'"), literal(mover_id, Integer()))
-    q = (select(literal("leaderboard.rank_changed"), rc.user_id, payload, rc.source_event_id,
-                literal(now, UTCDateTime()))
-         .join_from(rc, Leaderboard, Leaderboard.id == rc.leaderboard_id)
-         .where(rc.source_event_id == event_id, rc.user_id != mover_id))
-    return insert(DomainEvent).from_select(["type", "user_id", "payload", "source_event_id", "created_at"], q)
+def _record_shifts(bands: list[_Band], mover_id: int, event_id: int, now: datetime) -> None:
+    lowest = -sys.float_info.max  # "no lower bound" (scores are finite)
+    db.session.execute(_SHIFTED_ROWS, [
+        {"lb": b.board_id, "period": b.period, "segment": b.segment, "mover": mover_id,
+         "lo": b.lo if b.lo != float("-inf") else lowest, "hi": b.hi, "cap": b.limit + 1, "lim": b.limit,
+         "base": b.base, "dprev": 0 if b.up else 1, "dnew": 1 if b.up else 0, "now": now, "event_id": event_id}
+        for b in bands])
+    dialect = db.session.get_bind().dialect.name
+    stmt = _shifted_events_sql.get(dialect)
+    if stmt is None:
+        json_fn = "json_build_object" if dialect == "postgresql" else "json_object"
+        stmt = _shifted_events_sql[dialect] = text(_SHIFTED_EVENTS.format(json=json_fn)).bindparams(
+            bindparam("now", type_=UTCDateTime()))
+    db.session.execute(stmt, {"mover": mover_id, "event_id": event_id, "now": now})
 
 
 def _redis_usable(boards: list[Leaderboard]) -> dict[int, bool]:
@@ -518,8 +524,7 @@ def on_event(ctx: events.EventContext) -> None:
         # can move up to `participant_limit` players per segment). Their foreign keys take KEY SHARE locks
         # on the other players' rows, which every writer of users locks FOR NO KEY UPDATE at most (the event
         # engine, energy): they never wait on each other.
-        db.session.execute(_shifted_rows(bands, user.id, ctx.event_id, now))
-        db.session.execute(_shifted_events(user.id, ctx.event_id, now))
+        _record_shifts(bands, user.id, ctx.event_id, now)
 
     flush = _after_event(writes, {b.id for b, *_ in plans}, redis_down)
     _defer(flush)
