@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine import calendar as cal
@@ -72,15 +72,22 @@ def _validate(value: Any, tz: Optional[str], attributes: Any, idempotency_key: A
     return float(value)
 
 
+_statements: dict[str, Any] = {}  # per dialect, built once: the two statements every event runs first
+
+
 def _lock_user(user: User, now: datetime) -> int:
     """Serialise events of one player and mark them seen, in one round trip that also reads the
     configuration counter: UPDATE ... RETURNING. On PostgreSQL an UPDATE of non-key columns takes the
     same lock as FOR NO KEY UPDATE: it excludes a second event of the same player but not the key-share
     locks other transactions take when inserting rows that reference this user. (SQLite already
     serialises writers.)"""
-    version = select(ConfigVersion.version).where(ConfigVersion.id == 1).scalar_subquery()
-    got = db.session.execute(update(User).where(User.id == user.id).values(last_seen_at=now)
-                             .returning(version).execution_options(synchronize_session=False)).scalar()
+    stmt = _statements.get("lock")
+    if stmt is None:
+        version = select(ConfigVersion.version).where(ConfigVersion.id == 1).scalar_subquery()
+        stmt = _statements["lock"] = (
+            update(User).where(User.id == bindparam("uid")).values(last_seen_at=bindparam("seen"))
+            .returning(version).execution_options(synchronize_session=False))
+    got = db.session.execute(stmt, {"uid": user.id, "seen": now}).scalar()
     set_committed_value(user, "last_seen_at", now)
     return int(got or 0)
 
@@ -89,14 +96,19 @@ def _insert_event(user_id: int, metric_id: int, value: float, now: datetime, tz:
                   idempotency_key: Optional[str], attributes: dict) -> Optional[int]:
     """The event row's id, or None when this player already sent `idempotency_key` for the metric
     (ON CONFLICT DO NOTHING: no savepoint, no prior look-up on the first delivery)."""
-    stmt = dialect_insert(MetricEvent)
-    if stmt is None:  # pragma: no cover - other databases
-        stmt = insert(MetricEvent)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "metric_id", "idempotency_key"])
-    return db.session.execute(stmt.values(
-        user_id=user_id, metric_id=metric_id, value=value, occurred_at=now, local_date=cal.local_date(now, tz),
-        timezone=tz, idempotency_key=idempotency_key, attributes=attributes).returning(MetricEvent.id)).scalar()
+    dialect = db.session.get_bind().dialect.name
+    stmt = _statements.get(dialect)
+    if stmt is None:
+        stmt = dialect_insert(MetricEvent)
+        if stmt is None:  # pragma: no cover - other databases
+            stmt = insert(MetricEvent)
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "metric_id", "idempotency_key"])
+        stmt = _statements[dialect] = stmt.returning(MetricEvent.id)
+    return db.session.execute(stmt, {
+        "user_id": user_id, "metric_id": metric_id, "value": value, "occurred_at": now,
+        "local_date": cal.local_date(now, tz), "timezone": tz, "idempotency_key": idempotency_key,
+        "attributes": attributes}).scalar()
 
 
 def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[str] = None,

@@ -314,10 +314,12 @@ def _probe_sql(p: _Probe) -> None:
 _SHIFTED_ROWS = text("""
 INSERT INTO leaderboard_rank_changes
     (leaderboard_id, period, segment, user_id, previous_rank, new_rank, occurred_at, source_event_id)
-SELECT :lb, :period, :segment, ranked.user_id, ranked.r + :dprev, ranked.r + :dnew, :now, :event_id
+SELECT CAST(:lb AS INTEGER), CAST(:period AS VARCHAR(10)), CAST(:segment AS VARCHAR(200)), ranked.user_id,
+       ranked.r + :dprev, ranked.r + :dnew, :now, :event_id
 FROM (SELECT band.user_id, :base + rank() OVER (ORDER BY band.score DESC) AS r
       FROM (SELECT user_id, score FROM leaderboard_scores
-            WHERE leaderboard_id = :lb AND period = :period AND segment = :segment AND user_id <> :mover
+            WHERE leaderboard_id = CAST(:lb AS INTEGER) AND period = CAST(:period AS VARCHAR(10))
+              AND segment = CAST(:segment AS VARCHAR(200)) AND user_id <> :mover
               AND score >= :lo AND score < :hi
             ORDER BY score DESC LIMIT :cap) AS band) AS ranked
 WHERE ranked.r <= :lim

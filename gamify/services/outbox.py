@@ -1,10 +1,10 @@
 """Domain events (the outbox) and in-app notifications, both written in the caller's transaction."""
 from typing import Optional
 
-from sqlalchemy import Integer, String, Text, exists, insert, literal, select
+from sqlalchemy import bindparam, insert, text
 
 from ..extensions import db
-from ..models import DomainEvent, Notification, NotificationPreference
+from ..models import DomainEvent, NotificationPreference
 from ..models._common import UTCDateTime, utcnow
 
 # Called after commit with the list of new DomainEvent ids (webhook delivery plugs in here).
@@ -54,13 +54,18 @@ def set_preference(user_id: int, type_: str, channel: str, enabled: bool) -> Non
         pref.enabled = enabled
 
 
+# One INSERT ... SELECT that checks the opt-out itself (no read round trip on the event path).
+_NOTIFY = text("""
+INSERT INTO notifications (user_id, type, title, body, link, created_at)
+SELECT CAST(:user_id AS INTEGER), CAST(:type AS VARCHAR(32)), CAST(:title AS VARCHAR(200)), CAST(:body AS TEXT),
+       CAST(:link AS VARCHAR(255)), :now
+WHERE NOT EXISTS (SELECT 1 FROM notification_preferences
+                  WHERE user_id = CAST(:user_id AS INTEGER) AND type = CAST(:type AS VARCHAR(32))
+                    AND channel = 'in_app' AND enabled = false)
+""").bindparams(bindparam("now", type_=UTCDateTime()))
+
+
 def notify(user_id: int, type_: str, title: str, body: str = "", link: str = "") -> None:
-    """An in-app notification, unless the player switched that type off in-app: one INSERT ... SELECT
-    that checks the opt-out itself (no read round trip on the event path)."""
-    opted_out = exists().where(NotificationPreference.user_id == user_id, NotificationPreference.type == type_,
-                               NotificationPreference.channel == "in_app",
-                               NotificationPreference.enabled.is_(False))
-    row = select(literal(user_id, Integer()), literal(type_, String()), literal(title, String()),
-                 literal(body, Text()), literal(link, String()), literal(utcnow(), UTCDateTime())).where(~opted_out)
-    db.session.execute(insert(Notification).from_select(
-        ["user_id", "type", "title", "body", "link", "created_at"], row))
+    """An in-app notification, unless the player switched that type off in-app."""
+    db.session.execute(_NOTIFY, {"user_id": user_id, "type": type_, "title": title, "body": body or "",
+                                 "link": link or "", "now": utcnow()})
