@@ -112,9 +112,11 @@ def evaluate_event(user: User, metric_id: Optional[int], old_total: float, new_t
     Every system appears in the result ({"added": 0, "total": balance} when nothing fired)."""
     snap = snapshot.get()
     out: dict = {}
-    # The player's balances in one query; award() then finds them in the identity map.
-    balances = {b.system_id: b.balance for b in db.session.execute(
+    # The player's balances in one query; award() then finds them in the identity map (which holds its
+    # objects weakly: `rows` keeps them alive until the awards are done).
+    rows = {b.system_id: b for b in db.session.execute(
         db.select(PointsBalance).where(PointsBalance.user_id == user.id)).scalars()}
+    balances = {system_id: b.balance for system_id, b in rows.items()}
     fired: list = []
     for t in snap.triggers_of("metric"):
         if t.metric_id == metric_id:
