@@ -39,6 +39,7 @@ from ..models import Leaderboard, LeaderboardRankChange, LeaderboardRun, Leaderb
 from ..models._common import UTCDateTime, utcnow
 from ..queue import get_redis
 from . import events, outbox, snapshot
+from .upsert import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -310,20 +311,30 @@ def _probe_sql(p: _Probe) -> None:
 # The rank changes of everyone in one band, ranked by the database: the rule of engine.rank_shifts (ties
 # share a rank: 1 + players strictly ahead; rows only inside the top :lim). Score order alone lets the
 # database walk the rank index and stop after :lim + 1 rows; which members of a tie group cut by that cap
-# get a row is arbitrary (they all hold the same rank). One statement, executed once per band.
-_SHIFTED_ROWS = text("""
-INSERT INTO leaderboard_rank_changes
-    (leaderboard_id, period, segment, user_id, previous_rank, new_rank, occurred_at, source_event_id)
-SELECT CAST(:lb AS INTEGER), CAST(:period AS VARCHAR(10)), CAST(:segment AS VARCHAR(200)), ranked.user_id,
-       ranked.r + :dprev, ranked.r + :dnew, :now, :event_id
-FROM (SELECT band.user_id, :base + rank() OVER (ORDER BY band.score DESC) AS r
+# get a row is arbitrary (they all hold the same rank). All bands of an event go in one INSERT ... SELECT ... UNION ALL.
+_SHIFTED_SELECT = """
+SELECT CAST(:lb{i} AS INTEGER), CAST(:period{i} AS VARCHAR(10)), CAST(:segment{i} AS VARCHAR(200)),
+       ranked.user_id, ranked.r + :dprev{i}, ranked.r + :dnew{i}, :now, :event_id
+FROM (SELECT band.user_id, :base{i} + rank() OVER (ORDER BY band.score DESC) AS r
       FROM (SELECT user_id, score FROM leaderboard_scores
-            WHERE leaderboard_id = CAST(:lb AS INTEGER) AND period = CAST(:period AS VARCHAR(10))
-              AND segment = CAST(:segment AS VARCHAR(200)) AND user_id <> :mover
-              AND score >= :lo AND score < :hi
-            ORDER BY score DESC LIMIT :cap) AS band) AS ranked
-WHERE ranked.r <= :lim
-""").bindparams(bindparam("now", type_=UTCDateTime()))
+            WHERE leaderboard_id = CAST(:lb{i} AS INTEGER) AND period = CAST(:period{i} AS VARCHAR(10))
+              AND segment = CAST(:segment{i} AS VARCHAR(200)) AND user_id <> :mover
+              AND score >= :lo{i} AND score < :hi{i}
+            ORDER BY score DESC LIMIT :cap{i}) AS band) AS ranked
+WHERE ranked.r <= :lim{i}
+"""
+_shifted_rows_sql: dict[int, Any] = {}  # number of bands -> one INSERT ... SELECT ... UNION ALL ...
+
+
+def _shifted_rows(n: int):
+    stmt = _shifted_rows_sql.get(n)
+    if stmt is None:
+        selects = " UNION ALL ".join(f"SELECT * FROM ({_SHIFTED_SELECT.format(i=i)}) AS band{i}" for i in range(n))
+        stmt = _shifted_rows_sql[n] = text(
+            "INSERT INTO leaderboard_rank_changes (leaderboard_id, period, segment, user_id, previous_rank, "
+            "new_rank, occurred_at, source_event_id) " + selects).bindparams(bindparam("now", type_=UTCDateTime()))
+    return stmt
+
 
 # Their outbox rows (leaderboard.rank_changed), built from the rows just written.
 _SHIFTED_EVENTS = """
@@ -341,11 +352,13 @@ _shifted_events_sql: dict[str, Any] = {}
 
 def _record_shifts(bands: list[_Band], mover_id: int, event_id: int, now: datetime) -> None:
     lowest = -sys.float_info.max  # "no lower bound" (scores are finite)
-    db.session.execute(_SHIFTED_ROWS, [
-        {"lb": b.board_id, "period": b.period, "segment": b.segment, "mover": mover_id,
-         "lo": b.lo if b.lo != float("-inf") else lowest, "hi": b.hi, "cap": b.limit + 1, "lim": b.limit,
-         "base": b.base, "dprev": 0 if b.up else 1, "dnew": 1 if b.up else 0, "now": now, "event_id": event_id}
-        for b in bands])
+    params = {"mover": mover_id, "now": now, "event_id": event_id}
+    for i, b in enumerate(bands):
+        params.update({f"lb{i}": b.board_id, f"period{i}": b.period, f"segment{i}": b.segment,
+                       f"lo{i}": b.lo if b.lo != float("-inf") else lowest, f"hi{i}": b.hi, f"cap{i}": b.limit + 1,
+                       f"lim{i}": b.limit, f"base{i}": b.base, f"dprev{i}": 0 if b.up else 1,
+                       f"dnew{i}": 1 if b.up else 0})
+    db.session.execute(_shifted_rows(len(bands)), params)
     dialect = db.session.get_bind().dialect.name
     stmt = _shifted_events_sql.get(dialect)
     if stmt is None:
@@ -519,7 +532,7 @@ def on_event(ctx: events.EventContext) -> None:
 
     # Core bulk INSERTs (no ids needed back): one statement each instead of a row-by-row ORM flush.
     if new_rows:
-        db.session.execute(insert(LeaderboardScore), new_rows)
+        insert_rows(LeaderboardScore, new_rows)
     _record_changes(user.id, changes, ctx.event_id, now)
     if bands:
         # Others' rank changes, in this transaction: two INSERT ... SELECTs ranked by the database (an event
@@ -538,7 +551,7 @@ def _record_changes(user_id: int, changes: list[tuple], event_id: Optional[int],
     and leaderboard.rank_changed outbox events."""
     if not changes:
         return
-    db.session.execute(insert(LeaderboardRankChange), [
+    insert_rows(LeaderboardRankChange, [
         {"leaderboard_id": b.id, "period": period, "segment": segment, "user_id": user_id, "previous_rank": prev,
          "new_rank": new, "occurred_at": now, "source_event_id": event_id}
         for b, period, segment, prev, new, _score in changes])

@@ -1,11 +1,12 @@
 """Domain events (the outbox) and in-app notifications, both written in the caller's transaction."""
 from typing import Optional
 
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import bindparam, text
 
 from ..extensions import db
 from ..models import DomainEvent, NotificationPreference
 from ..models._common import UTCDateTime, utcnow
+from .upsert import insert_rows
 
 # Called after commit with the list of new DomainEvent ids (webhook delivery plugs in here).
 AFTER_COMMIT_LISTENERS: list = []
@@ -19,12 +20,12 @@ def emit(type_: str, user_id: Optional[int], payload: dict, source_event_id: Opt
 
 
 def emit_many(events: list[tuple[str, Optional[int], dict, Optional[int]]]) -> None:
-    """Several `emit`s as one bulk INSERT (type, user_id, payload, source_event_id); same rows as emit,
-    without building ORM objects (for fan-out such as other players' rank changes)."""
+    """Several `emit`s as one multi-row INSERT (type, user_id, payload, source_event_id); same rows as
+    emit, without building ORM objects."""
     if not events:
         return
     now = utcnow()
-    db.session.execute(insert(DomainEvent), [
+    insert_rows(DomainEvent, [
         {"type": t, "user_id": u, "payload": p, "source_event_id": s, "created_at": now, "dispatched_at": None}
         for t, u, p, s in events])
 
