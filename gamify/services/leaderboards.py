@@ -311,7 +311,8 @@ def _probe_sql(p: _Probe) -> None:
 # The rank changes of everyone in one band, ranked by the database: the rule of engine.rank_shifts (ties
 # share a rank: 1 + players strictly ahead; rows only inside the top :lim). Score order alone lets the
 # database walk the rank index and stop after :lim + 1 rows; which members of a tie group cut by that cap
-# get a row is arbitrary (they all hold the same rank). All bands of an event go in one INSERT ... SELECT ... UNION ALL.
+# get a row is arbitrary (they all hold the same rank). All bands of an event go in one
+# INSERT ... SELECT ... UNION ALL.
 _SHIFTED_SELECT = """
 SELECT CAST(:lb{i} AS INTEGER), CAST(:period{i} AS VARCHAR(10)), CAST(:segment{i} AS VARCHAR(200)),
        ranked.user_id, ranked.r + :dprev{i}, ranked.r + :dnew{i}, :now, :event_id
