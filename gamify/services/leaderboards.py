@@ -16,6 +16,10 @@ Writes: inside the event transaction the hook updates `leaderboard_scores` (and 
 board rows, which finalisation and rebuild lock FOR UPDATE); the Redis write runs after the commit
 (`ctx.after_commit`) as one pipeline of a Lua upsert script. If Redis is unreachable the event still
 succeeds: a warning is logged and the board is marked dirty, so it is rebuilt from SQL on the next read.
+
+Rank history (`leaderboard_rank_changes` + `leaderboard.rank_changed` outbox events) is written in the
+event transaction too: the mover's changes from the Redis (or SQL) rank look-ups, and those of the players
+it overtakes inside a board's top N ranked by the database itself (see _SHIFTED_SELECT).
 """
 from __future__ import annotations
 
