@@ -29,21 +29,10 @@ def test_member_encoding_orders_earlier_achiever_first_and_round_trips():
     assert lb.decode_member(early) == 42 and lb.decode_member(late.encode()) == 7
 
 
-def test_rank_shifts_when_climbing_past_others():
-    # others (display order): A=10, B=8, C=8, D=5 ; mover goes 6 -> 9
-    band = [(2, 8.0), (3, 8.0)]  # others in [6, 9)
-    shifts = lb.rank_shifts(6, 9, band, others_above=1, limit=10)
-    assert [(s.user_id, s.previous_rank, s.new_rank) for s in shifts] == [(2, 2, 3), (3, 2, 3)]
-    # only the top N is reported
-    assert [s.user_id for s in lb.rank_shifts(6, 9, band, others_above=1, limit=1)] == []
-
-
-def test_rank_shifts_when_falling_or_leaving():
-    band = [(2, 8.0), (3, 6.0)]  # others in [5, 9) when the mover falls from 9 to 5
-    shifts = lb.rank_shifts(9, 5, band, others_above=1, limit=10)
-    assert [(s.user_id, s.previous_rank, s.new_rank) for s in shifts] == [(2, 3, 2), (3, 4, 3)]
-    left = lb.rank_shifts(9, None, band, others_above=1, limit=10)
-    assert [(s.previous_rank, s.new_rank) for s in left] == [(3, 2), (4, 3)]
+def test_band_bounds_are_the_scores_of_the_players_a_move_passes():
+    assert lb.band_bounds(6, 9) == (6, 9, "up")
+    assert lb.band_bounds(9, 5) == (5, 9, "down")
+    assert lb.band_bounds(9, None) == (float("-inf"), 9, "down")
     assert lb.band_bounds(None, 3) == (float("-inf"), 3, "up")
     assert lb.band_bounds(3, 3) is None
 

@@ -77,37 +77,6 @@ def decode_member(member: str | bytes) -> int:
     return MAX_UID - int(member.rsplit(":", 1)[1])
 
 
-@dataclass(frozen=True)
-class Shift:
-    user_id: int
-    previous_rank: int
-    new_rank: int
-
-
-def rank_shifts(old: Optional[float], new: Optional[float], band: Sequence[tuple[int, float]],
-                others_above: int, limit: int) -> list[Shift]:
-    """Rank changes of *other* participants caused by one player's score moving from `old` to `new`
-    (None = not on the board before / after).
-
-    Only others whose score lies between the two values can move: when the player climbs, those in
-    [old, new) drop one place; when the player falls (or leaves), those in [new, old) rise one place.
-    `band` lists them in display order (at most limit + 1 are needed); `others_above` is how many other
-    participants score strictly more than band[0]. Changes are reported only inside the top `limit`
-    (a rank at or under the limit before or after), which bounds the work per event."""
-    out: list[Shift] = []
-    gt = others_above
-    for i, (uid, s) in enumerate(band):
-        if i == 0 or s != band[i - 1][1]:
-            gt = others_above + i
-        before = 1 + gt + (1 if old is not None and old > s else 0)
-        after = 1 + gt + (1 if new is not None and new > s else 0)
-        if before > limit and after > limit:
-            break  # ranks only grow along the band
-        if before != after:
-            out.append(Shift(uid, before, after))
-    return out
-
-
 def band_bounds(old: Optional[float], new: Optional[float]) -> Optional[tuple[float, float, str]]:
     """The score interval [lo, hi) of others whose rank moves, and whether the mover went "up" or
     "down" (or None when nothing moves)."""

@@ -252,7 +252,8 @@ def _limit(board: Leaderboard) -> int:
 
 
 def _set_band(p: _Probe, bounds: tuple, base: int) -> None:
-    """Only a band that reaches into the top `limit` moves anyone worth recording (engine.rank_shifts)."""
+    """Only a band that reaches into the top `limit` moves anyone worth recording: others in the band hold
+    ranks from base + 1 on."""
     lo, hi, direction = bounds
     if base < _limit(p.board):
         p.band = _Band(p.board.id, p.period, p.segment, lo, hi, direction == "up", base, _limit(p.board))
@@ -312,10 +313,10 @@ def _probe_sql(p: _Probe) -> None:
         _set_band(p, bounds, count(LeaderboardScore.score >= bounds[1]))
 
 
-# The rank changes of everyone in one band, ranked by the database: the rule of engine.rank_shifts (ties
-# share a rank: 1 + players strictly ahead; rows only inside the top :lim). Score order alone lets the
-# database walk the rank index and stop after :lim + 1 rows; which members of a tie group cut by that cap
-# get a row is arbitrary (they all hold the same rank). All bands of an event go in one
+# The rank changes of everyone in one band, ranked by the database (competition ranking: ties share a
+# rank, 1 + players strictly ahead; rows only where a rank inside the top :lim changes). Score order
+# alone lets the database walk the rank index and stop after :lim + 1 rows; which members of a tie group
+# cut by that cap get a row is arbitrary (they all hold the same rank). All bands of an event go in one
 # INSERT ... SELECT ... UNION ALL.
 _SHIFTED_SELECT = """
 SELECT CAST(:lb{i} AS INTEGER), CAST(:period{i} AS VARCHAR(10)), CAST(:segment{i} AS VARCHAR(200)),
