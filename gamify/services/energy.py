@@ -447,7 +447,7 @@ def before_event_hook(ctx: EventContext) -> None:
         return
     if not isinstance(key, str):
         raise EnergyError("action", "action must be an action key")
-    cached: CachedConfig = snapshot.get().extras["energy"]
+    cached: CachedConfig = snapshot.get().extras.get("energy") or _load_cached_config()
     action = cached.actions.get(key)
     if action is None:
         raise EnergyError("action", f"unknown action '{key}'", 404)
