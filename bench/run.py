@@ -101,8 +101,7 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "RATELIMIT_ENABLED": "0",
                "SECRET_KEY": "bench"}
-        extra = os.environ.get("BENCH_GUNICORN_ARGS", "").split()
-        self.proc = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-w", str(workers), *extra, "-b",
+        self.proc = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-w", str(workers), "-b",
                                       f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
                                      cwd=ROOT, env=env)
         import urllib.request

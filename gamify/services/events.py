@@ -72,7 +72,11 @@ def _validate(value: Any, tz: Optional[str], attributes: Any, idempotency_key: A
     return float(value)
 
 
-_statements: dict[str, Any] = {}  # per dialect, built once: the two statements every event runs first
+# The two statements every event runs first, built once (the insert per dialect: ON CONFLICT syntax).
+_LOCK_USER = (update(User).where(User.id == bindparam("uid")).values(last_seen_at=bindparam("seen"))
+              .returning(select(ConfigVersion.version).where(ConfigVersion.id == 1).scalar_subquery())
+              .execution_options(synchronize_session=False))
+_insert_event_sql: dict[str, Any] = {}
 
 
 def _lock_user(user: User, now: datetime) -> int:
@@ -81,13 +85,7 @@ def _lock_user(user: User, now: datetime) -> int:
     same lock as FOR NO KEY UPDATE: it excludes a second event of the same player but not the key-share
     locks other transactions take when inserting rows that reference this user. (SQLite already
     serialises writers.)"""
-    stmt = _statements.get("lock")
-    if stmt is None:
-        version = select(ConfigVersion.version).where(ConfigVersion.id == 1).scalar_subquery()
-        stmt = _statements["lock"] = (
-            update(User).where(User.id == bindparam("uid")).values(last_seen_at=bindparam("seen"))
-            .returning(version).execution_options(synchronize_session=False))
-    got = db.session.execute(stmt, {"uid": user.id, "seen": now}).scalar()
+    got = db.session.execute(_LOCK_USER, {"uid": user.id, "seen": now}).scalar()
     set_committed_value(user, "last_seen_at", now)
     return int(got or 0)
 
@@ -97,14 +95,14 @@ def _insert_event(user_id: int, metric_id: int, value: float, now: datetime, tz:
     """The event row's id, or None when this player already sent `idempotency_key` for the metric
     (ON CONFLICT DO NOTHING: no savepoint, no prior look-up on the first delivery)."""
     dialect = db.session.get_bind().dialect.name
-    stmt = _statements.get(dialect)
+    stmt = _insert_event_sql.get(dialect)
     if stmt is None:
         stmt = dialect_insert(MetricEvent)
         if stmt is None:  # pragma: no cover - other databases
             stmt = insert(MetricEvent)
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=["user_id", "metric_id", "idempotency_key"])
-        stmt = _statements[dialect] = stmt.returning(MetricEvent.id)
+        stmt = _insert_event_sql[dialect] = stmt.returning(MetricEvent.id)
     return db.session.execute(stmt, {
         "user_id": user_id, "metric_id": metric_id, "value": value, "occurred_at": now,
         "local_date": cal.local_date(now, tz), "timezone": tz, "idempotency_key": idempotency_key,

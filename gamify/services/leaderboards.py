@@ -374,15 +374,20 @@ def _record_shifts(bands: list[_Band], mover_id: int, event_id: int, now: dateti
     db.session.execute(stmt, {"mover": mover_id, "event_id": event_id, "now": now})
 
 
-def _redis_usable(boards: list[Leaderboard]) -> dict[int, bool]:
-    """Per board: does Redis hold a complete, clean copy? (Raises RedisError when it is down.)"""
+def _queue_markers(pipe, boards: list[Leaderboard]) -> list[Leaderboard]:
+    """Queue an EXISTS of the "complete copy" marker of every board not marked dirty; returns those boards
+    (the first len() results of the pipeline answer them, in order)."""
     clean = [b for b in boards if not b.redis_dirty]
-    if not clean:
-        return {b.id: False for b in boards}
-    pipe = get_redis().pipeline(transaction=False)
     for b in clean:
         pipe.exists(meta_key(b.key))
-    found = dict(zip([b.id for b in clean], pipe.execute()))
+    return clean
+
+
+def _redis_usable(boards: list[Leaderboard]) -> dict[int, bool]:
+    """Per board: does Redis hold a complete, clean copy? (Raises RedisError when it is down.)"""
+    pipe = get_redis().pipeline(transaction=False)
+    clean = _queue_markers(pipe, boards)
+    found = dict(zip([b.id for b in clean], pipe.execute() if clean else []))
     return {b.id: bool(found.get(b.id)) for b in boards}
 
 
@@ -391,13 +396,11 @@ def _run_probes(probes: list[_Probe]) -> tuple[bool, set[int]]:
     both (the boards' markers, then every look-up). Returns (redis_down, boards probed in Redis)."""
     boards = list({p.board.id: p.board for p in probes}.values())
     usable = {b.id: False for b in boards}
-    clean = [b for b in boards if not b.redis_dirty]
     down = False
-    if clean:
+    if any(not b.redis_dirty for b in boards):
         try:
             pipe = get_redis().pipeline(transaction=False)
-            for b in clean:
-                pipe.exists(meta_key(b.key))
+            clean = _queue_markers(pipe, boards)
             plan = _queue_probes(pipe, [p for p in probes if not p.board.redis_dirty])
             results = pipe.execute()
             usable.update({b.id: bool(x) for b, x in zip(clean, results)})
