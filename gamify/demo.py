@@ -142,13 +142,9 @@ def seed(players: int = 300, days: int = 90, echo=print, seed_value: int = 7) ->
         return
     rng = random.Random(seed_value)
     # History is not news: no webhooks or "achievement unlocked" mails for 90 generated days.
-    from .services import outbox
-    listeners = list(outbox.AFTER_COMMIT_LISTENERS)
-    outbox.AFTER_COMMIT_LISTENERS.clear()
-    try:
+    from . import after_commit
+    with after_commit.muted("outbox"):
         _seed(rng, players, days, echo)
-    finally:
-        outbox.AFTER_COMMIT_LISTENERS.extend(listeners)
 
 
 def _seed(rng: random.Random, players: int, days: int, echo) -> None:

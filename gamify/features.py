@@ -21,13 +21,12 @@ def register(app: Flask) -> None:
     from .web.links import bp as links_bp
     from .admin.webhooks import bp as admin_webhooks_bp
     from .admin.jobs import bp as admin_jobs_bp
-    from .services import outbox as _outbox
-    from . import jobs as _jobs
+    from . import after_commit, jobs
     app.register_blueprint(links_bp)
     app.register_blueprint(admin_webhooks_bp, url_prefix="/admin/webhooks")
     app.register_blueprint(admin_jobs_bp, url_prefix="/admin")
-    if _jobs.request_dispatch not in _outbox.AFTER_COMMIT_LISTENERS:
-        _outbox.AFTER_COMMIT_LISTENERS.append(_jobs.request_dispatch)
+    after_commit.init_app(app)
+    jobs.init_app(app)
 
     # Energy: player pages (bar, actions, energy, friends), admin pages, event hooks (actions spend energy).
     from .web.energy import bp as energy_bp

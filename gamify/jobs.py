@@ -162,7 +162,7 @@ DISPATCH_FLAG = "gamify:dispatch:queued"
 
 
 def request_dispatch(*_args) -> None:
-    """outbox.AFTER_COMMIT_LISTENERS hook: run the dispatcher soon, off the request. Debounced with a
+    """after_commit topic "outbox": run the dispatcher soon, off the request. Debounced with a
     Redis flag (the dispatcher clears it before reading), so a burst of commits queues one job.
     Never raises: with Redis down the every-minute schedule catches up."""
     def go():
@@ -173,6 +173,22 @@ def request_dispatch(*_args) -> None:
         if get_redis().set(DISPATCH_FLAG, "1", nx=True, ex=30):
             get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400)
     _safe("the outbox dispatch", go)
+
+
+def request_rebuild() -> None:
+    """after_commit topic "leaderboards.rebuild": restore boards whose Redis copy is missing."""
+    _safe("leaderboard rebuild", lambda: enqueue_unique(rebuild_leaderboards, job_id="leaderboards-rebuild"))
+
+
+def init_app(app) -> None:
+    """Say what each after-commit topic does (services request topics; they never import this module)."""
+    from . import after_commit
+    after_commit.HANDLERS.update({
+        "outbox": request_dispatch,
+        "leaderboards.rebuild": request_rebuild,
+        "webhook.deliver": enqueue_webhook_delivery,
+        "email.send": enqueue_email,
+    })
 
 
 # ---------------------------------------------------------------------------------------------

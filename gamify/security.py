@@ -1,7 +1,7 @@
 """Rate limits (Flask-Limiter on Redis) and security headers."""
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 

@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 
 import redis as redis_lib
 
+from gamify import after_commit
 from gamify.extensions import db as _db
 from gamify.models import DomainEvent, Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore
 from gamify.queue import get_redis
@@ -298,7 +299,6 @@ def test_weekly_board_finalised_only_after_the_last_time_zone(db):
         assert svc.finalise_due(not_yet) == []
     done = svc.finalise_due(utc(2026, 1, 12, 12, 0))
     db.session.commit()
-    svc.run_post_commit()
     assert [(d["period_start"], d["period_end"], d["participants"]) for d in done] == [
         ("2026-01-05", "2026-01-11", 2)]
     assert svc.finalise_due(utc(2026, 1, 12, 12, 5)) == []  # idempotent
@@ -323,11 +323,10 @@ def test_late_redis_write_after_the_archive_is_dropped_not_resurrected(db):
     u = f.player("u")
     db.session.commit()
     process_event("lessons", u, 2, now=utc(2026, 1, 5, 20), commit=False)
-    db.session.commit()  # a caller that commits itself: the Redis write waits in the session
-    delayed = db.session.info.pop(svc._READY)
+    delayed = db.session.info.pop(after_commit._PENDING)  # the Redis write, held back ...
+    db.session.commit()  # ... past the commit
     svc.finalise_due(utc(2026, 1, 6, 12))
     db.session.commit()
-    svc.run_post_commit()
     for fn in delayed:
         fn()
     assert not get_redis().exists(svc.zkey("daily", "2026-01-05", "global"))
@@ -372,7 +371,6 @@ def test_archive_and_reset_lose_nothing_under_concurrent_writers(db, app):
     assert halfway.wait(60), (errors, written)
     done = svc.finalise_due(utc(2026, 1, 6, 12))
     db.session.commit()
-    svc.run_post_commit()
     for t in threads:
         t.join(120)
     assert not errors, errors

@@ -112,7 +112,6 @@ def test_api_past_runs_from_the_archive(db, api):
         process_event("lessons", u, score, now=utc(2026, 1, 7, 9, i))
     svc.finalise_due(utc(2026, 1, 12, 12))
     db.session.commit()
-    svc.run_post_commit()
     body = api("/api/v1/leaderboards/weekly", run="2026-01-05").get_json()
     assert body["period"] == {"key": "2026-01-05", "start": "2026-01-05", "end": "2026-01-11", "status": "final",
                               "finalised_at": body["period"]["finalised_at"]}
@@ -181,7 +180,6 @@ def test_past_run_page_and_list(client, db):
     process_event("lessons", me, 3, now=utc(2026, 1, 5, 10))
     svc.finalise_due(utc(2026, 1, 6, 12))
     db.session.commit()
-    svc.run_post_commit()
     f.login(client)
     html = client.get("/leaderboards?board=daily").get_data(as_text=True)
     assert 'href="/leaderboards/daily/runs/2026-01-05?segment=global"' in html

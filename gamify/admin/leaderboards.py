@@ -137,7 +137,6 @@ def delete(board_id: int):
     name = board.name
     svc.delete_board(board)
     db.session.commit()
-    svc.run_post_commit()
     flash(f"Leaderboard '{name}' deleted.", "info")
     return redirect(url_for("admin_leaderboards.index"))
 
@@ -160,6 +159,5 @@ def rebuild():
 def finalise():
     done = svc.finalise_due(utcnow())
     db.session.commit()
-    svc.run_post_commit()
     flash(f"Finalised {len(done)} period(s).", "success" if done else "info")
     return redirect(url_for("admin_leaderboards.index"))

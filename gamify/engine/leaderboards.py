@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import calendar as _pycal
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable, Optional, Sequence
 

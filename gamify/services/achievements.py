@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..engine.filters import matches
 from ..extensions import db
 from ..models import (
-    Achievement, AchievementCompletion, AchievementProgress, Metric, MetricEvent, MetricTotal, StreakPeriod, User,
+    Achievement, AchievementCompletion, AchievementProgress, MetricEvent, MetricTotal, StreakPeriod, User,
 )
 from ..models._common import utcnow
 from . import outbox, snapshot

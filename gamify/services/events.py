@@ -14,7 +14,7 @@ from ..engine import streaks as streak_engine
 from ..extensions import db
 from ..models import ConfigVersion, MetricEvent, MetricTotal, PointsBalance, PointsSystem, User
 from ..models._common import utcnow
-from . import achievements, outbox, points, snapshot, streaks
+from . import achievements, points, snapshot, streaks
 from .snapshot import MetricDef
 from .upsert import dialect_insert
 
@@ -44,7 +44,6 @@ class EventContext:
     streak_length: Optional[int] = None
     streak_extended: bool = False
     options: dict = field(default_factory=dict)  # e.g. {"action": ..., "difficulty": ...} from the caller
-    after_commit: list = field(default_factory=list)  # callables run once the transaction committed
 
 
 # Feature hooks, e.g. energy and leaderboards: fn(ctx) -> None, may raise EventError to abort all.
@@ -171,10 +170,6 @@ def process_event(metric_key: str, user: User, value: float = 1, tz: Optional[st
 
     if commit:
         db.session.commit()
-        for fn in ctx.after_commit:
-            fn()
-        for listener in outbox.AFTER_COMMIT_LISTENERS:
-            listener()
     return response
 
 

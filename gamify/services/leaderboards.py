@@ -14,7 +14,7 @@ Redis key layout (board keys are [a-z0-9_-], periods "all" or an ISO date, segme
 
 Writes: inside the event transaction the hook updates `leaderboard_scores` (and takes FOR SHARE on the
 board rows, which finalisation and rebuild lock FOR UPDATE); the Redis write runs after the commit
-(`ctx.after_commit`) as one pipeline of a Lua upsert script. If Redis is unreachable the event still
+(after_commit.defer) as one pipeline of a Lua upsert script. If Redis is unreachable the event still
 succeeds: a warning is logged and the board is marked dirty, so it is rebuilt from SQL on the next read.
 
 Rank history (`leaderboard_rank_changes` + `leaderboard.rank_changed` outbox events) is written in the
@@ -34,8 +34,9 @@ import click
 from flask import Flask, has_app_context
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, delete, event as sa_event, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 
+from .. import after_commit
 from ..engine import calendar as cal
 from ..engine import leaderboards as engine
 from ..extensions import db
@@ -120,40 +121,6 @@ def _s(v) -> str:
 
 
 # ----------------------------------------------------------------------------- after-commit work
-
-_PENDING, _READY = "leaderboards.pending", "leaderboards.ready"
-
-
-def _defer(fn: Callable[[], None]) -> None:
-    """Run `fn` once the current transaction has committed (dropped if it rolls back)."""
-    db.session.info.setdefault(_PENDING, []).append(fn)
-
-
-def _on_after_commit(session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        session.info.setdefault(_READY, []).extend(pending)
-
-
-def _on_transaction_end(session, transaction) -> None:
-    if transaction.parent is None:  # outermost: whatever is still pending was rolled back
-        session.info.pop(_PENDING, None)
-
-
-def run_post_commit() -> None:
-    """Run the Redis writes (and follow-up rows) of committed transactions. process_event does it via
-    ctx.after_commit; jobs, the CLI and app-context teardown call it for other callers."""
-    while True:
-        ready = db.session.info.pop(_READY, None)
-        if not ready:
-            return
-        for fn in ready:
-            try:
-                fn()
-            except Exception:  # never break the caller: SQL is the record
-                log.exception("leaderboards: post-commit step failed")
-                db.session.rollback()
-
 
 def _mark_dirty(board_ids) -> None:
     ids = sorted(set(board_ids))
@@ -502,7 +469,7 @@ def on_event(ctx: events.EventContext) -> None:
     if not redis_down and len(via_redis) < len({b.id for b, *_ in plans}):
         # Redis is up but lacks a clean copy of some board: every event pays SQL counts until it is
         # rebuilt, so ask a worker to rebuild it rather than wait for the next leaderboard read.
-        ctx.after_commit.append(_request_rebuild)
+        after_commit.request("leaderboards.rebuild")
 
     writes: list[_Write] = []
     bands: list[_Band] = []
@@ -551,8 +518,7 @@ def on_event(ctx: events.EventContext) -> None:
         _record_shifts(bands, user.id, ctx.event_id, now)
 
     flush = _after_event(writes, {b.id for b, *_ in plans}, redis_down)
-    _defer(flush)
-    ctx.after_commit.append(run_post_commit)
+    after_commit.defer(flush)
 
 
 def _record_changes(user_id: int, changes: list[tuple], event_id: Optional[int], now: datetime) -> None:
@@ -609,16 +575,9 @@ def on_replay(user: User, response: dict) -> None:
 
 # ----------------------------------------------------------------------------- reading
 
-def _request_rebuild() -> None:
-    from .. import jobs
-    jobs._safe("leaderboard rebuild", lambda: jobs.enqueue_unique(jobs.rebuild_leaderboards,
-                                                                 job_id="leaderboards-rebuild"))
-
-
 def ensure_redis(board: Leaderboard) -> bool:
     """True when Redis can serve `board` (rebuilding it from SQL first if its marker is missing or it was
     marked dirty). False when Redis is unreachable: callers read from SQL instead."""
-    run_post_commit()
     try:
         if not board.redis_dirty and get_redis().exists(meta_key(board.key)):
             return True
@@ -943,7 +902,7 @@ def _finalise_period(board: Leaderboard, start: date, now: datetime) -> dict:
         "participants": total, "segments": sorted(finals),
         "winners": [{"rank": e["rank"], "user_id": e["external_id"], "name": e["name"], "score": e["score"]}
                     for e in entries[:3]]})
-    _defer(lambda key=board.key, segs=sorted(finals): _close_redis_period(key, period, segs))
+    after_commit.defer(lambda key=board.key, segs=sorted(finals): _close_redis_period(key, period, segs))
     return {"leaderboard": board.key, "period_start": period, "period_end": end.isoformat(),
             "participants": total, "segments": len(finals)}
 
@@ -959,7 +918,7 @@ def _skip_empty(board: Leaderboard, start: date, now: datetime) -> None:
         target = min(target, date.fromisoformat(nxt))
     board.current_period_start = max(target, engine.next_period_start(board.frequency, board.start_date, start))
     board.updated_at = now
-    _defer(lambda key=board.key, period=start.isoformat(): _close_redis_period(key, period, [GLOBAL]))
+    after_commit.defer(lambda key=board.key, period=start.isoformat(): _close_redis_period(key, period, [GLOBAL]))
 
 
 def _emit_started(board: Leaderboard) -> None:
@@ -974,7 +933,7 @@ def finalise_due(now: Optional[datetime] = None) -> list[dict]:
     archive its rankings per segment, start the next period, emit leaderboard.finished / .started.
     Each board row is locked (FOR UPDATE) while it is archived, so events (which hold FOR SHARE while
     writing scores) either land before the archive or roll into the next period. The caller commits;
-    Redis is closed after the commit (run_post_commit). Periods nobody played in are skipped quietly."""
+    Redis is closed after the commit (after_commit.defer). Periods nobody played in are skipped quietly."""
     now = now or utcnow()
     ids = list(db.session.execute(db.select(Leaderboard.id).where(
         Leaderboard.active.is_(True), Leaderboard.frequency != "perpetual",
@@ -1019,7 +978,6 @@ def finalise_due_job() -> dict:
     except Exception:
         db.session.rollback()
         raise
-    run_post_commit()
     return {"finalised": len(done), "runs": done}
 
 
@@ -1216,7 +1174,7 @@ def delete_board(board: Leaderboard) -> None:
     for model in (LeaderboardScore, LeaderboardRankChange, LeaderboardRun):
         db.session.execute(delete(model).where(model.leaderboard_id == board.id))
     db.session.delete(board)
-    _defer(lambda: _drop_quietly(key))
+    after_commit.defer(lambda: _drop_quietly(key))
 
 
 def _drop_quietly(key: str) -> None:
@@ -1229,22 +1187,11 @@ def _drop_quietly(key: str) -> None:
 # ----------------------------------------------------------------------------- wiring
 
 def init_app(app: Flask) -> None:
-    """Hooks, session listeners, teardown and the `flask leaderboards` CLI group (from features.py)."""
+    """Event hooks (from features.py)."""
     if on_event not in events.AFTER_HOOKS:
         events.AFTER_HOOKS.append(on_event)
     if on_replay not in events.REPLAY_HOOKS:
         events.REPLAY_HOOKS.append(on_replay)
-    if not sa_event.contains(db.session, "after_commit", _on_after_commit):
-        sa_event.listen(db.session, "after_commit", _on_after_commit)
-        sa_event.listen(db.session, "after_transaction_end", _on_transaction_end)
-
-    @app.teardown_appcontext
-    def _flush_leaderboards(_exc=None):
-        try:
-            if db.session.info.get(_READY):
-                run_post_commit()
-        except Exception:
-            log.exception("leaderboards: teardown flush failed")
 
 
 cli = AppGroup("leaderboards", help="Leaderboards: rebuild Redis from SQL, finalise periods, recompute scores.")
@@ -1259,7 +1206,6 @@ def rebuild_command(key: Optional[str]):
         board = by_key(key, active_only=False)
         if board is None:
             raise click.ClickException(f"unknown leaderboard '{key}'")
-    run_post_commit()
     try:
         done = rebuild(board)
     except RedisError as e:
@@ -1279,7 +1225,6 @@ def finalise_command(now_text: Optional[str]):
         now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     done = finalise_due(now)
     db.session.commit()
-    run_post_commit()
     for d in done:
         click.echo(f"{d['leaderboard']}: {d['period_start']}..{d['period_end']} ({d['participants']} players)")
     click.echo(f"finalised {len(done)} period(s)")

@@ -1,21 +1,20 @@
-"""Domain events (the outbox) and in-app notifications, both written in the caller's transaction."""
+"""Domain events (the outbox) and in-app notifications, both written in the caller's transaction.
+Writing a domain event asks for the outbox dispatcher once the transaction commits."""
 from typing import Optional
 
 from sqlalchemy import bindparam, text
 
+from .. import after_commit
 from ..extensions import db
 from ..models import DomainEvent, NotificationPreference
 from ..models._common import UTCDateTime, utcnow
 from .upsert import insert_rows
 
-# Called after commit with the list of new DomainEvent ids (webhook delivery plugs in here).
-AFTER_COMMIT_LISTENERS: list = []
-
-
 def emit(type_: str, user_id: Optional[int], payload: dict, source_event_id: Optional[int] = None) -> DomainEvent:
     ev = DomainEvent(type=type_, user_id=user_id, payload=payload, source_event_id=source_event_id,
                      created_at=utcnow())
     db.session.add(ev)
+    after_commit.request("outbox")
     return ev
 
 
@@ -25,6 +24,7 @@ def emit_many(events: list[tuple[str, Optional[int], dict, Optional[int]]]) -> N
     if not events:
         return
     now = utcnow()
+    after_commit.request("outbox")
     insert_rows(DomainEvent, [
         {"type": t, "user_id": u, "payload": p, "source_event_id": s, "created_at": now, "dispatched_at": None}
         for t, u, p, s in events])

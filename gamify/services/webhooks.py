@@ -2,8 +2,9 @@
 
 Outbox pattern: `dispatch_pending()` reads `DomainEvent` rows with `dispatched_at IS NULL`, writes one
 `WebhookDelivery` per subscribed active endpoint (and the e-mail rows the event calls for), marks the
-events dispatched, commits, and enqueues one RQ job per delivery. It runs right after a request that
-emitted events committed (outbox.AFTER_COMMIT_LISTENERS) and every minute from the schedule.
+events dispatched, commits, and has one RQ job enqueued per delivery (after_commit.request). It runs
+soon after any transaction that emitted events committed (outbox.emit asks for it) and every minute
+from the schedule.
 
 Signature (for receivers; see `verify_signature`):
     X-Gamify-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Optional
 from urllib.parse import urlsplit
 
+from .. import after_commit
 from ..extensions import db
 from ..models import DomainEvent, User
 from ..models._common import utcnow
@@ -199,19 +201,17 @@ def dispatch_pending(limit: int = 500, max_batches: int = 100) -> DispatchResult
     """Dispatch every undispatched domain event: commit each batch, then enqueue its delivery jobs
     (webhooks on queue "default", e-mails on queue "mail"). If Redis is down the rows stay pending
     and the scheduled run enqueues them later (`requeue_stale`)."""
-    from .. import jobs
-
     total = DispatchResult()
     for _ in range(max_batches):
         batch = dispatch_batch(limit)
+        for delivery_id in batch.deliveries:
+            after_commit.request("webhook.deliver", delivery_id)
+        for send_id in batch.emails:
+            after_commit.request("email.send", send_id)
         db.session.commit()
         total.events += batch.events
         total.deliveries += batch.deliveries
         total.emails += batch.emails
-        for delivery_id in batch.deliveries:
-            jobs.enqueue_webhook_delivery(delivery_id)
-        for send_id in batch.emails:
-            jobs.enqueue_email(send_id)
         if batch.events < limit:
             break
     return total
