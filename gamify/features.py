@@ -31,14 +31,8 @@ def register(app: Flask) -> None:
     # Energy: player pages (bar, actions, energy, friends), admin pages, event hooks (actions spend energy).
     from .web.energy import bp as energy_bp
     from .admin.energy import bp as admin_energy_bp
-    from .services import energy as _energy
-    from .services import events as _events
     app.register_blueprint(energy_bp)
     app.register_blueprint(admin_energy_bp)
-    if _energy.before_event_hook not in _events.BEFORE_HOOKS:
-        _events.BEFORE_HOOKS.append(_energy.before_event_hook)
-    if _energy.replay_hook not in _events.REPLAY_HOOKS:
-        _events.REPLAY_HOOKS.append(_energy.replay_hook)
 
     # Leaderboards: player pages, admin pages, `flask leaderboards ...`, event/replay hooks.
     from .web.leaderboards import bp as leaderboards_bp
@@ -47,4 +41,10 @@ def register(app: Flask) -> None:
     app.register_blueprint(leaderboards_bp)
     app.register_blueprint(admin_leaderboards_bp, url_prefix="/admin/leaderboards")
     app.cli.add_command(_leaderboards.cli)
-    _leaderboards.init_app(app)
+
+    # The event pipeline's features, in the order they see an event: energy may refuse it (an action
+    # without enough energy) before anything changes; each later one reads what the earlier left.
+    from .pipeline import achievements, core, energy, leaderboards, points, streaks
+    for feature in (energy.Energy(), streaks.Streaks(), achievements.Achievements(), points.Points(),
+                    leaderboards.Leaderboards()):
+        core.register(feature)

@@ -175,6 +175,24 @@ def request_dispatch(*_args) -> None:
     _safe("the outbox dispatch", go)
 
 
+FANOUT_FLAG = "gamify:fanout:queued"
+
+
+def request_fanout(*_args) -> None:
+    """after_commit topic "leaderboards.fanout": record the rank changes of the players committed events
+    overtook, soon (at the front of the queue: its lag is what players see). Debounced like the outbox
+    dispatch; the every-minute schedule catches up if Redis was down."""
+    def go():
+        from .queue import get_queue, get_redis
+        if not current_app.config.get("RQ_ASYNC", True):
+            get_queue(DEFAULT_QUEUE).enqueue(rank_fanout)
+            return
+        if get_redis().set(FANOUT_FLAG, "1", nx=True, ex=30):
+            get_queue(DEFAULT_QUEUE).enqueue(rank_fanout, job_timeout=300, result_ttl=60, failure_ttl=86400,
+                                             at_front=True)
+    _safe("the rank fan-out", go)
+
+
 def request_rebuild() -> None:
     """after_commit topic "leaderboards.rebuild": restore boards whose Redis copy is missing."""
     _safe("leaderboard rebuild", lambda: enqueue_unique(rebuild_leaderboards, job_id="leaderboards-rebuild"))
@@ -186,6 +204,7 @@ def init_app(app) -> None:
     after_commit.HANDLERS.update({
         "outbox": request_dispatch,
         "leaderboards.rebuild": request_rebuild,
+        "leaderboards.fanout": request_fanout,
         "webhook.deliver": enqueue_webhook_delivery,
         "email.send": enqueue_email,
     })
@@ -302,6 +321,20 @@ def dispatch_outbox() -> dict:
         enqueue_webhook_delivery(delivery_id)
     return {"events": result.events, "deliveries": len(result.deliveries), "emails": len(result.emails),
             "requeued_emails": len(emails), "requeued_deliveries": len(deliveries)}
+
+
+@app_job
+def rank_fanout() -> dict:
+    """Others' rank changes from the committed score log (services.rank_fanout), until it is empty."""
+    from .queue import get_redis
+    from .services import rank_fanout as fanout
+
+    if current_app.config.get("RQ_ASYNC", True):
+        try:
+            get_redis().delete(FANOUT_FLAG)  # commits from now on ask for another run
+        except Exception:  # noqa: BLE001
+            pass
+    return fanout.run_all()
 
 
 @app_job
@@ -444,6 +477,8 @@ class Scheduled:
 SCHEDULE: tuple[Scheduled, ...] = (
     Scheduled("dispatch-outbox", dispatch_outbox, "Domain events to webhooks and e-mails; catch up on "
               "anything left pending", interval=60, timeout=300),
+    Scheduled("rank-fanout", rank_fanout, "Rank changes of the players events overtook (catches up on "
+              "anything not run right after the events)", interval=60, timeout=300),
     Scheduled("streak-reminders", streak_reminders, "Streak reminder e-mails in each player's local evening",
               cron="*/15 * * * *"),
     Scheduled("settle-streaks", settle_streaks, "Close lapsed streak periods (freezes, streak.lost) near "

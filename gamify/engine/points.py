@@ -59,3 +59,21 @@ def level_for(levels: Sequence, balance: int):
         if balance >= level.threshold:
             best = level
     return best
+
+
+def award(base: int, boosts: Sequence, balance: int, earned_today: int, daily_cap: Optional[int],
+          max_balance: Optional[int], limits: bool = True) -> tuple[int, float]:
+    """(amount, multiplier) of a trigger worth `base`: boosts live now (each with .multiplier and
+    .rounding) scale gains, then the daily cap and the balance ceiling trim them."""
+    amount, multiplier = base, 1.0
+    if base > 0 and boosts:
+        amount, multiplier = boosted(base, [b.multiplier for b in boosts],
+                                     strictest_rounding(b.rounding for b in boosts))
+    if limits and amount > 0:
+        amount = apply_limits(amount, balance, earned_today if daily_cap is not None else 0, daily_cap,
+                              max_balance)
+    return amount, multiplier
+
+
+# Trigger types that count towards the daily earning cap.
+CAPPED_TYPES = ("metric", "streak", "achievement", "time_interval")

@@ -13,5 +13,7 @@ from .energy import (  # noqa: F401
 )
 from .config_version import ConfigVersion  # noqa: F401
 from .webhooks import EmailSend, MessagingSettings, WebhookDelivery, WebhookEndpoint  # noqa: F401
-from .leaderboards import Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore  # noqa: F401
+from .leaderboards import (  # noqa: F401
+    Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, LeaderboardScoreLog,
+)
 from .backfill import BackfillRun  # noqa: F401

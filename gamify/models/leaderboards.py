@@ -93,3 +93,22 @@ class LeaderboardRun(db.Model):
     rankings: Mapped[list] = mapped_column(JSONType, default=list)
     participants: Mapped[int] = mapped_column(Integer, default=0)
     finalised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeaderboardScoreLog(db.Model):
+    """Committed score changes waiting for the rank fan-out (services/rank_fanout.py): one row per
+    ranking (board, period, segment) a player's score moved in, written with the event; deleted once the
+    ranks of the players it overtook (or let past) are recorded."""
+
+    __tablename__ = "leaderboard_score_log"
+    __table_args__ = (Index("ix_leaderboard_score_log_board", "leaderboard_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    leaderboard_id: Mapped[int] = mapped_column(ForeignKey("leaderboards.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(10))
+    segment: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    old_score: Mapped[Optional[float]] = mapped_column(Float)  # None: entered the ranking
+    new_score: Mapped[Optional[float]] = mapped_column(Float)  # None: left it
+    source_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,7 +7,7 @@ Public API (other teams):
   spend(user, amount, ...) / perform_action(...)  spend energy (actions go through events.process_event)
   refill(user, tokens) / apply_boost(user, key) / send_gift(...) / accept_gift(...)
   expire_gifts(now) -> int, expire_gifts_job()    scheduled job (idempotent)
-  before_event_hook / replay_hook                 registered in features.py
+  actions on events: gamify/pipeline/energy.py (the spend inside the event's transaction)
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from ..models import (
 from ..models._common import utcnow
 from . import outbox, snapshot
 from . import points as points_svc
-from .events import EventContext, EventError
+from ..pipeline.core import EventError
 from .upsert import dialect_insert
 
 SETTINGS_ID = 1
@@ -437,43 +437,6 @@ def action_costs(user: User, actions: list[EnergyAction], now: Optional[datetime
         out[a.key] = {d: action_cost(a, d, skills, cfg, pct) for d in levels} if levels else {
             "": action_cost(a, None, skills, cfg, pct)}
     return out
-
-
-def before_event_hook(ctx: EventContext) -> None:
-    """events.BEFORE_HOOKS: an event sent with options {"action": key} pays the action's energy cost in the
-    event's transaction; not enough energy aborts the whole event (EnergyError 409)."""
-    key = (ctx.options or {}).get("action")
-    if key in (None, ""):
-        return
-    if not isinstance(key, str):
-        raise EnergyError("action", "action must be an action key")
-    cached: CachedConfig = snapshot.get().extras.get("energy") or _load_cached_config()
-    action = cached.actions.get(key)
-    if action is None:
-        raise EnergyError("action", f"unknown action '{key}'", 404)
-    if action.metric_key != ctx.metric.key:
-        raise EnergyError("action", f"action '{key}' records metric '{action.metric_key}', not "
-                                    f"'{ctx.metric.key}'")
-    difficulty, _mult = resolve_difficulty(action, ctx.options.get("difficulty"))
-    L = _lock(ctx.user, ctx.now, cached)
-    cost = action_cost(action, difficulty, L.row.skills or {}, L.cfg, L.env.consumption_pct_at(ctx.now))
-    result = _spend_locked(L, cost, "consumption", "metric_event", ctx.event_id,
-                           {"action": action.key, "difficulty": difficulty})
-    ctx.response["energy"] = {"action": action.key, "difficulty": difficulty, "cost": cost, **result}
-
-
-def replay_hook(user: User, response: dict) -> None:
-    """events.REPLAY_HOOKS: a replayed action spends nothing again; show what it cost and the energy now."""
-    tx = db.session.execute(db.select(EnergyTransaction).where(
-        EnergyTransaction.user_id == user.id, EnergyTransaction.type == "consumption",
-        EnergyTransaction.related_type == "metric_event", EnergyTransaction.related_id == response.get("event_id"))
-        .limit(1)).scalar_one_or_none()
-    if tx is None:
-        return  # not an action: nothing to add
-    st = status(user)
-    response["energy"] = {"action": (tx.meta or {}).get("action"), "difficulty": (tx.meta or {}).get("difficulty"),
-                          "cost": -tx.amount, "spent": 0, "current": st["current"], "max": st["max"],
-                          "fatigue": st["fatigue"]}
 
 
 def perform_action(user: User, key: str, difficulty: Optional[str] = None, *, now: Optional[datetime] = None,

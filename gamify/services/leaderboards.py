@@ -12,39 +12,43 @@ Redis key layout (board keys are [a-z0-9_-], periods "all" or an ISO date, segme
     lbc:{key}:{period}              STRING  the period was finalised: writes to it are dropped (they are
                                           in the SQL archive already)
 
-Writes: inside the event transaction the hook updates `leaderboard_scores` (and takes FOR SHARE on the
-board rows, which finalisation and rebuild lock FOR UPDATE); the Redis write runs after the commit
-(after_commit.defer) as one pipeline of a Lua upsert script. If Redis is unreachable the event still
-succeeds: a warning is logged and the board is marked dirty, so it is rebuilt from SQL on the next read.
+Writes (gamify/pipeline/leaderboards.py): inside the event transaction the pipeline updates
+`leaderboard_scores` (holding FOR SHARE on the board rows, which finalisation and rebuild lock FOR
+UPDATE); the Redis write runs after the commit (after_commit.defer) as one pipeline of a Lua upsert
+script (`apply_writes`, here). If Redis is unreachable the event still succeeds: a warning is logged
+and the board is marked dirty, so it is rebuilt from SQL on the next read.
 
-Rank history (`leaderboard_rank_changes` + `leaderboard.rank_changed` outbox events) is written in the
-event transaction too: the mover's changes from the Redis (or SQL) rank look-ups, and those of the players
-it overtakes inside a board's top N ranked by the database itself (see _SHIFTED_SELECT).
+Rank history (`leaderboard_rank_changes` + `leaderboard.rank_changed` outbox events): the acting
+player's own changes are written with the event; those of the players it overtook by the rank fan-out
+after the commit (services/rank_fanout.py, from `leaderboard_score_log`).
+
+This module holds the rest: keys and the Lua script, reads (rankings, positions, a player's ranks),
+rebuild, finalisation, recompute from the ledgers, validation and CRUD of boards, the CLI.
 """
 from __future__ import annotations
 
 import logging
-import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import click
-from flask import Flask, has_app_context
+from flask import has_app_context
 from flask.cli import AppGroup
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 
 from .. import after_commit
 from ..engine import calendar as cal
 from ..engine import leaderboards as engine
 from ..extensions import db
-from ..models import Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, User
-from ..models._common import UTCDateTime, utcnow
+from ..models import (
+    Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, LeaderboardScoreLog, User,
+)
+from ..models._common import utcnow
 from ..queue import get_redis
-from . import events, outbox, snapshot
-from .upsert import insert_rows
+from . import outbox
 
 log = logging.getLogger(__name__)
 
@@ -184,161 +188,10 @@ def is_open(board: Leaderboard, period: str) -> bool:
                                      or period >= board.current_period_start.isoformat())
 
 
-# ----------------------------------------------------------------------------- rank probes
-
-@dataclass
-class _Band:
-    """Other participants whose rank moves by one because a player's score went from `old` to `new` on
-    one segment: those scoring in [lo, hi), of whom `base` others score more than the band."""
-    board_id: int
-    period: str
-    segment: str
-    lo: float
-    hi: float
-    up: bool  # the mover climbed past them (they drop a place) or fell / left (they rise one)
-    base: int
-    limit: int
-
-
-@dataclass
-class _Probe:
-    board: Leaderboard
-    period: str
-    segment: str
-    user_id: int
-    old: Optional[float]
-    new: Optional[float]
-    # results
-    old_rank: Optional[int] = None
-    new_rank: Optional[int] = None
-    band: Optional[_Band] = None
-
+# ----------------------------------------------------------------------------- Redis markers and writes
 
 def _limit(board: Leaderboard) -> int:
     return max(1, board.participant_limit or 10)
-
-
-def _set_band(p: _Probe, bounds: tuple, base: int) -> None:
-    """Only a band that reaches into the top `limit` moves anyone worth recording: others in the band hold
-    ranks from base + 1 on."""
-    lo, hi, direction = bounds
-    if base < _limit(p.board):
-        p.band = _Band(p.board.id, p.period, p.segment, lo, hi, direction == "up", base, _limit(p.board))
-
-
-def _queue_probes(pipe, probes: list[_Probe]) -> list:
-    """Queue every rank look-up of one event on `pipe` (ZCOUNT on the primary score: O(log N) each)."""
-    plan = []
-    for p in probes:
-        k = zkey(p.board.key, p.period, p.segment)
-        steps = []
-        if p.old is not None:
-            pipe.zcount(k, "(" + _f(p.old), "+inf")
-            steps.append("gt_old")
-        if p.new is not None:
-            pipe.zcount(k, "(" + _f(p.new), "+inf")
-            steps.append("gt_new")
-        bounds = engine.band_bounds(p.old, p.new)
-        if bounds:
-            pipe.zcount(k, _f(bounds[1]), "+inf")
-            steps.append("ge_hi")
-        plan.append((p, steps, bounds))
-    return plan
-
-
-def _read_probes(plan: list, results, usable: dict[int, bool]) -> None:
-    """Fill the probes of boards Redis holds a clean copy of from the pipeline's `results` (in order)."""
-    for p, steps, bounds in plan:
-        got = {s: next(results) for s in steps}
-        if not usable[p.board.id]:
-            continue
-        # Redis holds the player at `old` (the SQL value): leave them out of "others".
-        if p.old is not None:
-            p.old_rank = 1 + got["gt_old"]
-        if p.new is not None:
-            p.new_rank = 1 + got["gt_new"] - (1 if p.old is not None and p.old > p.new else 0)
-        if bounds:
-            _set_band(p, bounds, got["ge_hi"] - (1 if bounds[2] == "down" else 0))
-
-
-def _scope(p: _Probe):
-    return (LeaderboardScore.leaderboard_id == p.board.id, LeaderboardScore.period == p.period,
-            LeaderboardScore.segment == p.segment, LeaderboardScore.user_id != p.user_id)
-
-
-def _probe_sql(p: _Probe) -> None:
-    """The same look-ups from SQL (Redis down or being rebuilt)."""
-    def count(*cond) -> int:
-        return int(db.session.execute(select(func.count()).select_from(LeaderboardScore)
-                                      .where(*_scope(p), *cond)).scalar_one())
-    if p.old is not None:
-        p.old_rank = 1 + count(LeaderboardScore.score > p.old)
-    if p.new is not None:
-        p.new_rank = 1 + count(LeaderboardScore.score > p.new)
-    bounds = engine.band_bounds(p.old, p.new)
-    if bounds:
-        _set_band(p, bounds, count(LeaderboardScore.score >= bounds[1]))
-
-
-# The rank changes of everyone in one band, ranked by the database (competition ranking: ties share a
-# rank, 1 + players strictly ahead; rows only where a rank inside the top :lim changes). Score order
-# alone lets the database walk the rank index and stop after :lim + 1 rows; which members of a tie group
-# cut by that cap get a row is arbitrary (they all hold the same rank). All bands of an event go in one
-# INSERT ... SELECT ... UNION ALL.
-_SHIFTED_SELECT = """
-SELECT CAST(:lb{i} AS INTEGER), CAST(:period{i} AS VARCHAR(10)), CAST(:segment{i} AS VARCHAR(200)),
-       ranked.user_id, ranked.r + :dprev{i}, ranked.r + :dnew{i}, :now, :event_id
-FROM (SELECT band.user_id, :base{i} + rank() OVER (ORDER BY band.score DESC) AS r
-      FROM (SELECT user_id, score FROM leaderboard_scores
-            WHERE leaderboard_id = CAST(:lb{i} AS INTEGER) AND period = CAST(:period{i} AS VARCHAR(10))
-              AND segment = CAST(:segment{i} AS VARCHAR(200)) AND user_id <> :mover
-              AND score >= :lo{i} AND score < :hi{i}
-            ORDER BY score DESC LIMIT :cap{i}) AS band) AS ranked
-WHERE ranked.r <= :lim{i}
-"""
-_shifted_rows_sql: dict[int, Any] = {}  # number of bands -> one INSERT ... SELECT ... UNION ALL ...
-
-
-def _shifted_rows(n: int):
-    stmt = _shifted_rows_sql.get(n)
-    if stmt is None:
-        selects = " UNION ALL ".join(f"SELECT * FROM ({_SHIFTED_SELECT.format(i=i)}) AS band{i}" for i in range(n))
-        stmt = _shifted_rows_sql[n] = text(
-            "INSERT INTO leaderboard_rank_changes (leaderboard_id, period, segment, user_id, previous_rank, "
-            "new_rank, occurred_at, source_event_id) " + selects).bindparams(bindparam("now", type_=UTCDateTime()))
-    return stmt
-
-
-# Their outbox rows (leaderboard.rank_changed), built from the rows just written.
-_SHIFTED_EVENTS = """
-INSERT INTO domain_events (type, user_id, payload, source_event_id, created_at)
-SELECT 'leaderboard.rank_changed', rc.user_id,
-       {json}('leaderboard', lb.key, 'period', rc.period, 'segment', rc.segment,
-              'previous_rank', rc.previous_rank, 'new_rank', rc.new_rank,
-              'by_user_id', CAST(:mover AS INTEGER)),
-       rc.source_event_id, :now
-FROM leaderboard_rank_changes rc JOIN leaderboards lb ON lb.id = rc.leaderboard_id
-WHERE rc.source_event_id = :event_id AND rc.user_id <> :mover
-"""
-_shifted_events_sql: dict[str, Any] = {}
-
-
-def _record_shifts(bands: list[_Band], mover_id: int, event_id: int, now: datetime) -> None:
-    lowest = -sys.float_info.max  # "no lower bound" (scores are finite)
-    params = {"mover": mover_id, "now": now, "event_id": event_id}
-    for i, b in enumerate(bands):
-        params.update({f"lb{i}": b.board_id, f"period{i}": b.period, f"segment{i}": b.segment,
-                       f"lo{i}": b.lo if b.lo != float("-inf") else lowest, f"hi{i}": b.hi, f"cap{i}": b.limit + 1,
-                       f"lim{i}": b.limit, f"base{i}": b.base, f"dprev{i}": 0 if b.up else 1,
-                       f"dnew{i}": 1 if b.up else 0})
-    db.session.execute(_shifted_rows(len(bands)), params)
-    dialect = db.session.get_bind().dialect.name
-    stmt = _shifted_events_sql.get(dialect)
-    if stmt is None:
-        json_fn = "json_build_object" if dialect == "postgresql" else "json_object"
-        stmt = _shifted_events_sql[dialect] = text(_SHIFTED_EVENTS.format(json=json_fn)).bindparams(
-            bindparam("now", type_=UTCDateTime()))
-    db.session.execute(stmt, {"mover": mover_id, "event_id": event_id, "now": now})
 
 
 def _queue_markers(pipe, boards: list[Leaderboard]) -> list[Leaderboard]:
@@ -358,59 +211,6 @@ def _redis_usable(boards: list[Leaderboard]) -> dict[int, bool]:
     return {b.id: bool(found.get(b.id)) for b in boards}
 
 
-def _run_probes(probes: list[_Probe]) -> tuple[bool, set[int]]:
-    """Fill ranks from Redis where it holds a clean copy of the board, else from SQL: one pipeline asks
-    both (the boards' markers, then every look-up). Returns (redis_down, boards probed in Redis)."""
-    boards = list({p.board.id: p.board for p in probes}.values())
-    usable = {b.id: False for b in boards}
-    down = False
-    if any(not b.redis_dirty for b in boards):
-        try:
-            pipe = get_redis().pipeline(transaction=False)
-            clean = _queue_markers(pipe, boards)
-            plan = _queue_probes(pipe, [p for p in probes if not p.board.redis_dirty])
-            results = pipe.execute()
-            usable.update({b.id: bool(x) for b, x in zip(clean, results)})
-            _read_probes(plan, iter(results[len(clean):]), usable)
-        except RedisError as e:
-            log.warning("leaderboards: Redis unavailable during an event (%s); ranking from SQL", e)
-            usable, down = {b.id: False for b in boards}, True
-    for p in probes:
-        if not usable[p.board.id]:
-            _probe_sql(p)
-    return down, {b.id for b in boards if usable[b.id]}
-
-
-# ----------------------------------------------------------------------------- the event hook
-
-def _new_score(board: Leaderboard, ctx: events.EventContext, old: Optional[float]) -> Optional[float]:
-    """The player's score on `board` after this event, or None if the event does not touch it."""
-    if board.ranked_by == "metric":
-        if board.metric_id != ctx.metric.id:
-            return None
-        if not board.repeating:
-            return float(ctx.new_total)
-        return (old or 0.0) + ctx.value
-    if board.ranked_by == "points":
-        system = snapshot.get().systems.get(board.system_id)  # cached config: no query per event
-        if system is None:
-            return None
-        entry = (ctx.response.get("points") or {}).get(system.key)
-        if not entry:
-            return None
-        if not board.repeating:  # the balance itself (so spends made elsewhere catch up here)
-            total = float(entry.get("total") or 0)
-            return total if (old is not None or entry.get("added") or total) else None
-        added = float(entry.get("added") or 0)
-        return (old or 0.0) + added if added else None
-    if board.ranked_by == "streak":
-        if ctx.streak_length is None:
-            return None
-        length = float(ctx.streak_length)
-        return length if (old is not None or length > 0) else None
-    return None
-
-
 @dataclass
 class _Write:
     board_key: str
@@ -420,135 +220,6 @@ class _Write:
     version: int
     score: Optional[float]  # None: the player left the segment
     member: str
-
-
-def on_event(ctx: events.EventContext) -> None:
-    """AFTER_HOOKS entry: update every board the event touches, rank the player, record rank changes."""
-    boards = list(db.session.execute(
-        db.select(Leaderboard).where(Leaderboard.active.is_(True)).order_by(Leaderboard.key)
-        .with_for_update(read=True)).scalars())
-    ctx.response["leaderboards"] = []
-    if not boards:
-        return
-    user, now = ctx.user, ctx.now
-    day = cal.local_date(now, ctx.tz)
-    placed = []
-    for b in boards:
-        counts, start = engine.place(b.frequency, b.start_date, b.current_period_start, day)
-        if counts:
-            placed.append((b, engine.period_key(start)))
-    if not placed:
-        return
-    rows = db.session.execute(db.select(LeaderboardScore).where(
-        LeaderboardScore.user_id == user.id,
-        LeaderboardScore.leaderboard_id.in_([b.id for b, _ in placed]),
-        LeaderboardScore.period.in_({p for _, p in placed}))).scalars().all()
-    mine: dict[tuple, dict[str, LeaderboardScore]] = defaultdict(dict)
-    for row in rows:
-        mine[(row.leaderboard_id, row.period)][row.segment] = row
-
-    plans, probes = [], []
-    for b, period in placed:
-        have = mine.get((b.id, period), {})
-        glob = have.get(GLOBAL)
-        old = glob.score if glob else None
-        new = _new_score(b, ctx, old)
-        if new is None and glob is None:
-            continue  # not on this board, and this event does not put the player on it
-        score = old if new is None else new
-        targets = engine.segments_for(user.attributes, b.breakdown or [])
-        moves = [(seg, have[seg].score if seg in have else None, score) for seg in targets]
-        moves += [(seg, row.score, None) for seg, row in have.items() if seg not in targets]
-        board_probes = [_Probe(b, period, seg, user.id, o, n) for seg, o, n in moves]
-        plans.append((b, period, glob, score, board_probes))
-        probes += board_probes
-    if not probes:
-        return
-
-    redis_down, via_redis = _run_probes(probes)
-    if not redis_down and len(via_redis) < len({b.id for b, *_ in plans}):
-        # Redis is up but lacks a clean copy of some board: every event pays SQL counts until it is
-        # rebuilt, so ask a worker to rebuild it rather than wait for the next leaderboard read.
-        after_commit.request("leaderboards.rebuild")
-
-    writes: list[_Write] = []
-    bands: list[_Band] = []
-    new_rows: list[dict] = []
-    changes: list[tuple] = []
-    for b, period, glob, score, board_probes in plans:
-        changed = [p for p in board_probes if p.old != p.new]
-        if changed:
-            have = mine.get((b.id, period), {})
-            score_moved = glob is None or glob.score != score
-            achieved = now if score_moved else glob.achieved_at
-            version = (glob.version + 1) if glob else 1
-            member = engine.encode_member(user.id, achieved)
-            if glob is not None:  # the version lives on the global row, even if only a segment moved
-                glob.version = version
-            for p in changed:
-                row = have.get(p.segment)
-                if p.new is None:
-                    db.session.delete(row)
-                elif row is None:
-                    new_rows.append({"leaderboard_id": b.id, "period": period, "segment": p.segment,
-                                     "user_id": user.id, "score": p.new, "achieved_at": achieved,
-                                     "version": version, "updated_at": now})
-                else:
-                    row.score, row.achieved_at, row.version, row.updated_at = p.new, achieved, version, now
-                writes.append(_Write(b.key, period, p.segment, user.id, version, p.new, member))
-        for p in board_probes:
-            if p.new is not None:
-                ctx.response["leaderboards"].append({
-                    "key": b.key, "segment": p.segment, "period": period, "rank": p.new_rank,
-                    "score": _num(p.new), "previous_rank": p.old_rank})
-            if p.old_rank != p.new_rank:  # the acting player: recorded in this transaction
-                changes.append((b, period, p.segment, p.old_rank, p.new_rank, p.new))
-            if p.band is not None:  # players pushed down / moved up: recorded below, in this transaction
-                bands.append(p.band)
-
-    # Core bulk INSERTs (no ids needed back): one statement each instead of a row-by-row ORM flush.
-    if new_rows:
-        insert_rows(LeaderboardScore, new_rows)
-    _record_changes(user.id, changes, ctx.event_id, now)
-    if bands:
-        # Others' rank changes, in this transaction: two INSERT ... SELECTs ranked by the database (an event
-        # can move up to `participant_limit` players per segment). Their foreign keys take KEY SHARE locks
-        # on the other players' rows, which every writer of users locks FOR NO KEY UPDATE at most (the event
-        # engine, energy): they never wait on each other.
-        _record_shifts(bands, user.id, ctx.event_id, now)
-
-    flush = _after_event(writes, {b.id for b, *_ in plans}, redis_down)
-    after_commit.defer(flush)
-
-
-def _record_changes(user_id: int, changes: list[tuple], event_id: Optional[int], now: datetime) -> None:
-    """The acting player's rank changes, (board, period, segment, previous, new, score) each: history rows
-    and leaderboard.rank_changed outbox events."""
-    if not changes:
-        return
-    insert_rows(LeaderboardRankChange, [
-        {"leaderboard_id": b.id, "period": period, "segment": segment, "user_id": user_id, "previous_rank": prev,
-         "new_rank": new, "occurred_at": now, "source_event_id": event_id}
-        for b, period, segment, prev, new, _score in changes])
-    outbox.emit_many([("leaderboard.rank_changed", user_id, {
-        "leaderboard": b.key, "period": period, "segment": segment, "previous_rank": prev, "new_rank": new,
-        **({"score": _num(score)} if score is not None else {})}, event_id)
-        for b, period, segment, prev, new, score in changes])
-
-
-def _after_event(writes: list[_Write], board_ids: set[int], redis_down: bool) -> Callable[[], None]:
-    def flush() -> None:
-        dirty: set[int] = set(board_ids) if redis_down else set()
-        if writes and not redis_down:
-            try:
-                apply_writes(writes)
-            except RedisError as e:
-                log.warning("leaderboards: Redis write failed (%s); boards marked dirty, SQL stays the record", e)
-                dirty |= board_ids
-        elif redis_down:
-            log.warning("leaderboards: Redis down; boards %s marked dirty for a rebuild", sorted(board_ids))
-        _mark_dirty(dirty)
-    return flush
 
 
 def apply_writes(writes: list[_Write]) -> list:
@@ -564,13 +235,6 @@ def apply_writes(writes: list[_Write]) -> list:
                args=[w.user_id, w.version, _f(w.score) if w.score is not None else "0",
                      w.member if w.score is not None else ""], client=pipe)
     return pipe.execute()
-
-
-def on_replay(user: User, response: dict) -> None:
-    """REPLAY_HOOKS entry: an idempotent replay reports the player's current ranks."""
-    response["leaderboards"] = [
-        {"key": e["key"], "segment": e["segment"], "period": e["period"], "rank": e["rank"],
-         "score": e["score"], "previous_rank": e["rank"]} for e in _current_entries(user, rebuild=False)]
 
 
 # ----------------------------------------------------------------------------- reading
@@ -1069,6 +733,8 @@ def recompute(board: Leaderboard, now: Optional[datetime] = None) -> int:
     board = _lock(board.id)
     db.session.execute(delete(LeaderboardScore).where(LeaderboardScore.leaderboard_id == board.id,
                                                       open_period_filter(board)))
+    # Pending score changes describe the scores being replaced: nobody was overtaken by a recompute.
+    db.session.execute(delete(LeaderboardScoreLog).where(LeaderboardScoreLog.leaderboard_id == board.id))
     rows = _recompute_rows(board, now)
     for row in rows:
         db.session.add(LeaderboardScore(leaderboard_id=board.id, version=1, updated_at=now, **row))
@@ -1171,7 +837,7 @@ def update_board(board: Leaderboard, data: dict, now: Optional[datetime] = None)
 
 def delete_board(board: Leaderboard) -> None:
     key = board.key
-    for model in (LeaderboardScore, LeaderboardRankChange, LeaderboardRun):
+    for model in (LeaderboardScoreLog, LeaderboardScore, LeaderboardRankChange, LeaderboardRun):
         db.session.execute(delete(model).where(model.leaderboard_id == board.id))
     db.session.delete(board)
     after_commit.defer(lambda: _drop_quietly(key))
@@ -1185,14 +851,6 @@ def _drop_quietly(key: str) -> None:
 
 
 # ----------------------------------------------------------------------------- wiring
-
-def init_app(app: Flask) -> None:
-    """Event hooks (from features.py)."""
-    if on_event not in events.AFTER_HOOKS:
-        events.AFTER_HOOKS.append(on_event)
-    if on_replay not in events.REPLAY_HOOKS:
-        events.REPLAY_HOOKS.append(on_replay)
-
 
 cli = AppGroup("leaderboards", help="Leaderboards: rebuild Redis from SQL, finalise periods, recompute scores.")
 

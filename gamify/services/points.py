@@ -43,7 +43,7 @@ def active_boosts(system_id: int, attributes: dict, now: datetime) -> list:
 def earned_today(user_id: int, system_id: int, day) -> int:
     return int(db.session.execute(db.select(func.coalesce(func.sum(PointsAward.amount), 0)).where(
         PointsAward.user_id == user_id, PointsAward.system_id == system_id, PointsAward.local_date == day,
-        PointsAward.amount > 0, PointsAward.trigger_type.in_(("metric", "streak", "achievement", "time_interval")),
+        PointsAward.amount > 0, PointsAward.trigger_type.in_(engine.CAPPED_TYPES),
     )).scalar_one())
 
 
@@ -58,17 +58,11 @@ def award(user: User, system, base: int, trigger_type: str, *, trigger_id: Optio
     now = now or utcnow()
     attributes = attributes if attributes is not None else dict(user.attributes or {})
     row = balance_row(user.id, system, known_missing=balance_missing)
-    multiplier = 1.0
-    amount = base
-    if boosts and base > 0:
-        active = active_boosts(system.id, attributes, now)
-        if active:
-            amount, multiplier = engine.boosted(base, [b.multiplier for b in active],
-                                                engine.strictest_rounding(b.rounding for b in active))
     day = cal.local_date(now, user.timezone)
-    if limits and amount > 0:
-        amount = engine.apply_limits(amount, row.balance, earned_today(user.id, system.id, day)
-                                     if system.daily_cap is not None else 0, system.daily_cap, system.max_balance)
+    active = active_boosts(system.id, attributes, now) if boosts and base > 0 else []
+    earned = earned_today(user.id, system.id, day) if limits and base > 0 and system.daily_cap is not None else 0
+    amount, multiplier = engine.award(base, active, row.balance, earned, system.daily_cap, system.max_balance,
+                                      limits=limits)
     if trigger_type in ("spend", "refill") and row.balance + amount < 0:
         raise PointsError(f"not enough {system.name}: {row.balance} available, {-amount} needed")
     result = {"added": amount, "total": row.balance, "level_changed": False, "level": None}

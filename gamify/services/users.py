@@ -20,7 +20,7 @@ def by_external_id(external_id: str) -> Optional[User]:
     return db.session.execute(db.select(User).where(User.external_id == external_id)).scalar_one_or_none()
 
 
-def _created(user: User) -> None:
+def on_created(user: User) -> None:
     """Everything a new player gets: signup points, and rarity shifts as the player base grows."""
     db.session.flush()
     points.on_signup(user)
@@ -57,7 +57,7 @@ def identify(external_id: str, *, name: Optional[str] = None, email: Optional[st
     if attributes is not None:
         user.attributes = {**(user.attributes or {}), **attributes}
     if created:
-        _created(user)
+        on_created(user)
     return user, created
 
 
@@ -75,5 +75,5 @@ def signup(email: str, password: str, display_name: str, tz: str, attributes: Op
     db.session.add(user)
     db.session.flush()
     user.external_id = user.external_id or f"web-{user.id}"
-    _created(user)
+    on_created(user)
     return user

@@ -1,0 +1,253 @@
+"""Energy in the event pipeline: an event sent as an action ({"action": key, "difficulty": ...}) pays the
+action's energy cost in the event's transaction; not enough energy refuses the event (409) and
+nothing of it is recorded.
+
+The player's energy row, live boosts, last hour of spending and open reviews are loaded with the
+batch; regeneration (`engine.energy.advance`), the cost and the spend are computed in memory. The
+refusal happens in `check`, before any feature changed anything, so a refused event in a batch
+leaves no trace while the others go on.
+"""
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from types import SimpleNamespace
+
+from ..engine import energy as engine
+from ..services import energy as energy_svc
+from ..services.energy import EnergyError
+from .core import EventCtx, Feature, Part, Run
+from .sql import BOOL, DATETIME, FLOAT, INT, JSON, TEXT
+
+_ROW = [("user_id", INT), ("current", INT), ("remainder_milli", INT), ("last_regen_at", DATETIME),
+        ("fatigue_milli", INT), ("fatigue_updated_at", DATETIME), ("premium", BOOL), ("regen_per_hour", FLOAT),
+        ("tick_minutes", INT), ("skills", JSON), ("incapacitated_until", DATETIME),
+        ("incapacitated_reason", TEXT), ("full_notified", BOOL), ("created_at", DATETIME),
+        ("updated_at", DATETIME)]
+_TX_TYPES = energy_svc.SPEND_TYPES + energy_svc.INFLOW_TYPES
+
+
+def _config(run: Run) -> energy_svc.CachedConfig:
+    cached = run.snap.extras.get("energy")
+    if cached is None:  # a snapshot built before the energy module registered its loader
+        cached = run.state.setdefault("energy_config", energy_svc._load_cached_config())
+    return cached
+
+
+class Energy(Feature):
+    name = "energy"
+
+    def load(self, run: Run) -> list[Part]:
+        wanted = any(c.action not in (None, "") for c in run.ctxs) or any(c.idempotency_key for c in run.ctxs)
+        if not wanted:
+            return []
+        d = run.dialect
+        uids = d.list_param(sorted(run.players))
+        now = min(c.now for c in run.ctxs)
+        types = ", ".join(f"'{t}'" for t in _TX_TYPES)
+        parts = [
+            Part("energy_rows", [(c, f"pe.{c}", kind) for c, kind in _ROW],
+                 f"player_energy pe WHERE {d.in_list('pe.user_id', 'uids')}", {"uids": uids}),
+            # Boosts that matter from min(last regeneration, now) on; the exact cut is made per event.
+            Part("energy_boosts", [("user_id", "b.user_id", INT), ("type", "b.type", TEXT),
+                                   ("effect_value", "b.effect_value", FLOAT), ("applied_at", "b.applied_at", DATETIME),
+                                   ("expires_at", "b.expires_at", DATETIME)],
+                 "player_energy_boosts b LEFT JOIN player_energy pe2 ON pe2.user_id = b.user_id "
+                 f"WHERE {d.in_list('b.user_id', 'uids')} AND b.type <> 'instant_refill' AND "
+                 "(b.expires_at IS NULL OR b.expires_at > :energy_now OR b.expires_at > pe2.last_regen_at)",
+                 {"uids": uids, "energy_now": d.time(now)}),
+            # The last hour of spending and top-ups, for the anti-cheat review.
+            Part("energy_recent", [("user_id", "t.user_id", INT), ("type", "t.type", TEXT), ("amount", "t.amount", INT),
+                                   ("created_at", "t.created_at", DATETIME)],
+                 f"energy_transactions t WHERE {d.in_list('t.user_id', 'uids')} AND t.created_at > :energy_since "
+                 f"AND t.type IN ({types})", {"uids": uids, "energy_since": d.time(now - timedelta(hours=1))}),
+            Part("energy_reviews", [("user_id", "r.user_id", INT)],
+                 f"energy_reviews r WHERE {d.in_list('r.user_id', 'uids')} AND r.resolved_at IS NULL", {"uids": uids}),
+        ]
+        keys = sorted({c.idempotency_key for c in run.ctxs if c.idempotency_key})
+        if keys:  # what a repeated action cost the first time
+            parts.append(Part(
+                "energy_replays", [("event_id", "t.related_id", INT), ("amount", "t.amount", INT),
+                                   ("meta", 't."metadata"', JSON)],
+                "energy_transactions t JOIN metric_events me ON me.id = t.related_id "
+                "WHERE t.related_type = 'metric_event' AND t.type = 'consumption' AND "
+                f"{d.in_list('me.user_id', 'uids')} AND {d.in_list('me.idempotency_key', 'keys')}",
+                {"uids": uids, "keys": d.list_param(keys)}))
+        return parts
+
+    def loaded(self, run: Run, rows: dict) -> None:
+        if not rows:
+            return
+        for p in run.players.values():
+            p.state["energy"] = {"row": None, "boosts": [], "recent": [], "open_review": False}
+        for r in rows.get("energy_rows", []):
+            run.players[r["user_id"]].state["energy"]["row"] = SimpleNamespace(**r)
+        for r in rows.get("energy_boosts", []):
+            run.players[r.pop("user_id")].state["energy"]["boosts"].append(SimpleNamespace(**r))
+        for r in rows.get("energy_recent", []):
+            run.players[r.pop("user_id")].state["energy"]["recent"].append(SimpleNamespace(**r))
+        for r in rows.get("energy_reviews", []):
+            run.players[r["user_id"]].state["energy"]["open_review"] = True
+        run.state["energy_replays"] = {r["event_id"]: r for r in rows.get("energy_replays", [])}
+
+    # -- the spend --------------------------------------------------------------------------
+
+    def check(self, ctx: EventCtx) -> None:
+        key = ctx.action
+        if key in (None, ""):
+            return
+        if not isinstance(key, str):
+            raise EnergyError("action", "action must be an action key")
+        cached = _config(ctx.run)
+        action = cached.actions.get(key)
+        if action is None:
+            raise EnergyError("action", f"unknown action '{key}'", 404)
+        if action.metric_key != ctx.metric.key:
+            raise EnergyError("action", f"action '{key}' records metric '{action.metric_key}', not "
+                                        f"'{ctx.metric.key}'")
+        difficulty, _mult = energy_svc.resolve_difficulty(action, ctx.difficulty)
+        state = ctx.player.state.get("energy")
+        if state is None:  # pragma: no cover - loaded whenever the batch has an action
+            raise RuntimeError("energy state not loaded")
+        s, now = cached.settings, ctx.now
+        stored = state["row"]
+        row = SimpleNamespace(**vars(stored)) if stored is not None else SimpleNamespace(
+            **energy_svc._row_values(ctx.player.id, s, now), regen_per_hour=None, tick_minutes=None,
+            incapacitated_until=None)
+        env = _env(row, state, s, cached.cfg, now)
+        before = row.current
+        new = engine.advance(energy_svc._state(row), env, now)
+        regen = None
+        if new != energy_svc._state(row):
+            ticks = engine.tick_index(new.last_regen_at, env.tick_us) - engine.tick_index(row.last_regen_at, env.tick_us)
+            if new.fatigue_milli != row.fatigue_milli:
+                row.fatigue_updated_at = new.last_regen_at
+            row.current, row.remainder_milli = new.current, new.remainder_milli
+            row.fatigue_milli, row.last_regen_at = new.fatigue_milli, new.last_regen_at
+            row.updated_at = now
+            if new.current > before:
+                regen = (before, new.current, ticks)
+        locked = energy_svc._Locked(user=None, row=row, s=s, cfg=cached.cfg, env=env, now=now)
+        cost = energy_svc.action_cost(action, difficulty, row.skills or {}, cached.cfg, env.consumption_pct_at(now))
+        energy_svc._resting_error(locked, cost)
+        if cost > 0 and row.current < cost:
+            raise energy_svc._insufficient(locked, cost)
+        ctx.scratch["energy"] = (action, difficulty, cost, locked, regen, stored is None)
+
+    def apply(self, ctx: EventCtx) -> None:
+        plan = ctx.scratch.get("energy")
+        if plan is None:
+            return
+        action, difficulty, cost, L, regen, _new = plan
+        run, uid, now, row = ctx.run, ctx.player.id, ctx.now, L.row
+        state = ctx.player.state["energy"]
+        if regen is not None:
+            before, after, ticks = regen
+            _ledger(run, state, uid, "regeneration", after - before, before, after, None, None, {"ticks": ticks}, now)
+        before = row.current
+        if cost > 0:
+            row.current = before - cost
+            row.updated_at = now
+            gain = engine.fatigue_gain_milli(cost, (row.skills or {}).get("endurance", 0), L.cfg)
+            if gain:
+                row.fatigue_milli = min(engine.FATIGUE_MAX, (row.fatigue_milli or 0) + gain)
+                row.fatigue_updated_at = now
+        meta = {"action": action.key, "difficulty": difficulty}
+        _ledger(run, state, uid, "consumption", -cost, before, row.current, "metric_event", ctx.event_id, meta, now)
+        threshold = L.s.low_threshold
+        if cost > 0 and before >= threshold > row.current:
+            run.notify(uid, "energy_low", "Your energy is low",
+                       f"{row.current}/{L.max} left. It comes back over time - or refill with tokens.", "/energy", now)
+            run.emit("energy.low", uid, {"current": row.current, "max": L.max, "threshold": threshold}, None, now)
+        _full_flag(run, uid, row, L.max, now)
+        if cost > 0:
+            _review(run, state, uid, L, now)
+        state["row"] = row
+        _write_row(run, row)
+        ctx.scratch["energy_done"] = (action.key, difficulty, cost)
+        ctx.response["energy"] = {"action": action.key, "difficulty": difficulty, "cost": cost, "spent": cost,
+                                  "before": before, "current": row.current, "max": L.max,
+                                  "fatigue": round(row.fatigue_milli / engine.MILLI, 1),
+                                  "low": row.current < threshold}
+
+    def replay(self, ctx: EventCtx) -> None:
+        """A repeated action spends nothing again: what it cost, and the energy now."""
+        prior = ctx.scratch.get("replay_of")
+        if prior is not None:
+            done = prior.scratch.get("energy_done")
+        else:
+            stored = ctx.run.state.get("energy_replays", {}).get(ctx.event_id)
+            done = None if stored is None else ((stored["meta"] or {}).get("action"),
+                                                (stored["meta"] or {}).get("difficulty"), -stored["amount"])
+        state = ctx.player.state.get("energy")
+        if done is None or state is None or state["row"] is None:
+            return
+        cached = _config(ctx.run)
+        row, now = state["row"], ctx.now
+        env = _env(row, state, cached.settings, cached.cfg, now)
+        st = engine.advance(energy_svc._state(row), env, now)
+        max_now = env.max_at(now)
+        if st.current >= max_now and not row.full_notified:  # reads announce a fill once, as the pages do
+            row.full_notified = True
+            _write_row(ctx.run, row)
+            _announce_full(ctx.run, ctx.player.id, st.current, max_now, now)
+        action, difficulty, cost = done
+        ctx.response["energy"] = {"action": action, "difficulty": difficulty, "cost": cost, "spent": 0,
+                                  "current": st.current, "max": max_now,
+                                  "fatigue": round(st.fatigue_milli / engine.MILLI, 1)}
+
+
+def _env(row, state: dict, s, cfg, now) -> engine.Env:
+    since = min(row.last_regen_at, now)
+    boosts = [b for b in state["boosts"] if b.expires_at is None or b.expires_at > since]
+    return energy_svc._env(row, s, cfg, boosts)
+
+
+def _ledger(run: Run, state: dict, user_id: int, type_: str, amount: int, before: int, after: int,
+            related_type, related_id, meta, now) -> None:
+    run.writes.add("energy_transactions", {
+        "user_id": user_id, "type": type_, "amount": amount, "balance_before": before, "balance_after": after,
+        "related_type": related_type, "related_id": related_id, "metadata": meta or {}, "created_at": now})
+    if type_ in _TX_TYPES:
+        state["recent"].append(SimpleNamespace(type=type_, amount=amount, created_at=now))
+
+
+def _write_row(run: Run, row) -> None:
+    run.writes.add("player_energy", {c: getattr(row, c, None) for c, _kind in _ROW})
+
+
+def _announce_full(run: Run, user_id: int, current: int, max_energy: int, now) -> None:
+    run.notify(user_id, "energy_full", "Your energy is full", f"{current}/{max_energy}: time to use it!",
+               "/actions", now)
+    run.emit("energy.full", user_id, {"current": current, "max": max_energy}, None, now)
+
+
+def _full_flag(run: Run, user_id: int, row, max_energy: int, now) -> None:
+    """The "energy full" flag (see services.energy._after_write): reset below max; a fill by
+    regeneration is announced once."""
+    if row.current < max_energy:
+        row.full_notified = False
+    elif not row.full_notified:
+        row.full_notified = True
+        _announce_full(run, user_id, row.current, max_energy, now)
+
+
+def _review(run: Run, state: dict, user_id: int, L, now) -> None:
+    """Flag a player whose spending in the last hour exceeds max + an hour of regeneration + top-ups
+    (the rule of services.energy._review_spending, on the loaded ledger)."""
+    since = now - timedelta(hours=1)
+    recent = [t for t in state["recent"] if t.created_at > since]
+    spent = -sum(t.amount for t in recent if t.type in energy_svc.SPEND_TYPES and t.amount < 0)
+    if spent <= L.max:
+        return
+    inflow = sum(t.amount for t in recent if t.type in energy_svc.INFLOW_TYPES and t.amount > 0)
+    regen = math.ceil(L.env.regen_per_hour * (1 + L.env.regen_pct_at(now) / 100))
+    allowed = L.max + regen + inflow
+    if spent <= allowed or state["open_review"]:
+        return
+    state["open_review"] = True
+    run.writes.add("energy_reviews", {
+        "user_id": user_id, "spent": spent, "allowed": allowed, "created_at": now, "resolved_note": "",
+        "reason": f"spent {spent} energy in the last hour; max {L.max} + regeneration {regen} + top-ups {inflow} "
+                  f"allow {allowed}"})
+    run.emit("energy.flagged", user_id, {"spent": spent, "allowed": allowed}, None, now)
