@@ -71,18 +71,45 @@ def main() -> None:
     send(reqs[:100])  # warm caches
     counter["n"] = 0
     prof = cProfile.Profile() if args.profile else None
-    t0 = time.perf_counter()
+    db_cpu0 = _db_cpu(app)
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if prof:
         prof.enable()
     send(reqs[100:])
     if prof:
         prof.disable()
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    db_cpu = _db_cpu(app) - db_cpu0 if db_cpu0 is not None else None
     print(f"{args.n} events: {dt / args.n * 1000:.2f} ms/event, {counter['n'] / args.n:.1f} SQL statements/event")
+    # CPU time is steadier than wall time on a shared machine: this process (Flask, SQLAlchemy, the
+    # pipeline, drivers) and, for PostgreSQL on this machine, its server processes for this database.
+    print(f"  CPU: {cpu / args.n * 1000:.2f} ms/event in this process"
+          + (f", {db_cpu / args.n * 1000:.2f} ms/event in PostgreSQL backends" if db_cpu is not None else ""))
     if prof:
         prof.dump_stats("/tmp/prof/events.prof")
         st = pstats.Stats(prof)
         st.sort_stats(args.sort).print_stats(70)
+
+
+def _db_cpu(app):
+    """CPU seconds used so far by the PostgreSQL backends serving this database (None for SQLite or
+    when /proc is not readable)."""
+    import os
+    from gamify.extensions import db
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return None
+        pids = db.session.execute(db.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
+        db.session.rollback()
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 if __name__ == "__main__":

@@ -48,6 +48,15 @@ def _sqlite_pragmas(engine: Engine) -> None:
             raw.execute("PRAGMA busy_timeout=30000")
 
 
+def _postgres_settings(engine: Engine) -> None:
+    """psycopg prepares a statement on its second execution (default: fifth): the event pipeline runs a
+    handful of fixed statements whose planning would otherwise cost more than running them."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.prepare_threshold = 1
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     root = config_module.ROOT
     app = Flask(__name__, template_folder=str(root / "templates"), static_folder=str(root / "static"),
@@ -68,6 +77,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_pragmas(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            _postgres_settings(db.engine)
 
     @login_manager.user_loader
     def _load_user(user_id: str):

@@ -11,7 +11,7 @@ from ..models import Achievement, AchievementCompletion
 from ..services import achievements as achievements_svc
 from ..services import apikeys, events, points, streaks, users
 from ..services.achievements import AchievementError
-from ..services.events import EventError
+from ..services.events import EventError, EventIn, UserRef
 from ..services.users import UserError
 
 bp = Blueprint("api", __name__)
@@ -103,34 +103,57 @@ def _str_field(body: dict, name: str, required: bool = False, max_len: int = 255
     return v.strip()
 
 
-def _user_from_body(body: dict, create: bool):
-    """Accepts {"user": {"id": ..., "tz":..., "name":..., "email":..., "attributes": {...}}} or "user_id"."""
+def _user_ref(body: dict, prefix: str = "") -> UserRef:
+    """{"user": {"id": ..., "name":..., "email":..., "attributes": {...}}} (or "user_id") as a UserRef:
+    checked here, created on first sight by the event pipeline."""
     spec = body.get("user")
     if spec is None and "user_id" in body:
         spec = {"id": body["user_id"]}
     if not isinstance(spec, dict):
-        raise ApiError(400, "user", "user is required: an object with at least an id")
+        raise ApiError(400, f"{prefix}user", "user is required: an object with at least an id")
     uid = spec.get("id")
     if isinstance(uid, int) and not isinstance(uid, bool):
         uid = str(uid)
     if not isinstance(uid, str) or not uid.strip() or len(uid) > 128:
-        raise ApiError(400, "user.id", "user.id must be a non-empty string of at most 128 characters")
+        raise ApiError(400, f"{prefix}user.id", "user.id must be a non-empty string of at most 128 characters")
     attrs = spec.get("attributes")
     if attrs is not None and not isinstance(attrs, dict):
-        raise ApiError(400, "user.attributes", "user.attributes must be an object")
+        raise ApiError(400, f"{prefix}user.attributes", "user.attributes must be an object")
     for k in ("name", "email", "tz"):
         if spec.get(k) is not None and not isinstance(spec.get(k), str):
-            raise ApiError(400, f"user.{k}", f"user.{k} must be a string")
+            raise ApiError(400, f"{prefix}user.{k}", f"user.{k} must be a string")
+    name = spec.get("name")
+    if name is not None and (not name.strip() or len(name) > 120):
+        raise ApiError(400, f"{prefix}user.name", "user.name must be a non-empty string of at most 120 characters")
+    email = spec.get("email")
+    if email is not None and (not email.strip() or len(email) > 255):
+        raise ApiError(400, f"{prefix}user.email", "user.email must be a non-empty string of at most 255 characters")
+    return UserRef(uid, name=name, email=email.strip() if email else None, attributes=attrs)
+
+
+def _user_from_body(body: dict, create: bool):
+    """The User row named in the body (created on first sight when `create`)."""
+    ref = _user_ref(body)
     if not create:
-        user = users.by_external_id(uid)
+        user = users.by_external_id(ref.external_id)
         if user is None:
-            raise ApiError(404, "user.id", f"unknown user '{uid}'")
+            raise ApiError(404, "user.id", f"unknown user '{ref.external_id}'")
         return user
     try:
-        user, _ = users.identify(uid, name=spec.get("name"), email=spec.get("email"), attributes=attrs)
+        user, _ = users.identify(ref.external_id, name=ref.name, email=ref.email, attributes=ref.attributes)
     except UserError as e:
         raise ApiError(400, f"user.{e.field}", str(e))
     return user
+
+
+def event_in(metric_key: str, body: dict, idempotency_header: str | None = None, prefix: str = "") -> EventIn:
+    """One event of the API (single or batch) as the pipeline takes it; shape errors name the field."""
+    tz = body.get("tz", (body.get("user") or {}).get("tz") if isinstance(body.get("user"), dict) else None)
+    if tz is not None and not isinstance(tz, str):
+        raise ApiError(400, f"{prefix}tz", "tz must be an IANA timezone name such as 'Europe/London'")
+    idem = body.get("idempotency_key") or idempotency_header
+    return EventIn(metric_key, _user_ref(body, prefix), body.get("value", 1), tz, body.get("attributes"), idem,
+                   body.get("action"), body.get("difficulty"))
 
 
 def _known_user(external_id: str):
@@ -144,22 +167,13 @@ def _known_user(external_id: str):
 @require_api_key
 def metric_event(key: str):
     body = json_body()
-    value = body.get("value", 1)
-    tz = body.get("tz", (body.get("user") or {}).get("tz") if isinstance(body.get("user"), dict) else None)
-    if tz is not None and not isinstance(tz, str):
-        raise ApiError(400, "tz", "tz must be an IANA timezone name such as 'Europe/London'")
-    idem = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
-    # Validate everything before creating the user, so bad input leaves no trace.
-    from ..engine import calendar as cal
-    if tz is not None:
-        try:
-            cal.zone(tz)
-        except cal.InvalidTimezone as e:
-            raise ApiError(400, "tz", str(e))
-    user = _user_from_body(body, create=True)
-    options = {k: body[k] for k in ("action", "difficulty") if k in body}
-    result = events.process_event(key, user, value, tz=tz, attributes=body.get("attributes"),
-                                  idempotency_key=idem, options=options)
+    result = events.process_batch([event_in(key, body, request.headers.get("Idempotency-Key"))],
+                                  commit=False)[0]
+    if result.error is not None:
+        db.session.rollback()  # nothing of the event was written; nor the player, if new
+        raise result.error
+    db.session.commit()
+    result = result.response
     return jsonify(result), (200 if result["idempotent_replayed"] else 201)
 
 

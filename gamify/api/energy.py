@@ -10,7 +10,7 @@ from flask import jsonify, request
 from ..extensions import db
 from ..models._common import utcnow
 from ..services import energy
-from . import ApiError, _known_user, _user_from_body, bp, json_body, require_api_key
+from . import ApiError, _known_user, _user_ref, bp, json_body, require_api_key
 
 
 def _int_field(body: dict, name: str, required: bool = True, default=None):
@@ -166,6 +166,5 @@ def perform_action(key: str):
     idem = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
     action = energy.get_action(key)  # 404 before the user is created
     energy.resolve_difficulty(action, difficulty)
-    user = _user_from_body(body, create=True)
-    result = energy.perform_action(user, key, difficulty, idempotency_key=idem)
+    result = energy.perform_action(_user_ref(body), key, difficulty, idempotency_key=idem)
     return jsonify(result), (200 if result.get("idempotent_replayed") else 201)

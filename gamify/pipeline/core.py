@@ -128,8 +128,12 @@ class Feature:
 
     name = "feature"
 
-    def lock(self, run: "Run") -> None:
-        """Take the feature's own locks (after the players, before the load)."""
+    def lock(self, run: "Run") -> list["Part"]:
+        """Subqueries of the lock statement (after the players' locks): the feature's own locks."""
+        return []
+
+    def locked(self, run: "Run", rows: dict[str, list[dict]]) -> None:
+        """What the lock statement returned for this feature's parts."""
 
     def load(self, run: "Run") -> list["Part"]:
         """Subqueries for the one load statement."""
@@ -227,38 +231,72 @@ def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
 
 # ------------------------------------------------------------------------------------------ players
 
-_PLAYER_COLUMNS = "u.id, u.external_id, u.display_name, u.email, u.timezone, u.attributes, u.role"
-_lock_sql: dict[str, Any] = {}
+_PLAYER_COLUMNS = [("id", "u.id", INT), ("external_id", "u.external_id", TEXT),
+                   ("display_name", "u.display_name", TEXT), ("email", "u.email", TEXT),
+                   ("timezone", "u.timezone", TEXT), ("attributes", "u.attributes", JSON), ("role", "u.role", TEXT)]
 
 
-def _lock_statement(d: Dialect):
-    stmt = _lock_sql.get(d.name)
-    if stmt is None:
-        lock = " FOR NO KEY UPDATE OF u" if d.pg else ""
-        stmt = _lock_sql[d.name] = text(
-            f"SELECT {_PLAYER_COLUMNS}, (SELECT version FROM config_version WHERE id = 1) AS config_version "
-            f"FROM users u WHERE {d.in_list('u.id', 'ids')} OR {d.in_list('u.external_id', 'exts')} "
-            f"ORDER BY u.id{lock}")
-    return stmt
+def _lock_parts(d: Dialect, ids: set[int], exts: set[str]) -> list[Part]:
+    """The players, locked in id order (FOR NO KEY UPDATE: it excludes another event of the same player
+    but not the key-share locks of rows inserted elsewhere that reference them), and the configuration
+    counter."""
+    lock = " FOR NO KEY UPDATE OF u" if d.pg else ""
+    cols = ", ".join(expr for _n, expr, _k in _PLAYER_COLUMNS)
+    return [
+        Part("players", [(n, f"u.{n}", k) for n, _e, k in _PLAYER_COLUMNS],
+             f"(SELECT {cols} FROM users u WHERE {d.in_list('u.id', 'lock_ids')} OR "
+             f"{d.in_list('u.external_id', 'lock_exts')} ORDER BY u.id{lock}) AS u",
+             {"lock_ids": d.list_param(sorted(ids)), "lock_exts": d.list_param(sorted(exts))}),
+        Part("config_version", [("version", "c.version", INT)], "config_version c WHERE c.id = 1"),
+    ] + ([Part("plans", [("mode", "g.mode", TEXT)],
+               # For the rest of this transaction: the pipeline's statements take their rows as JSON
+               # parameters, so their best plan does not depend on the values; a cached generic plan
+               # saves planning them on every event (SET LOCAL, as a function the statement can call).
+               "(SELECT set_config('plan_cache_mode', 'force_generic_plan', true) AS mode) AS g")] if d.pg else [])
 
 
-def _lock_players(run: Run, ids: set[int], exts: set[str]) -> tuple[dict[int, Player], dict[str, int], int]:
-    """Lock the players (in id order) and read the configuration counter with them."""
+def _lock_players(run: Run, ids: set[int], exts: set[str], features: bool = True
+                  ) -> tuple[dict[int, Player], dict[str, int], int]:
+    """One statement: lock the players, read the configuration counter, and take the features' own
+    locks (leaderboards: the board rows FOR SHARE)."""
     d = run.dialect
-    rows = run.conn.execute(_lock_statement(d), {"ids": d.list_param(sorted(ids)),
-                                                 "exts": d.list_param(sorted(exts))}).all()
-    players, by_ext, version = {}, {}, 0
-    for uid, ext, name, email, tz, attrs, role, ver in rows:
-        if isinstance(attrs, str):
-            import json
-            attrs = json.loads(attrs)
-        players[uid] = Player(uid, ext, name or "", email, tz or "UTC", dict(attrs or {}), role)
-        if ext is not None:
-            by_ext[ext] = uid
-        version = int(ver or 0)
-    if not rows:
-        version = snapshot.current_version()
-    return players, by_ext, version
+    parts: list[tuple[Optional[Feature], Part]] = [(None, p) for p in _lock_parts(d, ids, exts)]
+    if features:
+        for f in FEATURES:
+            parts += [(f, p) for p in f.lock(run)]
+    rows = _select_parts(run, parts)
+    players, by_ext = {}, {}
+    for r in rows[None]["players"]:
+        players[r["id"]] = Player(r["id"], r["external_id"], r["display_name"] or "", r["email"], r["timezone"] or "UTC",
+                                  dict(r["attributes"] or {}), r["role"])
+        if r["external_id"] is not None:
+            by_ext[r["external_id"]] = r["id"]
+    version = rows[None]["config_version"]
+    if features:
+        for f in FEATURES:
+            f.locked(run, rows.get(f, {}))
+    return players, by_ext, int(version[0]["version"]) if version else 0
+
+
+_select_sql: dict[tuple, Any] = {}
+
+
+def _select_parts(run: Run, parts: list) -> dict:
+    """One SELECT of the parts' JSON aggregates; returns {feature (None: core): {part name: rows}}."""
+    d = run.dialect
+    key = (d.name,) + tuple(p.name + "\x00" + p.sql for _f, p in parts)
+    stmt = _select_sql.get(key)
+    if stmt is None:
+        stmt = _select_sql[key] = text("SELECT " + ", ".join(
+            f"{d.json_rows(p.columns, p.sql)} AS {p.name}" for _f, p in parts))
+    params: dict = {}
+    for _f, p in parts:
+        params.update(p.params)
+    row = run.conn.execute(stmt, params).one()
+    out: dict = {}
+    for (f, p), raw in zip(parts, row):
+        out.setdefault(f, {})[p.name] = d.parse_rows(raw, p.columns)
+    return out
 
 
 def _create_players(run: Run, refs: list[UserRef]) -> None:
@@ -267,9 +305,12 @@ def _create_players(run: Run, refs: list[UserRef]) -> None:
     from ..services import users as users_svc  # the signup rules live with the users service
     from ..services.upsert import dialect_insert
     for ref in sorted(refs, key=lambda r: r.external_id):
+        email = ref.email.lower() if ref.email else None
+        if email is not None and db.session.execute(db.select(User.id).where(User.email == email)).first():
+            email = None  # taken: the event's profile step refuses it with a clear error
         stmt = dialect_insert(User).values(
-            external_id=ref.external_id, role=ROLE_PLAYER, timezone="UTC", attributes={},
-            display_name=ref.name or ref.external_id, created_at=run.now, control_group=False,
+            external_id=ref.external_id, role=ROLE_PLAYER, timezone="UTC", attributes=dict(ref.attributes or {}),
+            display_name=ref.name or ref.external_id, email=email, created_at=run.now, control_group=False,
         ).on_conflict_do_nothing(index_elements=["external_id"]).returning(User.id)
         new_id = db.session.execute(stmt).scalar()
         if new_id is not None:
@@ -296,32 +337,14 @@ def _profile(player: Player, ref: UserRef) -> None:
 
 # ------------------------------------------------------------------------------------------ load
 
-_load_sql: dict[tuple, Any] = {}
-
-
 def _load(run: Run) -> None:
-    parts: list[tuple[Feature, Part]] = []
+    parts: list[tuple[Optional[Feature], Part]] = [(None, p) for p in _core_parts(run)]
     for f in FEATURES:
         parts += [(f, p) for p in f.load(run)]
-    parts = [(None, p) for p in _core_parts(run)] + parts
-    if not parts:
-        return
-    d = run.dialect
-    key = (d.name,) + tuple(p.name + "\x00" + p.sql for _f, p in parts)
-    stmt = _load_sql.get(key)
-    if stmt is None:
-        stmt = _load_sql[key] = text("SELECT " + ", ".join(
-            f"{d.json_rows(p.columns, p.sql)} AS {p.name}" for _f, p in parts))
-    params: dict = {}
-    for _f, p in parts:
-        params.update(p.params)
-    row = run.conn.execute(stmt, params).one()
-    by_feature: dict[Optional[Feature], dict] = {}
-    for (f, p), raw in zip(parts, row):
-        by_feature.setdefault(f, {})[p.name] = d.parse_rows(raw, p.columns)
-    _core_loaded(run, by_feature.get(None, {}))
+    rows = _select_parts(run, parts)
+    _core_loaded(run, rows.get(None, {}))
     for f in FEATURES:
-        f.loaded(run, by_feature.get(f, {}))
+        f.loaded(run, rows.get(f, {}))
 
 
 def _core_parts(run: Run) -> list[Part]:
@@ -417,7 +440,7 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
     missing = [r for ext, r in refs.items() if ext not in by_ext]
     if missing:
         _create_players(run, missing)
-        more, more_ext, version = _lock_players(run, set(), {r.external_id for r in missing})
+        more, more_ext, version = _lock_players(run, set(), {r.external_id for r in missing}, features=False)
         players.update(more)
         by_ext.update(more_ext)
     run.players = players
@@ -445,8 +468,6 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
     for p in players.values():
         p.seen_at = now
     if run.ctxs:
-        for f in FEATURES:
-            f.lock(run)
         _load(run)
 
     # 4. compute, event by event

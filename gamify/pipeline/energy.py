@@ -9,9 +9,12 @@ leaves no trace while the others go on.
 """
 from __future__ import annotations
 
+import json
 import math
 from datetime import timedelta
 from types import SimpleNamespace
+
+from sqlalchemy import text
 
 from ..engine import energy as engine
 from ..services import energy as energy_svc
@@ -38,57 +41,13 @@ class Energy(Feature):
     name = "energy"
 
     def load(self, run: Run) -> list[Part]:
-        wanted = any(c.action not in (None, "") for c in run.ctxs) or any(c.idempotency_key for c in run.ctxs)
-        if not wanted:
-            return []
-        d = run.dialect
-        uids = d.list_param(sorted(run.players))
-        now = min(c.now for c in run.ctxs)
-        types = ", ".join(f"'{t}'" for t in _TX_TYPES)
-        parts = [
-            Part("energy_rows", [(c, f"pe.{c}", kind) for c, kind in _ROW],
-                 f"player_energy pe WHERE {d.in_list('pe.user_id', 'uids')}", {"uids": uids}),
-            # Boosts that matter from min(last regeneration, now) on; the exact cut is made per event.
-            Part("energy_boosts", [("user_id", "b.user_id", INT), ("type", "b.type", TEXT),
-                                   ("effect_value", "b.effect_value", FLOAT), ("applied_at", "b.applied_at", DATETIME),
-                                   ("expires_at", "b.expires_at", DATETIME)],
-                 "player_energy_boosts b LEFT JOIN player_energy pe2 ON pe2.user_id = b.user_id "
-                 f"WHERE {d.in_list('b.user_id', 'uids')} AND b.type <> 'instant_refill' AND "
-                 "(b.expires_at IS NULL OR b.expires_at > :energy_now OR b.expires_at > pe2.last_regen_at)",
-                 {"uids": uids, "energy_now": d.time(now)}),
-            # The last hour of spending and top-ups, for the anti-cheat review.
-            Part("energy_recent", [("user_id", "t.user_id", INT), ("type", "t.type", TEXT), ("amount", "t.amount", INT),
-                                   ("created_at", "t.created_at", DATETIME)],
-                 f"energy_transactions t WHERE {d.in_list('t.user_id', 'uids')} AND t.created_at > :energy_since "
-                 f"AND t.type IN ({types})", {"uids": uids, "energy_since": d.time(now - timedelta(hours=1))}),
-            Part("energy_reviews", [("user_id", "r.user_id", INT)],
-                 f"energy_reviews r WHERE {d.in_list('r.user_id', 'uids')} AND r.resolved_at IS NULL", {"uids": uids}),
-        ]
-        keys = sorted({c.idempotency_key for c in run.ctxs if c.idempotency_key})
-        if keys:  # what a repeated action cost the first time
-            parts.append(Part(
-                "energy_replays", [("event_id", "t.related_id", INT), ("amount", "t.amount", INT),
-                                   ("meta", 't."metadata"', JSON)],
-                "energy_transactions t JOIN metric_events me ON me.id = t.related_id "
-                "WHERE t.related_type = 'metric_event' AND t.type = 'consumption' AND "
-                f"{d.in_list('me.user_id', 'uids')} AND {d.in_list('me.idempotency_key', 'keys')}",
-                {"uids": uids, "keys": d.list_param(keys)}))
-        return parts
+        if all(c.action in (None, "") for c in run.ctxs):
+            return []  # a replayed action loads what it needs itself (replay)
+        return _parts(run.dialect, sorted(run.players), min(c.now for c in run.ctxs))
 
     def loaded(self, run: Run, rows: dict) -> None:
-        if not rows:
-            return
-        for p in run.players.values():
-            p.state["energy"] = {"row": None, "boosts": [], "recent": [], "open_review": False}
-        for r in rows.get("energy_rows", []):
-            run.players[r["user_id"]].state["energy"]["row"] = SimpleNamespace(**r)
-        for r in rows.get("energy_boosts", []):
-            run.players[r.pop("user_id")].state["energy"]["boosts"].append(SimpleNamespace(**r))
-        for r in rows.get("energy_recent", []):
-            run.players[r.pop("user_id")].state["energy"]["recent"].append(SimpleNamespace(**r))
-        for r in rows.get("energy_reviews", []):
-            run.players[r["user_id"]].state["energy"]["open_review"] = True
-        run.state["energy_replays"] = {r["event_id"]: r for r in rows.get("energy_replays", [])}
+        if rows:
+            _receive(run.players, rows)
 
     # -- the spend --------------------------------------------------------------------------
 
@@ -176,11 +135,11 @@ class Energy(Feature):
         if prior is not None:
             done = prior.scratch.get("energy_done")
         else:
-            stored = ctx.run.state.get("energy_replays", {}).get(ctx.event_id)
-            done = None if stored is None else ((stored["meta"] or {}).get("action"),
-                                                (stored["meta"] or {}).get("difficulty"), -stored["amount"])
-        state = ctx.player.state.get("energy")
-        if done is None or state is None or state["row"] is None:
+            done = _stored_spend(ctx)
+        if done is None:
+            return  # not an action
+        state = ctx.player.state.get("energy") or _load_one(ctx.run, ctx.player)
+        if state["row"] is None:
             return
         cached = _config(ctx.run)
         row, now = state["row"], ctx.now
@@ -195,6 +154,64 @@ class Energy(Feature):
         ctx.response["energy"] = {"action": action, "difficulty": difficulty, "cost": cost, "spent": 0,
                                   "current": st.current, "max": max_now,
                                   "fatigue": round(st.fatigue_milli / engine.MILLI, 1)}
+
+
+def _stored_spend(ctx: EventCtx):
+    """(action, difficulty, cost) of the recorded event a repeated key names, if it was an action (a
+    replay is rare: one look-up of its own)."""
+    row = ctx.run.conn.execute(text(
+        "SELECT amount, metadata FROM energy_transactions WHERE user_id = :u AND type = 'consumption' AND "
+        "related_type = 'metric_event' AND related_id = :e"), {"u": ctx.player.id, "e": ctx.event_id}).first()
+    if row is None:
+        return None
+    meta = json.loads(row[1]) if isinstance(row[1], str) else (row[1] or {})
+    return meta.get("action"), meta.get("difficulty"), -row[0]
+
+
+def _load_one(run: Run, player) -> dict:
+    """The energy state of one player, for a replay in a batch that loaded none."""
+    from .core import _select_parts
+    rows = _select_parts(run, [(None, p) for p in _parts(run.dialect, [player.id], run.now)])[None]
+    _receive({player.id: player}, rows)
+    return player.state["energy"]
+
+
+def _parts(d, uids: list, now) -> list[Part]:
+    """The load statement's energy subqueries for these players."""
+    uids = d.list_param(uids)
+    types = ", ".join(f"'{t}'" for t in _TX_TYPES)
+    return [
+        Part("energy_rows", [(c, f"pe.{c}", kind) for c, kind in _ROW],
+             f"player_energy pe WHERE {d.in_list('pe.user_id', 'uids')}", {"uids": uids}),
+        # Boosts that matter from min(last regeneration, now) on; the exact cut is made per event.
+        Part("energy_boosts", [("user_id", "b.user_id", INT), ("type", "b.type", TEXT),
+                               ("effect_value", "b.effect_value", FLOAT), ("applied_at", "b.applied_at", DATETIME),
+                               ("expires_at", "b.expires_at", DATETIME)],
+             "player_energy_boosts b LEFT JOIN player_energy pe2 ON pe2.user_id = b.user_id "
+             f"WHERE {d.in_list('b.user_id', 'uids')} AND b.type <> 'instant_refill' AND "
+             "(b.expires_at IS NULL OR b.expires_at > :energy_now OR b.expires_at > pe2.last_regen_at)",
+             {"uids": uids, "energy_now": d.time(now)}),
+        # The last hour of spending and top-ups, for the anti-cheat review.
+        Part("energy_recent", [("user_id", "t.user_id", INT), ("type", "t.type", TEXT), ("amount", "t.amount", INT),
+                               ("created_at", "t.created_at", DATETIME)],
+             f"energy_transactions t WHERE {d.in_list('t.user_id', 'uids')} AND t.created_at > :energy_since "
+             f"AND t.type IN ({types})", {"uids": uids, "energy_since": d.time(now - timedelta(hours=1))}),
+        Part("energy_reviews", [("user_id", "r.user_id", INT)],
+             f"energy_reviews r WHERE {d.in_list('r.user_id', 'uids')} AND r.resolved_at IS NULL", {"uids": uids}),
+    ]
+
+
+def _receive(players: dict, rows: dict) -> None:
+    for p in players.values():
+        p.state["energy"] = {"row": None, "boosts": [], "recent": [], "open_review": False}
+    for r in rows.get("energy_rows", []):
+        players[r["user_id"]].state["energy"]["row"] = SimpleNamespace(**r)
+    for r in rows.get("energy_boosts", []):
+        players[r.pop("user_id")].state["energy"]["boosts"].append(SimpleNamespace(**r))
+    for r in rows.get("energy_recent", []):
+        players[r.pop("user_id")].state["energy"]["recent"].append(SimpleNamespace(**r))
+    for r in rows.get("energy_reviews", []):
+        players[r["user_id"]].state["energy"]["open_review"] = True
 
 
 def _env(row, state: dict, s, cfg, now) -> engine.Env:

@@ -29,7 +29,7 @@ from ..engine import leaderboards as engine
 from ..queue import get_redis
 from ..services import leaderboards as lb_svc
 from .core import EventCtx, Feature, Part, Run
-from .sql import DATE, DATETIME, FLOAT, INT, JSON, TEXT
+from .sql import BOOL, DATE, DATETIME, FLOAT, INT, JSON, TEXT
 
 log = logging.getLogger(__name__)
 GLOBAL = engine.GLOBAL
@@ -125,23 +125,11 @@ class _LbRun:
     touched: set = field(default_factory=set)  # board ids written
 
 
-_BOARDS_SQL: dict[str, object] = {}
-
-
-def _boards_statement(pg: bool):
-    stmt = _BOARDS_SQL.get("pg" if pg else "sqlite")
-    if stmt is None:
-        stmt = text("SELECT id, key, ranked_by, metric_id, system_id, frequency, start_date, participant_limit, "
-                    "breakdown, current_period_start, redis_dirty FROM leaderboards WHERE active = true "
-                    "ORDER BY key" + (" FOR SHARE" if pg else ""))
-        _BOARDS_SQL["pg" if pg else "sqlite"] = stmt
-    return stmt
-
-
-def _date(v) -> Optional[date]:
-    if v is None or isinstance(v, date):
-        return v
-    return date.fromisoformat(v)
+_BOARD_COLUMNS = [("id", "b.id", INT), ("key", "b.key", TEXT), ("ranked_by", "b.ranked_by", TEXT),
+                  ("metric_id", "b.metric_id", INT), ("system_id", "b.system_id", INT),
+                  ("frequency", "b.frequency", TEXT), ("start_date", "b.start_date", DATE),
+                  ("participant_limit", "b.participant_limit", INT), ("breakdown", "b.breakdown", JSON),
+                  ("current_period_start", "b.current_period_start", DATE), ("redis_dirty", "b.redis_dirty", BOOL)]
 
 
 _SCORE_COLUMNS = [("leaderboard_id", "s.leaderboard_id", INT), ("period", "s.period", TEXT),
@@ -152,14 +140,19 @@ _SCORE_COLUMNS = [("leaderboard_id", "s.leaderboard_id", INT), ("period", "s.per
 class Leaderboards(Feature):
     name = "leaderboards"
 
-    def lock(self, run: Run) -> None:
-        import json
-        boards = []
-        for r in run.conn.execute(_boards_statement(run.dialect.pg)):
-            breakdown = json.loads(r.breakdown) if isinstance(r.breakdown, str) else (r.breakdown or [])
-            boards.append(Board(r.id, r.key, r.ranked_by, r.metric_id, r.system_id, r.frequency,
-                                _date(r.start_date), max(1, r.participant_limit or 10), list(breakdown),
-                                _date(r.current_period_start), bool(r.redis_dirty)))
+    def lock(self, run: Run) -> list[Part]:
+        """The active boards, FOR SHARE: finalisation and rebuilds lock them FOR UPDATE, so an event's
+        scores land wholly before or wholly after them."""
+        cols = ", ".join(c for c, _e, _k in _BOARD_COLUMNS)
+        share = " FOR SHARE" if run.dialect.pg else ""
+        return [Part("boards", _BOARD_COLUMNS,
+                     f"(SELECT {cols} FROM leaderboards WHERE active = true ORDER BY key{share}) AS b")]
+
+    def locked(self, run: Run, rows: dict) -> None:
+        boards = [Board(r["id"], r["key"], r["ranked_by"], r["metric_id"], r["system_id"], r["frequency"],
+                        r["start_date"], max(1, r["participant_limit"] or 10), list(r["breakdown"] or []),
+                        r["current_period_start"], bool(r["redis_dirty"])) for r in rows.get("boards", [])]
+        boards.sort(key=lambda b: b.key)
         run.state["lb"] = _LbRun(boards)
 
     def load(self, run: Run) -> list[Part]:

@@ -31,6 +31,7 @@ class Op:
     key: tuple = ()  # upsert: the conflict target; update/delete: the match columns
     set_sql: Optional[dict] = None  # update: column -> SQL expression over `t` (row) and `x` (input)
     returning: tuple = ()  # update: columns of `t` returned (PostgreSQL: by the whole statement)
+    lookup: str = ""  # update/delete: the indexed column that finds the rows (default: the first key)
 
 
 def _cols(*pairs) -> tuple:
@@ -95,7 +96,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
        key=("leaderboard_id", "period", "segment", "user_id")),
     Op("leaderboard_scores_gone", "leaderboard_scores", "delete", _cols(
         ("leaderboard_id", INT), ("period", TEXT), ("segment", TEXT), ("user_id", INT)),
-       key=("leaderboard_id", "period", "segment", "user_id")),
+       key=("leaderboard_id", "period", "segment", "user_id"), lookup="user_id"),
     Op("rank_changes", "leaderboard_rank_changes", "insert", _cols(
         ("leaderboard_id", INT), ("period", TEXT), ("segment", TEXT), ("user_id", INT), ("previous_rank", INT),
         ("new_rank", INT), ("occurred_at", DATETIME), ("source_event_id", INT))),
@@ -169,6 +170,11 @@ def _dml(d: Dialect, op: Op) -> str:
                 "WHERE NOT EXISTS (SELECT 1 FROM notification_preferences p WHERE p.user_id = x.user_id "
                 "AND p.type = x.type AND p.channel = 'in_app' AND p.enabled = false)")
     match = " AND ".join(f't."{k}" = x."{k}"' for k in op.key)
+    if d.pg:
+        # The rows' first key as an array too: a cached generic plan cannot know how few rows the JSON
+        # holds, and would hash-join the whole target table; `= ANY(array)` makes it an index lookup.
+        k0 = op.lookup or op.key[0]
+        match += f' AND t."{k0}" = ANY(ARRAY(SELECT {d.field(k0, dict(op.columns)[k0])} FROM {d.rows_from("w_" + op.name)}))'
     if op.kind == "update":
         sets = op.set_sql or {c: f"x.{c}" for c in cols if c not in op.key}
         sets_sql = ", ".join(f'"{c}" = {expr}' for c, expr in sets.items())
@@ -182,6 +188,8 @@ def _dml(d: Dialect, op: Op) -> str:
             sql = f"UPDATE {op.table} AS t SET {sets_sql} FROM ({_select(d, op)}) AS x WHERE {match}"
         return sql + (f" RETURNING {ret}" if ret else "")
     if op.kind == "delete":
+        if d.pg:
+            return f"DELETE FROM {op.table} AS t USING ({_select(d, op)}) AS x WHERE {match}"
         keys = ", ".join(f'"{k}"' for k in op.key)
         return f"DELETE FROM {op.table} WHERE ({keys}) IN (SELECT {keys} FROM ({_select(d, op)}) AS x)"
     raise ValueError(op.kind)  # pragma: no cover
@@ -216,10 +224,11 @@ def flush(conn, d: Dialect, writes: Writes) -> list:
     names = tuple(n for n in ORDER if writes.rows.get(n))
     if not names:
         return []
-    params = {f"w_{n}": d.dumps([_row(OPS[n], r) for r in writes.get(n)]) for n in names}
     if d.pg:
-        result = conn.execute(_statement(d, names), params)
-        return [tuple(r) for r in result] if any(OPS[n].returning for n in names) else []
+        # Every operation, empty ones too: one statement text, prepared and planned once per connection.
+        params = {f"w_{n}": d.dumps([_row(OPS[n], r) for r in writes.get(n)]) for n in ORDER}
+        return [tuple(r) for r in conn.execute(_statement(d, ORDER), params)]
+    params = {f"w_{n}": d.dumps([_row(OPS[n], r) for r in writes.get(n)]) for n in names}
     out = []
     for n in names:
         result = conn.execute(_single(d, n), {f"w_{n}": params[f"w_{n}"]})
