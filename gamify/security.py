@@ -53,9 +53,12 @@ def apply_limits(app: Flask) -> None:
     for endpoint in ("auth.login", "auth.signup"):
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = limiter.limit(login_limit, methods=["POST"])(app.view_functions[endpoint])
+    from .api import batch_size
     for endpoint, fn in list(app.view_functions.items()):
         if endpoint.startswith("api.") and request_methods(app, endpoint) & {"POST"}:
-            app.view_functions[endpoint] = limiter.limit(event_limit, key_func=_api_key_or_ip)(fn)
+            # A batch counts as many requests as it carries events.
+            cost = batch_size if endpoint == "api.batch_events" else 1
+            app.view_functions[endpoint] = limiter.limit(event_limit, key_func=_api_key_or_ip, cost=cost)(fn)
 
 
 def request_methods(app: Flask, endpoint: str) -> set[str]:

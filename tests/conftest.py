@@ -145,3 +145,11 @@ def db(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# Property tests are deterministic in `make test` (each test's settings derandomise them); `make
+# test-random` runs them with fresh random inputs and more examples. "noshrink" reports the first
+# failure at once (for checking that a test catches a planted bug).
+from hypothesis import Phase, settings as _hsettings  # noqa: E402
+
+_hsettings.register_profile("noshrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])

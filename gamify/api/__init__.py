@@ -177,6 +177,46 @@ def metric_event(key: str):
     return jsonify(result), (200 if result["idempotent_replayed"] else 201)
 
 
+@bp.post("/events")
+@require_api_key
+def batch_events():
+    """Up to 1,000 events in one request and one transaction: {"events": [{"metric": key, "user": {...},
+    "value", "attributes", "idempotency_key", "action", "difficulty", "tz"}, ...]}. Answers 200 with one
+    result per event, in order: the single endpoint's body plus "status" (201, or 200 for a repeated
+    idempotency key), or that event's error ({"status": 4xx, "error": {...}}). A bad event does not sink
+    the others; events of one player apply in the order given."""
+    body = json_body()
+    items = body.get("events")
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, "events", f"events must be a non-empty array of at most {events.MAX_BATCH} events")
+    if len(items) > events.MAX_BATCH:
+        raise ApiError(400, "events", f"at most {events.MAX_BATCH} events per request (got {len(items)}); "
+                                      "split the batch")
+    results: list = [None] * len(items)
+    inputs: list[tuple[int, EventIn]] = []
+    for i, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise ApiError(400, "event", "each event must be an object")
+            metric = item.get("metric")
+            if not isinstance(metric, str) or not metric.strip():
+                raise ApiError(400, "metric", "metric is required: the key of the metric")
+            inputs.append((i, event_in(metric, item)))
+        except ApiError as e:
+            results[i] = {"status": e.status, "error": {"message": e.message, **({"field": e.field} if e.field else {}),
+                                                        **e.extra}}
+    for (i, _ev), result in zip(inputs, events.process_batch([ev for _i, ev in inputs], commit=True)):
+        results[i] = result.as_json()
+    return jsonify({"results": results})
+
+
+def batch_size() -> int:
+    """What a request costs against the event rate limit: its number of events (1 for the others)."""
+    body = request.get_json(silent=True)
+    items = body.get("events") if isinstance(body, dict) else None
+    return max(1, min(len(items), events.MAX_BATCH)) if isinstance(items, list) else 1
+
+
 @bp.post("/users/<external_id>")
 @require_api_key
 def identify(external_id: str):

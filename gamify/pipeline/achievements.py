@@ -4,7 +4,8 @@ rules of `engine.achievements` applied in memory, completions, counts and notice
 Rarity is the share of players holding an achievement. The completion count lives on the achievement
 row and moves by one statement per batch (`achievement_counts`, returning the new counts), so
 concurrent events never lose a count; each unlock's rarity is then the count it brought the
-achievement to, as if the completions had been written one by one.
+achievement to over the players that existed at that event, as if the events had been sent one by
+one (players a batch creates count from their first event on).
 """
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ class Achievements(Feature):
             return
         state = run.state["achievements"]
         if "players" not in state:
-            state["players"] = achievements_svc.recent_player_count()
+            state["players"] = achievements_svc.recent_player_count()  # new players of the batch included
+        players_now = state["players"] - run.players_created_after(ctx)
         for a in outcome.unlocked:
             done.add(a.id)
             run.writes.add("completions", {"user_id": player.id, "achievement_id": a.id, "completed_at": ctx.now,
@@ -74,7 +76,7 @@ class Achievements(Feature):
             state["counts"][a.id] = ordinal
             run.writes.add("achievement_counts", {"id": a.id, "n": ordinal, "players": state["players"]})
             body = achievements_svc.serialize(a, rarity=0.0) | {"completed_at": ctx.now.isoformat()}
-            state["unlocks"].append((a.id, ordinal, body))
+            state["unlocks"].append((a.id, ordinal, body, players_now))
             ctx.response["achievements"].append(body)
             run.emit("achievement.completed", player.id, {"achievement": a.key, "name": a.name, "badge": a.badge},
                      ctx.event_id, ctx.now)
@@ -86,7 +88,6 @@ class Achievements(Feature):
         if not state or not state["unlocks"]:
             return
         final = {aid: count for aid, count in returned}
-        players = state["players"]
-        for aid, ordinal, body in state["unlocks"]:
+        for aid, ordinal, body, players in state["unlocks"]:
             count = final[aid] - state["counts"][aid] + ordinal  # the count this completion brought it to
             body["rarity_pct"] = round(engine.rarity_pct(count, players), 1)

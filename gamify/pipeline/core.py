@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Optional, Union
 
 from sqlalchemy import text
@@ -99,7 +99,8 @@ class EventCtx:
     """One event while features compute it. Earlier features leave their results for later ones:
     `streak_length`/`streak_extended` (streaks), `unlocked` (achievements), `points` (points, the
     response block), and every feature adds its block to `response`."""
-    index: int
+    index: int  # position in the caller's list
+    seq: int  # position among the batch's recordable events
     run: "Run"
     player: Player
     metric: MetricDef
@@ -112,6 +113,7 @@ class EventCtx:
     idempotency_key: Optional[str]
     action: Any
     difficulty: Any
+    profile: Optional[UserRef] = None  # the host product's name/email/attributes sent with the event
     event_id: int = 0
     old_total: float = 0.0
     new_total: float = 0.0
@@ -141,6 +143,10 @@ class Feature:
 
     def loaded(self, run: "Run", rows: dict[str, list[dict]]) -> None:
         """Build per-player state (`player.state[self.name]`) from the rows of this feature's parts."""
+
+    def refuse(self, run: "Run", event: EventIn) -> None:
+        """Refuse an event the configuration alone rules out (EventError), before players are created:
+        a refused event leaves no trace, not even its new player."""
 
     def check(self, ctx: EventCtx) -> None:
         """Refuse the event by raising EventError, before any feature changed anything."""
@@ -187,8 +193,14 @@ class Run:
         self.writes = writes_mod.Writes()
         self.state: dict = {}  # per feature
         self.event_ids: list[int] = []
+        self.created: dict[int, Optional[int]] = {}  # players created by this batch -> seq of their 1st event
         self.stored_keys: dict[tuple, int] = {}  # (user, metric, key) -> event id already recorded
         self.batch_keys: dict[tuple, EventCtx] = {}  # ... recorded earlier in this batch
+
+    def players_created_after(self, ctx: EventCtx) -> int:
+        """Players this batch created whose first event comes after `ctx` (sent one by one, they would
+        not exist yet when ctx is recorded)."""
+        return sum(1 for seq in self.created.values() if seq is None or seq > ctx.seq)
 
     def emit(self, type_: str, user_id: Optional[int], payload: dict, event_id: Optional[int], now: datetime):
         """A domain event (webhooks, e-mails read the outbox) written with the batch; the dispatcher is
@@ -302,37 +314,45 @@ def _select_parts(run: Run, parts: list) -> dict:
 def _create_players(run: Run, refs: list[UserRef]) -> None:
     """Players seen for the first time: created in external-id order (so two batches creating the same
     ones queue instead of deadlocking), with everything a new player gets (signup points, streak row)."""
+    from ..services import achievements as achievements_svc
     from ..services import users as users_svc  # the signup rules live with the users service
     from ..services.upsert import dialect_insert
     for ref in sorted(refs, key=lambda r: r.external_id):
-        email = ref.email.lower() if ref.email else None
-        if email is not None and db.session.execute(db.select(User.id).where(User.email == email)).first():
-            email = None  # taken: the event's profile step refuses it with a clear error
+        email = ref.email.lower() if ref.email else None  # checked free by the caller
         stmt = dialect_insert(User).values(
             external_id=ref.external_id, role=ROLE_PLAYER, timezone="UTC", attributes=dict(ref.attributes or {}),
             display_name=ref.name or ref.external_id, email=email, created_at=run.now, control_group=False,
         ).on_conflict_do_nothing(index_elements=["external_id"]).returning(User.id)
         new_id = db.session.execute(stmt).scalar()
         if new_id is not None:
+            run.created[new_id] = None
+            achievements_svc.players_changed()
             users_svc.on_created(db.session.get(User, new_id))
     db.session.flush()
 
 
 def _profile(player: Player, ref: UserRef) -> None:
-    """identify(): the host product's name, email and attributes for the player."""
+    """identify(): the host product's name, email and attributes for the player (email checked first, so
+    a refused event changes nothing)."""
+    email = ref.email.lower() if ref.email is not None else None
+    if email is not None and email != player.email:
+        other = db.session.execute(db.select(User.id).where(User.email == email)).scalar()
+        if other is not None and other != player.id:
+            raise EventError("user.email", "that email belongs to another user")
+        player.email, player.profile_changed = email, True
     if ref.name is not None and ref.name != player.display_name:
         player.display_name, player.profile_changed = ref.name, True
-    if ref.email is not None:
-        email = ref.email.lower()
-        if email != player.email:
-            other = db.session.execute(db.select(User.id).where(User.email == email)).scalar()
-            if other is not None and other != player.id:
-                raise EventError("user.email", "that email belongs to another user")
-            player.email, player.profile_changed = email, True
     if ref.attributes:
         merged = {**player.attributes, **ref.attributes}
         if merged != player.attributes:
             player.attributes, player.profile_changed = merged, True
+
+
+def _taken_emails(refs) -> set[str]:
+    emails = {r.email.lower() for r in refs if r.email}
+    if not emails:
+        return set()
+    return set(db.session.execute(db.select(User.email).where(User.email.in_(sorted(emails)))).scalars())
 
 
 # ------------------------------------------------------------------------------------------ load
@@ -433,40 +453,57 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
         except EventError as e:
             results[i].error = e
 
-    # 2. lock the players (creating the new ones), read the configuration counter with them
+    # 2. lock the known players, read the configuration counter with them
     ids = {_user_id(ev) for _i, ev, _v in valid if not isinstance(ev.user, UserRef)}
-    refs = {ev.user.external_id: ev.user for _i, ev, _v in valid if isinstance(ev.user, UserRef)}
-    players, by_ext, version = _lock_players(run, ids, set(refs))
-    missing = [r for ext, r in refs.items() if ext not in by_ext]
-    if missing:
-        _create_players(run, missing)
-        more, more_ext, version = _lock_players(run, set(), {r.external_id for r in missing}, features=False)
-        players.update(more)
-        by_ext.update(more_ext)
-    run.players = players
+    refs = {ev.user.external_id for _i, ev, _v in valid if isinstance(ev.user, UserRef)}
+    players, by_ext, version = _lock_players(run, ids, refs)
     run.snap = snapshot.get(version)
 
-    # 3. events → contexts (unknown metrics and players refused here)
-    for i, ev, (value, tz, attrs, key) in valid:
-        uid = by_ext.get(ev.user.external_id) if isinstance(ev.user, UserRef) else _user_id(ev)
-        player = players.get(uid)
-        metric = run.snap.metrics.get(ev.metric)
+    # 3. refuse what the configuration refuses; create the players seen for the first time (those with
+    #    an event left to record: a bad event leaves no trace, as when sent alone), then lock them too
+    accepted = []
+    for i, ev, checked in valid:
         try:
-            if player is None:
-                raise EventError("user", "unknown user", 404)
-            if metric is None:
+            if ev.metric not in run.snap.metrics:
                 raise EventError("metric", f"unknown metric '{ev.metric}'", 404)
-            if isinstance(ev.user, UserRef):
-                _profile(player, ev.user)
+            for f in FEATURES:
+                f.refuse(run, ev)
+            accepted.append((i, ev, checked))
         except EventError as e:
             results[i].error = e
+    new_refs: dict[str, UserRef] = {}
+    for _i, ev, _c in accepted:
+        if isinstance(ev.user, UserRef) and ev.user.external_id not in by_ext:
+            new_refs.setdefault(ev.user.external_id, ev.user)  # created with what its first event says
+    if new_refs:
+        taken = _taken_emails(new_refs.values())
+        for i, ev, _c in accepted:
+            if isinstance(ev.user, UserRef) and ev.user.external_id in new_refs and ev.user.email \
+                    and ev.user.email.lower() in taken:
+                results[i].error = EventError("user.email", "that email belongs to another user")
+        accepted = [a for a in accepted if results[a[0]].error is None]
+        wanted = {ev.user.external_id for _i, ev, _c in accepted if isinstance(ev.user, UserRef)}
+        create = [r for ext, r in new_refs.items() if ext in wanted]
+        if create:
+            _create_players(run, create)
+            more, more_ext, _version = _lock_players(run, set(), {r.external_id for r in create}, features=False)
+            players.update(more)
+            by_ext.update(more_ext)
+    run.players = players
+    for i, ev, (value, tz, attrs, key) in accepted:
+        player = players.get(by_ext.get(ev.user.external_id) if isinstance(ev.user, UserRef) else _user_id(ev))
+        if player is None:
+            results[i].error = EventError("user", "unknown user", 404)
             continue
-        at = ev.now or now
-        run.ctxs.append(EventCtx(index=i, run=run, player=player, metric=metric, value=value, tz=tz or "",
-                                 now=at, local_date=at.date(), attributes={}, event_attributes=attrs,
-                                 idempotency_key=key, action=ev.action, difficulty=ev.difficulty))
-    for p in players.values():
-        p.seen_at = now
+        # Stamped in the order given, a microsecond apart: the earlier event stays the earlier achiever
+        # (leaderboard ties), as when the events are sent one by one.
+        at = ev.now or (now + timedelta(microseconds=i))
+        if player.id in run.created and run.created[player.id] is None:
+            run.created[player.id] = len(run.ctxs)
+        run.ctxs.append(EventCtx(index=i, seq=len(run.ctxs), run=run, player=player, metric=run.snap.metrics[ev.metric], value=value,
+                                 tz=tz or "", now=at, local_date=at.date(), attributes={}, event_attributes=attrs,
+                                 idempotency_key=key, action=ev.action, difficulty=ev.difficulty,
+                                 profile=ev.user if isinstance(ev.user, UserRef) else None))
     if run.ctxs:
         _load(run)
 
@@ -484,9 +521,13 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
         f.finish(run)
 
     # 5. write
+    for c in done:  # last seen: their latest event (historical events keep their own time)
+        if c.player.seen_at is None or c.now > c.player.seen_at:
+            c.player.seen_at = c.now
     for p in players.values():
-        run.writes.add("users", {"id": p.id, "timezone": p.timezone, "last_seen_at": p.seen_at,
-                                 "display_name": p.display_name, "email": p.email, "attributes": p.attributes})
+        if p.seen_at is not None or p.profile_changed:
+            run.writes.add("users", {"id": p.id, "timezone": p.timezone, "last_seen_at": p.seen_at,
+                                     "display_name": p.display_name, "email": p.email, "attributes": p.attributes})
     returned = writes_mod.flush(conn, run.dialect, run.writes)
     for f in FEATURES:
         f.written(run, returned)
@@ -504,6 +545,8 @@ def _user_id(ev: EventIn) -> int:
 
 def _apply(run: Run, ctx: EventCtx) -> None:
     player = ctx.player
+    if ctx.profile is not None:
+        _profile(player, ctx.profile)
     key = ctx.idempotency_key
     if key is not None:
         k = (player.id, ctx.metric.id, key)
@@ -555,7 +598,8 @@ def _sync_orm(events: list[EventIn], players: dict[int, Player]) -> None:
         if isinstance(u, User) and u.id in players:
             p = players[u.id]
             set_committed_value(u, "timezone", p.timezone)
-            set_committed_value(u, "last_seen_at", p.seen_at)
+            if p.seen_at is not None:
+                set_committed_value(u, "last_seen_at", p.seen_at)
             if p.profile_changed:
                 set_committed_value(u, "attributes", p.attributes)
 

@@ -51,20 +51,14 @@ class Energy(Feature):
 
     # -- the spend --------------------------------------------------------------------------
 
+    def refuse(self, run: Run, event) -> None:
+        _action(run, event.action, event.metric, event.difficulty)
+
     def check(self, ctx: EventCtx) -> None:
-        key = ctx.action
-        if key in (None, ""):
+        if ctx.action in (None, ""):
             return
-        if not isinstance(key, str):
-            raise EnergyError("action", "action must be an action key")
         cached = _config(ctx.run)
-        action = cached.actions.get(key)
-        if action is None:
-            raise EnergyError("action", f"unknown action '{key}'", 404)
-        if action.metric_key != ctx.metric.key:
-            raise EnergyError("action", f"action '{key}' records metric '{action.metric_key}', not "
-                                        f"'{ctx.metric.key}'")
-        difficulty, _mult = energy_svc.resolve_difficulty(action, ctx.difficulty)
+        action, difficulty = _action(ctx.run, ctx.action, ctx.metric.key, ctx.difficulty)
         state = ctx.player.state.get("energy")
         if state is None:  # pragma: no cover - loaded whenever the batch has an action
             raise RuntimeError("energy state not loaded")
@@ -154,6 +148,22 @@ class Energy(Feature):
         ctx.response["energy"] = {"action": action, "difficulty": difficulty, "cost": cost, "spent": 0,
                                   "current": st.current, "max": max_now,
                                   "fatigue": round(st.fatigue_milli / engine.MILLI, 1)}
+
+
+def _action(run: Run, key, metric_key: str, difficulty):
+    """The action an event names and its difficulty (None, None: not an action); EventError for an
+    unknown action, another metric's action or a difficulty it does not have."""
+    if key in (None, ""):
+        return None, None
+    if not isinstance(key, str):
+        raise EnergyError("action", "action must be an action key")
+    action = _config(run).actions.get(key)
+    if action is None:
+        raise EnergyError("action", f"unknown action '{key}'", 404)
+    if action.metric_key != metric_key:
+        raise EnergyError("action", f"action '{key}' records metric '{action.metric_key}', not '{metric_key}'")
+    difficulty, _mult = energy_svc.resolve_difficulty(action, difficulty)
+    return action, difficulty
 
 
 def _stored_spend(ctx: EventCtx):

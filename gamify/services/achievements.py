@@ -43,6 +43,11 @@ def recent_player_count() -> int:
     return n
 
 
+def players_changed() -> None:
+    """Forget the cached player count (players created or removed outside the ORM's unit of work)."""
+    _count_cache.clear()
+
+
 @sa_event.listens_for(Session, "after_flush")
 def _users_changed(session: Session, _ctx) -> None:
     if _count_cache and any(isinstance(o, User) for o in (*session.new, *session.deleted)):
