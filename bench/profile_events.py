@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--sort", default="cumulative")
+    ap.add_argument("--batch", type=int, default=0, help="send the events through POST /api/v1/events, N a request")
     args = ap.parse_args()
     info_file = Path("/tmp") / ("gamify-prof-" + hashlib.md5(args.db.encode()).hexdigest()[:8] + ".json")
     if args.setup:
@@ -64,6 +65,15 @@ def main() -> None:
     event.listen(engine, "before_cursor_execute", lambda *a, **k: counter.__setitem__("n", counter["n"] + 1))
 
     def send(batch):
+        if args.batch:  # the same events, N per request through the batch endpoint
+            for i in range(0, len(batch), args.batch):
+                chunk = batch[i:i + args.batch]
+                events = [{"metric": path.rsplit("/", 2)[-2], **json.loads(body)} for _m, path, _h, body in chunk]
+                r = client.post("/api/v1/events", headers=chunk[0][2], data=json.dumps({"events": events}))
+                assert r.status_code == 200, (r.status_code, r.data[:300])
+                bad = [x for x in r.get_json()["results"] if x["status"] not in (200, 201)]
+                assert not bad, bad[:3]
+            return
         for method, path, headers, body in batch:
             r = client.open(path, method=method, headers=headers, data=body)
             assert r.status_code in (200, 201), (r.status_code, r.data[:300])

@@ -75,12 +75,19 @@ class _Request:
 
 
 def run(session: OrmSession) -> None:
-    """Run what committed transactions left ready (called by Session.commit and at teardown)."""
+    """Run what committed transactions left ready (called by Session.commit and at teardown). Topics
+    that one handler serves with the same arguments run it once."""
     while True:
         ready = session.info.pop(_READY, None)
         if not ready:
             return
+        seen = set()
         for fn in ready:
+            if isinstance(fn, _Request):
+                handled = (HANDLERS.get(fn.topic), fn.args)
+                if handled in seen:
+                    continue
+                seen.add(handled)
             try:
                 fn()
             except Exception:  # noqa: BLE001 - the caller's data is committed; never fail it now
@@ -102,6 +109,10 @@ class Session(FlaskSession):
         super().commit()
         if self.info.get(_READY):
             run(self)
+
+    def rollback(self) -> None:
+        self.info.pop(_PENDING, None)  # also what was deferred outside a transaction since the last one
+        super().rollback()
 
 
 @event.listens_for(OrmSession, "after_commit")

@@ -162,35 +162,19 @@ DISPATCH_FLAG = "gamify:dispatch:queued"
 
 
 def request_dispatch(*_args) -> None:
-    """after_commit topic "outbox": run the dispatcher soon, off the request. Debounced with a
-    Redis flag (the dispatcher clears it before reading), so a burst of commits queues one job.
-    Never raises: with Redis down the every-minute schedule catches up."""
+    """after_commit topics "outbox" and "leaderboards.fanout": run the dispatcher soon, off the request,
+    at the front of the queue (the others' rank changes wait for it). Debounced with a Redis flag (the
+    dispatcher clears it before reading), so a burst of commits queues one job. Never raises: with
+    Redis down the every-minute schedule catches up."""
     def go():
         from .queue import get_queue, get_redis
         if not current_app.config.get("RQ_ASYNC", True):
             get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox)
             return
         if get_redis().set(DISPATCH_FLAG, "1", nx=True, ex=30):
-            get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400)
-    _safe("the outbox dispatch", go)
-
-
-FANOUT_FLAG = "gamify:fanout:queued"
-
-
-def request_fanout(*_args) -> None:
-    """after_commit topic "leaderboards.fanout": record the rank changes of the players committed events
-    overtook, soon (at the front of the queue: its lag is what players see). Debounced like the outbox
-    dispatch; the every-minute schedule catches up if Redis was down."""
-    def go():
-        from .queue import get_queue, get_redis
-        if not current_app.config.get("RQ_ASYNC", True):
-            get_queue(DEFAULT_QUEUE).enqueue(rank_fanout)
-            return
-        if get_redis().set(FANOUT_FLAG, "1", nx=True, ex=30):
-            get_queue(DEFAULT_QUEUE).enqueue(rank_fanout, job_timeout=300, result_ttl=60, failure_ttl=86400,
+            get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400,
                                              at_front=True)
-    _safe("the rank fan-out", go)
+    _safe("the outbox dispatch", go)
 
 
 def request_rebuild() -> None:
@@ -204,7 +188,8 @@ def init_app(app) -> None:
     after_commit.HANDLERS.update({
         "outbox": request_dispatch,
         "leaderboards.rebuild": request_rebuild,
-        "leaderboards.fanout": request_fanout,
+        # The dispatcher runs the rank fan-out first (its rank changes are outbox events too).
+        "leaderboards.fanout": request_dispatch,
         "webhook.deliver": enqueue_webhook_delivery,
         "email.send": enqueue_email,
     })
@@ -300,16 +285,18 @@ def deliver_webhook(delivery_id: int) -> str:
 
 @app_job
 def dispatch_outbox() -> dict:
-    """Domain events -> webhook deliveries and e-mails; then (re)enqueue anything due whose job is
-    missing: delayed e-mails whose time has come, and rows left pending while Redis was down."""
+    """The rank fan-out (others' rank changes from the committed score log), then domain events ->
+    webhook deliveries and e-mails; then (re)enqueue anything due whose job is missing: delayed e-mails
+    whose time has come, and rows left pending while Redis was down."""
     from .queue import get_redis
-    from .services import reminders, webhooks
+    from .services import rank_fanout, reminders, webhooks
 
     if current_app.config.get("RQ_ASYNC", True):
         try:
-            get_redis().delete(DISPATCH_FLAG)
+            get_redis().delete(DISPATCH_FLAG)  # commits from now on ask for another run
         except Exception:  # noqa: BLE001
             pass
+    fanout = rank_fanout.run_all()
     result = webhooks.dispatch_pending()
     just_sent, just_delivered = set(result.emails), set(result.deliveries)
     emails = [i for i in reminders.due_ids() if i not in just_sent]
@@ -319,22 +306,8 @@ def dispatch_outbox() -> dict:
         enqueue_email(send_id)
     for delivery_id in deliveries:
         enqueue_webhook_delivery(delivery_id)
-    return {"events": result.events, "deliveries": len(result.deliveries), "emails": len(result.emails),
-            "requeued_emails": len(emails), "requeued_deliveries": len(deliveries)}
-
-
-@app_job
-def rank_fanout() -> dict:
-    """Others' rank changes from the committed score log (services.rank_fanout), until it is empty."""
-    from .queue import get_redis
-    from .services import rank_fanout as fanout
-
-    if current_app.config.get("RQ_ASYNC", True):
-        try:
-            get_redis().delete(FANOUT_FLAG)  # commits from now on ask for another run
-        except Exception:  # noqa: BLE001
-            pass
-    return fanout.run_all()
+    return {"rank_changes": fanout["rank_changes"], "events": result.events, "deliveries": len(result.deliveries),
+            "emails": len(result.emails), "requeued_emails": len(emails), "requeued_deliveries": len(deliveries)}
 
 
 @app_job
@@ -475,10 +448,8 @@ class Scheduled:
 
 
 SCHEDULE: tuple[Scheduled, ...] = (
-    Scheduled("dispatch-outbox", dispatch_outbox, "Domain events to webhooks and e-mails; catch up on "
-              "anything left pending", interval=60, timeout=300),
-    Scheduled("rank-fanout", rank_fanout, "Rank changes of the players events overtook (catches up on "
-              "anything not run right after the events)", interval=60, timeout=300),
+    Scheduled("dispatch-outbox", dispatch_outbox, "Others' rank changes, then domain events to webhooks and "
+              "e-mails; catch up on anything left pending", interval=60, timeout=300),
     Scheduled("streak-reminders", streak_reminders, "Streak reminder e-mails in each player's local evening",
               cron="*/15 * * * *"),
     Scheduled("settle-streaks", settle_streaks, "Close lapsed streak periods (freezes, streak.lost) near "

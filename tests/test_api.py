@@ -4,6 +4,7 @@ import threading
 import pytest
 
 from gamify.models import MetricEvent, PointsAward, User
+from gamify.services import apikeys
 from gamify.services.events import process_event
 from tests import factories as f
 
@@ -133,3 +134,15 @@ def test_complete_api_achievement(client, setup, db):
     r = client.post("/api/v1/achievements/first/complete", json={"user": {"id": "u9"}}, headers=setup)
     assert r.status_code == 409
     assert client.post("/api/v1/achievements/zzz/complete", json={"user": {"id": "u9"}}, headers=setup).status_code == 404
+
+
+def test_a_revoked_key_is_refused_at_once(client, db):
+    f.metric("lessons")
+    key_row, secret = apikeys.create("host")
+    db.session.commit()
+    headers = {"X-API-Key": secret}
+    assert client.post("/api/v1/metrics/lessons/event", headers=headers, json={"user": {"id": "u"}}).status_code == 201
+    key_row.revoked_at = f.utc(2026, 1, 1)
+    db.session.commit()
+    r = client.post("/api/v1/metrics/lessons/event", headers=headers, json={"user": {"id": "u"}})
+    assert r.status_code == 401 and r.get_json()["error"]["field"] == "api_key"

@@ -22,12 +22,11 @@ def test_schedule_enqueues_on_rq_cron_times(app, db):
         cron = jobs.build_cron(get_redis())
         assert {j.name for j in cron.get_jobs()} == {s.name for s in jobs.SCHEDULE}
         cron.enqueue_jobs()
-        assert queued_names() == ["dispatch_outbox", "rank_fanout"]  # interval jobs start at once, cron ones wait
+        assert queued_names() == ["dispatch_outbox"]  # interval jobs start at once, cron ones wait
     with time_machine.travel(datetime(2026, 4, 1, 10, 15, 1, tzinfo=timezone.utc), tick=False):
         cron.enqueue_jobs()
-        assert queued_names() == sorted(["dispatch_outbox", "rank_fanout", "streak_reminders", "settle_streaks",
-                                         "weekly_recaps", "time_interval_points", "expire_gifts",
-                                         "finalise_leaderboards"])
+        assert queued_names() == sorted(["dispatch_outbox", "streak_reminders", "settle_streaks", "weekly_recaps",
+                                         "time_interval_points", "expire_gifts", "finalise_leaderboards"])
     with time_machine.travel(datetime(2026, 4, 1, 10, 16, 2, tzinfo=timezone.utc), tick=False):
         cron.enqueue_jobs()
         assert queued_names().count("dispatch_outbox") == 2  # every minute
@@ -43,7 +42,7 @@ def test_only_one_of_several_schedulers_enqueues(app, db):
         a.enqueue_jobs()
         assert b.enqueue_jobs() == []
         assert a.is_leader and not b.is_leader
-        assert queued_names() == ["dispatch_outbox", "rank_fanout"]
+        assert queued_names() == ["dispatch_outbox"]
         a.register_death()  # the leader stops: the other takes over on its next tick
     with time_machine.travel(datetime(2026, 4, 1, 10, 15, 40, tzinfo=timezone.utc), tick=False):
         assert b.enqueue_jobs()

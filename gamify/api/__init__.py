@@ -77,7 +77,7 @@ def _touch(key) -> None:
     """Record last use at most once a minute per key (not a write per request)."""
     now = achievements_svc.utcnow()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        key.last_used_at = now
+        apikeys.touch(key, now)
         db.session.commit()
 
 

@@ -1,7 +1,10 @@
 """API keys for the host app: shown once, stored as SHA-256."""
 import hashlib
 import secrets
-from typing import Optional
+from datetime import datetime
+from typing import NamedTuple, Optional
+
+from sqlalchemy import bindparam, select, update
 
 from ..extensions import db
 from ..models import ApiKey
@@ -19,10 +22,26 @@ def create(name: str) -> tuple[ApiKey, str]:
     return key, secret
 
 
-def verify(secret: Optional[str]) -> Optional[ApiKey]:
+class VerifiedKey(NamedTuple):
+    id: int
+    name: str
+    last_used_at: Optional[datetime]
+
+
+# Every API request asks this: a plain statement built once, no ORM object.
+_VERIFY = select(ApiKey.id, ApiKey.name, ApiKey.last_used_at).where(
+    ApiKey.key_hash == bindparam("h"), ApiKey.revoked_at.is_(None))
+
+
+def verify(secret: Optional[str]) -> Optional[VerifiedKey]:
+    """The key a secret belongs to, unless unknown or revoked (checked on every request: a revoked key
+    stops working at once)."""
     if not secret:
         return None
-    key = db.session.execute(db.select(ApiKey).where(ApiKey.key_hash == _hash(secret))).scalar_one_or_none()
-    if key is None or key.revoked_at is not None:
-        return None
-    return key
+    row = db.session.execute(_VERIFY, {"h": _hash(secret)}).first()
+    return VerifiedKey(*row) if row is not None else None
+
+
+def touch(key: VerifiedKey, now: datetime) -> None:
+    """Record the key's last use (callers do it at most once a minute per key)."""
+    db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))

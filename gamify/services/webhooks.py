@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from typing import Optional
 from urllib.parse import urlsplit
 
+from sqlalchemy import update
+
 from .. import after_commit
 from ..extensions import db
 from ..models import DomainEvent, User
@@ -139,7 +141,8 @@ def rotate_secret(ep: WebhookEndpoint) -> str:
 # Dispatch (the outbox reader)
 
 
-def event_body(ev: DomainEvent, external_id: Optional[str]) -> str:
+def event_body(ev, external_id: Optional[str]) -> str:
+    """The JSON posted for a domain event (a DomainEvent or a row with its columns)."""
     body = {
         "id": ev.id,
         "type": ev.type,
@@ -164,9 +167,11 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
     from . import reminders
 
     now = now or utcnow()
-    events = db.session.execute(db.select(DomainEvent).where(DomainEvent.dispatched_at.is_(None))
-                                .order_by(DomainEvent.id).limit(limit)
-                                .with_for_update(skip_locked=True)).scalars().all()
+    # Plain rows, not ORM objects, and one UPDATE to mark them: events come by the thousand a second.
+    events = db.session.execute(db.select(
+        DomainEvent.id, DomainEvent.type, DomainEvent.user_id, DomainEvent.payload, DomainEvent.created_at)
+        .where(DomainEvent.dispatched_at.is_(None)).order_by(DomainEvent.id).limit(limit)
+        .with_for_update(skip_locked=True)).all()
     result = DispatchResult(events=len(events))
     if not events:
         return result
@@ -191,7 +196,8 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
         send_id = reminders.on_domain_event(ev, now)
         if send_id is not None:
             result.emails.append(send_id)
-        ev.dispatched_at = now
+    db.session.execute(update(DomainEvent).where(DomainEvent.id.in_([e.id for e in events]))
+                       .values(dispatched_at=now).execution_options(synchronize_session=False))
     db.session.flush()
     result.deliveries = [d.id for d in new_deliveries]
     return result
