@@ -5,7 +5,7 @@ import sqlite3
 import time
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
@@ -48,6 +48,31 @@ def _sqlite_pragmas(engine: Engine) -> None:
             raw.execute("PRAGMA busy_timeout=30000")
 
 
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling without a round trip per request: a connection checked in moments
+    ago is alive; one idle for a while (a database restart, a proxy's idle timeout may have cut it) is
+    pinged first, and replaced if dead (SQLAlchemy retries the checkout on DisconnectionError)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn, record):
+        record.info["gamify.idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, record, _proxy):
+        since = record.info.get("gamify.idle_since")
+        if since is not None and time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except Exception as e:  # noqa: BLE001 - any failure here means a dead connection
+            raise exc.DisconnectionError(str(e)) from e
+
+
 def _postgres_settings(engine: Engine) -> None:
     """psycopg prepares a statement on its second execution (default: fifth): the event pipeline runs a
     handful of fixed statements whose planning would otherwise cost more than running them."""
@@ -75,6 +100,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from . import models  # noqa: F401  (register tables)
 
     with app.app_context():
+        _ping_when_idle(db.engine)
         if db.engine.dialect.name == "sqlite":
             _sqlite_pragmas(db.engine)
         elif db.engine.dialect.name == "postgresql":

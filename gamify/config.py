@@ -31,7 +31,8 @@ def from_env() -> dict:
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         # Backfills touching more users than this run in an RQ job instead of the request.
         "BACKFILL_INLINE_LIMIT": int(os.environ.get("BACKFILL_INLINE_LIMIT", "500")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Connections idle for a while are pinged before use (gamify._ping_when_idle), not every checkout.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
         "RATE_LIMIT_LOGIN": os.environ.get("RATE_LIMIT_LOGIN", "10 per minute"),
         "RATE_LIMIT_EVENTS": os.environ.get("RATE_LIMIT_EVENTS", "300 per second"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),

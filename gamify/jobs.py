@@ -16,14 +16,12 @@ import importlib
 import importlib.util
 import logging
 import os
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, Optional
 
 from flask import current_app, has_app_context
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Retry, get_current_job
 from rq.cron import CronScheduler
 from rq.exceptions import DuplicateJobError, NoSuchJobError
@@ -114,31 +112,18 @@ def enqueue_unique(func: Callable, *args, job_id: str, queue: str = DEFAULT_QUEU
         return None
 
 
-# After Redis timed out (unreachable host: each attempt would wait for the connect timeout), requests
-# skip enqueueing for a while; the scheduled dispatch catches up once Redis is back. A refused
-# connection fails instantly and needs no back-off.
-REDIS_BACKOFF_SECONDS = 15.0
-_redis_down_until = 0.0
-
-
-def reset_redis_backoff() -> None:
-    global _redis_down_until
-    _redis_down_until = 0.0
-
-
 def _safe(what: str, fn, *args) -> bool:
     """Enqueue without ever failing the caller (e.g. a request after its commit) when Redis is down:
     the row stays pending and the scheduled dispatch picks it up."""
-    global _redis_down_until
-    if time.monotonic() < _redis_down_until:
+    from .queue import redis_failed, redis_resting
+    if redis_resting():
         log.info("not enqueueing %s: Redis was unreachable moments ago", what)
         return False
     try:
         fn(*args)
         return True
     except (RedisError, OSError) as e:
-        if isinstance(e, (RedisTimeoutError, TimeoutError)):
-            _redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
+        redis_failed(e)
         log.warning("could not enqueue %s: Redis unreachable (the scheduled dispatch retries): %s", what, e)
         return False
     except Exception:  # noqa: BLE001 - never break the caller (e.g. a request that already committed)
@@ -162,19 +147,36 @@ DISPATCH_FLAG = "gamify:dispatch:queued"
 
 
 def request_dispatch(*_args) -> None:
-    """after_commit topics "outbox" and "leaderboards.fanout": run the dispatcher soon, off the request,
-    at the front of the queue (the others' rank changes wait for it). Debounced with a Redis flag (the
-    dispatcher clears it before reading), so a burst of commits queues one job. Never raises: with
-    Redis down the every-minute schedule catches up."""
-    def go():
-        from .queue import get_queue, get_redis
-        if not current_app.config.get("RQ_ASYNC", True):
-            get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox)
-            return
-        if get_redis().set(DISPATCH_FLAG, "1", nx=True, ex=30):
-            get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400,
-                                             at_front=True)
-    _safe("the outbox dispatch", go)
+    """Run the dispatcher soon, off the request (see dispatch_step; this is its stand-alone form)."""
+    from .queue import get_redis
+    _safe("the outbox dispatch", lambda: _enqueue_dispatch(get_redis().set(DISPATCH_FLAG, "1", nx=True, ex=30)))
+
+
+def dispatch_step(pipe, *_args):
+    """after_commit topics "outbox" and "leaderboards.fanout" (a Redis step: it joins the commit's one
+    pipeline). The dispatcher runs the rank fan-out and the outbox; it is debounced with a Redis flag (the
+    job clears it when it starts), so a burst of commits queues one job, at the front of the queue (the
+    others' rank changes wait for it). Never fails the caller: with Redis down the every-minute schedule
+    catches up."""
+    if not current_app.config.get("RQ_ASYNC", True):  # tests: the job runs inline, right away
+        return lambda _replies: _safe("the outbox dispatch", lambda: _enqueue_dispatch(True))
+    pipe.set(DISPATCH_FLAG, "1", nx=True, ex=30)
+
+    def done(replies):
+        if isinstance(replies, Exception) or isinstance(replies[0], Exception):
+            log.warning("could not ask for the outbox dispatch (the schedule catches up): %s", replies)
+        elif replies[0]:
+            _safe("the outbox dispatch", lambda: _enqueue_dispatch(True))
+    return done
+
+
+def _enqueue_dispatch(flag_was_set) -> None:
+    from .queue import get_queue
+    if not current_app.config.get("RQ_ASYNC", True):
+        get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox)
+    elif flag_was_set:
+        get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400,
+                                         at_front=True)
 
 
 def request_rebuild() -> None:
@@ -186,13 +188,12 @@ def init_app(app) -> None:
     """Say what each after-commit topic does (services request topics; they never import this module)."""
     from . import after_commit
     after_commit.HANDLERS.update({
-        "outbox": request_dispatch,
         "leaderboards.rebuild": request_rebuild,
-        # The dispatcher runs the rank fan-out first (its rank changes are outbox events too).
-        "leaderboards.fanout": request_dispatch,
         "webhook.deliver": enqueue_webhook_delivery,
         "email.send": enqueue_email,
     })
+    # The dispatcher runs the rank fan-out first (its rank changes are outbox events too).
+    after_commit.REDIS_HANDLERS.update({"outbox": dispatch_step, "leaderboards.fanout": dispatch_step})
 
 
 # ---------------------------------------------------------------------------------------------

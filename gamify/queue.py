@@ -1,6 +1,7 @@
 """Redis connection and RQ queues, configured from the app (REDIS_URL)."""
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import redis
@@ -33,3 +34,27 @@ def get_queue(name: str = "default") -> Queue:
 def enqueue(func, *args, queue: str = "default", **kwargs):
     """Enqueue `func` (a module-level function or its dotted path) on an RQ queue."""
     return get_queue(queue).enqueue(func, *args, **kwargs)
+
+
+# After Redis timed out (an unreachable host: each attempt waits for the connect timeout), callers that
+# can do without it (enqueueing after a commit, after-commit Redis steps) skip it for a while; the
+# scheduled jobs catch up once Redis is back. A refused connection fails at once and needs no rest.
+REDIS_BACKOFF_SECONDS = 15.0
+_redis_down_until = 0.0
+
+
+def redis_resting() -> bool:
+    """True shortly after Redis timed out: optional Redis work should not wait for it again."""
+    return time.monotonic() < _redis_down_until
+
+
+def redis_failed(e: BaseException) -> None:
+    """Note a failure; a timeout starts the rest period."""
+    global _redis_down_until
+    if isinstance(e, (redis.exceptions.TimeoutError, TimeoutError)):
+        _redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
+
+
+def reset_redis_backoff() -> None:
+    global _redis_down_until
+    _redis_down_until = 0.0

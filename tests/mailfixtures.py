@@ -248,6 +248,6 @@ class redis_down:
 
     def __exit__(self, *exc):
         self.redis_server["start"]()
-        from gamify import jobs
-        jobs.reset_redis_backoff()
+        from gamify import queue
+        queue.reset_redis_backoff()
         return False

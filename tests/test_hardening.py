@@ -116,3 +116,34 @@ def test_fuzzed_query_strings_never_5xx(app, db, params):
                  "/api/v1/users/u1/energy/transactions"):
         r = client.get(path, query_string=params, headers={"X-API-Key": key})
         assert r.status_code < 500, (path, params, r.get_data(as_text=True)[:300])
+
+
+def test_a_connection_cut_while_idle_is_replaced_not_failed(app, client, db, monkeypatch):
+    """A connection idle in the pool may have been cut (database restart, proxy timeout): the next request
+    pings it first and gets a fresh one, instead of failing. Connections used moments ago are not pinged
+    (no round trip per request)."""
+    import gamify
+    from tests import factories as f
+    f.metric("lessons")
+    headers = {"X-API-Key": f.api_key()}
+    assert client.post("/api/v1/metrics/lessons/event", headers=headers, json={"user": {"id": "u"}}).status_code == 201
+    db.session.remove()  # our connection goes back to the pool
+    pool = db.engine.pool
+    checked_out = pool.checkedout()
+    if db.engine.dialect.name == "postgresql":  # cut every idle connection of this database, as a restart would
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+        killer = create_engine(db.engine.url, poolclass=NullPool)  # not one of the pool's
+        with killer.connect() as other:
+            other.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                  "datname = current_database() AND pid <> pg_backend_pid()")
+        killer.dispose()
+    else:  # SQLite: close the idle connections under the pool's feet
+        for rec in list(pool._pool.queue):
+            rec.dbapi_connection.close()
+    monkeypatch.setattr(gamify, "IDLE_PING_SECONDS", 0.0)  # "a while" has passed
+    r = client.post("/api/v1/metrics/lessons/event", headers=headers, json={"user": {"id": "u"}})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    assert pool.checkedout() >= checked_out
+    db.session.remove()
+    db.engine.dispose()  # other connections cut above must not meet the fixtures' cleanup

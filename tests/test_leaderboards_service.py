@@ -271,11 +271,13 @@ def test_redis_blip_with_data_kept_marks_dirty_and_rebuilds(db, monkeypatch):
     a, b = players(2)
     process_event("lessons", a, 5)
 
-    def down(*_a, **_k):
-        raise redis_lib.ConnectionError("simulated outage")
-    monkeypatch.setattr(svc, "get_redis", down)
+    import gamify.queue
+    from flask import current_app
+    url = current_app.config["REDIS_URL"]
+    # the network to Redis is gone for this event (nothing listens on port 1): every caller sees it
+    monkeypatch.setitem(gamify.queue._clients, url, redis_lib.Redis.from_url("redis://127.0.0.1:1/0"))
     resp = process_event("lessons", b, 9)
-    assert resp["leaderboards"][0]["rank"] == 1
+    assert resp["leaderboards"][0]["rank"] == 1  # ranked from SQL
     monkeypatch.undo()
     assert get_redis().exists(svc.meta_key("lessons"))  # marker still there, but data is stale
     assert len(zset(svc.zkey("lessons", "all", "global"))) == 1
@@ -330,8 +332,8 @@ def test_late_redis_write_after_the_archive_is_dropped_not_resurrected(db):
     db.session.commit()  # ... past the commit
     svc.finalise_due(utc(2026, 1, 6, 12))
     db.session.commit()
-    for fn in delayed:
-        fn()
+    db.session.info[after_commit._READY] = delayed  # the held-back Redis write arrives now
+    after_commit.run(db.session())
     assert not get_redis().exists(svc.zkey("daily", "2026-01-05", "global"))
     run = db.session.query(LeaderboardRun).filter_by(leaderboard_id=board.id, segment="global").one()
     assert [e["score"] for e in run.rankings] == [2]
@@ -508,3 +510,34 @@ def test_others_rank_changes_match_a_brute_force_ranking_with_ties_and_a_top_n(d
         assert all(e.payload["by_user_id"] == mover.id and e.payload["leaderboard"] == "lessons"
                    for e in db.session.query(DomainEvent).filter_by(source_event_id=ev)
                    if e.type == "leaderboard.rank_changed" and e.user_id != mover.id)
+
+
+def test_a_rolled_back_event_never_reaches_the_redis_ranking(db, monkeypatch):
+    """The leaderboard step ran (scores computed, Redis writes queued), then a later step failed: the
+    transaction rolls back and the ranking never shows the score, not even after the next commit."""
+    import pytest
+    from gamify.pipeline import core
+
+    m = f.metric("lessons")
+    board = make_board(metric=m)
+    a, b = players(2)
+    process_event("lessons", a, 3)
+
+    class Boom(core.Feature):
+        name = "boom"
+
+        def written(self, run, returned):  # after the write statement, before the commit
+            raise RuntimeError("a later step failed")
+
+    monkeypatch.setattr(core, "FEATURES", core.FEATURES + [Boom()])
+    with pytest.raises(RuntimeError):
+        process_event("lessons", b, 50)
+    db.session.rollback()
+    monkeypatch.undo()
+    db.session.commit()  # an unrelated commit must not flush the dropped write either
+    assert zset(svc.zkey("lessons", "all", "global")) == [(svc.engine.encode_member(a.id, _achieved(a)), 3.0)]
+    assert top(board) == [("p0", 1, 3)]
+
+
+def _achieved(user):
+    return _db.session.query(LeaderboardScore).filter_by(user_id=user.id, segment="global").one().achieved_at

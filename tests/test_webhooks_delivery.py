@@ -213,7 +213,7 @@ def test_redis_timeouts_make_requests_skip_enqueueing_for_a_while(app, monkeypat
         assert jobs.enqueue_email(1) is False
         assert len(calls) == 1
     finally:
-        jobs.reset_redis_backoff()
+        gamify.queue.reset_redis_backoff()
     jobs.request_dispatch()
     assert len(calls) == 2
-    jobs.reset_redis_backoff()
+    gamify.queue.reset_redis_backoff()

@@ -299,9 +299,7 @@ class Leaderboards(Feature):
                 "leaderboard": e.board.key, "period": e.period, "segment": e.segment, "previous_rank": old_rank,
                 "new_rank": new_rank, **({"score": _num(e.new)} if e.new is not None else {})}, ctx.event_id, ctx.now)
         if lbr.touched:
-            board_ids = set(lbr.touched)
-            writes = list(lbr.redis_writes)
-            after_commit.defer(lambda: _write_redis(writes, board_ids, redis_down))
+            after_commit.defer_redis(_redis_step(list(lbr.redis_writes), set(lbr.touched), redis_down))
             after_commit.request("leaderboards.fanout")
 
 
@@ -358,19 +356,24 @@ def _sql_counts(run: Run, probes: list[_Probe]) -> dict[tuple, int]:
     return {k[:4]: int(got[i]) for i, k in enumerate(keys)}
 
 
-def _write_redis(writes: list, board_ids: set, redis_down: bool) -> None:
-    """After commit: the Lua upserts of the batch (one pipeline). A board Redis missed is marked dirty
-    and rebuilt from SQL on its next read."""
-    dirty: set[int] = set(board_ids) if redis_down else set()
-    if redis_down:
-        log.warning("leaderboards: Redis down; boards %s marked dirty for a rebuild", sorted(board_ids))
-    elif writes:
-        try:
-            lb_svc.apply_writes(writes)
-        except RedisError as e:
-            log.warning("leaderboards: Redis write failed (%s); boards marked dirty, SQL stays the record", e)
-            dirty |= board_ids
-    lb_svc._mark_dirty(dirty)
+def _redis_step(writes: list, board_ids: set, redis_down: bool):
+    """After commit, in the commit's Redis pipeline: the batch's Lua upserts. A board Redis missed is
+    marked dirty and rebuilt from SQL on its next read."""
+    def queue(pipe):
+        if redis_down:
+            log.warning("leaderboards: Redis down; boards %s marked dirty for a rebuild", sorted(board_ids))
+            return lambda _replies: lb_svc._mark_dirty(board_ids)
+        lb_svc.queue_writes(pipe, writes)
+
+        def done(replies):
+            failed = replies if isinstance(replies, Exception) else next(
+                (r for r in replies if isinstance(r, Exception)), None)
+            if failed is not None:
+                log.warning("leaderboards: Redis write failed (%s); boards marked dirty, SQL stays the record",
+                            failed)
+                lb_svc._mark_dirty(board_ids)
+        return done
+    return queue
 
 
 def _score_row(board_id: int, period: str, segment: str, user_id: int, s: Score, now: datetime) -> dict:

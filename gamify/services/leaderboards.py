@@ -222,18 +222,24 @@ class _Write:
     member: str
 
 
-def apply_writes(writes: list[_Write]) -> list:
-    """One round trip: the Lua upsert per (board, period, segment) the event changed."""
+def queue_writes(pipe, writes: list[_Write]) -> None:
+    """The Lua upsert per (board, period, segment) a player's score changed in, queued on `pipe`."""
     if not writes:
-        return []
-    r = get_redis()
-    script = _upsert_script(r)
-    pipe = r.pipeline(transaction=False)
+        return
+    script = _upsert_script(get_redis())
     for w in writes:
         script(keys=[zkey(w.board_key, w.period, w.segment), hkey(w.board_key, w.period, w.segment),
                      meta_key(w.board_key), closed_key(w.board_key, w.period)],
                args=[w.user_id, w.version, _f(w.score) if w.score is not None else "0",
                      w.member if w.score is not None else ""], client=pipe)
+
+
+def apply_writes(writes: list[_Write]) -> list:
+    """queue_writes in a pipeline of its own (one round trip)."""
+    if not writes:
+        return []
+    pipe = get_redis().pipeline(transaction=False)
+    queue_writes(pipe, writes)
     return pipe.execute()
 
 
