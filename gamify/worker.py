@@ -19,11 +19,30 @@ import signal
 import sys
 from typing import Optional
 
+import time
+
 import redis
 from flask import has_app_context
 from rq import Queue, Worker
+from rq.exceptions import StopRequested
 
 log = logging.getLogger("gamify.worker")
+
+REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
+
+
+def wait_for_redis(conn: redis.Redis, stopped, cap: float = 10.0) -> bool:
+    """Block until Redis answers a PING (True), or until `stopped()` (False). Backs off to `cap` seconds."""
+    delay = 0.25
+    while not stopped():
+        try:
+            conn.ping()
+            return True
+        except REDIS_ERRORS as e:
+            log.warning("Redis not reachable (%s); trying again in %.1f s", e, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, cap)
+    return False
 
 
 def _connection(url: str) -> redis.Redis:
@@ -42,18 +61,43 @@ class AppWorker(Worker):
             self._app_ctx.push()
         super().__init__(*args, **kwargs)
 
+    stop_asked = False  # SIGTERM/SIGINT, as opposed to RQ quitting on a Redis error
+
     def main_work_horse(self, job, queue):
         from .extensions import db
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
 
+    def request_stop(self, signum, frame):
+        self.stop_asked = True
+        return super().request_stop(signum, frame)
+
 
 def run_cron(redis_url: str, parent_pid: Optional[int], logging_level: str = "INFO") -> None:
-    """The cron loop (RQ's CronScheduler with a leader lock); returns on SIGTERM/SIGINT."""
+    """The cron loop (RQ's CronScheduler with a leader lock); returns on SIGTERM/SIGINT or when the parent
+    is gone. A scheduler that loses Redis is replaced by a new one once Redis answers (it takes the
+    leader lock again)."""
     from .jobs import build_cron
-    cron = build_cron(_connection(redis_url), parent_pid=parent_pid)
-    cron.log.setLevel(logging_level)
-    cron.start()
+    conn = _connection(redis_url)
+
+    def parent_gone() -> bool:
+        return parent_pid is not None and os.getppid() != parent_pid
+
+    while not parent_gone():
+        try:
+            cron = build_cron(conn, parent_pid=parent_pid)
+            cron.log.setLevel(logging_level)
+            cron.start()
+            return  # start() returns only when asked to stop
+        except StopRequested:
+            return
+        except Exception as e:  # noqa: BLE001 - a dead scheduler would stop every recurring job
+            log.warning("cron scheduler stopped on an error (%s); a new one starts once Redis answers", e)
+        try:
+            if not wait_for_redis(conn, parent_gone):
+                return
+        except StopRequested:  # the signal handler the last scheduler installed
+            return
 
 
 def _cron_child(redis_url: str, parent_pid: int, logging_level: str) -> None:
@@ -63,6 +107,26 @@ def _cron_child(redis_url: str, parent_pid: int, logging_level: str) -> None:
     except Exception:  # noqa: BLE001
         logging.getLogger("gamify.worker").exception("cron scheduler crashed")
         raise
+
+
+def _stop_pubsub(worker) -> None:
+    """The command-listening thread of a worker that died with Redis would retry forever."""
+    thread = getattr(worker, "pubsub_thread", None)
+    if thread is not None:
+        try:
+            thread.stop()
+            thread.join(5)
+        except Exception:  # noqa: BLE001
+            log.debug("could not stop the pubsub thread of %s", worker.name, exc_info=True)
+
+
+def _start_cron(url: str, logging_level: str):
+    ctx_mp = multiprocessing.get_context("fork")
+    proc = ctx_mp.Process(target=_cron_child, args=(url, os.getpid(), logging_level), name="gamify-cron",
+                          daemon=True)
+    proc.start()
+    log.info("cron scheduler started (pid %s)", proc.pid)
+    return proc
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -81,29 +145,43 @@ def main(argv: Optional[list[str]] = None) -> int:
     ctx.push()
     url = app.config["REDIS_URL"]
     conn = _connection(url)
-    try:
-        conn.ping()
-    except redis.RedisError as e:
-        log.error("Redis is not reachable at %s: %s", url, e)
-        return 2
-
     if args.cron_only:
         run_cron(url, None, args.logging_level)
         return 0
 
-    cron_proc = None
-    if not args.no_cron and not args.burst:
-        ctx_mp = multiprocessing.get_context("fork")
-        cron_proc = ctx_mp.Process(target=_cron_child, args=(url, os.getpid(), args.logging_level),
-                                   name="gamify-cron", daemon=True)
-        cron_proc.start()
-        log.info("cron scheduler started (pid %s)", cron_proc.pid)
+    stop = {"asked": False}
 
-    queues = [Queue(name.strip(), connection=conn) for name in args.queues.split(",") if name.strip()]
-    worker = AppWorker(queues, connection=conn)
-    log.info("worker %s listening on %s", worker.name, ", ".join(q.name for q in queues))
+    def _on_signal(_signum, _frame):
+        stop["asked"] = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    if not wait_for_redis(conn, lambda: stop["asked"]):  # started before Redis: wait for it
+        return 0
+    with_cron = not args.no_cron and not args.burst
+    cron_proc = _start_cron(url, args.logging_level) if with_cron else None
+    queue_names = [name.strip() for name in args.queues.split(",") if name.strip()]
     try:
-        worker.work(burst=args.burst, with_scheduler=True, logging_level=args.logging_level)
+        while not stop["asked"]:
+            if cron_proc is not None and not cron_proc.is_alive():
+                cron_proc = _start_cron(url, args.logging_level)
+            # A new worker each round: RQ's worker quits for good when Redis fails under a running job.
+            worker = AppWorker([Queue(n, connection=conn) for n in queue_names], connection=conn,
+                               maintenance_interval=60)
+            log.info("worker %s listening on %s", worker.name, ", ".join(queue_names))
+            try:
+                worker.work(burst=args.burst, with_scheduler=True, logging_level=args.logging_level)
+            except REDIS_ERRORS as e:
+                log.warning("worker %s lost Redis (%s)", worker.name, e)
+                _stop_pubsub(worker)  # its teardown could not reach Redis to do so
+            finally:  # RQ installed its own handlers for the worker's lifetime
+                signal.signal(signal.SIGTERM, _on_signal)
+                signal.signal(signal.SIGINT, _on_signal)
+            if args.burst or worker.stop_asked or stop["asked"]:
+                break
+            log.warning("worker %s stopped on an error; a new one starts once Redis answers", worker.name)
+            if not wait_for_redis(conn, lambda: stop["asked"]):
+                break
     finally:
         if cron_proc is not None and cron_proc.is_alive():
             cron_proc.terminate()

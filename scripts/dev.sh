@@ -21,8 +21,27 @@ export REDIS_URL
 "$PY" -m flask --app app seed-demo
 
 PIDS=()
+STOPPING="$ROOT/instance/.dev-stopping"
+rm -f "$STOPPING"
+
+# Run a command again whenever it exits (a crash the process could not survive on its own), until
+# cleanup asks everything to stop. Production does the same with systemd's Restart=always.
+supervise() {
+    while [ ! -e "$STOPPING" ]; do
+        "$@" &
+        local child=$!
+        trap 'kill -TERM $child 2>/dev/null' TERM
+        wait "$child" || true
+        wait "$child" 2>/dev/null || true
+        [ -e "$STOPPING" ] && break
+        echo "dev: '$*' exited; restarting it in 2 s" >&2
+        sleep 2
+    done
+}
+
 cleanup() {
     trap - EXIT INT TERM
+    touch "$STOPPING"
     local pid
     for pid in "${PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
@@ -35,17 +54,18 @@ cleanup() {
         [ "$alive" = 0 ] && break
         sleep 0.1
     done
-    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do pkill -KILL -P "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    rm -f "$STOPPING"
     echo "dev: stopped worker and mail server"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$PY" -m gamify.worker >>instance/worker.log 2>&1 &
+supervise "$PY" -m gamify.worker >>instance/worker.log 2>&1 &
 PIDS+=($!)
-"$PY" -m gamify.devmail >>instance/devmail.log 2>&1 &
+supervise "$PY" -m gamify.devmail >>instance/devmail.log 2>&1 &
 PIDS+=($!)
 echo "dev: RQ worker pid ${PIDS[0]} (log instance/worker.log), dev mail pid ${PIDS[1]} (log instance/devmail.log, messages in instance/mail/)"
 

@@ -69,6 +69,36 @@ def test_worker_runs_the_cron_and_stops_cleanly(app, db, database_url, redis_ser
     assert _wait(lambda: get_redis().get(jobs.CRON_LEADER_KEY) is None, timeout=10), "cron child still alive"
 
 
+def test_worker_carries_on_after_redis_drops_under_a_running_job(app, db, database_url, redis_server):
+    """Redis stops while a job runs and comes back 10 s later (empty: no persistence): the worker process
+    is still there, processes new jobs, and a cron scheduler leads again."""
+    db.session.commit()
+    proc = subprocess.Popen([sys.executable, "-m", "gamify.worker"], cwd=ROOT,
+                            env=_env(database_url, redis_server), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        conn = get_redis()
+        assert _wait(lambda: conn.get(jobs.CRON_LEADER_KEY) is not None), "no cron leader"
+        slow = Queue("default", connection=conn).enqueue(time.sleep, 8)
+        assert _wait(lambda: slow.get_status(refresh=True) == "started"), "the slow job never started"
+        redis_server["stop"]()
+        time.sleep(10)
+        redis_server["start"]()
+        job = Queue("default", connection=conn).enqueue(jobs.prune_logs)
+        assert _wait(lambda: job.get_status(refresh=True) == "finished", timeout=60), "no job ran after the outage"
+        assert proc.poll() is None, "the worker process exited"
+        assert _wait(lambda: conn.get(jobs.CRON_LEADER_KEY) is not None, timeout=60), "no cron leader again"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert proc.returncode == 0, out[-3000:]
+    assert "lost Redis" in out
+
+
 def test_devmail_writes_an_eml_file(app, tmp_path):
     port = free_port()
     maildir = tmp_path / "mail"
