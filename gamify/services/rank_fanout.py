@@ -9,10 +9,10 @@ exactly once, in batches, safe to retry (all in one transaction per board and ba
 
 How the ranking at each logged change is known: scores and log rows are committed together, so one
 consistent snapshot holds the current scores *and* every change not processed yet. Undoing those
-changes (each mover back to the score its first pending row started from) gives the ranking before
-them; replaying them in id order gives the ranking at every step. Only the top of a ranking matters:
-with M movers in the batch, the current top N + M + 1 scores (ties included) hold everyone who can be
-inside the top N at any step. For one player, log ids follow commit order (the player's row lock
+changes (each player with a pending change back to the score its first pending row started from)
+gives the ranking before them; replaying a batch of them in id order gives the ranking at every step.
+Only the top of a ranking matters: with M players having pending changes, the current top N + M + 1
+scores (ties included) hold everyone who can be inside the top N at any step. For one player, log ids follow commit order (the player's row lock
 orders their events); across players any interleaving of concurrent events is a valid order.
 
 Consistency needs that snapshot: on PostgreSQL the batch runs in REPEATABLE READ, and a second consumer
@@ -74,9 +74,10 @@ def _serialization_failure(e: OperationalError) -> bool:
     return code in ("40001", "40P01")
 
 
-def process_board(board_id: int, limit: int = BATCH) -> tuple[int, int]:
+def process_board(board_id: int, limit: Optional[int] = None) -> tuple[int, int]:
     """One batch of one board's log in the current (fresh) transaction; the caller commits.
     Returns (log rows processed, rank changes written); (0, 0) if another consumer holds the board."""
+    limit = limit or BATCH
     session = db.session
     pg = session.get_bind().dialect.name == "postgresql"
     if pg:
@@ -101,7 +102,7 @@ def process_board(board_id: int, limit: int = BATCH) -> tuple[int, int]:
     now = utcnow()
     changes: list[dict] = []
     for (period, segment), group_rows in by_group.items():
-        ranking = _Ranking.before(board_id, period, segment, group_rows, limit_n)
+        ranking = _Ranking.before(board_id, period, segment, limit_n)
         for r in group_rows:
             for user_id, before, after in ranking.apply(r.user_id, r.old_score, r.new_score):
                 changes.append({"board": board, "period": period, "segment": segment, "user_id": user_id,
@@ -122,10 +123,13 @@ class _Ranking:
         self.pairs = sorted((s, u) for u, s in scores.items())
 
     @classmethod
-    def before(cls, board_id: int, period: str, segment: str, pending: list, limit: int) -> "_Ranking":
-        movers: dict[int, Optional[float]] = {}
-        for r in pending:
-            movers.setdefault(r.user_id, r.old_score)  # where each mover stood before its first change
+    def before(cls, board_id: int, period: str, segment: str, limit: int) -> "_Ranking":
+        """The ranking before the oldest pending change: current scores, with every player that has a
+        pending change (in this batch or a later one) back where their first pending change found them."""
+        movers = dict(db.session.execute(text(
+            "SELECT l.user_id, l.old_score FROM leaderboard_score_log l JOIN (SELECT user_id, min(id) AS first "
+            "FROM leaderboard_score_log WHERE leaderboard_id = :b AND period = :p AND segment = :s "
+            "GROUP BY user_id) f ON f.first = l.id"), {"b": board_id, "p": period, "s": segment}).all())
         top = limit + len(movers) + 1
         scores = dict(db.session.execute(text(
             "SELECT user_id, score FROM leaderboard_scores WHERE leaderboard_id = :b AND period = :p AND "
