@@ -146,3 +146,76 @@ def test_a_revoked_key_is_refused_at_once(client, db):
     db.session.commit()
     r = client.post("/api/v1/metrics/lessons/event", headers=headers, json={"user": {"id": "u"}})
     assert r.status_code == 401 and r.get_json()["error"]["field"] == "api_key"
+
+
+def _race(app, n, fn):
+    """Run fn(i) in n threads released together, each with its own app context; returns the errors."""
+    from gamify.extensions import db as _db
+    start, errors = threading.Barrier(n), []
+
+    def run(i):
+        with app.app_context():
+            try:
+                start.wait()
+                fn(i)
+            except Exception as e:  # pragma: no cover - reported by the caller
+                errors.append(repr(e))
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
+def test_parallel_first_events_of_an_unseen_player_create_it_once(app, client, db):
+    f.metric("lessons")
+    headers = {"X-API-Key": f.api_key()}
+    db.session.commit()
+    statuses = []
+    errors = _race(app, 8, lambda i: statuses.append(app.test_client().post(
+        "/api/v1/metrics/lessons/event", headers=headers, json={"user": {"id": "newcomer"}}).status_code))
+    assert not errors and sorted(statuses) == [201] * 8
+    db.session.expire_all()
+    assert db.session.query(User).filter_by(external_id="newcomer").count() == 1
+    assert db.session.query(MetricEvent).count() == 8
+
+
+def test_parallel_identify_and_signup_race_without_errors(app, db):
+    from gamify.services import users
+    from gamify.services.users import UserError
+    outcomes = []
+
+    def identify(i):
+        users.identify("same-id", name=f"n{i}")
+        db.session.commit()
+
+    def signup(i):
+        try:
+            users.signup("race@example.com", "correct horse", f"P{i}", "UTC")
+            db.session.commit()
+            outcomes.append("created")
+        except UserError as e:
+            db.session.rollback()
+            outcomes.append(e.field)
+
+    assert not _race(app, 6, identify)
+    assert not _race(app, 4, signup)
+    assert sorted(outcomes) == ["created"] + ["email"] * 3
+    db.session.expire_all()
+    assert db.session.query(User).filter_by(external_id="same-id").count() == 1
+    assert db.session.query(User).filter_by(email="race@example.com").count() == 1
+
+
+def test_a_host_app_cannot_take_the_id_of_the_next_signup(client, db):
+    """Signups get random external ids: identifying "web-<n>" first blocks nobody."""
+    from gamify.services import users
+    for i in range(1, 5):
+        users.identify(f"web-{i}")
+    db.session.commit()
+    u = users.signup("new@example.com", "correct horse", "New", "UTC")
+    db.session.commit()
+    assert u.external_id.startswith("web-") and len(u.external_id) > 20

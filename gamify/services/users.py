@@ -1,13 +1,17 @@
 """Players: identify from the host app, sign up in the browser, time zone changes."""
 from __future__ import annotations
 
+import uuid
 from typing import Optional
+
+from werkzeug.security import generate_password_hash
 
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import ROLE_PLAYER, User
 from ..models._common import utcnow
 from . import achievements, points
+from .upsert import dialect_insert
 
 
 class UserError(ValueError):
@@ -40,11 +44,16 @@ def identify(external_id: str, *, name: Optional[str] = None, email: Optional[st
         except cal.InvalidTimezone as e:
             raise UserError("tz", str(e))
     user = by_external_id(external_id)
-    created = user is None
-    if created:
-        user = User(external_id=external_id, role=ROLE_PLAYER, timezone=tz or "UTC", attributes={},
-                    display_name=name or external_id, created_at=utcnow())
-        db.session.add(user)
+    created = False
+    if user is None:
+        # INSERT ... ON CONFLICT DO NOTHING: two first requests for one id race; the loser reads the
+        # winner's row (committed: the conflict waited for it) instead of failing on the unique index.
+        new_id = db.session.execute(dialect_insert(User).values(
+            external_id=external_id, role=ROLE_PLAYER, timezone=tz or "UTC", attributes={}, control_group=False,
+            display_name=name or external_id, created_at=utcnow(),
+        ).on_conflict_do_nothing(index_elements=["external_id"]).returning(User.id)).scalar()
+        created = new_id is not None
+        user = db.session.get(User, new_id) if created else by_external_id(external_id)
     if name is not None:
         user.display_name = name
     if email is not None:
@@ -63,17 +72,19 @@ def identify(external_id: str, *, name: Optional[str] = None, email: Optional[st
 
 def signup(email: str, password: str, display_name: str, tz: str, attributes: Optional[dict] = None) -> User:
     email = email.strip().lower()
-    if db.session.execute(db.select(User.id).where(User.email == email)).first():
-        raise UserError("email", "an account with this email already exists")
     try:
         cal.zone(tz)
     except cal.InvalidTimezone as e:
         raise UserError("timezone", str(e))
-    user = User(email=email, display_name=display_name, timezone=tz, role=ROLE_PLAYER,
-                attributes=attributes or {}, created_at=utcnow())
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
-    user.external_id = user.external_id or f"web-{user.id}"
+    # One statement decides who gets the address (two signups racing for it: one wins, one is told), and
+    # the external id is random, so a host app can never take it first ("web-<next id>" could be).
+    new_id = db.session.execute(dialect_insert(User).values(
+        email=email, display_name=display_name, timezone=tz, role=ROLE_PLAYER, attributes=attributes or {},
+        control_group=False, created_at=utcnow(), external_id=f"web-{uuid.uuid4().hex}",
+        password_hash=generate_password_hash(password),
+    ).on_conflict_do_nothing(index_elements=["email"]).returning(User.id)).scalar()
+    if new_id is None:
+        raise UserError("email", "an account with this email already exists")
+    user = db.session.get(User, new_id)
     on_created(user)
     return user
