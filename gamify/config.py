@@ -35,5 +35,7 @@ def from_env() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
         "RATE_LIMIT_LOGIN": os.environ.get("RATE_LIMIT_LOGIN", "10 per minute"),
         "RATE_LIMIT_EVENTS": os.environ.get("RATE_LIMIT_EVENTS", "300 per second"),
+        # Refused API keys per client address (guessing keys), on every API route.
+        "RATE_LIMIT_AUTH_FAILURES": os.environ.get("RATE_LIMIT_AUTH_FAILURES", "20 per minute"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
     }

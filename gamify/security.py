@@ -17,6 +17,14 @@ def _api_key_or_ip() -> str:
     return "key:" + key[-16:] if key else "ip:" + get_remote_address()
 
 
+def _auth_failures_key() -> str:
+    return "auth-fail:" + get_remote_address()
+
+
+def _refused(response) -> bool:
+    return response.status_code == 401
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
@@ -53,12 +61,20 @@ def apply_limits(app: Flask) -> None:
     for endpoint in ("auth.login", "auth.signup"):
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = limiter.limit(login_limit, methods=["POST"])(app.view_functions[endpoint])
+    auth_limit = app.config.get("RATE_LIMIT_AUTH_FAILURES", "20 per minute")
     from .api import batch_size
     for endpoint, fn in list(app.view_functions.items()):
-        if endpoint.startswith("api.") and request_methods(app, endpoint) & {"POST"}:
+        if not endpoint.startswith("api."):
+            continue
+        if request_methods(app, endpoint) & {"POST"}:
             # A batch counts as many requests as it carries events.
             cost = batch_size if endpoint == "api.batch_events" else 1
-            app.view_functions[endpoint] = limiter.limit(event_limit, key_func=_api_key_or_ip, cost=cost)(fn)
+            fn = limiter.limit(event_limit, key_func=_api_key_or_ip, cost=cost)(fn)
+        # Guessing keys: every refused key counts against the client address (a per-key bucket would
+        # give each guess a fresh one); past the limit the address gets 429 before any look-up.
+        fn = limiter.shared_limit(auth_limit, scope="api-auth-failures", key_func=_auth_failures_key,
+                                  deduct_when=_refused)(fn)
+        app.view_functions[endpoint] = fn
 
 
 def request_methods(app: Flask, endpoint: str) -> set[str]:

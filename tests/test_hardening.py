@@ -13,7 +13,7 @@ from tests import factories as f
 def limited_app(app, database_url, redis_server):
     return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_server["url"],
                        "SECRET_KEY": "t", "RATELIMIT_ENABLED": True, "RATE_LIMIT_LOGIN": "3 per minute",
-                       "RATE_LIMIT_EVENTS": "5 per minute"})
+                       "RATE_LIMIT_EVENTS": "5 per minute", "RATE_LIMIT_AUTH_FAILURES": "4 per minute"})
 
 
 def test_login_is_rate_limited(limited_app, db):
@@ -37,6 +37,23 @@ def test_event_api_is_rate_limited_per_key(limited_app, db):
     assert codes[:5] == [201] * 5 and codes[5:] == [429, 429]
     r = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers=headers)
     assert r.json["error"]["message"].startswith("rate limit exceeded")
+
+
+def test_guessed_api_keys_are_limited_per_address(limited_app, db):
+    """Each guess presents a new key, so per-key buckets never fill: refused keys count per address."""
+    import secrets
+    f.metric("lessons")
+    good = f.api_key()
+    db.session.commit()
+    client = limited_app.test_client()
+    codes = [client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}},
+                         headers={"X-API-Key": "gk_" + secrets.token_urlsafe(32)}).status_code for _ in range(6)]
+    assert codes == [401] * 4 + [429, 429]
+    assert client.get("/api/v1/leaderboards", headers={"X-API-Key": "gk_guess"}).status_code == 429  # every route
+    other = limited_app.test_client()  # another address is not affected
+    r = other.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers={"X-API-Key": good},
+                   environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert r.status_code == 201
 
 
 def test_security_headers(client, db):
