@@ -9,6 +9,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
+from . import jsonfast
 from .extensions import csrf, db, login_manager, migrate
 
 
@@ -89,6 +90,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(config_module.from_env())
     if overrides:
         app.config.update(overrides)
+    # JSON columns are parsed with orjson (gamify.jsonfast), API bodies too.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"json_deserializer": jsonfast.loads,
+                                               **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+    app.json = jsonfast.FlaskProvider(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(root / "migrations"))

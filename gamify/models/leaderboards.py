@@ -63,19 +63,21 @@ class LeaderboardScore(db.Model):
 
 
 class LeaderboardRankChange(db.Model):
-    """History: one row per rank change (None = entered / left the segment)."""
+    """History: one row per rank change (None = entered / left the segment). Like the outbox, no
+    foreign keys (see DomainEvent): written in bulk by events and the rank fan-out; deleting a board
+    deletes its rows."""
 
     __tablename__ = "leaderboard_rank_changes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    leaderboard_id: Mapped[int] = mapped_column(ForeignKey("leaderboards.id"), index=True)
+    leaderboard_id: Mapped[int] = mapped_column(Integer, index=True)  # leaderboards.id
     period: Mapped[str] = mapped_column(String(10))
     segment: Mapped[str] = mapped_column(String(200))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)  # users.id
     previous_rank: Mapped[Optional[int]] = mapped_column(Integer)
     new_rank: Mapped[Optional[int]] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    source_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"), index=True)
+    source_event_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)  # metric_events.id
 
 
 class LeaderboardRun(db.Model):
@@ -98,17 +100,18 @@ class LeaderboardRun(db.Model):
 class LeaderboardScoreLog(db.Model):
     """Committed score changes waiting for the rank fan-out (services/rank_fanout.py): one row per
     ranking (board, period, segment) a player's score moved in, written with the event; deleted once the
-    ranks of the players it overtook (or let past) are recorded."""
+    ranks of the players it overtook (or let past) are recorded. A queue: no foreign keys (see
+    DomainEvent); deleting a board deletes its rows."""
 
     __tablename__ = "leaderboard_score_log"
     __table_args__ = (Index("ix_leaderboard_score_log_board", "leaderboard_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    leaderboard_id: Mapped[int] = mapped_column(ForeignKey("leaderboards.id", ondelete="CASCADE"))
+    leaderboard_id: Mapped[int] = mapped_column(Integer)  # leaderboards.id
     period: Mapped[str] = mapped_column(String(10))
     segment: Mapped[str] = mapped_column(String(200))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Integer)  # users.id
     old_score: Mapped[Optional[float]] = mapped_column(Float)  # None: entered the ranking
     new_score: Mapped[Optional[float]] = mapped_column(Float)  # None: left it
-    source_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id", ondelete="SET NULL"))
+    source_event_id: Mapped[Optional[int]] = mapped_column(Integer)  # metric_events.id
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -217,7 +217,7 @@ class Leaderboards(Feature):
         lbr.touched.add(b.id)
         if glob is not None:  # the version lives on the global row, even if only a segment moved
             glob.version = version
-            if all(seg != GLOBAL for seg, _o, _n in changed):
+            if changed[0][0] != GLOBAL:  # (the global segment comes first when it moved)
                 run.writes.add("leaderboard_scores", _score_row(b.id, period, GLOBAL, uid, glob, now))
         for seg, o, n in changed:
             if n is None:

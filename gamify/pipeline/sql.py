@@ -8,9 +8,10 @@ nothing about features.
 """
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Optional
+
+from .. import jsonfast
 
 # Column kinds: how a value travels through JSON and back.
 INT, FLOAT, TEXT, BOOL, DATE, DATETIME, JSON = "int", "float", "text", "bool", "date", "datetime", "json"
@@ -30,7 +31,8 @@ class Dialect:
     # -- values in JSON parameters ------------------------------------------------------------
 
     def dumps(self, rows: Any) -> str:
-        return json.dumps(rows, default=self._default, separators=(",", ":"))
+        # PostgreSQL reads orjson's ISO 8601 datetimes; SQLite needs SQLAlchemy's storage format (_default).
+        return jsonfast.dumps(rows, default=self._default, passthrough_datetime=not self.pg)
 
     def time(self, v: datetime):
         """A datetime as a bind value in hand-written SQL (SQLite compares the stored text)."""
@@ -91,7 +93,7 @@ class Dialect:
         return f"(SELECT json_group_array(json_object({obj})) FROM {from_where})"
 
     def parse_rows(self, raw: Any, columns: list[tuple[str, str, str]]) -> list[dict]:
-        rows = json.loads(raw) if isinstance(raw, (str, bytes)) else (raw or [])
+        rows = jsonfast.loads(raw) if isinstance(raw, (str, bytes)) else (raw or [])
         convert = [(name, _READERS.get(kind)) for name, _expr, kind in columns]
         for row in rows:
             for name, fn in convert:
@@ -108,7 +110,7 @@ def parse_datetime(v: str) -> datetime:
 
 
 def _json_value(v):
-    return json.loads(v) if isinstance(v, str) else v
+    return jsonfast.loads(v) if isinstance(v, str) else v
 
 
 _READERS = {DATE: date.fromisoformat, DATETIME: parse_datetime, BOOL: bool, FLOAT: float, JSON: _json_value}

@@ -14,6 +14,7 @@ foreign keys are checked at the end of the statement, when every CTE has run.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Optional
 
@@ -114,6 +115,12 @@ OPS: dict[str, Op] = {op.name: op for op in (
 # The order operations run in on SQLite (parents before children, for the foreign keys).
 ORDER = tuple(OPS)
 
+# Keyed operations: op -> (the row's key, the operation that writes the same rows the other way).
+_KEYED = {op.name: (operator.itemgetter(*op.key) if len(op.key) > 1 else (lambda r, k=op.key[0]: (r[k],)),
+                    op.name + "_gone" if op.name + "_gone" in OPS else
+                    (op.name[:-len("_gone")] if op.name.endswith("_gone") else None))
+          for op in OPS.values() if op.kind in ("upsert", "update", "delete")}
+
 
 class Writes:
     """Rows to write, per operation. Keyed operations keep the last row per key."""
@@ -124,19 +131,23 @@ class Writes:
         self.rows: dict[str, object] = {}
 
     def add(self, op: str, row: dict) -> None:
-        spec = OPS[op]
-        if spec.kind in ("upsert", "update", "delete"):
-            self.rows.setdefault(op, {})[tuple(row[k] for k in spec.key)] = row
-            if spec.kind == "upsert":  # a later upsert of a deleted key (or the reverse) wins
-                gone = self.rows.get(op + "_gone")
-                if gone:
-                    gone.pop(tuple(row[k] for k in spec.key), None)
-            elif spec.kind == "delete":
-                live = self.rows.get(op[:-len("_gone")]) if op.endswith("_gone") else None
-                if live:
-                    live.pop(tuple(row[k] for k in spec.key), None)
-        else:
-            self.rows.setdefault(op, []).append(row)
+        keyed = _KEYED.get(op)
+        if keyed is None:
+            rows = self.rows.get(op)
+            if rows is None:
+                rows = self.rows[op] = []
+            rows.append(row)
+            return
+        key_of, opposite = keyed
+        key = key_of(row)
+        rows = self.rows.get(op)
+        if rows is None:
+            rows = self.rows[op] = {}
+        rows[key] = row
+        if opposite is not None:  # an upsert after a delete of the same key (or the reverse): the last wins
+            other = self.rows.get(opposite)
+            if other:
+                other.pop(key, None)
 
     def get(self, op: str) -> list:
         got = self.rows.get(op)
