@@ -44,7 +44,7 @@ def register(app: Flask) -> None:
 
     # The event pipeline's features, in the order they see an event: energy may refuse it (an action
     # without enough energy) before anything changes; each later one reads what the earlier left.
-    from .pipeline import achievements, core, energy, leaderboards, points, streaks
+    from .pipeline import achievements, base, energy, leaderboards, points, streaks
     for feature in (energy.Energy(), streaks.Streaks(), achievements.Achievements(), points.Points(),
                     leaderboards.Leaderboards()):
-        core.register(feature)
+        base.register(feature)

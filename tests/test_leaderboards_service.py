@@ -512,7 +512,7 @@ def test_others_rank_changes_match_a_brute_force_ranking_with_ties_and_a_top_n(d
                    if e.type == "leaderboard.rank_changed" and e.user_id != mover.id)
 
 
-def test_a_rolled_back_event_never_reaches_the_redis_ranking(db, monkeypatch):
+def test_a_rolled_back_event_never_reaches_the_redis_ranking(db):
     """The leaderboard step ran (scores computed, Redis writes queued), then a later step failed: the
     transaction rolls back and the ranking never shows the score, not even after the next commit."""
     import pytest
@@ -529,11 +529,14 @@ def test_a_rolled_back_event_never_reaches_the_redis_ranking(db, monkeypatch):
         def written(self, run, returned):  # after the write statement, before the commit
             raise RuntimeError("a later step failed")
 
-    monkeypatch.setattr(core, "FEATURES", core.FEATURES + [Boom()])
-    with pytest.raises(RuntimeError):
-        process_event("lessons", b, 50)
+    boom = Boom()
+    core.register(boom)
+    try:
+        with pytest.raises(RuntimeError):
+            process_event("lessons", b, 50)
+    finally:
+        core.FEATURES.remove(boom)
     db.session.rollback()
-    monkeypatch.undo()
     db.session.commit()  # an unrelated commit must not flush the dropped write either
     assert zset(svc.zkey("lessons", "all", "global")) == [(svc.engine.encode_member(a.id, _achieved(a)), 3.0)]
     assert top(board) == [("p0", 1, 3)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..engine import achievements as engine
 from ..services import achievements as achievements_svc
-from .core import EventCtx, Feature, Part, Run
+from .base import EventCtx, Feature, Part, Run
 from .sql import FLOAT, INT
 
 

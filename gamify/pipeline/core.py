@@ -24,196 +24,23 @@ and later features read what earlier ones put on the event (`EventCtx`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, Optional, Union
+from datetime import datetime, timedelta
+from typing import Any, Optional
 
 from sqlalchemy import text
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import after_commit
 from ..engine import calendar as cal
 from ..extensions import db
-from ..models import ROLE_PLAYER, User
+from ..models import User
 from ..models._common import utcnow
 from ..services import snapshot
-from ..services.snapshot import MetricDef, Snapshot
+from . import players as players_mod
 from . import writes as writes_mod
-from .sql import BOOL, DATETIME, INT, JSON, TEXT, Dialect
-
-MAX_BATCH = 1000
-
-
-class EventError(ValueError):
-    """An event that cannot be recorded; `field` names what to fix (the API answers a 4xx with it)."""
-
-    def __init__(self, field: str, message: str, status: int = 400, **extra):
-        super().__init__(message)
-        self.field, self.status, self.extra = field, status, extra
-
-    def as_json(self) -> dict:
-        return {"error": {"message": str(self), **({"field": self.field} if self.field else {}), **self.extra}}
-
-
-@dataclass
-class UserRef:
-    """A player named by the host product's id, created on first sight (profile fields are optional
-    updates: attributes merge into the stored ones)."""
-    external_id: str
-    name: Optional[str] = None
-    email: Optional[str] = None
-    attributes: Optional[dict] = None
-
-
-@dataclass
-class EventIn:
-    """One event as a caller hands it in: `user` is a User row, a user id or a UserRef."""
-    metric: str
-    user: Union[User, int, UserRef]
-    value: Any = 1
-    tz: Optional[str] = None
-    attributes: Any = None
-    idempotency_key: Any = None
-    action: Any = None
-    difficulty: Any = None
-    now: Optional[datetime] = None  # when it happened (default: when the batch arrived)
-
-
-@dataclass
-class Player:
-    """A locked player and, under `state`, what each feature loaded for them."""
-    id: int
-    external_id: Optional[str]
-    display_name: str
-    email: Optional[str]
-    timezone: str
-    attributes: dict
-    role: str
-    seen_at: Optional[datetime] = None
-    profile_changed: bool = False
-    state: dict = field(default_factory=dict)
-
-
-@dataclass
-class EventCtx:
-    """One event while features compute it. Earlier features leave their results for later ones:
-    `streak_length`/`streak_extended` (streaks), `unlocked` (achievements), `points` (points, the
-    response block), and every feature adds its block to `response`."""
-    index: int  # position in the caller's list
-    seq: int  # position among the batch's recordable events
-    run: "Run"
-    player: Player
-    metric: MetricDef
-    value: float
-    tz: str
-    now: datetime
-    local_date: date
-    attributes: dict  # the player's attributes overlaid with the event's
-    event_attributes: dict
-    idempotency_key: Optional[str]
-    action: Any
-    difficulty: Any
-    profile: Optional[UserRef] = None  # the host product's name/email/attributes sent with the event
-    event_id: int = 0
-    old_total: float = 0.0
-    new_total: float = 0.0
-    response: dict = field(default_factory=dict)
-    streak_length: Optional[int] = None
-    streak_extended: bool = False
-    unlocked: list = field(default_factory=list)
-    points: dict = field(default_factory=dict)
-    scratch: dict = field(default_factory=dict)  # per feature, e.g. the energy spend planned in check()
-
-
-class Feature:
-    """What a feature implements to take part in the pipeline (every method optional)."""
-
-    name = "feature"
-
-    def lock(self, run: "Run") -> list["Part"]:
-        """Subqueries of the lock statement (after the players' locks): the feature's own locks."""
-        return []
-
-    def locked(self, run: "Run", rows: dict[str, list[dict]]) -> None:
-        """What the lock statement returned for this feature's parts."""
-
-    def load(self, run: "Run") -> list["Part"]:
-        """Subqueries for the one load statement."""
-        return []
-
-    def loaded(self, run: "Run", rows: dict[str, list[dict]]) -> None:
-        """Build per-player state (`player.state[self.name]`) from the rows of this feature's parts."""
-
-    def refuse(self, run: "Run", event: EventIn) -> None:
-        """Refuse an event the configuration alone rules out (EventError), before players are created:
-        a refused event leaves no trace, not even its new player."""
-
-    def check(self, ctx: EventCtx) -> None:
-        """Refuse the event by raising EventError, before any feature changed anything."""
-
-    def apply(self, ctx: EventCtx) -> None:
-        """Apply the event to the state, add rows to `ctx.run.writes` and a block to `ctx.response`."""
-
-    def replay(self, ctx: EventCtx) -> None:
-        """Answer a repeated idempotency key: describe the current state in `ctx.response`."""
-
-    def finish(self, run: "Run") -> None:
-        """After every event of the batch, before the write (e.g. ranks that need the whole batch)."""
-
-    def written(self, run: "Run", returned: list) -> None:
-        """After the write, in the transaction (e.g. values the database computed)."""
-
-
-FEATURES: list[Feature] = []
-
-
-def register(feature: Feature) -> None:
-    if all(f.name != feature.name for f in FEATURES):
-        FEATURES.append(feature)
-
-
-@dataclass
-class Part:
-    """One subquery of the load statement: `sql` is a FROM ... WHERE ... clause, `columns` what each
-    row carries ((name, SQL expression, kind), ...), params its bind values."""
-    name: str
-    columns: list
-    sql: str
-    params: dict = field(default_factory=dict)
-
-
-class Run:
-    """A batch being processed: the locked players, the loaded state, the collected writes."""
-
-    def __init__(self, dialect: Dialect, conn, now: datetime):
-        self.dialect, self.conn, self.now = dialect, conn, now
-        self.snap: Snapshot = None  # type: ignore[assignment]
-        self.players: dict[int, Player] = {}
-        self.ctxs: list[EventCtx] = []
-        self.writes = writes_mod.Writes()
-        self.state: dict = {}  # per feature
-        self.event_ids: list[int] = []
-        self.created: dict[int, Optional[int]] = {}  # players created by this batch -> seq of their 1st event
-        self.stored_keys: dict[tuple, int] = {}  # (user, metric, key) -> event id already recorded
-        self.batch_keys: dict[tuple, EventCtx] = {}  # ... recorded earlier in this batch
-
-    def players_created_after(self, ctx: EventCtx) -> int:
-        """Players this batch created whose first event comes after `ctx` (sent one by one, they would
-        not exist yet when ctx is recorded)."""
-        return sum(1 for seq in self.created.values() if seq is None or seq > ctx.seq)
-
-    def emit(self, type_: str, user_id: Optional[int], payload: dict, event_id: Optional[int], now: datetime):
-        """A domain event (webhooks, e-mails read the outbox) written with the batch; the dispatcher is
-        asked for once the batch commits."""
-        if not self.writes.rows.get("domain_events"):
-            after_commit.request("outbox")
-        self.writes.add("domain_events", {"type": type_, "user_id": user_id, "payload": payload,
-                                          "source_event_id": event_id, "created_at": now})
-
-    def notify(self, user_id: int, type_: str, title: str, body: str, link: str, now: datetime):
-        self.writes.add("notifications", {"user_id": user_id, "type": type_, "title": title, "body": body or "",
-                                          "link": link or "", "created_at": now})
-
+from .base import (  # noqa: F401  (re-exported: the pipeline's public names)
+    FEATURES, MAX_BATCH, EventCtx, EventError, EventIn, Feature, Part, Player, Result, Run, UserRef, register,
+)
+from .sql import INT, TEXT, Dialect
 
 # ------------------------------------------------------------------------------------------ validation
 
@@ -241,127 +68,13 @@ def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
     return float(value), ev.tz, dict(attrs or {}), key
 
 
-# ------------------------------------------------------------------------------------------ players
-
-_PLAYER_COLUMNS = [("id", "u.id", INT), ("external_id", "u.external_id", TEXT),
-                   ("display_name", "u.display_name", TEXT), ("email", "u.email", TEXT),
-                   ("timezone", "u.timezone", TEXT), ("attributes", "u.attributes", JSON), ("role", "u.role", TEXT)]
-
-
-def _lock_parts(d: Dialect, ids: set[int], exts: set[str]) -> list[Part]:
-    """The players, locked in id order (FOR NO KEY UPDATE: it excludes another event of the same player
-    but not the key-share locks of rows inserted elsewhere that reference them), and the configuration
-    counter."""
-    lock = " FOR NO KEY UPDATE OF u" if d.pg else ""
-    cols = ", ".join(expr for _n, expr, _k in _PLAYER_COLUMNS)
-    return [
-        Part("players", [(n, f"u.{n}", k) for n, _e, k in _PLAYER_COLUMNS],
-             f"(SELECT {cols} FROM users u WHERE {d.in_list('u.id', 'lock_ids')} OR "
-             f"{d.in_list('u.external_id', 'lock_exts')} ORDER BY u.id{lock}) AS u",
-             {"lock_ids": d.list_param(sorted(ids)), "lock_exts": d.list_param(sorted(exts))}),
-        Part("config_version", [("version", "c.version", INT)], "config_version c WHERE c.id = 1"),
-    ] + ([Part("plans", [("mode", "g.mode", TEXT)],
-               # For the rest of this transaction: the pipeline's statements take their rows as JSON
-               # parameters, so their best plan does not depend on the values; a cached generic plan
-               # saves planning them on every event (SET LOCAL, as a function the statement can call).
-               "(SELECT set_config('plan_cache_mode', 'force_generic_plan', true) AS mode) AS g")] if d.pg else [])
-
-
-def _lock_players(run: Run, ids: set[int], exts: set[str], features: bool = True
-                  ) -> tuple[dict[int, Player], dict[str, int], int]:
-    """One statement: lock the players, read the configuration counter, and take the features' own
-    locks (leaderboards: the board rows FOR SHARE)."""
-    d = run.dialect
-    parts: list[tuple[Optional[Feature], Part]] = [(None, p) for p in _lock_parts(d, ids, exts)]
-    if features:
-        for f in FEATURES:
-            parts += [(f, p) for p in f.lock(run)]
-    rows = _select_parts(run, parts)
-    players, by_ext = {}, {}
-    for r in rows[None]["players"]:
-        players[r["id"]] = Player(r["id"], r["external_id"], r["display_name"] or "", r["email"], r["timezone"] or "UTC",
-                                  dict(r["attributes"] or {}), r["role"])
-        if r["external_id"] is not None:
-            by_ext[r["external_id"]] = r["id"]
-    version = rows[None]["config_version"]
-    if features:
-        for f in FEATURES:
-            f.locked(run, rows.get(f, {}))
-    return players, by_ext, int(version[0]["version"]) if version else 0
-
-
-_select_sql: dict[tuple, Any] = {}
-
-
-def _select_parts(run: Run, parts: list) -> dict:
-    """One SELECT of the parts' JSON aggregates; returns {feature (None: core): {part name: rows}}."""
-    d = run.dialect
-    key = (d.name,) + tuple(p.name + "\x00" + p.sql for _f, p in parts)
-    stmt = _select_sql.get(key)
-    if stmt is None:
-        stmt = _select_sql[key] = text("SELECT " + ", ".join(
-            f"{d.json_rows(p.columns, p.sql)} AS {p.name}" for _f, p in parts))
-    params: dict = {}
-    for _f, p in parts:
-        params.update(p.params)
-    row = run.conn.execute(stmt, params).one()
-    out: dict = {}
-    for (f, p), raw in zip(parts, row):
-        out.setdefault(f, {})[p.name] = d.parse_rows(raw, p.columns)
-    return out
-
-
-def _create_players(run: Run, refs: list[UserRef]) -> None:
-    """Players seen for the first time: created in external-id order (so two batches creating the same
-    ones queue instead of deadlocking), with everything a new player gets (signup points, streak row)."""
-    from ..services import achievements as achievements_svc
-    from ..services import users as users_svc  # the signup rules live with the users service
-    from ..services.upsert import dialect_insert
-    for ref in sorted(refs, key=lambda r: r.external_id):
-        email = ref.email.lower() if ref.email else None  # checked free by the caller
-        stmt = dialect_insert(User).values(
-            external_id=ref.external_id, role=ROLE_PLAYER, timezone="UTC", attributes=dict(ref.attributes or {}),
-            display_name=ref.name or ref.external_id, email=email, created_at=run.now, control_group=False,
-        ).on_conflict_do_nothing(index_elements=["external_id"]).returning(User.id)
-        new_id = db.session.execute(stmt).scalar()
-        if new_id is not None:
-            run.created[new_id] = None
-            achievements_svc.players_changed()
-            users_svc.on_created(db.session.get(User, new_id))
-    db.session.flush()
-
-
-def _profile(player: Player, ref: UserRef) -> None:
-    """identify(): the host product's name, email and attributes for the player (email checked first, so
-    a refused event changes nothing)."""
-    email = ref.email.lower() if ref.email is not None else None
-    if email is not None and email != player.email:
-        other = db.session.execute(db.select(User.id).where(User.email == email)).scalar()
-        if other is not None and other != player.id:
-            raise EventError("user.email", "that email belongs to another user")
-        player.email, player.profile_changed = email, True
-    if ref.name is not None and ref.name != player.display_name:
-        player.display_name, player.profile_changed = ref.name, True
-    if ref.attributes:
-        merged = {**player.attributes, **ref.attributes}
-        if merged != player.attributes:
-            player.attributes, player.profile_changed = merged, True
-
-
-def _taken_emails(refs) -> set[str]:
-    emails = {r.email.lower() for r in refs if r.email}
-    if not emails:
-        return set()
-    return set(db.session.execute(db.select(User.email).where(User.email.in_(sorted(emails)))).scalars())
-
-
 # ------------------------------------------------------------------------------------------ load
 
 def _load(run: Run) -> None:
     parts: list[tuple[Optional[Feature], Part]] = [(None, p) for p in _core_parts(run)]
     for f in FEATURES:
         parts += [(f, p) for p in f.load(run)]
-    rows = _select_parts(run, parts)
+    rows = run.select(parts)
     _core_loaded(run, rows.get(None, {}))
     for f in FEATURES:
         f.loaded(run, rows.get(f, {}))
@@ -417,22 +130,6 @@ def _core_loaded(run: Run, rows: dict) -> None:
 
 # ------------------------------------------------------------------------------------------ the run
 
-@dataclass
-class Result:
-    """One event's outcome: `response` (the API body) or `error`."""
-    response: Optional[dict] = None
-    error: Optional[EventError] = None
-
-    @property
-    def status(self) -> int:
-        if self.error is not None:
-            return self.error.status
-        return 200 if self.response.get("idempotent_replayed") else 201
-
-    def as_json(self) -> dict:
-        return {"status": self.status, **(self.error.as_json() if self.error else self.response)}
-
-
 def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, commit: bool = True) -> list[Result]:
     """Record `events` in one transaction; one Result per event, in order. Events of one player apply
     in the order given; the outcome equals sending them one by one."""
@@ -456,7 +153,7 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
     # 2. lock the known players, read the configuration counter with them
     ids = {_user_id(ev) for _i, ev, _v in valid if not isinstance(ev.user, UserRef)}
     refs = {ev.user.external_id for _i, ev, _v in valid if isinstance(ev.user, UserRef)}
-    players, by_ext, version = _lock_players(run, ids, refs)
+    players, by_ext, version = players_mod.lock(run, ids, refs)
     run.snap = snapshot.get(version)
 
     # 3. refuse what the configuration refuses; create the players seen for the first time (those with
@@ -476,7 +173,7 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
         if isinstance(ev.user, UserRef) and ev.user.external_id not in by_ext:
             new_refs.setdefault(ev.user.external_id, ev.user)  # created with what its first event says
     if new_refs:
-        taken = _taken_emails(new_refs.values())
+        taken = players_mod.taken_emails(new_refs.values())
         for i, ev, _c in accepted:
             if isinstance(ev.user, UserRef) and ev.user.external_id in new_refs and ev.user.email \
                     and ev.user.email.lower() in taken:
@@ -485,8 +182,8 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
         wanted = {ev.user.external_id for _i, ev, _c in accepted if isinstance(ev.user, UserRef)}
         create = [r for ext, r in new_refs.items() if ext in wanted]
         if create:
-            _create_players(run, create)
-            more, more_ext, _version = _lock_players(run, set(), {r.external_id for r in create}, features=False)
+            players_mod.create(run, create)
+            more, more_ext, _version = players_mod.lock(run, set(), {r.external_id for r in create}, features=False)
             players.update(more)
             by_ext.update(more_ext)
     run.players = players
@@ -546,7 +243,7 @@ def _user_id(ev: EventIn) -> int:
 def _apply(run: Run, ctx: EventCtx) -> None:
     player = ctx.player
     if ctx.profile is not None:
-        _profile(player, ctx.profile)
+        players_mod.profile(player, ctx.profile)
     key = ctx.idempotency_key
     if key is not None:
         k = (player.id, ctx.metric.id, key)
@@ -620,5 +317,3 @@ def process_event(metric_key: str, user, value: Any = 1, tz: Optional[str] = Non
     return result.response
 
 
-__all__ = ["EventError", "EventIn", "UserRef", "Feature", "Part", "Run", "EventCtx", "Player", "Result",
-           "register", "process_batch", "process_event", "BOOL", "DATETIME", "JSON"]

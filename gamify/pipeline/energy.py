@@ -19,7 +19,7 @@ from sqlalchemy import text
 from ..engine import energy as engine
 from ..services import energy as energy_svc
 from ..services.energy import EnergyError
-from .core import EventCtx, Feature, Part, Run
+from .base import EventCtx, Feature, Part, Run
 from .sql import BOOL, DATETIME, FLOAT, INT, JSON, TEXT
 
 _ROW = [("user_id", INT), ("current", INT), ("remainder_milli", INT), ("last_regen_at", DATETIME),
@@ -180,8 +180,7 @@ def _stored_spend(ctx: EventCtx):
 
 def _load_one(run: Run, player) -> dict:
     """The energy state of one player, for a replay in a batch that loaded none."""
-    from .core import _select_parts
-    rows = _select_parts(run, [(None, p) for p in _parts(run.dialect, [player.id], run.now)])[None]
+    rows = run.select([(None, p) for p in _parts(run.dialect, [player.id], run.now)])[None]
     _receive({player.id: player}, rows)
     return player.state["energy"]
 

@@ -28,7 +28,7 @@ from .. import after_commit
 from ..engine import leaderboards as engine
 from ..queue import get_redis
 from ..services import leaderboards as lb_svc
-from .core import EventCtx, Feature, Part, Run
+from .base import EventCtx, Feature, Part, Run
 from .sql import BOOL, DATE, DATETIME, FLOAT, INT, JSON, TEXT
 
 log = logging.getLogger(__name__)

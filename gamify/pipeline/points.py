@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from ..engine import points as engine
 from ..engine.filters import matches
-from .core import EventCtx, Feature, Part, Run
+from .base import EventCtx, Feature, Part, Run
 from .sql import DATE, INT
 
 

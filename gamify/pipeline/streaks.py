@@ -7,7 +7,7 @@ from typing import Optional
 
 from ..engine import calendar as cal
 from ..engine import streaks as engine
-from .core import EventCtx, Feature, Part, Run
+from .base import EventCtx, Feature, Part, Run
 from .sql import DATE, DATETIME, INT, JSON
 
 _COLUMNS = [("user_id", "s.user_id", INT), ("length", "s.length", INT), ("longest", "s.longest", INT),

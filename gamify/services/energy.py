@@ -31,7 +31,7 @@ from ..models import (
 from ..models._common import utcnow
 from . import outbox, snapshot
 from . import points as points_svc
-from ..pipeline.core import EventError
+from ..pipeline.base import EventError
 from .upsert import dialect_insert
 
 SETTINGS_ID = 1
