@@ -3,10 +3,14 @@ scheduler (retries with intervals, enqueue_in/at) and, in a child process, RQ's 
 recurring jobs in gamify.jobs.SCHEDULE.
 
 Scaling out: run more `python -m gamify.worker --no-cron` (or
-`rq worker -w gamify.worker.AppWorker --with-scheduler default mail`); running the cron in several
-workers is safe too (one leader enqueues, the others stand by).
+`rq worker -w gamify.worker.AppWorker --with-scheduler default mail`); running the cron on several
+machines is safe too (one leader enqueues, the others stand by).
 
-Options: --queues default,mail  --burst  --no-cron  --cron-only  --logging-level INFO
+Processes: a supervisor, two RQ workers ("default,mail" and "mail,default": mail never waits behind a
+burst of webhooks, nor the other way round) and the cron scheduler; a child that exits unasked is
+started again.
+
+Options: --queues "default,mail;mail,default"  --burst  --no-cron  --cron-only  --logging-level INFO
 Environment: the app's (REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, ...).
 """
 from __future__ import annotations
@@ -120,18 +124,84 @@ def _stop_pubsub(worker) -> None:
             log.debug("could not stop the pubsub thread of %s", worker.name, exc_info=True)
 
 
-def _start_cron(url: str, logging_level: str):
-    ctx_mp = multiprocessing.get_context("fork")
-    proc = ctx_mp.Process(target=_cron_child, args=(url, os.getpid(), logging_level), name="gamify-cron",
-                          daemon=True)
-    proc.start()
-    log.info("cron scheduler started (pid %s)", proc.pid)
-    return proc
+DEFAULT_WORKERS = "default,mail;mail,default"
+
+
+def run_worker(url: str, queue_names: list[str], logging_level: str, burst: bool = False) -> None:
+    """One RQ worker on `queue_names` (in priority order) until SIGTERM/SIGINT; a worker that Redis
+    failed under is replaced by a new one once Redis answers again."""
+    conn = _connection(url)
+    stop = {"asked": False}
+
+    def _on_signal(_signum, _frame):
+        stop["asked"] = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    while wait_for_redis(conn, lambda: stop["asked"]):  # also when started before Redis
+        # A new worker each round: RQ's worker quits for good when Redis fails under a running job.
+        worker = AppWorker([Queue(n, connection=conn) for n in queue_names], connection=conn,
+                           maintenance_interval=60)
+        log.info("worker %s listening on %s", worker.name, ", ".join(queue_names))
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)
+        except REDIS_ERRORS as e:
+            log.warning("worker %s lost Redis (%s)", worker.name, e)
+            _stop_pubsub(worker)  # its teardown could not reach Redis to do so
+        finally:  # RQ installed its own handlers for the worker's lifetime
+            signal.signal(signal.SIGTERM, _on_signal)
+            signal.signal(signal.SIGINT, _on_signal)
+        if burst or worker.stop_asked or stop["asked"]:
+            return
+        log.warning("worker %s stopped on an error; a new one starts once Redis answers", worker.name)
+
+
+def _worker_child(url: str, queue_names: list[str], logging_level: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the supervisor, which stops us
+    from .extensions import db
+    db.engine.dispose(close=False)  # never share the parent's database connections
+    run_worker(url, queue_names, logging_level)
+
+
+class _Child:
+    """A supervised process: started again (after a pause) whenever it exits unasked."""
+
+    def __init__(self, name: str, target, args: tuple):
+        self.name, self.target, self.args = name, target, args
+        self.proc = None
+        self.restart_at = 0.0
+
+    def ensure(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            return
+        if self.proc is not None:
+            if self.restart_at == 0.0:
+                log.warning("%s (pid %s) exited with %s; starting it again in 2 s", self.name, self.proc.pid,
+                            self.proc.exitcode)
+                self.restart_at = time.monotonic() + 2
+            if time.monotonic() < self.restart_at:
+                return
+        self.restart_at = 0.0
+        self.proc = multiprocessing.get_context("fork").Process(target=self.target, args=self.args,
+                                                                name=self.name, daemon=True)
+        self.proc.start()
+        log.info("%s started (pid %s)", self.name, self.proc.pid)
+
+    def stop(self, timeout: float) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.terminate()  # SIGTERM: RQ finishes the job in hand (warm shutdown)
+            self.proc.join(timeout)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join(5)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m gamify.worker", description=__doc__.split("\n\n")[0])
-    p.add_argument("--queues", default="default,mail", help="comma-separated, in priority order")
+    p.add_argument("--queues", default=DEFAULT_WORKERS,
+                   help="worker processes separated by ';', each a comma-separated list of queues in priority "
+                        f"order (default '{DEFAULT_WORKERS}': mail never waits behind a webhook burst, nor "
+                        "webhooks behind a mail burst)")
     p.add_argument("--burst", action="store_true", help="process what is queued, then exit")
     p.add_argument("--no-cron", action="store_true", help="do not run the recurring-job scheduler here")
     p.add_argument("--cron-only", action="store_true", help="run only the recurring-job scheduler")
@@ -144,11 +214,22 @@ def main(argv: Optional[list[str]] = None) -> int:
     ctx = app.app_context()
     ctx.push()
     url = app.config["REDIS_URL"]
-    conn = _connection(url)
-    if args.cron_only:
-        run_cron(url, None, args.logging_level)
-        return 0
+    groups = [[q.strip() for q in g.split(",") if q.strip()] for g in args.queues.split(";") if g.strip()]
+    try:
+        if args.cron_only:
+            run_cron(url, None, args.logging_level)
+            return 0
+        if args.burst:  # one worker, here: every queue of every group, in order of first mention
+            run_worker(url, list(dict.fromkeys(q for g in groups for q in g)), args.logging_level, burst=True)
+            return 0
+        return _supervise(url, groups, args)
+    finally:
+        ctx.pop()
 
+
+def _supervise(url: str, groups: list[list[str]], args) -> int:
+    """The supervisor: one process per worker group and one for the cron scheduler, each started again
+    if it exits unasked, all stopped on SIGTERM/SIGINT."""
     stop = {"asked": False}
 
     def _on_signal(_signum, _frame):
@@ -156,39 +237,18 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    if not wait_for_redis(conn, lambda: stop["asked"]):  # started before Redis: wait for it
-        return 0
-    with_cron = not args.no_cron and not args.burst
-    cron_proc = _start_cron(url, args.logging_level) if with_cron else None
-    queue_names = [name.strip() for name in args.queues.split(",") if name.strip()]
+    children = [_Child(f"gamify-worker-{i + 1} ({','.join(g)})", _worker_child, (url, g, args.logging_level))
+                for i, g in enumerate(groups)]
+    if not args.no_cron:
+        children.append(_Child("gamify-cron", _cron_child, (url, os.getpid(), args.logging_level)))
     try:
         while not stop["asked"]:
-            if cron_proc is not None and not cron_proc.is_alive():
-                cron_proc = _start_cron(url, args.logging_level)
-            # A new worker each round: RQ's worker quits for good when Redis fails under a running job.
-            worker = AppWorker([Queue(n, connection=conn) for n in queue_names], connection=conn,
-                               maintenance_interval=60)
-            log.info("worker %s listening on %s", worker.name, ", ".join(queue_names))
-            try:
-                worker.work(burst=args.burst, with_scheduler=True, logging_level=args.logging_level)
-            except REDIS_ERRORS as e:
-                log.warning("worker %s lost Redis (%s)", worker.name, e)
-                _stop_pubsub(worker)  # its teardown could not reach Redis to do so
-            finally:  # RQ installed its own handlers for the worker's lifetime
-                signal.signal(signal.SIGTERM, _on_signal)
-                signal.signal(signal.SIGINT, _on_signal)
-            if args.burst or worker.stop_asked or stop["asked"]:
-                break
-            log.warning("worker %s stopped on an error; a new one starts once Redis answers", worker.name)
-            if not wait_for_redis(conn, lambda: stop["asked"]):
-                break
+            for child in children:
+                child.ensure()
+            time.sleep(0.5)
     finally:
-        if cron_proc is not None and cron_proc.is_alive():
-            cron_proc.terminate()
-            cron_proc.join(10)
-            if cron_proc.is_alive():
-                cron_proc.kill()
-        ctx.pop()
+        for child in children:
+            child.stop(timeout=60)
     return 0
 
 

@@ -99,6 +99,31 @@ def test_worker_carries_on_after_redis_drops_under_a_running_job(app, db, databa
     assert "lost Redis" in out
 
 
+def test_mail_never_waits_behind_a_burst_of_other_jobs(app, db, database_url, redis_server):
+    """A backlog of slow jobs on "default" (a webhook burst) does not delay a mail: one of the worker
+    processes serves the mail queue first."""
+    db.session.commit()
+    conn = get_redis()
+    backlog = [Queue("default", connection=conn).enqueue(time.sleep, 1) for _ in range(15)]
+    proc = subprocess.Popen([sys.executable, "-m", "gamify.worker", "--no-cron"], cwd=ROOT,
+                            env=_env(database_url, redis_server), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert _wait(lambda: any(j.get_status(refresh=True) == "started" for j in backlog)), "backlog not started"
+        mail = Queue("mail", connection=conn).enqueue(jobs.prune_logs)
+        assert _wait(lambda: mail.get_status(refresh=True) == "finished", timeout=10), "the mail waited"
+        waiting = sum(1 for j in backlog if j.get_status(refresh=True) == "queued")
+        assert waiting >= 5, waiting  # the burst was still there when the mail went out
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert proc.returncode == 0, out[-3000:]
+
+
 def test_devmail_writes_an_eml_file(app, tmp_path):
     port = free_port()
     maildir = tmp_path / "mail"
