@@ -3,6 +3,7 @@
 #   make run         local stack: Redis, migrations, demo data, RQ worker, dev SMTP, Flask on :5000
 #   make test        pytest on SQLite, then again on a throwaway PostgreSQL (fails if either fails)
 #   make test-sqlite / make test-pg
+#   make test-random property and fuzz tests with fresh random inputs (make test's are seeded)
 #   make bench       bench/run.py
 #   make stop        stop the local Redis and PostgreSQL started by scripts/
 #   make clean       remove caches;  make distclean: also .venv, instance/, the PG data dir
@@ -18,10 +19,10 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run test test-sqlite test-pg bench stop clean distclean browsers
+.PHONY: help venv run test test-sqlite test-pg test-random bench stop clean distclean browsers
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -50,6 +51,13 @@ test-pg: venv browsers
 	rc=0; TEST_DATABASE_URL="$$(bash scripts/pg.sh url)" $(PY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
 	if [ "$$was_running" = 0 ] && [ "$${PG_KEEP:-0}" != 1 ]; then bash scripts/pg.sh stop; fi; \
 	exit $$rc
+
+# The property tests again, with new random inputs each run (failures found are kept in .hypothesis/
+# and replayed first next time). Not part of `make test`, which must give the same result every run.
+PROPERTY_TESTS := tests/test_batch_equivalence.py tests/test_energy_properties.py tests/test_fuzz_routes.py \
+                  tests/test_hardening.py tests/test_streak_properties.py
+test-random: venv
+	HYPOTHESIS_PROFILE=random env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PROPERTY_TESTS) $(PYTEST_ARGS)
 
 # Both suites always run; the target fails if either failed (pytest exit 5,
 # "no tests collected", counts as a failure).

@@ -115,7 +115,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     def _load_user(user_id: str):
         return db.session.get(models.User, int(user_id))
 
-    from . import features, security
+    from . import features, params, security
+    params.init_app(app)
     security.init_app(app)
     features.register(app)
     security.apply_limits(app)

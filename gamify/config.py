@@ -37,5 +37,8 @@ def from_env() -> dict:
         "RATE_LIMIT_EVENTS": os.environ.get("RATE_LIMIT_EVENTS", "300 per second"),
         # Refused API keys per client address (guessing keys), on every API route.
         "RATE_LIMIT_AUTH_FAILURES": os.environ.get("RATE_LIMIT_AUTH_FAILURES", "20 per minute"),
+        "RATE_LIMIT_LOGIN_ACCOUNT": os.environ.get("RATE_LIMIT_LOGIN_ACCOUNT", "10 per 15 minutes"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        # Webhooks to loopback/private addresses (also an admin setting); off: no request forgery.
+        "WEBHOOKS_ALLOW_PRIVATE": _bool("WEBHOOKS_ALLOW_PRIVATE", False),
     }

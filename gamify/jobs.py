@@ -203,7 +203,13 @@ def init_app(app) -> None:
 @app_job
 def deliver_email(send_id: int) -> str:
     """Send one ledger row over SMTP (queue "mail"). Raises on SMTP failure so RQ retries; the row is
-    marked sent only after the server accepted the message."""
+    marked sent only after the server accepted the message.
+
+    Exactly once: the Message-ID is recorded with the row, and the row becomes 'submitting' (committed)
+    just before the message goes out. A row in 'submitting' is never claimed again: if the worker dies
+    between the server accepting the message and 'sent' being recorded, or the connection drops
+    while the server answers, the row ends 'unknown' (shown to admins, who may resend it with the
+    same Message-ID) instead of being sent a second time."""
     from . import mail
     from .models.webhooks import EmailSend
     from .services import reminders
@@ -225,8 +231,22 @@ def deliver_email(send_id: int) -> str:
             reminders.mark_skipped(send, skip)
             db.session.commit()
             return f"{skip.status}: {skip.reason}"
+        if send.message_id:  # an admin's resend of an uncertain attempt: the same message, the same id
+            del composed.message["Message-ID"]
+            composed.message["Message-ID"] = send.message_id
+        else:
+            send.message_id = composed.message["Message-ID"]
         db.session.commit()  # compose may settle a streak; never hold a transaction during SMTP
-        message_id = mail.send(composed.message)
+
+        def submitting() -> None:
+            reminders.mark_submitting(db.session.get(EmailSend, send_id), utcnow())
+            db.session.commit()
+        message_id = mail.send(composed.message, on_submit=submitting)
+    except mail.OutcomeUnknown as e:
+        db.session.rollback()
+        reminders.mark_unknown(db.session.get(EmailSend, send_id), str(e))
+        db.session.commit()
+        return f"outcome unknown (not retried): {e}"
     except Exception as e:
         # Never leave the row claimed: 'failed' rows are retried (by RQ, or by the scheduled dispatch
         # when the job is gone) and shown to admins with the error.
@@ -263,8 +283,9 @@ def deliver_webhook(delivery_id: int) -> str:
         db.session.commit()
         return "endpoint inactive"
     url, secret, body, event_type = ep.url, ep.secret, d.body, d.event_type
+    allow_private = webhooks.allow_private_addresses()
     db.session.commit()  # no transaction (SQLite write lock) held during the HTTP call
-    attempt = webhooks.post(url, secret, body, event_type, delivery_id)
+    attempt = webhooks.post(url, secret, body, event_type, delivery_id, allow_private=allow_private)
     d = db.session.get(WebhookDelivery, delivery_id)
     d.attempts = (d.attempts or 0) + 1
     d.last_attempt_at = utcnow()
@@ -274,7 +295,11 @@ def deliver_webhook(delivery_id: int) -> str:
         db.session.commit()
         return f"delivered ({attempt.status_code})"
     job = get_current_job()
-    will_retry = job is not None and bool(job.retries_left)
+    will_retry = job is not None and bool(job.retries_left) and not attempt.final
+    if attempt.final:  # retrying cannot help: failed now, and the job ends without an error
+        d.status, d.last_error = "failed", attempt.error
+        db.session.commit()
+        return f"refused: {attempt.error}"
     d.status, d.last_error = ("retrying" if will_retry else "failed"), attempt.error
     db.session.commit()
     raise WebhookDeliveryFailed(f"delivery {delivery_id} to {url}: {attempt.error}")
@@ -302,6 +327,7 @@ def dispatch_outbox() -> dict:
     just_sent, just_delivered = set(result.emails), set(result.deliveries)
     emails = [i for i in reminders.due_ids() if i not in just_sent]
     deliveries = [i for i in webhooks.stale_delivery_ids() if i not in just_delivered]
+    reminders.settle_uncertain()
     db.session.commit()
     for send_id in emails:
         enqueue_email(send_id)
@@ -413,7 +439,10 @@ def finalise_leaderboards() -> str:
 
 @app_job
 def prune_logs(days: int = 90) -> dict:
-    """Daily: forget delivery-log and send-ledger rows older than `days` (finished ones only)."""
+    """Daily: forget delivery-log and send-ledger rows older than `days` (finished ones only), and the
+    nonces of login links that have expired anyway."""
+    from . import links
+    from .models.users import UsedLoginLink
     from .models.webhooks import EmailSend, WebhookDelivery
 
     cutoff = utcnow() - timedelta(days=days)
@@ -421,8 +450,10 @@ def prune_logs(days: int = 90) -> dict:
         WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_(("succeeded", "failed"))))
     e = db.session.execute(db.delete(EmailSend).where(
         EmailSend.created_at < cutoff, EmailSend.status.in_(("sent", "skipped", "expired", "failed"))))
+    n = db.session.execute(db.delete(UsedLoginLink).where(
+        UsedLoginLink.used_at < utcnow() - timedelta(seconds=links.LOGIN_MAX_AGE + 3600)))
     db.session.commit()
-    return {"deliveries": d.rowcount, "emails": e.rowcount}
+    return {"deliveries": d.rowcount, "emails": e.rowcount, "login_links": n.rowcount}
 
 
 # ---------------------------------------------------------------------------------------------

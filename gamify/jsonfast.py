@@ -22,11 +22,20 @@ def dumps(obj: Any, default: Optional[Callable] = None, sort_keys: bool = False,
         return json.dumps(obj, default=default, sort_keys=sort_keys, separators=(",", ":"))
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def loads(s: Any) -> Any:
+    """Strict JSON: NaN and Infinity are refused (as orjson does), and so is nesting too deep for the
+    standard library's recursion (a ValueError, like any other malformed input, never RecursionError)."""
     try:
         return orjson.loads(s)
     except orjson.JSONDecodeError:
-        return json.loads(s)  # e.g. an integer beyond 64 bits; raises for what is not JSON at all
+        try:  # e.g. an integer beyond 64 bits; raises for what is not JSON at all
+            return json.loads(s, parse_constant=_not_json)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 class FlaskProvider(DefaultJSONProvider):

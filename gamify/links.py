@@ -1,8 +1,9 @@
 """Signed links in e-mails (itsdangerous): deep links that log a player into one page, and one-click
 unsubscribe links. Each purpose has its own salt, so a token made for one purpose is refused by every
-other; login links expire after 7 days."""
+other. A login link signs in once (its nonce is recorded on first use) and expires after 48 hours."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Optional
@@ -11,8 +12,10 @@ from urllib.parse import urlsplit
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .models._common import utcnow
 
-LOGIN_MAX_AGE = int(timedelta(days=7).total_seconds())
+
+LOGIN_MAX_AGE = int(timedelta(hours=48).total_seconds())
 # Unsubscribe links only switch an e-mail type off (no login), and mail clients show the
 # List-Unsubscribe button on old messages too: they live longer than login links.
 UNSUBSCRIBE_MAX_AGE = int(timedelta(days=365).total_seconds())
@@ -26,7 +29,7 @@ DEEP_LINK_TARGETS = {
 
 
 class LinkError(Exception):
-    """status 400 (tampered, wrong purpose, unusable) or 410 (expired)."""
+    """status 400 (tampered, wrong purpose, unusable) or 410 (expired, or a login link already used)."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -59,20 +62,48 @@ def _loads(salt: str, token: str, max_age: int) -> dict:
     return data
 
 
+@dataclass(frozen=True)
+class LoginClaim:
+    user_id: int
+    nonce: str
+
+
+class LinkUsed(LinkError):
+    def __init__(self, user_id: int):
+        super().__init__(410, "This sign-in link was already used. Log in with your password to continue.")
+        self.user_id = user_id
+
+
 def login_token(user_id: int, purpose: str) -> str:
     if purpose not in DEEP_LINK_TARGETS:
         raise ValueError(f"unknown deep-link purpose {purpose!r}")
-    return _dumps(f"login.{purpose}", {"u": user_id})
+    return _dumps(f"login.{purpose}", {"u": user_id, "n": secrets.token_urlsafe(16)})
 
 
-def read_login_token(token: str, purpose: str) -> int:
+def read_login_token(token: str, purpose: str) -> LoginClaim:
     if purpose not in DEEP_LINK_TARGETS:
         raise LinkError(400, "This link is not valid.")
     data = _loads(f"login.{purpose}", token, LOGIN_MAX_AGE)
-    uid = data.get("u")
-    if not isinstance(uid, int) or isinstance(uid, bool):
+    uid, nonce = data.get("u"), data.get("n")
+    if not isinstance(uid, int) or isinstance(uid, bool) or not isinstance(nonce, str) or not 0 < len(nonce) <= 32:
         raise LinkError(400, "This link is not valid.")
-    return uid
+    return LoginClaim(uid, nonce)
+
+
+def use_login_nonce(claim: LoginClaim) -> None:
+    """Record the link's nonce, in the caller's transaction; LinkUsed if it was recorded before. One
+    INSERT whose conflict is the answer, so two clicks at once cannot both sign in."""
+    from .extensions import db
+    from .models.users import UsedLoginLink
+    table = UsedLoginLink.__table__
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values(nonce=claim.nonce, user_id=claim.user_id, used_at=utcnow())
+    stmt = stmt.on_conflict_do_nothing(index_elements=["nonce"]).returning(table.c.nonce)
+    if db.session.execute(stmt).scalar() is None:  # RETURNING: rowcount is not reliable across drivers
+        raise LinkUsed(claim.user_id)
 
 
 def unsubscribe_token(user_id: int, type_: str) -> str:

@@ -9,7 +9,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import Optional
+from typing import Callable, Optional
 
 from flask import current_app, render_template
 
@@ -47,19 +47,43 @@ def build(to: str, subject: str, template: str, context: Optional[dict] = None,
     return msg
 
 
-def send(msg: EmailMessage) -> str:
-    """Deliver over SMTP; returns the Message-ID. Raises smtplib.SMTPException / OSError on failure,
-    including when any recipient was refused."""
+class OutcomeUnknown(Exception):
+    """The message was handed to the SMTP server, and then the connection failed before the server
+    said whether it took it: it may have been delivered. Retrying could send it twice."""
+
+
+def send(msg: EmailMessage, on_submit: Optional[Callable[[], None]] = None) -> str:
+    """Deliver over SMTP; returns the Message-ID. Raises smtplib.SMTPException / OSError when the
+    server did not take the message (safe to retry), OutcomeUnknown when it may have.
+
+    `on_submit` runs once the session is ready, just before the message goes out: the caller records
+    the attempt there (gamify.jobs.deliver_email), so a crash from then on is never retried blindly.
+    Whatever fails after the server accepted the message (QUIT) is ignored: it was accepted."""
     cfg = current_app.config
     host, port = cfg.get("MAIL_SERVER") or "127.0.0.1", int(cfg.get("MAIL_PORT") or 25)
-    with smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT) as smtp:
+    smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
+    try:
         smtp.ehlo()
         if cfg.get("MAIL_USE_TLS"):
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
         if cfg.get("MAIL_USERNAME"):
             smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
-        refused = smtp.send_message(msg)
+        if on_submit is not None:
+            on_submit()
+        try:
+            refused = smtp.send_message(msg)
+        except smtplib.SMTPResponseException:
+            raise  # the server answered no (sender, recipient or data refused): not taken
+        except smtplib.SMTPRecipientsRefused:
+            raise
+        except (smtplib.SMTPServerDisconnected, OSError) as e:
+            raise OutcomeUnknown(f"{type(e).__name__}: {e}") from e
         if refused:
             raise smtplib.SMTPRecipientsRefused(refused)
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
     return msg["Message-ID"]

@@ -86,15 +86,17 @@ def database_url(tmp_path_factory):
 
 
 class IsolatedClient(FlaskClient):
-    """Requests reuse the test's app context (and so `g`); forget the logged-in user cached there
-    so two clients in one test never see each other's session."""
+    """Requests reuse the test's app context (and so `g`); forget the logged-in user and the CSRF
+    token cached there so two clients in one test never see each other's session."""
 
     def open(self, *args, **kwargs):
-        g.pop("_login_user", None)
+        for cached in ("_login_user", "csrf_token"):  # Flask-Login's user, Flask-WTF's token
+            g.pop(cached, None)
         try:
             return super().open(*args, **kwargs)
         finally:
-            g.pop("_login_user", None)
+            for cached in ("_login_user", "csrf_token"):
+                g.pop(cached, None)
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +109,7 @@ def _app(database_url, redis_server):
         "WTF_CSRF_ENABLED": True,
         "SERVER_NAME": None,
         "RATELIMIT_ENABLED": False,
+        "WEBHOOKS_ALLOW_PRIVATE": True,  # the receivers in tests listen on 127.0.0.1
     })
     app.test_client_class = IsolatedClient
     with app.app_context():
@@ -147,9 +150,15 @@ def client(app):
     return app.test_client()
 
 
-# Property tests are deterministic in `make test` (each test's settings derandomise them); `make
-# test-random` runs them with fresh random inputs and more examples. "noshrink" reports the first
-# failure at once (for checking that a test catches a planted bug).
+# Property tests: deterministic in `make test` (profile "ci": the same inputs on every run, so a run
+# fails only when the code changed); `make test-random` runs them with fresh random inputs (profile
+# "random", the failures it finds are kept in .hypothesis/ and replayed first next time). "noshrink"
+# reports the first failure at once (for checking that a test catches a planted bug).
+import os as _os  # noqa: E402
+
 from hypothesis import Phase, settings as _hsettings  # noqa: E402
 
-_hsettings.register_profile("noshrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+_hsettings.register_profile("ci", derandomize=True)
+_hsettings.register_profile("random", derandomize=False)
+_hsettings.register_profile("noshrink", derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+_hsettings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -12,8 +12,8 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
-def metric(key="lessons", name="Lessons", unit="lessons") -> Metric:
-    m = Metric(key=key, name=name, unit=unit)
+def metric(key="lessons", name="Lessons", unit="lessons", allow_negative=False) -> Metric:
+    m = Metric(key=key, name=name, unit=unit, allow_negative=allow_negative)
     db.session.add(m)
     db.session.flush()
     return m

@@ -84,11 +84,17 @@ def test_concurrent_same_idempotency_key_awards_once(app, setup, db):
     ({"user": {"id": 5.5}}, "user.id", 400),
     ({"user": {"id": "u"}, "value": "ten"}, "value", 400),
     ({"user": {"id": "u"}, "value": True}, "value", 400),
+    ({"user": {"id": "u"}, "value": -1}, "value", 400),  # the metric does not accept negative values
     ({"user": {"id": "u"}, "tz": "+05:30"}, "tz", 400),
     ({"user": {"id": "u"}, "tz": "Mars/Olympus"}, "tz", 400),
     ({"user": {"id": "u"}, "tz": 5}, "tz", 400),
     ({"user": {"id": "u"}, "attributes": ["x"]}, "attributes", 400),
-    ({"user": {"id": "u"}, "attributes": {"a": {"nested": 1}}}, "attributes", 400),
+    ({"user": {"id": "u"}, "attributes": {"a": {"nested": 1}}}, "attributes.a", 400),
+    ({"user": {"id": "u"}, "attributes": {f"k{i}": i for i in range(51)}}, "attributes", 400),
+    ({"user": {"id": "u"}, "attributes": {"a": "x" * 501}}, "attributes.a", 400),
+    ({"user": {"id": "u"}, "tz": "localtime"}, "tz", 400),  # the server's own zone, not a place
+    ({"user": {"id": "u"}, "tz": "Factory"}, "tz", 400),
+    ({"user": {"id": "u"}, "tz": "posixrules"}, "tz", 400),
     ({"user": {"id": "u"}, "idempotency_key": 7}, "idempotency_key", 400),
     ({"user": {"id": "u", "attributes": "x"}}, "user.attributes", 400),
 ])
@@ -96,6 +102,25 @@ def test_bad_input_is_a_4xx_naming_the_field(client, setup, db, body, field, sta
     r = post_event(client, setup, body)
     assert r.status_code == status and r.json["error"]["field"] == field, r.json
     assert db.session.execute(db.select(db.func.count(User.id))).scalar() == 0  # nothing left behind
+
+
+def test_negative_values_only_where_the_metric_accepts_them(app, client, setup, db):
+    from gamify.models import Metric
+    f.admin()
+    admin = app.test_client()
+    f.login(admin, "admin@example.com")
+    m = db.session.execute(db.select(Metric).where(Metric.key == "lessons")).scalar_one()
+    assert post_event(client, setup, {"user": {"id": "u"}, "value": 3}).status_code == 201
+    r = post_event(client, setup, {"user": {"id": "u"}, "value": -2})
+    assert r.status_code == 400 and "negative" in r.json["error"]["message"]
+    page = admin.get(f"/admin/metrics/{m.id}/edit").get_data(as_text=True)
+    assert "Accept negative values" in page
+    r = admin.post(f"/admin/metrics/{m.id}/edit", data={"key": "lessons", "name": "Lessons", "unit": "lessons",
+                                                        "allow_negative": "y",
+                                                        "csrf_token": f.csrf_token(admin, "/admin/metrics")})
+    assert r.status_code == 302
+    r = post_event(client, setup, {"user": {"id": "u"}, "value": -2})
+    assert r.status_code == 201 and r.json["metric_total"] == 1
 
 
 def test_unknown_metric_is_404_and_creates_nothing(client, setup, db):
@@ -219,3 +244,23 @@ def test_a_host_app_cannot_take_the_id_of_the_next_signup(client, db):
     u = users.signup("new@example.com", "correct horse", "New", "UTC")
     db.session.commit()
     assert u.external_id.startswith("web-") and len(u.external_id) > 20
+
+
+def test_email_addresses_are_checked_where_they_enter(client, db):
+    """One mailbox per player: a list of addresses or a header break is refused (4xx naming the field)
+    on the event route, the batch route and identify; nothing is written."""
+    f.metric("lessons")
+    headers = {"X-API-Key": f.api_key()}
+    for bad in ("victim@example.com, attacker@example.com", "x@example.com\r\nBcc: y@example.com", "nobody"):
+        r = client.post("/api/v1/metrics/lessons/event", headers=headers,
+                        json={"user": {"id": "u1", "email": bad}})
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == "user.email", r.get_json()
+        r = client.post("/api/v1/users/u2", headers=headers, json={"email": bad})
+        assert r.status_code == 400 and r.get_json()["error"]["field"] == "email", r.get_json()
+        r = client.post("/api/v1/events", headers=headers,
+                        json={"events": [{"metric": "lessons", "user": {"id": "u3", "email": bad}}]})
+        assert r.get_json()["results"][0]["error"]["field"] == "user.email"
+    assert db.session.query(User).count() == 0 and db.session.query(MetricEvent).count() == 0
+    r = client.post("/api/v1/metrics/lessons/event", headers=headers,
+                    json={"user": {"id": "u1", "email": "Pat@Example.com"}})
+    assert r.status_code == 201 and db.session.query(User).one().email == "pat@example.com"

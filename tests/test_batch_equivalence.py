@@ -188,7 +188,7 @@ def _response(body: dict) -> dict:
     return body
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, print_blob=True,
+@settings(max_examples=25, deadline=None, print_blob=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(chunks=st.lists(chunk, min_size=1, max_size=6))
 def test_a_batch_equals_the_same_events_one_by_one(app, client, redis_server, chunks):

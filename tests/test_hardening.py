@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gamify import create_app
@@ -13,7 +13,8 @@ from tests import factories as f
 def limited_app(app, database_url, redis_server):
     return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_server["url"],
                        "SECRET_KEY": "t", "RATELIMIT_ENABLED": True, "RATE_LIMIT_LOGIN": "3 per minute",
-                       "RATE_LIMIT_EVENTS": "5 per minute", "RATE_LIMIT_AUTH_FAILURES": "4 per minute"})
+                       "RATE_LIMIT_EVENTS": "5 per minute", "RATE_LIMIT_AUTH_FAILURES": "4 per minute",
+                       "RATE_LIMIT_LOGIN_ACCOUNT": "4 per minute"})
 
 
 def test_login_is_rate_limited(limited_app, db):
@@ -25,6 +26,25 @@ def test_login_is_rate_limited(limited_app, db):
                                              "csrf_token": token}).status_code for _ in range(5)]
     assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429]
     assert client.get("/login").status_code == 200  # reading the page is not limited
+
+
+def test_failed_logins_are_limited_per_account_across_addresses(limited_app, db):
+    """Each address guesses once (under its own limit); the account's failures still add up."""
+    f.web_player()
+    f.web_player("other@example.com")
+    codes = []
+    for i in range(6):
+        client = limited_app.test_client()
+        env = {"REMOTE_ADDR": f"10.1.0.{i}"}
+        token = f.csrf_token(client, "/login")
+        codes.append(client.post("/login", data={"email": "Player@example.com ", "password": "wrong",
+                                                 "csrf_token": token}, environ_base=env).status_code)
+    assert codes == [401] * 4 + [429, 429]
+    client = limited_app.test_client()  # another account, from an address already used: not affected
+    token = f.csrf_token(client, "/login")
+    r = client.post("/login", data={"email": "other@example.com", "password": "correct horse", "csrf_token": token},
+                    environ_base={"REMOTE_ADDR": "10.1.0.1"})
+    assert r.status_code == 302
 
 
 def test_event_api_is_rate_limited_per_key(limited_app, db):
@@ -117,6 +137,8 @@ def test_fuzzed_json_api_bodies_never_5xx(app, db, body, raw):
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(params=st.dictionaries(st.sampled_from(["limit", "offset", "run", "segment", "history", "page"]),
                               st.text(max_size=12), max_size=4))
+@example(params={"limit": "¹", "offset": "²", "history": "٣", "page": "¹"})  # isdigit() yet not int()
+@example(params={"limit": "1" * 12, "offset": "9" * 12, "history": "10" + "0" * 20, "page": str(10 ** 20)})
 def test_fuzzed_query_strings_never_5xx(app, db, params):
     if not db.session.execute(db.select(db.func.count()).select_from(db.metadata.tables["metrics"])).scalar():
         m = f.metric("lessons")
@@ -164,3 +186,46 @@ def test_a_connection_cut_while_idle_is_replaced_not_failed(app, client, db, mon
     assert pool.checkedout() >= checked_out
     db.session.remove()
     db.engine.dispose()  # other connections cut above must not meet the fixtures' cleanup
+
+
+@pytest.mark.parametrize("body, field", [
+    ('{"user": {"id": "u\\u0000"}}', "user.id"),
+    ('{"user": {"id": "\\ud800"}}', "user.id"),
+    ('{"user": {"id": "u", "name": "%s"}}' % ("n" * 121), "user.name"),
+    ('{"user": {"id": "u"}, "value": %d}' % 2 ** 63, "value"),
+    ('{"user": {"id": "u"}, "value": 1e308}', "value"),
+    ('{"user": {"id": "u"}, "attributes": {"city": NaN}}', "body"),
+    ('{"user": {"id": "u"}, "attributes": {"k\\u0000": "v"}}', "attributes"),
+    ('{"user": {"id": "u"}, "attributes": {"a": %s}}' % ("[" * 1000 + "]" * 1000), "attributes.a"),
+    ('{"user": {"id": "u"}, "idempotency_key": "k\\u0000"}', "idempotency_key"),
+])
+def test_bad_event_input_is_a_400_naming_the_field_and_writes_nothing(client, db, body, field):
+    from gamify.models import MetricEvent, User
+    f.metric("lessons")
+    headers = {"X-API-Key": f.api_key(), "Content-Type": "application/json"}
+    r = client.post("/api/v1/metrics/lessons/event", data=body, headers=headers)
+    assert r.status_code == 400, r.get_data(as_text=True)
+    assert r.json["error"]["field"].startswith(field), r.json
+    assert db.session.execute(db.select(db.func.count()).select_from(User)).scalar() == 0
+    assert db.session.execute(db.select(db.func.count()).select_from(MetricEvent)).scalar() == 0
+
+
+def test_request_size_ids_and_form_text_limits(app, client, db):
+    f.metric("lessons")
+    key = f.api_key()
+    admin = f.admin()
+    huge = '{"user": {"id": "u"}, "attributes": {"a": "%s"}}' % ("x" * (3 * 1024 * 1024))
+    r = client.post("/api/v1/metrics/lessons/event", data=huge,
+                    headers={"X-API-Key": key, "Content-Type": "application/json"})
+    assert r.status_code == 413 and "error" in r.json
+    # An id past a database integer is a 404, not an overflow in the query.
+    f.login(client, admin.email)
+    assert client.get(f"/admin/players/{2 ** 31}").status_code == 404
+    assert client.get(f"/admin/players/{2 ** 31 - 1}").status_code == 404
+    # A NUL in any form field, the unauthenticated login form included, is a 400 naming the field.
+    anon = app.test_client()
+    token = f.csrf_token(anon, "/login")
+    r = anon.post("/login", data={"email": "a\x00@example.com", "password": "x", "csrf_token": token})
+    assert r.status_code == 400 and "email" in r.get_data(as_text=True), r.get_data(as_text=True)[-900:]
+    r = anon.get("/leaderboards", query_string={"tz": "Europe/London\x00"})
+    assert r.status_code == 400

@@ -41,7 +41,7 @@ def test_worker_burst_processes_a_job(app, db, database_url, redis_server):
     assert proc.returncode == 0, proc.stderr[-2000:]
     job = Job.fetch(job.id, connection=get_redis())
     assert job.get_status() == "finished", proc.stderr[-2000:]
-    assert job.return_value() == {"deliveries": 0, "emails": 0}
+    assert job.return_value() == {"deliveries": 0, "emails": 0, "login_links": 0}
 
 
 def test_worker_runs_the_cron_and_stops_cleanly(app, db, database_url, redis_server):

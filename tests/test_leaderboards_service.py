@@ -483,7 +483,7 @@ def test_others_rank_changes_match_a_brute_force_ranking_with_ties_and_a_top_n(d
     falling, with tied scores and a top-N cut."""
     import random
     rng = random.Random(11)
-    m = f.metric("lessons")
+    m = f.metric("lessons", allow_negative=True)
     limit = 4
     make_board(metric=m, limit=limit)
     people = players(9)

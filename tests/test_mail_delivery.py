@@ -174,3 +174,75 @@ def test_a_crash_while_building_the_mail_leaves_it_failed_not_claimed(app, db, s
         monkeypatch.undo()
         assert jobs.deliver_email(send_id).startswith("sent")
     assert _row().status == "sent" and len(smtp_server.messages) == 1
+
+
+def test_a_stored_address_that_is_not_one_mailbox_is_skipped_not_mailed(app, db, smtp_server):
+    """An address stored before addresses were checked: a list (or a header break) never reaches a
+    header; the reminder is skipped with the reason."""
+    user = _at_risk_player()
+    user.email = "victim@example.com, attacker@example.com"
+    db.session.commit()
+    with time_machine.travel(EVENING, tick=False):
+        (send_id,) = reminders.select_streak_reminders()
+        db.session.commit()
+        assert jobs.deliver_email(send_id).startswith("skipped")
+    row = _row()
+    assert row.status == "skipped" and "not valid" in row.last_error
+    assert smtp_server.messages == []
+
+
+def test_a_crash_after_the_server_accepted_never_sends_twice(app, db, smtp_server, monkeypatch):
+    """The worker dies between the SMTP server accepting the message and 'sent' being recorded. The
+    retry finds the attempt recorded (with its Message-ID) and does not send again; the row ends
+    'unknown' for an admin, who may send it again with the same Message-ID."""
+    _at_risk_player()
+    with time_machine.travel(EVENING, tick=False):
+        (send_id,) = reminders.select_streak_reminders()
+        db.session.commit()
+
+        def killed(*_a, **_k):
+            raise SystemExit("worker killed")  # not an Exception: nothing in the job may catch it
+        monkeypatch.setattr(reminders, "mark_sent", killed)
+        with pytest.raises(SystemExit):
+            jobs.deliver_email(send_id)
+        monkeypatch.undo()
+        db.session.rollback()
+        assert len(smtp_server.messages) == 1
+        first_id = smtp_server.messages[0].message["Message-ID"]
+        assert _row().message_id == first_id
+    for minutes in (11, 30):  # past the claim timeout: the retry and the scheduled dispatch
+        with time_machine.travel(EVENING + timedelta(minutes=minutes), tick=False):
+            assert jobs.deliver_email(send_id).startswith("not claimable")
+            jobs.dispatch_outbox()
+    assert len(smtp_server.messages) == 1
+    row = _row()
+    assert row.status == "unknown" and "may or may not" in row.last_error
+
+    # An admin sends it again: same Message-ID, so a mailbox that has it can drop the copy.
+    with time_machine.travel(EVENING + timedelta(minutes=31), tick=False):
+        reminders.release(row)
+        row.status = "failed"
+        db.session.commit()
+        assert jobs.deliver_email(send_id).startswith("sent")
+    assert [m.message["Message-ID"] for m in smtp_server.messages] == [first_id, first_id]
+
+
+def test_a_connection_lost_while_the_server_answers_is_not_retried(app, db, smtp_server, monkeypatch):
+    import smtplib
+    _at_risk_player()
+    real = smtplib.SMTP.send_message
+
+    def lost_after_sending(self, *a, **k):
+        real(self, *a, **k)
+        raise smtplib.SMTPServerDisconnected("connection unexpectedly closed")
+    with time_machine.travel(EVENING, tick=False):
+        (send_id,) = reminders.select_streak_reminders()
+        db.session.commit()
+        monkeypatch.setattr(smtplib.SMTP, "send_message", lost_after_sending)
+        assert jobs.deliver_email(send_id).startswith("outcome unknown")
+        monkeypatch.undo()
+        assert _row().status == "unknown"
+    with time_machine.travel(EVENING + timedelta(minutes=30), tick=False):
+        jobs.dispatch_outbox()
+        assert jobs.deliver_email(send_id).startswith("not claimable")
+    assert len(smtp_server.messages) == 1

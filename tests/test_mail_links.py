@@ -1,5 +1,5 @@
-"""Signed links in e-mails: deep-link login (players only, single purpose, 7 days) and RFC 8058
-one-click unsubscribe."""
+"""Signed links in e-mails: deep-link login (players only, single purpose, single use, 48 hours) and
+RFC 8058 one-click unsubscribe (reusable)."""
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -55,7 +55,7 @@ def test_deep_link_logs_the_player_into_the_streak_page(app, db, client, rq_inli
     u, msg = _reminded(smtp_server)
     (deep,) = msg.links("/l/streak/")
     assert not logged_in(client)
-    with time_machine.travel(EVENING + timedelta(days=6), tick=False):
+    with time_machine.travel(EVENING + timedelta(hours=47), tick=False):
         resp = client.get(path_of(deep))
         assert resp.status_code == 302 and resp.headers["Location"].endswith("/streak")
         assert logged_in(client)
@@ -63,10 +63,32 @@ def test_deep_link_logs_the_player_into_the_streak_page(app, db, client, rq_inli
             assert s["_user_id"] == str(u.id)
 
 
+def test_a_login_link_signs_in_once(app, db, client, rq_inline, smtp_server):
+    """Used once, the link no longer signs in: not after logout, not in another browser. It lands on the
+    login page with a friendly message, and from there on the page the link was for."""
+    u, msg = _reminded(smtp_server)
+    (deep,) = msg.links("/l/streak/")
+    with time_machine.travel(EVENING + timedelta(hours=1), tick=False):
+        assert client.get(path_of(deep)).status_code == 302 and logged_in(client)
+        assert client.get(path_of(deep)).headers["Location"].endswith("/streak")  # same player: harmless
+        client.post("/logout", data={"csrf_token": f.csrf_token(client, "/dashboard")})
+        assert not logged_in(client)
+        for browser in (client, app.test_client()):
+            resp = browser.get(path_of(deep))
+            assert resp.status_code == 302 and urlsplit(resp.headers["Location"]).path == "/login"
+            assert "next=%2Fstreak" in resp.headers["Location"] or "next=/streak" in resp.headers["Location"]
+            page = browser.get(path_of(resp.headers["Location"])).get_data(as_text=True)
+            assert "already used" in page
+            assert not logged_in(browser)
+        # A fresh link (the next e-mail) works.
+        fresh = links.deep_link(u.id, "streak")
+        assert client.get(path_of(fresh)).status_code == 302 and logged_in(client)
+
+
 def test_expired_link_shows_a_friendly_410_and_does_not_log_in(app, db, client, rq_inline, smtp_server):
     _u, msg = _reminded(smtp_server)
     (deep,) = msg.links("/l/streak/")
-    with time_machine.travel(EVENING + timedelta(days=8), tick=False):
+    with time_machine.travel(EVENING + timedelta(hours=49), tick=False):
         resp = client.get(path_of(deep))
     assert resp.status_code == 410
     page = resp.get_data(as_text=True)
@@ -137,6 +159,10 @@ def test_unsubscribe_get_confirms_and_one_click_post_needs_no_csrf(app, db, clie
     assert not outbox.channel_enabled(u.id, "streak_reminder", "email")
     assert outbox.channel_enabled(u.id, "recap", "email")  # only that type
     assert not logged_in(client)
+    # Unsubscribe links stay usable: the same link again (e.g. from an older mail) still works.
+    assert client.get(path).status_code == 200
+    assert client.post(path, data="List-Unsubscribe=One-Click",
+                       content_type="application/x-www-form-urlencoded").status_code == 200
 
     # The next evening: no reminder.
     smtp_server.messages.clear()
@@ -172,3 +198,16 @@ def test_bad_unsubscribe_link_is_friendly(app, db, client):
     assert resp.status_code == 400 and "Log in" in resp.get_data(as_text=True)
     assert client.post("/unsubscribe/not-a-token", data="List-Unsubscribe=One-Click",
                        content_type="application/x-www-form-urlencoded").status_code == 400
+
+
+def test_used_link_nonces_are_forgotten_once_the_links_expired(app, db, client):
+    from gamify.models import UsedLoginLink
+    u = player("cal")
+    for hours_ago in (1, 50):  # a nonce used an hour ago must stay; one from 50 hours ago may go
+        with time_machine.travel(datetime.now(timezone.utc) - timedelta(hours=hours_ago), tick=False):
+            assert client.get(f"/l/streak/{links.login_token(u.id, 'streak')}").status_code == 302
+        client.post("/logout", data={"csrf_token": f.csrf_token(client, "/dashboard")})
+    assert db.session.execute(db.select(db.func.count()).select_from(UsedLoginLink)).scalar() == 2
+    assert jobs.prune_logs()["login_links"] == 1
+    (left,) = db.session.execute(db.select(UsedLoginLink)).scalars()
+    assert left.used_at > datetime.now(timezone.utc) - timedelta(hours=2)

@@ -42,7 +42,7 @@ def _brute_force(log_rows) -> set:
 
 
 def test_concurrent_events_then_the_worker_matches_a_brute_force_replay(app, db, monkeypatch):
-    m = f.metric("lessons")
+    m = f.metric("lessons", allow_negative=True)
     board = svc.create({"key": "lessons", "name": "Lessons", "ranked_by": "metric", "metric_id": m.id,
                         "frequency": "perpetual", "participant_limit": LIMIT, "breakdown": ["city"]})
     db.session.commit()

@@ -217,3 +217,68 @@ def test_redis_timeouts_make_requests_skip_enqueueing_for_a_while(app, monkeypat
     jobs.request_dispatch()
     assert len(calls) == 2
     gamify.queue.reset_redis_backoff()
+
+
+def test_webhooks_never_call_private_addresses_unless_allowed(app, db, client, rq_inline, http_receiver,
+                                                               monkeypatch):
+    """Server-side request forgery: an endpoint on 127.0.0.1 (or a name resolving there) gets nothing,
+    the delivery fails at once with the reason; an admin can allow private addresses."""
+    import socket
+
+    from gamify.models.webhooks import WebhookDelivery
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE", False)
+    port = http_receiver.server.server_port
+    ep = webhooks.create_endpoint(f"http://127.0.0.1:{port}/hook", ["achievement.completed"])
+    named = webhooks.create_endpoint(f"http://localhost:{port}/hook", ["achievement.completed"])
+    db.session.commit()
+    for e in (ep, named):
+        d = webhooks.create_test_delivery(e)
+        db.session.commit()
+        assert jobs.deliver_webhook(d.id).startswith("refused")
+        d = db.session.get(WebhookDelivery, d.id)
+        assert d.status == "failed" and "loopback, private" in d.last_error
+    assert http_receiver.requests == []
+
+    # DNS rebinding: the name looked public when checked (the check passes), then resolves to
+    # 127.0.0.1 when connecting: refused on connect.
+    import gamify.netguard as ng
+    real = socket.getaddrinfo
+    monkeypatch.setattr(ng, "check_url", lambda url: None)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "rebind.test"
+                                                                          else host, *a, **k))
+    rebind = webhooks.create_endpoint(f"http://rebind.test:{port}/hook", ["achievement.completed"])
+    d = webhooks.create_test_delivery(rebind)
+    db.session.commit()
+    assert jobs.deliver_webhook(d.id).startswith("refused")
+    assert "127.0.0.1" in db.session.get(WebhookDelivery, d.id).last_error
+    assert http_receiver.requests == []
+
+    # The admin allows private addresses: delivered.
+    f.admin()
+    f.login(client, "admin@example.com")
+    page = client.get("/admin/webhooks/").get_data(as_text=True)
+    assert "Allow endpoints on private networks" in page
+    r = client.post("/admin/webhooks/addresses", data={"allow_private": "y",
+                                                       "csrf_token": f.csrf_token(client, "/admin/webhooks/")})
+    assert r.status_code == 302
+    d = webhooks.create_test_delivery(ep)
+    db.session.commit()
+    assert jobs.deliver_webhook(d.id).startswith("delivered")
+    assert len(http_receiver.requests) == 1
+
+
+def test_a_name_with_any_private_address_is_refused_before_connecting(monkeypatch):
+    """The first check looks at every address a name resolves to: one private among public ones is
+    enough to refuse (the connection might land on it)."""
+    import socket
+
+    from gamify import netguard
+    answers = {"mixed.test": ["93.184.216.34", "10.0.0.7"], "public.test": ["93.184.216.34", "2606:2800:220:1::"],
+               "mapped.test": ["::ffff:127.0.0.1"], "linklocal.test": ["169.254.169.254"]}
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: [
+        (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+        for ip in answers[host]])
+    assert "10.0.0.7" in netguard.check_url("https://mixed.test/hook")
+    assert netguard.check_url("https://public.test/hook") is None
+    assert "::ffff:127.0.0.1" in netguard.check_url("http://mapped.test/hook")
+    assert "169.254.169.254" in netguard.check_url("http://linklocal.test/")  # cloud metadata service

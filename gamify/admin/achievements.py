@@ -6,11 +6,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
-from wtforms import DecimalField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalV
 
 from ..extensions import db
+from ..fields import Amount, Whole
 from ..models import Achievement, AchievementCompletion, BackfillRun, Metric, PointsTrigger
 from ..models.achievements import STATUSES
 from ..web import ui
@@ -40,9 +41,9 @@ class AchievementForm(FlaskForm):
                         description="An emoji works well.")
     trigger = SelectField("Earned when", choices=dict(TRIGGER_CHOICES))
     metric_id = SelectField("Metric", coerce=_int_or_none)
-    threshold = DecimalField("Threshold", places=None, validators=[OptionalV(), NumberRange(min=0)],
+    threshold = Amount("Threshold", places=None, validators=[OptionalV(), NumberRange(min=0)],
                              description="Lifetime total of the metric (only matching events count when filtered).")
-    streak_length = IntegerField("Streak length", validators=[OptionalV(), NumberRange(min=1, max=100000)])
+    streak_length = Whole("Streak length", validators=[OptionalV(), NumberRange(min=1, max=100000)])
     prerequisite_ids = SelectMultipleField("Prerequisites", coerce=int,
                                            description="Earned automatically once a player holds all of these. "
                                                        "Ctrl/⌘-click to pick several.")

@@ -7,11 +7,12 @@ import re
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, FloatField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..engine import energy as engine
 from ..extensions import db
+from ..fields import Number, Whole
 from ..models import EnergyAction, EnergyBoost, EnergyReview, Metric, User
 from ..models._common import utcnow
 from ..services import energy
@@ -31,7 +32,7 @@ def _guard():
 
 
 def _num(label, lo, hi=None, desc="", integer=True, required=True):
-    cls = IntegerField if integer else FloatField
+    cls = Whole if integer else Number
     return cls(label, validators=[InputRequired() if required else Optional(), NumberRange(min=lo, max=hi)],
                description=desc)
 
@@ -108,8 +109,8 @@ class ActionForm(FlaskForm):
     skill_reductions = StringField("Skill cost reductions (% at level 100)", validators=[Optional(), Length(max=500)],
                                    description="e.g. gun_fighting=25 (the total is capped in the settings)")
     metric_key = SelectField("Records metric", validators=[DataRequired()])
-    metric_value = FloatField("Metric value", default=1.0, validators=[InputRequired()])
-    position = IntegerField("Order", default=0, validators=[Optional()])
+    metric_value = Number("Metric value", default=1.0, validators=[InputRequired()])
+    position = Whole("Order", default=0, validators=[Optional()])
     active = BooleanField("Active", default=True)
 
     def validate_difficulties(self, field):
@@ -124,10 +125,10 @@ class BoostForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     type = SelectField("Type", choices=[SelectChoice(t, t) for t in engine.BOOST_TYPES])
-    effect_value = FloatField("Effect value", validators=[InputRequired(), NumberRange(min=0, max=100000)],
+    effect_value = Number("Effect value", validators=[InputRequired(), NumberRange(min=0, max=100000)],
                               description="regen_speed: +% regeneration; max_energy_increase: +max; "
                                           "consumption_reduction: % cheaper; instant_refill: energy (0 = to max)")
-    duration_minutes = IntegerField("Duration (minutes)", validators=[Optional(), NumberRange(min=1)],
+    duration_minutes = Whole("Duration (minutes)", validators=[Optional(), NumberRange(min=1)],
                                     description="Empty = permanent")
     token_cost = _num("Token cost", 0, 1000000)
     rarity = SelectField("Rarity", choices=[SelectChoice(r, r) for r in engine.RARITIES])
@@ -136,7 +137,7 @@ class BoostForm(FlaskForm):
 
 class AdjustForm(FlaskForm):
     player = StringField("Player (email or external id)", validators=[DataRequired(), Length(max=255)])
-    amount = IntegerField("Energy (+/-)", validators=[InputRequired()])
+    amount = Whole("Energy (+/-)", validators=[InputRequired()])
     reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wtforms import DecimalField, IntegerField, TextAreaField
+from wtforms import TextAreaField
 from wtforms.validators import Optional as OptionalV
 from wtforms.validators import Regexp, ValidationError
 
@@ -88,20 +88,20 @@ class FiltersField(TextAreaField):
             raise ValidationError(str(e))
 
 
-def optional_int(label, minimum=None, maximum=None, **kw) -> IntegerField:
+def optional_int(label, minimum=None, maximum=None, **kw) -> Whole:
     from wtforms.validators import NumberRange
     v = [OptionalV()]
     if minimum is not None or maximum is not None:
         v.append(NumberRange(min=minimum, max=maximum))
-    return IntegerField(label, validators=v, **kw)
+    return Whole(label, validators=v, **kw)
 
 
-def optional_number(label, minimum=None, **kw) -> DecimalField:
+def optional_number(label, minimum=None, **kw) -> Amount:
     from wtforms.validators import NumberRange
     v = [OptionalV()]
     if minimum is not None:
         v.append(NumberRange(min=minimum))
-    return DecimalField(label, validators=v, places=None, **kw)
+    return Amount(label, validators=v, places=None, **kw)
 
 
 def require(field, message: str = "This field is required.") -> bool:
@@ -114,3 +114,4 @@ def require(field, message: str = "This field is required.") -> bool:
 
 def clean_key(text: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "_", (text or "").strip().lower()).strip("_")[:64]
+from ..fields import Amount, Whole

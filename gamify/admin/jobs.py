@@ -3,21 +3,25 @@ settings (reminder hour, reactivation threshold, recap time) with the e-mail sen
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
-from wtforms import BooleanField, IntegerField, SelectChoice, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
 from .. import jobs
 from ..extensions import db
+from ..fields import Whole
 from ..models._common import utcnow
 from ..models.notifications import NOTIFICATION_TYPES
 from ..models.webhooks import EMAIL_TYPES, EmailSend
 from ..services import reminders
 from . import admin_required
+
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 bp = Blueprint("admin_jobs", __name__)
 log = logging.getLogger(__name__)
@@ -120,9 +124,16 @@ def _back(error: str | None = None, ok: str | None = None):
     return redirect(url_for("admin_jobs.index"))
 
 
+def _job_id_or_404(job_id: str) -> None:
+    """RQ refuses (ValueError) ids other than letters, digits, '_' and '-': such a job cannot exist."""
+    if not _JOB_ID.fullmatch(job_id):
+        abort(404)
+
+
 @bp.post("/jobs/failed/<job_id>/requeue")
 @admin_required
 def requeue(job_id: str):
+    _job_id_or_404(job_id)
     from rq.exceptions import InvalidJobOperation, NoSuchJobError
     from rq.job import Job
     from rq.registry import FailedJobRegistry
@@ -164,6 +175,7 @@ def requeue_all():
 @bp.post("/jobs/failed/<job_id>/delete")
 @admin_required
 def delete_failed(job_id: str):
+    _job_id_or_404(job_id)
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
@@ -203,7 +215,7 @@ HOURS = [SelectChoice(h, f"{h:02d}:00") for h in range(24)]
 class SettingsForm(FlaskForm):
     email_enabled = BooleanField("Send e-mails to players")
     reminder_hour = SelectField("Streak reminders from (player's local time)", coerce=int, choices=HOURS)
-    reactivation_threshold = IntegerField("Come-back e-mail after losing a streak of at least",
+    reactivation_threshold = Whole("Come-back e-mail after losing a streak of at least",
                                           validators=[InputRequired(), NumberRange(min=1, max=10000)])
     reactivation_hour = SelectField("Come-back e-mails go out from (local time)", coerce=int, choices=HOURS)
     recap_weekday = SelectField("Weekly recap on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)])
@@ -216,7 +228,7 @@ def notifications():
     settings = reminders.get_settings()
     form = SettingsForm(obj=settings)
     if form.validate_on_submit():
-        reminders.update_settings(**{f: getattr(form, f).data for f in reminders.DEFAULTS})
+        reminders.update_settings(**{f: getattr(form, f).data for f in reminders.DEFAULTS if hasattr(form, f)})
         db.session.commit()
         flash("Messaging settings saved.", "success")
         return redirect(url_for("admin_jobs.notifications"))
@@ -243,9 +255,14 @@ def notifications():
 @admin_required
 def retry_send(send_id: int):
     send = db.get_or_404(EmailSend, send_id)
-    if send.status != "failed":
-        flash(f"E-mail #{send.id} is {send.status}; only failed e-mails can be retried.", "error")
+    if send.status not in ("failed", "unknown"):
+        flash(f"E-mail #{send.id} is {send.status}; only failed e-mails (or those whose delivery is unknown) "
+              "can be sent again.", "error")
         return redirect(url_for("admin_jobs.notifications"))
+    if send.status == "unknown":
+        # Sent again with the same Message-ID: mail systems that already have it can drop the copy.
+        send.status = "failed"
+        db.session.commit()
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 

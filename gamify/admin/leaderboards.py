@@ -6,10 +6,12 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
-from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from .. import params
 from ..extensions import db
+from ..fields import Day, Whole
 from ..models import Leaderboard, Metric, PointsSystem
 from ..models._common import utcnow
 from ..services import leaderboards as svc
@@ -31,9 +33,9 @@ class LeaderboardForm(FlaskForm):
     frequency = SelectField("Runs", choices=[SelectChoice("perpetual", "Perpetual (all time)"),
                                             SelectChoice("daily", "Daily"), SelectChoice("weekly", "Weekly"),
                                             SelectChoice("monthly", "Monthly")])
-    start_date = DateField("Start date", validators=[Optional()],
+    start_date = Day("Start date", validators=[Optional()],
                            description="Repeating boards: first day counted; weeks/months start on this day.")
-    participant_limit = IntegerField("Participant limit (top N)", default=10,
+    participant_limit = Whole("Participant limit (top N)", default=10,
                                      validators=[DataRequired(), NumberRange(min=1, max=1000)])
     breakdown = StringField("Breakdown attributes", validators=[Optional(), Length(max=300)],
                             description="Comma-separated player attributes, e.g. city, tier. "
@@ -50,7 +52,7 @@ class LeaderboardForm(FlaskForm):
 
     def data_dict(self) -> dict:
         def as_id(v):
-            return int(v) if v not in (None, "") and str(v).isdigit() else None
+            return params.whole(str(v), 1, 2 ** 31 - 1) if v not in (None, "") else None
         return {"key": (self.key.data or "").strip(), "name": self.name.data, "ranked_by": self.ranked_by.data,
                 "metric_id": as_id(self.metric_id.data), "system_id": as_id(self.system_id.data),
                 "frequency": self.frequency.data, "start_date": self.start_date.data,

@@ -2,7 +2,7 @@
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func
-from wtforms import StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..extensions import db
@@ -16,6 +16,9 @@ class MetricForm(FlaskForm):
                       description="Used by the API: POST /api/v1/metrics/<key>/events. Cannot change once events exist.")
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     unit = StringField("Unit", validators=[Length(max=32)], description="Plural, shown after numbers: “lessons”, “minutes”.")
+    allow_negative = BooleanField("Accept negative values",
+                                  description="For corrections or scores that can drop. Off: an event with a "
+                                              "negative value is refused (400).")
 
     def __init__(self, *a, metric=None, **kw):
         super().__init__(*a, **kw)
@@ -60,7 +63,8 @@ def metrics():
 def metric_new():
     form = MetricForm()
     if form.validate_on_submit():
-        m = Metric(key=form.key.data.strip(), name=form.name.data.strip(), unit=(form.unit.data or "").strip())
+        m = Metric(key=form.key.data.strip(), name=form.name.data.strip(), unit=(form.unit.data or "").strip(),
+                   allow_negative=form.allow_negative.data)
         db.session.add(m)
         db.session.commit()
         flash(f"Metric “{m.name}” created. The host app can now send {m.key} events.", "success")
@@ -75,6 +79,7 @@ def metric_edit(metric_id: int):
     if form.validate_on_submit():
         metric.key, metric.name = form.key.data.strip(), form.name.data.strip()
         metric.unit = (form.unit.data or "").strip()
+        metric.allow_negative = form.allow_negative.data
         db.session.commit()
         flash(f"Metric “{metric.name}” saved.", "success")
         return redirect(url_for("admin.metrics"))

@@ -5,10 +5,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
+from .. import params
 from ..extensions import db
+from ..fields import Whole
 from ..models import (
     AchievementCompletion, FreezeLedger, MetricEvent, PointsAward, PointsBalance, PointsSystem, StreakPeriod, User,
     UserStreak,
@@ -25,7 +27,7 @@ TABS = [("events", "Events"), ("points", "Points"), ("streak", "Streak periods")
 
 class AdjustForm(FlaskForm):
     system_id = SelectField("Points system", coerce=int)
-    amount = IntegerField("Amount", validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
+    amount = Whole("Amount", validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
                           description="Positive adds, negative removes. No boosts or caps apply.")
     reason = StringField("Reason", validators=[DataRequired(), Length(max=180)],
                          description="Kept in the ledger with your admin id; the player sees it in their history.")
@@ -41,7 +43,7 @@ class AdjustForm(FlaskForm):
 
 
 class FreezeForm(FlaskForm):
-    amount = IntegerField("Freezes", default=1, validators=[InputRequired(), NumberRange(min=1, max=50)])
+    amount = Whole("Freezes", default=1, validators=[InputRequired(), NumberRange(min=1, max=50)])
     reason = StringField("Reason", validators=[DataRequired(), Length(max=40)], description="e.g. “support ticket 123”.")
 
 
@@ -52,8 +54,9 @@ def _search(q: str):
         like = f"%{q.lower()}%"
         conds = [func.lower(User.email).like(like), func.lower(User.display_name).like(like),
                  func.lower(User.external_id).like(like)]
-        if q.isdigit():
-            conds.append(User.id == int(q))
+        user_id = params.whole(q, 1, 2 ** 31 - 1)
+        if user_id is not None:
+            conds.append(User.id == user_id)
         stmt = stmt.where(or_(*conds))
     return stmt.order_by(User.last_seen_at.desc().nulls_last(), User.id.desc())
 
@@ -61,7 +64,7 @@ def _search(q: str):
 @bp.get("/players")
 def players():
     q = request.args.get("q", "")
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = params.page_arg(request.args)
     results = db.paginate(_search(q), page=page, per_page=PER_PAGE, error_out=False)
     if ui.is_htmx() and ui.hx_target() == "player-results":
         return render_template("admin/_player_results.html", results=results, q=q)
@@ -89,7 +92,7 @@ def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeFor
     tab = request.args.get("tab", "events")
     if tab not in dict(TABS):
         tab = "events"
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = params.page_arg(request.args)
     rows = db.paginate(_tab_query(user.id, tab), page=page, per_page=PER_PAGE, error_out=False)
     systems = {s.id: s for s in db.session.execute(db.select(PointsSystem)).scalars()}
     ctx = dict(user=user, tab=tab, tabs=TABS, rows=rows, systems=systems)

@@ -7,18 +7,19 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
-from wtforms import BooleanField, DateTimeLocalField, DecimalField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalV
 
 from ..engine import calendar as cal
 from ..engine import points as engine
 from ..extensions import db
+from ..fields import Amount, LocalDateTime, Whole
 from ..models import (
     Achievement, Metric, PointsAward, PointsBalance, PointsBoost, PointsLevel, PointsSystem, PointsTrigger,
 )
-from ..models.points import ROUNDING
 from ..models._common import utcnow
+from ..models.points import ROUNDING
 from ..web import ui
 from . import bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator
@@ -41,9 +42,9 @@ class SystemForm(FlaskForm):
     key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator],
                       description="Used by the API, e.g. xp or gems.")
     badge = StringField("Badge", default="⭐", validators=[DataRequired(), Length(max=64)])
-    daily_cap = IntegerField("Daily cap", validators=[OptionalV(), NumberRange(min=1)],
+    daily_cap = Whole("Daily cap", validators=[OptionalV(), NumberRange(min=1)],
                              description="Most a player can earn from triggers per local day. Empty = unlimited.")
-    max_balance = IntegerField("Maximum balance", validators=[OptionalV(), NumberRange(min=1)],
+    max_balance = Whole("Maximum balance", validators=[OptionalV(), NumberRange(min=1)],
                                description="For hearts-like systems. Empty = unlimited.")
 
     def __init__(self, *a, system=None, **kw):
@@ -61,7 +62,7 @@ class SystemForm(FlaskForm):
 class LevelForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator])
-    threshold = IntegerField("Reached at", validators=[InputRequired(), NumberRange(min=0)],
+    threshold = Whole("Reached at", validators=[InputRequired(), NumberRange(min=0)],
                              description="Balance at which a player reaches this level.")
     badge = StringField("Badge", validators=[Length(max=64)])
 
@@ -83,14 +84,14 @@ class LevelForm(FlaskForm):
 
 class TriggerForm(FlaskForm):
     type = SelectField("Fires on", choices=dict(TRIGGER_TYPES))
-    points = IntegerField("Points", validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
+    points = Whole("Points", validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
                           description="Negative values take points away.")
     metric_id = SelectField("Metric", coerce=_int_or_none)
-    per_units = DecimalField("Per … units", places=None, default=1, validators=[OptionalV(), NumberRange(min=0.0001)],
+    per_units = Amount("Per … units", places=None, default=1, validators=[OptionalV(), NumberRange(min=0.0001)],
                              description="e.g. 10 points per 1 lesson, or 1 point per 5 minutes.")
-    streak_length = IntegerField("Streak length", validators=[OptionalV(), NumberRange(min=1)])
+    streak_length = Whole("Streak length", validators=[OptionalV(), NumberRange(min=1)])
     achievement_id = SelectField("Achievement", coerce=_int_or_none)
-    interval_hours = IntegerField("Every … hours", validators=[OptionalV(), NumberRange(min=1, max=24 * 366)])
+    interval_hours = Whole("Every … hours", validators=[OptionalV(), NumberRange(min=1, max=24 * 366)])
     attribute_filters = FiltersField()
     active = BooleanField("Active", default=True)
 
@@ -120,11 +121,11 @@ class TriggerForm(FlaskForm):
 
 class BoostForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)], description="e.g. “Double XP weekend”.")
-    multiplier = DecimalField("Multiplier", places=None, validators=[InputRequired(), NumberRange(min=0.01, max=100)],
+    multiplier = Amount("Multiplier", places=None, validators=[InputRequired(), NumberRange(min=0.01, max=100)],
                               description="2 doubles, 1.5 adds half. Several live boosts multiply.")
     rounding = SelectField("Rounding", choices=dict(ROUNDING_CHOICES))
-    starts_at = DateTimeLocalField("Starts", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
-    ends_at = DateTimeLocalField("Ends", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    starts_at = LocalDateTime("Starts", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    ends_at = LocalDateTime("Ends", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     attribute_filters = FiltersField()
 
     def validate_ends_at(self, field):

@@ -4,11 +4,12 @@ from typing import Optional
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func
-from wtforms import BooleanField, DecimalField, IntegerField, SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 from wtforms.validators import Optional as OptionalV
 
 from ..extensions import db
+from ..fields import Amount, Whole
 from ..models import Metric, StreakConfig, StreakRequirement, UserStreak
 from . import bp
 
@@ -26,11 +27,11 @@ class StreakConfigForm(FlaskForm):
                             description="How often players must meet the requirements. Changing it later "
                                         "re-reads everyone's history in the new periods.")
     mode = SelectField("Requirements", choices=dict(MODES))
-    freeze_initial = IntegerField("Freezes at start", default=0, validators=[InputRequired(), NumberRange(min=0, max=100)],
+    freeze_initial = Whole("Freezes at start", default=0, validators=[InputRequired(), NumberRange(min=0, max=100)],
                                   description="Given to every new player.")
-    freeze_every = IntegerField("Earn a freeze every … periods", validators=[OptionalV(), NumberRange(min=1, max=1000)],
+    freeze_every = Whole("Earn a freeze every … periods", validators=[OptionalV(), NumberRange(min=1, max=1000)],
                                 description="Empty: freezes are never earned by keeping the streak.")
-    freeze_max = IntegerField("Most freezes a player can hold", default=0, validators=[InputRequired(), NumberRange(min=0, max=100)],
+    freeze_max = Whole("Most freezes a player can hold", default=0, validators=[InputRequired(), NumberRange(min=0, max=100)],
                               description="0 = no limit for grants, but nothing is earned automatically.")
 
     def validate(self, extra_validators=None):
@@ -46,7 +47,7 @@ class StreakConfigForm(FlaskForm):
 
 class RequirementForm(FlaskForm):
     metric_id = SelectField("Metric", coerce=int, validators=[DataRequired()])
-    threshold = DecimalField("At least", places=None, validators=[InputRequired(), NumberRange(min=0.0001)],
+    threshold = Amount("At least", places=None, validators=[InputRequired(), NumberRange(min=0.0001)],
                              default=1, description="Sum of the metric within one period.")
 
     def __init__(self, *a, **kw):
@@ -56,7 +57,7 @@ class RequirementForm(FlaskForm):
 
 
 class ThresholdForm(FlaskForm):
-    threshold = DecimalField("At least", places=None, validators=[InputRequired(), NumberRange(min=0.0001)])
+    threshold = Amount("At least", places=None, validators=[InputRequired(), NumberRange(min=0.0001)])
 
 
 def _page(form: StreakConfigForm, req_form: RequirementForm, config, status=200):

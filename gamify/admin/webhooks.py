@@ -1,13 +1,13 @@
 """Admin: webhook endpoints, their secrets and delivery logs, test events and redelivery."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length
 
-from .. import jobs
+from .. import jobs, params
 from ..extensions import db
 from ..models.webhooks import WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
-from ..services import webhooks
+from ..services import reminders, webhooks
 from . import admin_required
 
 bp = Blueprint("admin_webhooks", __name__)
@@ -26,6 +26,14 @@ class EndpointForm(FlaskForm):
     description = StringField("Description", validators=[Length(max=200)])
     event_types = MultiCheckboxField("Events", choices=[SelectChoice(k, f"{k} · {v}") for k, v in WEBHOOK_EVENT_TYPES.items()])
     active = BooleanField("Active", default=True)
+
+
+class AddressesForm(FlaskForm):
+    allow_private = BooleanField("Allow endpoints on private networks",
+                                 description="Loopback (127.0.0.1), private (10.x, 192.168.x), link-local and "
+                                             "other non-public addresses. Leave off unless a receiver runs on "
+                                             "your own network: anyone who can add an endpoint could otherwise "
+                                             "make this server call internal services.")
 
 
 def _save(form: EndpointForm, ep=None):
@@ -69,8 +77,22 @@ def index():
     endpoints = db.session.execute(db.select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars().all()
     recent = db.session.execute(db.select(WebhookDelivery).order_by(WebhookDelivery.id.desc())
                                 .limit(20)).scalars().all()
+    addresses = AddressesForm(formdata=None, allow_private=reminders.get_settings().webhooks_allow_private)
     return render_template("admin/webhooks/index.html", form=form, endpoints=endpoints, stats=_stats(),
-                           recent=recent, event_types=WEBHOOK_EVENT_TYPES), (400 if form.errors else 200)
+                           recent=recent, event_types=WEBHOOK_EVENT_TYPES, addresses=addresses,
+                           operator_allows=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE"))), \
+        (400 if form.errors else 200)
+
+
+@bp.post("/addresses")
+@admin_required
+def addresses():
+    form = AddressesForm()
+    if form.validate_on_submit():
+        reminders.update_settings(webhooks_allow_private=form.allow_private.data)
+        db.session.commit()
+        flash("Private addresses are now " + ("allowed." if form.allow_private.data else "refused."), "success")
+    return redirect(url_for("admin_webhooks.index"))
 
 
 @bp.route("/<int:endpoint_id>", methods=["GET", "POST"])
@@ -84,7 +106,7 @@ def endpoint(endpoint_id: int):
             flash("Endpoint saved.", "success")
             return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id))
     status = request.args.get("status") or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = params.page_arg(request.args)
     q = db.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id)
     if status:
         q = q.where(WebhookDelivery.status == status)

@@ -6,6 +6,7 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .. import params
 from ..extensions import csrf, db
 from ..models import Achievement, AchievementCompletion
 from ..services import achievements as achievements_svc
@@ -89,18 +90,21 @@ def json_body() -> dict:
         body = {}
     if not isinstance(body, dict):
         raise ApiError(400, "body", "request body must be a JSON object")
+    try:
+        params.check_json(body)
+    except params.BadInput as e:
+        raise ApiError(400, e.field, str(e))
     return body
 
 
+@bp.errorhandler(params.BadInput)
+def _bad_input(e: params.BadInput):
+    db.session.rollback()
+    return error_response(400, e.field, str(e))
+
+
 def _str_field(body: dict, name: str, required: bool = False, max_len: int = 255):
-    v = body.get(name)
-    if v is None:
-        if required:
-            raise ApiError(400, name, f"{name} is required")
-        return None
-    if not isinstance(v, str) or not v.strip() or len(v) > max_len:
-        raise ApiError(400, name, f"{name} must be a non-empty string of at most {max_len} characters")
-    return v.strip()
+    return params.text(body.get(name), name, max_len, required)
 
 
 def _user_ref(body: dict, prefix: str = "") -> UserRef:
@@ -114,21 +118,19 @@ def _user_ref(body: dict, prefix: str = "") -> UserRef:
     uid = spec.get("id")
     if isinstance(uid, int) and not isinstance(uid, bool):
         uid = str(uid)
-    if not isinstance(uid, str) or not uid.strip() or len(uid) > 128:
-        raise ApiError(400, f"{prefix}user.id", "user.id must be a non-empty string of at most 128 characters")
-    attrs = spec.get("attributes")
-    if attrs is not None and not isinstance(attrs, dict):
-        raise ApiError(400, f"{prefix}user.attributes", "user.attributes must be an object")
+    uid = params.text(uid, f"{prefix}user.id", 128, required=True, strip=False)
+    attrs = params.attributes(spec.get("attributes"), f"{prefix}user.attributes")
     for k in ("name", "email", "tz"):
         if spec.get(k) is not None and not isinstance(spec.get(k), str):
             raise ApiError(400, f"{prefix}user.{k}", f"user.{k} must be a string")
-    name = spec.get("name")
-    if name is not None and (not name.strip() or len(name) > 120):
-        raise ApiError(400, f"{prefix}user.name", "user.name must be a non-empty string of at most 120 characters")
+    name = params.text(spec.get("name"), f"{prefix}user.name", 120)
     email = spec.get("email")
-    if email is not None and (not email.strip() or len(email) > 255):
-        raise ApiError(400, f"{prefix}user.email", "user.email must be a non-empty string of at most 255 characters")
-    return UserRef(uid, name=name, email=email.strip() if email else None, attributes=attrs)
+    if email is not None:
+        try:
+            email = users.clean_email(email)
+        except UserError as e:
+            raise ApiError(400, f"{prefix}user.email", str(e))
+    return UserRef(uid, name=name, email=email, attributes=attrs)
 
 
 def _user_from_body(body: dict, create: bool):
@@ -205,6 +207,8 @@ def batch_events():
         except ApiError as e:
             results[i] = {"status": e.status, "error": {"message": e.message, **({"field": e.field} if e.field else {}),
                                                         **e.extra}}
+        except params.BadInput as e:
+            results[i] = {"status": 400, "error": {"message": str(e), "field": e.field}}
     for (i, _ev), result in zip(inputs, events.process_batch([ev for _i, ev in inputs], commit=True)):
         results[i] = result.as_json()
     return jsonify({"results": results})
@@ -221,9 +225,7 @@ def batch_size() -> int:
 @require_api_key
 def identify(external_id: str):
     body = json_body()
-    attrs = body.get("attributes")
-    if attrs is not None and not isinstance(attrs, dict):
-        raise ApiError(400, "attributes", "attributes must be an object")
+    attrs = params.attributes(body.get("attributes"), "attributes")
     if len(external_id) > 128:
         raise ApiError(400, "id", "user id must be at most 128 characters")
     user, created = users.identify(external_id, name=_str_field(body, "name", max_len=120),
@@ -249,10 +251,11 @@ def get_user(external_id: str):
 def user_streak(external_id: str):
     user = _known_user(external_id)
     summary = streaks.summary(user)
-    n = request.args.get("history", "14")
-    if not n.isdigit() or int(n) > 1000:
-        raise ApiError(400, "history", "history must be a whole number of periods from 0 to 1000")
-    periods = streaks.history(user.id)[-int(n):] if int(n) else []
+    try:
+        n = params.int_arg(request.args, "history", 14, 0, 1000)
+    except params.BadNumber as e:
+        raise ApiError(400, e.field, f"{e} (periods)")
+    periods = streaks.history(user.id)[-n:] if n else []
     summary["history"] = [{"period_start": p.period_start.isoformat(), "period_end": p.period_end.isoformat(),
                            "length": p.length, "outcome": p.outcome} for p in periods]
     db.session.commit()

@@ -10,6 +10,8 @@ from flask import jsonify, request
 from ..extensions import db
 from ..models._common import utcnow
 from ..services import energy
+from .. import params
+from ..fields import MAX_INT
 from . import ApiError, _known_user, _user_ref, bp, json_body, require_api_key
 
 
@@ -19,8 +21,8 @@ def _int_field(body: dict, name: str, required: bool = True, default=None):
         if required:
             raise ApiError(400, name, f"{name} is required")
         return None
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ApiError(400, name, f"{name} must be a whole number")
+    if isinstance(v, bool) or not isinstance(v, int) or not -MAX_INT <= v <= MAX_INT:
+        raise ApiError(400, name, f"{name} must be a whole number from {-MAX_INT} to {MAX_INT}")
     return v
 
 
@@ -37,10 +39,11 @@ def user_energy(external_id: str):
 @require_api_key
 def user_energy_transactions(external_id: str):
     user = _known_user(external_id)
-    page = request.args.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        raise ApiError(400, "page", "page must be a whole number from 1")
-    p = energy.history(user, int(page))
+    try:
+        page = params.int_arg(request.args, "page", 1, 1, params.MAX_PAGE)
+    except params.BadNumber as e:
+        raise ApiError(400, e.field, str(e))
+    p = energy.history(user, page)
     return jsonify({"page": p.page, "pages": p.pages, "total": p.total, "per_page": p.per_page,
                     "transactions": [energy.transaction_json(t) for t in p.items]})
 
@@ -101,6 +104,8 @@ def user_energy_rest(external_id: str):
             raise ApiError(400, "until", "until must be an ISO-8601 date-time with a UTC offset")
         if until.tzinfo is None:
             raise ApiError(400, "until", "until must include a UTC offset (e.g. 2026-01-01T12:00:00Z)")
+        if not 2000 <= until.year <= 2200:  # year 1 or 9999 overflow once the offset is applied
+            raise ApiError(400, "until", "until must be a date-time between the years 2000 and 2200")
         until = until.astimezone(timezone.utc)
     else:
         minutes = _int_field(body, "minutes")

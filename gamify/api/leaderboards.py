@@ -18,6 +18,7 @@ from ..extensions import db
 from ..models import Leaderboard, LeaderboardRun
 from ..services import leaderboards as svc
 from ..services import users
+from .. import params
 from . import ApiError, bp, require_api_key
 
 MAX_LIMIT = 100
@@ -31,13 +32,10 @@ def _board(key: str) -> Leaderboard:
 
 
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    raw = raw.strip()
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise ApiError(400, name, f"{name} must be a whole number from {lo} to {hi}")
-    return int(raw)
+    try:
+        return params.int_arg(request.args, name, default, lo, hi)
+    except params.BadNumber as e:
+        raise ApiError(400, e.field, str(e))
 
 
 def _segment_arg(board: Leaderboard) -> str:

@@ -17,10 +17,23 @@ def zone(name: str) -> ZoneInfo:
         raise InvalidTimezone(f"unknown timezone {name!r}")
     if name[0] in "+-" or name.startswith(("UTC+", "UTC-", "GMT+", "GMT-")) or ".." in name:
         raise InvalidTimezone(f"{name!r} is an offset, not an IANA timezone such as 'Europe/London'")
+    if name not in _places():
+        raise InvalidTimezone(f"unknown timezone {name!r}; use an IANA name such as 'Europe/London'")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidTimezone(f"unknown timezone {name!r}; use an IANA name such as 'Europe/London'")
+
+
+# Files in the zone database that are not places: the machine's own zone ("localtime", whatever the
+# server is set to), "Factory" (no offset, abbreviation "-00") and the POSIX fallback rules.
+NOT_PLACES = {"localtime", "Factory", "posixrules"}
+
+
+@lru_cache(maxsize=1)
+def _places() -> frozenset[str]:
+    return frozenset(t for t in available_timezones()
+                     if t not in NOT_PLACES and not t.startswith(("posix/", "right/")))
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,5 @@
 """All models, imported here so Alembic and create_all() see every table."""
-from .users import ApiKey, User, ROLE_ADMIN, ROLE_PLAYER  # noqa: F401
+from .users import ApiKey, UsedLoginLink, User, ROLE_ADMIN, ROLE_PLAYER  # noqa: F401
 from .metrics import Metric, MetricEvent, MetricTotal  # noqa: F401
 from .streaks import FreezeLedger, StreakConfig, StreakPeriod, StreakRequirement, UserStreak  # noqa: F401
 from .achievements import Achievement, AchievementCompletion, AchievementProgress  # noqa: F401

@@ -57,3 +57,14 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
+class UsedLoginLink(db.Model):
+    """Nonces of e-mailed login links already used: a link signs in once. Rows are forgotten once the
+    link would have expired anyway (jobs.prune_logs)."""
+
+    __tablename__ = "used_login_links"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

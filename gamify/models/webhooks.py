@@ -4,6 +4,7 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -114,4 +115,6 @@ class MessagingSettings(db.Model):
     reactivation_hour: Mapped[int] = mapped_column(Integer, default=10)  # local hour come-back mails go out
     recap_weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
     recap_hour: Mapped[int] = mapped_column(Integer, default=9)
+    # Webhook URLs may lead to loopback/private/link-local addresses (off: server-side request forgery).
+    webhooks_allow_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

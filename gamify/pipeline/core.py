@@ -23,13 +23,13 @@ and later features read what earlier ones put on the event (`EventCtx`).
 """
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from sqlalchemy import text
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .. import params
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import User
@@ -46,8 +46,9 @@ from .sql import INT, TEXT, Dialect
 
 def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
     value = ev.value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise EventError("value", "value must be a finite number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not -params.MAX_JSON_NUMBER <= value <= params.MAX_JSON_NUMBER:  # NaN and ±inf fail too
+        raise EventError("value", "value must be a number between -10^15 and 10^15")
     if ev.tz is not None:
         if not isinstance(ev.tz, str):
             raise EventError("tz", "tz must be an IANA timezone name such as 'Europe/London'")
@@ -55,13 +56,12 @@ def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
             cal.zone(ev.tz)
         except cal.InvalidTimezone as e:
             raise EventError("tz", str(e))
-    attrs = ev.attributes
-    if attrs is not None and not isinstance(attrs, dict):
-        raise EventError("attributes", "attributes must be an object of string keys")
-    if attrs and not all(isinstance(v, (str, int, float, bool)) or v is None for v in attrs.values()):
-        raise EventError("attributes", "attribute values must be strings, numbers or booleans")
+    try:
+        attrs = params.attributes(ev.attributes, "attributes")
+    except params.BadInput as e:
+        raise EventError(e.field, str(e))
     key = ev.idempotency_key
-    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 255):
+    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 255 or params.text_problem(key)):
         raise EventError("idempotency_key", "idempotency_key must be a string of 1 to 255 characters")
     if not isinstance(ev.metric, str) or not ev.metric:
         raise EventError("metric", "metric must be a metric key")
@@ -163,6 +163,11 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
         try:
             if ev.metric not in run.snap.metrics:
                 raise EventError("metric", f"unknown metric '{ev.metric}'", 404)
+            if checked[0] < 0 and not run.snap.metrics[ev.metric].allow_negative:
+                raise EventError("value", f"metric '{ev.metric}' takes no negative values (an admin can allow "
+                                          "them on the metric's page)")
+            if isinstance(ev.user, UserRef) and ev.user.email is not None:
+                ev.user.email = players_mod.clean_email(ev.user.email)
             for f in FEATURES:
                 f.refuse(run, ev)
             accepted.append((i, ev, checked))

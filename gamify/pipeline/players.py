@@ -79,7 +79,7 @@ def create(run: Run, refs: list[UserRef]) -> None:
 def profile(player: Player, ref: UserRef) -> None:
     """identify(): the host product's name, email and attributes for the player (email checked first, so
     a refused event changes nothing)."""
-    email = ref.email.lower() if ref.email is not None else None
+    email = clean_email(ref.email) if ref.email is not None else None
     if email is not None and email != player.email:
         other = db.session.execute(db.select(User.id).where(User.email == email)).scalar()
         if other is not None and other != player.id:
@@ -91,6 +91,15 @@ def profile(player: Player, ref: UserRef) -> None:
         merged = {**player.attributes, **ref.attributes}
         if merged != player.attributes:
             player.attributes, player.profile_changed = merged, True
+
+
+def clean_email(address: str) -> str:
+    """services.users.clean_email, refusing with an EventError."""
+    from ..services.users import UserError, clean_email
+    try:
+        return clean_email(address)
+    except UserError as e:
+        raise EventError("user.email", str(e))
 
 
 def taken_emails(refs) -> set[str]:

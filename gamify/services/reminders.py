@@ -29,6 +29,7 @@ from ..models.notifications import NOTIFICATION_TYPES, NotificationPreference
 from ..models.users import ROLE_PLAYER
 from ..models.webhooks import EmailSend, MessagingSettings
 from . import outbox, streaks
+from .users import UserError, clean_email
 
 CHANNEL = "email"
 # A claimed row whose job died mid-send may be claimed again after this long.
@@ -52,7 +53,7 @@ class Skip(Exception):
 
 
 DEFAULTS = {"email_enabled": True, "reminder_hour": 19, "reactivation_threshold": 7, "reactivation_hour": 10,
-            "recap_weekday": 0, "recap_hour": 9}
+            "recap_weekday": 0, "recap_hour": 9, "webhooks_allow_private": False}
 
 
 def get_settings() -> MessagingSettings:
@@ -348,6 +349,27 @@ def release(send: EmailSend) -> None:
     send.claimed_at = None
 
 
+def mark_submitting(send: EmailSend, now: datetime) -> None:
+    """The message is about to be handed to the SMTP server: from here on the row is not claimable."""
+    send.status, send.claimed_at = "submitting", now
+
+
+def mark_unknown(send: EmailSend, error: str) -> None:
+    send.status, send.last_error = "unknown", ("It may or may not have been delivered: " + error)[:2000]
+
+
+def settle_uncertain(now: Optional[datetime] = None) -> int:
+    """Rows left 'submitting' by a worker that died mid-send (past the claim timeout) become 'unknown':
+    the server may have taken the message, so they are not sent again automatically."""
+    now = now or utcnow()
+    result = db.session.execute(update(EmailSend).where(
+        EmailSend.status == "submitting", EmailSend.claimed_at < now - CLAIM_TIMEOUT,
+    ).values(status="unknown", last_error="The worker stopped while handing this e-mail to the mail server; "
+                                          "it may or may not have been delivered.").execution_options(
+        synchronize_session=False))
+    return result.rowcount
+
+
 def mark_sent(send: EmailSend, message_id: str, now: Optional[datetime] = None) -> None:
     send.status, send.sent_at, send.message_id, send.last_error = "sent", now or utcnow(), message_id or "", ""
 
@@ -374,6 +396,10 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
     user = db.session.get(User, send.user_id)
     if user is None or not user.email:
         raise Skip("the player has no e-mail address")
+    try:  # headers are built only from a checked address (one mailbox, no line breaks)
+        clean_email(user.email)
+    except UserError as e:
+        raise Skip(f"the player's e-mail address is not valid ({e})")
     if user.role != ROLE_PLAYER:
         raise Skip("not a player")
     if not get_settings().email_enabled:

@@ -35,6 +35,7 @@ class MetricDef:
     key: str
     name: str
     unit: str
+    allow_negative: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def _forget_memo(session: Session, transaction) -> None:
 
 def _load(version: int) -> Snapshot:
     s = db.session
-    metrics = {m.key: MetricDef(m.id, m.key, m.name, m.unit) for m in s.execute(db.select(Metric)).scalars()}
+    metrics = {m.key: MetricDef(m.id, m.key, m.name, m.unit, bool(m.allow_negative)) for m in s.execute(db.select(Metric)).scalars()}
     cfg = s.execute(db.select(StreakConfig).order_by(StreakConfig.id).limit(1)).scalar_one_or_none()
     from .streaks import rules_from  # one builder of StreakRules (streaks imports this module lazily)
     streak = rules_from(cfg) if cfg is not None and cfg.enabled else None

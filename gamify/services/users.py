@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import uuid
+
+import email_validator
 from typing import Optional
 
 from werkzeug.security import generate_password_hash
@@ -12,6 +14,22 @@ from ..models import ROLE_PLAYER, User
 from ..models._common import utcnow
 from . import achievements, points
 from .upsert import dialect_insert
+
+
+# Self-hosted installs (and the demo) use addresses on intranet domains such as `.local`, which
+# email-validator refuses as special-use names by default; it documents this list as adjustable.
+email_validator.SPECIAL_USE_DOMAIN_NAMES = [d for d in email_validator.SPECIAL_USE_DOMAIN_NAMES if d != "local"]
+
+
+def clean_email(address: str) -> str:
+    """One address, checked (email-validator: one mailbox, no commas, spaces or line breaks that
+    could add recipients or headers) and lower-cased; raises UserError("email", why)."""
+    if not isinstance(address, str) or len(address) > 255:
+        raise UserError("email", "email must be one address of at most 255 characters")
+    try:
+        return email_validator.validate_email(address.strip(), check_deliverability=False).normalized.lower()
+    except email_validator.EmailNotValidError as e:
+        raise UserError("email", f"not a valid email address: {e}")
 
 
 class UserError(ValueError):
@@ -38,6 +56,8 @@ def on_created(user: User) -> None:
 def identify(external_id: str, *, name: Optional[str] = None, email: Optional[str] = None,
              tz: Optional[str] = None, attributes: Optional[dict] = None) -> tuple[User, bool]:
     """Create or update a player by the host app's id. Returns (user, created)."""
+    if email is not None:
+        email = clean_email(email)
     if tz is not None:
         try:
             cal.zone(tz)
@@ -57,10 +77,10 @@ def identify(external_id: str, *, name: Optional[str] = None, email: Optional[st
     if name is not None:
         user.display_name = name
     if email is not None:
-        other = db.session.execute(db.select(User).where(User.email == email.lower())).scalar_one_or_none()
+        other = db.session.execute(db.select(User).where(User.email == email)).scalar_one_or_none()
         if other is not None and other.id != user.id:
             raise UserError("email", "that email belongs to another user")
-        user.email = email.lower()
+        user.email = email
     if tz is not None:
         user.timezone = tz
     if attributes is not None:
@@ -71,7 +91,7 @@ def identify(external_id: str, *, name: Optional[str] = None, email: Optional[st
 
 
 def signup(email: str, password: str, display_name: str, tz: str, attributes: Optional[dict] = None) -> User:
-    email = email.strip().lower()
+    email = clean_email(email)
     try:
         cal.zone(tz)
     except cal.InvalidTimezone as e:

@@ -77,7 +77,7 @@ def verify_signature(secret: str, body: bytes | str, header: Optional[str], tole
     ts, sigs = None, []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and value.isascii() and value.isdigit():  # ('²'.isdigit() is true too)
             ts = int(value)
         elif key == "v1" and value:
             sigs.append(value.strip())
@@ -253,14 +253,35 @@ class Attempt:
     ok: bool
     status_code: Optional[int]
     error: str
+    final: bool = False  # no point retrying (the address is not allowed)
+
+
+def allow_private_addresses() -> bool:
+    """Admins may let webhooks call loopback/private addresses (a receiver on the same network);
+    the operator may too (WEBHOOKS_ALLOW_PRIVATE)."""
+    from flask import current_app
+
+    from ..models.webhooks import MessagingSettings
+    if current_app.config.get("WEBHOOKS_ALLOW_PRIVATE"):
+        return True
+    row = db.session.execute(db.select(MessagingSettings.webhooks_allow_private)
+                             .order_by(MessagingSettings.id).limit(1)).scalar_one_or_none()
+    return bool(row)
 
 
 def post(url: str, secret: str, body: str, event_type: str, delivery_id: int,
-         timestamp: Optional[int] = None) -> Attempt:
+         timestamp: Optional[int] = None, allow_private: bool = False) -> Attempt:
     """One HTTP attempt. Network errors and non-2xx replies are failures. Redirects are not followed
-    (the signed body must reach the registered URL)."""
+    (the signed body must reach the registered URL). Unless `allow_private`, the URL's addresses must
+    be public, checked after resolution and again on connecting (gamify.netguard)."""
     import requests
 
+    from .. import netguard
+
+    if not allow_private:
+        refusal = netguard.check_url(url)
+        if refusal:
+            return Attempt(False, None, refusal, final=True)
     data = body.encode()
     ts = int(time.time()) if timestamp is None else timestamp
     headers = {
@@ -272,10 +293,29 @@ def post(url: str, secret: str, body: str, event_type: str, delivery_id: int,
         DELIVERY_HEADER: str(delivery_id),
     }
     try:
-        resp = requests.post(url, data=data, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+        resp = netguard.session(allow_private).post(url, data=data, headers=headers, timeout=TIMEOUT,
+                                                   allow_redirects=False)
     except requests.RequestException as e:
+        blocked = _blocked(e)
+        if blocked is not None:
+            return Attempt(False, None, str(blocked), final=True)
         return Attempt(False, None, f"{type(e).__name__}: {e}"[:2000])
     if 200 <= resp.status_code < 300:
         return Attempt(True, resp.status_code, "")
     snippet = (resp.text or "")[:300]
     return Attempt(False, resp.status_code, f"HTTP {resp.status_code}: {snippet}".strip()[:2000])
+
+
+def _blocked(e: BaseException):
+    """The netguard refusal inside a requests/urllib3 error chain, if that is what it was."""
+    from ..netguard import BlockedAddress
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, BlockedAddress):
+            return e
+        seen += 1
+        nxt = getattr(e, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = next((a for a in getattr(e, "args", ()) if isinstance(a, BaseException)), None)
+        e = nxt or e.__cause__ or e.__context__
+    return None

@@ -8,11 +8,14 @@ from typing import Optional
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional as Opt
+from wtforms import SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import Optional as Opt
 
+from .. import params
 from ..engine import calendar as cal
 from ..extensions import db
+from ..fields import Whole
 from ..models import User
 from ..services import energy, friends
 from ..services.energy import EnergyError
@@ -56,12 +59,12 @@ def _helpers():
 
 class GiftForm(FlaskForm):
     recipient = SelectField("Friend", coerce=int, validators=[InputRequired(message="Choose a friend.")])
-    amount = IntegerField("Energy", validators=[InputRequired(message="How much energy?")])
+    amount = Whole("Energy", validators=[InputRequired(message="How much energy?")])
     message = StringField("Message (optional)", validators=[Opt(), Length(max=200)])
 
 
 class RefillForm(FlaskForm):
-    tokens = IntegerField("Tokens", default=1,
+    tokens = Whole("Tokens", default=1,
                           validators=[InputRequired(message="How many tokens?"), NumberRange(min=1)])
 
 
@@ -143,7 +146,7 @@ def page():
 def _render_page(gift_form: Optional[GiftForm] = None, refill_form: Optional[RefillForm] = None, code: int = 200):
     user = _me()
     limits = energy.gift_limits(user)
-    page_no = request.args.get("page", 1, type=int) or 1
+    page_no = params.page_arg(request.args)
     s = energy.get_settings()
     html = render_template(
         "energy/energy.html", energy=energy.status(user), limits=limits,

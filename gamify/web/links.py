@@ -1,11 +1,12 @@
 """Links from e-mails: deep links that log a player into one page, and one-click unsubscribe.
 
-GET /l/<purpose>/<token>   logs the player in (players only, never an admin) and redirects to the page.
+GET /l/<purpose>/<token>   logs the player in (players only, never an admin) and redirects to the page;
+                           once: a link used before lands on the login page (then on the page).
 GET /unsubscribe/<token>   confirmation page (mail scanners that follow links change nothing)
 POST /unsubscribe/<token>  unsubscribes (RFC 8058 one-click: no login, no CSRF token)
 Bad links get a friendly page: 400 (tampered / not usable) or 410 (expired), with a login button.
 """
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from .. import links
@@ -22,31 +23,39 @@ def _invalid(err: links.LinkError):
     return render_template("links/invalid.html", message=err.message, expired=err.status == 410), err.status
 
 
-def _player_from_login_link(purpose: str, token: str) -> User:
-    user_id = links.read_login_token(token, purpose)
-    user = db.session.get(User, user_id)
+def _player_from_login_link(purpose: str, token: str) -> tuple[links.LoginClaim, User]:
+    claim = links.read_login_token(token, purpose)
+    user = db.session.get(User, claim.user_id)
     if user is None:
         raise links.LinkError(400, "This link belongs to an account that no longer exists.")
     if user.role != ROLE_PLAYER or user.is_admin:
         raise links.LinkError(400, "This kind of link cannot sign in to this account. Please log in with "
                                    "your password.")
-    return user
+    return claim, user
 
 
 @bp.route("/l/<purpose>/<token>", methods=["GET", "POST"])
 def open(purpose: str, token: str):  # noqa: A001 - the route's name
     try:
-        user = _player_from_login_link(purpose, token)
+        claim, user = _player_from_login_link(purpose, token)
     except links.LinkError as e:
         return _invalid(e)
     target = links.target_for(purpose)
-    if current_user.is_authenticated and current_user.id != user.id and request.method == "GET":
+    if current_user.is_authenticated and current_user.id == user.id:
+        return redirect(target)  # already signed in as this player: nothing to use up
+    if current_user.is_authenticated and request.method == "GET":
         # Someone else is signed in in this browser: ask before switching accounts (POST has CSRF).
         return render_template("links/switch.html", user=user, target=target)
-    if not (current_user.is_authenticated and current_user.id == user.id):
-        if current_user.is_authenticated:
-            logout_user()
-        login_user(user, remember=False)
+    try:
+        links.use_login_nonce(claim)
+        db.session.commit()
+    except links.LinkUsed as e:
+        db.session.rollback()
+        flash(e.message, "info")
+        return redirect(url_for("auth.login", next=target))
+    if current_user.is_authenticated:
+        logout_user()
+    login_user(user, remember=False)
     return redirect(target)
 
 

@@ -15,10 +15,9 @@ from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..engine import calendar as cal
+from .. import params
 from ..extensions import db
-from ..models import (
-    Achievement, AchievementCompletion, Notification, PointsAward, PointsSystem, User,
-)
+from ..models import Achievement, AchievementCompletion, Notification, PointsAward, PointsSystem, User
 from ..models._common import utcnow
 from ..models.notifications import CHANNELS, NOTIFICATION_TYPES
 from ..services import achievements as achievements_svc
@@ -66,6 +65,17 @@ def _csrf_error(e):
     return render_template("error.html", code=400, title="Please try again",
                            message="This form expired or was sent from another site, so nothing was saved. "
                                    "Go back, reload the page and send it again."), 400
+
+
+@bp.app_errorhandler(400)
+def _bad_request(e):
+    """Input refused at the edge (gamify.params): the description says which field and why."""
+    if request.path.startswith("/api/"):
+        return e
+    if ui.is_htmx():
+        return ui.toast(make_response("", 400), e.description, kind="error")
+    return render_template("error.html", code=400, title="That could not be read",
+                           message=f"{e.description} Nothing was saved; go back and correct it."), 400
 
 
 @bp.app_errorhandler(404)
@@ -257,7 +267,7 @@ def points_page():
     system = next((s for s in systems if s.key == key), None)
     if system is None:
         abort(404)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = params.page_arg(request.args)
     awards = db.paginate(db.select(PointsAward).where(PointsAward.user_id == user.id,
                                                       PointsAward.system_id == system.id)
                          .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc()),
@@ -405,7 +415,7 @@ def notifications():
                                         .order_by(Notification.created_at.desc(), Notification.id.desc())
                                         .limit(PANEL_SIZE)).scalars())
         return render_template("player/_notifications_panel.html", items=items, unread=ui.unread_notifications())
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = params.page_arg(request.args)
     items = db.paginate(db.select(Notification).where(Notification.user_id == user.id)
                         .order_by(Notification.created_at.desc(), Notification.id.desc()),
                         page=page, per_page=NOTIFICATIONS_PER_PAGE, error_out=False)

@@ -121,6 +121,15 @@
     if (msg && !window.confirm(msg)) { e.preventDefault(); e.stopImmediatePropagation(); }
   }, true);
 
+  /* ------------------------------------------------------------ tabs loaded by htmx */
+  // <a data-tab> in a <ul class="tabs">: the clicked tab becomes the current one.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest ? e.target.closest("a[data-tab]") : null;
+    if (!a) return;
+    a.closest("ul").querySelectorAll("a[data-tab]").forEach(function (t) { t.removeAttribute("aria-current"); });
+    a.setAttribute("aria-current", "page");
+  });
+
   /* ------------------------------------------------------------ live countdowns */
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function tick() {

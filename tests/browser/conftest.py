@@ -53,11 +53,17 @@ def new_page(browser, app, live_server):
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.js_errors = errors
+        # Every page of every browser test is also a check of the Content-Security-Policy: Chromium
+        # reports what the policy blocked (an inline script or handler, eval) on the console.
+        page.on("console", lambda m: violations.append(m.text)
+                if m.type == "error" and "Content Security Policy" in m.text else None)
         return page
 
+    violations: list[str] = []
     yield make
     for ctx in contexts:
         ctx.close()
+    assert not violations, f"blocked by the Content-Security-Policy: {violations}"
 
 
 @pytest.fixture

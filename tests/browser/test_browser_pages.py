@@ -212,3 +212,36 @@ def test_main_pages_fit_a_phone_screen(db, new_page):
         admin.goto(path)
         assert admin.evaluate(script) <= PHONE["width"], path
     assert page.js_errors == [] and admin.js_errors == []
+
+
+def test_scripts_run_under_the_strict_policy(db, page):
+    """No inline script may run (script-src 'self'): the behaviour that used inline handlers (the
+    admin player page's tabs, confirmation before deleting) works from static/js, and the fixture
+    fails the test on any policy violation."""
+    from gamify.services import leaderboards
+    m, _xp = product(db)
+    player = f.web_player()
+    process_event("lessons", player, 2)
+    leaderboards.create({"key": "lb", "name": "Weekly lessons", "ranked_by": "metric", "metric_id": m.id,
+                         "frequency": "perpetual", "participant_limit": 10, "breakdown": []})
+    db.session.commit()
+    f.admin()
+    pid = player.id
+    db.session.rollback()  # no read transaction of ours may hold SQLite's lock while the server writes
+    sign_in(page, "admin@example.com")
+    response = page.goto(f"/admin/players/{pid}")
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    tabs = page.get_by_role("navigation", name="History")
+    tabs.get_by_role("link", name="Points").click()
+    expect(tabs.get_by_role("link", name="Points")).to_have_attribute("aria-current", "page")
+    expect(tabs.locator("[aria-current]")).to_have_count(1)
+
+    page.goto("/admin/leaderboards/")
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.locator("form[data-confirm] button").first.click()
+    expect(page.get_by_text("Weekly lessons").first).to_be_visible()  # dismissed: nothing deleted
+    assert asked == ["Delete Weekly lessons with its history?"]
+    db.session.rollback()
+    assert leaderboards.by_key("lb", active_only=False) is not None
+    assert page.js_errors == []
