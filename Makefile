@@ -3,7 +3,7 @@
 #   make run         local stack: Redis, migrations, demo data, RQ worker, dev SMTP, Flask on :5000
 #   make test        pytest on SQLite, then again on a throwaway PostgreSQL (fails if either fails)
 #   make test-sqlite / make test-pg
-#   make bench       bench/run.py
+#   make bench       bench/run.py (installs wrk when missing); BENCH_ARGS="--quick --only postgres"
 #   make stop        stop the local Redis and PostgreSQL started by scripts/
 #   make clean       remove caches;  make distclean: also .venv, instance/, the PG data dir
 
@@ -15,6 +15,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements.stamp
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -61,7 +62,8 @@ test: venv browsers
 	exit $$rc
 
 bench: venv
-	$(PY) bench/run.py
+	bash scripts/wrk.sh ensure
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 stop:
 	-bash scripts/redis.sh stop
