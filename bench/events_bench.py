@@ -204,6 +204,10 @@ def median_of(runs: list[dict], keys: tuple[str, ...]) -> dict:
     machine = [r["generator_cpu"]["machine_busy_share"] for r in runs if r.get("generator_cpu")
                and r["generator_cpu"].get("machine_busy_share") is not None]
     out["generator_cpu_share_of_one_core"] = round(statistics.median(shares), 3) if shares else None
+    servers = [r["server_cpu_share_of_one_core"] for r in runs if r.get("server_cpu_share_of_one_core")]
+    if servers:
+        out["server_cpu_share_of_one_core"] = {k: round(statistics.median(s[k] for s in servers), 3)
+                                               for k in servers[0]}
     out["machine_busy_share"] = round(statistics.median(machine), 3) if machine else None
     return out
 
@@ -255,11 +259,16 @@ def probe_batch(base_url: str, api_key: str, players: int, n: int, nonce: str) -
 # ----------------------------------------------------------------------------- the phases
 
 def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, quick: bool,
-        action_fraction: float, label: str) -> dict:
+        action_fraction: float, label: str, server_pids: dict[str, int]) -> dict:
     """(a)-(d); returns the raw runs, medians, ratios and the metric_events id range of every phase
     (for the lag breakdown). The caller drains the queues and calls `lag()` afterwards."""
     d = durations(quick)
     db = Db(db_url)
+    from sqlalchemy.engine import make_url
+    pg_database = make_url(db_url).database if db.dialect == "postgresql" else None
+
+    def server_cpu():
+        return wrk_load.ServerCpu(server_pids, pg_database)
     stamp = time.strftime("%H%M%S")
     phases: list[dict] = []  # {"phase", "lo", "hi"} metric_events id ranges
     drains: list[dict] = []
@@ -267,10 +276,12 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
     def wrk(phase: str, mode: str, key: str, seconds: float, rep: int, **kw) -> dict:
         lo = db.max_event_id()
         t0 = utcnow()
-        r = wrk_load.run(base_url, mode=mode, api_key=key, metric=METRIC, players=players, seconds=seconds,
-                         nonce=f"{label}-{phase}-{rep}-{stamp}", action_fraction=action_fraction,
-                         seed=rep * 17 + len(phases) + 1, **kw)
+        with server_cpu() as cpu:
+            r = wrk_load.run(base_url, mode=mode, api_key=key, metric=METRIC, players=players, seconds=seconds,
+                             nonce=f"{label}-{phase}-{rep}-{stamp}", action_fraction=action_fraction,
+                             seed=rep * 17 + len(phases) + 1, **kw)
         t1 = utcnow()
+        r["server_cpu_share_of_one_core"] = cpu.result
         r["settle_after"] = wait_quiet(db)
         drain = wait_drained(redis_url)
         hi = db.max_event_id()
@@ -339,13 +350,15 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
             spec = {"base_url": base_url, "api_key": api_key, "metric": METRIC, "players": players,
                     "action_fraction": action_fraction, "rate": rate, "n": n, "seed": int(frac * 100),
                     "nonce": f"{label}-open{int(frac * 100)}-{stamp}", "drain": 30}
-            stdout, stderr, rc, cpu = wrk_load.run_measured([PY, str(ROOT / "bench" / "openloop.py"),
-                                                             json.dumps(spec)], timeout_s=n / rate + 90)
+            with server_cpu() as scpu:
+                stdout, stderr, rc, cpu = wrk_load.run_measured([PY, str(ROOT / "bench" / "openloop.py"),
+                                                                 json.dumps(spec)], timeout_s=n / rate + 90)
             if rc != 0:
                 raise RuntimeError(f"open-loop generator failed ({rc}): {stderr[-800:]}")
             r = json.loads(stdout.strip().splitlines()[-1])
             r["fraction_of_max"] = frac
             r["generator_cpu"] = cpu
+            r["server_cpu_share_of_one_core"] = scpu.result
             r["settle_after"] = wait_quiet(db)
             r["drain_after"] = wait_drained(redis_url)
             drains.append(r["drain_after"])

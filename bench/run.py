@@ -159,7 +159,7 @@ def bench_http(db_url: str, redis_url: str, quick: bool, label: str) -> dict:
     try:
         worker = events_bench.RQWorker(db_url, redis_url, Path(tempfile.gettempdir()) / f"gamify-bench-worker-{label}.log")
         events = events_bench.run(server.url, db_url, redis_url, info["api_key"], players, quick, ACTION_FRACTION,
-                                  label)
+                                  label, {"gunicorn": server.proc.pid, "rq_worker": worker.proc.pid})
         # The worker's backlog must be gone before the lag is read from the database.
         events["final_drain"] = events_bench.wait_drained(redis_url)
         events["queues_at_end"] = events_bench.queue_backlog(redis_url)
@@ -305,6 +305,14 @@ def event_rows(backend: str, h: dict) -> list[tuple]:
         names = [k for k in ("ceiling", "single", "batch", "open_loop_25", "open_loop_50", "open_loop_75") if k in gen]
         rows.append((backend, "generator CPU % of one core: " + "/".join(n.replace("open_loop_", "open ") for n in names),
                      "/".join(_fmt(None if gen[n] is None else gen[n] * 100, 0) for n in names), "(not the bottleneck)"))
+    if s and s.get("server_cpu_share_of_one_core"):
+        cpu = s["server_cpu_share_of_one_core"]
+        names = list(cpu)
+        rows.append((backend, "CPU % of one core during single events: " + "/".join(n.replace("_", " ") for n in names)
+                     + " (machine busy % of 2 cores)",
+                     "/".join(_fmt(cpu[n] * 100, 0) for n in names)
+                     + f" ({_fmt(None if s['machine_busy_share'] is None else s['machine_busy_share'] * 100, 0)})",
+                     "(where the time goes)"))
     return rows
 
 

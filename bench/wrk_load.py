@@ -55,6 +55,76 @@ class CpuSampler:
         return False
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int, reaped: bool = True) -> float:
+    """CPU seconds of a live process (user + system), plus its reaped children's when `reaped`; 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if reaped else 0)
+    return ticks / _TICKS
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def tree_cpu(pid: int) -> float:
+    """A server process and its children (gunicorn's workers, an RQ worker's work horse): CPU seconds so
+    far. Children that exited and were reaped are in the parent's cutime/cstime, so deltas stay whole."""
+    return _proc_cpu(pid) + sum(_proc_cpu(c) for c in _children(pid))
+
+
+def postgres_backends_cpu(dbname: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving `dbname` (its process title names the database)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {dbname} ".encode() in title:
+            out[int(entry)] = _proc_cpu(int(entry), reaped=False)
+    return out
+
+
+class ServerCpu:
+    """CPU used by the server side during a phase, as a share of one core: gunicorn (master + workers),
+    the RQ worker (+ its work horses) and, on PostgreSQL, the backends of the bench database (those that
+    lived through the whole phase: pooled connections do)."""
+
+    def __init__(self, pids: dict[str, int], pg_database: str | None = None):
+        self.pids, self.pg_database = pids, pg_database
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        self.c0 = {k: tree_cpu(p) for k, p in self.pids.items()}
+        self.pg0 = postgres_backends_cpu(self.pg_database) if self.pg_database else {}
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.perf_counter() - self.t0
+        self.result = {k: round((tree_cpu(p) - self.c0[k]) / wall, 3) for k, p in self.pids.items()}
+        if self.pg_database:
+            pg1 = postgres_backends_cpu(self.pg_database)
+            self.result["postgres"] = round(sum(v - self.pg0[k] for k, v in pg1.items() if k in self.pg0) / wall, 3)
+        return False
+
+
 def run_measured(argv: list[str], timeout_s: float) -> tuple[str, str, int, dict]:
     """Run a child to completion; returns (stdout, stderr, exit code, cpu): its CPU seconds (user+system
     from wait4, i.e. exactly this process and its threads), wall seconds and the whole machine's busy share."""
