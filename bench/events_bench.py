@@ -1,6 +1,7 @@
 """The event measures, all in one run against one gunicorn (-w 2) with an RQ worker beside it:
 
-(a) ceiling: the event POST refused at the API-key check (wrong X-API-Key, 401), wrk closed loop;
+(a) ceiling: the event POST refused at the API-key check (wrong X-API-Key, 401), wrk closed loop, with
+    the RQ worker paused (SIGSTOP/SIGCONT) so that earlier phases' backlog does not eat the reference;
 (b) single events: POST /api/v1/metrics/<key>/event, random players, unique idempotency keys, 30 %
     energy actions, wrk closed loop at saturation;
 (c) batch ingest: POST /api/v1/events with BATCH_SIZE events a request, wrk closed loop;
@@ -11,12 +12,17 @@
     by_user_id), created_at minus the event's metric_events.occurred_at, read from the database once the
     RQ queues are drained.
 
-Every load phase records the generator's CPU (share of one core, from wait4) and the machine's.
+After each closed-loop phase the harness waits (at most DRAIN_TIMEOUT_S) for the worker to go idle,
+before each open-loop phase and before reading the lag at most LONG_DRAIN_TIMEOUT_S; phases that still
+began with a backlog are listed in `phases_started_with_backlog`. Every load phase records the
+generator's CPU (share of one core, from wait4), the server's (gunicorn, RQ worker, PostgreSQL backends)
+and the machine's.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -36,7 +42,10 @@ CONNECTIONS = 8  # closed loop, single events and the ceiling (gunicorn has 2 sy
 BATCH_SIZE = 100
 BATCH_CONNECTIONS = 4
 OPEN_LOOP_FRACTIONS = (0.25, 0.50, 0.75)
-DRAIN_TIMEOUT_S = 30  # wait at most this long for the RQ queues to empty after a phase
+DRAIN_TIMEOUT_S = 30  # wait at most this long for the worker to go idle after a closed-loop phase
+# ... and before each open-loop phase and before reading the lag: those measure what a given load costs,
+# so they should not inherit the previous phase's backlog.
+LONG_DRAIN_TIMEOUT_S = 90
 QUEUES = ("default", "mail")
 # The worker runs the queued jobs only: the recurring jobs (reminders, streak settling, recaps every
 # 15 min) are not part of the event pipeline and would land at random points of the measurement.
@@ -46,7 +55,7 @@ WORKER_ARGS = ["--no-cron", "--logging-level", "WARNING"]
 def durations(quick: bool) -> dict:
     if quick:
         return {"warmup": 3, "ceiling": 4, "single": 6, "batch": 6, "open_loop": 10}
-    return {"warmup": 5, "ceiling": 10, "single": 20, "batch": 15, "open_loop": 30}
+    return {"warmup": 5, "ceiling": 10, "single": 15, "batch": 12, "open_loop": 25}
 
 
 # ----------------------------------------------------------------------------- the RQ worker
@@ -73,7 +82,36 @@ class RQWorker:
             time.sleep(0.2)
         raise RuntimeError(f"RQ worker did not register within 30 s; see {log_path}")
 
+    def _tree(self) -> list[int]:
+        """The worker, its scheduler process and its work horse (which runs in its own process group)."""
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo += wrk_load._children(pid)
+        return out
+
+    def pause(self) -> list[int]:
+        """SIGSTOP the worker's processes (the ceiling measures the web stack alone); resume() continues
+        them where they were."""
+        self._paused = self._tree()
+        for pid in self._paused:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        return self._paused
+
+    def resume(self) -> None:
+        for pid in getattr(self, "_paused", []):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self._paused = []
+
     def stop(self) -> dict:
+        self.resume()
         alive = self.proc.poll() is None
         if alive:
             self.proc.terminate()  # warm shutdown: finishes the job in hand
@@ -113,18 +151,21 @@ def wait_quiet(db: "Db", timeout_s: float = 60) -> dict:
     return {"quiet": False, "seconds": round(time.monotonic() - t0, 1)}
 
 
-def wait_drained(redis_url: str, timeout_s: float = DRAIN_TIMEOUT_S) -> dict:
-    """Until no job is queued or running (twice in a row, 0.2 s apart), at most timeout_s."""
+def wait_drained(redis_url: str, db: "Db", timeout_s: float = DRAIN_TIMEOUT_S) -> dict:
+    """Until no job is queued or running and no domain event was written, twice in a row 0.5 s apart
+    (a debounced job may leave the queue empty for a moment while work remains), at most timeout_s."""
     t0 = time.monotonic()
-    empty_streak = 0
+    calm, last_id = 0, None
     while True:
         b = queue_backlog(redis_url)
         busy = sum(q["queued"] + q["started"] for q in b.values())
-        empty_streak = empty_streak + 1 if busy == 0 else 0
+        top = db.max_domain_event_id()
+        calm = calm + 1 if busy == 0 and top == last_id else 0
+        last_id = top
         waited = time.monotonic() - t0
-        if empty_streak >= 2 or waited >= timeout_s:
-            return {"drained": busy == 0, "seconds": round(waited, 1), "left": busy}
-        time.sleep(0.2)
+        if calm >= 2 or waited >= timeout_s:
+            return {"drained": calm >= 2, "seconds": round(waited, 1), "jobs_left": busy}
+        time.sleep(0.5)
 
 
 # ----------------------------------------------------------------------------- database look-ups
@@ -154,6 +195,9 @@ class Db:
             MetricEvent.id > lo, MetricEvent.occurred_at >= t0, MetricEvent.occurred_at < t1)
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar())
+
+    def max_domain_event_id(self) -> int:
+        return int(self.scalar("SELECT COALESCE(MAX(id), 0) FROM domain_events"))
 
     def events_between(self, lo: int, hi: int) -> int:
         return int(self.scalar("SELECT COUNT(*) FROM metric_events WHERE id > :lo AND id <= :hi", lo=lo, hi=hi))
@@ -259,7 +303,7 @@ def probe_batch(base_url: str, api_key: str, players: int, n: int, nonce: str) -
 # ----------------------------------------------------------------------------- the phases
 
 def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, quick: bool,
-        action_fraction: float, label: str, server_pids: dict[str, int]) -> dict:
+        action_fraction: float, label: str, server_pids: dict[str, int], worker: RQWorker) -> dict:
     """(a)-(d); returns the raw runs, medians, ratios and the metric_events id range of every phase
     (for the lag breakdown). The caller drains the queues and calls `lag()` afterwards."""
     d = durations(quick)
@@ -270,20 +314,27 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
     def server_cpu():
         return wrk_load.ServerCpu(server_pids, pg_database)
     stamp = time.strftime("%H%M%S")
-    phases: list[dict] = []  # {"phase", "lo", "hi"} metric_events id ranges
-    drains: list[dict] = []
+    phases: list[dict] = []  # {"phase", "rep", "lo", "hi", "backlog_at_start"}: metric_events id ranges
+    drains: list[dict] = [{"drained": True}]
 
-    def wrk(phase: str, mode: str, key: str, seconds: float, rep: int, **kw) -> dict:
+    def wrk(phase: str, mode: str, key: str, seconds: float, rep: int, pause_worker: bool = False, **kw) -> dict:
         lo = db.max_event_id()
         t0 = utcnow()
-        with server_cpu() as cpu:
-            r = wrk_load.run(base_url, mode=mode, api_key=key, metric=METRIC, players=players, seconds=seconds,
-                             nonce=f"{label}-{phase}-{rep}-{stamp}", action_fraction=action_fraction,
-                             seed=rep * 17 + len(phases) + 1, **kw)
+        if pause_worker:
+            worker.pause()
+        try:
+            with server_cpu() as cpu:
+                r = wrk_load.run(base_url, mode=mode, api_key=key, metric=METRIC, players=players, seconds=seconds,
+                                 nonce=f"{label}-{phase}-{rep}-{stamp}", action_fraction=action_fraction,
+                                 seed=rep * 17 + len(phases) + 1, **kw)
+        finally:
+            if pause_worker:
+                worker.resume()
+        r["worker_paused"] = pause_worker
         t1 = utcnow()
         r["server_cpu_share_of_one_core"] = cpu.result
         r["settle_after"] = wait_quiet(db)
-        drain = wait_drained(redis_url)
+        drain = wait_drained(redis_url, db)
         hi = db.max_event_id()
         r["recorded_events"] = db.events_between(lo, hi)
         # Events the server processed while the generator ran, from the database: independent of how many
@@ -292,7 +343,7 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
         r["recorded_per_second"] = round(r["recorded_in_window"] / (t1 - t0).total_seconds(), 1)
         r["drain_after"] = drain
         drains.append(drain)
-        phases.append({"phase": phase, "rep": rep, "lo": lo, "hi": hi})
+        phases.append({"phase": phase, "rep": rep, "lo": lo, "hi": hi, "backlog_at_start": not drains[-2]["drained"] and not pause_worker})
         return r
 
     out: dict = {"durations_s": d, "reps": REPS, "connections": CONNECTIONS, "action_fraction": action_fraction}
@@ -304,7 +355,10 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
 
     ceiling, single, batch = [], [], []
     for rep in range(1, REPS + 1):
-        ceiling.append(wrk("ceiling", "single", "not-a-key", d["ceiling"], rep, connections=CONNECTIONS))
+        # The worker is paused while the ceiling is measured: a refused request queues no work, and the
+        # previous phase's backlog must not eat the reference (it resumes right after).
+        ceiling.append(wrk("ceiling", "single", "not-a-key", d["ceiling"], rep, pause_worker=True,
+                           connections=CONNECTIONS))
         single.append(wrk("single", "single", api_key, d["single"], rep, connections=CONNECTIONS))
         if batch_probe.get("available"):
             b = wrk("batch", "batch", api_key, d["batch"], rep, connections=BATCH_CONNECTIONS, batch_size=BATCH_SIZE)
@@ -344,6 +398,7 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
     open_loop = []
     if eps:
         for frac in OPEN_LOOP_FRACTIONS:
+            drains.append(wait_drained(redis_url, db, LONG_DRAIN_TIMEOUT_S))
             rate = max(1.0, eps * frac)
             n = max(20, min(50_000, int(round(rate * d["open_loop"]))))
             lo = db.max_event_id()
@@ -357,14 +412,16 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
                 raise RuntimeError(f"open-loop generator failed ({rc}): {stderr[-800:]}")
             r = json.loads(stdout.strip().splitlines()[-1])
             r["fraction_of_max"] = frac
+            r["drain_before"] = drains[-1]
             r["generator_cpu"] = cpu
             r["server_cpu_share_of_one_core"] = scpu.result
             r["settle_after"] = wait_quiet(db)
-            r["drain_after"] = wait_drained(redis_url)
+            r["drain_after"] = wait_drained(redis_url, db)
             drains.append(r["drain_after"])
             hi = db.max_event_id()
             r["recorded_events"] = db.events_between(lo, hi)
-            phases.append({"phase": f"open_loop_{int(frac * 100)}", "rep": 1, "lo": lo, "hi": hi})
+            phases.append({"phase": f"open_loop_{int(frac * 100)}", "rep": 1, "lo": lo, "hi": hi,
+                           "backlog_at_start": not r["drain_before"]["drained"]})
             open_loop.append(r)
             print(f"   open loop {int(frac * 100)}%: offered {r['offered_per_second']}/s achieved "
                   f"{r['achieved_per_second']}/s p50/p95/p99 {r['p50_ms']}/{r['p95_ms']}/{r['p99_ms']} ms", flush=True)
@@ -381,8 +438,23 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
         gen[f"open_loop_{int(r['fraction_of_max'] * 100)}"] = r["generator_cpu"]["share_of_one_core"]
     out["generator_cpu_share_of_one_core"] = gen
     out["phases"] = phases
+    # A phase that began while the worker still had the previous phase's backlog shares the machine with it.
+    out["phases_started_with_backlog"] = sorted({f"{p['phase']}" + (f" {p['rep']}" if p['rep'] else "")
+                                                 for p in phases if p["backlog_at_start"]})
     db.dispose()
     return out
+
+
+def finish(db_url: str, redis_url: str, events: dict) -> None:
+    """After the load: wait (bounded) until the worker is done, then read the rank-change lag."""
+    db = Db(db_url)
+    try:
+        events["final_drain"] = wait_drained(redis_url, db, LONG_DRAIN_TIMEOUT_S)
+    finally:
+        db.dispose()
+    events["queues_at_end"] = queue_backlog(redis_url)
+    events["rank_change_lag"] = lag(db_url, events["phases"])
+    events["rank_change_lag"]["measured_after_drain"] = events["final_drain"]["drained"]
 
 
 def lag(db_url: str, phases: list[dict]) -> dict:
@@ -403,4 +475,6 @@ def lag(db_url: str, phases: list[dict]) -> dict:
                 by_phase[p["phase"]].append(s)
                 break
     out["by_phase"] = {k: lag_stats(v) for k, v in by_phase.items() if k != "ceiling"}
+    for k, v in out["by_phase"].items():
+        v["started_with_backlog"] = any(p["backlog_at_start"] for p in phases if p["phase"] == k)
     return out
