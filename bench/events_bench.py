@@ -239,6 +239,16 @@ def lag_stats(values: list[float]) -> dict:
             "at_event_time": sum(1 for x in v if abs(x) < 0.001)}
 
 
+def other_cpu(r: dict) -> float | None:
+    """CPU the rest of the machine used during a phase (other processes: on a shared machine, the noise),
+    as a share of one core: the machine's busy time minus the server's and the generator's."""
+    g, srv = r.get("generator_cpu") or {}, r.get("server_cpu_share_of_one_core") or {}
+    if g.get("machine_busy_share") is None:
+        return None
+    return round(max(0.0, g["machine_busy_share"] * (os.cpu_count() or 1) - sum(srv.values())
+                     - g["share_of_one_core"]), 3)
+
+
 def median_of(runs: list[dict], keys: tuple[str, ...]) -> dict:
     out = {}
     for k in keys:
@@ -248,6 +258,9 @@ def median_of(runs: list[dict], keys: tuple[str, ...]) -> dict:
     machine = [r["generator_cpu"]["machine_busy_share"] for r in runs if r.get("generator_cpu")
                and r["generator_cpu"].get("machine_busy_share") is not None]
     out["generator_cpu_share_of_one_core"] = round(statistics.median(shares), 3) if shares else None
+    others = [r["other_processes_cpu_share_of_one_core"] for r in runs
+              if r.get("other_processes_cpu_share_of_one_core") is not None]
+    out["other_processes_cpu_share_of_one_core"] = round(statistics.median(others), 3) if others else None
     servers = [r["server_cpu_share_of_one_core"] for r in runs if r.get("server_cpu_share_of_one_core")]
     if servers:
         out["server_cpu_share_of_one_core"] = {k: round(statistics.median(s[k] for s in servers), 3)
@@ -333,6 +346,7 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
         r["worker_paused"] = pause_worker
         t1 = utcnow()
         r["server_cpu_share_of_one_core"] = cpu.result
+        r["other_processes_cpu_share_of_one_core"] = other_cpu(r)
         r["settle_after"] = wait_quiet(db)
         drain = wait_drained(redis_url, db)
         hi = db.max_event_id()
@@ -415,6 +429,7 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
             r["drain_before"] = drains[-1]
             r["generator_cpu"] = cpu
             r["server_cpu_share_of_one_core"] = scpu.result
+            r["other_processes_cpu_share_of_one_core"] = other_cpu(r)
             r["settle_after"] = wait_quiet(db)
             r["drain_after"] = wait_drained(redis_url, db)
             drains.append(r["drain_after"])

@@ -307,13 +307,18 @@ def event_rows(backend: str, h: dict) -> list[tuple]:
         names = [k for k in ("ceiling", "single", "batch", "open_loop_25", "open_loop_50", "open_loop_75") if k in gen]
         rows.append((backend, "generator CPU % of one core: " + "/".join(n.replace("open_loop_", "open ") for n in names),
                      "/".join(_fmt(None if gen[n] is None else gen[n] * 100, 0) for n in names), "(not the bottleneck)"))
-    if s and s.get("server_cpu_share_of_one_core"):
-        cpu = s["server_cpu_share_of_one_core"]
-        names = list(cpu)
-        rows.append((backend, "CPU % of one core during single events: " + "/".join(n.replace("_", " ") for n in names)
-                     + " (machine busy % of 2 cores)",
-                     "/".join(_fmt(cpu[n] * 100, 0) for n in names)
-                     + f" ({_fmt(None if s['machine_busy_share'] is None else s['machine_busy_share'] * 100, 0)})",
+    cpu_parts = []
+    for name, m in (("ceiling", c), ("single", s)):
+        if m and m.get("server_cpu_share_of_one_core"):
+            v = {**m["server_cpu_share_of_one_core"], "generator": m.get("generator_cpu_share_of_one_core"),
+                 "other processes": m.get("other_processes_cpu_share_of_one_core")}
+            cpu_parts.append((name, v))
+    if cpu_parts:
+        names = list(cpu_parts[-1][1])
+        rows.append((backend, f"CPU % of one core, {'; '.join(n for n, _ in cpu_parts)}: "
+                     + "/".join(n.replace("_", " ") for n in names),
+                     "; ".join("/".join(_fmt(None if v.get(n) is None else v[n] * 100, 0) for n in names)
+                                for _name, v in cpu_parts),
                      "(where the time goes)"))
     return rows
 
