@@ -250,7 +250,7 @@ def _statuses(runs: list[dict]) -> str:
     for r in runs:
         for k, v in r.get("statuses", {}).items():
             total[k] = total.get(k, 0) + v
-    return " ".join(f"{k}:{v}" for k, v in sorted(total.items())) or "-"
+    return " ".join(f"{k}:{v}" for k, v in sorted(total.items())) or "none answered during the runs"
 
 
 def event_rows(backend: str, h: dict) -> list[tuple]:
