@@ -1,7 +1,8 @@
 """The event measures, all in one run against one gunicorn (-w 2) with an RQ worker beside it:
 
 (a) ceiling: the event POST refused at the API-key check (wrong X-API-Key, 401), wrk closed loop, with
-    the RQ worker paused (SIGSTOP/SIGCONT) so that earlier phases' backlog does not eat the reference;
+    the RQ worker suspended (no new job; the one in hand may finish, at most DRAIN_TIMEOUT_S are waited
+    for it) so that earlier phases' backlog does not eat the reference;
 (b) single events: POST /api/v1/metrics/<key>/event, random players, unique idempotency keys, 30 %
     energy actions, wrk closed loop at saturation;
 (c) batch ingest: POST /api/v1/events with BATCH_SIZE events a request, wrk closed loop;
@@ -66,7 +67,7 @@ class RQWorker:
     def __init__(self, db_url: str, redis_url: str, log_path: Path):
         env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "RATELIMIT_ENABLED": "0",
                "SECRET_KEY": "bench"}
-        self.log_path = log_path
+        self.log_path, self.redis_url = log_path, redis_url
         self._log = open(log_path, "w")
         self.proc = subprocess.Popen([PY, "-m", "gamify.worker", *WORKER_ARGS], cwd=ROOT, env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
@@ -91,35 +92,43 @@ class RQWorker:
             todo += wrk_load._children(pid)
         return out
 
-    def pause(self) -> list[int]:
-        """SIGSTOP the worker's processes (the ceiling measures the web stack alone); resume() continues
-        them where they were."""
-        self._paused = self._tree()
-        for pid in self._paused:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
-        return self._paused
+    def pause(self, timeout_s: float) -> dict:
+        """RQ's suspension (`rq suspend`): the worker takes no new job; wait (at most timeout_s) for the
+        job in hand to finish. The suspension expires by itself should the harness die."""
+        import redis
+        from rq.suspension import suspend
+        suspend(redis.Redis.from_url(self.redis_url), ttl=600)
+        t0 = time.monotonic()
+        while True:
+            running = sum(q["started"] for q in queue_backlog(self.redis_url).values())
+            if running == 0 or time.monotonic() - t0 >= timeout_s:
+                return {"idle": running == 0, "waited_s": round(time.monotonic() - t0, 1)}
+            time.sleep(0.2)
 
     def resume(self) -> None:
-        for pid in getattr(self, "_paused", []):
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-        self._paused = []
+        import redis
+        from rq.suspension import resume
+        resume(redis.Redis.from_url(self.redis_url))
 
     def stop(self) -> dict:
         self.resume()
         alive = self.proc.poll() is None
         if alive:
+            tree = self._tree()
             self.proc.terminate()  # warm shutdown: finishes the job in hand
             try:
-                self.proc.wait(20)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                self.proc.terminate()  # a second SIGTERM: cold shutdown, the work horse is killed
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    for pid in tree:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    self.proc.wait(5)
         self._log.close()
         return {"alive_until_stopped": alive, "exit_code": self.proc.returncode, "log": str(self.log_path)}
 
@@ -333,8 +342,7 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
     def wrk(phase: str, mode: str, key: str, seconds: float, rep: int, pause_worker: bool = False, **kw) -> dict:
         lo = db.max_event_id()
         t0 = utcnow()
-        if pause_worker:
-            worker.pause()
+        paused = worker.pause(DRAIN_TIMEOUT_S) if pause_worker else None
         try:
             with server_cpu() as cpu:
                 r = wrk_load.run(base_url, mode=mode, api_key=key, metric=METRIC, players=players, seconds=seconds,
@@ -343,7 +351,7 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
         finally:
             if pause_worker:
                 worker.resume()
-        r["worker_paused"] = pause_worker
+        r["worker_paused"] = paused
         t1 = utcnow()
         r["server_cpu_share_of_one_core"] = cpu.result
         r["other_processes_cpu_share_of_one_core"] = other_cpu(r)
@@ -358,7 +366,9 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
         r["recorded_per_second"] = round(r["recorded_in_window"] / (t1 - t0).total_seconds(), 1)
         r["drain_after"] = None if pause_worker else drain
         drains.append(drain)
-        phases.append({"phase": phase, "rep": rep, "lo": lo, "hi": hi, "backlog_at_start": not drains[-2]["drained"] and not pause_worker})
+        # The ceiling counts as begun with a backlog only if the worker's job in hand outlived the wait.
+        busy = (not paused["idle"]) if paused else not drains[-2]["drained"]
+        phases.append({"phase": phase, "rep": rep, "lo": lo, "hi": hi, "backlog_at_start": busy})
         return r
 
     out: dict = {"durations_s": d, "reps": REPS, "connections": CONNECTIONS, "action_fraction": action_fraction}
@@ -370,8 +380,8 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
 
     ceiling, single, batch = [], [], []
     for rep in range(1, REPS + 1):
-        # The worker is paused while the ceiling is measured: a refused request queues no work, and the
-        # previous phase's backlog must not eat the reference (it resumes right after).
+        # The worker takes no new job while the ceiling is measured (RQ suspension, after the job in hand):
+        # a refused request queues no work, and the previous phase's backlog must not eat the reference.
         ceiling.append(wrk("ceiling", "single", "not-a-key", d["ceiling"], rep, pause_worker=True,
                            connections=CONNECTIONS))
         single.append(wrk("single", "single", api_key, d["single"], rep, connections=CONNECTIONS))

@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -354,6 +355,8 @@ def main() -> None:
     ap.add_argument("--only", choices=["postgres", "sqlite"])
     ap.add_argument("--parts", default="http,backfill,reminders,leaderboards")
     args = ap.parse_args()
+    # A SIGTERM (make interrupted, a timeout) unwinds like Ctrl-C: gunicorn and the RQ worker are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parts = set(args.parts.split(","))
     t_start = time.perf_counter()
     if "http" in parts:
