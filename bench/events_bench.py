@@ -1,19 +1,18 @@
 """The event measures, all in one run against one gunicorn (-w 2) with an RQ worker beside it:
 
-(a) ceiling: the event POST refused at the API-key check (wrong X-API-Key, 401), wrk closed loop, with
-    the RQ worker suspended (no new job; the one in hand may finish, at most DRAIN_TIMEOUT_S are waited
-    for it) so that earlier phases' backlog does not eat the reference;
+(a) ceiling: the event POST refused at the API-key check (wrong X-API-Key, 401), wrk closed loop,
+    REPS times before any event is sent (an idle worker: no backlog of earlier events eats the reference);
 (b) single events: POST /api/v1/metrics/<key>/event, random players, unique idempotency keys, 30 %
     energy actions, wrk closed loop at saturation;
 (c) batch ingest: POST /api/v1/events with BATCH_SIZE events a request, wrk closed loop;
-    (a), (b), (c) interleaved REPS times, medians reported;
+    (b) and (c) interleaved REPS times; medians reported for (a), (b), (c);
 (d) single events at fixed offered rates (25/50/75 % of the median events/s of (b)), open loop
     (bench/openloop.py), latency from each request's intended start;
 (e) rank-change lag: for the others' rank changes (domain_events leaderboard.rank_changed with
     by_user_id), created_at minus the event's metric_events.occurred_at, read from the database once the
     RQ queues are drained.
 
-After each closed-loop phase that queues work the harness waits (at most DRAIN_TIMEOUT_S) for the worker
+After each event phase of the closed loop the harness waits (at most DRAIN_TIMEOUT_S) for the worker
 to go idle, before each open-loop phase and before reading the lag at most LONG_DRAIN_TIMEOUT_S; phases
 that still began with a backlog are listed in `phases_started_with_backlog`. Every load phase records the
 generator's CPU (share of one core, from wait4), the server's (gunicorn, RQ worker, PostgreSQL backends)
@@ -43,10 +42,10 @@ CONNECTIONS = 8  # closed loop, single events and the ceiling (gunicorn has 2 sy
 BATCH_SIZE = 100
 BATCH_CONNECTIONS = 4
 OPEN_LOOP_FRACTIONS = (0.25, 0.50, 0.75)
-DRAIN_TIMEOUT_S = 20  # wait at most this long for the worker to go idle after a closed-loop phase
+DRAIN_TIMEOUT_S = 15  # wait at most this long for the worker to go idle after a closed-loop phase
 # ... and before each open-loop phase and before reading the lag: those measure what a given load costs,
 # so they should not inherit the previous phase's backlog.
-LONG_DRAIN_TIMEOUT_S = 60
+LONG_DRAIN_TIMEOUT_S = 45
 QUEUES = ("default", "mail")
 # The worker runs the queued jobs only: the recurring jobs (reminders, streak settling, recaps every
 # 15 min) are not part of the event pipeline and would land at random points of the measurement.
@@ -92,26 +91,7 @@ class RQWorker:
             todo += wrk_load._children(pid)
         return out
 
-    def pause(self, timeout_s: float) -> dict:
-        """RQ's suspension (`rq suspend`): the worker takes no new job; wait (at most timeout_s) for the
-        job in hand to finish. The suspension expires by itself should the harness die."""
-        import redis
-        from rq.suspension import suspend
-        suspend(redis.Redis.from_url(self.redis_url), ttl=600)
-        t0 = time.monotonic()
-        while True:
-            running = sum(q["started"] for q in queue_backlog(self.redis_url).values())
-            if running == 0 or time.monotonic() - t0 >= timeout_s:
-                return {"idle": running == 0, "waited_s": round(time.monotonic() - t0, 1)}
-            time.sleep(0.2)
-
-    def resume(self) -> None:
-        import redis
-        from rq.suspension import resume
-        resume(redis.Redis.from_url(self.redis_url))
-
     def stop(self) -> dict:
-        self.resume()
         alive = self.proc.poll() is None
         if alive:
             tree = self._tree()
@@ -339,59 +319,55 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
     phases: list[dict] = []  # {"phase", "rep", "lo", "hi", "backlog_at_start"}: metric_events id ranges
     drains: list[dict] = [{"drained": True}]
 
-    def wrk(phase: str, mode: str, key: str, seconds: float, rep: int, pause_worker: bool = False, **kw) -> dict:
+    def wrk(phase: str, mode: str, key: str, seconds: float, rep: int, **kw) -> dict:
         lo = db.max_event_id()
         t0 = utcnow()
-        paused = worker.pause(DRAIN_TIMEOUT_S) if pause_worker else None
-        try:
-            with server_cpu() as cpu:
-                r = wrk_load.run(base_url, mode=mode, api_key=key, metric=METRIC, players=players, seconds=seconds,
-                                 nonce=f"{label}-{phase}-{rep}-{stamp}", action_fraction=action_fraction,
-                                 seed=rep * 17 + len(phases) + 1, **kw)
-        finally:
-            if pause_worker:
-                worker.resume()
-        r["worker_paused"] = paused
+        with server_cpu() as cpu:
+            r = wrk_load.run(base_url, mode=mode, api_key=key, metric=METRIC, players=players, seconds=seconds,
+                             nonce=f"{label}-{phase}-{rep}-{stamp}", action_fraction=action_fraction,
+                             seed=rep * 17 + len(phases) + 1, **kw)
         t1 = utcnow()
         r["server_cpu_share_of_one_core"] = cpu.result
         r["other_processes_cpu_share_of_one_core"] = other_cpu(r)
         r["settle_after"] = wait_quiet(db)
-        # A refused request queues nothing: after the ceiling the worker just resumes the earlier backlog.
-        drain = drains[-1] if pause_worker else wait_drained(redis_url, db)
+        # A refused request queues nothing: no need to wait for the worker after the ceiling.
+        drain = wait_drained(redis_url, db) if phase != "ceiling" else drains[-1]
         hi = db.max_event_id()
         r["recorded_events"] = db.events_between(lo, hi)
         # Events the server processed while the generator ran, from the database: independent of how many
         # answers came back in time (a batch still being processed at the end counts for what it did).
         r["recorded_in_window"] = db.events_in_window(lo, t0, t1)
         r["recorded_per_second"] = round(r["recorded_in_window"] / (t1 - t0).total_seconds(), 1)
-        r["drain_after"] = None if pause_worker else drain
+        r["drain_after"] = drain if phase != "ceiling" else None
         drains.append(drain)
-        # The ceiling counts as begun with a backlog only if the worker's job in hand outlived the wait.
-        busy = (not paused["idle"]) if paused else not drains[-2]["drained"]
-        phases.append({"phase": phase, "rep": rep, "lo": lo, "hi": hi, "backlog_at_start": busy})
+        phases.append({"phase": phase, "rep": rep, "lo": lo, "hi": hi, "backlog_at_start": not drains[-2]["drained"]})
         return r
 
     out: dict = {"durations_s": d, "reps": REPS, "connections": CONNECTIONS, "action_fraction": action_fraction}
-    # Warm-up: every gunicorn worker imports, connects and caches (not reported in the medians).
+    # (a) first, before any event: the worker's fan-out of earlier events would eat the reference (one
+    # job processes everything pending, so it cannot be paused between jobs; SIGSTOP would freeze it
+    # holding SQLite's write lock). The setup's own jobs are waited for.
+    drains.append(wait_drained(redis_url, db, LONG_DRAIN_TIMEOUT_S))
+    out["drain_before_ceiling"] = drains[-1]
+    out["ceiling_warmup"] = wrk("ceiling_warmup", "single", "not-a-key", d["warmup"], 0, connections=CONNECTIONS)
+    ceiling = [wrk("ceiling", "single", "not-a-key", d["ceiling"], rep, connections=CONNECTIONS)
+               for rep in range(1, REPS + 1)]
+    print("   ceiling: " + ", ".join(f"{c['per_second']}" for c in ceiling) + " req/s", flush=True)
+    # Warm-up of the event path: every gunicorn worker imports, connects and caches (not reported).
     out["warmup"] = wrk("warmup", "single", api_key, d["warmup"], 0, connections=CONNECTIONS)
     batch_probe = probe_batch(base_url, api_key, players, BATCH_SIZE, f"{label}-probe-{stamp}")
     out["batch_probe"] = batch_probe
     print(f"   batch probe: {json.dumps({k: v for k, v in batch_probe.items() if k != 'body_head'})}", flush=True)
 
-    ceiling, single, batch = [], [], []
+    single, batch = [], []
     for rep in range(1, REPS + 1):
-        # The worker takes no new job while the ceiling is measured (RQ suspension, after the job in hand):
-        # a refused request queues no work, and the previous phase's backlog must not eat the reference.
-        ceiling.append(wrk("ceiling", "single", "not-a-key", d["ceiling"], rep, pause_worker=True,
-                           connections=CONNECTIONS))
         single.append(wrk("single", "single", api_key, d["single"], rep, connections=CONNECTIONS))
         if batch_probe.get("available"):
             b = wrk("batch", "batch", api_key, d["batch"], rep, connections=BATCH_CONNECTIONS, batch_size=BATCH_SIZE)
             b["events_per_second"] = b["recorded_per_second"]
             b["http_ok_events_per_second"] = round(b["events_sent_ok"] / b["seconds"], 1)
             batch.append(b)
-        print(f"   rep {rep}: ceiling {ceiling[-1]['per_second']} req/s, single {single[-1]['ok_per_second']} "
-              f"events/s" + (f", batch {batch[-1]['events_per_second']} events/s" if batch else ""), flush=True)
+        print(f"   rep {rep}: single {single[-1]['ok_per_second']} events/s" + (f", batch {batch[-1]['events_per_second']} events/s" if batch else ""), flush=True)
 
     keys = ("per_second", "ok_per_second", "recorded_per_second", "p50_ms", "p95_ms", "p99_ms")
     out["ceiling"] = {"runs": ceiling, "median": median_of(ceiling, keys)}
@@ -407,16 +383,9 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
     ceil = out["ceiling"]["median"]["per_second"]
     eps = out["single"]["median"]["ok_per_second"]
     beps = out["batch"]["median"]["events_per_second"] if batch else None
-    per_rep = []
-    for i in range(REPS):
-        c = ceiling[i]["per_second"]
-        per_rep.append({"event_to_ceiling": round(single[i]["ok_per_second"] / c, 4) if c else None,
-                        "batch_to_ceiling": round(batch[i]["events_per_second"] / c, 4) if c and batch else None})
-    out["ratios"] = {
+    out["ratios"] = {  # medians over medians; the ceiling runs come first, so runs do not pair up
         "event_to_ceiling": round(eps / ceil, 4) if ceil and eps is not None else None,
         "batch_to_ceiling": round(beps / ceil, 4) if ceil and beps is not None else None,
-        "event_to_ceiling_per_rep": [r["event_to_ceiling"] for r in per_rep],
-        "batch_to_ceiling_per_rep": [r["batch_to_ceiling"] for r in per_rep],
     }
 
     # (d) open loop at fixed shares of the measured maximum.

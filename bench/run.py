@@ -102,13 +102,16 @@ def setup_product(app, players: int) -> dict:
 
 
 class Gunicorn:
-    def __init__(self, db_url: str, redis_url: str, port: int = 5099, workers: int = 2):
+    def __init__(self, db_url: str, redis_url: str, port: int = 5099, workers: int = 2,
+                 log_path: Path | None = None):
         self.url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "RATELIMIT_ENABLED": "0",
                "SECRET_KEY": "bench"}
+        self.log_path = log_path
+        self._log = open(log_path, "w") if log_path else None
         self.proc = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-w", str(workers), "-b",
                                       f"127.0.0.1:{port}", "--log-level", "warning", "app:app"],
-                                     cwd=ROOT, env=env)
+                                     cwd=ROOT, env=env, stdout=self._log, stderr=self._log)
         import urllib.request
         for _ in range(100):
             try:
@@ -121,6 +124,23 @@ class Gunicorn:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(20)
+        if self._log:
+            self._log.close()
+
+    def errors(self) -> dict:
+        """Exceptions the server logged (the last line of each traceback), counted."""
+        if not self.log_path:
+            return {}
+        counts: dict[str, int] = {}
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("Traceback"):
+                j = i + 1
+                while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
+                    j += 1
+                last = lines[j][:160] if j < len(lines) else "?"
+                counts[last] = counts.get(last, 0) + 1
+        return {"log": str(self.log_path), "tracebacks": sum(counts.values()), "by_exception": counts}
 
 
 def load(spec: dict) -> dict:
@@ -155,7 +175,7 @@ def bench_http(db_url: str, redis_url: str, quick: bool, label: str) -> dict:
     t0 = time.perf_counter()
     info = setup_product(app, players)
     setup_s = time.perf_counter() - t0
-    server = Gunicorn(db_url, redis_url)
+    server = Gunicorn(db_url, redis_url, log_path=Path(tempfile.gettempdir()) / f"gamify-bench-gunicorn-{label}.log")
     worker = None
     try:
         worker = events_bench.RQWorker(db_url, redis_url, Path(tempfile.gettempdir()) / f"gamify-bench-worker-{label}.log")
@@ -180,6 +200,9 @@ def bench_http(db_url: str, redis_url: str, quick: bool, label: str) -> dict:
         if worker is not None:
             worker.stop()
         server.stop()
+    events["server_errors"] = server.errors()
+    if events["server_errors"]["tracebacks"]:
+        print(f"   server errors: {json.dumps(events['server_errors']['by_exception'])}", flush=True)
     return {"players": players, "setup_seconds": round(setup_s, 1), **events, "dashboard": dash, **extra}
 
 
@@ -258,23 +281,27 @@ def event_rows(backend: str, h: dict) -> list[tuple]:
     rows = []
     reps = h.get("reps", 3)
     c, s = h.get("ceiling", {}).get("median"), h.get("single", {}).get("median")
+    def runs(part: str, key: str) -> str:
+        return ", ".join(_fmt(r.get(key)) for r in h.get(part, {}).get("runs", []))
+
     if c:
-        rows.append((backend, f"ceiling: event POST refused at key check (401), req/s / p99 ms, median of {reps}",
+        rows.append((backend, f"ceiling: event POST refused at key check (401), req/s / p99 ms, median of "
+                     f"{reps} ({runs('ceiling', 'per_second')})",
                      f"{_fmt(c['per_second'])} / {_fmt(c['p99_ms'], 2)}", "(reference)"))
     if s:
         rows.append((backend, f"single events/s (wrk, {h['connections']} conns, "
-                     f"{int(h['action_fraction'] * 100)}% energy actions), median of {reps}",
-                     _fmt(s["ok_per_second"]), ""))
+                     f"{int(h['action_fraction'] * 100)}% energy actions), median of {reps} "
+                     f"({runs('single', 'ok_per_second')})", _fmt(s["ok_per_second"]), ""))
         ratio = h["ratios"]["event_to_ceiling"]
-        per_rep = ", ".join(_fmt(x, 3) for x in h["ratios"]["event_to_ceiling_per_rep"])
-        rows.append((backend, f"single events / ceiling (per rep: {per_rep})", _fmt(ratio, 3),
+        rows.append((backend, "single events / ceiling", _fmt(ratio, 3),
                      f">= {TARGETS['event_to_ceiling']}"))
         rows.append((backend, "single event latency at saturation p50/p95/p99 ms (closed loop)",
                      f"{_fmt(s['p50_ms'], 1)}/{_fmt(s['p95_ms'], 1)}/{_fmt(s['p99_ms'], 1)}", "(see open loop)"))
         rows.append((backend, f"single event HTTP statuses ({reps} runs)", _statuses(h["single"]["runs"]), "all 2xx"))
     b = h.get("batch")
     if b is not None:
-        label = f"batch events/s recorded ({b['batch_size']} a request, {b['connections']} conns), median of {reps}"
+        label = (f"batch events/s recorded ({b['batch_size']} a request, {b['connections']} conns), median of {reps}"
+                 + (f" ({runs('batch', 'events_per_second')})" if b.get("runs") else ""))
         if b.get("available") and b.get("median"):
             rows.append((backend, label, _fmt(b["median"]["events_per_second"]),
                          f">= {TARGETS['batch_events_per_second']}"))
@@ -303,6 +330,14 @@ def event_rows(backend: str, h: dict) -> list[tuple]:
                      f"{lag['at_event_time']} at event time, {drained})",
                      f"{_fmt(lag['p50_s'], 3)}/{_fmt(lag['p95_s'], 3)}/{_fmt(lag['p99_s'], 3)}/{_fmt(lag['max_s'], 3)}"
                      if lag["count"] else "no rows", f"p99 <= {TARGETS['rank_change_lag_p99_s']} s"))
+    errs = h.get("server_errors") or {}
+    if errs.get("tracebacks"):
+        top = max(errs["by_exception"].items(), key=lambda kv: kv[1])
+        rows.append((backend, "exceptions in the gunicorn log during the run (most frequent)",
+                     f"{errs['tracebacks']} ({top[1]}x {top[0][:60]})", "none"))
+    failed = sum(q.get("failed", 0) for q in (h.get("queues_at_end") or {}).values())
+    if failed:
+        rows.append((backend, "failed RQ jobs during the run", str(failed), "none"))
     gen = h.get("generator_cpu_share_of_one_core")
     if gen:
         names = [k for k in ("ceiling", "single", "batch", "open_loop_25", "open_loop_50", "open_loop_75") if k in gen]
