@@ -288,6 +288,8 @@ def event_rows(backend: str, h: dict) -> list[tuple]:
         rows.append((backend, f"ceiling: event POST refused at key check (401), req/s / p99 ms, median of "
                      f"{reps} ({runs('ceiling', 'per_second')})",
                      f"{_fmt(c['per_second'])} / {_fmt(c['p99_ms'], 2)}", "(reference)"))
+    if c and {k for r in h["ceiling"]["runs"] for k in r["statuses"]} != {"401"}:  # e.g. 429s: not the key check
+        rows.append((backend, f"ceiling HTTP statuses ({reps} runs)", _statuses(h["ceiling"]["runs"]), "all 401"))
     if s:
         rows.append((backend, f"single events/s (wrk, {h['connections']} conns, "
                      f"{int(h['action_fraction'] * 100)}% energy actions), median of {reps} "
