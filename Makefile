@@ -4,7 +4,7 @@
 #   make test        pytest on SQLite, then again on a throwaway PostgreSQL (fails if either fails)
 #   make test-sqlite / make test-pg
 #   make test-random property and fuzz tests with fresh random inputs (make test's are seeded)
-#   make bench       bench/run.py
+#   make bench       bench/run.py (installs wrk when missing); BENCH_ARGS="--quick --only postgres"
 #   make stop        stop the local Redis and PostgreSQL started by scripts/
 #   make clean       remove caches;  make distclean: also .venv, instance/, the PG data dir
 
@@ -16,6 +16,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements.stamp
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -69,7 +70,8 @@ test: venv browsers
 	exit $$rc
 
 bench: venv
-	$(PY) bench/run.py
+	bash scripts/wrk.sh ensure
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 stop:
 	-bash scripts/redis.sh stop
