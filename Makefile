@@ -1,7 +1,8 @@
 # gamify — build / run / test entry points.
 #   make venv        create .venv and install requirements.txt (only when it changed)
 #   make run         local stack: Redis, migrations, demo data, RQ worker, dev SMTP, Flask on :5000
-#   make test        pytest on SQLite, then again on a throwaway PostgreSQL (fails if either fails)
+#   make test        ruff (lint, format), then pytest on SQLite and on a throwaway PostgreSQL
+#   make lint        ruff check + ruff format --check (make test runs it first)
 #   make test-sqlite / make test-pg
 #   make test-random property and fuzz tests with fresh random inputs (make test's are seeded)
 #   make bench       bench/run.py (installs wrk when missing); BENCH_ARGS="--quick --only postgres"
@@ -20,10 +21,10 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run test test-sqlite test-pg test-random bench stop clean distclean browsers
+.PHONY: help venv run lint test test-sqlite test-pg test-random bench stop clean distclean browsers
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -62,7 +63,12 @@ test-random: venv
 
 # Both suites always run; the target fails if either failed (pytest exit 5,
 # "no tests collected", counts as a failure).
-test: venv browsers
+# Lint and format (ruff, configured in pyproject.toml) before any test: findings fail `make test`.
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: venv browsers lint
 	@rc=0; \
 	echo "=== pytest (SQLite) ==="; $(MAKE) --no-print-directory test-sqlite || rc=1; \
 	echo "=== pytest (PostgreSQL) ==="; $(MAKE) --no-print-directory test-pg || rc=1; \

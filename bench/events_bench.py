@@ -18,6 +18,7 @@ that still began with a backlog are listed in `phases_started_with_backlog`. Eve
 generator's CPU (share of one core, from wait4), the server's (gunicorn, RQ worker, PostgreSQL backends)
 and the machine's.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,18 +61,26 @@ def durations(quick: bool) -> dict:
 
 # ----------------------------------------------------------------------------- the RQ worker
 
+
 class RQWorker:
     """`python -m gamify.worker` beside gunicorn, with the same database and Redis."""
 
     def __init__(self, db_url: str, redis_url: str, log_path: Path):
-        env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "RATELIMIT_ENABLED": "0",
-               "SECRET_KEY": "bench"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "RATELIMIT_ENABLED": "0",
+            "SECRET_KEY": "bench",
+        }
         self.log_path, self.redis_url = log_path, redis_url
         self._log = open(log_path, "w")
-        self.proc = subprocess.Popen([PY, "-m", "gamify.worker", *WORKER_ARGS], cwd=ROOT, env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [PY, "-m", "gamify.worker", *WORKER_ARGS], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
         import redis
         from rq import Worker
+
         conn = redis.Redis.from_url(redis_url)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # registered with Redis = listening
@@ -116,12 +125,17 @@ class RQWorker:
 def queue_backlog(redis_url: str) -> dict:
     import redis
     from rq import Queue
+
     conn = redis.Redis.from_url(redis_url)
     out = {}
     for name in QUEUES:
         q = Queue(name, connection=conn)
-        out[name] = {"queued": q.count, "started": q.started_job_registry.count,
-                     "failed": q.failed_job_registry.count, "finished": q.finished_job_registry.count}
+        out[name] = {
+            "queued": q.count,
+            "started": q.started_job_registry.count,
+            "failed": q.failed_job_registry.count,
+            "finished": q.finished_job_registry.count,
+        }
     return out
 
 
@@ -159,17 +173,20 @@ def wait_drained(redis_url: str, db: "Db", timeout_s: float = DRAIN_TIMEOUT_S) -
 
 # ----------------------------------------------------------------------------- database look-ups
 
+
 class Db:
     """The orchestrator's own read-only view of the bench database (counts, ids, the lag query)."""
 
     def __init__(self, url: str):
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
+
         self.engine = create_engine(url, poolclass=NullPool)
         self.dialect = self.engine.dialect.name
 
     def scalar(self, sql: str, **params):
         from sqlalchemy import text
+
         with self.engine.connect() as conn:
             return conn.execute(text(sql), params).scalar()
 
@@ -179,9 +196,14 @@ class Db:
     def events_in_window(self, lo: int, t0, t1) -> int:
         """Events (id > lo) processed between t0 and t1 (their occurred_at, set as the server handles them)."""
         from sqlalchemy import func, select
+
         from gamify.models import MetricEvent
-        q = select(func.count()).select_from(MetricEvent).where(
-            MetricEvent.id > lo, MetricEvent.occurred_at >= t0, MetricEvent.occurred_at < t1)
+
+        q = (
+            select(func.count())
+            .select_from(MetricEvent)
+            .where(MetricEvent.id > lo, MetricEvent.occurred_at >= t0, MetricEvent.occurred_at < t1)
+        )
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar())
 
@@ -195,14 +217,17 @@ class Db:
         """(metric event id, seconds from the event's occurred_at to the rank change's created_at) for
         every others' rank change (payload has by_user_id)."""
         from sqlalchemy import text
+
         if self.dialect == "postgresql":
             has_key = "(d.payload -> 'by_user_id') IS NOT NULL"
             lag = "EXTRACT(EPOCH FROM (d.created_at - m.occurred_at))"
         else:
             has_key = "json_type(d.payload, '$.by_user_id') IS NOT NULL"
             lag = "(julianday(d.created_at) - julianday(m.occurred_at)) * 86400.0"
-        sql = (f"SELECT m.id, {lag} FROM domain_events d JOIN metric_events m ON m.id = d.source_event_id "
-               f"WHERE d.type = 'leaderboard.rank_changed' AND {has_key}")
+        sql = (
+            f"SELECT m.id, {lag} FROM domain_events d JOIN metric_events m ON m.id = d.source_event_id "
+            f"WHERE d.type = 'leaderboard.rank_changed' AND {has_key}"
+        )
         with self.engine.connect() as conn:
             return [(int(i), float(s)) for i, s in conn.execute(text(sql))]
 
@@ -211,6 +236,7 @@ class Db:
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def _pct(sorted_values: list[float], p: float):
     if not sorted_values:
@@ -222,10 +248,15 @@ def _pct(sorted_values: list[float], p: float):
 def lag_stats(values: list[float]) -> dict:
     v = sorted(values)
     r = lambda x: None if x is None else round(x, 4)  # noqa: E731
-    return {"count": len(v), "p50_s": r(_pct(v, 50)), "p95_s": r(_pct(v, 95)), "p99_s": r(_pct(v, 99)),
-            "max_s": r(v[-1] if v else None),
-            # written inside the event's own transaction (created_at = the event's time): no worker lag
-            "at_event_time": sum(1 for x in v if abs(x) < 0.001)}
+    return {
+        "count": len(v),
+        "p50_s": r(_pct(v, 50)),
+        "p95_s": r(_pct(v, 95)),
+        "p99_s": r(_pct(v, 99)),
+        "max_s": r(v[-1] if v else None),
+        # written inside the event's own transaction (created_at = the event's time): no worker lag
+        "at_event_time": sum(1 for x in v if abs(x) < 0.001),
+    }
 
 
 def other_cpu(r: dict) -> float | None:
@@ -234,8 +265,9 @@ def other_cpu(r: dict) -> float | None:
     g, srv = r.get("generator_cpu") or {}, r.get("server_cpu_share_of_one_core") or {}
     if g.get("machine_busy_share") is None:
         return None
-    return round(max(0.0, g["machine_busy_share"] * (os.cpu_count() or 1) - sum(srv.values())
-                     - g["share_of_one_core"]), 3)
+    return round(
+        max(0.0, g["machine_busy_share"] * (os.cpu_count() or 1) - sum(srv.values()) - g["share_of_one_core"]), 3
+    )
 
 
 def median_of(runs: list[dict], keys: tuple[str, ...]) -> dict:
@@ -244,23 +276,34 @@ def median_of(runs: list[dict], keys: tuple[str, ...]) -> dict:
         vals = [r[k] for r in runs if r.get(k) is not None]
         out[k] = round(statistics.median(vals), 2) if vals else None
     shares = [r["generator_cpu"]["share_of_one_core"] for r in runs if r.get("generator_cpu")]
-    machine = [r["generator_cpu"]["machine_busy_share"] for r in runs if r.get("generator_cpu")
-               and r["generator_cpu"].get("machine_busy_share") is not None]
+    machine = [
+        r["generator_cpu"]["machine_busy_share"]
+        for r in runs
+        if r.get("generator_cpu") and r["generator_cpu"].get("machine_busy_share") is not None
+    ]
     out["generator_cpu_share_of_one_core"] = round(statistics.median(shares), 3) if shares else None
-    others = [r["other_processes_cpu_share_of_one_core"] for r in runs
-              if r.get("other_processes_cpu_share_of_one_core") is not None]
+    others = [
+        r["other_processes_cpu_share_of_one_core"]
+        for r in runs
+        if r.get("other_processes_cpu_share_of_one_core") is not None
+    ]
     out["other_processes_cpu_share_of_one_core"] = round(statistics.median(others), 3) if others else None
     servers = [r["server_cpu_share_of_one_core"] for r in runs if r.get("server_cpu_share_of_one_core")]
     if servers:
-        out["server_cpu_share_of_one_core"] = {k: round(statistics.median(s[k] for s in servers), 3)
-                                               for k in servers[0]}
+        out["server_cpu_share_of_one_core"] = {
+            k: round(statistics.median(s[k] for s in servers), 3) for k in servers[0]
+        }
     out["machine_busy_share"] = round(statistics.median(machine), 3) if machine else None
     return out
 
 
 def _post_json(url: str, api_key: str, body: dict, timeout: float = 120) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"X-API-Key": api_key, "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"X-API-Key": api_key, "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, resp.read()
@@ -271,11 +314,16 @@ def _post_json(url: str, api_key: str, body: dict, timeout: float = 120) -> tupl
 def probe_batch(base_url: str, api_key: str, players: int, n: int, nonce: str) -> dict:
     """One batch sent and parsed in full: is the endpoint there, and the per-event statuses it answers."""
     import random
+
     rng = random.Random(7)
     events = []
     for i in range(n):
-        ev = {"metric": METRIC, "user": {"id": f"bench-{rng.randrange(players):05d}"}, "value": 1,
-              "idempotency_key": f"{nonce}-{i}"}
+        ev = {
+            "metric": METRIC,
+            "user": {"id": f"bench-{rng.randrange(players):05d}"},
+            "value": 1,
+            "idempotency_key": f"{nonce}-{i}",
+        }
         if rng.random() < 0.3:
             ev.update(action="lesson", difficulty=rng.choice(("easy", "medium", "medium", "hard")))
         events.append(ev)
@@ -286,14 +334,21 @@ def probe_batch(base_url: str, api_key: str, players: int, n: int, nonce: str) -
     if status != 200:
         out["available"] = False
         out["body_head"] = body[:200].decode(errors="replace")
-        out["note"] = ("POST /api/v1/events is not on this branch (404): batch ingest not measured"
-                       if status == 404 else f"POST /api/v1/events answered {status}: batch ingest not measured")
+        out["note"] = (
+            "POST /api/v1/events is not on this branch (404): batch ingest not measured"
+            if status == 404
+            else f"POST /api/v1/events answered {status}: batch ingest not measured"
+        )
         return out
     try:
         results = json.loads(body)["results"]
     except (ValueError, KeyError, TypeError):
-        return {**out, "available": False, "note": "200 without a results list: batch ingest not measured",
-                "body_head": body[:200].decode(errors="replace")}
+        return {
+            **out,
+            "available": False,
+            "note": "200 without a results list: batch ingest not measured",
+            "body_head": body[:200].decode(errors="replace"),
+        }
     per_event: dict[str, int] = {}
     for r in results:
         k = str(r.get("status")) if isinstance(r, dict) else "malformed"
@@ -304,17 +359,30 @@ def probe_batch(base_url: str, api_key: str, players: int, n: int, nonce: str) -
 
 # ----------------------------------------------------------------------------- the phases
 
-def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, quick: bool,
-        action_fraction: float, label: str, server_pids: dict[str, int], worker: RQWorker) -> dict:
+
+def run(
+    base_url: str,
+    db_url: str,
+    redis_url: str,
+    api_key: str,
+    players: int,
+    quick: bool,
+    action_fraction: float,
+    label: str,
+    server_pids: dict[str, int],
+    worker: RQWorker,
+) -> dict:
     """(a)-(d); returns the raw runs, medians, ratios and the metric_events id range of every phase
     (for the lag breakdown). The caller drains the queues and calls `lag()` afterwards."""
     d = durations(quick)
     db = Db(db_url)
     from sqlalchemy.engine import make_url
+
     pg_database = make_url(db_url).database if db.dialect == "postgresql" else None
 
     def server_cpu():
         return wrk_load.ServerCpu(server_pids, pg_database)
+
     stamp = time.strftime("%H%M%S")
     phases: list[dict] = []  # {"phase", "rep", "lo", "hi", "backlog_at_start"}: metric_events id ranges
     drains: list[dict] = [{"drained": True}]
@@ -323,9 +391,18 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
         lo = db.max_event_id()
         t0 = utcnow()
         with server_cpu() as cpu:
-            r = wrk_load.run(base_url, mode=mode, api_key=key, metric=METRIC, players=players, seconds=seconds,
-                             nonce=f"{label}-{phase}-{rep}-{stamp}", action_fraction=action_fraction,
-                             seed=rep * 17 + len(phases) + 1, **kw)
+            r = wrk_load.run(
+                base_url,
+                mode=mode,
+                api_key=key,
+                metric=METRIC,
+                players=players,
+                seconds=seconds,
+                nonce=f"{label}-{phase}-{rep}-{stamp}",
+                action_fraction=action_fraction,
+                seed=rep * 17 + len(phases) + 1,
+                **kw,
+            )
         t1 = utcnow()
         r["server_cpu_share_of_one_core"] = cpu.result
         r["other_processes_cpu_share_of_one_core"] = other_cpu(r)
@@ -350,8 +427,9 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
     drains.append(wait_drained(redis_url, db, LONG_DRAIN_TIMEOUT_S))
     out["drain_before_ceiling"] = drains[-1]
     out["ceiling_warmup"] = wrk("ceiling_warmup", "single", "not-a-key", d["warmup"], 0, connections=CONNECTIONS)
-    ceiling = [wrk("ceiling", "single", "not-a-key", d["ceiling"], rep, connections=CONNECTIONS)
-               for rep in range(1, REPS + 1)]
+    ceiling = [
+        wrk("ceiling", "single", "not-a-key", d["ceiling"], rep, connections=CONNECTIONS) for rep in range(1, REPS + 1)
+    ]
     print("   ceiling: " + ", ".join(f"{c['per_second']}" for c in ceiling) + " req/s", flush=True)
     # Warm-up of the event path: every gunicorn worker imports, connects and caches (not reported).
     out["warmup"] = wrk("warmup", "single", api_key, d["warmup"], 0, connections=CONNECTIONS)
@@ -367,16 +445,24 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
             b["events_per_second"] = b["recorded_per_second"]
             b["http_ok_events_per_second"] = round(b["events_sent_ok"] / b["seconds"], 1)
             batch.append(b)
-        print(f"   rep {rep}: single {single[-1]['ok_per_second']} events/s" + (f", batch {batch[-1]['events_per_second']} events/s" if batch else ""), flush=True)
+        print(
+            f"   rep {rep}: single {single[-1]['ok_per_second']} events/s"
+            + (f", batch {batch[-1]['events_per_second']} events/s" if batch else ""),
+            flush=True,
+        )
 
     keys = ("per_second", "ok_per_second", "recorded_per_second", "p50_ms", "p95_ms", "p99_ms")
     out["ceiling"] = {"runs": ceiling, "median": median_of(ceiling, keys)}
     out["single"] = {"runs": single, "median": median_of(single, keys)}
-    out["batch"] = {"available": bool(batch_probe.get("available")), "batch_size": BATCH_SIZE,
-                    "connections": BATCH_CONNECTIONS, "runs": batch,
-                    "median": median_of(batch, ("events_per_second", "http_ok_events_per_second", "per_second", "p50_ms",
-                                                "p99_ms"))
-                    if batch else None}
+    out["batch"] = {
+        "available": bool(batch_probe.get("available")),
+        "batch_size": BATCH_SIZE,
+        "connections": BATCH_CONNECTIONS,
+        "runs": batch,
+        "median": median_of(batch, ("events_per_second", "http_ok_events_per_second", "per_second", "p50_ms", "p99_ms"))
+        if batch
+        else None,
+    }
     if not batch:
         out["batch"]["note"] = batch_probe.get("note")
 
@@ -396,12 +482,22 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
             rate = max(1.0, eps * frac)
             n = max(20, min(50_000, int(round(rate * d["open_loop"]))))
             lo = db.max_event_id()
-            spec = {"base_url": base_url, "api_key": api_key, "metric": METRIC, "players": players,
-                    "action_fraction": action_fraction, "rate": rate, "n": n, "seed": int(frac * 100),
-                    "nonce": f"{label}-open{int(frac * 100)}-{stamp}", "drain": 30}
+            spec = {
+                "base_url": base_url,
+                "api_key": api_key,
+                "metric": METRIC,
+                "players": players,
+                "action_fraction": action_fraction,
+                "rate": rate,
+                "n": n,
+                "seed": int(frac * 100),
+                "nonce": f"{label}-open{int(frac * 100)}-{stamp}",
+                "drain": 30,
+            }
             with server_cpu() as scpu:
-                stdout, stderr, rc, cpu = wrk_load.run_measured([PY, str(ROOT / "bench" / "openloop.py"),
-                                                                 json.dumps(spec)], timeout_s=n / rate + 90)
+                stdout, stderr, rc, cpu = wrk_load.run_measured(
+                    [PY, str(ROOT / "bench" / "openloop.py"), json.dumps(spec)], timeout_s=n / rate + 90
+                )
             if rc != 0:
                 raise RuntimeError(f"open-loop generator failed ({rc}): {stderr[-800:]}")
             r = json.loads(stdout.strip().splitlines()[-1])
@@ -413,18 +509,30 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
             r["settle_after"] = wait_quiet(db)
             hi = db.max_event_id()
             r["recorded_events"] = db.events_between(lo, hi)
-            phases.append({"phase": f"open_loop_{int(frac * 100)}", "rep": 1, "lo": lo, "hi": hi,
-                           "backlog_at_start": not r["drain_before"]["drained"]})
+            phases.append(
+                {
+                    "phase": f"open_loop_{int(frac * 100)}",
+                    "rep": 1,
+                    "lo": lo,
+                    "hi": hi,
+                    "backlog_at_start": not r["drain_before"]["drained"],
+                }
+            )
             open_loop.append(r)
-            print(f"   open loop {int(frac * 100)}%: offered {r['offered_per_second']}/s achieved "
-                  f"{r['achieved_per_second']}/s p50/p95/p99 {r['p50_ms']}/{r['p95_ms']}/{r['p99_ms']} ms", flush=True)
+            print(
+                f"   open loop {int(frac * 100)}%: offered {r['offered_per_second']}/s achieved "
+                f"{r['achieved_per_second']}/s p50/p95/p99 {r['p50_ms']}/{r['p95_ms']}/{r['p99_ms']} ms",
+                flush=True,
+            )
     else:
         out["open_loop_note"] = "no events/s measured in the closed loop: open loop skipped"
     out["open_loop"] = open_loop
 
-    gen = {"warmup": out["warmup"]["generator_cpu"]["share_of_one_core"],
-           "ceiling": out["ceiling"]["median"]["generator_cpu_share_of_one_core"],
-           "single": out["single"]["median"]["generator_cpu_share_of_one_core"]}
+    gen = {
+        "warmup": out["warmup"]["generator_cpu"]["share_of_one_core"],
+        "ceiling": out["ceiling"]["median"]["generator_cpu_share_of_one_core"],
+        "single": out["single"]["median"]["generator_cpu_share_of_one_core"],
+    }
     if batch:
         gen["batch"] = out["batch"]["median"]["generator_cpu_share_of_one_core"]
     for r in open_loop:
@@ -432,8 +540,9 @@ def run(base_url: str, db_url: str, redis_url: str, api_key: str, players: int, 
     out["generator_cpu_share_of_one_core"] = gen
     out["phases"] = phases
     # A phase that began while the worker still had the previous phase's backlog shares the machine with it.
-    out["phases_started_with_backlog"] = sorted({f"{p['phase']}" + (f" {p['rep']}" if p['rep'] else "")
-                                                 for p in phases if p["backlog_at_start"]})
+    out["phases_started_with_backlog"] = sorted(
+        {f"{p['phase']}" + (f" {p['rep']}" if p["rep"] else "") for p in phases if p["backlog_at_start"]}
+    )
     db.dispose()
     return out
 

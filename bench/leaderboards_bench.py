@@ -6,6 +6,7 @@ in bench_http), fills Redis with the real `flask leaderboards rebuild` command, 
 bench/load.py from a separate process. `http()` adds the same read measures to the event run (10k
 players whose scores came from real events).
 """
+
 from __future__ import annotations
 
 import random
@@ -22,6 +23,7 @@ def _api_paths(rng: random.Random, boards: list[dict], external_ids: list[str], 
     """Top 50 of a board (global or a city segment) and a random player's "around me" on the board, in the
     whole board or in the player's own city (player i lives in CITIES[i % 12], as the setups make them)."""
     from gamify.demo import CITIES
+
     top, around = [], []
     for _ in range(n // 2):
         b = rng.choice(boards)
@@ -45,8 +47,17 @@ def _page_paths(rng: random.Random, boards: list[dict], n: int) -> list[str]:
     return out
 
 
-def _measure(load, base_url: str, api_key: str, cookie: str, boards: list[dict], external_ids: list[str],
-             n_api: int, n_page: int, seed: int) -> dict:
+def _measure(
+    load,
+    base_url: str,
+    api_key: str,
+    cookie: str,
+    boards: list[dict],
+    external_ids: list[str],
+    n_api: int,
+    n_page: int,
+    seed: int,
+) -> dict:
     rng = random.Random(seed)
     api = _api_paths(rng, boards, external_ids, n_api)
     headers = {"X-API-Key": api_key}
@@ -66,12 +77,14 @@ def _measure(load, base_url: str, api_key: str, cookie: str, boards: list[dict],
 
 
 def _boards_spec() -> list[dict]:
+    from gamify.demo import CITIES
     from gamify.extensions import db
     from gamify.models import Leaderboard
-    from gamify.demo import CITIES
+
     out = []
-    for b in db.session.execute(db.select(Leaderboard).where(Leaderboard.active.is_(True))
-                                .order_by(Leaderboard.id)).scalars():
+    for b in db.session.execute(
+        db.select(Leaderboard).where(Leaderboard.active.is_(True)).order_by(Leaderboard.id)
+    ).scalars():
         segs = ["global"] + ([f"city:{c}" for c, _tz in CITIES] if "city" in (b.breakdown or []) else [])
         out.append({"key": b.key, "breakdown": list(b.breakdown or []), "segments": segs})
     return out
@@ -80,16 +93,30 @@ def _boards_spec() -> list[dict]:
 def http(base_url: str, info: dict, cookie: str, quick: bool) -> dict:
     """During the event run (scores written by real events): the same read measures, smaller."""
     from bench.run import load
-
     from gamify.demo import CITIES
-    boards = [{"key": "weekly_lessons", "breakdown": ["city"], "segments": ["global"] + [f"city:{c}" for c, _ in CITIES]},
-              {"key": "xp_all_time", "breakdown": ["city", "tier"],
-               "segments": ["global"] + [f"city:{c}" for c, _ in CITIES]},
-              {"key": "streaks", "breakdown": [], "segments": ["global"]}]
+
+    boards = [
+        {"key": "weekly_lessons", "breakdown": ["city"], "segments": ["global"] + [f"city:{c}" for c, _ in CITIES]},
+        {
+            "key": "xp_all_time",
+            "breakdown": ["city", "tier"],
+            "segments": ["global"] + [f"city:{c}" for c, _ in CITIES],
+        },
+        {"key": "streaks", "breakdown": [], "segments": ["global"]},
+    ]
     players = info.get("players", 2000 if quick else 10_000)
     ids = [f"bench-{i:05d}" for i in range(players)]
-    r = _measure(load, base_url, info["api_key"], cookie, boards, ids,
-                 QUICK_API_REQUESTS // 2 if quick else QUICK_API_REQUESTS, QUICK_PAGE_REQUESTS // 2, seed=11)
+    r = _measure(
+        load,
+        base_url,
+        info["api_key"],
+        cookie,
+        boards,
+        ids,
+        QUICK_API_REQUESTS // 2 if quick else QUICK_API_REQUESTS,
+        QUICK_PAGE_REQUESTS // 2,
+        seed=11,
+    )
     return {"leaderboards_after_events": {k: r[k] for k in ("leaderboard_api", "leaderboard_page")}}
 
 
@@ -117,8 +144,13 @@ def scale(make_app, fresh_database, Gunicorn, load, db_url: str, redis_url: str,
         demo_extras.configure()
         demo_extras.configure_leaderboards()
         _key, secret = apikeys.create("bench-leaderboards")
-        web = users.signup("bench@example.com", "bench-password", "Bench Player", "Europe/London",
-                           attributes={"city": "london", "tier": "free"})
+        web = users.signup(
+            "bench@example.com",
+            "bench-password",
+            "Bench Player",
+            "Europe/London",
+            attributes={"city": "london", "tier": "free"},
+        )
         db.session.commit()
         web_id = web.id
 
@@ -128,18 +160,30 @@ def scale(make_app, fresh_database, Gunicorn, load, db_url: str, redis_url: str,
             rows = []
             for i in range(start, min(players, start + chunk)):
                 city, tz = demo.CITIES[i % len(demo.CITIES)]
-                rows.append({"external_id": f"bench-{i:06d}", "display_name": f"Bench {i}", "timezone": tz,
-                             "attributes": {"city": city, "tier": "premium" if rng.random() < 0.25 else "free"},
-                             "role": "player", "control_group": False, "created_at": now})
+                rows.append(
+                    {
+                        "external_id": f"bench-{i:06d}",
+                        "display_name": f"Bench {i}",
+                        "timezone": tz,
+                        "attributes": {"city": city, "tier": "premium" if rng.random() < 0.25 else "free"},
+                        "role": "player",
+                        "control_group": False,
+                        "created_at": now,
+                    }
+                )
             db.session.execute(insert(User), rows)
         db.session.commit()
-        people = db.session.execute(db.select(User.id, User.timezone, User.attributes)
-                                    .where(User.role == "player")).all()
+        people = db.session.execute(
+            db.select(User.id, User.timezone, User.attributes).where(User.role == "player")
+        ).all()
         boards = list(db.session.execute(db.select(Leaderboard).order_by(Leaderboard.id)).scalars())
         periods = {(b.id, tz): leaderboards.current_period(b, tz) for b in boards for _c, tz in demo.CITIES}
         periods.update({(b.id, "Europe/London"): leaderboards.current_period(b, "Europe/London") for b in boards})
-        score_of = {"metric": lambda: float(rng.randint(1, 80)), "points": lambda: float(rng.randint(10, 8000)),
-                    "streak": lambda: float(rng.randint(1, 200))}
+        score_of = {
+            "metric": lambda: float(rng.randint(1, 80)),
+            "points": lambda: float(rng.randint(10, 8000)),
+            "streak": lambda: float(rng.randint(1, 200)),
+        }
         rows, inserted = [], 0
         for uid, tz, attrs in people:
             for b in boards:
@@ -148,9 +192,18 @@ def scale(make_app, fresh_database, Gunicorn, load, db_url: str, redis_url: str,
                     score = {"metric": 25.0, "points": 2500.0, "streak": 40.0}[b.ranked_by]
                 achieved = now - timedelta(seconds=rng.randint(0, 6 * 86400))
                 for seg in lb_engine.segments_for(attrs, b.breakdown or []):
-                    rows.append({"leaderboard_id": b.id, "period": periods[(b.id, tz)], "segment": seg,
-                                 "user_id": uid, "score": score, "achieved_at": achieved, "version": 1,
-                                 "updated_at": now})
+                    rows.append(
+                        {
+                            "leaderboard_id": b.id,
+                            "period": periods[(b.id, tz)],
+                            "segment": seg,
+                            "user_id": uid,
+                            "score": score,
+                            "achieved_at": achieved,
+                            "version": 1,
+                            "updated_at": now,
+                        }
+                    )
             if len(rows) >= 20_000:
                 db.session.execute(insert(LeaderboardScore), rows)
                 inserted += len(rows)
@@ -182,11 +235,25 @@ def scale(make_app, fresh_database, Gunicorn, load, db_url: str, redis_url: str,
         cookie = login_cookie(server.url, "bench@example.com", "bench-password")
         ids = [f"bench-{i:06d}" for i in range(players)]
         quick = players < 100_000
-        measured = _measure(load, server.url, secret, cookie, board_specs, ids,
-                            QUICK_API_REQUESTS if quick else API_REQUESTS,
-                            QUICK_PAGE_REQUESTS if quick else PAGE_REQUESTS, seed=5)
+        measured = _measure(
+            load,
+            server.url,
+            secret,
+            cookie,
+            board_specs,
+            ids,
+            QUICK_API_REQUESTS if quick else API_REQUESTS,
+            QUICK_PAGE_REQUESTS if quick else PAGE_REQUESTS,
+            seed=5,
+        )
     finally:
         server.stop()
-    return {"players": players, "score_rows": inserted, "setup_seconds": round(setup_s, 1),
-            "rebuild_seconds": round(rebuild_s, 2), "redis_xp_global_members": zcard,
-            "concurrency": CONCURRENCY, **measured}
+    return {
+        "players": players,
+        "score_rows": inserted,
+        "setup_seconds": round(setup_s, 1),
+        "rebuild_seconds": round(rebuild_s, 2),
+        "redis_xp_global_members": zcard,
+        "concurrency": CONCURRENCY,
+        **measured,
+    }

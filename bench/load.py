@@ -1,5 +1,6 @@
 """A small HTTP load generator (separate process from the server): keep-alive connections in
 threads, fixed request count, latency percentiles. Loopback only."""
+
 from __future__ import annotations
 
 import http.client
@@ -61,34 +62,55 @@ def run(base_url: str, requests_: list[tuple[str, str, dict, bytes | None]], con
         t.join()
     elapsed = time.perf_counter() - start
     return {
-        "requests": len(latencies), "seconds": round(elapsed, 2), "per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 50), 2), "p95_ms": round(percentile(latencies, 95), 2),
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
-        "mean_ms": round(statistics.fmean(latencies), 2) if latencies else None, "statuses": statuses,
+        "mean_ms": round(statistics.fmean(latencies), 2) if latencies else None,
+        "statuses": statuses,
     }
 
 
-def event_requests(n: int, players: int, api_key: str, metric: str, seed: int = 1,
-                   action_fraction: float = 0.0, action: str = "lesson") -> list:
+def event_requests(
+    n: int, players: int, api_key: str, metric: str, seed: int = 1, action_fraction: float = 0.0, action: str = "lesson"
+) -> list:
     """`action_fraction` of the events are sent as energy actions ({"action": ..., "difficulty": ...}):
     they spend the action's energy cost through the energy hook in the event's transaction."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        body = {"user": {"id": f"bench-{rng.randrange(players):05d}"}, "value": rng.choice((1, 1, 2)),
-                "idempotency_key": f"b{seed}-{i}"}
+        body = {
+            "user": {"id": f"bench-{rng.randrange(players):05d}"},
+            "value": rng.choice((1, 1, 2)),
+            "idempotency_key": f"b{seed}-{i}",
+        }
         if action_fraction and rng.random() < action_fraction:
             body.update(value=1, action=action, difficulty=rng.choice(("easy", "medium", "medium", "hard")))
-        out.append(("POST", f"/api/v1/metrics/{metric}/event",
-                    {"X-API-Key": api_key, "Content-Type": "application/json"}, json.dumps(body).encode()))
+        out.append(
+            (
+                "POST",
+                f"/api/v1/metrics/{metric}/event",
+                {"X-API-Key": api_key, "Content-Type": "application/json"},
+                json.dumps(body).encode(),
+            )
+        )
     return out
 
 
 if __name__ == "__main__":  # python bench/load.py '<json spec>' -> prints JSON stats
     spec = json.loads(sys.argv[1])
     if spec["kind"] == "events":
-        reqs = event_requests(spec["n"], spec["players"], spec["api_key"], spec["metric"], spec.get("seed", 1),
-                              spec.get("action_fraction", 0.0), spec.get("action", "lesson"))
+        reqs = event_requests(
+            spec["n"],
+            spec["players"],
+            spec["api_key"],
+            spec["metric"],
+            spec.get("seed", 1),
+            spec.get("action_fraction", 0.0),
+            spec.get("action", "lesson"),
+        )
     else:
         reqs = [("GET", p, spec.get("headers", {}), None) for p in spec["paths"]]
     print(json.dumps(run(spec["base_url"], reqs, spec["concurrency"])))

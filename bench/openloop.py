@@ -13,6 +13,7 @@ time waited so far as their latency).
 The body of each event is built as bench/wrk/events.lua builds it: a random player bench-NNNNN, a unique
 idempotency key, `action_fraction` of the events sent as the energy action "lesson" with a difficulty.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,13 +39,19 @@ def build_requests(spec: dict) -> list[bytes]:
     path = f"/api/v1/metrics/{spec['metric']}/event"
     out = []
     for i in range(spec["n"]):
-        body = {"user": {"id": f"bench-{rng.randrange(spec['players']):05d}"}, "value": rng.choice((1, 1, 2)),
-                "idempotency_key": f"{spec['nonce']}-{i}"}
+        body = {
+            "user": {"id": f"bench-{rng.randrange(spec['players']):05d}"},
+            "value": rng.choice((1, 1, 2)),
+            "idempotency_key": f"{spec['nonce']}-{i}",
+        }
         if rng.random() < spec.get("action_fraction", 0.0):
             body.update(value=1, action="lesson", difficulty=rng.choice(DIFFICULTIES))
         data = json.dumps(body, separators=(",", ":")).encode()
-        out.append(f"POST {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nX-API-Key: {spec['api_key']}\r\n"
-                   f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+        out.append(
+            f"POST {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nX-API-Key: {spec['api_key']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
     return out
 
 
@@ -153,15 +160,23 @@ async def run(spec: dict) -> dict:
     span = (state["last_done"] or end) - t0
     ms = lambda v: None if v is None else round(v * 1000, 2)  # noqa: E731
     return {
-        "generator": "asyncio open loop", "offered_per_second": round(rate, 2), "requests": n,
+        "generator": "asyncio open loop",
+        "offered_per_second": round(rate, 2),
+        "requests": n,
         "scheduled_seconds": round(n / rate, 2),
         "achieved_per_second": round(ok / span, 2) if span > 0 else None,
-        "statuses": dict(sorted(statuses.items())), "timeouts": len(unfinished),
-        "p50_ms": ms(percentile(lat, 50)), "p95_ms": ms(percentile(lat, 95)), "p99_ms": ms(percentile(lat, 99)),
-        "max_ms": ms(lat[-1] if lat else None), "mean_ms": ms(sum(lat) / len(lat) if lat else None),
+        "statuses": dict(sorted(statuses.items())),
+        "timeouts": len(unfinished),
+        "p50_ms": ms(percentile(lat, 50)),
+        "p95_ms": ms(percentile(lat, 95)),
+        "p99_ms": ms(percentile(lat, 99)),
+        "max_ms": ms(lat[-1] if lat else None),
+        "mean_ms": ms(sum(lat) / len(lat) if lat else None),
         # How late the generator itself sent requests (event-loop lag): small means the schedule was kept.
-        "send_lag_p99_ms": ms(percentile(lags, 99)), "send_lag_max_ms": ms(lags[-1] if lags else None),
-        "max_in_flight": state["max_in_flight"], "connections_opened": state["connections_opened"],
+        "send_lag_p99_ms": ms(percentile(lags, 99)),
+        "send_lag_max_ms": ms(lags[-1] if lags else None),
+        "max_in_flight": state["max_in_flight"],
+        "connections_opened": state["connections_opened"],
     }
 
 

@@ -6,6 +6,7 @@
 Uses the same product configuration as bench/run.py (every feature on). Prints ms/event,
 SQL statements/event, and with --profile the top functions by cumulative time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ def main() -> None:
     if args.setup:
         fresh_database(args.db)
         import redis
+
         redis.Redis.from_url(args.redis).flushall()
         info = setup_product(make_app(args.db, args.redis), args.players)
         info_file.write_text(json.dumps(info))
@@ -49,12 +51,15 @@ def main() -> None:
     app = make_app(args.db, args.redis)
     app.config["RQ_ASYNC"] = True  # as under gunicorn: the outbox dispatch is queued, not run inline
     client = app.test_client()
-    reqs = load.event_requests(args.n + 100, args.players, info["api_key"], "lessons_completed", args.seed,
-                               action_fraction=0.3)
+    reqs = load.event_requests(
+        args.n + 100, args.players, info["api_key"], "lessons_completed", args.seed, action_fraction=0.3
+    )
+    import redis
     from sqlalchemy import event
+
     from gamify.extensions import db
     from gamify.services import leaderboards
-    import redis
+
     redis.Redis.from_url(args.redis).flushall()  # Redis must mirror this database, not a previous run's
     with app.app_context():
         leaderboards.rebuild()
@@ -67,7 +72,7 @@ def main() -> None:
     def send(batch):
         if args.batch:  # the same events, N per request through the batch endpoint
             for i in range(0, len(batch), args.batch):
-                chunk = batch[i:i + args.batch]
+                chunk = batch[i : i + args.batch]
                 events = [{"metric": path.rsplit("/", 2)[-2], **json.loads(body)} for _m, path, _h, body in chunk]
                 r = client.post("/api/v1/events", headers=chunk[0][2], data=json.dumps({"events": events}))
                 assert r.status_code == 200, (r.status_code, r.data[:300])
@@ -93,8 +98,10 @@ def main() -> None:
     print(f"{args.n} events: {dt / args.n * 1000:.2f} ms/event, {counter['n'] / args.n:.1f} SQL statements/event")
     # CPU time is steadier than wall time on a shared machine: this process (Flask, SQLAlchemy, the
     # pipeline, drivers) and, for PostgreSQL on this machine, its server processes for this database.
-    print(f"  CPU: {cpu / args.n * 1000:.2f} ms/event in this process"
-          + (f", {db_cpu / args.n * 1000:.2f} ms/event in PostgreSQL backends" if db_cpu is not None else ""))
+    print(
+        f"  CPU: {cpu / args.n * 1000:.2f} ms/event in this process"
+        + (f", {db_cpu / args.n * 1000:.2f} ms/event in PostgreSQL backends" if db_cpu is not None else "")
+    )
     if prof:
         prof.dump_stats("/tmp/prof/events.prof")
         st = pstats.Stats(prof)
@@ -105,12 +112,17 @@ def _db_cpu(app):
     """CPU seconds used so far by the PostgreSQL backends serving this database (None for SQLite or
     when /proc is not readable)."""
     import os
+
     from gamify.extensions import db
+
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             return None
-        pids = db.session.execute(db.text(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
+        pids = (
+            db.session.execute(db.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
+            .scalars()
+            .all()
+        )
         db.session.rollback()
     total, tick = 0.0, os.sysconf("SC_CLK_TCK")
     for pid in pids:

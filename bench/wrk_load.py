@@ -4,6 +4,7 @@ building): the ceiling (a wrong API key), single events, batches. Loopback only.
 The generator's own CPU time comes from wait4() on the wrk process (user + system, all its threads),
 so every result says how much of a core the generator used while the server was being measured.
 """
+
 from __future__ import annotations
 
 import json
@@ -130,8 +131,13 @@ def run_measured(argv: list[str], timeout_s: float) -> tuple[str, str, int, dict
     from wait4, i.e. exactly this process and its threads), wall seconds and the whole machine's busy share."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, CpuSampler() as machine:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=err,
-                                preexec_fn=(lambda: os.nice(GENERATOR_NICE)) if GENERATOR_NICE else None)
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+            preexec_fn=(lambda: os.nice(GENERATOR_NICE)) if GENERATOR_NICE else None,
+        )
         deadline = t0 + timeout_s
         while True:
             pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
@@ -148,28 +154,69 @@ def run_measured(argv: list[str], timeout_s: float) -> tuple[str, str, int, dict
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     cpu = ru.ru_utime + ru.ru_stime
-    return stdout, stderr, proc.returncode, {"cpu_seconds": round(cpu, 3), "wall_seconds": round(wall, 2),
-                                             "nice": GENERATOR_NICE,
-                                             "share_of_one_core": round(cpu / wall, 3) if wall else None,
-                                             "machine_busy_share": machine.busy_share}
+    return (
+        stdout,
+        stderr,
+        proc.returncode,
+        {
+            "cpu_seconds": round(cpu, 3),
+            "wall_seconds": round(wall, 2),
+            "nice": GENERATOR_NICE,
+            "share_of_one_core": round(cpu / wall, 3) if wall else None,
+            "machine_busy_share": machine.busy_share,
+        },
+    )
 
 
-def run(base_url: str, *, mode: str, api_key: str, metric: str, players: int, seconds: float,
-        connections: int, nonce: str, action_fraction: float = 0.0, batch_size: int = 1,
-        max_responses: int = 0, seed: int = 1) -> dict:
+def run(
+    base_url: str,
+    *,
+    mode: str,
+    api_key: str,
+    metric: str,
+    players: int,
+    seconds: float,
+    connections: int,
+    nonce: str,
+    action_fraction: float = 0.0,
+    batch_size: int = 1,
+    max_responses: int = 0,
+    seed: int = 1,
+) -> dict:
     """One wrk run. `connections` threads with one connection each. Bounded by `seconds` and, per
     connection, by `max_responses` (0: by time only). Returns counts, rates and latency (ms)."""
     u = urlparse(base_url)
     assert u.hostname in ("127.0.0.1", "localhost"), "load tests only target loopback"
     seconds = max(1, int(round(seconds)))
-    argv = [wrk_binary(), "-t", str(connections), "-c", str(connections), "-d", f"{seconds}s",
-            "--timeout", f"{TIMEOUT_S}s", "-s", str(SCRIPT), base_url, "--", mode, api_key, metric, str(players),
-            str(action_fraction), nonce, str(max_responses), str(batch_size), str(seed)]
+    argv = [
+        wrk_binary(),
+        "-t",
+        str(connections),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        f"{TIMEOUT_S}s",
+        "-s",
+        str(SCRIPT),
+        base_url,
+        "--",
+        mode,
+        api_key,
+        metric,
+        str(players),
+        str(action_fraction),
+        nonce,
+        str(max_responses),
+        str(batch_size),
+        str(seed),
+    ]
     stdout, stderr, rc, cpu = run_measured(argv, timeout_s=seconds + TIMEOUT_S + 30)
     line = next((ln for ln in stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if rc != 0 or line is None:
         raise RuntimeError(f"wrk failed (exit {rc}): {stderr.strip()[-500:]} {stdout.strip()[-500:]}")
-    raw = json.loads(line[len("WRK_JSON "):])
+    raw = json.loads(line[len("WRK_JSON ") :])
     received = raw["received"]
     capped = bool(max_responses) and received >= max_responses * connections
     # wrk's main thread sleeps the full duration even when every thread stopped at its cap: then the span
@@ -179,13 +226,27 @@ def run(base_url: str, *, mode: str, api_key: str, metric: str, players: int, se
     statuses = {str(k): v for k, v in sorted(raw["statuses"].items())}
     ok = sum(v for k, v in statuses.items() if k.startswith("2"))
     out = {
-        "generator": "wrk", "mode": mode, "connections": connections, "seconds": round(elapsed, 2),
-        "requests": received, "per_second": round(received / elapsed, 1) if elapsed else None,
+        "generator": "wrk",
+        "mode": mode,
+        "connections": connections,
+        "seconds": round(elapsed, 2),
+        "requests": received,
+        "per_second": round(received / elapsed, 1) if elapsed else None,
         "ok_per_second": round(ok / elapsed, 1) if elapsed else None,
-        "statuses": statuses, "socket_errors": {k: v for k, v in raw["errors"].items() if k != "status" and v},
+        "statuses": statuses,
+        "socket_errors": {k: v for k, v in raw["errors"].items() if k != "status" and v},
         "capped": capped,
-        **({"p50_ms": round(lat["p50"], 2), "p95_ms": round(lat["p95"], 2), "p99_ms": round(lat["p99"], 2),
-            "max_ms": round(lat["max"], 2), "mean_ms": round(lat["mean"], 2)} if lat["n"] else {}),
+        **(
+            {
+                "p50_ms": round(lat["p50"], 2),
+                "p95_ms": round(lat["p95"], 2),
+                "p99_ms": round(lat["p99"], 2),
+                "max_ms": round(lat["max"], 2),
+                "mean_ms": round(lat["mean"], 2),
+            }
+            if lat["n"]
+            else {}
+        ),
         "wrk_corrected_p99_ms": round(raw["wrk_corrected_latency_ms"]["p99"], 2),
         "generator_cpu": cpu,
     }

@@ -1,4 +1,5 @@
 """gamify: a self-hostable gamification platform (streaks, achievements, points, energy, leaderboards)."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -85,14 +86,20 @@ def _postgres_settings(engine: Engine) -> None:
 
 def create_app(overrides: dict | None = None) -> Flask:
     root = config_module.ROOT
-    app = Flask(__name__, template_folder=str(root / "templates"), static_folder=str(root / "static"),
-                instance_path=str(config_module.INSTANCE))
+    app = Flask(
+        __name__,
+        template_folder=str(root / "templates"),
+        static_folder=str(root / "static"),
+        instance_path=str(config_module.INSTANCE),
+    )
     app.config.update(config_module.from_env())
     if overrides:
         app.config.update(overrides)
     # JSON columns are parsed with orjson (gamify.jsonfast), API bodies too.
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"json_deserializer": jsonfast.loads,
-                                               **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "json_deserializer": jsonfast.loads,
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
     app.json = jsonfast.FlaskProvider(app)
 
     db.init_app(app)
@@ -116,6 +123,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         return db.session.get(models.User, int(user_id))
 
     from . import features, params, security
+
     params.init_app(app)
     security.init_app(app)
     features.register(app)

@@ -22,6 +22,7 @@ The session class below runs the queue at the end of every successful `commit()`
 it. Every callable runs in isolation: its failure is logged and never reaches the caller, whose data
 is already committed (SQL is the record; the scheduled jobs catch up on anything missed).
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,6 +45,7 @@ REDIS_HANDLERS: dict[str, Callable[..., Callable]] = {}
 
 def _info() -> dict:
     from .extensions import db  # extensions builds its SQLAlchemy with the Session class below
+
     return db.session.info
 
 
@@ -131,6 +133,7 @@ def _run_redis(steps: list) -> None:
     from redis.exceptions import RedisError
 
     from .queue import get_redis, redis_failed, redis_resting
+
     pipe = None
     if redis_resting():  # it timed out moments ago: do not wait for it again after every commit
         replies_if_down: object = RedisError("Redis was unreachable moments ago")
@@ -222,6 +225,7 @@ def init_app(app) -> None:
     def _leftovers(_exc=None):
         # Ready work of a transaction committed outside Session.commit (e.g. `with session.begin()`).
         from .extensions import db
+
         try:
             if db.session.info.get(_READY):
                 run(db.session())

@@ -1,4 +1,5 @@
 """Flask CLI commands: `flask create-admin`, `flask seed-demo`."""
+
 import click
 from flask import Flask
 
@@ -29,4 +30,5 @@ def register(app: Flask) -> None:
     def seed_demo(players: int, days: int):
         """Create the language-learning demo app with generated history (through the real engine)."""
         from .demo import seed
+
         seed(players=players, days=days, echo=click.echo)

@@ -1,4 +1,5 @@
 """Configuration from environment variables, with embedded defaults for a laptop."""
+
 import os
 from pathlib import Path
 
@@ -15,9 +16,9 @@ def from_env() -> dict:
     INSTANCE.mkdir(exist_ok=True)
     db_url = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gamify.db'}")
     if db_url.startswith("postgres://"):  # Heroku-style URLs
-        db_url = "postgresql+psycopg://" + db_url[len("postgres://"):]
+        db_url = "postgresql+psycopg://" + db_url[len("postgres://") :]
     elif db_url.startswith("postgresql://"):
-        db_url = "postgresql+psycopg://" + db_url[len("postgresql://"):]
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://") :]
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-insecure-change-me"),
         "SQLALCHEMY_DATABASE_URI": db_url,

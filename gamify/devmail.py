@@ -4,6 +4,7 @@ mail client, or read it as text). Never relays anything. Stop with Ctrl-C / SIGT
 
 Options: --host 127.0.0.1  --port $MAIL_PORT (8025)  --dir instance/mail
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,10 @@ class SaveToDir:
             n = next(self._seq)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         path = self.directory / f"{stamp}-{os.getpid()}-{n:04d}-{slug}.eml"
-        header = (f"X-Devmail-Envelope-From: {envelope.mail_from}\r\n"
-                  f"X-Devmail-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n").encode()
+        header = (
+            f"X-Devmail-Envelope-From: {envelope.mail_from}\r\n"
+            f"X-Devmail-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
+        ).encode()
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(header + content)
         tmp.replace(path)
@@ -56,6 +59,7 @@ class SaveToDir:
 def serve(host: str, port: int, directory: Path):
     """Start the server in a background thread; returns the aiosmtpd Controller (call .stop())."""
     from aiosmtpd.controller import Controller
+
     controller = Controller(SaveToDir(directory), hostname=host, port=port, ready_timeout=10)
     controller.start()
     return controller
@@ -63,6 +67,7 @@ def serve(host: str, port: int, directory: Path):
 
 def main(argv: Optional[list[str]] = None) -> int:
     from .config import INSTANCE
+
     p = argparse.ArgumentParser(prog="python -m gamify.devmail", description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("MAIL_PORT", "8025")))

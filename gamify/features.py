@@ -1,15 +1,16 @@
 """Wires every feature's blueprints, CLI commands and event hooks into the app, in one place."""
+
 from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from . import cli
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
     from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
     from .web.auth import bp as auth_bp
     from .web.player import bp as player_bp
-    from .admin import bp as admin_bp
-    from . import cli
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(player_bp)
@@ -18,10 +19,11 @@ def register(app: Flask) -> None:
     cli.register(app)
 
     # Messaging: e-mail links, webhooks/jobs/notification-settings admin, outbox dispatch after commit.
-    from .web.links import bp as links_bp
-    from .admin.webhooks import bp as admin_webhooks_bp
-    from .admin.jobs import bp as admin_jobs_bp
     from . import after_commit, jobs
+    from .admin.jobs import bp as admin_jobs_bp
+    from .admin.webhooks import bp as admin_webhooks_bp
+    from .web.links import bp as links_bp
+
     app.register_blueprint(links_bp)
     app.register_blueprint(admin_webhooks_bp, url_prefix="/admin/webhooks")
     app.register_blueprint(admin_jobs_bp, url_prefix="/admin")
@@ -29,15 +31,17 @@ def register(app: Flask) -> None:
     jobs.init_app(app)
 
     # Energy: player pages (bar, actions, energy, friends), admin pages, event hooks (actions spend energy).
-    from .web.energy import bp as energy_bp
     from .admin.energy import bp as admin_energy_bp
+    from .web.energy import bp as energy_bp
+
     app.register_blueprint(energy_bp)
     app.register_blueprint(admin_energy_bp)
 
     # Leaderboards: player pages, admin pages, `flask leaderboards ...`, event/replay hooks.
-    from .web.leaderboards import bp as leaderboards_bp
     from .admin.leaderboards import bp as admin_leaderboards_bp
     from .services import leaderboards as _leaderboards
+    from .web.leaderboards import bp as leaderboards_bp
+
     app.register_blueprint(leaderboards_bp)
     app.register_blueprint(admin_leaderboards_bp, url_prefix="/admin/leaderboards")
     app.cli.add_command(_leaderboards.cli)
@@ -45,6 +49,12 @@ def register(app: Flask) -> None:
     # The event pipeline's features, in the order they see an event: energy may refuse it (an action
     # without enough energy) before anything changes; each later one reads what the earlier left.
     from .pipeline import achievements, base, energy, leaderboards, points, streaks
-    for feature in (energy.Energy(), streaks.Streaks(), achievements.Achievements(), points.Points(),
-                    leaderboards.Leaderboards()):
+
+    for feature in (
+        energy.Energy(),
+        streaks.Streaks(),
+        achievements.Achievements(),
+        points.Points(),
+        leaderboards.Leaderboards(),
+    ):
         base.register(feature)

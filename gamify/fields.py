@@ -4,15 +4,16 @@ WTForms' IntegerField takes 10**25, FloatField and DecimalField take 1e308 and I
 takes year 1: the database (or date arithmetic next to it) then failed with a 500. These refuse such
 input as a field error ("enter a number from … to …"), whatever narrower NumberRange a form adds.
 """
+
 from __future__ import annotations
 
 import math
 
 from wtforms import DateField, DateTimeLocalField, DecimalField, FloatField, IntegerField
 
-MAX_INT = 2 ** 31 - 1        # a database INTEGER
-MAX_NUMBER = 10 ** 12         # amounts, thresholds, multipliers: far beyond any real setting
-YEARS = (1900, 2200)          # dates a schedule can hold with room for arithmetic on either side
+MAX_INT = 2**31 - 1  # a database INTEGER
+MAX_NUMBER = 10**12  # amounts, thresholds, multipliers: far beyond any real setting
+YEARS = (1900, 2200)  # dates a schedule can hold with room for arithmetic on either side
 
 
 def _bounded(field, value, lo, hi):
@@ -71,4 +72,3 @@ class LocalDateTime(DateTimeLocalField):
         if not valuelist:  # nothing sent: the default stands
             return
         _year_ok(self, self.data)
-

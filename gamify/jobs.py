@@ -9,6 +9,7 @@ process. Several workers may each run one: a Redis lock makes only one of them (
 and every recurring job is idempotent anyway. Retries (RQ `Retry`, with intervals) need the worker's
 RQ scheduler (`--with-scheduler`, on by default in gamify.worker).
 """
+
 from __future__ import annotations
 
 import functools
@@ -58,6 +59,7 @@ def _app():
     global _worker_app
     if _worker_app is None:
         from . import create_app
+
         _worker_app = create_app()
     return _worker_app
 
@@ -88,8 +90,9 @@ def _guarded(fn, args, kwargs):
 # Enqueueing
 
 
-def enqueue_unique(func: Callable, *args, job_id: str, queue: str = DEFAULT_QUEUE, retry: Optional[Retry] = None,
-                   **options) -> Optional[Job]:
+def enqueue_unique(
+    func: Callable, *args, job_id: str, queue: str = DEFAULT_QUEUE, retry: Optional[Retry] = None, **options
+) -> Optional[Job]:
     """Enqueue under a fixed job id unless a job with that id is still alive (queued, scheduled for a
     retry, running, deferred, or failed and waiting in the failed registry for an admin). A finished
     job of the same id is replaced. Returns None when skipped."""
@@ -116,6 +119,7 @@ def _safe(what: str, fn, *args) -> bool:
     """Enqueue without ever failing the caller (e.g. a request after its commit) when Redis is down:
     the row stays pending and the scheduled dispatch picks it up."""
     from .queue import redis_failed, redis_resting
+
     if redis_resting():
         log.info("not enqueueing %s: Redis was unreachable moments ago", what)
         return False
@@ -132,15 +136,33 @@ def _safe(what: str, fn, *args) -> bool:
 
 
 def enqueue_email(send_id: int) -> bool:
-    return _safe(f"email {send_id}", lambda: enqueue_unique(
-        deliver_email, send_id, job_id=f"gamify-email-{send_id}", queue=MAIL_QUEUE, retry=mail_retry(),
-        job_timeout=120, failure_ttl=int(timedelta(days=30).total_seconds())))
+    return _safe(
+        f"email {send_id}",
+        lambda: enqueue_unique(
+            deliver_email,
+            send_id,
+            job_id=f"gamify-email-{send_id}",
+            queue=MAIL_QUEUE,
+            retry=mail_retry(),
+            job_timeout=120,
+            failure_ttl=int(timedelta(days=30).total_seconds()),
+        ),
+    )
 
 
 def enqueue_webhook_delivery(delivery_id: int) -> bool:
-    return _safe(f"webhook delivery {delivery_id}", lambda: enqueue_unique(
-        deliver_webhook, delivery_id, job_id=f"gamify-webhook-{delivery_id}", queue=DEFAULT_QUEUE,
-        retry=webhook_retry(), job_timeout=60, failure_ttl=int(timedelta(days=30).total_seconds())))
+    return _safe(
+        f"webhook delivery {delivery_id}",
+        lambda: enqueue_unique(
+            deliver_webhook,
+            delivery_id,
+            job_id=f"gamify-webhook-{delivery_id}",
+            queue=DEFAULT_QUEUE,
+            retry=webhook_retry(),
+            job_timeout=60,
+            failure_ttl=int(timedelta(days=30).total_seconds()),
+        ),
+    )
 
 
 DISPATCH_FLAG = "gamify:dispatch:queued"
@@ -149,6 +171,7 @@ DISPATCH_FLAG = "gamify:dispatch:queued"
 def request_dispatch(*_args) -> None:
     """Run the dispatcher soon, off the request (see dispatch_step; this is its stand-alone form)."""
     from .queue import get_redis
+
     _safe("the outbox dispatch", lambda: _enqueue_dispatch(get_redis().set(DISPATCH_FLAG, "1", nx=True, ex=30)))
 
 
@@ -167,16 +190,19 @@ def dispatch_step(pipe, *_args):
             log.warning("could not ask for the outbox dispatch (the schedule catches up): %s", replies)
         elif replies[0]:
             _safe("the outbox dispatch", lambda: _enqueue_dispatch(True))
+
     return done
 
 
 def _enqueue_dispatch(flag_was_set) -> None:
     from .queue import get_queue
+
     if not current_app.config.get("RQ_ASYNC", True):
         get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox)
     elif flag_was_set:
-        get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400,
-                                         at_front=True)
+        get_queue(DEFAULT_QUEUE).enqueue(
+            dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400, at_front=True
+        )
 
 
 def request_rebuild() -> None:
@@ -187,11 +213,14 @@ def request_rebuild() -> None:
 def init_app(app) -> None:
     """Say what each after-commit topic does (services request topics; they never import this module)."""
     from . import after_commit
-    after_commit.HANDLERS.update({
-        "leaderboards.rebuild": request_rebuild,
-        "webhook.deliver": enqueue_webhook_delivery,
-        "email.send": enqueue_email,
-    })
+
+    after_commit.HANDLERS.update(
+        {
+            "leaderboards.rebuild": request_rebuild,
+            "webhook.deliver": enqueue_webhook_delivery,
+            "email.send": enqueue_email,
+        }
+    )
     # The dispatcher runs the rank fan-out first (its rank changes are outbox events too).
     after_commit.REDIS_HANDLERS.update({"outbox": dispatch_step, "leaderboards.fanout": dispatch_step})
 
@@ -241,6 +270,7 @@ def deliver_email(send_id: int) -> str:
         def submitting() -> None:
             reminders.mark_submitting(db.session.get(EmailSend, send_id), utcnow())
             db.session.commit()
+
         message_id = mail.send(composed.message, on_submit=submitting)
     except mail.OutcomeUnknown as e:
         db.session.rollback()
@@ -333,8 +363,14 @@ def dispatch_outbox() -> dict:
         enqueue_email(send_id)
     for delivery_id in deliveries:
         enqueue_webhook_delivery(delivery_id)
-    return {"rank_changes": fanout["rank_changes"], "events": result.events, "deliveries": len(result.deliveries),
-            "emails": len(result.emails), "requeued_emails": len(emails), "requeued_deliveries": len(deliveries)}
+    return {
+        "rank_changes": fanout["rank_changes"],
+        "events": result.events,
+        "deliveries": len(result.deliveries),
+        "emails": len(result.emails),
+        "requeued_emails": len(emails),
+        "requeued_deliveries": len(deliveries),
+    }
 
 
 @app_job
@@ -374,12 +410,15 @@ def settle_streaks(batch: int = 200) -> int:
         return 0
     # A period needs closing only if last_covered is before the player's local yesterday, which is
     # always before today's UTC date.
-    ids = list(db.session.execute(db.select(UserStreak.user_id).where(
-        UserStreak.length > 0, UserStreak.last_covered < now.date())).scalars())
+    ids = list(
+        db.session.execute(
+            db.select(UserStreak.user_id).where(UserStreak.length > 0, UserStreak.last_covered < now.date())
+        ).scalars()
+    )
     db.session.commit()
     closed = 0
     for i in range(0, len(ids), batch):
-        for user in db.session.execute(db.select(User).where(User.id.in_(ids[i:i + batch]))).scalars():
+        for user in db.session.execute(db.select(User).where(User.id.in_(ids[i : i + batch]))).scalars():
             change = streaks.settle_user(user, now)
             if change is not None and change.periods:
                 closed += 1
@@ -421,6 +460,7 @@ def expire_gifts() -> str:
 def rebuild_leaderboards() -> str:
     """Restore the Redis copy of boards that lost it (enqueued by events that found it missing)."""
     from .services import leaderboards
+
     done = leaderboards.rebuild(only_if_needed=True)
     db.session.commit()
     return f"rebuilt: {done}"
@@ -446,12 +486,19 @@ def prune_logs(days: int = 90) -> dict:
     from .models.webhooks import EmailSend, WebhookDelivery
 
     cutoff = utcnow() - timedelta(days=days)
-    d = db.session.execute(db.delete(WebhookDelivery).where(
-        WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_(("succeeded", "failed"))))
-    e = db.session.execute(db.delete(EmailSend).where(
-        EmailSend.created_at < cutoff, EmailSend.status.in_(("sent", "skipped", "expired", "failed"))))
-    n = db.session.execute(db.delete(UsedLoginLink).where(
-        UsedLoginLink.used_at < utcnow() - timedelta(seconds=links.LOGIN_MAX_AGE + 3600)))
+    d = db.session.execute(
+        db.delete(WebhookDelivery).where(
+            WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_(("succeeded", "failed"))
+        )
+    )
+    e = db.session.execute(
+        db.delete(EmailSend).where(
+            EmailSend.created_at < cutoff, EmailSend.status.in_(("sent", "skipped", "expired", "failed"))
+        )
+    )
+    n = db.session.execute(
+        db.delete(UsedLoginLink).where(UsedLoginLink.used_at < utcnow() - timedelta(seconds=links.LOGIN_MAX_AGE + 3600))
+    )
     db.session.commit()
     return {"deliveries": d.rowcount, "emails": e.rowcount, "login_links": n.rowcount}
 
@@ -480,20 +527,38 @@ class Scheduled:
 
 
 SCHEDULE: tuple[Scheduled, ...] = (
-    Scheduled("dispatch-outbox", dispatch_outbox, "Others' rank changes, then domain events to webhooks and "
-              "e-mails; catch up on anything left pending", interval=60, timeout=300),
-    Scheduled("streak-reminders", streak_reminders, "Streak reminder e-mails in each player's local evening",
-              cron="*/15 * * * *"),
-    Scheduled("settle-streaks", settle_streaks, "Close lapsed streak periods (freezes, streak.lost) near "
-              "local midnight", cron="*/15 * * * *"),
-    Scheduled("weekly-recaps", weekly_recaps, "Weekly recap e-mails on the recap weekday, local time",
-              cron="*/15 * * * *"),
-    Scheduled("time-interval-points", time_interval_points, "Time-interval points triggers",
-              cron="*/15 * * * *"),
-    Scheduled("expire-gifts", expire_gifts, "Expire energy gifts (when the energy feature is installed)",
-              cron="*/5 * * * *"),
-    Scheduled("finalise-leaderboards", finalise_leaderboards, "Finalise leaderboards whose period ended "
-              "(when the leaderboards feature is installed)", cron="*/5 * * * *"),
+    Scheduled(
+        "dispatch-outbox",
+        dispatch_outbox,
+        "Others' rank changes, then domain events to webhooks and e-mails; catch up on anything left pending",
+        interval=60,
+        timeout=300,
+    ),
+    Scheduled(
+        "streak-reminders",
+        streak_reminders,
+        "Streak reminder e-mails in each player's local evening",
+        cron="*/15 * * * *",
+    ),
+    Scheduled(
+        "settle-streaks",
+        settle_streaks,
+        "Close lapsed streak periods (freezes, streak.lost) near local midnight",
+        cron="*/15 * * * *",
+    ),
+    Scheduled(
+        "weekly-recaps", weekly_recaps, "Weekly recap e-mails on the recap weekday, local time", cron="*/15 * * * *"
+    ),
+    Scheduled("time-interval-points", time_interval_points, "Time-interval points triggers", cron="*/15 * * * *"),
+    Scheduled(
+        "expire-gifts", expire_gifts, "Expire energy gifts (when the energy feature is installed)", cron="*/5 * * * *"
+    ),
+    Scheduled(
+        "finalise-leaderboards",
+        finalise_leaderboards,
+        "Finalise leaderboards whose period ended (when the leaderboards feature is installed)",
+        cron="*/5 * * * *",
+    ),
     Scheduled("prune-logs", prune_logs, "Forget delivery logs older than 90 days", cron="17 3 * * *"),
 )
 
@@ -521,11 +586,13 @@ class LeaderCronScheduler(CronScheduler):
 
     def _lead(self) -> bool:
         from rq.scripts import acquire_or_refresh_lock
+
         outcome = acquire_or_refresh_lock(self.connection, CRON_LEADER_KEY, self.name, CRON_LEADER_TTL)
         leader = outcome in ("acquired", "refreshed")
         if leader != self.is_leader:
-            self.log.info("CronScheduler %s: %s", self.name, "leading" if leader else "standing by (another "
-                          "scheduler leads)")
+            self.log.info(
+                "CronScheduler %s: %s", self.name, "leading" if leader else "standing by (another scheduler leads)"
+            )
         self.is_leader = leader
         return leader
 
@@ -533,6 +600,7 @@ class LeaderCronScheduler(CronScheduler):
         if self._lead():
             return super().enqueue_jobs()
         from rq.utils import now
+
         t = now()
         for job in self._cron_jobs:
             if job.should_run():
@@ -542,12 +610,14 @@ class LeaderCronScheduler(CronScheduler):
     def heartbeat(self) -> None:
         if self.parent_pid and os.getppid() != self.parent_pid:
             from rq.exceptions import StopRequested
+
             self.log.info("CronScheduler %s: parent process gone, stopping", self.name)
             raise StopRequested()
         super().heartbeat()
 
     def register_death(self, pipeline=None) -> None:
         from rq.scripts import release_lock
+
         try:
             release_lock(self.connection, CRON_LEADER_KEY, self.name)
         finally:
@@ -557,7 +627,15 @@ class LeaderCronScheduler(CronScheduler):
 def build_cron(connection, parent_pid: Optional[int] = None, name: str = "") -> LeaderCronScheduler:
     cron = LeaderCronScheduler(connection=connection, parent_pid=parent_pid, name=name)
     for s in SCHEDULE:
-        cron.register(s.func, DEFAULT_QUEUE, interval=s.interval, cron=s.cron, job_timeout=s.timeout,
-                      result_ttl=3600, ttl=s.ttl, failure_ttl=int(timedelta(days=7).total_seconds()),
-                      name=s.name)
+        cron.register(
+            s.func,
+            DEFAULT_QUEUE,
+            interval=s.interval,
+            cron=s.cron,
+            job_timeout=s.timeout,
+            result_ttl=3600,
+            ttl=s.ttl,
+            failure_ttl=int(timedelta(days=7).total_seconds()),
+            name=s.name,
+        )
     return cron

@@ -3,6 +3,7 @@ paths: the event pipeline's row parameters and loads, JSON columns read from the
 bodies. orjson refuses what the standard library accepts (integers beyond 64 bits, non-string keys),
 so every function falls back to `json` for those: same results, never an error orjson alone would raise.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,10 +13,12 @@ import orjson
 from flask.json.provider import DefaultJSONProvider
 
 
-def dumps(obj: Any, default: Optional[Callable] = None, sort_keys: bool = False,
-          passthrough_datetime: bool = False) -> str:
-    option = (orjson.OPT_SORT_KEYS if sort_keys else 0) | (orjson.OPT_PASSTHROUGH_DATETIME
-                                                         if passthrough_datetime else 0)
+def dumps(
+    obj: Any, default: Optional[Callable] = None, sort_keys: bool = False, passthrough_datetime: bool = False
+) -> str:
+    option = (orjson.OPT_SORT_KEYS if sort_keys else 0) | (
+        orjson.OPT_PASSTHROUGH_DATETIME if passthrough_datetime else 0
+    )
     try:
         return orjson.dumps(obj, default=default, option=option).decode()
     except TypeError:

@@ -1,6 +1,7 @@
 """Signed links in e-mails (itsdangerous): deep links that log a player into one page, and one-click
 unsubscribe links. Each purpose has its own salt, so a token made for one purpose is refused by every
 other. A login link signs in once (its nonce is recorded on first use) and expires after 48 hours."""
+
 from __future__ import annotations
 
 import secrets
@@ -13,7 +14,6 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .models._common import utcnow
-
 
 LOGIN_MAX_AGE = int(timedelta(hours=48).total_seconds())
 # Unsubscribe links only switch an e-mail type off (no login), and mail clients show the
@@ -54,9 +54,9 @@ def _loads(salt: str, token: str, max_age: int) -> dict:
     try:
         data = _serializer(salt).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise LinkError(410, "This link has expired.")
+        raise LinkError(410, "This link has expired.") from None
     except BadSignature:
-        raise LinkError(400, "This link is not valid. It may have been copied incompletely.")
+        raise LinkError(400, "This link is not valid. It may have been copied incompletely.") from None
     if not isinstance(data, dict):
         raise LinkError(400, "This link is not valid.")
     return data
@@ -95,6 +95,7 @@ def use_login_nonce(claim: LoginClaim) -> None:
     INSERT whose conflict is the answer, so two clicks at once cannot both sign in."""
     from .extensions import db
     from .models.users import UsedLoginLink
+
     table = UsedLoginLink.__table__
     if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -112,6 +113,7 @@ def unsubscribe_token(user_id: int, type_: str) -> str:
 
 def read_unsubscribe_token(token: str) -> UnsubscribeClaim:
     from .models.notifications import NOTIFICATION_TYPES
+
     data = _loads("unsubscribe", token, UNSUBSCRIBE_MAX_AGE)
     uid, type_ = data.get("u"), data.get("t")
     if not isinstance(uid, int) or isinstance(uid, bool) or type_ not in NOTIFICATION_TYPES:
@@ -122,8 +124,9 @@ def read_unsubscribe_token(token: str) -> UnsubscribeClaim:
 def external_url(endpoint: str, **values) -> str:
     """An absolute URL on PUBLIC_URL (e-mails are built by workers, outside any request)."""
     public = urlsplit(current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000")
-    adapter = current_app.url_map.bind(public.netloc, script_name=public.path or "/",
-                                       url_scheme=public.scheme or "https")
+    adapter = current_app.url_map.bind(
+        public.netloc, script_name=public.path or "/", url_scheme=public.scheme or "https"
+    )
     return adapter.build(endpoint, values, force_external=True)
 
 

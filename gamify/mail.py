@@ -3,6 +3,7 @@ over SMTP with smtplib (MAIL_SERVER, MAIL_PORT, MAIL_USERNAME, MAIL_PASSWORD, MA
 
 Sending raises on any failure (connection refused, timeout, 4xx/5xx reply), so the RQ job that sends
 retries; callers mark a message sent only after `send()` returned."""
+
 from __future__ import annotations
 
 import smtplib
@@ -21,8 +22,9 @@ def _domain() -> str:
     return addr.rpartition("@")[2] or "gamify.local"
 
 
-def build(to: str, subject: str, template: str, context: Optional[dict] = None,
-          unsubscribe_url: Optional[str] = None) -> EmailMessage:
+def build(
+    to: str, subject: str, template: str, context: Optional[dict] = None, unsubscribe_url: Optional[str] = None
+) -> EmailMessage:
     """A text + HTML message. With `unsubscribe_url`, RFC 8058 one-click unsubscribe headers are set
     (the URL must accept a POST of "List-Unsubscribe=One-Click" without login or CSRF token)."""
     ctx = dict(context or {}, subject=subject, unsubscribe_url=unsubscribe_url)

@@ -11,6 +11,7 @@ Proxies from the environment are ignored (they would hide the address). Admins c
 addresses (a receiver on the same network) in Admin → Webhooks; the operator can set
 WEBHOOKS_ALLOW_PRIVATE for the same.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -55,8 +56,10 @@ def check_url(url: str) -> Optional[str]:
 
 
 def _refusal(host: str, ip: str) -> str:
-    return (f"{host} resolves to {ip}, a loopback, private, link-local or reserved address: webhooks may "
-            "not call it unless private addresses are allowed (Admin → Webhooks)")
+    return (
+        f"{host} resolves to {ip}, a loopback, private, link-local or reserved address: webhooks may "
+        "not call it unless private addresses are allowed (Admin → Webhooks)"
+    )
 
 
 def _guarded(base: type) -> type:
@@ -68,6 +71,7 @@ def _guarded(base: type) -> type:
                 sock.close()
                 raise BlockedAddress(_refusal(self.host, ip))
             return sock
+
     Guarded.__name__ = f"Guarded{base.__name__}"
     return Guarded
 

@@ -4,6 +4,7 @@ text fields, and the limits every JSON body must meet.
 `str.isdigit()` accepts '²' and '٣' (which int() then refuses) and nothing bounds 10**20 (which the
 database then refuses): both ended as 500s. Here only ASCII digits count, and every number has a range.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -52,14 +53,14 @@ def int_arg(args, name: str, default: int, lo: int, hi: int) -> int:
 def page_arg(args, name: str = "page") -> int:
     """A page number for an HTML page (lenient): anything unusable is page 1, beyond the last is clamped."""
     raw = args.get(name)
-    n = whole(raw, 1, 10 ** 12) if raw is not None else None
+    n = whole(raw, 1, 10**12) if raw is not None else None
     return min(n, MAX_PAGE) if n is not None else 1
 
 
 # ------------------------------------------------------------------------------------------ text and JSON
 
-MAX_JSON_DEPTH = 12       # an event body is 3 deep; nothing real comes near this
-MAX_JSON_NUMBER = 10 ** 15  # beyond this a number is an error (and exact in a double up to 2**53 anyway)
+MAX_JSON_DEPTH = 12  # an event body is 3 deep; nothing real comes near this
+MAX_JSON_NUMBER = 10**15  # beyond this a number is an error (and exact in a double up to 2**53 anyway)
 
 
 def text_problem(s: str) -> Optional[str]:
@@ -155,7 +156,7 @@ def first_bad_field(items) -> Optional[tuple[str, str]]:
 
 # ------------------------------------------------------------------------------------------ the app's edge
 
-MAX_ROUTE_ID = 2 ** 31 - 1  # ids in URLs: beyond a database integer there is nothing to find
+MAX_ROUTE_ID = 2**31 - 1  # ids in URLs: beyond a database integer there is nothing to find
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -163,8 +164,9 @@ class BoundedIntConverter(IntegerConverter):
     integer overflow in the database)."""
 
     def __init__(self, url_map, fixed_digits=0, min=None, max=None, signed=False):
-        super().__init__(url_map, fixed_digits=fixed_digits, min=min,
-                         max=MAX_ROUTE_ID if max is None else max, signed=signed)
+        super().__init__(
+            url_map, fixed_digits=fixed_digits, min=min, max=MAX_ROUTE_ID if max is None else max, signed=signed
+        )
 
 
 class TextConverter(UnicodeConverter):

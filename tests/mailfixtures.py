@@ -4,6 +4,7 @@ server for webhook receivers. Import the fixtures in a test module:
 
     from tests.mailfixtures import smtp_server, rq_inline  # noqa: F401
 """
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,9 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         raw = envelope.original_content or envelope.content
-        self.sink.append(Captured(envelope.mail_from, list(envelope.rcpt_tos), raw,
-                                  message_from_bytes(raw, policy=policy.default)))
+        self.sink.append(
+            Captured(envelope.mail_from, list(envelope.rcpt_tos), raw, message_from_bytes(raw, policy=policy.default))
+        )
         return "250 OK"
 
 
@@ -86,8 +88,8 @@ class SmtpServer:
 
     def start(self) -> None:
         from aiosmtpd.controller import Controller
-        self._controller = Controller(_Handler(self.messages), hostname="127.0.0.1", port=self.port,
-                                      ready_timeout=10)
+
+        self._controller = Controller(_Handler(self.messages), hostname="127.0.0.1", port=self.port, ready_timeout=10)
         self._controller.start()
 
     def stop(self) -> None:
@@ -110,8 +112,9 @@ def smtp_server(app):
     server.start()
     keys = ("MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USERNAME", "MAIL_PASSWORD")
     saved = {k: app.config.get(k) for k in keys}
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_USE_TLS=False, MAIL_USERNAME=None,
-                      MAIL_PASSWORD=None)
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_USE_TLS=False, MAIL_USERNAME=None, MAIL_PASSWORD=None
+    )
     yield server
     server.stop()
     app.config.update(saved)
@@ -134,6 +137,7 @@ def work(queues=("default", "mail"), with_scheduler: bool = True) -> bool:
     from rq import Queue, SimpleWorker
 
     from gamify.queue import get_redis
+
     conn = get_redis()
     worker = SimpleWorker([Queue(q, connection=conn) for q in queues], connection=conn)
     return worker.work(burst=True, with_scheduler=with_scheduler, logging_level="WARNING")
@@ -144,6 +148,7 @@ def registries(queue: str = "mail"):
     from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
     from gamify.queue import get_redis
+
     q = Queue(queue, connection=get_redis())
     return ScheduledJobRegistry(queue=q), FailedJobRegistry(queue=q)
 
@@ -208,6 +213,7 @@ def http_receiver():
 def player(external_id: str, tz: str = "UTC", email: Optional[str] = "auto"):
     from gamify.extensions import db
     from gamify.services import users
+
     user, _ = users.identify(external_id, tz=tz, email=f"{external_id}@example.com" if email == "auto" else email)
     db.session.commit()
     return user
@@ -221,6 +227,7 @@ def extend_on(user, day, metric_key: str = "lessons", hour: int = 12):
 
     from gamify.engine import calendar as cal
     from gamify.services import events
+
     at = cal.local_time_utc(day, time(hour), user.timezone)
     with time_machine.travel(at, tick=False):
         events.process_event(metric_key, user, 1, now=at)
@@ -230,6 +237,7 @@ def extend_on(user, day, metric_key: str = "lessons", hour: int = 12):
 def streak_until(user, last_day, length: int, metric_key: str = "lessons"):
     """A streak of `length` periods (daily) whose last extended day is local `last_day`."""
     from datetime import timedelta
+
     for i in range(length):
         extend_on(user, last_day - timedelta(days=length - 1 - i), metric_key)
     return user
@@ -249,5 +257,6 @@ class redis_down:
     def __exit__(self, *exc):
         self.redis_server["start"]()
         from gamify import queue
+
         queue.reset_redis_backoff()
         return False

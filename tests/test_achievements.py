@@ -1,4 +1,5 @@
 """Achievements: thresholds, streak lengths, composites, filters, rarity and silent backfill."""
+
 from datetime import timedelta
 
 import pytest
@@ -10,8 +11,15 @@ from tests import factories as f
 
 
 def completions(db, achievement):
-    return db.session.execute(db.select(AchievementCompletion).where(
-        AchievementCompletion.achievement_id == achievement.id).order_by(AchievementCompletion.id)).scalars().all()
+    return (
+        db.session.execute(
+            db.select(AchievementCompletion)
+            .where(AchievementCompletion.achievement_id == achievement.id)
+            .order_by(AchievementCompletion.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def test_metric_threshold_unlocks_once_with_event_id_and_rarity(db):
@@ -45,8 +53,9 @@ def test_streak_achievement_from_event(db):
     f.streak({m: 1})
     f.achievement("three_days", "streak", streak_length=3)
     u = f.player()
-    keys = [[a["key"] for a in process_event("lessons", u, 1, now=f.utc(2026, 1, d, 12))["achievements"]]
-            for d in (1, 2, 3)]
+    keys = [
+        [a["key"] for a in process_event("lessons", u, 1, now=f.utc(2026, 1, d, 12))["achievements"]] for d in (1, 2, 3)
+    ]
     assert keys == [[], [], ["three_days"]]
 
 
@@ -66,8 +75,7 @@ def test_composite_unlocks_when_prerequisites_are_held(db):
 
 def test_attribute_filter_counts_only_matching_events(db):
     m = f.metric("lessons")
-    spanish = f.achievement("spanish5", "metric", metric_id=m.id, threshold=5,
-                            attribute_filters={"language": "es"})
+    spanish = f.achievement("spanish5", "metric", metric_id=m.id, threshold=5, attribute_filters={"language": "es"})
     premium = f.achievement("premium1", "metric", metric_id=m.id, threshold=1, attribute_filters={"tier": "premium"})
     u = f.player("u", attributes={"tier": "free"})
     process_event("lessons", u, 4, attributes={"language": "fr"})
@@ -124,8 +132,9 @@ def test_filtered_metric_backfill_replays_events(db):
     process_event("lessons", u1, 3, now=f.utc(2026, 1, 1))
     process_event("lessons", u2, 3, now=f.utc(2026, 1, 1))
     process_event("lessons", u3, 1, now=f.utc(2026, 1, 1))
-    a = f.achievement("london3", "metric", status="inactive", metric_id=m.id, threshold=3,
-                      attribute_filters={"city": "london"})
+    a = f.achievement(
+        "london3", "metric", status="inactive", metric_id=m.id, threshold=3, attribute_filters={"city": "london"}
+    )
     assert svc.activate([a]) == 1
     assert completions(db, a)[0].user_id == u1.id
     assert svc.progress_for(u1)[a.id] == 3

@@ -1,4 +1,5 @@
 """The one after-commit mechanism: work runs once its transaction committed, never after a rollback."""
+
 import logging
 
 from gamify import after_commit

@@ -1,4 +1,5 @@
 """POST /api/v1/events: many events in one request, each answered like the single endpoint."""
+
 import threading
 
 from gamify.extensions import db as _db
@@ -17,14 +18,18 @@ def post(client, headers, events):
 
 def test_results_come_in_order_and_a_bad_event_sinks_nothing_else(client, db):
     headers = _setup(db)
-    r = post(client, headers, [
-        {"metric": "lessons", "user": {"id": "ann"}, "value": 2},
-        {"metric": "nope", "user": {"id": "bob"}},  # unknown metric: bob is not created either
-        {"metric": "lessons", "user": {"id": "cat"}, "value": "two"},
-        {"metric": "lessons", "user": {"id": "ann"}, "value": 3, "tz": "+05:00"},
-        "not an event",
-        {"metric": "lessons", "user": {"id": "ann"}},
-    ])
+    r = post(
+        client,
+        headers,
+        [
+            {"metric": "lessons", "user": {"id": "ann"}, "value": 2},
+            {"metric": "nope", "user": {"id": "bob"}},  # unknown metric: bob is not created either
+            {"metric": "lessons", "user": {"id": "cat"}, "value": "two"},
+            {"metric": "lessons", "user": {"id": "ann"}, "value": 3, "tz": "+05:00"},
+            "not an event",
+            {"metric": "lessons", "user": {"id": "ann"}},
+        ],
+    )
     assert r.status_code == 200
     res = r.get_json()["results"]
     assert [x["status"] for x in res] == [201, 404, 400, 400, 400, 201]
@@ -37,8 +42,12 @@ def test_results_come_in_order_and_a_bad_event_sinks_nothing_else(client, db):
 
 def test_batch_shape_errors_name_the_field(client, db):
     headers = _setup(db)
-    for body, status in (({"events": []}, 400), ({"events": {"a": 1}}, 400), ({}, 400),
-                         ({"events": [{"metric": "lessons", "user": {"id": "a"}}] * 1001}, 400)):
+    for body, status in (
+        ({"events": []}, 400),
+        ({"events": {"a": 1}}, 400),
+        ({}, 400),
+        ({"events": [{"metric": "lessons", "user": {"id": "a"}}] * 1001}, 400),
+    ):
         r = client.post("/api/v1/events", headers=headers, json=body)
         assert r.status_code == status
         assert r.get_json()["error"]["field"] == "events"
@@ -48,15 +57,20 @@ def test_batch_shape_errors_name_the_field(client, db):
 
 def test_idempotency_keys_inside_a_batch_and_across_batches(client, db):
     headers = _setup(db)
-    first = post(client, headers, [
-        {"metric": "lessons", "user": {"id": "ann"}, "value": 1, "idempotency_key": "k"},
-        {"metric": "lessons", "user": {"id": "ann"}, "value": 1, "idempotency_key": "k"},  # same batch
-        {"metric": "lessons", "user": {"id": "bob"}, "value": 1, "idempotency_key": "k"},  # another player
-    ]).get_json()["results"]
+    first = post(
+        client,
+        headers,
+        [
+            {"metric": "lessons", "user": {"id": "ann"}, "value": 1, "idempotency_key": "k"},
+            {"metric": "lessons", "user": {"id": "ann"}, "value": 1, "idempotency_key": "k"},  # same batch
+            {"metric": "lessons", "user": {"id": "bob"}, "value": 1, "idempotency_key": "k"},  # another player
+        ],
+    ).get_json()["results"]
     assert [x["status"] for x in first] == [201, 200, 201]
     assert first[1]["idempotent_replayed"] and first[1]["event_id"] == first[0]["event_id"]
-    again = post(client, headers, [{"metric": "lessons", "user": {"id": "ann"}, "value": 5,
-                                    "idempotency_key": "k"}]).get_json()["results"]
+    again = post(
+        client, headers, [{"metric": "lessons", "user": {"id": "ann"}, "value": 5, "idempotency_key": "k"}]
+    ).get_json()["results"]
     assert again[0]["status"] == 200 and again[0]["event_id"] == first[0]["event_id"]
     assert again[0]["metric_total"] == 1
     assert db.session.query(MetricEvent).count() == 2
@@ -78,9 +92,14 @@ def test_overlapping_batches_never_deadlock_and_lose_nothing(app, client, db):
             try:
                 start.wait()
                 for _ in range(rounds):
-                    r = c.post("/api/v1/events", headers=headers, json={"events": [
-                        {"metric": "lessons", "user": {"id": n}, "value": 1} for n in order]})
-                    statuses = {x["status"] for x in r.get_json()["results"]} if r.status_code == 200 else {r.status_code}
+                    r = c.post(
+                        "/api/v1/events",
+                        headers=headers,
+                        json={"events": [{"metric": "lessons", "user": {"id": n}, "value": 1} for n in order]},
+                    )
+                    statuses = (
+                        {x["status"] for x in r.get_json()["results"]} if r.status_code == 200 else {r.status_code}
+                    )
                     if statuses != {201}:
                         errors.append((r.status_code, r.get_data(as_text=True)[:300]))
             except Exception as e:  # pragma: no cover - reported below

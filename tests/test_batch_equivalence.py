@@ -7,6 +7,7 @@ The two runs use the same database one after the other (emptied in between), wit
 per chunk: a batch arrives at one instant, so the one-by-one run sends that chunk's events at that
 instant too.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,15 +64,43 @@ def _configure() -> str:
     f.trigger(gems, "achievement", 4, achievement_id=s2.id)
     f.boost(xp, 1.5, rounding="ceil", attribute_filters={"city": "oslo"})
     _db.session.add(EnergySettings(id=1, free_max=60, low_threshold=25))
-    _db.session.add(EnergyAction(key="lesson", name="Lesson", base_cost=20, metric_key="lessons", metric_value=1,
-                                 difficulties={"easy": 0.5, "medium": 1.0, "hard": 1.5}))
+    _db.session.add(
+        EnergyAction(
+            key="lesson",
+            name="Lesson",
+            base_cost=20,
+            metric_key="lessons",
+            metric_value=1,
+            difficulties={"easy": 0.5, "medium": 1.0, "hard": 1.5},
+        )
+    )
     _db.session.commit()
-    for data in ({"key": "lessons", "ranked_by": "metric", "metric_id": lessons.id, "frequency": "perpetual",
-                  "participant_limit": 3, "breakdown": ["city"]},
-                 {"key": "xp_week", "ranked_by": "points", "system_id": xp.id, "frequency": "weekly",
-                  "start_date": date(2026, 1, 5), "participant_limit": 2, "breakdown": []},
-                 {"key": "streaks", "ranked_by": "streak", "frequency": "perpetual", "participant_limit": 2,
-                  "breakdown": ["city"]}):
+    for data in (
+        {
+            "key": "lessons",
+            "ranked_by": "metric",
+            "metric_id": lessons.id,
+            "frequency": "perpetual",
+            "participant_limit": 3,
+            "breakdown": ["city"],
+        },
+        {
+            "key": "xp_week",
+            "ranked_by": "points",
+            "system_id": xp.id,
+            "frequency": "weekly",
+            "start_date": date(2026, 1, 5),
+            "participant_limit": 2,
+            "breakdown": [],
+        },
+        {
+            "key": "streaks",
+            "ranked_by": "streak",
+            "frequency": "perpetual",
+            "participant_limit": 2,
+            "breakdown": ["city"],
+        },
+    ):
         leaderboards.create({"name": data["key"].title(), **data}, now=T0)
     _db.session.commit()
     leaderboards.rebuild()
@@ -79,15 +108,17 @@ def _configure() -> str:
     return f.api_key()
 
 
-event = st.fixed_dictionaries({
-    "player": st.sampled_from(PLAYERS),
-    "metric": st.sampled_from(["lessons", "lessons", "lessons", "minutes", "nope"]),
-    "value": st.sampled_from([1, 1, 2, 3, "x"]),
-    "key": st.sampled_from([None, None, "k1", "k2", "k3"]),
-    "action": st.sampled_from([None, None, None, "easy", "medium", "hard", "nosuch"]),
-    "tz": st.sampled_from(ZONES),
-    "city": st.sampled_from([None, None, None] + CITIES),
-})
+event = st.fixed_dictionaries(
+    {
+        "player": st.sampled_from(PLAYERS),
+        "metric": st.sampled_from(["lessons", "lessons", "lessons", "minutes", "nope"]),
+        "value": st.sampled_from([1, 1, 2, 3, "x"]),
+        "key": st.sampled_from([None, None, "k1", "k2", "k3"]),
+        "action": st.sampled_from([None, None, None, "easy", "medium", "hard", "nosuch"]),
+        "tz": st.sampled_from(ZONES),
+        "city": st.sampled_from([None, None, None] + CITIES),
+    }
+)
 chunk = st.tuples(st.integers(min_value=0, max_value=30), st.lists(event, min_size=1, max_size=9))
 
 
@@ -115,8 +146,9 @@ def _run(client, key: str, chunks: list, batched: bool) -> list:
         at = at + timedelta(hours=hours)
         with time_machine.travel(at, tick=False):
             if batched:
-                r = client.post("/api/v1/events", headers={"X-API-Key": key},
-                                json={"events": [_body(e) for e in events]})
+                r = client.post(
+                    "/api/v1/events", headers={"X-API-Key": key}, json={"events": [_body(e) for e in events]}
+                )
                 assert r.status_code == 200, r.get_data(as_text=True)
                 out += [(x.pop("status"), x) for x in r.get_json()["results"]]
             else:
@@ -124,8 +156,9 @@ def _run(client, key: str, chunks: list, batched: bool) -> list:
                     body = _body(e)
                     # a batch stamps its events in order, a microsecond apart: so do we
                     with time_machine.travel(at + timedelta(microseconds=n), tick=False):
-                        r = client.post(f"/api/v1/metrics/{body.pop('metric')}/event", headers={"X-API-Key": key},
-                                        json=body)
+                        r = client.post(
+                            f"/api/v1/metrics/{body.pop('metric')}/event", headers={"X-API-Key": key}, json=body
+                        )
                     out.append((r.status_code, r.get_json()))
                 rank_fanout.run_all()  # the worker catching up now and then changes nothing
     rank_fanout.run_all()
@@ -175,11 +208,14 @@ def _group(rows) -> dict:
 def _rankings() -> dict:
     """Every live Redis ranking: (player, score) in display order."""
     from gamify.engine import leaderboards as lb_engine
+
     conn = _db.session.connection()
     users = {r.id: r.external_id for r in conn.execute(_db.text("SELECT id, external_id FROM users"))}
     r = get_redis()
-    return {k.decode(): [(users[lb_engine.decode_member(m)], s) for m, s in r.zrevrange(k, 0, -1, withscores=True)]
-            for k in r.scan_iter(match="lb:*")}
+    return {
+        k.decode(): [(users[lb_engine.decode_member(m)], s) for m, s in r.zrevrange(k, 0, -1, withscores=True)]
+        for k in r.scan_iter(match="lb:*")
+    }
 
 
 def _response(body: dict) -> dict:
@@ -188,8 +224,12 @@ def _response(body: dict) -> dict:
     return body
 
 
-@settings(max_examples=25, deadline=None, print_blob=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(chunks=st.lists(chunk, min_size=1, max_size=6))
 def test_a_batch_equals_the_same_events_one_by_one(app, client, redis_server, chunks):
     _reset(redis_server["url"])

@@ -1,4 +1,5 @@
 """Energy over the JSON API: actions (201 / 409 with nothing recorded), the energy endpoint, refills, tiers."""
+
 import pytest
 import time_machine
 
@@ -18,9 +19,17 @@ def frozen():
 @pytest.fixture
 def headers(db):
     f.metric("duels", "Duels")
-    db.session.add(EnergyAction(key="duel", name="Duel", base_cost=25, metric_key="duels", metric_value=1,
-                                difficulties={"easy": 0.8, "medium": 1.0, "hard": 1.3, "expert": 1.6},
-                                skill_reductions={"gun_fighting": 25}))
+    db.session.add(
+        EnergyAction(
+            key="duel",
+            name="Duel",
+            base_cost=25,
+            metric_key="duels",
+            metric_value=1,
+            difficulties={"easy": 0.8, "medium": 1.0, "hard": 1.3, "expert": 1.6},
+            skill_reductions={"gun_fighting": 25},
+        )
+    )
     db.session.commit()
     return {"X-API-Key": f.api_key()}
 
@@ -73,8 +82,11 @@ def test_unknown_user_action_with_no_energy_creates_no_user(client, headers, db)
 
 
 def test_metric_event_endpoint_with_an_action_option(client, headers, db):
-    r = client.post("/api/v1/metrics/duels/event", json={"user": {"id": "u1"}, "action": "duel",
-                                                          "difficulty": "easy"}, headers=headers)
+    r = client.post(
+        "/api/v1/metrics/duels/event",
+        json={"user": {"id": "u1"}, "action": "duel", "difficulty": "easy"},
+        headers=headers,
+    )
     assert r.status_code == 201 and r.json["energy"]["spent"] == 20
     f.metric("lessons")
     db.session.commit()
@@ -88,8 +100,15 @@ def test_idempotent_action_replay_spends_once(client, headers):
     first = client.post("/api/v1/actions/duel", json=body, headers=headers)
     again = client.post("/api/v1/actions/duel", json=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json["energy"] == {"action": "duel", "difficulty": "medium", "cost": 25, "spent": 0,
-                                    "current": 125, "max": 150, "fatigue": 5.0}
+    assert again.json["energy"] == {
+        "action": "duel",
+        "difficulty": "medium",
+        "cost": 25,
+        "spent": 0,
+        "current": 125,
+        "max": 150,
+        "fatigue": 5.0,
+    }
     assert client.get("/api/v1/users/u1/energy", headers=headers).json["current"] == 125
 
 
@@ -105,8 +124,12 @@ def test_refill_tier_and_transactions(client, headers, db):
     assert r.status_code == 409 and r.json["error"]["field"] == "tokens"
     assert "Not enough Gems" in r.json["error"]["message"]
     assert client.post("/api/v1/users/u1/energy/refill", json={"tokens": "2"}, headers=headers).status_code == 400
-    assert db.session.execute(db.select(db.func.count(PointsAward.id)).where(
-        PointsAward.trigger_type == "refill")).scalar() == 1
+    assert (
+        db.session.execute(
+            db.select(db.func.count(PointsAward.id)).where(PointsAward.trigger_type == "refill")
+        ).scalar()
+        == 1
+    )
     r = client.put("/api/v1/users/u1/energy/tier", json={"premium": True}, headers=headers)
     assert r.json == {"premium": True, "current": 70, "max": 250}
     tx = client.get("/api/v1/users/u1/energy/transactions", headers=headers).json

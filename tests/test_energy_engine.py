@@ -1,4 +1,5 @@
 """Energy arithmetic (pure): ticks, fractions, caps, fatigue, costs, boosts split at their expiry, refills."""
+
 import random
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
@@ -15,10 +16,14 @@ def env(premium=False, skills=None, boosts=(), base_max=None, tick=12):
     skills = skills or {}
     if base_max is None:
         base_max = e.tier_max(premium, CFG) + e.skill_max_bonus(skills, CFG)
-    return e.Env(base_max=base_max,
-                 regen_per_hour=e.tier_regen(premium, CFG), tick_minutes=tick,
-                 fatigue_recovery_per_tick=e.fatigue_recovery_per_tick_milli(skills.get("meditation", 0), tick, CFG),
-                 fatigue_penalty=CFG.fatigue_regen_penalty, boosts=e.spans(boosts))
+    return e.Env(
+        base_max=base_max,
+        regen_per_hour=e.tier_regen(premium, CFG),
+        tick_minutes=tick,
+        fatigue_recovery_per_tick=e.fatigue_recovery_per_tick_milli(skills.get("meditation", 0), tick, CFG),
+        fatigue_penalty=CFG.fatigue_regen_penalty,
+        boosts=e.spans(boosts),
+    )
 
 
 def state(current, fatigue=0.0, at=T0, remainder=0):
@@ -203,11 +208,11 @@ def test_split_reads_equal_one_read_randomised():
             b_start = start + timedelta(seconds=rnd.randint(0, 6 * 3600))
             end = None if rnd.random() < 0.2 else b_start + timedelta(seconds=rnd.randint(60, 5 * 3600))
             kind = rnd.choice(["regen_speed", "max_energy_increase"])
-            boosts.append((kind, rnd.choice([10, 25, 50, 100]) if kind == "regen_speed" else rnd.randint(1, 40),
-                           b_start, end))
+            boosts.append(
+                (kind, rnd.choice([10, 25, 50, 100]) if kind == "regen_speed" else rnd.randint(1, 40), b_start, end)
+            )
         en = env(premium=premium, skills=skills, boosts=boosts)
-        st = state(rnd.randint(0, en.base_max), fatigue=rnd.randint(0, 100), at=start,
-                   remainder=rnd.randint(0, 999))
+        st = state(rnd.randint(0, en.base_max), fatigue=rnd.randint(0, 100), at=start, remainder=rnd.randint(0, 999))
         end = start + timedelta(seconds=rnd.randint(0, 40 * 3600))
         one = e.advance(st, en, end)
         assert one == brute(st, en, end)

@@ -1,5 +1,6 @@
 """Property tests (hypothesis) on lazy energy regeneration: never above max, monotonic in time,
 split reads equal one read, and equal to a tick-by-tick reference."""
+
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -8,8 +9,12 @@ from hypothesis import strategies as st
 from gamify.engine import energy as e
 from tests.test_energy_engine import T0, brute, env, state
 
-boost = st.tuples(st.sampled_from(["regen_speed", "max_energy_increase"]), st.integers(1, 100),
-                  st.integers(0, 6 * 3600), st.one_of(st.none(), st.integers(60, 5 * 3600)))
+boost = st.tuples(
+    st.sampled_from(["regen_speed", "max_energy_increase"]),
+    st.integers(1, 100),
+    st.integers(0, 6 * 3600),
+    st.one_of(st.none(), st.integers(60, 5 * 3600)),
+)
 
 
 @st.composite
@@ -17,11 +22,17 @@ def scenario(draw):
     premium = draw(st.booleans())
     skills = {"meditation": draw(st.integers(0, 100)), "endurance": draw(st.integers(0, 100))}
     start = T0 + timedelta(seconds=draw(st.integers(0, 3600)))
-    boosts = [(kind, value, start + timedelta(seconds=s), None if d is None else start + timedelta(seconds=s + d))
-              for kind, value, s, d in draw(st.lists(boost, max_size=3))]
+    boosts = [
+        (kind, value, start + timedelta(seconds=s), None if d is None else start + timedelta(seconds=s + d))
+        for kind, value, s, d in draw(st.lists(boost, max_size=3))
+    ]
     en = env(premium=premium, skills=skills, boosts=boosts)
-    st0 = state(draw(st.integers(0, en.base_max)), fatigue=draw(st.integers(0, 100)), at=start,
-                remainder=draw(st.integers(0, 999)))
+    st0 = state(
+        draw(st.integers(0, en.base_max)),
+        fatigue=draw(st.integers(0, 100)),
+        at=start,
+        remainder=draw(st.integers(0, 999)),
+    )
     cuts = sorted(draw(st.lists(st.integers(0, 48 * 3600), min_size=1, max_size=6)))
     return en, st0, [start + timedelta(seconds=c) for c in cuts]
 

@@ -1,13 +1,23 @@
 """Energy services on the database: atomic spends (also under 20 concurrent threads), actions through the
 event engine, refills, gifts and their expiry job, boosts, tiers, notifications, anti-cheat."""
+
 import threading
 from datetime import timedelta
 
 import pytest
 
 from gamify.models import (
-    DomainEvent, EnergyAction, EnergyBoost, EnergyGift, EnergyReview, EnergyTransaction, MetricEvent, Notification,
-    PlayerEnergy, PointsAward, User,
+    DomainEvent,
+    EnergyAction,
+    EnergyBoost,
+    EnergyGift,
+    EnergyReview,
+    EnergyTransaction,
+    MetricEvent,
+    Notification,
+    PlayerEnergy,
+    PointsAward,
+    User,
 )
 from gamify.services import energy, friends, points
 from gamify.services.energy import EnergyError
@@ -33,9 +43,16 @@ def set_energy(user, value, now=NOW):
 
 def duel(db, base_cost=25, **kw):
     f.metric("duels", "Duels", "duels")
-    a = EnergyAction(key="duel", name="Duel", base_cost=base_cost, metric_key="duels", metric_value=1,
-                     difficulties=kw.pop("difficulties", {}), skill_reductions=kw.pop("skill_reductions",
-                                                                                      {"gun_fighting": 25}), **kw)
+    a = EnergyAction(
+        key="duel",
+        name="Duel",
+        base_cost=base_cost,
+        metric_key="duels",
+        metric_value=1,
+        difficulties=kw.pop("difficulties", {}),
+        skill_reductions=kw.pop("skill_reductions", {"gun_fighting": 25}),
+        **kw,
+    )
     db.session.add(a)
     db.session.flush()
     return a
@@ -54,6 +71,7 @@ def befriend(a, b):
 
 
 # ------------------------------------------------------------------------------------------ spending
+
 
 def test_new_player_starts_full_and_a_spend_is_in_the_ledger(db):
     u = f.player()
@@ -155,6 +173,7 @@ def test_resting_refuses_spending_but_regen_continues(db):
 
 # ------------------------------------------------------------------------------------------ actions
 
+
 def test_action_spends_cost_in_the_event_transaction(db):
     a = duel(db)
     u = f.player()
@@ -204,8 +223,17 @@ def test_consumption_boost_makes_actions_cheaper(db):
     duel(db, skill_reductions={})
     u = f.player()
     gems(db, u, 50)
-    db.session.add(EnergyBoost(key="thrift", name="Thrift", type="consumption_reduction", effect_value=20,
-                               duration_minutes=60, token_cost=10, rarity="rare"))
+    db.session.add(
+        EnergyBoost(
+            key="thrift",
+            name="Thrift",
+            type="consumption_reduction",
+            effect_value=20,
+            duration_minutes=60,
+            token_cost=10,
+            rarity="rare",
+        )
+    )
     db.session.flush()
     energy.apply_boost(u, "thrift", now=NOW)
     assert energy.perform_action(u, "duel", now=NOW + timedelta(minutes=5))["energy"]["cost"] == 20
@@ -213,6 +241,7 @@ def test_consumption_boost_makes_actions_cheaper(db):
 
 
 # ------------------------------------------------------------------------------------------ notifications
+
 
 def test_low_energy_notification_on_downward_crossing_only(db):
     u = f.player()
@@ -232,16 +261,21 @@ def test_full_notification_once_per_fill(db):
     energy.status(u, NOW + timedelta(minutes=48))
     fulls = db.session.execute(db.select(Notification).where(Notification.type == "energy_full")).scalars().all()
     assert len(fulls) == 1
-    assert db.session.execute(db.select(db.func.count(DomainEvent.id)).where(
-        DomainEvent.type == "energy.full")).scalar() == 1
+    assert (
+        db.session.execute(db.select(db.func.count(DomainEvent.id)).where(DomainEvent.type == "energy.full")).scalar()
+        == 1
+    )
     energy.spend(u, 1, now=NOW + timedelta(minutes=50))
     energy.status(u, NOW + timedelta(minutes=72))
     energy.status(u, NOW + timedelta(minutes=84))
-    assert db.session.execute(db.select(db.func.count(Notification.id)).where(
-        Notification.type == "energy_full")).scalar() == 2
+    assert (
+        db.session.execute(db.select(db.func.count(Notification.id)).where(Notification.type == "energy_full")).scalar()
+        == 2
+    )
 
 
 # ------------------------------------------------------------------------------------------ refills & tiers
+
 
 def test_refill_debits_tokens_and_respects_limits(db):
     u = f.player()
@@ -300,11 +334,21 @@ def test_endurance_raises_max(db):
 
 # ------------------------------------------------------------------------------------------ boosts
 
+
 def test_boost_expiry_changes_regen_exactly_at_the_instant(db):
     u = f.player()
     gems(db, u, 10)
-    db.session.add(EnergyBoost(key="rush", name="Rush", type="regen_speed", effect_value=100, duration_minutes=30,
-                               token_cost=5, rarity="epic"))
+    db.session.add(
+        EnergyBoost(
+            key="rush",
+            name="Rush",
+            type="regen_speed",
+            effect_value=100,
+            duration_minutes=30,
+            token_cost=5,
+            rarity="epic",
+        )
+    )
     db.session.flush()
     set_energy(u, 0)
     pb = energy.apply_boost(u, "rush", now=NOW)
@@ -324,10 +368,20 @@ def test_boost_expiry_changes_regen_exactly_at_the_instant(db):
 def test_max_energy_and_instant_refill_boosts(db):
     u = f.player()
     gems(db, u, 100)
-    db.session.add_all([
-        EnergyBoost(key="tank", name="Tank", type="max_energy_increase", effect_value=50, duration_minutes=None,
-                    token_cost=20, rarity="legendary"),
-        EnergyBoost(key="shot", name="Shot", type="instant_refill", effect_value=0, token_cost=5, rarity="common")])
+    db.session.add_all(
+        [
+            EnergyBoost(
+                key="tank",
+                name="Tank",
+                type="max_energy_increase",
+                effect_value=50,
+                duration_minutes=None,
+                token_cost=20,
+                rarity="legendary",
+            ),
+            EnergyBoost(key="shot", name="Shot", type="instant_refill", effect_value=0, token_cost=5, rarity="common"),
+        ]
+    )
     db.session.commit()
     with pytest.raises(EnergyError, match="already full"):
         energy.apply_boost(u, "shot", now=NOW)
@@ -341,6 +395,7 @@ def test_max_energy_and_instant_refill_boosts(db):
 
 
 # ------------------------------------------------------------------------------------------ gifts
+
 
 @pytest.fixture
 def pair(db):
@@ -358,8 +413,9 @@ def test_gift_moves_energy_on_accept(db, pair):
     db.session.commit()
     assert energy.status(a, NOW)["current"] == 140
     assert [(t.type, t.amount) for t in ledger(db, a.id, "gift_sent")] == [("gift_sent", -10)]
-    assert db.session.execute(db.select(Notification).where(Notification.user_id == b.id,
-                                                            Notification.type == "gift")).scalar_one()
+    assert db.session.execute(
+        db.select(Notification).where(Notification.user_id == b.id, Notification.type == "gift")
+    ).scalar_one()
     assert [x.id for x in energy.pending_gifts(b, NOW)] == [g.id]
     r = energy.accept_gift(b, g.id, now=NOW + timedelta(minutes=1))
     assert (r["credited"], r["current"]) == (10, 110)
@@ -460,11 +516,21 @@ def test_expire_gifts_is_idempotent_and_refunds_only_when_set(db, pair):
 
 # ------------------------------------------------------------------------------------------ anti-cheat
 
+
 def test_spending_more_than_possible_in_an_hour_flags_the_player(db):
     u = f.player()
     # Something outside the rules (a bug, a replayed request) let 200 energy be spent within the hour.
-    db.session.add(EnergyTransaction(user_id=u.id, type="consumption", amount=-200, balance_before=200,
-                                     balance_after=0, created_at=NOW - timedelta(minutes=30), meta={}))
+    db.session.add(
+        EnergyTransaction(
+            user_id=u.id,
+            type="consumption",
+            amount=-200,
+            balance_before=200,
+            balance_after=0,
+            created_at=NOW - timedelta(minutes=30),
+            meta={},
+        )
+    )
     db.session.flush()
     energy.spend(u, 10, now=NOW)
     [review] = db.session.execute(db.select(EnergyReview)).scalars().all()
@@ -480,14 +546,19 @@ def test_normal_play_with_refills_is_not_flagged(db):
     energy.refill(u, 5, now=NOW)
     energy.spend(u, 50, now=NOW)
     assert db.session.execute(db.select(db.func.count(EnergyReview.id))).scalar() == 0
-    assert db.session.execute(db.select(db.func.count(PointsAward.id)).where(
-        PointsAward.trigger_type == "refill")).scalar() == 1
+    assert (
+        db.session.execute(
+            db.select(db.func.count(PointsAward.id)).where(PointsAward.trigger_type == "refill")
+        ).scalar()
+        == 1
+    )
 
 
 def test_50_concurrent_action_events_never_overdraw_and_ledger_matches_balance(app, db):
     """Whole events (energy spend + metric event + points) from 50 threads at once."""
     from gamify.models import EnergyAction, MetricEvent
     from gamify.services.events import process_event
+
     f.metric("lessons")
     db.session.add(EnergyAction(key="drill", name="Drill", base_cost=7, metric_key="lessons", metric_value=1))
     u = f.player()

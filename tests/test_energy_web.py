@@ -1,11 +1,19 @@
 """Energy pages: access rules, CSRF, the HTMX bar and action partials, gifts/friends/refill forms, admin CRUD."""
+
 import re
 
 import pytest
 import time_machine
 
 from gamify.models import (
-    EnergyAction, EnergyBoost, EnergyGift, EnergyReview, EnergySettings, EnergyTransaction, MetricEvent, User,
+    EnergyAction,
+    EnergyBoost,
+    EnergyGift,
+    EnergyReview,
+    EnergySettings,
+    EnergyTransaction,
+    MetricEvent,
+    User,
 )
 from gamify.services import energy, points
 from tests import factories as f
@@ -13,8 +21,14 @@ from tests import factories as f
 NOW = f.utc(2026, 3, 2, 9, 5)  # mid-tick: the next tick is at 09:12
 
 PLAYER_PAGES = ["/energy", "/energy/bar", "/actions", "/friends"]
-ADMIN_PAGES = ["/admin/energy", "/admin/actions", "/admin/actions/new", "/admin/energy/boosts",
-               "/admin/energy/boosts/new", "/admin/energy/flags"]
+ADMIN_PAGES = [
+    "/admin/energy",
+    "/admin/actions",
+    "/admin/actions/new",
+    "/admin/energy/boosts",
+    "/admin/energy/boosts/new",
+    "/admin/energy/flags",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -41,9 +55,15 @@ def duel(db):
     f.streak({m: 1})
     f.trigger(f.system("xp"), "metric", 10, metric_id=m.id)
     f.achievement("first-duel", "metric", metric_id=m.id, threshold=1, name="First blood")
-    a = EnergyAction(key="duel", name="Duel", base_cost=25, metric_key="duels", metric_value=1,
-                     difficulties={"easy": 0.8, "medium": 1.0, "hard": 1.3, "expert": 1.6},
-                     skill_reductions={"gun_fighting": 25})
+    a = EnergyAction(
+        key="duel",
+        name="Duel",
+        base_cost=25,
+        metric_key="duels",
+        metric_value=1,
+        difficulties={"easy": 0.8, "medium": 1.0, "hard": 1.3, "expert": 1.6},
+        skill_reductions={"gun_fighting": 25},
+    )
     db.session.add(a)
     db.session.commit()
     return a
@@ -57,6 +77,7 @@ def player(client, db):
 
 
 # ------------------------------------------------------------------------------------------ access
+
 
 @pytest.mark.parametrize("path", PLAYER_PAGES + ADMIN_PAGES)
 def test_anonymous_visitors_are_sent_to_login(client, db, path):
@@ -76,8 +97,9 @@ def test_admin_pages_are_admin_only(client, player, path):
 
 @pytest.mark.parametrize("path", ADMIN_PAGES + ["/admin/actions/{action}", "/admin/energy/boosts/{boost}"])
 def test_admin_pages_render_for_admins(client, db, duel, path):
-    boost = EnergyBoost(key="rush", name="Rush", type="regen_speed", effect_value=50, duration_minutes=60,
-                        token_cost=5, rarity="rare")
+    boost = EnergyBoost(
+        key="rush", name="Rush", type="regen_speed", effect_value=50, duration_minutes=60, token_cost=5, rarity="rare"
+    )
     db.session.add(boost)
     db.session.commit()
     path = path.format(action=duel.id, boost=boost.id)
@@ -86,8 +108,18 @@ def test_admin_pages_render_for_admins(client, db, duel, path):
     assert client.get(path).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/actions/duel", "/energy/refill", "/energy/gifts", "/energy/boosts/rush",
-                                  "/friends", "/admin/energy", "/admin/actions/new"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/actions/duel",
+        "/energy/refill",
+        "/energy/gifts",
+        "/energy/boosts/rush",
+        "/friends",
+        "/admin/energy",
+        "/admin/actions/new",
+    ],
+)
 def test_posts_without_csrf_are_refused(client, player, duel, path):
     assert client.post(path, data={"tokens": 1}).status_code == 400
 
@@ -105,6 +137,7 @@ def test_nav_links(client, player):
 
 
 # ------------------------------------------------------------------------------------------ bar
+
 
 def test_bar_partial_contract(client, player, db):
     energy.spend(player, 12, now=NOW, fatigue=False)
@@ -128,12 +161,24 @@ def test_dashboard_includes_the_bar(client, player):
 def test_status_is_the_dashboard_contract(db):
     u = f.player()
     st = energy.status(u, NOW)
-    for key in ("current", "max", "next_tick_at", "time_to_full", "fatigue", "regen_per_hour", "percent",
-                "next_gain_text", "full", "low", "resting"):
+    for key in (
+        "current",
+        "max",
+        "next_tick_at",
+        "time_to_full",
+        "fatigue",
+        "regen_per_hour",
+        "percent",
+        "next_gain_text",
+        "full",
+        "low",
+        "resting",
+    ):
         assert key in st
 
 
 # ------------------------------------------------------------------------------------------ actions
+
 
 def test_actions_page_shows_costs_per_difficulty(client, player, duel, db):
     energy.set_skills(player, {"gun_fighting": 80})
@@ -166,8 +211,12 @@ def test_action_without_enough_energy_shows_the_empty_state(client, player, duel
     assert "needs <strong>25</strong>" in html and "have <strong>10</strong>" in html
     assert "You'll have enough in <strong>2 h 55 min</strong>" in html  # 15 points: 09:12 + 14 ticks = 12:00
     assert db.session.execute(db.select(db.func.count(MetricEvent.id))).scalar() == 0
-    assert db.session.execute(db.select(db.func.count(EnergyTransaction.id)).where(
-        EnergyTransaction.type == "consumption")).scalar() == 0
+    assert (
+        db.session.execute(
+            db.select(db.func.count(EnergyTransaction.id)).where(EnergyTransaction.type == "consumption")
+        ).scalar()
+        == 0
+    )
 
 
 def test_action_post_without_htmx_redirects_with_a_flash(client, player, duel):
@@ -177,6 +226,7 @@ def test_action_post_without_htmx_redirects_with_a_flash(client, player, duel):
 
 
 # ------------------------------------------------------------------------------------------ energy page
+
 
 def test_refill_form_debits_tokens(client, player, db):
     gems = f.system("gems", name="Gems")
@@ -211,6 +261,7 @@ class As:
 
     def __getattr__(self, name):
         from flask import g
+
         g.pop("_login_user", None)
         g.pop("csrf_token", None)
         return getattr(self.client, name)
@@ -226,7 +277,7 @@ def test_friends_and_gifts_through_the_pages(app, db):
     assert post(ann, "/friends", {"who": "nobody"}, page="/friends").status_code == 404
     html = bob.get("/friends").get_data(as_text=True)
     assert "Ann" in html
-    fid = re.search(r'/friends/(\d+)/accept', html).group(1)
+    fid = re.search(r"/friends/(\d+)/accept", html).group(1)
     assert post(bob, f"/friends/{fid}/accept", page="/friends").status_code == 302
     assert "Bob" in ann.get("/friends").get_data(as_text=True)
 
@@ -237,7 +288,7 @@ def test_friends_and_gifts_through_the_pages(app, db):
     db.session.commit()
     html = bob.get("/energy").get_data(as_text=True)
     assert "sent you <strong>15</strong> energy" in html and "go!" in html
-    gid = re.search(r'/energy/gifts/(\d+)/accept', html).group(1)
+    gid = re.search(r"/energy/gifts/(\d+)/accept", html).group(1)
     assert post(bob, f"/energy/gifts/{gid}/accept").status_code == 302
     assert "+15 energy from your friend." in bob.get("/energy").get_data(as_text=True)
     assert db.session.get(EnergyGift, int(gid)).status == "accepted"
@@ -257,8 +308,17 @@ def test_gift_to_a_non_friend_is_refused_by_the_form(client, player, db):
 def test_boost_shop(client, player, db):
     gems = f.system("gems", name="Gems")
     points.award(player, gems, 10, "admin", limits=False)
-    db.session.add(EnergyBoost(key="rush", name="Rush", type="regen_speed", effect_value=50, duration_minutes=60,
-                               token_cost=4, rarity="rare"))
+    db.session.add(
+        EnergyBoost(
+            key="rush",
+            name="Rush",
+            type="regen_speed",
+            effect_value=50,
+            duration_minutes=60,
+            token_cost=4,
+            rarity="rare",
+        )
+    )
     db.session.commit()
     assert "Buy for 4 tokens" in client.get("/energy").get_data(as_text=True)
     assert post(client, "/energy/boosts/rush").status_code == 302
@@ -270,6 +330,7 @@ def test_boost_shop(client, player, db):
 
 # ------------------------------------------------------------------------------------------ admin
 
+
 @pytest.fixture
 def admin(client, db):
     f.admin()
@@ -278,9 +339,11 @@ def admin(client, db):
 
 def test_admin_edits_settings(client, admin, db):
     token = f.csrf_token(client, "/admin/energy")
-    form = {k: v for k, v in {c.key: getattr(energy.get_settings(), c.key)
-                              for c in EnergySettings.__table__.columns}.items()
-            if k not in ("id", "updated_at") and v is not None}
+    form = {
+        k: v
+        for k, v in {c.key: getattr(energy.get_settings(), c.key) for c in EnergySettings.__table__.columns}.items()
+        if k not in ("id", "updated_at") and v is not None
+    }
     form.update({"free_max": 120, "tick_minutes": 10, "csrf_token": token})
     form.pop("refund_expired_gifts")
     r = client.post("/admin/energy", data=form)
@@ -296,20 +359,51 @@ def test_admin_creates_an_action_and_a_boost(client, admin, db):
     f.metric("duels", "Duels")
     db.session.commit()
     token = f.csrf_token(client, "/admin/actions/new")
-    r = client.post("/admin/actions/new", data={
-        "csrf_token": token, "key": "duel", "name": "Duel", "base_cost": 25, "difficulties": "easy=0.8, hard=1.3",
-        "skill_reductions": "gun_fighting=25", "metric_key": "duels", "metric_value": 1, "position": 0,
-        "active": "y"})
+    r = client.post(
+        "/admin/actions/new",
+        data={
+            "csrf_token": token,
+            "key": "duel",
+            "name": "Duel",
+            "base_cost": 25,
+            "difficulties": "easy=0.8, hard=1.3",
+            "skill_reductions": "gun_fighting=25",
+            "metric_key": "duels",
+            "metric_value": 1,
+            "position": 0,
+            "active": "y",
+        },
+    )
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]
     a = db.session.execute(db.select(EnergyAction)).scalar_one()
     assert a.difficulties == {"easy": 0.8, "hard": 1.3} and a.skill_reductions == {"gun_fighting": 25}
-    bad = client.post("/admin/actions/new", data={
-        "csrf_token": token, "key": "duel", "name": "Again", "base_cost": 5, "difficulties": "easy",
-        "metric_key": "duels", "metric_value": 1})
+    bad = client.post(
+        "/admin/actions/new",
+        data={
+            "csrf_token": token,
+            "key": "duel",
+            "name": "Again",
+            "base_cost": 5,
+            "difficulties": "easy",
+            "metric_key": "duels",
+            "metric_value": 1,
+        },
+    )
     assert bad.status_code == 400
-    r = client.post("/admin/energy/boosts/new", data={
-        "csrf_token": token, "key": "rush", "name": "Rush", "type": "regen_speed", "effect_value": 50,
-        "duration_minutes": "", "token_cost": 5, "rarity": "epic", "active": "y"})
+    r = client.post(
+        "/admin/energy/boosts/new",
+        data={
+            "csrf_token": token,
+            "key": "rush",
+            "name": "Rush",
+            "type": "regen_speed",
+            "effect_value": 50,
+            "duration_minutes": "",
+            "token_cost": 5,
+            "rarity": "epic",
+            "active": "y",
+        },
+    )
     assert r.status_code == 302
     b = db.session.execute(db.select(EnergyBoost)).scalar_one()
     assert b.duration_minutes is None and b.rarity == "epic"
@@ -328,7 +422,8 @@ def test_admin_sees_and_resolves_flagged_players(client, admin, db):
     r = client.post(f"/admin/energy/flags/{rid}/resolve", data={"csrf_token": token, "note": "ok"})
     assert r.status_code == 302
     assert db.session.get(EnergyReview, rid).resolved_at is not None
-    r = client.post("/admin/energy/flags", data={"csrf_token": token, "player": "cheater", "amount": -50,
-                                                 "reason": "refund abuse"})
+    r = client.post(
+        "/admin/energy/flags", data={"csrf_token": token, "player": "cheater", "amount": -50, "reason": "refund abuse"}
+    )
     assert r.status_code == 302
     assert energy.status(db.session.get(User, u.id))["current"] == 100

@@ -9,6 +9,7 @@ pages), in every query parameter it reads and in its path arguments. Two tests:
 
 A new route is covered without editing this file; only its path arguments may need an entry in ID_TABLES.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,35 +24,120 @@ from gamify import demo
 from gamify.models import ROLE_ADMIN, User
 
 HOSTILE = [
-    "\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "9" * 25, str(2 ** 31), str(2 ** 63), "1" * 400,
-    "1e308", "-1e308", "NaN", "Infinity", "x" * 5000, "", " ", "0001-01-01", "9999-12-31T23:59:59",
-    "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "2026-13-45",
-    "localtime", "Factory", "posixrules", "../../etc/passwd", "<script>alert(1)</script>", "%00",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "²",
+    "٣",
+    "-1",
+    "0",
+    "9" * 25,
+    str(2**31),
+    str(2**63),
+    "1" * 400,
+    "1e308",
+    "-1e308",
+    "NaN",
+    "Infinity",
+    "x" * 5000,
+    "",
+    " ",
+    "0001-01-01",
+    "9999-12-31T23:59:59",
+    "0001-01-01T00:00:00+05:00",
+    "9999-12-31T23:59:59-05:00",
+    "2026-13-45",
+    "localtime",
+    "Factory",
+    "posixrules",
+    "../../etc/passwd",
+    "<script>alert(1)</script>",
+    "%00",
 ]
 DEEP_BODY = '{"user": {"id": "u", "attributes": {"a": ' + "[" * 1000 + "]" * 1000 + "}}}"
 
 # <int:...> path arguments: the table whose first row the route is tried with (and a missing id).
 ID_TABLES = {
-    "key_id": "api_keys", "metric_id": "metrics", "req_id": "streak_requirements",
-    "achievement_id": "achievements", "run_id": "backfill_runs", "system_id": "points_systems",
-    "level_id": "points_levels", "trigger_id": "points_triggers", "boost_id": "points_boosts",
-    "user_id": "users", "nid": "notifications", "endpoint_id": "webhook_endpoints",
-    "delivery_id": "webhook_deliveries", "send_id": "email_sends", "gift_id": "energy_gifts",
-    "fid": "friendships", "action_id": "energy_actions", "review_id": "energy_reviews",
+    "key_id": "api_keys",
+    "metric_id": "metrics",
+    "req_id": "streak_requirements",
+    "achievement_id": "achievements",
+    "run_id": "backfill_runs",
+    "system_id": "points_systems",
+    "level_id": "points_levels",
+    "trigger_id": "points_triggers",
+    "boost_id": "points_boosts",
+    "user_id": "users",
+    "nid": "notifications",
+    "endpoint_id": "webhook_endpoints",
+    "delivery_id": "webhook_deliveries",
+    "send_id": "email_sends",
+    "gift_id": "energy_gifts",
+    "fid": "friendships",
+    "action_id": "energy_actions",
+    "review_id": "energy_reviews",
     "board_id": "leaderboards",
 }
 # String path arguments: a real value for the route (by path prefix), before hostile ones.
-STRING_ARGS = {"external_id": "player-0001", "system_key": "xp", "purpose": "streak", "token": "x",
-               "job_id": "x", "name": "dispatch_outbox", "period_start": "2026-01-05"}
-KEYS = [("/api/v1/metrics/", "lessons_completed"), ("/api/v1/achievements/", "beta_tester"),
-        ("/api/v1/users/", "espresso"), ("/energy/boosts/", "espresso"), ("/actions/", "lesson"),
-        ("/api/v1/actions/", "lesson"), ("/leaderboards/", "weekly_lessons"), ("/api/v1/leaderboards/", "weekly_lessons")]
+STRING_ARGS = {
+    "external_id": "player-0001",
+    "system_key": "xp",
+    "purpose": "streak",
+    "token": "x",
+    "job_id": "x",
+    "name": "dispatch_outbox",
+    "period_start": "2026-01-05",
+}
+KEYS = [
+    ("/api/v1/metrics/", "lessons_completed"),
+    ("/api/v1/achievements/", "beta_tester"),
+    ("/api/v1/users/", "espresso"),
+    ("/energy/boosts/", "espresso"),
+    ("/actions/", "lesson"),
+    ("/api/v1/actions/", "lesson"),
+    ("/leaderboards/", "weekly_lessons"),
+    ("/api/v1/leaderboards/", "weekly_lessons"),
+]
 # Fields every JSON route may read (the API's bodies are not crawled).
-JSON_FIELDS = ["user", "user_id", "value", "attributes", "idempotency_key", "tz", "action", "difficulty",
-               "tokens", "skills", "tier", "until", "amount", "delta", "reason", "name", "email", "events",
-               "metric", "minutes"]
-QUERY_FIELDS = ["page", "limit", "offset", "history", "radius", "run", "segment", "tz", "q", "next", "status",
-                "period", "days", "view", "type"]
+JSON_FIELDS = [
+    "user",
+    "user_id",
+    "value",
+    "attributes",
+    "idempotency_key",
+    "tz",
+    "action",
+    "difficulty",
+    "tokens",
+    "skills",
+    "tier",
+    "until",
+    "amount",
+    "delta",
+    "reason",
+    "name",
+    "email",
+    "events",
+    "metric",
+    "minutes",
+]
+QUERY_FIELDS = [
+    "page",
+    "limit",
+    "offset",
+    "history",
+    "radius",
+    "run",
+    "segment",
+    "tz",
+    "q",
+    "next",
+    "status",
+    "period",
+    "days",
+    "view",
+    "type",
+]
 SKIP = {"static"}
 
 
@@ -65,18 +151,29 @@ class Site:
         player = db.session.execute(db.select(User).where(User.email == demo.DEMO_EMAIL)).scalar_one()
         self.admin_id, self.player_id = admin.id, player.id
         from tests import factories as f
+
         self.api_key = f.api_key()
         self.ids = {}
         for arg, table in ID_TABLES.items():
             t = db.metadata.tables[table]
             self.ids[arg] = db.session.execute(db.select(db.func.min(t.c.id))).scalar() or 1
-        self.ids["energy_boost_id"] = db.session.execute(
-            db.select(db.func.min(db.metadata.tables["energy_boosts"].c.id))).scalar() or 1
+        self.ids["energy_boost_id"] = (
+            db.session.execute(db.select(db.func.min(db.metadata.tables["energy_boosts"].c.id))).scalar() or 1
+        )
         db.session.commit()
-        self.routes = sorted(((r, m) for r in app.url_map.iter_rules() if r.endpoint not in SKIP
-                              for m in sorted((r.methods or set()) - {"HEAD", "OPTIONS"})),
-                             key=lambda rm: ("delete" in rm[0].rule or "remove" in rm[0].rule or
-                                             "logout" in rm[0].rule, rm[0].rule, rm[1]))
+        self.routes = sorted(
+            (
+                (r, m)
+                for r in app.url_map.iter_rules()
+                if r.endpoint not in SKIP
+                for m in sorted((r.methods or set()) - {"HEAD", "OPTIONS"})
+            ),
+            key=lambda rm: (
+                "delete" in rm[0].rule or "remove" in rm[0].rule or "logout" in rm[0].rule,
+                rm[0].rule,
+                rm[1],
+            ),
+        )
         self.forms = self._crawl()
 
     def path(self, rule, hostile=None) -> str:
@@ -135,8 +232,13 @@ class Site:
         headers = {"X-API-Key": self.api_key} if role == "api" else {}
         if rule.rule.startswith("/api/"):
             body = {k: values(k) for k in JSON_FIELDS}
-            body["user"] = {"id": values("user.id"), "name": values("user.name"), "email": values("user.email"),
-                            "tz": values("user.tz"), "attributes": {values("attr.key"): values("attr.value")}}
+            body["user"] = {
+                "id": values("user.id"),
+                "name": values("user.name"),
+                "email": values("user.email"),
+                "tz": values("user.tz"),
+                "attributes": {values("attr.key"): values("attr.value")},
+            }
             body["events"] = [{"metric": "lessons_completed", "user": body["user"], "value": values("value")}]
             try:
                 data = json.dumps(body)
@@ -145,8 +247,10 @@ class Site:
             kwargs = {"data": data, "headers": {**headers, "Content-Type": "application/json"}}
         else:
             form = {k: values(k) for k in self.fields(path)} if method != "GET" else {}
-            kwargs = {"data": urlencode(form, encoding="utf-8", errors="surrogatepass"),
-                      "headers": {**headers, "Content-Type": "application/x-www-form-urlencoded"}}
+            kwargs = {
+                "data": urlencode(form, encoding="utf-8", errors="surrogatepass"),
+                "headers": {**headers, "Content-Type": "application/x-www-form-urlencoded"},
+            }
         r = client.open(path, method=method, query_string=query, **kwargs)
         assert r.status_code < 500, (method, path, role, r.status_code, r.get_data(as_text=True)[-1500:])
         return r
@@ -178,17 +282,29 @@ def test_every_route_answers_hostile_values_without_5xx(site):
     for rule, method in site.routes:
         if rule.rule.startswith("/api/") and method != "GET":
             client = site.client("api")
-            for data in ("[" * 100_000 + "]" * 100_000, DEEP_BODY,
-                         '{"value": NaN, "user": {"id": "u"}}', '{"value": 1' + "0" * 400 + ', "user": {"id": "u"}}',
-                         '{"user": {"id": "u\\u0000"}}', '{"user": {"id": "\\ud800"}}'):
-                r = client.open(site.path(rule), method=method, data=data,
-                                headers={"X-API-Key": site.api_key, "Content-Type": "application/json"})
+            for data in (
+                "[" * 100_000 + "]" * 100_000,
+                DEEP_BODY,
+                '{"value": NaN, "user": {"id": "u"}}',
+                '{"value": 1' + "0" * 400 + ', "user": {"id": "u"}}',
+                '{"user": {"id": "u\\u0000"}}',
+                '{"user": {"id": "\\ud800"}}',
+            ):
+                r = client.open(
+                    site.path(rule),
+                    method=method,
+                    data=data,
+                    headers={"X-API-Key": site.api_key, "Content-Type": "application/json"},
+                )
                 assert r.status_code < 500, (method, rule.rule, data[:80], r.get_data(as_text=True)[-800:])
 
 
-field_values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30),
-                         st.integers(min_value=-(2 ** 70), max_value=2 ** 70).map(str),
-                         st.floats().map(str))
+field_values = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(max_size=30),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.floats().map(str),
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
@@ -196,8 +312,10 @@ field_values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30),
 def test_random_values_on_random_routes_never_5xx(app, db, monkeypatch, data):
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
     site = test_random_values_on_random_routes_never_5xx.__dict__.get("site")
-    if site is None or not db.session.execute(db.select(db.func.count()).select_from(
-            db.metadata.tables["metrics"])).scalar():
+    if (
+        site is None
+        or not db.session.execute(db.select(db.func.count()).select_from(db.metadata.tables["metrics"])).scalar()
+    ):
         site = test_random_values_on_random_routes_never_5xx.site = Site(app, db)
     rule, method = data.draw(st.sampled_from(site.routes), label="route")
     role = data.draw(st.sampled_from([site.role(rule), "anonymous"]), label="role")
@@ -208,4 +326,5 @@ def test_random_values_on_random_routes_never_5xx(app, db, monkeypatch, data):
             v = data.draw(field_values, label=k)
             drawn[k] = _numberish(v) if rule.rule.startswith("/api/") and data.draw(st.booleans()) else v
         return drawn[k]
+
     site.send(rule, method, role, values)

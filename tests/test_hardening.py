@@ -1,4 +1,5 @@
 """Hardening: rate limits, security headers, fuzzed JSON bodies never 5xx."""
+
 import json
 
 import pytest
@@ -11,10 +12,19 @@ from tests import factories as f
 
 @pytest.fixture
 def limited_app(app, database_url, redis_server):
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_server["url"],
-                       "SECRET_KEY": "t", "RATELIMIT_ENABLED": True, "RATE_LIMIT_LOGIN": "3 per minute",
-                       "RATE_LIMIT_EVENTS": "5 per minute", "RATE_LIMIT_AUTH_FAILURES": "4 per minute",
-                       "RATE_LIMIT_LOGIN_ACCOUNT": "4 per minute"})
+    return create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": redis_server["url"],
+            "SECRET_KEY": "t",
+            "RATELIMIT_ENABLED": True,
+            "RATE_LIMIT_LOGIN": "3 per minute",
+            "RATE_LIMIT_EVENTS": "5 per minute",
+            "RATE_LIMIT_AUTH_FAILURES": "4 per minute",
+            "RATE_LIMIT_LOGIN_ACCOUNT": "4 per minute",
+        }
+    )
 
 
 def test_login_is_rate_limited(limited_app, db):
@@ -22,8 +32,12 @@ def test_login_is_rate_limited(limited_app, db):
     client = limited_app.test_client()
     with limited_app.app_context():
         token = f.csrf_token(client, "/login")
-        codes = [client.post("/login", data={"email": "player@example.com", "password": "wrong",
-                                             "csrf_token": token}).status_code for _ in range(5)]
+        codes = [
+            client.post(
+                "/login", data={"email": "player@example.com", "password": "wrong", "csrf_token": token}
+            ).status_code
+            for _ in range(5)
+        ]
     assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429]
     assert client.get("/login").status_code == 200  # reading the page is not limited
 
@@ -37,13 +51,21 @@ def test_failed_logins_are_limited_per_account_across_addresses(limited_app, db)
         client = limited_app.test_client()
         env = {"REMOTE_ADDR": f"10.1.0.{i}"}
         token = f.csrf_token(client, "/login")
-        codes.append(client.post("/login", data={"email": "Player@example.com ", "password": "wrong",
-                                                 "csrf_token": token}, environ_base=env).status_code)
+        codes.append(
+            client.post(
+                "/login",
+                data={"email": "Player@example.com ", "password": "wrong", "csrf_token": token},
+                environ_base=env,
+            ).status_code
+        )
     assert codes == [401] * 4 + [429, 429]
     client = limited_app.test_client()  # another account, from an address already used: not affected
     token = f.csrf_token(client, "/login")
-    r = client.post("/login", data={"email": "other@example.com", "password": "correct horse", "csrf_token": token},
-                    environ_base={"REMOTE_ADDR": "10.1.0.1"})
+    r = client.post(
+        "/login",
+        data={"email": "other@example.com", "password": "correct horse", "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "10.1.0.1"},
+    )
     assert r.status_code == 302
 
 
@@ -52,8 +74,10 @@ def test_event_api_is_rate_limited_per_key(limited_app, db):
     db.session.commit()
     headers = {"X-API-Key": f.api_key()}
     client = limited_app.test_client()
-    codes = [client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers=headers).status_code
-             for _ in range(7)]
+    codes = [
+        client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers=headers).status_code
+        for _ in range(7)
+    ]
     assert codes[:5] == [201] * 5 and codes[5:] == [429, 429]
     r = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers=headers)
     assert r.json["error"]["message"].startswith("rate limit exceeded")
@@ -62,17 +86,28 @@ def test_event_api_is_rate_limited_per_key(limited_app, db):
 def test_guessed_api_keys_are_limited_per_address(limited_app, db):
     """Each guess presents a new key, so per-key buckets never fill: refused keys count per address."""
     import secrets
+
     f.metric("lessons")
     good = f.api_key()
     db.session.commit()
     client = limited_app.test_client()
-    codes = [client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}},
-                         headers={"X-API-Key": "gk_" + secrets.token_urlsafe(32)}).status_code for _ in range(6)]
+    codes = [
+        client.post(
+            "/api/v1/metrics/lessons/event",
+            json={"user": {"id": "u"}},
+            headers={"X-API-Key": "gk_" + secrets.token_urlsafe(32)},
+        ).status_code
+        for _ in range(6)
+    ]
     assert codes == [401] * 4 + [429, 429]
     assert client.get("/api/v1/leaderboards", headers={"X-API-Key": "gk_guess"}).status_code == 429  # every route
     other = limited_app.test_client()  # another address is not affected
-    r = other.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers={"X-API-Key": good},
-                   environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    r = other.post(
+        "/api/v1/metrics/lessons/event",
+        json={"user": {"id": "u"}},
+        headers={"X-API-Key": good},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
     assert r.status_code == 201
 
 
@@ -87,14 +122,27 @@ def test_security_headers(client, db):
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=8)
+    max_leaves=8,
+)
 bodies = st.one_of(
     json_values,
-    st.fixed_dictionaries({}, optional={"user": json_values | st.fixed_dictionaries(
-        {"id": json_values}, optional={"tz": json_values, "attributes": json_values, "name": json_values,
-                                       "email": json_values}),
-        "value": json_values, "tz": json_values, "attributes": json_values, "idempotency_key": json_values,
-        "user_id": json_values, "action": json_values, "difficulty": json_values}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "user": json_values
+            | st.fixed_dictionaries(
+                {"id": json_values},
+                optional={"tz": json_values, "attributes": json_values, "name": json_values, "email": json_values},
+            ),
+            "value": json_values,
+            "tz": json_values,
+            "attributes": json_values,
+            "idempotency_key": json_values,
+            "user_id": json_values,
+            "action": json_values,
+            "difficulty": json_values,
+        },
+    ),
 )
 
 
@@ -129,30 +177,48 @@ def test_fuzzed_json_api_bodies_never_5xx(app, db, body, raw):
         except (TypeError, ValueError):
             payload = "{}"
         for data in (payload, raw):
-            r = client.open(path, method=method, data=data,
-                            headers={"X-API-Key": key, "Content-Type": "application/json"})
+            r = client.open(
+                path, method=method, data=data, headers={"X-API-Key": key, "Content-Type": "application/json"}
+            )
             assert r.status_code < 500, (method, path, data, r.get_data(as_text=True)[:300])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(params=st.dictionaries(st.sampled_from(["limit", "offset", "run", "segment", "history", "page"]),
-                              st.text(max_size=12), max_size=4))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["limit", "offset", "run", "segment", "history", "page"]), st.text(max_size=12), max_size=4
+    )
+)
 @example(params={"limit": "¹", "offset": "²", "history": "٣", "page": "¹"})  # isdigit() yet not int()
-@example(params={"limit": "1" * 12, "offset": "9" * 12, "history": "10" + "0" * 20, "page": str(10 ** 20)})
+@example(params={"limit": "1" * 12, "offset": "9" * 12, "history": "10" + "0" * 20, "page": str(10**20)})
 def test_fuzzed_query_strings_never_5xx(app, db, params):
     if not db.session.execute(db.select(db.func.count()).select_from(db.metadata.tables["metrics"])).scalar():
         m = f.metric("lessons")
         db.session.commit()
         from gamify.services import leaderboards
-        leaderboards.create({"key": "lb", "name": "LB", "ranked_by": "metric", "metric_id": m.id,
-                             "frequency": "perpetual", "participant_limit": 10, "breakdown": ["city"]})
+
+        leaderboards.create(
+            {
+                "key": "lb",
+                "name": "LB",
+                "ranked_by": "metric",
+                "metric_id": m.id,
+                "frequency": "perpetual",
+                "participant_limit": 10,
+                "breakdown": ["city"],
+            }
+        )
         f.player("u1", attributes={"city": "x"})
         db.session.commit()
     key = test_fuzzed_query_strings_never_5xx.__dict__.setdefault("key", {}).get(id(db.engine)) or f.api_key()
     test_fuzzed_query_strings_never_5xx.key[id(db.engine)] = key
     client = app.test_client()
-    for path in ("/api/v1/leaderboards/lb", "/api/v1/leaderboards/lb/users/u1", "/api/v1/users/u1/streak",
-                 "/api/v1/users/u1/energy/transactions"):
+    for path in (
+        "/api/v1/leaderboards/lb",
+        "/api/v1/leaderboards/lb/users/u1",
+        "/api/v1/users/u1/streak",
+        "/api/v1/users/u1/energy/transactions",
+    ):
         r = client.get(path, query_string=params, headers={"X-API-Key": key})
         assert r.status_code < 500, (path, params, r.get_data(as_text=True)[:300])
 
@@ -163,6 +229,7 @@ def test_a_connection_cut_while_idle_is_replaced_not_failed(app, client, db, mon
     (no round trip per request)."""
     import gamify
     from tests import factories as f
+
     f.metric("lessons")
     headers = {"X-API-Key": f.api_key()}
     assert client.post("/api/v1/metrics/lessons/event", headers=headers, json={"user": {"id": "u"}}).status_code == 201
@@ -172,10 +239,13 @@ def test_a_connection_cut_while_idle_is_replaced_not_failed(app, client, db, mon
     if db.engine.dialect.name == "postgresql":  # cut every idle connection of this database, as a restart would
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
+
         killer = create_engine(db.engine.url, poolclass=NullPool)  # not one of the pool's
         with killer.connect() as other:
-            other.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                                  "datname = current_database() AND pid <> pg_backend_pid()")
+            other.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                "datname = current_database() AND pid <> pg_backend_pid()"
+            )
         killer.dispose()
     else:  # SQLite: close the idle connections under the pool's feet
         for rec in list(pool._pool.queue):
@@ -188,19 +258,23 @@ def test_a_connection_cut_while_idle_is_replaced_not_failed(app, client, db, mon
     db.engine.dispose()  # other connections cut above must not meet the fixtures' cleanup
 
 
-@pytest.mark.parametrize("body, field", [
-    ('{"user": {"id": "u\\u0000"}}', "user.id"),
-    ('{"user": {"id": "\\ud800"}}', "user.id"),
-    ('{"user": {"id": "u", "name": "%s"}}' % ("n" * 121), "user.name"),
-    ('{"user": {"id": "u"}, "value": %d}' % 2 ** 63, "value"),
-    ('{"user": {"id": "u"}, "value": 1e308}', "value"),
-    ('{"user": {"id": "u"}, "attributes": {"city": NaN}}', "body"),
-    ('{"user": {"id": "u"}, "attributes": {"k\\u0000": "v"}}', "attributes"),
-    ('{"user": {"id": "u"}, "attributes": {"a": %s}}' % ("[" * 1000 + "]" * 1000), "attributes.a"),
-    ('{"user": {"id": "u"}, "idempotency_key": "k\\u0000"}', "idempotency_key"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ('{"user": {"id": "u\\u0000"}}', "user.id"),
+        ('{"user": {"id": "\\ud800"}}', "user.id"),
+        ('{"user": {"id": "u", "name": "%s"}}' % ("n" * 121), "user.name"),
+        ('{"user": {"id": "u"}, "value": %d}' % 2**63, "value"),
+        ('{"user": {"id": "u"}, "value": 1e308}', "value"),
+        ('{"user": {"id": "u"}, "attributes": {"city": NaN}}', "body"),
+        ('{"user": {"id": "u"}, "attributes": {"k\\u0000": "v"}}', "attributes"),
+        ('{"user": {"id": "u"}, "attributes": {"a": %s}}' % ("[" * 1000 + "]" * 1000), "attributes.a"),
+        ('{"user": {"id": "u"}, "idempotency_key": "k\\u0000"}', "idempotency_key"),
+    ],
+)
 def test_bad_event_input_is_a_400_naming_the_field_and_writes_nothing(client, db, body, field):
     from gamify.models import MetricEvent, User
+
     f.metric("lessons")
     headers = {"X-API-Key": f.api_key(), "Content-Type": "application/json"}
     r = client.post("/api/v1/metrics/lessons/event", data=body, headers=headers)
@@ -215,13 +289,14 @@ def test_request_size_ids_and_form_text_limits(app, client, db):
     key = f.api_key()
     admin = f.admin()
     huge = '{"user": {"id": "u"}, "attributes": {"a": "%s"}}' % ("x" * (3 * 1024 * 1024))
-    r = client.post("/api/v1/metrics/lessons/event", data=huge,
-                    headers={"X-API-Key": key, "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/metrics/lessons/event", data=huge, headers={"X-API-Key": key, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413 and "error" in r.json
     # An id past a database integer is a 404, not an overflow in the query.
     f.login(client, admin.email)
-    assert client.get(f"/admin/players/{2 ** 31}").status_code == 404
-    assert client.get(f"/admin/players/{2 ** 31 - 1}").status_code == 404
+    assert client.get(f"/admin/players/{2**31}").status_code == 404
+    assert client.get(f"/admin/players/{2**31 - 1}").status_code == 404
     # A NUL in any form field, the unauthenticated login form included, is a 400 naming the field.
     anon = app.test_client()
     token = f.csrf_token(anon, "/login")

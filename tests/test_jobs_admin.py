@@ -1,4 +1,5 @@
 """Admin pages for webhooks, jobs and notification settings: access control, forms, Redis outages."""
+
 import re
 
 import pytest
@@ -32,12 +33,15 @@ def test_admin_only(app, db, client, path):
     assert client.get(path).status_code == 200
 
 
-@pytest.mark.parametrize("path, data", [
-    ("/admin/jobs/run/dispatch-outbox", {}),
-    ("/admin/jobs/failed/requeue-all", {}),
-    ("/admin/jobs/failed/x/requeue", {}),
-    ("/admin/notifications", {"reminder_hour": "20"}),
-])
+@pytest.mark.parametrize(
+    "path, data",
+    [
+        ("/admin/jobs/run/dispatch-outbox", {}),
+        ("/admin/jobs/failed/requeue-all", {}),
+        ("/admin/jobs/failed/x/requeue", {}),
+        ("/admin/notifications", {"reminder_hour": "20"}),
+    ],
+)
 def test_admin_posts_refuse_players(app, db, client, path, data):
     f.web_player()
     f.login(client)
@@ -49,12 +53,21 @@ def test_create_endpoint_shows_secret_and_test_event_is_delivered(app, db, clien
     f.admin()
     f.login(client, "admin@example.com")
     token = f.csrf_token(client, "/admin/webhooks/")
-    resp = client.post("/admin/webhooks/", data={"csrf_token": token, "url": "ftp://nope", "active": "y",
-                                                 "event_types": ["streak.lost"]})
+    resp = client.post(
+        "/admin/webhooks/",
+        data={"csrf_token": token, "url": "ftp://nope", "active": "y", "event_types": ["streak.lost"]},
+    )
     assert resp.status_code == 400 and "http://" in resp.get_data(as_text=True)
-    resp = client.post("/admin/webhooks/", data={"csrf_token": token, "url": http_receiver.url,
-                                                 "description": "CRM", "active": "y",
-                                                 "event_types": ["streak.lost", "achievement.completed"]})
+    resp = client.post(
+        "/admin/webhooks/",
+        data={
+            "csrf_token": token,
+            "url": http_receiver.url,
+            "description": "CRM",
+            "active": "y",
+            "event_types": ["streak.lost", "achievement.completed"],
+        },
+    )
     assert resp.status_code == 302
     ep = db.session.execute(db.select(WebhookEndpoint)).scalar_one()
     assert ep.event_types == ["achievement.completed", "streak.lost"] and ep.active
@@ -78,8 +91,9 @@ def test_create_endpoint_shows_secret_and_test_event_is_delivered(app, db, clien
     db.session.expire_all()
     assert db.session.get(WebhookEndpoint, ep.id).secret != old
 
-    resp = client.post(f"/admin/webhooks/{ep.id}", data={"csrf_token": token, "url": http_receiver.url,
-                                                         "event_types": ["energy.full"]})
+    resp = client.post(
+        f"/admin/webhooks/{ep.id}", data={"csrf_token": token, "url": http_receiver.url, "event_types": ["energy.full"]}
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     ep = db.session.get(WebhookEndpoint, ep.id)
@@ -95,14 +109,27 @@ def test_notification_settings_are_saved(app, db, client):
     f.login(client, "admin@example.com")
     assert reminders.get_settings().reminder_hour == 19
     token = f.csrf_token(client, "/admin/notifications")
-    data = {"csrf_token": token, "email_enabled": "y", "reminder_hour": "20", "reactivation_threshold": "10",
-            "reactivation_hour": "9", "recap_weekday": "6", "recap_hour": "18"}
+    data = {
+        "csrf_token": token,
+        "email_enabled": "y",
+        "reminder_hour": "20",
+        "reactivation_threshold": "10",
+        "reactivation_hour": "9",
+        "recap_weekday": "6",
+        "recap_hour": "18",
+    }
     assert client.post("/admin/notifications", data=dict(data, reactivation_threshold="0")).status_code == 400
     assert client.post("/admin/notifications", data=data).status_code == 302
     db.session.expire_all()
     s = db.session.execute(db.select(MessagingSettings)).scalar_one()
-    assert (s.reminder_hour, s.reactivation_threshold, s.reactivation_hour, s.recap_weekday, s.recap_hour,
-            s.email_enabled) == (20, 10, 9, 6, 18, True)
+    assert (
+        s.reminder_hour,
+        s.reactivation_threshold,
+        s.reactivation_hour,
+        s.recap_weekday,
+        s.recap_hour,
+        s.email_enabled,
+    ) == (20, 10, 9, 6, 18, True)
     page = client.get("/admin/notifications").get_data(as_text=True)
     assert re.search(r'<option selected value="20">|<option value="20" selected', page)
 
@@ -111,8 +138,15 @@ def test_jobs_page_lists_queues_schedule_and_runs_a_job(app, db, client):
     f.admin()
     f.login(client, "admin@example.com")
     page = client.get("/admin/jobs").get_data(as_text=True)
-    for name in ("dispatch-outbox", "streak-reminders", "settle-streaks", "weekly-recaps", "time-interval-points",
-                 "expire-gifts", "finalise-leaderboards"):
+    for name in (
+        "dispatch-outbox",
+        "streak-reminders",
+        "settle-streaks",
+        "weekly-recaps",
+        "time-interval-points",
+        "expire-gifts",
+        "finalise-leaderboards",
+    ):
         assert name in page
     assert "No worker is running" in page
     token = f.csrf_token(client, "/admin/jobs")
@@ -120,6 +154,7 @@ def test_jobs_page_lists_queues_schedule_and_runs_a_job(app, db, client):
     from rq import Queue
 
     from gamify.queue import get_redis
+
     assert Queue("default", connection=get_redis()).count == 1
     assert client.post("/admin/jobs/run/nope", data={"csrf_token": token}).status_code == 302
 
@@ -147,6 +182,9 @@ def test_nav_links_for_admins(app, db, client):
     f.admin()
     f.login(client, "admin@example.com")
     page = client.get("/admin/jobs").get_data(as_text=True)
-    for href, label in (("/admin/webhooks", "Webhooks"), ("/admin/jobs", "Jobs"),
-                        ("/admin/notifications", "Notifications settings")):
+    for href, label in (
+        ("/admin/webhooks", "Webhooks"),
+        ("/admin/jobs", "Jobs"),
+        ("/admin/notifications", "Notifications settings"),
+    ):
         assert re.search(rf'href="{href}"[^>]*>{label}<', page), label

@@ -1,5 +1,6 @@
 """The recurring schedule on RQ's cron scheduler: what is enqueued when, one leader among several
 schedulers, and every scheduled job runs on a real worker."""
+
 from datetime import datetime, timezone
 
 import time_machine
@@ -25,8 +26,17 @@ def test_schedule_enqueues_on_rq_cron_times(app, db):
         assert queued_names() == ["dispatch_outbox"]  # interval jobs start at once, cron ones wait
     with time_machine.travel(datetime(2026, 4, 1, 10, 15, 1, tzinfo=timezone.utc), tick=False):
         cron.enqueue_jobs()
-        assert queued_names() == sorted(["dispatch_outbox", "streak_reminders", "settle_streaks", "weekly_recaps",
-                                         "time_interval_points", "expire_gifts", "finalise_leaderboards"])
+        assert queued_names() == sorted(
+            [
+                "dispatch_outbox",
+                "streak_reminders",
+                "settle_streaks",
+                "weekly_recaps",
+                "time_interval_points",
+                "expire_gifts",
+                "finalise_leaderboards",
+            ]
+        )
     with time_machine.travel(datetime(2026, 4, 1, 10, 16, 2, tzinfo=timezone.utc), tick=False):
         cron.enqueue_jobs()
         assert queued_names().count("dispatch_outbox") == 2  # every minute

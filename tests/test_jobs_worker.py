@@ -1,5 +1,6 @@
 """The real processes: `python -m gamify.worker` processes jobs (and runs the cron), and
 `python -m gamify.devmail` writes each message it receives as a .eml file."""
+
 import os
 import signal
 import socket
@@ -8,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from rq import Queue
+from rq import Queue, Worker
 from rq.job import Job
 
 from gamify import jobs, mail
@@ -19,8 +20,14 @@ from tests.mailfixtures import free_port
 
 
 def _env(database_url, redis_server, **extra) -> dict:
-    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_server["url"], SECRET_KEY="test-secret",
-               PYTHONUNBUFFERED="1", **extra)
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_server["url"],
+        SECRET_KEY="test-secret",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
     return env
 
 
@@ -36,8 +43,14 @@ def _wait(pred, timeout=20.0, every=0.1):
 def test_worker_burst_processes_a_job(app, db, database_url, redis_server):
     job = Queue("default", connection=get_redis()).enqueue(jobs.prune_logs)
     db.session.commit()  # no open transaction (SQLite lock) while the worker writes
-    proc = subprocess.run([sys.executable, "-m", "gamify.worker", "--burst"], cwd=ROOT,
-                          env=_env(database_url, redis_server), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gamify.worker", "--burst"],
+        cwd=ROOT,
+        env=_env(database_url, redis_server),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     job = Job.fetch(job.id, connection=get_redis())
     assert job.get_status() == "finished", proc.stderr[-2000:]
@@ -46,17 +59,25 @@ def test_worker_burst_processes_a_job(app, db, database_url, redis_server):
 
 def test_worker_runs_the_cron_and_stops_cleanly(app, db, database_url, redis_server):
     db.session.commit()
-    proc = subprocess.Popen([sys.executable, "-m", "gamify.worker"], cwd=ROOT,
-                            env=_env(database_url, redis_server), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gamify.worker"],
+        cwd=ROOT,
+        env=_env(database_url, redis_server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         conn = get_redis()
         # The cron leader enqueues dispatch-outbox at once; the worker runs it.
         assert _wait(lambda: conn.get(jobs.CRON_LEADER_KEY) is not None), "no cron leader"
-        assert _wait(lambda: any(
-            j and j.get_status() == "finished"
-            for j in Job.fetch_many([i.decode() for i in conn.zrange("rq:cron_job:dispatch-outbox:jobs", 0, -1)],
-                                connection=conn))
+        assert _wait(
+            lambda: any(
+                j and j.get_status() == "finished"
+                for j in Job.fetch_many(
+                    [i.decode() for i in conn.zrange("rq:cron_job:dispatch-outbox:jobs", 0, -1)], connection=conn
+                )
+            )
         ), "dispatch-outbox never ran"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -73,9 +94,14 @@ def test_worker_carries_on_after_redis_drops_under_a_running_job(app, db, databa
     """Redis stops while a job runs and comes back 10 s later (empty: no persistence): the worker process
     is still there, processes new jobs, and a cron scheduler leads again."""
     db.session.commit()
-    proc = subprocess.Popen([sys.executable, "-m", "gamify.worker"], cwd=ROOT,
-                            env=_env(database_url, redis_server), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gamify.worker"],
+        cwd=ROOT,
+        env=_env(database_url, redis_server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         conn = get_redis()
         assert _wait(lambda: conn.get(jobs.CRON_LEADER_KEY) is not None), "no cron leader"
@@ -105,9 +131,14 @@ def test_mail_never_waits_behind_a_burst_of_other_jobs(app, db, database_url, re
     db.session.commit()
     conn = get_redis()
     backlog = [Queue("default", connection=conn).enqueue(time.sleep, 1) for _ in range(15)]
-    proc = subprocess.Popen([sys.executable, "-m", "gamify.worker", "--no-cron"], cwd=ROOT,
-                            env=_env(database_url, redis_server), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gamify.worker", "--no-cron"],
+        cwd=ROOT,
+        env=_env(database_url, redis_server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert _wait(lambda: any(j.get_status(refresh=True) == "started" for j in backlog)), "backlog not started"
         mail = Queue("mail", connection=conn).enqueue(jobs.prune_logs)
@@ -127,17 +158,34 @@ def test_mail_never_waits_behind_a_burst_of_other_jobs(app, db, database_url, re
 def test_devmail_writes_an_eml_file(app, tmp_path):
     port = free_port()
     maildir = tmp_path / "mail"
-    proc = subprocess.Popen([sys.executable, "-m", "gamify.devmail", "--port", str(port), "--dir", str(maildir)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gamify.devmail", "--port", str(port), "--dir", str(maildir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
+
         def listening():
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", port)) == 0
+
         assert _wait(listening), "devmail did not start"
         app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-        msg = mail.build("dev@example.com", "Hello dev", "reactivation",
-                         {"name": "Dev", "lost_length": 9, "unit": "day", "type_label": "Come-back messages",
-                          "link": "http://127.0.0.1:5000/l/streak/x"}, unsubscribe_url="http://127.0.0.1:5000/u")
+        msg = mail.build(
+            "dev@example.com",
+            "Hello dev",
+            "reactivation",
+            {
+                "name": "Dev",
+                "lost_length": 9,
+                "unit": "day",
+                "type_label": "Come-back messages",
+                "link": "http://127.0.0.1:5000/l/streak/x",
+            },
+            unsubscribe_url="http://127.0.0.1:5000/u",
+        )
         mail.send(msg)
         assert _wait(lambda: list(maildir.glob("*.eml")))
     finally:
@@ -148,3 +196,38 @@ def test_devmail_writes_an_eml_file(app, tmp_path):
     raw = eml.read_bytes()
     assert b"Subject: Hello dev" in raw and b"X-Devmail-Envelope-To: dev@example.com" in raw
     assert b"multipart/alternative" in raw
+
+
+def test_delayed_jobs_run_and_no_worker_process_crashes(app, db, database_url, redis_server):
+    """Delayed jobs (retries with back-off, enqueue_in) need the RQ scheduler, which each worker starts as
+    a process of its own: the supervised workers must be allowed to (a daemonic process may not have
+    children: the workers crashed and were restarted in a loop). The job runs, and nobody restarts."""
+    from datetime import timedelta
+
+    db.session.commit()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gamify.worker", "--no-cron"],
+        cwd=ROOT,
+        env=_env(database_url, redis_server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        conn = get_redis()
+        assert _wait(lambda: len(Worker.all(connection=conn)) == 2), "the two workers never registered"
+        job = Queue("default", connection=conn).enqueue_in(timedelta(seconds=2), jobs.prune_logs)
+        assert _wait(lambda: job.get_status(refresh=True) == "finished", timeout=30), "the delayed job never ran"
+        time.sleep(3)
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+    assert proc.returncode == 0, out[-3000:]
+    assert "exited with" not in out and "unhandled exception" not in out and "stopped on an error" not in out, out[
+        -3000:
+    ]

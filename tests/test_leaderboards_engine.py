@@ -1,4 +1,5 @@
 """Pure leaderboard arithmetic: competition ranks, tie-break members, rank shifts, segments, periods."""
+
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -39,7 +40,10 @@ def test_band_bounds_are_the_scores_of_the_players_a_move_passes():
 
 def test_segments_are_derived_from_attributes_and_normalised():
     assert lb.segments_for({"city": "London ", "tier": "Gold", "x": 1}, ["city", "tier", "team"]) == [
-        "global", "city:london", "tier:gold"]
+        "global",
+        "city:london",
+        "tier:gold",
+    ]
     assert lb.segments_for({"vip": True, "level": 3.0}, ["vip", "level"]) == ["global", "vip:true", "level:3"]
     assert lb.parse_segment("city:London", ["city"]) == "city:london"
     assert lb.parse_segment("GLOBAL", ["city"]) == "global"
@@ -84,10 +88,13 @@ def test_placement_rolls_late_events_into_the_open_period():
     assert lb.place("weekly", date(2025, 12, 1), date(2026, 1, 12), date(2026, 1, 2)) == (False, None)
 
 
-@pytest.mark.parametrize("now,expected", [
-    (utc(2026, 1, 12, 11, 59), date(2026, 1, 5)),  # still Sunday 11th somewhere (UTC-12)
-    (utc(2026, 1, 12, 12, 0), date(2026, 1, 12)),
-])
+@pytest.mark.parametrize(
+    "now,expected",
+    [
+        (utc(2026, 1, 12, 11, 59), date(2026, 1, 5)),  # still Sunday 11th somewhere (UTC-12)
+        (utc(2026, 1, 12, 12, 0), date(2026, 1, 12)),
+    ],
+)
 def test_first_open_period_follows_the_last_time_zone(now, expected):
     assert lb.first_open_period("weekly", date(2025, 12, 1), now) == expected
     assert lb.first_open_period("daily", date(2030, 1, 1), now) == date(2030, 1, 1)  # starts later

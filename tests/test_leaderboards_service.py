@@ -1,5 +1,6 @@
 """Leaderboards on the event engine, against a real Redis: segmented writes, rank history, ties, rebuild,
 Redis outages, finalisation across time zones and archive/reset under concurrent writers."""
+
 import logging
 import threading
 from datetime import date, datetime, timezone
@@ -19,11 +20,28 @@ def utc(*a):
     return datetime(*a, tzinfo=timezone.utc)
 
 
-def make_board(key="lessons", metric=None, system=None, ranked_by=None, frequency="perpetual", start=None,
-               limit=10, breakdown=(), now=None):
-    data = {"key": key, "name": key.title(), "ranked_by": ranked_by or ("points" if system else "metric"),
-            "metric_id": metric.id if metric else None, "system_id": system.id if system else None,
-            "frequency": frequency, "start_date": start, "participant_limit": limit, "breakdown": list(breakdown)}
+def make_board(
+    key="lessons",
+    metric=None,
+    system=None,
+    ranked_by=None,
+    frequency="perpetual",
+    start=None,
+    limit=10,
+    breakdown=(),
+    now=None,
+):
+    data = {
+        "key": key,
+        "name": key.title(),
+        "ranked_by": ranked_by or ("points" if system else "metric"),
+        "metric_id": metric.id if metric else None,
+        "system_id": system.id if system else None,
+        "frequency": frequency,
+        "start_date": start,
+        "participant_limit": limit,
+        "breakdown": list(breakdown),
+    }
     board = svc.create(data, now=now)
     _db.session.commit()
     svc.rebuild(board)
@@ -42,13 +60,14 @@ def zset(key):
 
 
 def top(board, period="all", segment="global", limit=None):
-    return [(e["external_id"], e["rank"], e["score"])
-            for e in svc.rankings(board, period, segment, 0, limit)["entries"]]
+    return [
+        (e["external_id"], e["rank"], e["score"]) for e in svc.rankings(board, period, segment, 0, limit)["entries"]
+    ]
 
 
 def test_segmented_write_lands_in_global_city_and_tier_keys(db):
     m = f.metric("lessons")
-    board = make_board(metric=m, breakdown=["city", "tier"])
+    make_board(metric=m, breakdown=["city", "tier"])
     u = f.player("ann", attributes={"city": "London", "tier": "Gold"})
     db.session.commit()
     resp = process_event("lessons", u, 3)
@@ -60,7 +79,10 @@ def test_segmented_write_lands_in_global_city_and_tier_keys(db):
     rows = db.session.query(LeaderboardScore).filter_by(user_id=u.id).all()
     assert sorted((x.segment, x.score) for x in rows) == [("city:london", 3), ("global", 3), ("tier:gold", 3)]
     assert [(e["segment"], e["rank"], e["score"], e["previous_rank"]) for e in resp["leaderboards"]] == [
-        ("global", 1, 3, None), ("city:london", 1, 3, None), ("tier:gold", 1, 3, None)]
+        ("global", 1, 3, None),
+        ("city:london", 1, 3, None),
+        ("tier:gold", 1, 3, None),
+    ]
 
 
 def test_player_overtaken_gets_a_rank_change_row_and_domain_event(db):
@@ -75,14 +97,18 @@ def test_player_overtaken_gets_a_rank_change_row_and_domain_event(db):
     ev = resp["event_id"]
     fan_out()  # a's change is written by the worker, after the commit
     assert [(e["segment"], e["previous_rank"], e["rank"]) for e in resp["leaderboards"]] == [
-        ("global", 2, 1), ("city:paris", 2, 1)]
+        ("global", 2, 1),
+        ("city:paris", 2, 1),
+    ]
     rows = db.session.query(LeaderboardRankChange).filter_by(source_event_id=ev).all()
     got = sorted((x.user_id, x.segment, x.previous_rank, x.new_rank) for x in rows)
-    assert got == sorted([(a.id, "global", 1, 2), (a.id, "city:paris", 1, 2),
-                          (b.id, "global", 2, 1), (b.id, "city:paris", 2, 1)])
+    assert got == sorted(
+        [(a.id, "global", 1, 2), (a.id, "city:paris", 1, 2), (b.id, "global", 2, 1), (b.id, "city:paris", 2, 1)]
+    )
     assert all(x.occurred_at is not None and x.period == "all" for x in rows)
-    events = db.session.query(DomainEvent).filter_by(type="leaderboard.rank_changed", source_event_id=ev,
-                                                     user_id=a.id).all()
+    events = (
+        db.session.query(DomainEvent).filter_by(type="leaderboard.rank_changed", source_event_id=ev, user_id=a.id).all()
+    )
     assert {e.payload["segment"] for e in events} == {"global", "city:paris"}
     assert events[0].payload["previous_rank"] == 1 and events[0].payload["new_rank"] == 2
     # c (rank 3, outside the top 2) did not move, and a new entrant below the top N moves nobody's rows
@@ -90,8 +116,7 @@ def test_player_overtaken_gets_a_rank_change_row_and_domain_event(db):
     db.session.commit()
     resp = process_event("lessons", d, 2)  # 2 > c's 1: c goes 3 -> 4, outside the top N: not recorded
     fan_out()
-    assert not db.session.query(LeaderboardRankChange).filter_by(source_event_id=resp["event_id"],
-                                                                 user_id=c.id).count()
+    assert not db.session.query(LeaderboardRankChange).filter_by(source_event_id=resp["event_id"], user_id=c.id).count()
     assert top(board) == [("b", 1, 6), ("a", 2, 5)]
 
 
@@ -141,6 +166,7 @@ def test_player_moving_city_leaves_the_old_segment(db):
     process_event("lessons", a, 5)
     process_event("lessons", b, 3)
     from gamify.services import users
+
     users.identify("p0", attributes={"city": "Oslo"})
     db.session.commit()
     resp = process_event("lessons", a, 1)
@@ -150,7 +176,10 @@ def test_player_moving_city_leaves_the_old_segment(db):
     assert top(board, segment="city:oslo") == [("p0", 1, 6)]
     moved = db.session.query(LeaderboardRankChange).filter_by(source_event_id=resp["event_id"]).all()
     assert {(x.user_id, x.segment, x.previous_rank, x.new_rank) for x in moved} == {
-        (a.id, "city:rome", 1, None), (a.id, "city:oslo", None, 1), (b.id, "city:rome", 2, 1)}
+        (a.id, "city:rome", 1, None),
+        (a.id, "city:oslo", None, 1),
+        (b.id, "city:rome", 2, 1),
+    }
 
 
 def test_idempotent_replay_reports_current_ranks(db):
@@ -161,8 +190,9 @@ def test_idempotent_replay_reports_current_ranks(db):
     process_event("lessons", b, 5)
     replay = process_event("lessons", a, 2, idempotency_key="k1")
     assert replay["idempotent_replayed"]
-    assert replay["leaderboards"] == [{"key": "lessons", "segment": "global", "period": "all", "rank": 2,
-                                       "score": 2, "previous_rank": 2}]
+    assert replay["leaderboards"] == [
+        {"key": "lessons", "segment": "global", "period": "all", "rank": 2, "score": 2, "previous_rank": 2}
+    ]
 
 
 def test_board_created_after_events_is_filled_from_history(db):
@@ -192,10 +222,13 @@ def _dump(prefixes=("lb:", "lbm:", "lbmeta:")):
 def _many(db):
     m = f.metric("lessons")
     perpetual = make_board(metric=m, breakdown=["city", "tier"])
-    weekly = make_board("weekly", metric=m, frequency="weekly", start=date(2026, 1, 5), breakdown=["city"],
-                        now=utc(2026, 1, 5))
-    ps = [f.player(f"p{i}", attributes={"city": ["rome", "oslo"][i % 2], "tier": ["a", "b", "c"][i % 3]})
-          for i in range(7)]
+    weekly = make_board(
+        "weekly", metric=m, frequency="weekly", start=date(2026, 1, 5), breakdown=["city"], now=utc(2026, 1, 5)
+    )
+    ps = [
+        f.player(f"p{i}", attributes={"city": ["rome", "oslo"][i % 2], "tier": ["a", "b", "c"][i % 3]})
+        for i in range(7)
+    ]
     db.session.commit()
     for i, p in enumerate(ps):
         process_event("lessons", p, [3, 5, 5, 1, 8, 5, 2][i], now=utc(2026, 1, 6, 9, i))
@@ -206,19 +239,26 @@ def _many(db):
 def test_rebuild_after_flushall_restores_identical_rankings(db, app):
     perpetual, weekly = _many(db)
     before = _dump()
-    ranks_before = {(seg, p): top(b, p, seg) for b, p in ((perpetual, "all"), (weekly, "2026-01-05"))
-                    for seg in ("global", "city:rome", "city:oslo")}
+    ranks_before = {
+        (seg, p): top(b, p, seg)
+        for b, p in ((perpetual, "all"), (weekly, "2026-01-05"))
+        for seg in ("global", "city:rome", "city:oslo")
+    }
     get_redis().flushall()
     result = app.test_cli_runner().invoke(args=["leaderboards", "rebuild"])
     assert result.exit_code == 0, result.output
     assert "rebuilt 2" in result.output
     after = _dump()
-    assert {k: v for k, v in after.items() if not k.startswith(b"lbmeta:")} == \
-        {k: v for k, v in before.items() if not k.startswith(b"lbmeta:")}
+    assert {k: v for k, v in after.items() if not k.startswith(b"lbmeta:")} == {
+        k: v for k, v in before.items() if not k.startswith(b"lbmeta:")
+    }
     # ... and automatically on the next read when the marker is gone
     get_redis().flushall()
-    ranks_after = {(seg, p): top(b, p, seg) for b, p in ((perpetual, "all"), (weekly, "2026-01-05"))
-                   for seg in ("global", "city:rome", "city:oslo")}
+    ranks_after = {
+        (seg, p): top(b, p, seg)
+        for b, p in ((perpetual, "all"), (weekly, "2026-01-05"))
+        for seg in ("global", "city:rome", "city:oslo")
+    }
     assert ranks_after == ranks_before
     assert ranks_before[("global", "all")][:5] == [("p4", 1, 8), ("p1", 2, 5), ("p2", 2, 5), ("p5", 2, 5), ("p3", 2, 5)]
 
@@ -245,11 +285,18 @@ def test_redis_down_event_succeeds_and_rankings_catch_up(db, app, redis_server, 
     redis_server["stop"]()
     try:
         with caplog.at_level(logging.WARNING, logger="gamify.services.leaderboards"):
-            resp = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "p1"}, "value": 7},
-                               headers={"X-API-Key": key})
+            resp = client.post(
+                "/api/v1/metrics/lessons/event", json={"user": {"id": "p1"}, "value": 7}, headers={"X-API-Key": key}
+            )
         assert resp.status_code == 201, resp.get_json()
-        assert resp.get_json()["leaderboards"][0] == {"key": "lessons", "segment": "global", "period": "all",
-                                                      "rank": 1, "score": 7, "previous_rank": None}
+        assert resp.get_json()["leaderboards"][0] == {
+            "key": "lessons",
+            "segment": "global",
+            "period": "all",
+            "rank": 1,
+            "score": 7,
+            "previous_rank": None,
+        }
         assert any("Redis" in r.getMessage() for r in caplog.records)
         db.session.expire_all()
         assert db.session.get(Leaderboard, board.id).redis_dirty
@@ -271,8 +318,10 @@ def test_redis_blip_with_data_kept_marks_dirty_and_rebuilds(db, monkeypatch):
     a, b = players(2)
     process_event("lessons", a, 5)
 
-    import gamify.queue
     from flask import current_app
+
+    import gamify.queue
+
     url = current_app.config["REDIS_URL"]
     # the network to Redis is gone for this event (nothing listens on port 1): every caller sees it
     monkeypatch.setitem(gamify.queue._clients, url, redis_lib.Redis.from_url("redis://127.0.0.1:1/0"))
@@ -296,24 +345,28 @@ def test_weekly_board_finalised_only_after_the_last_time_zone(db):
     r1 = process_event("lessons", kiri, 3, now=utc(2026, 1, 11, 9, 30))  # Sun 11 Jan 23:30 local
     r2 = process_event("lessons", kiri, 2, now=utc(2026, 1, 11, 10, 30))  # Mon 12 Jan 00:30 local: next week
     r3 = process_event("lessons", pago, 4, now=utc(2026, 1, 12, 10, 30))  # Sun 11 Jan 23:30 local
-    assert [e["period"] for e in (r1, r2, r3) for e in e["leaderboards"]] == ["2026-01-05", "2026-01-12",
-                                                                            "2026-01-05"]
-    for not_yet in (utc(2026, 1, 11, 10, 0),  # Kiritimati's midnight
-                    utc(2026, 1, 12, 11, 0),  # Pago Pago's midnight
-                    utc(2026, 1, 12, 11, 59, 59)):  # UTC-12 still on Sunday
+    assert [e["period"] for e in (r1, r2, r3) for e in e["leaderboards"]] == ["2026-01-05", "2026-01-12", "2026-01-05"]
+    for not_yet in (
+        utc(2026, 1, 11, 10, 0),  # Kiritimati's midnight
+        utc(2026, 1, 12, 11, 0),  # Pago Pago's midnight
+        utc(2026, 1, 12, 11, 59, 59),
+    ):  # UTC-12 still on Sunday
         assert svc.finalise_due(not_yet) == []
     done = svc.finalise_due(utc(2026, 1, 12, 12, 0))
     db.session.commit()
-    assert [(d["period_start"], d["period_end"], d["participants"]) for d in done] == [
-        ("2026-01-05", "2026-01-11", 2)]
+    assert [(d["period_start"], d["period_end"], d["participants"]) for d in done] == [("2026-01-05", "2026-01-11", 2)]
     assert svc.finalise_due(utc(2026, 1, 12, 12, 5)) == []  # idempotent
     run = db.session.query(LeaderboardRun).filter_by(leaderboard_id=board.id, segment="global").one()
     assert [(e["external_id"], e["rank"], e["score"]) for e in run.rankings] == [("pago", 1, 4), ("kiri", 2, 3)]
     assert run.period_end == date(2026, 1, 11)
     db.session.expire_all()
     assert db.session.get(Leaderboard, board.id).current_period_start == date(2026, 1, 12)
-    types = [e.type for e in db.session.query(DomainEvent).filter(DomainEvent.type.in_(
-        ["leaderboard.finished", "leaderboard.started"])).order_by(DomainEvent.id)]
+    types = [
+        e.type
+        for e in db.session.query(DomainEvent)
+        .filter(DomainEvent.type.in_(["leaderboard.finished", "leaderboard.started"]))
+        .order_by(DomainEvent.id)
+    ]
     assert types == ["leaderboard.started", "leaderboard.finished", "leaderboard.started"]
     assert not get_redis().exists(svc.zkey("weekly", "2026-01-05", "global"))
     assert get_redis().exists(svc.closed_key("weekly", "2026-01-05"))
@@ -341,8 +394,15 @@ def test_late_redis_write_after_the_archive_is_dropped_not_resurrected(db):
 
 def test_archive_and_reset_lose_nothing_under_concurrent_writers(db, app):
     m = f.metric("lessons")
-    board = make_board("daily", metric=m, frequency="daily", start=date(2026, 1, 5), limit=1000,
-                       breakdown=["team"], now=utc(2026, 1, 5))
+    board = make_board(
+        "daily",
+        metric=m,
+        frequency="daily",
+        start=date(2026, 1, 5),
+        limit=1000,
+        breakdown=["team"],
+        now=utc(2026, 1, 5),
+    )
     ps = [f.player(f"w{i}", attributes={"team": "ab"[i % 2]}) for i in range(6)]
     db.session.commit()
     ids = [p.id for p in ps]
@@ -354,6 +414,7 @@ def test_archive_and_reset_lose_nothing_under_concurrent_writers(db, app):
     def writer(uid):
         with app.app_context():
             from gamify.models import User
+
             try:
                 started.wait()
                 for i in range(per_writer):
@@ -386,8 +447,12 @@ def test_archive_and_reset_lose_nothing_under_concurrent_writers(db, app):
     runs = {r.segment: r for r in db.session.query(LeaderboardRun).filter_by(leaderboard_id=board.id)}
     archived = sum(e["score"] for e in runs["global"].rankings)
     assert 0 < archived < total  # the reset really happened in the middle of the writes
-    live_sql = sum(s for (s,) in db.session.query(LeaderboardScore.score).filter_by(
-        leaderboard_id=board.id, period="2026-01-06", segment="global"))
+    live_sql = sum(
+        s
+        for (s,) in db.session.query(LeaderboardScore.score).filter_by(
+            leaderboard_id=board.id, period="2026-01-06", segment="global"
+        )
+    )
     assert archived + live_sql == total
     live_redis = sum(s for _, s in zset(svc.zkey("daily", "2026-01-06", "global")))
     assert live_redis == live_sql
@@ -442,6 +507,7 @@ def test_event_that_finds_the_redis_copy_missing_asks_a_worker_to_rebuild(db, ap
     from rq.job import Job
 
     from gamify import jobs
+
     m = f.metric("lessons")
     board = make_board("lessons", metric=m)
     a, b = f.player("a"), f.player("b")
@@ -463,25 +529,32 @@ def test_event_that_finds_the_redis_copy_missing_asks_a_worker_to_rebuild(db, ap
 def fan_out():
     """What the worker does after events commit: the rank changes of the players they overtook."""
     from gamify.services import rank_fanout
+
     rank_fanout.run_all()
 
 
 def _brute_force_shifts(scores: dict, mover: int, old, new, limit: int) -> set:
     """Everyone else whose competition rank (1 + players strictly ahead) changes inside the top `limit`."""
+
     def ranks(mover_score):
         s = {u: v for u, v in scores.items() if u != mover}
         if mover_score is not None:
             s[mover] = mover_score
         return {u: 1 + sum(1 for w in s.values() if w > v) for u, v in s.items()}
+
     before, after = ranks(old), ranks(new)
-    return {(u, before[u], after[u]) for u in scores if u != mover
-            and before[u] != after[u] and (before[u] <= limit or after[u] <= limit)}
+    return {
+        (u, before[u], after[u])
+        for u in scores
+        if u != mover and before[u] != after[u] and (before[u] <= limit or after[u] <= limit)
+    }
 
 
 def test_others_rank_changes_match_a_brute_force_ranking_with_ties_and_a_top_n(db):
     """The rank fan-out (a worker, after the commit) agrees with recomputing every rank, climbing and
     falling, with tied scores and a top-N cut."""
     import random
+
     rng = random.Random(11)
     m = f.metric("lessons", allow_negative=True)
     limit = 4
@@ -499,23 +572,30 @@ def test_others_rank_changes_match_a_brute_force_ranking_with_ties_and_a_top_n(d
         ev = process_event("lessons", mover, delta)["event_id"]
         fan_out()
         scores[mover.id] = new
-        got = {(x.user_id, x.previous_rank, x.new_rank) for x in
-               db.session.query(LeaderboardRankChange).filter_by(source_event_id=ev)
-               if x.user_id != mover.id}
+        got = {
+            (x.user_id, x.previous_rank, x.new_rank)
+            for x in db.session.query(LeaderboardRankChange).filter_by(source_event_id=ev)
+            if x.user_id != mover.id
+        }
         assert got == expected, (step, old, new)
-        outbox = {(e.user_id, e.payload["previous_rank"], e.payload["new_rank"]) for e in
-                  db.session.query(DomainEvent).filter_by(type="leaderboard.rank_changed", source_event_id=ev)
-                  if e.user_id != mover.id}
+        outbox = {
+            (e.user_id, e.payload["previous_rank"], e.payload["new_rank"])
+            for e in db.session.query(DomainEvent).filter_by(type="leaderboard.rank_changed", source_event_id=ev)
+            if e.user_id != mover.id
+        }
         assert outbox == got
-        assert all(e.payload["by_user_id"] == mover.id and e.payload["leaderboard"] == "lessons"
-                   for e in db.session.query(DomainEvent).filter_by(source_event_id=ev)
-                   if e.type == "leaderboard.rank_changed" and e.user_id != mover.id)
+        assert all(
+            e.payload["by_user_id"] == mover.id and e.payload["leaderboard"] == "lessons"
+            for e in db.session.query(DomainEvent).filter_by(source_event_id=ev)
+            if e.type == "leaderboard.rank_changed" and e.user_id != mover.id
+        )
 
 
 def test_a_rolled_back_event_never_reaches_the_redis_ranking(db):
     """The leaderboard step ran (scores computed, Redis writes queued), then a later step failed: the
     transaction rolls back and the ranking never shows the score, not even after the next commit."""
     import pytest
+
     from gamify.pipeline import core
 
     m = f.metric("lessons")

@@ -1,4 +1,5 @@
 """Leaderboard API, player pages (HTMX tabs) and admin console."""
+
 import re
 from datetime import date, datetime, timezone
 
@@ -18,9 +19,19 @@ def utc(*a):
 
 
 def make_board(key="lessons", metric=None, frequency="perpetual", start=None, limit=10, breakdown=(), now=None):
-    board = svc.create({"key": key, "name": key.title(), "ranked_by": "metric", "metric_id": metric.id,
-                        "frequency": frequency, "start_date": start, "participant_limit": limit,
-                        "breakdown": list(breakdown)}, now=now)
+    board = svc.create(
+        {
+            "key": key,
+            "name": key.title(),
+            "ranked_by": "metric",
+            "metric_id": metric.id,
+            "frequency": frequency,
+            "start_date": start,
+            "participant_limit": limit,
+            "breakdown": list(breakdown),
+        },
+        now=now,
+    )
     _db.session.commit()
     svc.rebuild(board)
     _db.session.commit()
@@ -46,15 +57,19 @@ def api(app):
 
     def get(path, **params):
         return client.get(path, query_string=params, headers={"X-API-Key": secret})
+
     return get
 
 
 # ------------------------------------------------------------------------------------------ API
 
+
 def test_api_rankings_with_pagination(scored, api):
     body = api("/api/v1/leaderboards/lessons", limit=2).get_json()
     assert [(r["rank"], r["user_id"], r["name"], r["score"]) for r in body["rankings"]] == [
-        (1, "u0", "u0", 9), (2, "u1", "u1", 7)]
+        (1, "u0", "u0", 9),
+        (2, "u1", "u1", 7),
+    ]
     assert body["total"] == 4 and body["participants"] == 5 and body["period"]["key"] == "all"
     page2 = api("/api/v1/leaderboards/lessons", limit=2, offset=2).get_json()
     assert [(r["rank"], r["user_id"]) for r in page2["rankings"]] == [(2, "u2"), (4, "u3")]
@@ -66,11 +81,20 @@ def test_api_rankings_with_pagination(scored, api):
     assert [b["key"] for b in listing] == ["lessons"] and listing[0]["breakdown"] == ["city"]
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"limit": "0"}, "limit"), ({"limit": "abc"}, "limit"), ({"limit": "101"}, "limit"),
-    ({"offset": "-1"}, "offset"), ({"segment": "planet:mars"}, "segment"), ({"segment": "city:"}, "segment"),
-    ({"run": "2026-13-01"}, "run"), ({"run": "yesterday"}, "run"), ({"tz": "Mars/Olympus"}, "tz"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "abc"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"segment": "planet:mars"}, "segment"),
+        ({"segment": "city:"}, "segment"),
+        ({"run": "2026-13-01"}, "run"),
+        ({"run": "yesterday"}, "run"),
+        ({"tz": "Mars/Olympus"}, "tz"),
+    ],
+)
 def test_api_bad_params_are_400_naming_the_field(scored, api, params, field):
     resp = api("/api/v1/leaderboards/lessons", **params)
     assert resp.status_code == 400
@@ -113,8 +137,13 @@ def test_api_past_runs_from_the_archive(db, api):
     svc.finalise_due(utc(2026, 1, 12, 12))
     db.session.commit()
     body = api("/api/v1/leaderboards/weekly", run="2026-01-05").get_json()
-    assert body["period"] == {"key": "2026-01-05", "start": "2026-01-05", "end": "2026-01-11", "status": "final",
-                              "finalised_at": body["period"]["finalised_at"]}
+    assert body["period"] == {
+        "key": "2026-01-05",
+        "start": "2026-01-05",
+        "end": "2026-01-11",
+        "status": "final",
+        "finalised_at": body["period"]["finalised_at"],
+    }
     assert [(r["rank"], r["user_id"], r["score"]) for r in body["rankings"]] == [(1, "w1", 8), (2, "w2", 5)]
     assert body["participants"] == 3
     me = api("/api/v1/leaderboards/weekly/users/w0", run="2026-01-05").get_json()
@@ -125,6 +154,7 @@ def test_api_past_runs_from_the_archive(db, api):
 
 
 # ------------------------------------------------------------------------------------------ player pages
+
 
 def _web_board(db, limit=10):
     m = f.metric("lessons")
@@ -192,7 +222,9 @@ def test_my_ranks_partial_for_the_dashboard(app, db):
     board, me = _web_board(db)
     ranks = svc.my_ranks(me)
     assert [(r["key"], r["segment"], r["rank"], r["score"]) for r in ranks] == [
-        ("lessons", "global", 6, 7), ("lessons", "city:london", 4, 7)]
+        ("lessons", "global", 6, 7),
+        ("lessons", "city:london", 4, 7),
+    ]
     with app.test_request_context("/dashboard"):
         html = render_template("leaderboards/_my_ranks.html", ranks=ranks)
     assert "#6" in html and "My city" in html and "/leaderboards?board=lessons" in html
@@ -201,6 +233,7 @@ def test_my_ranks_partial_for_the_dashboard(app, db):
 
 
 # ------------------------------------------------------------------------------------------ admin
+
 
 def test_admin_pages_refuse_players_and_anonymous(client, db):
     f.web_player()
@@ -220,9 +253,18 @@ def test_admin_crud_counts_and_rebuild(client, db):
     process_event("lessons", u, 4)  # before the board exists: picked up from history
     f.admin()
     f.login(client, "admin@example.com")
-    form = {"key": "lessons", "name": "Most lessons", "ranked_by": "metric", "metric_id": str(m.id),
-            "system_id": "", "frequency": "weekly", "start_date": "2026-01-05", "participant_limit": "5",
-            "breakdown": "city, tier", "active": "y"}
+    form = {
+        "key": "lessons",
+        "name": "Most lessons",
+        "ranked_by": "metric",
+        "metric_id": str(m.id),
+        "system_id": "",
+        "frequency": "weekly",
+        "start_date": "2026-01-05",
+        "participant_limit": "5",
+        "breakdown": "city, tier",
+        "active": "y",
+    }
     assert client.post("/admin/leaderboards/new", data=form).status_code == 400  # no CSRF token
     token = f.csrf_token(client, "/admin/leaderboards/new")
     resp = client.post("/admin/leaderboards/new", data={**form, "csrf_token": token})

@@ -1,4 +1,5 @@
 """Mail goes through RQ (queue "mail") and a real SMTP server; a server that is down loses nothing."""
+
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
 
@@ -28,10 +29,20 @@ def _row() -> EmailSend:
 
 
 def test_build_and_send_a_multipart_message(app, smtp_server):
-    msg = mail.build("x@example.com", "Hello", "achievement",
-                     {"name": "X", "achievement_name": "First lesson", "badge": "🎓", "description": "",
-                      "type_label": "Achievements unlocked", "link": "http://h/l/achievements/t"},
-                     unsubscribe_url="http://h/unsubscribe/t")
+    msg = mail.build(
+        "x@example.com",
+        "Hello",
+        "achievement",
+        {
+            "name": "X",
+            "achievement_name": "First lesson",
+            "badge": "🎓",
+            "description": "",
+            "type_label": "Achievements unlocked",
+            "link": "http://h/l/achievements/t",
+        },
+        unsubscribe_url="http://h/unsubscribe/t",
+    )
     assert isinstance(msg, EmailMessage)
     mail.send(msg)
     (got,) = smtp_server.messages
@@ -43,8 +54,12 @@ def test_build_and_send_a_multipart_message(app, smtp_server):
 
 def test_send_raises_when_the_server_is_down(app, smtp_server):
     smtp_server.stop()
-    msg = mail.build("x@example.com", "Hello", "reactivation",
-                     {"name": "X", "lost_length": 9, "unit": "day", "type_label": "x", "link": "http://h/l"})
+    msg = mail.build(
+        "x@example.com",
+        "Hello",
+        "reactivation",
+        {"name": "X", "lost_length": 9, "unit": "day", "type_label": "x", "link": "http://h/l"},
+    )
     with pytest.raises(OSError):
         mail.send(msg)
 
@@ -56,6 +71,7 @@ def test_reminder_jobs_run_on_the_mail_queue(app, db, smtp_server):
         from rq import Queue
 
         from gamify.queue import get_redis
+
         assert Queue("mail", connection=get_redis()).count == 1
         assert _row().status == "pending"
         work()
@@ -166,6 +182,7 @@ def test_a_crash_while_building_the_mail_leaves_it_failed_not_claimed(app, db, s
 
         def broken(*_a, **_k):
             raise RuntimeError("template exploded")
+
         monkeypatch.setattr(reminders, "compose", broken)
         with pytest.raises(RuntimeError):
             jobs.deliver_email(send_id)
@@ -202,6 +219,7 @@ def test_a_crash_after_the_server_accepted_never_sends_twice(app, db, smtp_serve
 
         def killed(*_a, **_k):
             raise SystemExit("worker killed")  # not an Exception: nothing in the job may catch it
+
         monkeypatch.setattr(reminders, "mark_sent", killed)
         with pytest.raises(SystemExit):
             jobs.deliver_email(send_id)
@@ -229,12 +247,14 @@ def test_a_crash_after_the_server_accepted_never_sends_twice(app, db, smtp_serve
 
 def test_a_connection_lost_while_the_server_answers_is_not_retried(app, db, smtp_server, monkeypatch):
     import smtplib
+
     _at_risk_player()
     real = smtplib.SMTP.send_message
 
     def lost_after_sending(self, *a, **k):
         real(self, *a, **k)
         raise smtplib.SMTPServerDisconnected("connection unexpectedly closed")
+
     with time_machine.travel(EVENING, tick=False):
         (send_id,) = reminders.select_streak_reminders()
         db.session.commit()

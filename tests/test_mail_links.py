@@ -1,5 +1,6 @@
 """Signed links in e-mails: deep-link login (players only, single purpose, single use, 48 hours) and
 RFC 8058 one-click unsubscribe (reusable)."""
+
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -152,8 +153,7 @@ def test_unsubscribe_get_confirms_and_one_click_post_needs_no_csrf(app, db, clie
     assert outbox.channel_enabled(u.id, "streak_reminder", "email")  # GET changes nothing
 
     # RFC 8058: the mail provider POSTs "List-Unsubscribe=One-Click", no cookie, no CSRF token.
-    resp = client.post(path, data="List-Unsubscribe=One-Click",
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
     assert resp.status_code == 200
     db.session.expire_all()
     assert not outbox.channel_enabled(u.id, "streak_reminder", "email")
@@ -161,8 +161,12 @@ def test_unsubscribe_get_confirms_and_one_click_post_needs_no_csrf(app, db, clie
     assert not logged_in(client)
     # Unsubscribe links stay usable: the same link again (e.g. from an older mail) still works.
     assert client.get(path).status_code == 200
-    assert client.post(path, data="List-Unsubscribe=One-Click",
-                       content_type="application/x-www-form-urlencoded").status_code == 200
+    assert (
+        client.post(
+            path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+        ).status_code
+        == 200
+    )
 
     # The next evening: no reminder.
     smtp_server.messages.clear()
@@ -184,6 +188,7 @@ def test_unsubscribed_player_gets_no_reminder_even_when_at_risk(app, db, rq_inli
     assert smtp_server.messages == []
     # Re-subscribing through the link works too.
     from flask import current_app
+
     client = current_app.test_client()
     token = links.unsubscribe_token(u.id, "streak_reminder")
     assert client.post(f"/unsubscribe/{token}", data={"action": "resubscribe"}).status_code == 200
@@ -196,12 +201,19 @@ def test_unsubscribed_player_gets_no_reminder_even_when_at_risk(app, db, rq_inli
 def test_bad_unsubscribe_link_is_friendly(app, db, client):
     resp = client.get("/unsubscribe/not-a-token")
     assert resp.status_code == 400 and "Log in" in resp.get_data(as_text=True)
-    assert client.post("/unsubscribe/not-a-token", data="List-Unsubscribe=One-Click",
-                       content_type="application/x-www-form-urlencoded").status_code == 400
+    assert (
+        client.post(
+            "/unsubscribe/not-a-token",
+            data="List-Unsubscribe=One-Click",
+            content_type="application/x-www-form-urlencoded",
+        ).status_code
+        == 400
+    )
 
 
 def test_used_link_nonces_are_forgotten_once_the_links_expired(app, db, client):
     from gamify.models import UsedLoginLink
+
     u = player("cal")
     for hours_ago in (1, 50):  # a nonce used an hour ago must stay; one from 50 hours ago may go
         with time_machine.travel(datetime.now(timezone.utc) - timedelta(hours=hours_ago), tick=False):

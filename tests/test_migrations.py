@@ -1,4 +1,5 @@
 """The Alembic migrations build exactly the schema the models describe."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
@@ -12,8 +13,9 @@ def test_upgrade_builds_the_models_schema(tmp_path, redis_server, database_url):
     if database_url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path / 'migrated.db'}"
     else:  # a schema of its own on the same PostgreSQL server
-        from sqlalchemy.engine import make_url
         from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
         base = make_url(database_url)
         name = f"{base.database}_mig"
         admin = create_engine(base, isolation_level="AUTOCOMMIT")

@@ -1,4 +1,5 @@
 """Points: triggers, boost stacking with rounding, caps, levels, ledger."""
+
 import pytest
 
 from gamify.engine import points as engine

@@ -2,6 +2,7 @@
 score changes; the worker, once it catches up, must record exactly the rank changes a brute-force
 re-ranking gives when the logged changes are replayed in log order (ties, top-N cut, climbing and
 falling included)."""
+
 import random
 import threading
 
@@ -43,8 +44,17 @@ def _brute_force(log_rows) -> set:
 
 def test_concurrent_events_then_the_worker_matches_a_brute_force_replay(app, db, monkeypatch):
     m = f.metric("lessons", allow_negative=True)
-    board = svc.create({"key": "lessons", "name": "Lessons", "ranked_by": "metric", "metric_id": m.id,
-                        "frequency": "perpetual", "participant_limit": LIMIT, "breakdown": ["city"]})
+    board = svc.create(
+        {
+            "key": "lessons",
+            "name": "Lessons",
+            "ranked_by": "metric",
+            "metric_id": m.id,
+            "frequency": "perpetual",
+            "participant_limit": LIMIT,
+            "breakdown": ["city"],
+        }
+    )
     db.session.commit()
     svc.rebuild(board)
     db.session.commit()
@@ -85,8 +95,11 @@ def test_concurrent_events_then_the_worker_matches_a_brute_force_replay(app, db,
     db.session.expire_all()
     assert db.session.query(LeaderboardScoreLog).count() == 0
     movers = dict(db.session.query(MetricEvent.id, MetricEvent.user_id))
-    got = {(r.leaderboard_id, r.period, r.segment, r.user_id, r.previous_rank, r.new_rank, r.source_event_id)
-           for r in db.session.query(LeaderboardRankChange) if r.user_id != movers[r.source_event_id]}
+    got = {
+        (r.leaderboard_id, r.period, r.segment, r.user_id, r.previous_rank, r.new_rank, r.source_event_id)
+        for r in db.session.query(LeaderboardRankChange)
+        if r.user_id != movers[r.source_event_id]
+    }
     assert got == expected
     assert any(x[4] is not None and x[5] is not None and x[5] > x[4] for x in expected)  # someone was overtaken
     # the log replayed ends where the scores are

@@ -1,4 +1,5 @@
 """E-mails driven by domain events (achievement.completed, streak.lost) and the weekly recap."""
+
 from datetime import date, datetime, timedelta, timezone
 
 import time_machine
@@ -23,7 +24,8 @@ def _streak_config():
 
 
 def test_settlement_fires_streak_lost_near_local_midnight_and_reactivation_mail_waits_for_morning(
-        app, db, rq_inline, smtp_server):
+    app, db, rq_inline, smtp_server
+):
     _streak_config()
     u = streak_until(player("ann", "Europe/London"), date(2026, 3, 9), 8)
     short = streak_until(player("bo", "Europe/London"), date(2026, 3, 9), 3)
@@ -38,8 +40,13 @@ def test_settlement_fires_streak_lost_near_local_midnight_and_reactivation_mail_
         assert jobs.settle_streaks() == 0
     with time_machine.travel(utc(2026, 3, 11, 0, 5), tick=False):  # just after local midnight
         assert jobs.settle_streaks() == 2
-    lost = db.session.execute(db.select(DomainEvent).where(DomainEvent.type == "streak.lost")
-                              .order_by(DomainEvent.user_id)).scalars().all()
+    lost = (
+        db.session.execute(
+            db.select(DomainEvent).where(DomainEvent.type == "streak.lost").order_by(DomainEvent.user_id)
+        )
+        .scalars()
+        .all()
+    )
     assert [(e.user_id, e.payload["lost_length"]) for e in lost] == [(u.id, 8), (short.id, 3)]
     assert all(e.dispatched_at is not None for e in lost)
     (row,) = db.session.execute(db.select(EmailSend).where(EmailSend.type == "reactivation")).scalars().all()
@@ -81,8 +88,9 @@ def test_reactivation_threshold_is_a_setting_and_comeback_players_are_skipped(ap
 
 def test_achievement_mail_for_live_completions_only(app, db, rq_inline, smtp_server):
     m = f.metric()
-    f.achievement("first", "metric", metric_id=m.id, threshold=1, name="First lesson",
-                  description="Finish your first lesson")
+    f.achievement(
+        "first", "metric", metric_id=m.id, threshold=1, name="First lesson", description="Finish your first lesson"
+    )
     db.session.commit()
     u = player("dee")
     events.process_event("lessons", u, 1)

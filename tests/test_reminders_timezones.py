@@ -1,4 +1,5 @@
 """Streak reminders: who gets one at which UTC hour, across time zones and DST, exactly once per period."""
+
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -39,16 +40,33 @@ def sweep(smtp, start: datetime, hours: int, step_minutes: int = 60) -> dict:
     return got
 
 
-@pytest.mark.parametrize("day, expected_hours", [
-    # January: Sydney on daylight time (+11), the north on standard time.
-    (date(2026, 1, 15), {"sydney": utc(2026, 1, 15, 8), "tokyo": utc(2026, 1, 15, 10),
-                         "london": utc(2026, 1, 15, 19), "newyork": utc(2026, 1, 16, 0),
-                         "losangeles": utc(2026, 1, 16, 3)}),
-    # July: Sydney on standard time (+10), London/New York/Los Angeles on summer time.
-    (date(2026, 7, 15), {"sydney": utc(2026, 7, 15, 9), "tokyo": utc(2026, 7, 15, 10),
-                         "london": utc(2026, 7, 15, 18), "newyork": utc(2026, 7, 15, 23),
-                         "losangeles": utc(2026, 7, 16, 2)}),
-])
+@pytest.mark.parametrize(
+    "day, expected_hours",
+    [
+        # January: Sydney on daylight time (+11), the north on standard time.
+        (
+            date(2026, 1, 15),
+            {
+                "sydney": utc(2026, 1, 15, 8),
+                "tokyo": utc(2026, 1, 15, 10),
+                "london": utc(2026, 1, 15, 19),
+                "newyork": utc(2026, 1, 16, 0),
+                "losangeles": utc(2026, 1, 16, 3),
+            },
+        ),
+        # July: Sydney on standard time (+10), London/New York/Los Angeles on summer time.
+        (
+            date(2026, 7, 15),
+            {
+                "sydney": utc(2026, 7, 15, 9),
+                "tokyo": utc(2026, 7, 15, 10),
+                "london": utc(2026, 7, 15, 18),
+                "newyork": utc(2026, 7, 15, 23),
+                "losangeles": utc(2026, 7, 16, 2),
+            },
+        ),
+    ],
+)
 def test_each_zone_is_reminded_once_at_local_19h(app, db, rq_inline, smtp_server, day, expected_hours):
     m = f.metric()
     f.streak({m: 1})
@@ -63,8 +81,11 @@ def test_each_zone_is_reminded_once_at_local_19h(app, db, rq_inline, smtp_server
     streak_until(player("noemail", "Europe/London", email=None), day - timedelta(days=1), 5)
     smtp_server.messages.clear()
 
-    got = sweep(smtp_server, datetime.combine(day - timedelta(days=1), datetime.min.time(), timezone.utc)
-                + timedelta(hours=20), hours=40)
+    got = sweep(
+        smtp_server,
+        datetime.combine(day - timedelta(days=1), datetime.min.time(), timezone.utc) + timedelta(hours=20),
+        hours=40,
+    )
 
     assert {k: v for k, v in got.items()} == {k: [v] for k, v in expected_hours.items()}
     rows = db.session.execute(db.select(EmailSend).where(EmailSend.type == "streak_reminder")).scalars().all()

@@ -1,4 +1,5 @@
 """Every admin route refuses players and anonymous visitors; every HTML POST needs a CSRF token."""
+
 import re
 
 import pytest
@@ -71,7 +72,17 @@ def test_every_html_post_rejects_a_missing_csrf_token(app, client, db):
 
 def test_player_pages_need_login(app):
     anon = app.test_client()
-    for path in ("/dashboard", "/streak", "/achievements", "/points", "/settings", "/energy", "/actions",
-                 "/friends", "/leaderboards", "/notifications"):
+    for path in (
+        "/dashboard",
+        "/streak",
+        "/achievements",
+        "/points",
+        "/settings",
+        "/energy",
+        "/actions",
+        "/friends",
+        "/leaderboards",
+        "/notifications",
+    ):
         r = anon.get(path)
         assert r.status_code == 302 and "/login" in r.headers["Location"], path

@@ -1,4 +1,5 @@
 """Streak rules on the local calendar, end to end through process_event."""
+
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -41,12 +42,15 @@ def test_utc_day_boundary_would_have_broken_it(db, daily):
     assert a.date() == date(2026, 2, 28) and b.date() == date(2026, 3, 2)
 
 
-@pytest.mark.parametrize("tz,day", [
-    ("America/New_York", date(2026, 3, 8)),   # spring forward: 23-hour day
-    ("America/New_York", date(2026, 11, 1)),  # fall back: 25-hour day
-    ("Europe/London", date(2026, 3, 29)),
-    ("Europe/London", date(2026, 10, 25)),
-])
+@pytest.mark.parametrize(
+    "tz,day",
+    [
+        ("America/New_York", date(2026, 3, 8)),  # spring forward: 23-hour day
+        ("America/New_York", date(2026, 11, 1)),  # fall back: 25-hour day
+        ("Europe/London", date(2026, 3, 29)),
+        ("Europe/London", date(2026, 10, 25)),
+    ],
+)
 def test_dst_days_are_one_local_day(db, daily, tz, day):
     u = f.player("dst", tz=tz)
     before = day - timedelta(days=1)
@@ -132,8 +136,13 @@ def test_freeze_consumed_on_missed_day_and_ledger_balance(db):
     assert r["streak"]["length"] == 3 and r["streak"]["frozen"]
     assert r["streak"]["freezes"] == 0
     assert streaks_svc.freeze_balance(u.id) == 0
-    consumed = db.session.execute(db.select(FreezeLedger).where(FreezeLedger.kind == "consumed")
-                                  .order_by(FreezeLedger.period_start)).scalars().all()
+    consumed = (
+        db.session.execute(
+            db.select(FreezeLedger).where(FreezeLedger.kind == "consumed").order_by(FreezeLedger.period_start)
+        )
+        .scalars()
+        .all()
+    )
     assert [c.period_start for c in consumed] == [date(2026, 5, 3), date(2026, 5, 4)]
     # Consumed at the local midnight that ended the missed day.
     assert consumed[0].created_at == local(ny, 2026, 5, 4, 0)

@@ -1,4 +1,5 @@
 """Property tests: the streak engine against a plain reference model, over random zones and dates."""
+
 from datetime import date, datetime, timedelta, timezone
 
 from hypothesis import given, settings
@@ -7,12 +8,24 @@ from hypothesis import strategies as st
 from gamify.engine import calendar as cal
 from gamify.engine import streaks as engine
 
-ZONES = ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Australia/Lord_Howe", "Asia/Kathmandu",
-         "America/St_Johns", "Europe/London", "America/New_York", "Australia/Sydney", "America/Santiago",
-         "Asia/Tehran", "Africa/Casablanca"]
+ZONES = [
+    "UTC",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "America/St_Johns",
+    "Europe/London",
+    "America/New_York",
+    "Australia/Sydney",
+    "America/Santiago",
+    "Asia/Tehran",
+    "Africa/Casablanca",
+]
 
 instants = st.lists(st.integers(min_value=0, max_value=120 * 24 * 60), min_size=1, max_size=40).map(
-    lambda mins: [datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=m) for m in sorted(mins)])
+    lambda mins: [datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=m) for m in sorted(mins)]
+)
 
 
 def reference_length(days: list[date], frequency: str) -> int:

@@ -1,4 +1,5 @@
 """Player pages: access, rendering with real data, HTMX partials, preferences, notifications."""
+
 import re
 from datetime import timedelta
 
@@ -20,8 +21,9 @@ def world(db, tz="UTC"):
     """A configured product and one signed-up web player with some history."""
     m = f.metric("lessons", "Lessons", "lessons")
     f.streak({m: 1}, freeze_initial=1, freeze_max=3)
-    xp = f.system("xp", levels=[("bronze", "Bronze", 0), ("silver", "Silver", 100), ("gold", "Gold", 500)], name="XP",
-                  badge="⚡")
+    xp = f.system(
+        "xp", levels=[("bronze", "Bronze", 0), ("silver", "Silver", 100), ("gold", "Gold", 500)], name="XP", badge="⚡"
+    )
     f.system("gems", name="Gems", badge="💎")
     f.trigger(xp, "metric", 10, metric_id=m.id)
     first = f.achievement("first", "metric", metric_id=m.id, threshold=1, name="First lesson", badge="🎉")
@@ -51,8 +53,9 @@ def test_login_returns_to_the_page_asked_for(client, db):
     f.web_player()
     client.get("/streak")  # remembered as next
     token = f.csrf_token(client, "/login?next=/streak")
-    resp = client.post("/login?next=/streak", data={"email": "player@example.com", "password": "correct horse",
-                                                     "csrf_token": token})
+    resp = client.post(
+        "/login?next=/streak", data={"email": "player@example.com", "password": "correct horse", "csrf_token": token}
+    )
     assert resp.status_code == 302 and resp.headers["Location"] == "/streak"
 
 
@@ -75,9 +78,16 @@ def test_player_pages_render(client, db, path):
     assert 'aria-current="page"' in html
 
 
-@pytest.mark.parametrize("path,method", [("/settings", "post"), ("/settings/notifications", "post"),
-                                         ("/notifications/read-all", "post"), ("/settings/timezone", "post"),
-                                         ("/logout", "post")])
+@pytest.mark.parametrize(
+    "path,method",
+    [
+        ("/settings", "post"),
+        ("/settings/notifications", "post"),
+        ("/notifications/read-all", "post"),
+        ("/settings/timezone", "post"),
+        ("/logout", "post"),
+    ],
+)
 def test_posts_without_csrf_token_are_refused(client, db, path, method):
     world(db)
     login_client(client)
@@ -120,9 +130,11 @@ def test_streak_calendar_marks_extended_frozen_and_broken_days(client, db):
     with time_machine.travel(f.utc(2026, 2, 20, 12), tick=False):
         login_client(client)
         html = client.get("/streak").get_data(as_text=True)
+
     def state(d):
         m = re.search(rf'data-date="{d}" data-state="(\w+)"', html)
         return m.group(1) if m else None
+
     assert state("2026-02-01") == "extended"
     assert state("2026-02-03") == "frozen"
     assert state("2026-02-04") == "broken"
@@ -146,7 +158,11 @@ def test_achievements_page_progress_rarity_locked_and_new_once(client, db):
     assert "Earned by 50% of players" in html  # 1 of 2 players
     assert re.search(r'class="ach unearned locked"\s+id="soon"', html)
     assert "1/1" not in html or "Combo" in html
-    c = db.session.execute(db.select(AchievementCompletion).where(AchievementCompletion.user_id == user.id)).scalars().all()
+    c = (
+        db.session.execute(db.select(AchievementCompletion).where(AchievementCompletion.user_id == user.id))
+        .scalars()
+        .all()
+    )
     assert c and all(x.seen_at is not None for x in c)
     again = client.get("/achievements").get_data(as_text=True)
     assert "is-new" not in again
@@ -210,7 +226,11 @@ def test_notification_preference_toggle_persists(client, db):
     resp = client.post("/settings/notifications", data=data)
     assert resp.status_code == 302
     assert outbox.channel_enabled(user.id, "achievement", "email") is True
-    rows = db.session.execute(db.select(NotificationPreference).where(NotificationPreference.user_id == user.id)).scalars().all()
+    rows = (
+        db.session.execute(db.select(NotificationPreference).where(NotificationPreference.user_id == user.id))
+        .scalars()
+        .all()
+    )
     assert len({(r.type, r.channel) for r in rows}) == len(rows)
 
 
@@ -241,7 +261,10 @@ def test_notifications_bell_panel_mark_all_read_and_open(client, db):
     resp = client.post("/notifications/read-all", data={"view": "panel", "csrf_token": token}, headers=HX)
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200 and 'hx-swap-oob="true"' in body and "data-unread" not in body
-    assert db.session.execute(db.select(db.func.count(Notification.id)).where(Notification.read_at.is_(None))).scalar() == 0
+    assert (
+        db.session.execute(db.select(db.func.count(Notification.id)).where(Notification.read_at.is_(None))).scalar()
+        == 0
+    )
     n = db.session.execute(db.select(Notification).order_by(Notification.id)).scalars().first()
     resp = client.get(f"/notifications/{n.id}")
     assert resp.status_code == 302 and resp.headers["Location"] == "/achievements#first"

@@ -1,4 +1,5 @@
 """Webhooks: HMAC signatures, outbox dispatch, delivery through RQ with retries, the delivery log."""
+
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -36,6 +37,7 @@ def test_signature_verifies_and_rejects_tampering():
 def test_signature_is_hmac_sha256_of_timestamp_dot_body():
     import hashlib
     import hmac
+
     secret, body, ts = "s3cret", b"{}", 1700000000
     expected = hmac.new(b"s3cret", b"1700000000.{}", hashlib.sha256).hexdigest()
     assert webhooks.signature_header(secret, body, ts) == f"t=1700000000,v1={expected}"
@@ -82,8 +84,10 @@ def test_dispatch_creates_one_delivery_per_subscribed_active_endpoint(app, db):
 
     assert batch.events == 3 and again.events == 0
     rows = db.session.execute(db.select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars().all()
-    assert [(r.endpoint_id, r.event_type) for r in rows] == [(ach.id, "achievement.completed"),
-                                                             (pts.id, "points.changed")]
+    assert [(r.endpoint_id, r.event_type) for r in rows] == [
+        (ach.id, "achievement.completed"),
+        (pts.id, "points.changed"),
+    ]
     assert not any(r.endpoint_id == off.id for r in rows)
     assert all(e.dispatched_at is not None for e in db.session.execute(db.select(DomainEvent)).scalars())
     body = json.loads(rows[0].body)
@@ -124,6 +128,7 @@ def test_retry_on_500_then_success_with_signed_identical_body(app, db, http_rece
 
 def test_network_errors_are_retried_then_given_up(app, db):
     from tests.mailfixtures import free_port
+
     _achievement_setup()
     webhooks.create_endpoint(f"http://127.0.0.1:{free_port()}/nobody", ["achievement.completed"])
     db.session.commit()
@@ -155,22 +160,21 @@ def test_backdated_completions_fire_no_webhook(app, db, rq_inline, http_receiver
     assert achievements.activate([a]) == 1
     db.session.commit()
     jobs.dispatch_outbox()
-    assert db.session.execute(db.select(DomainEvent).where(
-        DomainEvent.type == "achievement.completed")).first() is None
+    assert db.session.execute(db.select(DomainEvent).where(DomainEvent.type == "achievement.completed")).first() is None
     assert db.session.execute(db.select(WebhookDelivery)).first() is None
     assert http_receiver.requests == []
 
 
-def test_request_does_not_fail_when_redis_is_down_and_dispatch_catches_up(app, db, client, redis_server,
-                                                                         http_receiver):
+def test_request_does_not_fail_when_redis_is_down_and_dispatch_catches_up(app, db, client, redis_server, http_receiver):
     _achievement_setup()
     webhooks.create_endpoint(http_receiver.url, ["achievement.completed"])
     key = f.api_key()
     with redis_down(redis_server):
         started = time.monotonic()
         for i in range(3):
-            resp = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": f"p{i}"}, "value": 1},
-                               headers={"X-API-Key": key})
+            resp = client.post(
+                "/api/v1/metrics/lessons/event", json={"user": {"id": f"p{i}"}, "value": 1}, headers={"X-API-Key": key}
+            )
             assert resp.status_code == 201, resp.get_data(as_text=True)
             assert resp.get_json()["achievements"][0]["key"] == "first"
         assert time.monotonic() - started < 5  # one connect timeout, then requests skip Redis for a while
@@ -198,8 +202,10 @@ def test_inactive_endpoint_delivery_is_not_sent(app, db, rq_inline, http_receive
 
 def test_redis_timeouts_make_requests_skip_enqueueing_for_a_while(app, monkeypatch):
     """An unreachable Redis host costs one connect timeout, not one per request."""
-    import gamify.queue
     from redis.exceptions import TimeoutError as RedisTimeout
+
+    import gamify.queue
+
     calls = []
 
     def slow_down(*_a, **_k):
@@ -219,13 +225,13 @@ def test_redis_timeouts_make_requests_skip_enqueueing_for_a_while(app, monkeypat
     gamify.queue.reset_redis_backoff()
 
 
-def test_webhooks_never_call_private_addresses_unless_allowed(app, db, client, rq_inline, http_receiver,
-                                                               monkeypatch):
+def test_webhooks_never_call_private_addresses_unless_allowed(app, db, client, rq_inline, http_receiver, monkeypatch):
     """Server-side request forgery: an endpoint on 127.0.0.1 (or a name resolving there) gets nothing,
     the delivery fails at once with the reason; an admin can allow private addresses."""
     import socket
 
     from gamify.models.webhooks import WebhookDelivery
+
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE", False)
     port = http_receiver.server.server_port
     ep = webhooks.create_endpoint(f"http://127.0.0.1:{port}/hook", ["achievement.completed"])
@@ -242,10 +248,12 @@ def test_webhooks_never_call_private_addresses_unless_allowed(app, db, client, r
     # DNS rebinding: the name looked public when checked (the check passes), then resolves to
     # 127.0.0.1 when connecting: refused on connect.
     import gamify.netguard as ng
+
     real = socket.getaddrinfo
     monkeypatch.setattr(ng, "check_url", lambda url: None)
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "rebind.test"
-                                                                          else host, *a, **k))
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "rebind.test" else host, *a, **k)
+    )
     rebind = webhooks.create_endpoint(f"http://rebind.test:{port}/hook", ["achievement.completed"])
     d = webhooks.create_test_delivery(rebind)
     db.session.commit()
@@ -258,8 +266,9 @@ def test_webhooks_never_call_private_addresses_unless_allowed(app, db, client, r
     f.login(client, "admin@example.com")
     page = client.get("/admin/webhooks/").get_data(as_text=True)
     assert "Allow endpoints on private networks" in page
-    r = client.post("/admin/webhooks/addresses", data={"allow_private": "y",
-                                                       "csrf_token": f.csrf_token(client, "/admin/webhooks/")})
+    r = client.post(
+        "/admin/webhooks/addresses", data={"allow_private": "y", "csrf_token": f.csrf_token(client, "/admin/webhooks/")}
+    )
     assert r.status_code == 302
     d = webhooks.create_test_delivery(ep)
     db.session.commit()
@@ -273,11 +282,21 @@ def test_a_name_with_any_private_address_is_refused_before_connecting(monkeypatc
     import socket
 
     from gamify import netguard
-    answers = {"mixed.test": ["93.184.216.34", "10.0.0.7"], "public.test": ["93.184.216.34", "2606:2800:220:1::"],
-               "mapped.test": ["::ffff:127.0.0.1"], "linklocal.test": ["169.254.169.254"]}
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: [
-        (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
-        for ip in answers[host]])
+
+    answers = {
+        "mixed.test": ["93.184.216.34", "10.0.0.7"],
+        "public.test": ["93.184.216.34", "2606:2800:220:1::"],
+        "mapped.test": ["::ffff:127.0.0.1"],
+        "linklocal.test": ["169.254.169.254"],
+    }
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [
+            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+            for ip in answers[host]
+        ],
+    )
     assert "10.0.0.7" in netguard.check_url("https://mixed.test/hook")
     assert netguard.check_url("https://public.test/hook") is None
     assert "::ffff:127.0.0.1" in netguard.check_url("http://mapped.test/hook")

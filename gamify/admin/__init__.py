@@ -3,6 +3,7 @@
 The console is split by feature; each module adds its routes to `bp`:
 metrics.py, streak.py, achievements.py (+ backfill.py), points.py, players.py, analytics.py.
 Other features' admin pages live in their own blueprints and use `admin_required`."""
+
 from datetime import timedelta
 from functools import wraps
 
@@ -15,7 +16,14 @@ from wtforms.validators import DataRequired, Length
 
 from ..extensions import db
 from ..models import (
-    Achievement, AchievementCompletion, ApiKey, BackfillRun, Metric, MetricEvent, PointsSystem, User,
+    Achievement,
+    AchievementCompletion,
+    ApiKey,
+    BackfillRun,
+    Metric,
+    MetricEvent,
+    PointsSystem,
+    User,
 )
 from ..models._common import utcnow
 from ..services import apikeys
@@ -32,12 +40,14 @@ def _require_admin():
 
 def admin_required(fn):
     """For admin routes registered outside this blueprint."""
+
     @wraps(fn)
     @login_required
     def wrapper(*a, **kw):
         if not current_user.is_admin:
             abort(403)
         return fn(*a, **kw)
+
     return wrapper
 
 
@@ -47,33 +57,55 @@ def admin_tag() -> str:
 
 
 class ApiKeyForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)],
-                       description="Where the key is used, e.g. “production backend”.")
+    name = StringField(
+        "Name",
+        validators=[DataRequired(), Length(max=120)],
+        description="Where the key is used, e.g. “production backend”.",
+    )
 
 
 @bp.get("/")
 def index():
     now = utcnow()
-    players = db.session.execute(db.select(func.count(User.id)).where(User.role == "player")).scalar_one()
-    active_7d = db.session.execute(db.select(func.count(func.distinct(MetricEvent.user_id)))
-                                   .where(MetricEvent.occurred_at >= now - timedelta(days=7))).scalar_one()
-    events_24h = db.session.execute(db.select(func.count(MetricEvent.id))
-                                    .where(MetricEvent.occurred_at >= now - timedelta(days=1))).scalar_one()
-    completions_7d = db.session.execute(db.select(func.count(AchievementCompletion.id)).where(
-        AchievementCompletion.completed_at >= now - timedelta(days=7),
-        AchievementCompletion.backdated.is_(False))).scalar_one()
+    player_count = db.session.execute(db.select(func.count(User.id)).where(User.role == "player")).scalar_one()
+    active_7d = db.session.execute(
+        db.select(func.count(func.distinct(MetricEvent.user_id))).where(
+            MetricEvent.occurred_at >= now - timedelta(days=7)
+        )
+    ).scalar_one()
+    events_24h = db.session.execute(
+        db.select(func.count(MetricEvent.id)).where(MetricEvent.occurred_at >= now - timedelta(days=1))
+    ).scalar_one()
+    completions_7d = db.session.execute(
+        db.select(func.count(AchievementCompletion.id)).where(
+            AchievementCompletion.completed_at >= now - timedelta(days=7), AchievementCompletion.backdated.is_(False)
+        )
+    ).scalar_one()
     counts = {
         "metrics": db.session.execute(db.select(func.count(Metric.id))).scalar_one(),
-        "achievements": db.session.execute(db.select(func.count(Achievement.id))
-                                           .where(Achievement.status == "active")).scalar_one(),
+        "achievements": db.session.execute(
+            db.select(func.count(Achievement.id)).where(Achievement.status == "active")
+        ).scalar_one(),
         "systems": db.session.execute(db.select(func.count(PointsSystem.id))).scalar_one(),
         "keys": db.session.execute(db.select(func.count(ApiKey.id)).where(ApiKey.revoked_at.is_(None))).scalar_one(),
     }
-    runs = list(db.session.execute(db.select(BackfillRun).order_by(BackfillRun.created_at.desc(), BackfillRun.id.desc())
-                                   .limit(5)).scalars())
+    runs = list(
+        db.session.execute(
+            db.select(BackfillRun).order_by(BackfillRun.created_at.desc(), BackfillRun.id.desc()).limit(5)
+        ).scalars()
+    )
     from .streak import current_config
-    return render_template("admin/index.html", players=players, active_7d=active_7d, events_24h=events_24h,
-                           completions_7d=completions_7d, counts=counts, runs=runs, streak_config=current_config())
+
+    return render_template(
+        "admin/index.html",
+        players=player_count,
+        active_7d=active_7d,
+        events_24h=events_24h,
+        completions_7d=completions_7d,
+        counts=counts,
+        runs=runs,
+        streak_config=current_config(),
+    )
 
 
 @bp.route("/api-keys", methods=["GET", "POST"])
@@ -102,4 +134,4 @@ def revoke_api_key(key_id: int):
 
 
 # Feature pages register their routes on `bp` when imported.
-from . import metrics, streak, achievements, points, players, analytics  # noqa: E402,F401
+from . import achievements, analytics, metrics, players, points, streak  # noqa: E402,F401

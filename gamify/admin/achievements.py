@@ -1,5 +1,6 @@
 """Admin: achievements (metric threshold, streak length, API-awarded, composite), status changes and
 activation with backfill (inline or as an RQ job with a polled progress bar)."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -18,10 +19,18 @@ from ..web import ui
 from . import backfill, bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator
 
-TRIGGER_CHOICES = [("metric", "Metric reaches a threshold"), ("streak", "Streak reaches a length"),
-                   ("api", "Awarded by the host app (API)"), ("composite", "Composite: holds other achievements")]
-STATUS_LABELS = {"inactive": "Draft (inactive)", "active": "Active", "locked": "Locked (visible, not earnable)",
-                 "archived": "Archived"}
+TRIGGER_CHOICES = [
+    ("metric", "Metric reaches a threshold"),
+    ("streak", "Streak reaches a length"),
+    ("api", "Awarded by the host app (API)"),
+    ("composite", "Composite: holds other achievements"),
+]
+STATUS_LABELS = {
+    "inactive": "Draft (inactive)",
+    "active": "Active",
+    "locked": "Locked (visible, not earnable)",
+    "archived": "Archived",
+}
 
 
 def _int_or_none(v):
@@ -32,32 +41,52 @@ def _int_or_none(v):
 
 class AchievementForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator],
-                      description="Stable id for the API, e.g. lessons_100.")
-    description = TextAreaField("Description", validators=[Length(max=2000)],
-                                render_kw={"rows": 2, "style": "font-family:inherit"},
-                                description="Shown to players: what to do to earn it.")
-    badge = StringField("Badge", default="🏅", validators=[DataRequired(), Length(max=64)],
-                        description="An emoji works well.")
+    key = StringField(
+        "Key",
+        validators=[DataRequired(), Length(max=64), key_validator],
+        description="Stable id for the API, e.g. lessons_100.",
+    )
+    description = TextAreaField(
+        "Description",
+        validators=[Length(max=2000)],
+        render_kw={"rows": 2, "style": "font-family:inherit"},
+        description="Shown to players: what to do to earn it.",
+    )
+    badge = StringField(
+        "Badge", default="🏅", validators=[DataRequired(), Length(max=64)], description="An emoji works well."
+    )
     trigger = SelectField("Earned when", choices=dict(TRIGGER_CHOICES))
     metric_id = SelectField("Metric", coerce=_int_or_none)
-    threshold = Amount("Threshold", places=None, validators=[OptionalV(), NumberRange(min=0)],
-                             description="Lifetime total of the metric (only matching events count when filtered).")
+    threshold = Amount(
+        "Threshold",
+        places=None,
+        validators=[OptionalV(), NumberRange(min=0)],
+        description="Lifetime total of the metric (only matching events count when filtered).",
+    )
     streak_length = Whole("Streak length", validators=[OptionalV(), NumberRange(min=1, max=100000)])
-    prerequisite_ids = SelectMultipleField("Prerequisites", coerce=int,
-                                           description="Earned automatically once a player holds all of these. "
-                                                       "Ctrl/⌘-click to pick several.")
+    prerequisite_ids = SelectMultipleField(
+        "Prerequisites",
+        coerce=int,
+        description="Earned automatically once a player holds all of these. Ctrl/⌘-click to pick several.",
+    )
     attribute_filters = FiltersField()
 
     def __init__(self, *a, achievement: Achievement | None = None, **kw):
         super().__init__(*a, **kw)
         self._achievement = achievement
-        self.metric_id.choices = {None: "— choose a metric —", **{
-            m.id: f"{m.name} ({m.key})" for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()}}
+        self.metric_id.choices = {
+            None: "— choose a metric —",
+            **{
+                m.id: f"{m.name} ({m.key})"
+                for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
+            },
+        }
         q = db.select(Achievement).where(Achievement.status != "archived").order_by(Achievement.name)
-        self.prerequisite_ids.choices = {x.id: f"{x.badge} {x.name} ({x.status})"
-                                         for x in db.session.execute(q).scalars()
-                                         if achievement is None or x.id != achievement.id}
+        self.prerequisite_ids.choices = {
+            x.id: f"{x.badge} {x.name} ({x.status})"
+            for x in db.session.execute(q).scalars()
+            if achievement is None or x.id != achievement.id
+        }
 
     def validate_key(self, field):
         q = db.select(Achievement.id).where(Achievement.key == field.data.strip())
@@ -89,15 +118,18 @@ class AchievementForm(FlaskForm):
                 self.prerequisite_ids.errors.append("Pick at least one prerequisite achievement.")
                 ok = False
             elif self._achievement is not None and _creates_cycle(self._achievement.id, ids):
-                self.prerequisite_ids.errors.append("These prerequisites lead back to this achievement (a cycle), "
-                                                    "so nobody could ever earn it.")
+                self.prerequisite_ids.errors.append(
+                    "These prerequisites lead back to this achievement (a cycle), so nobody could ever earn it."
+                )
                 ok = False
         return ok
 
 
 def _creates_cycle(achievement_id: int, prereq_ids: list[int]) -> bool:
-    graph = {a_id: list(p or []) for a_id, p in db.session.execute(
-        db.select(Achievement.id, Achievement.prerequisite_ids)).all()}
+    graph = {
+        a_id: list(p or [])
+        for a_id, p in db.session.execute(db.select(Achievement.id, Achievement.prerequisite_ids)).all()
+    }
     graph[achievement_id] = list(prereq_ids)
     seen, stack = set(), list(prereq_ids)
     while stack:
@@ -148,8 +180,11 @@ def _start_activation(a: Achievement):
         return None
     if run.mode == "inline":
         if run.status == "done":
-            flash(f"“{a.name}” is active. {run.added} player{'s' if run.added != 1 else ''} already qualified "
-                  "and received it silently.", "success")
+            flash(
+                f"“{a.name}” is active. {run.added} player{'s' if run.added != 1 else ''} already qualified "
+                "and received it silently.",
+                "success",
+            )
     elif run.status == "done":
         flash(f"“{a.name}” is active. Backfill finished: {run.added} completions.", "success")
     elif run.status == "failed":
@@ -167,12 +202,26 @@ def achievements():
         q = q.where(Achievement.status == status)
     items = list(db.session.execute(q).scalars())
     names = dict(db.session.execute(db.select(Achievement.id, Achievement.name)).all())
-    counts = dict(db.session.execute(db.select(Achievement.status, func.count(Achievement.id))
-                                     .group_by(Achievement.status)).all())
-    running = {r.achievement_id for r in db.session.execute(
-        db.select(BackfillRun).where(BackfillRun.status.in_(("queued", "running")))).scalars()}
-    return render_template("admin/achievements.html", items=items, names=names, status=status, counts=counts,
-                           statuses=STATUSES, describe=describe, describe_filters=describe_filters, running=running)
+    counts = dict(
+        db.session.execute(db.select(Achievement.status, func.count(Achievement.id)).group_by(Achievement.status)).all()
+    )
+    running = {
+        r.achievement_id
+        for r in db.session.execute(
+            db.select(BackfillRun).where(BackfillRun.status.in_(("queued", "running")))
+        ).scalars()
+    }
+    return render_template(
+        "admin/achievements.html",
+        items=items,
+        names=names,
+        status=status,
+        counts=counts,
+        statuses=STATUSES,
+        describe=describe,
+        describe_filters=describe_filters,
+        running=running,
+    )
 
 
 @bp.route("/achievements/new", methods=["GET", "POST"])
@@ -203,21 +252,34 @@ def achievement_edit(achievement_id: int):
     if form.validate_on_submit():
         _apply(form, a)
         db.session.commit()
-        note = " Players who now qualify get it when they next report progress (or activate again to backfill)." \
-            if a.status == "active" else ""
+        note = (
+            " Players who now qualify get it when they next report progress (or activate again to backfill)."
+            if a.status == "active"
+            else ""
+        )
         flash(f"“{a.name}” saved.{note}", "success")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
     names = dict(db.session.execute(db.select(Achievement.id, Achievement.name)).all())
     run = backfill.latest_run(a.id)
-    triggers = db.session.execute(db.select(func.count(PointsTrigger.id)).where(
-        PointsTrigger.achievement_id == a.id)).scalar_one()
-    return render_template("admin/achievement_form.html", form=form, a=a, run=run, names=names,
-                           describe=describe, status_labels=STATUS_LABELS, triggers=triggers,
-                           players=_player_count()), 400 if form.errors else 200
+    triggers = db.session.execute(
+        db.select(func.count(PointsTrigger.id)).where(PointsTrigger.achievement_id == a.id)
+    ).scalar_one()
+    return render_template(
+        "admin/achievement_form.html",
+        form=form,
+        a=a,
+        run=run,
+        names=names,
+        describe=describe,
+        status_labels=STATUS_LABELS,
+        triggers=triggers,
+        players=_player_count(),
+    ), 400 if form.errors else 200
 
 
 def _player_count() -> int:
     from ..services.achievements import player_count
+
     return player_count()
 
 
@@ -247,14 +309,18 @@ def achievement_status(achievement_id: int):
 @bp.post("/achievements/<int:achievement_id>/delete")
 def achievement_delete(achievement_id: int):
     a = db.get_or_404(Achievement, achievement_id)
-    holders = db.session.execute(db.select(func.count(AchievementCompletion.id)).where(
-        AchievementCompletion.achievement_id == a.id)).scalar_one()
-    dependants = [x.name for x in db.session.execute(db.select(Achievement)).scalars()
-                  if a.id in (x.prerequisite_ids or [])]
-    triggers = db.session.execute(db.select(func.count(PointsTrigger.id)).where(
-        PointsTrigger.achievement_id == a.id)).scalar_one()
-    runs = db.session.execute(db.select(func.count(BackfillRun.id)).where(
-        BackfillRun.achievement_id == a.id)).scalar_one()
+    holders = db.session.execute(
+        db.select(func.count(AchievementCompletion.id)).where(AchievementCompletion.achievement_id == a.id)
+    ).scalar_one()
+    dependants = [
+        x.name for x in db.session.execute(db.select(Achievement)).scalars() if a.id in (x.prerequisite_ids or [])
+    ]
+    triggers = db.session.execute(
+        db.select(func.count(PointsTrigger.id)).where(PointsTrigger.achievement_id == a.id)
+    ).scalar_one()
+    runs = db.session.execute(
+        db.select(func.count(BackfillRun.id)).where(BackfillRun.achievement_id == a.id)
+    ).scalar_one()
     reasons = []
     if holders:
         reasons.append(f"{holders} player{'s' if holders != 1 else ''} hold it (archive it instead)")
@@ -268,6 +334,7 @@ def achievement_delete(achievement_id: int):
     if runs:
         db.session.execute(db.delete(BackfillRun).where(BackfillRun.achievement_id == a.id))
     from ..models import AchievementProgress
+
     db.session.execute(db.delete(AchievementProgress).where(AchievementProgress.achievement_id == a.id))
     db.session.delete(a)
     db.session.commit()

@@ -1,4 +1,5 @@
 """Admin: analytics drawn as server-rendered inline SVG (templates/admin/_charts.html), no JS library."""
+
 from __future__ import annotations
 
 import importlib
@@ -22,10 +23,14 @@ def _players() -> int:
 
 
 def level_distribution(system: PointsSystem, players: int) -> list[tuple[str, int]]:
-    counts = dict(db.session.execute(
-        db.select(PointsBalance.level_id, func.count(PointsBalance.user_id))
-        .join(User, User.id == PointsBalance.user_id).where(User.role == "player", PointsBalance.system_id == system.id)
-        .group_by(PointsBalance.level_id)).all())
+    counts = dict(
+        db.session.execute(
+            db.select(PointsBalance.level_id, func.count(PointsBalance.user_id))
+            .join(User, User.id == PointsBalance.user_id)
+            .where(User.role == "player", PointsBalance.system_id == system.id)
+            .group_by(PointsBalance.level_id)
+        ).all()
+    )
     rows = [(f"{lv.badge} {lv.name}".strip(), int(counts.get(lv.id, 0))) for lv in system.levels]
     placed = sum(n for _, n in rows)
     return [("No level yet", max(players - placed, 0))] + rows
@@ -33,9 +38,14 @@ def level_distribution(system: PointsSystem, players: int) -> list[tuple[str, in
 
 def points_buckets(system: PointsSystem, players: int) -> list[tuple[str, int]]:
     """Players per order of magnitude of their balance (0, 1–9, 10–99, ...)."""
-    balances = [b for (b,) in db.session.execute(
-        db.select(PointsBalance.balance).join(User, User.id == PointsBalance.user_id)
-        .where(User.role == "player", PointsBalance.system_id == system.id, PointsBalance.balance > 0)).all()]
+    balances = [
+        b
+        for (b,) in db.session.execute(
+            db.select(PointsBalance.balance)
+            .join(User, User.id == PointsBalance.user_id)
+            .where(User.role == "player", PointsBalance.system_id == system.id, PointsBalance.balance > 0)
+        ).all()
+    ]
     edges = [1, 10, 100, 1_000, 10_000, 100_000]
     labels = ["1–9", "10–99", "100–999", "1k–9.9k", "10k–99k", "100k+"]
     counts = [0] * len(labels)
@@ -51,9 +61,11 @@ def points_buckets(system: PointsSystem, players: int) -> list[tuple[str, int]]:
 
 def streak_losses_by_weekday() -> list[tuple[str, int]]:
     counts = [0] * 7
-    for start, n in db.session.execute(db.select(StreakPeriod.period_start, func.count(StreakPeriod.id))
-                                       .where(StreakPeriod.outcome == "broken")
-                                       .group_by(StreakPeriod.period_start)).all():
+    for start, n in db.session.execute(
+        db.select(StreakPeriod.period_start, func.count(StreakPeriod.id))
+        .where(StreakPeriod.outcome == "broken")
+        .group_by(StreakPeriod.period_start)
+    ).all():
         counts[start.weekday()] += int(n)
     return list(zip(WEEKDAYS, counts))
 
@@ -81,7 +93,9 @@ def energy_distribution() -> tuple[list[tuple[str, int]], str] | None:
         cap = premium_max if premium else free_max
         pct = 100.0 * (current or 0) / cap if cap else 0
         counts[5 if pct >= 100 else min(4, int(pct // 20))] += 1
-    return list(zip(labels, counts)), "As stored at each player's last energy change (regeneration since then not included)."
+    return list(
+        zip(labels, counts)
+    ), "As stored at each player's last energy change (regeneration since then not included)."
 
 
 def retention(days: int = RETENTION_DAYS) -> list[dict]:
@@ -89,8 +103,10 @@ def retention(days: int = RETENTION_DAYS) -> list[dict]:
     active = db.select(MetricEvent.user_id).where(MetricEvent.occurred_at >= since).distinct().subquery()
     rows = db.session.execute(
         db.select(User.control_group, func.count(User.id), func.count(active.c.user_id))
-        .outerjoin(active, active.c.user_id == User.id).where(User.role == "player")
-        .group_by(User.control_group)).all()
+        .outerjoin(active, active.c.user_id == User.id)
+        .where(User.role == "player")
+        .group_by(User.control_group)
+    ).all()
     by = {bool(g): (int(n), int(a)) for g, n, a in rows}
     out = []
     for flag, label in ((False, "Gamified"), (True, "Control group")):
@@ -103,11 +119,25 @@ def retention(days: int = RETENTION_DAYS) -> list[dict]:
 def analytics():
     players = _players()
     systems = list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
-    per_system = [{"system": s, "levels": level_distribution(s, players), "buckets": points_buckets(s, players)}
-                  for s in systems]
-    completions = [(f"{a.badge} {a.name}", a.completion_count or 0, a.status) for a in db.session.execute(
-        db.select(Achievement).where(Achievement.status != "inactive")
-        .order_by(Achievement.completion_count.desc(), Achievement.name).limit(15)).scalars()]
-    return render_template("admin/analytics.html", players=players, per_system=per_system,
-                           losses=streak_losses_by_weekday(), energy=energy_distribution(),
-                           completions=completions, retention=retention(), retention_days=RETENTION_DAYS)
+    per_system = [
+        {"system": s, "levels": level_distribution(s, players), "buckets": points_buckets(s, players)} for s in systems
+    ]
+    completions = [
+        (f"{a.badge} {a.name}", a.completion_count or 0, a.status)
+        for a in db.session.execute(
+            db.select(Achievement)
+            .where(Achievement.status != "inactive")
+            .order_by(Achievement.completion_count.desc(), Achievement.name)
+            .limit(15)
+        ).scalars()
+    ]
+    return render_template(
+        "admin/analytics.html",
+        players=players,
+        per_system=per_system,
+        losses=streak_losses_by_weekday(),
+        energy=energy_distribution(),
+        completions=completions,
+        retention=retention(),
+        retention_days=RETENTION_DAYS,
+    )

@@ -3,6 +3,7 @@
 Small installations (players <= BACKFILL_INLINE_LIMIT) run it inside the request; larger ones get a
 BackfillRun row and an RQ job (`run_job`) that commits progress as it goes, which the admin page polls.
 The backfill is idempotent, so a failed or interrupted run can simply be started again."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,17 +20,24 @@ STALE_AFTER = timedelta(minutes=30)
 
 
 def active_run(achievement_id: int) -> Optional[BackfillRun]:
-    run = db.session.execute(db.select(BackfillRun).where(
-        BackfillRun.achievement_id == achievement_id, BackfillRun.status.in_(("queued", "running")))
-        .order_by(BackfillRun.id.desc()).limit(1)).scalar_one_or_none()
+    run = db.session.execute(
+        db.select(BackfillRun)
+        .where(BackfillRun.achievement_id == achievement_id, BackfillRun.status.in_(("queued", "running")))
+        .order_by(BackfillRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if run is not None and utcnow() - (run.started_at or run.created_at) > STALE_AFTER:
         return None  # a worker died: let the admin start again
     return run
 
 
 def latest_run(achievement_id: int) -> Optional[BackfillRun]:
-    return db.session.execute(db.select(BackfillRun).where(BackfillRun.achievement_id == achievement_id)
-                              .order_by(BackfillRun.id.desc()).limit(1)).scalar_one_or_none()
+    return db.session.execute(
+        db.select(BackfillRun)
+        .where(BackfillRun.achievement_id == achievement_id)
+        .order_by(BackfillRun.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def should_run_inline() -> bool:
@@ -41,8 +49,14 @@ def start(achievement: Achievement, admin_id: Optional[int]) -> BackfillRun:
     """Activate now (inline) or enqueue. Commits. Raises RuntimeError if the queue is unreachable
     (the achievement is then left as it was)."""
     if should_run_inline():
-        run = BackfillRun(achievement_id=achievement.id, status="running", mode="inline",
-                          created_by_id=admin_id, started_at=utcnow(), processed=0)
+        run = BackfillRun(
+            achievement_id=achievement.id,
+            status="running",
+            mode="inline",
+            created_by_id=admin_id,
+            started_at=utcnow(),
+            processed=0,
+        )
         db.session.add(run)
 
         def progress(done, total):
@@ -55,12 +69,12 @@ def start(achievement: Achievement, admin_id: Optional[int]) -> BackfillRun:
         db.session.commit()
         return run
 
-    run = BackfillRun(achievement_id=achievement.id, status="queued", mode="job", created_by_id=admin_id,
-                      processed=0)
+    run = BackfillRun(achievement_id=achievement.id, status="queued", mode="job", created_by_id=admin_id, processed=0)
     db.session.add(run)
     db.session.commit()
     try:
         from ..queue import enqueue
+
         job = enqueue("gamify.admin.backfill.run_job", run.id, queue="default")
     except Exception as e:  # Redis down: say so, keep nothing half-done
         run = db.session.get(BackfillRun, run.id)
@@ -80,6 +94,7 @@ def run_job(run_id: int) -> Optional[int]:
     if has_app_context():
         return _run(run_id)
     from .. import create_app
+
     with create_app().app_context():
         return _run(run_id)
 

@@ -1,5 +1,6 @@
 """Admin pages for energy: settings, the actions catalogue, the boosts catalogue, flagged players.
 Every route is admin-only (`admin_required`; players get 403); every form is a FlaskForm (CSRF)."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,11 @@ from . import admin_required
 
 bp = Blueprint("admin_energy", __name__)
 
-KEY = [DataRequired(), Length(max=64), Regexp(r"^[a-z0-9][a-z0-9_\-]*$",
-                                              message="lowercase letters, digits, - and _ only")]
+KEY = [
+    DataRequired(),
+    Length(max=64),
+    Regexp(r"^[a-z0-9][a-z0-9_\-]*$", message="lowercase letters, digits, - and _ only"),
+]
 
 
 @bp.before_request
@@ -33,8 +37,9 @@ def _guard():
 
 def _num(label, lo, hi=None, desc="", integer=True, required=True):
     cls = Whole if integer else Number
-    return cls(label, validators=[InputRequired() if required else Optional(), NumberRange(min=lo, max=hi)],
-               description=desc)
+    return cls(
+        label, validators=[InputRequired() if required else Optional(), NumberRange(min=lo, max=hi)], description=desc
+    )
 
 
 class SettingsForm(FlaskForm):
@@ -88,7 +93,7 @@ def _parse_pairs(text: str, what: str, lo: float, hi: float) -> dict:
         try:
             v = float(value)
         except ValueError:
-            raise ValidationError(f"“{value}” is not a number")
+            raise ValidationError(f"“{value}” is not a number") from None
         if not lo <= v <= hi:
             raise ValidationError(f"{name} must be between {lo:g} and {hi:g}")
         out[name] = v
@@ -104,10 +109,16 @@ class ActionForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     base_cost = _num("Base energy cost", 0, 100000, "0 = free")
-    difficulties = StringField("Difficulty multipliers", validators=[Optional(), Length(max=500)],
-                               description="e.g. easy=0.8, medium=1.0, hard=1.3, expert=1.6 — empty: no choice")
-    skill_reductions = StringField("Skill cost reductions (% at level 100)", validators=[Optional(), Length(max=500)],
-                                   description="e.g. gun_fighting=25 (the total is capped in the settings)")
+    difficulties = StringField(
+        "Difficulty multipliers",
+        validators=[Optional(), Length(max=500)],
+        description="e.g. easy=0.8, medium=1.0, hard=1.3, expert=1.6 — empty: no choice",
+    )
+    skill_reductions = StringField(
+        "Skill cost reductions (% at level 100)",
+        validators=[Optional(), Length(max=500)],
+        description="e.g. gun_fighting=25 (the total is capped in the settings)",
+    )
     metric_key = SelectField("Records metric", validators=[DataRequired()])
     metric_value = Number("Metric value", default=1.0, validators=[InputRequired()])
     position = Whole("Order", default=0, validators=[Optional()])
@@ -125,11 +136,15 @@ class BoostForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     type = SelectField("Type", choices=[SelectChoice(t, t) for t in engine.BOOST_TYPES])
-    effect_value = Number("Effect value", validators=[InputRequired(), NumberRange(min=0, max=100000)],
-                              description="regen_speed: +% regeneration; max_energy_increase: +max; "
-                                          "consumption_reduction: % cheaper; instant_refill: energy (0 = to max)")
-    duration_minutes = Whole("Duration (minutes)", validators=[Optional(), NumberRange(min=1)],
-                                    description="Empty = permanent")
+    effect_value = Number(
+        "Effect value",
+        validators=[InputRequired(), NumberRange(min=0, max=100000)],
+        description="regen_speed: +% regeneration; max_energy_increase: +max; "
+        "consumption_reduction: % cheaper; instant_refill: energy (0 = to max)",
+    )
+    duration_minutes = Whole(
+        "Duration (minutes)", validators=[Optional(), NumberRange(min=1)], description="Empty = permanent"
+    )
     token_cost = _num("Token cost", 0, 1000000)
     rarity = SelectField("Rarity", choices=[SelectChoice(r, r) for r in engine.RARITIES])
     active = BooleanField("On sale", default=True)
@@ -142,6 +157,7 @@ class AdjustForm(FlaskForm):
 
 
 # ------------------------------------------------------------------------------------------ settings
+
 
 @bp.route("/admin/energy", methods=["GET", "POST"])
 @admin_required
@@ -157,17 +173,24 @@ def settings():
         return redirect(url_for("admin_energy.settings"))
     code = 400 if form.errors else 200
     flagged = len(energy.open_reviews())
-    html = render_template("admin/energy/settings.html", form=form, flagged=flagged,
-                           system=energy.points_svc.system_by_key(s.token_system_key))
+    html = render_template(
+        "admin/energy/settings.html",
+        form=form,
+        flagged=flagged,
+        system=energy.points_svc.system_by_key(s.token_system_key),
+    )
     db.session.commit()
     return html, code
 
 
 # ------------------------------------------------------------------------------------------ actions
 
+
 def _metric_choices():
-    return [SelectChoice(m.key, f"{m.name} ({m.key})")
-            for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()]
+    return [
+        SelectChoice(m.key, f"{m.name} ({m.key})")
+        for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
+    ]
 
 
 @bp.get("/admin/actions")
@@ -209,8 +232,7 @@ def action_form(action_id):
             return redirect(url_for("admin_energy.actions"))
     if not form.metric_key.choices:
         flash("Create a metric first: every action records a metric event.", "info")
-    return render_template("admin/energy/action_form.html", form=form, action=action), (
-        400 if form.errors else 200)
+    return render_template("admin/energy/action_form.html", form=form, action=action), (400 if form.errors else 200)
 
 
 @bp.post("/admin/actions/<int:action_id>/delete")
@@ -224,6 +246,7 @@ def delete_action(action_id: int):
 
 
 # ------------------------------------------------------------------------------------------ boosts
+
 
 @bp.get("/admin/energy/boosts")
 @admin_required
@@ -266,20 +289,25 @@ def delete_boost(boost_id: int):
 
 # ------------------------------------------------------------------------------------------ flagged players
 
+
 @bp.route("/admin/energy/flags", methods=["GET", "POST"])
 @admin_required
 def flags():
     form = AdjustForm()
     if form.validate_on_submit():
         who = form.player.data.strip()
-        user = db.session.execute(db.select(User).where(
-            (User.email == who.lower()) | (User.external_id == who))).scalars().first()
+        user = (
+            db.session.execute(db.select(User).where((User.email == who.lower()) | (User.external_id == who)))
+            .scalars()
+            .first()
+        )
         if user is None:
             form.player.errors.append("no player with that email or id")
         else:
             try:
-                r = energy.adjust(user, form.amount.data, f"{form.reason.data} (admin #{current_user.id})",
-                                  actor_id=current_user.id)
+                r = energy.adjust(
+                    user, form.amount.data, f"{form.reason.data} (admin #{current_user.id})", actor_id=current_user.id
+                )
             except energy.EnergyError as e:
                 db.session.rollback()
                 form.amount.errors.append(str(e))
@@ -288,10 +316,17 @@ def flags():
                 flash(f"{user.name}: energy now {r['current']}/{r['max']}.", "success")
                 return redirect(url_for("admin_energy.flags"))
     reviews = energy.open_reviews()
-    resolved = list(db.session.execute(db.select(EnergyReview).where(EnergyReview.resolved_at.is_not(None))
-                                       .order_by(EnergyReview.resolved_at.desc()).limit(20)).scalars())
+    resolved = list(
+        db.session.execute(
+            db.select(EnergyReview)
+            .where(EnergyReview.resolved_at.is_not(None))
+            .order_by(EnergyReview.resolved_at.desc())
+            .limit(20)
+        ).scalars()
+    )
     return render_template("admin/energy/flags.html", reviews=reviews, resolved=resolved, form=form), (
-        400 if form.errors else 200)
+        400 if form.errors else 200
+    )
 
 
 @bp.post("/admin/energy/flags/<int:review_id>/resolve")

@@ -1,5 +1,6 @@
 """Form helpers shared by the admin pages: attribute filters as "key=value" lines, optional numbers,
 keys, and the WTForms pieces used by several modules."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,12 @@ from wtforms import TextAreaField
 from wtforms.validators import Optional as OptionalV
 from wtforms.validators import Regexp, ValidationError
 
+from ..fields import Amount, Whole
+
 KEY_RE = r"^[a-z0-9][a-z0-9_.-]*$"
-key_validator = Regexp(KEY_RE, message="Use lowercase letters, digits, '_', '-' or '.', starting with a letter or digit.")
+key_validator = Regexp(
+    KEY_RE, message="Use lowercase letters, digits, '_', '-' or '.', starting with a letter or digit."
+)
 
 
 def _scalar(text: str) -> Any:
@@ -53,6 +58,7 @@ def format_filters(filters: dict | None) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
         return str(v)
+
     lines = []
     for k, v in (filters or {}).items():
         if isinstance(v, (list, tuple, set)):
@@ -75,8 +81,11 @@ class FiltersField(TextAreaField):
     """A textarea of key=value lines whose `.parsed` is the filter dict (validated)."""
 
     def __init__(self, label="Attribute filters", validators=None, **kw):
-        kw.setdefault("description", "Optional. One key=value per line; all must match. Use a|b for "
-                                     "\"one of\". Matches the player's attributes and the event's.")
+        kw.setdefault(
+            "description",
+            "Optional. One key=value per line; all must match. Use a|b for "
+            "\"one of\". Matches the player's attributes and the event's.",
+        )
         kw.setdefault("render_kw", {"rows": 3, "placeholder": "country=DE\nplan=pro|team"})
         super().__init__(label, validators or [], **kw)
         self.parsed: dict = {}
@@ -85,11 +94,12 @@ class FiltersField(TextAreaField):
         try:
             self.parsed = parse_filters(self.data)
         except ValueError as e:
-            raise ValidationError(str(e))
+            raise ValidationError(str(e)) from e
 
 
 def optional_int(label, minimum=None, maximum=None, **kw) -> Whole:
     from wtforms.validators import NumberRange
+
     v = [OptionalV()]
     if minimum is not None or maximum is not None:
         v.append(NumberRange(min=minimum, max=maximum))
@@ -98,6 +108,7 @@ def optional_int(label, minimum=None, maximum=None, **kw) -> Whole:
 
 def optional_number(label, minimum=None, **kw) -> Amount:
     from wtforms.validators import NumberRange
+
     v = [OptionalV()]
     if minimum is not None:
         v.append(NumberRange(min=minimum))
@@ -114,4 +125,3 @@ def require(field, message: str = "This field is required.") -> bool:
 
 def clean_key(text: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "_", (text or "").strip().lower()).strip("_")[:64]
-from ..fields import Amount, Whole

@@ -1,5 +1,6 @@
 """Admin: background jobs (queues, schedule, workers, failed jobs with requeue) and the messaging
 settings (reminder hour, reactivation threshold, recap time) with the e-mail send log."""
+
 from __future__ import annotations
 
 import logging
@@ -40,9 +41,17 @@ def _job_row(job, when=None) -> dict:
         call = job.get_call_string() or job.func_name
     except Exception:  # noqa: BLE001 - e.g. a function that no longer exists
         call = job.func_name or "?"
-    return {"id": job.id, "call": call, "origin": job.origin, "status": str(job.get_status(refresh=False) or ""),
-            "enqueued_at": job.enqueued_at, "ended_at": job.ended_at, "when": when, "error": exc,
-            "retries_left": job.retries_left}
+    return {
+        "id": job.id,
+        "call": call,
+        "origin": job.origin,
+        "status": str(job.get_status(refresh=False) or ""),
+        "enqueued_at": job.enqueued_at,
+        "ended_at": job.ended_at,
+        "when": when,
+        "error": exc,
+        "retries_left": job.retries_left,
+    }
 
 
 def _redis_overview() -> dict:
@@ -52,16 +61,18 @@ def _redis_overview() -> dict:
     from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
     from ..queue import get_redis
+
     conn = get_redis()
     conn.ping()
     queues, scheduled, failed = [], [], []
     for name in QUEUES:
         q = Queue(name, connection=conn)
         sreg, freg, started = ScheduledJobRegistry(queue=q), FailedJobRegistry(queue=q), StartedJobRegistry(queue=q)
-        queues.append({"name": name, "queued": q.count, "scheduled": sreg.count, "started": started.count,
-                       "failed": freg.count})
+        queues.append(
+            {"name": name, "queued": q.count, "scheduled": sreg.count, "started": started.count, "failed": freg.count}
+        )
         ids = sreg.get_job_ids(0, LIST_LIMIT - 1)
-        for job_id, job in zip(ids, Job.fetch_many(ids, connection=conn)):
+        for job in Job.fetch_many(ids, connection=conn):
             if job is not None:
                 try:
                     when = sreg.get_scheduled_time(job)
@@ -69,26 +80,48 @@ def _redis_overview() -> dict:
                     when = None
                 scheduled.append(_job_row(job, when))
         ids = freg.get_job_ids(0, LIST_LIMIT - 1, desc=True)
-        for job_id, job in zip(ids, Job.fetch_many(ids, connection=conn)):
+        for job in Job.fetch_many(ids, connection=conn):
             if job is not None:
                 failed.append(_job_row(job))
     scheduled.sort(key=lambda r: (r["when"] is None, r["when"] or 0))
-    workers = [{"name": w.name, "queues": ", ".join(w.queue_names()), "state": w.get_state(),
-                "current": w.get_current_job_id(), "last_heartbeat": w.last_heartbeat}
-               for w in Worker.all(connection=conn)]
+    workers = [
+        {
+            "name": w.name,
+            "queues": ", ".join(w.queue_names()),
+            "state": w.get_state(),
+            "current": w.get_current_job_id(),
+            "last_heartbeat": w.last_heartbeat,
+        }
+        for w in Worker.all(connection=conn)
+    ]
     crons = []
     for c in CronScheduler.all(conn):
-        crons.append({"name": c.name, "hostname": c.hostname, "pid": c.pid, "heartbeat": c.last_heartbeat,
-                      "jobs": {j.name: j for j in c.get_jobs()}})
+        crons.append(
+            {
+                "name": c.name,
+                "hostname": c.hostname,
+                "pid": c.pid,
+                "heartbeat": c.last_heartbeat,
+                "jobs": {j.name: j for j in c.get_jobs()},
+            }
+        )
     leader = conn.get(jobs.CRON_LEADER_KEY)
-    return {"queues": queues, "scheduled": scheduled, "failed": failed, "workers": workers, "crons": crons,
-            "leader": leader.decode() if isinstance(leader, bytes) else leader}
+    return {
+        "queues": queues,
+        "scheduled": scheduled,
+        "failed": failed,
+        "workers": workers,
+        "crons": crons,
+        "leader": leader.decode() if isinstance(leader, bytes) else leader,
+    }
 
 
 def _redis_error(e: Exception) -> str:
-    return (f"The job queue (Redis at {current_app.config.get('REDIS_URL')}) is not reachable: "
-            f"{type(e).__name__}: {e}. Jobs cannot be listed or started until it is back; e-mails and webhooks "
-            "wait in the database and are sent once it is.")
+    return (
+        f"The job queue (Redis at {current_app.config.get('REDIS_URL')}) is not reachable: "
+        f"{type(e).__name__}: {e}. Jobs cannot be listed or started until it is back; e-mails and webhooks "
+        "wait in the database and are sent once it is."
+    )
 
 
 @bp.get("/jobs")
@@ -99,20 +132,25 @@ def index():
         overview = _redis_overview()
     except (RedisError, OSError) as e:
         error = _redis_error(e)
-    return render_template("admin/jobs/index.html", overview=overview, error=error, schedule=jobs.SCHEDULE,
-                           outbox=_outbox_counts())
+    return render_template(
+        "admin/jobs/index.html", overview=overview, error=error, schedule=jobs.SCHEDULE, outbox=_outbox_counts()
+    )
 
 
 def _outbox_counts() -> dict:
     from ..models import DomainEvent
     from ..models.webhooks import WebhookDelivery
+
     return {
-        "events_pending": db.session.execute(db.select(db.func.count(DomainEvent.id))
-                                             .where(DomainEvent.dispatched_at.is_(None))).scalar_one(),
-        "emails_pending": db.session.execute(db.select(db.func.count(EmailSend.id))
-                                             .where(EmailSend.status.in_(("pending", "failed")))).scalar_one(),
-        "deliveries_pending": db.session.execute(db.select(db.func.count(WebhookDelivery.id)).where(
-            WebhookDelivery.status.in_(("pending", "retrying")))).scalar_one(),
+        "events_pending": db.session.execute(
+            db.select(db.func.count(DomainEvent.id)).where(DomainEvent.dispatched_at.is_(None))
+        ).scalar_one(),
+        "emails_pending": db.session.execute(
+            db.select(db.func.count(EmailSend.id)).where(EmailSend.status.in_(("pending", "failed")))
+        ).scalar_one(),
+        "deliveries_pending": db.session.execute(
+            db.select(db.func.count(WebhookDelivery.id)).where(WebhookDelivery.status.in_(("pending", "retrying")))
+        ).scalar_one(),
     }
 
 
@@ -139,6 +177,7 @@ def requeue(job_id: str):
     from rq.registry import FailedJobRegistry
 
     from ..queue import get_redis
+
     try:
         conn = get_redis()
         job = Job.fetch(job_id, connection=conn)
@@ -156,6 +195,7 @@ def requeue_all():
     from rq.registry import FailedJobRegistry
 
     from ..queue import get_redis
+
     n = 0
     try:
         conn = get_redis()
@@ -180,6 +220,7 @@ def delete_failed(job_id: str):
     from rq.job import Job
 
     from ..queue import get_redis
+
     try:
         Job.fetch(job_id, connection=get_redis()).delete()
     except NoSuchJobError:
@@ -193,13 +234,15 @@ def delete_failed(job_id: str):
 @admin_required
 def run_now(name: str):
     from ..queue import get_queue
+
     try:
         s = jobs.scheduled(name)
     except KeyError:
         return _back(error=f"No scheduled job called {name!r}.")
     try:
-        job = get_queue(jobs.DEFAULT_QUEUE).enqueue(s.func, job_timeout=s.timeout, result_ttl=3600,
-                                                    failure_ttl=7 * 86400)
+        job = get_queue(jobs.DEFAULT_QUEUE).enqueue(
+            s.func, job_timeout=s.timeout, result_ttl=3600, failure_ttl=7 * 86400
+        )
     except (RedisError, OSError) as e:
         return _back(error=_redis_error(e))
     return _back(ok=f"{name} queued (job {job.id}).")
@@ -215,10 +258,14 @@ HOURS = [SelectChoice(h, f"{h:02d}:00") for h in range(24)]
 class SettingsForm(FlaskForm):
     email_enabled = BooleanField("Send e-mails to players")
     reminder_hour = SelectField("Streak reminders from (player's local time)", coerce=int, choices=HOURS)
-    reactivation_threshold = Whole("Come-back e-mail after losing a streak of at least",
-                                          validators=[InputRequired(), NumberRange(min=1, max=10000)])
+    reactivation_threshold = Whole(
+        "Come-back e-mail after losing a streak of at least",
+        validators=[InputRequired(), NumberRange(min=1, max=10000)],
+    )
     reactivation_hour = SelectField("Come-back e-mails go out from (local time)", coerce=int, choices=HOURS)
-    recap_weekday = SelectField("Weekly recap on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)])
+    recap_weekday = SelectField(
+        "Weekly recap on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)]
+    )
     recap_hour = SelectField("Weekly recap from (local time)", coerce=int, choices=HOURS)
 
 
@@ -235,8 +282,10 @@ def notifications():
     since = utcnow() - timedelta(days=7)
     counts: dict = {}
     for type_, status, n in db.session.execute(
-            db.select(EmailSend.type, EmailSend.status, db.func.count(EmailSend.id))
-            .where(EmailSend.created_at >= since).group_by(EmailSend.type, EmailSend.status)).all():
+        db.select(EmailSend.type, EmailSend.status, db.func.count(EmailSend.id))
+        .where(EmailSend.created_at >= since)
+        .group_by(EmailSend.type, EmailSend.status)
+    ).all():
         counts.setdefault(type_, {})[status] = n
     type_filter = request.args.get("type") or None
     q = db.select(EmailSend).order_by(EmailSend.id.desc()).limit(LIST_LIMIT)
@@ -244,11 +293,21 @@ def notifications():
         q = q.where(EmailSend.type == type_filter)
     recent = db.session.execute(q).scalars().all()
     from ..models import User
-    names = dict(db.session.execute(db.select(User.id, User.email).where(
-        User.id.in_({r.user_id for r in recent}))).all()) if recent else {}
-    return render_template("admin/jobs/notifications.html", form=form, counts=counts, recent=recent, names=names,
-                           types={t: NOTIFICATION_TYPES.get(t, t) for t in EMAIL_TYPES},
-                           type_filter=type_filter), (400 if form.errors else 200)
+
+    names = (
+        dict(db.session.execute(db.select(User.id, User.email).where(User.id.in_({r.user_id for r in recent}))).all())
+        if recent
+        else {}
+    )
+    return render_template(
+        "admin/jobs/notifications.html",
+        form=form,
+        counts=counts,
+        recent=recent,
+        names=names,
+        types={t: NOTIFICATION_TYPES.get(t, t) for t in EMAIL_TYPES},
+        type_filter=type_filter,
+    ), (400 if form.errors else 200)
 
 
 @bp.post("/notifications/sends/<int:send_id>/retry")
@@ -256,8 +315,11 @@ def notifications():
 def retry_send(send_id: int):
     send = db.get_or_404(EmailSend, send_id)
     if send.status not in ("failed", "unknown"):
-        flash(f"E-mail #{send.id} is {send.status}; only failed e-mails (or those whose delivery is unknown) "
-              "can be sent again.", "error")
+        flash(
+            f"E-mail #{send.id} is {send.status}; only failed e-mails (or those whose delivery is unknown) "
+            "can be sent again.",
+            "error",
+        )
         return redirect(url_for("admin_jobs.notifications"))
     if send.status == "unknown":
         # Sent again with the same Message-ID: mail systems that already have it can drop the copy.
@@ -267,6 +329,7 @@ def retry_send(send_id: int):
     from rq.job import Job
 
     from ..queue import get_redis
+
     try:
         try:
             Job.fetch(f"gamify-email-{send.id}", connection=get_redis()).delete()
@@ -275,6 +338,10 @@ def retry_send(send_id: int):
         ok = jobs.enqueue_email(send.id)
     except (RedisError, OSError):
         ok = False
-    flash(f"E-mail #{send.id} queued." if ok else "The job queue (Redis) is not reachable; it will be sent "
-          "by the scheduled dispatch once it is back.", "success" if ok else "error")
+    flash(
+        f"E-mail #{send.id} queued."
+        if ok
+        else "The job queue (Redis) is not reachable; it will be sent by the scheduled dispatch once it is back.",
+        "success" if ok else "error",
+    )
     return redirect(url_for("admin_jobs.notifications"))

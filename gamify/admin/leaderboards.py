@@ -1,4 +1,5 @@
 """Admin: leaderboard CRUD, participant counts and a "Rebuild Redis" button (every route admin-only)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -21,43 +22,77 @@ bp = Blueprint("admin_leaderboards", __name__)
 
 
 class LeaderboardForm(FlaskForm):
-    key = StringField("Key", validators=[DataRequired(), Length(max=64), Regexp(
-        r"^[a-z0-9][a-z0-9_-]*$", message="lower-case letters, digits, '-' and '_' only")],
-        description="Used in the API and URLs; cannot be changed later.")
+    key = StringField(
+        "Key",
+        validators=[
+            DataRequired(),
+            Length(max=64),
+            Regexp(r"^[a-z0-9][a-z0-9_-]*$", message="lower-case letters, digits, '-' and '_' only"),
+        ],
+        description="Used in the API and URLs; cannot be changed later.",
+    )
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    ranked_by = SelectField("Ranked by", choices=[SelectChoice("metric", "Metric total"),
-                                                  SelectChoice("points", "Points balance"),
-                                                  SelectChoice("streak", "Streak length")])
+    ranked_by = SelectField(
+        "Ranked by",
+        choices=[
+            SelectChoice("metric", "Metric total"),
+            SelectChoice("points", "Points balance"),
+            SelectChoice("streak", "Streak length"),
+        ],
+    )
     metric_id = SelectField("Metric", choices=[], validate_choice=False)
     system_id = SelectField("Points system", choices=[], validate_choice=False)
-    frequency = SelectField("Runs", choices=[SelectChoice("perpetual", "Perpetual (all time)"),
-                                            SelectChoice("daily", "Daily"), SelectChoice("weekly", "Weekly"),
-                                            SelectChoice("monthly", "Monthly")])
-    start_date = Day("Start date", validators=[Optional()],
-                           description="Repeating boards: first day counted; weeks/months start on this day.")
-    participant_limit = Whole("Participant limit (top N)", default=10,
-                                     validators=[DataRequired(), NumberRange(min=1, max=1000)])
-    breakdown = StringField("Breakdown attributes", validators=[Optional(), Length(max=300)],
-                            description="Comma-separated player attributes, e.g. city, tier. "
-                                        "A segment appears for every value players have.")
+    frequency = SelectField(
+        "Runs",
+        choices=[
+            SelectChoice("perpetual", "Perpetual (all time)"),
+            SelectChoice("daily", "Daily"),
+            SelectChoice("weekly", "Weekly"),
+            SelectChoice("monthly", "Monthly"),
+        ],
+    )
+    start_date = Day(
+        "Start date",
+        validators=[Optional()],
+        description="Repeating boards: first day counted; weeks/months start on this day.",
+    )
+    participant_limit = Whole(
+        "Participant limit (top N)", default=10, validators=[DataRequired(), NumberRange(min=1, max=1000)]
+    )
+    breakdown = StringField(
+        "Breakdown attributes",
+        validators=[Optional(), Length(max=300)],
+        description="Comma-separated player attributes, e.g. city, tier. "
+        "A segment appears for every value players have.",
+    )
     active = BooleanField("Active", default=True)
 
     def fill_choices(self) -> None:
         metrics = db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
         systems = db.session.execute(db.select(PointsSystem).order_by(PointsSystem.name)).scalars()
-        self.metric_id.choices = [SelectChoice("", "—")] + [SelectChoice(str(m.id), f"{m.name} ({m.key})")
-                                                           for m in metrics]
-        self.system_id.choices = [SelectChoice("", "—")] + [SelectChoice(str(s.id), f"{s.name} ({s.key})")
-                                                           for s in systems]
+        self.metric_id.choices = [SelectChoice("", "—")] + [
+            SelectChoice(str(m.id), f"{m.name} ({m.key})") for m in metrics
+        ]
+        self.system_id.choices = [SelectChoice("", "—")] + [
+            SelectChoice(str(s.id), f"{s.name} ({s.key})") for s in systems
+        ]
 
     def data_dict(self) -> dict:
         def as_id(v):
-            return params.whole(str(v), 1, 2 ** 31 - 1) if v not in (None, "") else None
-        return {"key": (self.key.data or "").strip(), "name": self.name.data, "ranked_by": self.ranked_by.data,
-                "metric_id": as_id(self.metric_id.data), "system_id": as_id(self.system_id.data),
-                "frequency": self.frequency.data, "start_date": self.start_date.data,
-                "participant_limit": self.participant_limit.data, "breakdown": self.breakdown.data or "",
-                "active": bool(self.active.data)}
+            return params.whole(str(v), 1, 2**31 - 1) if v not in (None, "") else None
+
+        return {
+            "key": (self.key.data or "").strip(),
+            "name": self.name.data,
+            "ranked_by": self.ranked_by.data,
+            "metric_id": as_id(self.metric_id.data),
+            "system_id": as_id(self.system_id.data),
+            "frequency": self.frequency.data,
+            "start_date": self.start_date.data,
+            "participant_limit": self.participant_limit.data,
+            "breakdown": self.breakdown.data or "",
+            "active": bool(self.active.data),
+        }
 
 
 def _form_errors(form: LeaderboardForm, err: svc.LeaderboardError) -> None:
@@ -126,8 +161,10 @@ def edit(board_id: int):
             _form_errors(form, e)
         else:
             _try_rebuild(board)
-            flash(f"Leaderboard '{board.name}' saved{' and its open periods recomputed' if recomputed else ''}.",
-                  "success")
+            flash(
+                f"Leaderboard '{board.name}' saved{' and its open periods recomputed' if recomputed else ''}.",
+                "success",
+            )
             return redirect(url_for("admin_leaderboards.index"))
     return render_template("admin/leaderboards/form.html", form=form, board=board)
 

@@ -1,4 +1,5 @@
 """Admin: metrics (what the host app reports: lessons, minutes, XP...)."""
+
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func
@@ -12,13 +13,19 @@ from .forms import key_validator
 
 
 class MetricForm(FlaskForm):
-    key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator],
-                      description="Used by the API: POST /api/v1/metrics/<key>/events. Cannot change once events exist.")
+    key = StringField(
+        "Key",
+        validators=[DataRequired(), Length(max=64), key_validator],
+        description="Used by the API: POST /api/v1/metrics/<key>/events. Cannot change once events exist.",
+    )
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    unit = StringField("Unit", validators=[Length(max=32)], description="Plural, shown after numbers: “lessons”, “minutes”.")
-    allow_negative = BooleanField("Accept negative values",
-                                  description="For corrections or scores that can drop. Off: an event with a "
-                                              "negative value is refused (400).")
+    unit = StringField(
+        "Unit", validators=[Length(max=32)], description="Plural, shown after numbers: “lessons”, “minutes”."
+    )
+    allow_negative = BooleanField(
+        "Accept negative values",
+        description="For corrections or scores that can drop. Off: an event with a negative value is refused (400).",
+    )
 
     def __init__(self, *a, metric=None, **kw):
         super().__init__(*a, **kw)
@@ -35,7 +42,9 @@ class MetricForm(FlaskForm):
 
 
 def _event_count(metric_id: int) -> int:
-    return db.session.execute(db.select(func.count(MetricEvent.id)).where(MetricEvent.metric_id == metric_id)).scalar_one()
+    return db.session.execute(
+        db.select(func.count(MetricEvent.id)).where(MetricEvent.metric_id == metric_id)
+    ).scalar_one()
 
 
 def _usage(metric_id: int) -> list[str]:
@@ -43,9 +52,14 @@ def _usage(metric_id: int) -> list[str]:
     n = _event_count(metric_id)
     if n:
         uses.append(f"{n} events")
-    for model, label in ((StreakRequirement, "the streak requirements"), (Achievement, "achievements"),
-                         (PointsTrigger, "points triggers")):
-        if db.session.execute(db.select(func.count()).select_from(model).where(model.metric_id == metric_id)).scalar_one():
+    for model, label in (
+        (StreakRequirement, "the streak requirements"),
+        (Achievement, "achievements"),
+        (PointsTrigger, "points triggers"),
+    ):
+        if db.session.execute(
+            db.select(func.count()).select_from(model).where(model.metric_id == metric_id)
+        ).scalar_one():
             uses.append(label)
     return uses
 
@@ -55,7 +69,9 @@ def metrics():
     rows = db.session.execute(
         db.select(Metric, func.count(MetricTotal.user_id), func.coalesce(func.sum(MetricTotal.total), 0))
         .outerjoin(MetricTotal, MetricTotal.metric_id == Metric.id)
-        .group_by(Metric.id).order_by(Metric.key)).all()
+        .group_by(Metric.id)
+        .order_by(Metric.key)
+    ).all()
     return render_template("admin/metrics.html", rows=rows)
 
 
@@ -63,8 +79,12 @@ def metrics():
 def metric_new():
     form = MetricForm()
     if form.validate_on_submit():
-        m = Metric(key=form.key.data.strip(), name=form.name.data.strip(), unit=(form.unit.data or "").strip(),
-                   allow_negative=form.allow_negative.data)
+        m = Metric(
+            key=form.key.data.strip(),
+            name=form.name.data.strip(),
+            unit=(form.unit.data or "").strip(),
+            allow_negative=form.allow_negative.data,
+        )
         db.session.add(m)
         db.session.commit()
         flash(f"Metric “{m.name}” created. The host app can now send {m.key} events.", "success")
@@ -83,8 +103,9 @@ def metric_edit(metric_id: int):
         db.session.commit()
         flash(f"Metric “{metric.name}” saved.", "success")
         return redirect(url_for("admin.metrics"))
-    return render_template("admin/metric_form.html", form=form, metric=metric,
-                           usage=_usage(metric.id)), 400 if form.errors else 200
+    return render_template(
+        "admin/metric_form.html", form=form, metric=metric, usage=_usage(metric.id)
+    ), 400 if form.errors else 200
 
 
 @bp.post("/metrics/<int:metric_id>/delete")

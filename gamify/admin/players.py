@@ -1,4 +1,5 @@
 """Admin: player lookup, full ledger history, audited manual points adjustments and freeze grants."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -12,7 +13,14 @@ from .. import params
 from ..extensions import db
 from ..fields import Whole
 from ..models import (
-    AchievementCompletion, FreezeLedger, MetricEvent, PointsAward, PointsBalance, PointsSystem, StreakPeriod, User,
+    AchievementCompletion,
+    FreezeLedger,
+    MetricEvent,
+    PointsAward,
+    PointsBalance,
+    PointsSystem,
+    StreakPeriod,
+    User,
     UserStreak,
 )
 from ..services import points as points_svc
@@ -21,21 +29,34 @@ from ..web import ui
 from . import bp
 
 PER_PAGE = 25
-TABS = [("events", "Events"), ("points", "Points"), ("streak", "Streak periods"), ("freezes", "Freezes"),
-        ("achievements", "Achievements")]
+TABS = [
+    ("events", "Events"),
+    ("points", "Points"),
+    ("streak", "Streak periods"),
+    ("freezes", "Freezes"),
+    ("achievements", "Achievements"),
+]
 
 
 class AdjustForm(FlaskForm):
     system_id = SelectField("Points system", coerce=int)
-    amount = Whole("Amount", validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
-                          description="Positive adds, negative removes. No boosts or caps apply.")
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=180)],
-                         description="Kept in the ledger with your admin id; the player sees it in their history.")
+    amount = Whole(
+        "Amount",
+        validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
+        description="Positive adds, negative removes. No boosts or caps apply.",
+    )
+    reason = StringField(
+        "Reason",
+        validators=[DataRequired(), Length(max=180)],
+        description="Kept in the ledger with your admin id; the player sees it in their history.",
+    )
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.system_id.choices = {s.id: f"{s.badge} {s.name}" for s in
-                                  db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars()}
+        self.system_id.choices = {
+            s.id: f"{s.badge} {s.name}"
+            for s in db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars()
+        }
 
     def validate_amount(self, field):
         if field.data == 0:
@@ -44,7 +65,9 @@ class AdjustForm(FlaskForm):
 
 class FreezeForm(FlaskForm):
     amount = Whole("Freezes", default=1, validators=[InputRequired(), NumberRange(min=1, max=50)])
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=40)], description="e.g. “support ticket 123”.")
+    reason = StringField(
+        "Reason", validators=[DataRequired(), Length(max=40)], description="e.g. “support ticket 123”."
+    )
 
 
 def _search(q: str):
@@ -52,9 +75,12 @@ def _search(q: str):
     q = (q or "").strip()
     if q:
         like = f"%{q.lower()}%"
-        conds = [func.lower(User.email).like(like), func.lower(User.display_name).like(like),
-                 func.lower(User.external_id).like(like)]
-        user_id = params.whole(q, 1, 2 ** 31 - 1)
+        conds = [
+            func.lower(User.email).like(like),
+            func.lower(User.display_name).like(like),
+            func.lower(User.external_id).like(like),
+        ]
+        user_id = params.whole(q, 1, 2**31 - 1)
         if user_id is not None:
             conds.append(User.id == user_id)
         stmt = stmt.where(or_(*conds))
@@ -73,19 +99,30 @@ def players():
 
 def _tab_query(user_id: int, tab: str):
     if tab == "points":
-        return (db.select(PointsAward).where(PointsAward.user_id == user_id)
-                .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc()))
+        return (
+            db.select(PointsAward)
+            .where(PointsAward.user_id == user_id)
+            .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc())
+        )
     if tab == "streak":
-        return (db.select(StreakPeriod).where(StreakPeriod.user_id == user_id)
-                .order_by(StreakPeriod.period_start.desc()))
+        return db.select(StreakPeriod).where(StreakPeriod.user_id == user_id).order_by(StreakPeriod.period_start.desc())
     if tab == "freezes":
-        return (db.select(FreezeLedger).where(FreezeLedger.user_id == user_id)
-                .order_by(FreezeLedger.created_at.desc(), FreezeLedger.id.desc()))
+        return (
+            db.select(FreezeLedger)
+            .where(FreezeLedger.user_id == user_id)
+            .order_by(FreezeLedger.created_at.desc(), FreezeLedger.id.desc())
+        )
     if tab == "achievements":
-        return (db.select(AchievementCompletion).where(AchievementCompletion.user_id == user_id)
-                .order_by(AchievementCompletion.completed_at.desc()))
-    return (db.select(MetricEvent).where(MetricEvent.user_id == user_id)
-            .order_by(MetricEvent.occurred_at.desc(), MetricEvent.id.desc()))
+        return (
+            db.select(AchievementCompletion)
+            .where(AchievementCompletion.user_id == user_id)
+            .order_by(AchievementCompletion.completed_at.desc())
+        )
+    return (
+        db.select(MetricEvent)
+        .where(MetricEvent.user_id == user_id)
+        .order_by(MetricEvent.occurred_at.desc(), MetricEvent.id.desc())
+    )
 
 
 def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeForm | None = None, status: int = 200):
@@ -102,15 +139,26 @@ def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeFor
     streak = db.session.get(UserStreak, user.id)
     summary = streaks_svc.summary(user)
     counts = {
-        "events": db.session.execute(db.select(func.count(MetricEvent.id)).where(MetricEvent.user_id == user.id)).scalar_one(),
-        "achievements": db.session.execute(db.select(func.count(AchievementCompletion.id))
-                                           .where(AchievementCompletion.user_id == user.id)).scalar_one(),
+        "events": db.session.execute(
+            db.select(func.count(MetricEvent.id)).where(MetricEvent.user_id == user.id)
+        ).scalar_one(),
+        "achievements": db.session.execute(
+            db.select(func.count(AchievementCompletion.id)).where(AchievementCompletion.user_id == user.id)
+        ).scalar_one(),
     }
     from ..web.player import streak_view
-    html = render_template("admin/player.html", adjust=adjust or AdjustForm(prefix="adj"),
-                           streak_info=streak_view(summary, user.timezone),
-                           freeze=freeze or FreezeForm(prefix="frz"), balances=balances, streak=streak,
-                           summary=summary, counts=counts, **ctx)
+
+    html = render_template(
+        "admin/player.html",
+        adjust=adjust or AdjustForm(prefix="adj"),
+        streak_info=streak_view(summary, user.timezone),
+        freeze=freeze or FreezeForm(prefix="frz"),
+        balances=balances,
+        streak=streak,
+        summary=summary,
+        counts=counts,
+        **ctx,
+    )
     db.session.commit()  # summary() may have settled missed periods
     return html, status
 
@@ -142,11 +190,21 @@ def player_adjust(user_id: int):
         if balance + form.amount.data < 0:
             form.amount.errors.append(f"The balance is {balance}; removing {-form.amount.data} would make it negative.")
         else:
-            res = points_svc.award(user, system, form.amount.data, "admin", reason=audit_reason(form.reason.data),
-                                   boosts=False, limits=False)
+            res = points_svc.award(
+                user,
+                system,
+                form.amount.data,
+                "admin",
+                reason=audit_reason(form.reason.data),
+                boosts=False,
+                limits=False,
+            )
             db.session.commit()
-            flash(f"{'Added' if form.amount.data > 0 else 'Removed'} {abs(res['added'])} {system.name} "
-                  f"({'+' if res['added'] > 0 else ''}{res['added']}); balance is now {res['total']}.", "success")
+            flash(
+                f"{'Added' if form.amount.data > 0 else 'Removed'} {abs(res['added'])} {system.name} "
+                f"({'+' if res['added'] > 0 else ''}{res['added']}); balance is now {res['total']}.",
+                "success",
+            )
             return redirect(url_for("admin.player", user_id=user.id, tab="points"))
     db.session.rollback()
     return _player_page(user, adjust=form, status=400)

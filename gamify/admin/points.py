@@ -1,4 +1,5 @@
 """Admin: points systems with their levels, triggers and boosts."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -16,7 +17,14 @@ from ..engine import points as engine
 from ..extensions import db
 from ..fields import Amount, LocalDateTime, Whole
 from ..models import (
-    Achievement, Metric, PointsAward, PointsBalance, PointsBoost, PointsLevel, PointsSystem, PointsTrigger,
+    Achievement,
+    Metric,
+    PointsAward,
+    PointsBalance,
+    PointsBoost,
+    PointsLevel,
+    PointsSystem,
+    PointsTrigger,
 )
 from ..models._common import utcnow
 from ..models.points import ROUNDING
@@ -24,9 +32,13 @@ from ..web import ui
 from . import bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator
 
-TRIGGER_TYPES = [("metric", "Metric progress (points per N units)"), ("streak", "Streak reaches a length"),
-                 ("achievement", "Achievement unlocked"), ("time_interval", "Every N hours (scheduled)"),
-                 ("signup", "Sign-up bonus")]
+TRIGGER_TYPES = [
+    ("metric", "Metric progress (points per N units)"),
+    ("streak", "Streak reaches a length"),
+    ("achievement", "Achievement unlocked"),
+    ("time_interval", "Every N hours (scheduled)"),
+    ("signup", "Sign-up bonus"),
+]
 ROUNDING_CHOICES = [("floor", "Round down"), ("nearest", "Round to nearest"), ("ceil", "Round up")]
 
 
@@ -39,13 +51,22 @@ def _int_or_none(v):
 
 class SystemForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator],
-                      description="Used by the API, e.g. xp or gems.")
+    key = StringField(
+        "Key",
+        validators=[DataRequired(), Length(max=64), key_validator],
+        description="Used by the API, e.g. xp or gems.",
+    )
     badge = StringField("Badge", default="⭐", validators=[DataRequired(), Length(max=64)])
-    daily_cap = Whole("Daily cap", validators=[OptionalV(), NumberRange(min=1)],
-                             description="Most a player can earn from triggers per local day. Empty = unlimited.")
-    max_balance = Whole("Maximum balance", validators=[OptionalV(), NumberRange(min=1)],
-                               description="For hearts-like systems. Empty = unlimited.")
+    daily_cap = Whole(
+        "Daily cap",
+        validators=[OptionalV(), NumberRange(min=1)],
+        description="Most a player can earn from triggers per local day. Empty = unlimited.",
+    )
+    max_balance = Whole(
+        "Maximum balance",
+        validators=[OptionalV(), NumberRange(min=1)],
+        description="For hearts-like systems. Empty = unlimited.",
+    )
 
     def __init__(self, *a, system=None, **kw):
         super().__init__(*a, **kw)
@@ -62,8 +83,11 @@ class SystemForm(FlaskForm):
 class LevelForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator])
-    threshold = Whole("Reached at", validators=[InputRequired(), NumberRange(min=0)],
-                             description="Balance at which a player reaches this level.")
+    threshold = Whole(
+        "Reached at",
+        validators=[InputRequired(), NumberRange(min=0)],
+        description="Balance at which a player reaches this level.",
+    )
     badge = StringField("Badge", validators=[Length(max=64)])
 
     def __init__(self, *a, system=None, level=None, **kw):
@@ -84,11 +108,19 @@ class LevelForm(FlaskForm):
 
 class TriggerForm(FlaskForm):
     type = SelectField("Fires on", choices=dict(TRIGGER_TYPES))
-    points = Whole("Points", validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
-                          description="Negative values take points away.")
+    points = Whole(
+        "Points",
+        validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
+        description="Negative values take points away.",
+    )
     metric_id = SelectField("Metric", coerce=_int_or_none)
-    per_units = Amount("Per … units", places=None, default=1, validators=[OptionalV(), NumberRange(min=0.0001)],
-                             description="e.g. 10 points per 1 lesson, or 1 point per 5 minutes.")
+    per_units = Amount(
+        "Per … units",
+        places=None,
+        default=1,
+        validators=[OptionalV(), NumberRange(min=0.0001)],
+        description="e.g. 10 points per 1 lesson, or 1 point per 5 minutes.",
+    )
     streak_length = Whole("Streak length", validators=[OptionalV(), NumberRange(min=1)])
     achievement_id = SelectField("Achievement", coerce=_int_or_none)
     interval_hours = Whole("Every … hours", validators=[OptionalV(), NumberRange(min=1, max=24 * 366)])
@@ -97,10 +129,20 @@ class TriggerForm(FlaskForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.metric_id.choices = {None: "— choose a metric —", **{
-            m.id: f"{m.name} ({m.key})" for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()}}
-        self.achievement_id.choices = {None: "— choose an achievement —", **{
-            x.id: f"{x.badge} {x.name}" for x in db.session.execute(db.select(Achievement).order_by(Achievement.name)).scalars()}}
+        self.metric_id.choices = {
+            None: "— choose a metric —",
+            **{
+                m.id: f"{m.name} ({m.key})"
+                for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
+            },
+        }
+        self.achievement_id.choices = {
+            None: "— choose an achievement —",
+            **{
+                x.id: f"{x.badge} {x.name}"
+                for x in db.session.execute(db.select(Achievement).order_by(Achievement.name)).scalars()
+            },
+        }
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
@@ -108,10 +150,12 @@ class TriggerForm(FlaskForm):
         if self.points.data == 0:
             self.points.errors.append("A trigger worth 0 points does nothing.")
             ok = False
-        need = {"metric": [(self.metric_id, "Choose the metric.")],
-                "streak": [(self.streak_length, "Enter the streak length.")],
-                "achievement": [(self.achievement_id, "Choose the achievement.")],
-                "time_interval": [(self.interval_hours, "Enter the interval in hours.")]}.get(t, [])
+        need = {
+            "metric": [(self.metric_id, "Choose the metric.")],
+            "streak": [(self.streak_length, "Enter the streak length.")],
+            "achievement": [(self.achievement_id, "Choose the achievement.")],
+            "time_interval": [(self.interval_hours, "Enter the interval in hours.")],
+        }.get(t, [])
         for f, msg in need:
             if f.data in (None, ""):
                 f.errors.append(msg)
@@ -121,8 +165,12 @@ class TriggerForm(FlaskForm):
 
 class BoostForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)], description="e.g. “Double XP weekend”.")
-    multiplier = Amount("Multiplier", places=None, validators=[InputRequired(), NumberRange(min=0.01, max=100)],
-                              description="2 doubles, 1.5 adds half. Several live boosts multiply.")
+    multiplier = Amount(
+        "Multiplier",
+        places=None,
+        validators=[InputRequired(), NumberRange(min=0.01, max=100)],
+        description="2 doubles, 1.5 adds half. Several live boosts multiply.",
+    )
     rounding = SelectField("Rounding", choices=dict(ROUNDING_CHOICES))
     starts_at = LocalDateTime("Starts", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     ends_at = LocalDateTime("Ends", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
@@ -187,15 +235,33 @@ def describe_trigger(t: PointsTrigger, names: dict) -> str:
 @bp.get("/points")
 def points_systems():
     systems = list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
-    stats = {sid: (n, total) for sid, n, total in db.session.execute(
-        db.select(PointsBalance.system_id, func.count(PointsBalance.user_id), func.coalesce(func.sum(PointsBalance.balance), 0))
-        .where(PointsBalance.balance != 0).group_by(PointsBalance.system_id)).all()}
-    triggers = dict(db.session.execute(db.select(PointsTrigger.system_id, func.count(PointsTrigger.id))
-                                       .where(PointsTrigger.active.is_(True)).group_by(PointsTrigger.system_id)).all())
+    stats = {
+        sid: (n, total)
+        for sid, n, total in db.session.execute(
+            db.select(
+                PointsBalance.system_id,
+                func.count(PointsBalance.user_id),
+                func.coalesce(func.sum(PointsBalance.balance), 0),
+            )
+            .where(PointsBalance.balance != 0)
+            .group_by(PointsBalance.system_id)
+        ).all()
+    }
+    triggers = dict(
+        db.session.execute(
+            db.select(PointsTrigger.system_id, func.count(PointsTrigger.id))
+            .where(PointsTrigger.active.is_(True))
+            .group_by(PointsTrigger.system_id)
+        ).all()
+    )
     now = utcnow()
-    boosts = dict(db.session.execute(db.select(PointsBoost.system_id, func.count(PointsBoost.id))
-                                     .where(PointsBoost.starts_at <= now, PointsBoost.ends_at > now)
-                                     .group_by(PointsBoost.system_id)).all())
+    boosts = dict(
+        db.session.execute(
+            db.select(PointsBoost.system_id, func.count(PointsBoost.id))
+            .where(PointsBoost.starts_at <= now, PointsBoost.ends_at > now)
+            .group_by(PointsBoost.system_id)
+        ).all()
+    )
     return render_template("admin/points_systems.html", systems=systems, stats=stats, triggers=triggers, boosts=boosts)
 
 
@@ -203,8 +269,13 @@ def points_systems():
 def points_system_new():
     form = SystemForm()
     if form.validate_on_submit():
-        s = PointsSystem(key=form.key.data.strip(), name=form.name.data.strip(), badge=form.badge.data.strip(),
-                         daily_cap=form.daily_cap.data, max_balance=form.max_balance.data)
+        s = PointsSystem(
+            key=form.key.data.strip(),
+            name=form.name.data.strip(),
+            badge=form.badge.data.strip(),
+            daily_cap=form.daily_cap.data,
+            max_balance=form.max_balance.data,
+        )
         db.session.add(s)
         db.session.commit()
         flash(f"“{s.name}” created. Add levels and triggers next.", "success")
@@ -223,27 +294,54 @@ def points_system(system_id: int):
         flash(f"“{system.name}” saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id))
     tab = request.args.get("tab", "levels")
-    triggers = list(db.session.execute(db.select(PointsTrigger).where(PointsTrigger.system_id == system.id)
-                                       .order_by(PointsTrigger.active.desc(), PointsTrigger.id)).scalars())
-    boosts = list(db.session.execute(db.select(PointsBoost).where(PointsBoost.system_id == system.id)
-                                     .order_by(PointsBoost.starts_at.desc())).scalars())
-    holders = dict(db.session.execute(db.select(PointsBalance.level_id, func.count(PointsBalance.user_id))
-                                      .where(PointsBalance.system_id == system.id)
-                                      .group_by(PointsBalance.level_id)).all())
+    triggers = list(
+        db.session.execute(
+            db.select(PointsTrigger)
+            .where(PointsTrigger.system_id == system.id)
+            .order_by(PointsTrigger.active.desc(), PointsTrigger.id)
+        ).scalars()
+    )
+    boosts = list(
+        db.session.execute(
+            db.select(PointsBoost).where(PointsBoost.system_id == system.id).order_by(PointsBoost.starts_at.desc())
+        ).scalars()
+    )
+    holders = dict(
+        db.session.execute(
+            db.select(PointsBalance.level_id, func.count(PointsBalance.user_id))
+            .where(PointsBalance.system_id == system.id)
+            .group_by(PointsBalance.level_id)
+        ).all()
+    )
     names = dict(db.session.execute(db.select(Achievement.id, Achievement.name)).all())
-    return render_template("admin/points_system.html", system=system, form=form, tab=tab, triggers=triggers,
-                           boosts=boosts, holders=holders, names=names, describe_trigger=describe_trigger,
-                           describe_filters=describe_filters, now=utcnow(), admin_tz=_admin_tz()), \
-        400 if form.errors else 200
+    return render_template(
+        "admin/points_system.html",
+        system=system,
+        form=form,
+        tab=tab,
+        triggers=triggers,
+        boosts=boosts,
+        holders=holders,
+        names=names,
+        describe_trigger=describe_trigger,
+        describe_filters=describe_filters,
+        now=utcnow(),
+        admin_tz=_admin_tz(),
+    ), 400 if form.errors else 200
 
 
 @bp.post("/points/<int:system_id>/delete")
 def points_system_delete(system_id: int):
     system = _system_or_404(system_id)
-    awards = db.session.execute(db.select(func.count(PointsAward.id)).where(PointsAward.system_id == system.id)).scalar_one()
+    awards = db.session.execute(
+        db.select(func.count(PointsAward.id)).where(PointsAward.system_id == system.id)
+    ).scalar_one()
     if awards:
-        flash(f"“{system.name}” has {awards} awards in its ledger and cannot be deleted. "
-              "Deactivate its triggers to stop new points.", "error")
+        flash(
+            f"“{system.name}” has {awards} awards in its ledger and cannot be deleted. "
+            "Deactivate its triggers to stop new points.",
+            "error",
+        )
         return redirect(url_for("admin.points_system", system_id=system.id))
     db.session.execute(db.delete(PointsBalance).where(PointsBalance.system_id == system.id))
     for model in (PointsTrigger, PointsBoost):
@@ -265,7 +363,11 @@ def points_level(system_id: int, level_id: int | None = None):
     level = db.get_or_404(PointsLevel, level_id) if level_id else None
     if level is not None and level.system_id != system.id:
         return redirect(url_for("admin.points_system", system_id=system.id))
-    form = LevelForm(obj=level, system=system, level=level) if request.method == "GET" else LevelForm(system=system, level=level)
+    form = (
+        LevelForm(obj=level, system=system, level=level)
+        if request.method == "GET"
+        else LevelForm(system=system, level=level)
+    )
     if form.validate_on_submit():
         if level is None:
             level = PointsLevel(system_id=system.id)
@@ -274,11 +376,15 @@ def points_level(system_id: int, level_id: int | None = None):
         level.threshold, level.badge = form.threshold.data, (form.badge.data or "").strip()
         moved = recompute_levels(system)
         db.session.commit()
-        flash(f"Level “{level.name}” saved." + (f" {moved} player{'s' if moved != 1 else ''} moved to their new level."
-                                                if moved else ""), "success")
+        flash(
+            f"Level “{level.name}” saved."
+            + (f" {moved} player{'s' if moved != 1 else ''} moved to their new level." if moved else ""),
+            "success",
+        )
         return redirect(url_for("admin.points_system", system_id=system.id, tab="levels"))
-    return render_template("admin/points_item_form.html", form=form, system=system, item=level, kind="level"), \
-        400 if form.errors else 200
+    return render_template(
+        "admin/points_item_form.html", form=form, system=system, item=level, kind="level"
+    ), 400 if form.errors else 200
 
 
 @bp.post("/points/<int:system_id>/levels/<int:level_id>/delete")
@@ -291,7 +397,9 @@ def points_level_delete(system_id: int, level_id: int):
         db.session.delete(level)
         moved = recompute_levels(system)
         db.session.commit()
-        flash(f"Level “{level.name}” deleted." + (f" {moved} players moved to another level." if moved else ""), "success")
+        flash(
+            f"Level “{level.name}” deleted." + (f" {moved} players moved to another level." if moved else ""), "success"
+        )
     return redirect(url_for("admin.points_system", system_id=system.id, tab="levels"))
 
 
@@ -326,8 +434,9 @@ def points_trigger(system_id: int, trigger_id: int | None = None):
         db.session.commit()
         flash("Trigger saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id, tab="triggers"))
-    return render_template("admin/points_item_form.html", form=form, system=system, item=trig, kind="trigger"), \
-        400 if form.errors else 200
+    return render_template(
+        "admin/points_item_form.html", form=form, system=system, item=trig, kind="trigger"
+    ), 400 if form.errors else 200
 
 
 @bp.post("/points/<int:system_id>/triggers/<int:trigger_id>/toggle")
@@ -342,12 +451,17 @@ def points_trigger_toggle(system_id: int, trigger_id: int):
 @bp.post("/points/<int:system_id>/triggers/<int:trigger_id>/delete")
 def points_trigger_delete(system_id: int, trigger_id: int):
     trig = db.get_or_404(PointsTrigger, trigger_id)
-    used = db.session.execute(db.select(func.count(PointsAward.id)).where(PointsAward.trigger_id == trig.id)).scalar_one()
+    used = db.session.execute(
+        db.select(func.count(PointsAward.id)).where(PointsAward.trigger_id == trig.id)
+    ).scalar_one()
     if used:
         trig.active = False
         db.session.commit()
-        flash(f"This trigger awarded points {used} times, so it was paused instead of deleted (the ledger keeps "
-              "pointing at it).", "info")
+        flash(
+            f"This trigger awarded points {used} times, so it was paused instead of deleted (the ledger keeps "
+            "pointing at it).",
+            "info",
+        )
     else:
         db.session.delete(trig)
         db.session.commit()
@@ -384,8 +498,9 @@ def points_boost(system_id: int, boost_id: int | None = None):
         db.session.commit()
         flash(f"Boost “{boost.name}” saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id, tab="boosts"))
-    return render_template("admin/points_item_form.html", form=form, system=system, item=boost, kind="boost",
-                           admin_tz=_admin_tz()), 400 if form.errors else 200
+    return render_template(
+        "admin/points_item_form.html", form=form, system=system, item=boost, kind="boost", admin_tz=_admin_tz()
+    ), 400 if form.errors else 200
 
 
 @bp.post("/points/<int:system_id>/boosts/<int:boost_id>/delete")

@@ -1,4 +1,5 @@
 """Admin: the product's streak (frequency, ALL/ANY mode, requirements per metric, freezes)."""
+
 from typing import Optional
 
 from flask import flash, redirect, render_template, url_for
@@ -23,16 +24,30 @@ def current_config() -> Optional[StreakConfig]:
 
 class StreakConfigForm(FlaskForm):
     enabled = BooleanField("Streaks are on", description="Switching off hides streaks; history is kept.")
-    frequency = SelectField("Frequency", choices=dict(FREQUENCIES),
-                            description="How often players must meet the requirements. Changing it later "
-                                        "re-reads everyone's history in the new periods.")
+    frequency = SelectField(
+        "Frequency",
+        choices=dict(FREQUENCIES),
+        description="How often players must meet the requirements. Changing it later "
+        "re-reads everyone's history in the new periods.",
+    )
     mode = SelectField("Requirements", choices=dict(MODES))
-    freeze_initial = Whole("Freezes at start", default=0, validators=[InputRequired(), NumberRange(min=0, max=100)],
-                                  description="Given to every new player.")
-    freeze_every = Whole("Earn a freeze every … periods", validators=[OptionalV(), NumberRange(min=1, max=1000)],
-                                description="Empty: freezes are never earned by keeping the streak.")
-    freeze_max = Whole("Most freezes a player can hold", default=0, validators=[InputRequired(), NumberRange(min=0, max=100)],
-                              description="0 = no limit for grants, but nothing is earned automatically.")
+    freeze_initial = Whole(
+        "Freezes at start",
+        default=0,
+        validators=[InputRequired(), NumberRange(min=0, max=100)],
+        description="Given to every new player.",
+    )
+    freeze_every = Whole(
+        "Earn a freeze every … periods",
+        validators=[OptionalV(), NumberRange(min=1, max=1000)],
+        description="Empty: freezes are never earned by keeping the streak.",
+    )
+    freeze_max = Whole(
+        "Most freezes a player can hold",
+        default=0,
+        validators=[InputRequired(), NumberRange(min=0, max=100)],
+        description="0 = no limit for grants, but nothing is earned automatically.",
+    )
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
@@ -47,13 +62,19 @@ class StreakConfigForm(FlaskForm):
 
 class RequirementForm(FlaskForm):
     metric_id = SelectField("Metric", coerce=int, validators=[DataRequired()])
-    threshold = Amount("At least", places=None, validators=[InputRequired(), NumberRange(min=0.0001)],
-                             default=1, description="Sum of the metric within one period.")
+    threshold = Amount(
+        "At least",
+        places=None,
+        validators=[InputRequired(), NumberRange(min=0.0001)],
+        default=1,
+        description="Sum of the metric within one period.",
+    )
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.metric_id.choices = {m.id: f"{m.name} ({m.key})" for m in
-                                  db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()}
+        self.metric_id.choices = {
+            m.id: f"{m.name} ({m.key})" for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
+        }
 
 
 class ThresholdForm(FlaskForm):
@@ -62,8 +83,14 @@ class ThresholdForm(FlaskForm):
 
 def _page(form: StreakConfigForm, req_form: RequirementForm, config, status=200):
     players = db.session.execute(db.select(func.count(UserStreak.user_id)).where(UserStreak.length > 0)).scalar_one()
-    return render_template("admin/streak.html", form=form, req_form=req_form, config=config,
-                           threshold_form=ThresholdForm(), active_streaks=players), status
+    return render_template(
+        "admin/streak.html",
+        form=form,
+        req_form=req_form,
+        config=config,
+        threshold_form=ThresholdForm(),
+        active_streaks=players,
+    ), status
 
 
 @bp.route("/streak", methods=["GET", "POST"])
@@ -84,8 +111,11 @@ def streak_config():
         config.freeze_every = form.freeze_every.data or None
         config.freeze_max = form.freeze_max.data or 0
         db.session.commit()
-        flash("Streak settings saved." + (" The frequency changed: current streaks now count in the new periods."
-                                          if changed_frequency else ""), "success")
+        flash(
+            "Streak settings saved."
+            + (" The frequency changed: current streaks now count in the new periods." if changed_frequency else ""),
+            "success",
+        )
         return redirect(url_for("admin.streak_config"))
     return _page(form, RequirementForm(prefix="req"), config, 400 if form.errors else 200)
 
@@ -102,8 +132,11 @@ def streak_requirement_add():
         if any(r.metric_id == req_form.metric_id.data for r in config.requirements):
             req_form.metric_id.errors.append("This metric is already a requirement; change its threshold instead.")
         else:
-            db.session.add(StreakRequirement(config_id=config.id, metric_id=req_form.metric_id.data,
-                                             threshold=float(req_form.threshold.data)))
+            db.session.add(
+                StreakRequirement(
+                    config_id=config.id, metric_id=req_form.metric_id.data, threshold=float(req_form.threshold.data)
+                )
+            )
             db.session.commit()
             flash("Requirement added.", "success")
             return redirect(url_for("admin.streak_config"))

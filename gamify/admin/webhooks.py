@@ -1,4 +1,5 @@
 """Admin: webhook endpoints, their secrets and delivery logs, test events and redelivery."""
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField, widgets
@@ -21,27 +22,33 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class EndpointForm(FlaskForm):
-    url = StringField("URL", validators=[DataRequired(), Length(max=500)],
-                      render_kw={"placeholder": "https://example.com/hooks/gamify", "inputmode": "url"})
+    url = StringField(
+        "URL",
+        validators=[DataRequired(), Length(max=500)],
+        render_kw={"placeholder": "https://example.com/hooks/gamify", "inputmode": "url"},
+    )
     description = StringField("Description", validators=[Length(max=200)])
-    event_types = MultiCheckboxField("Events", choices=[SelectChoice(k, f"{k} · {v}") for k, v in WEBHOOK_EVENT_TYPES.items()])
+    event_types = MultiCheckboxField(
+        "Events", choices=[SelectChoice(k, f"{k} · {v}") for k, v in WEBHOOK_EVENT_TYPES.items()]
+    )
     active = BooleanField("Active", default=True)
 
 
 class AddressesForm(FlaskForm):
-    allow_private = BooleanField("Allow endpoints on private networks",
-                                 description="Loopback (127.0.0.1), private (10.x, 192.168.x), link-local and "
-                                             "other non-public addresses. Leave off unless a receiver runs on "
-                                             "your own network: anyone who can add an endpoint could otherwise "
-                                             "make this server call internal services.")
+    allow_private = BooleanField(
+        "Allow endpoints on private networks",
+        description="Loopback (127.0.0.1), private (10.x, 192.168.x), link-local and "
+        "other non-public addresses. Leave off unless a receiver runs on "
+        "your own network: anyone who can add an endpoint could otherwise "
+        "make this server call internal services.",
+    )
 
 
 def _save(form: EndpointForm, ep=None):
     """Create or update from the form; returns (endpoint, secret shown once on creation) or None on errors."""
     try:
         if ep is None:
-            ep = webhooks.create_endpoint(form.url.data, form.event_types.data, form.description.data,
-                                          form.active.data)
+            ep = webhooks.create_endpoint(form.url.data, form.event_types.data, form.description.data, form.active.data)
             return ep
         webhooks.update_endpoint(ep, form.url.data, form.event_types.data, form.description.data, form.active.data)
         return ep
@@ -52,9 +59,11 @@ def _save(form: EndpointForm, ep=None):
 
 
 def _stats() -> dict:
-    rows = db.session.execute(db.select(WebhookDelivery.endpoint_id, WebhookDelivery.status,
-                                        db.func.count(WebhookDelivery.id))
-                              .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.status)).all()
+    rows = db.session.execute(
+        db.select(WebhookDelivery.endpoint_id, WebhookDelivery.status, db.func.count(WebhookDelivery.id)).group_by(
+            WebhookDelivery.endpoint_id, WebhookDelivery.status
+        )
+    ).all()
     out: dict = {}
     for endpoint_id, status, n in rows:
         out.setdefault(endpoint_id, {})[status] = n
@@ -71,17 +80,27 @@ def index():
         ep = _save(form)
         if ep is not None:
             db.session.commit()
-            flash("Endpoint added. Its signing secret is shown below; the receiver needs it to verify "
-                  "X-Gamify-Signature.", "success")
+            flash(
+                "Endpoint added. Its signing secret is shown below; the receiver needs it to verify "
+                "X-Gamify-Signature.",
+                "success",
+            )
             return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id, created=1))
     endpoints = db.session.execute(db.select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars().all()
-    recent = db.session.execute(db.select(WebhookDelivery).order_by(WebhookDelivery.id.desc())
-                                .limit(20)).scalars().all()
+    recent = (
+        db.session.execute(db.select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(20)).scalars().all()
+    )
     addresses = AddressesForm(formdata=None, allow_private=reminders.get_settings().webhooks_allow_private)
-    return render_template("admin/webhooks/index.html", form=form, endpoints=endpoints, stats=_stats(),
-                           recent=recent, event_types=WEBHOOK_EVENT_TYPES, addresses=addresses,
-                           operator_allows=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE"))), \
-        (400 if form.errors else 200)
+    return render_template(
+        "admin/webhooks/index.html",
+        form=form,
+        endpoints=endpoints,
+        stats=_stats(),
+        recent=recent,
+        event_types=WEBHOOK_EVENT_TYPES,
+        addresses=addresses,
+        operator_allows=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE")),
+    ), (400 if form.errors else 200)
 
 
 @bp.post("/addresses")
@@ -110,11 +129,22 @@ def endpoint(endpoint_id: int):
     q = db.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id)
     if status:
         q = q.where(WebhookDelivery.status == status)
-    deliveries = db.session.execute(q.order_by(WebhookDelivery.id.desc()).offset((page - 1) * PAGE)
-                                    .limit(PAGE + 1)).scalars().all()
-    return render_template("admin/webhooks/endpoint.html", ep=ep, form=form, deliveries=deliveries[:PAGE],
-                           more=len(deliveries) > PAGE, page=page, status=status, stats=_stats().get(ep.id, {}),
-                           created=bool(request.args.get("created"))), (400 if form.errors else 200)
+    deliveries = (
+        db.session.execute(q.order_by(WebhookDelivery.id.desc()).offset((page - 1) * PAGE).limit(PAGE + 1))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "admin/webhooks/endpoint.html",
+        ep=ep,
+        form=form,
+        deliveries=deliveries[:PAGE],
+        more=len(deliveries) > PAGE,
+        page=page,
+        status=status,
+        stats=_stats().get(ep.id, {}),
+        created=bool(request.args.get("created")),
+    ), (400 if form.errors else 200)
 
 
 @bp.post("/<int:endpoint_id>/test")
@@ -126,8 +156,11 @@ def send_test(endpoint_id: int):
     if jobs.enqueue_webhook_delivery(d.id):
         flash(f"Test event queued (delivery #{d.id}). Refresh to see the result.", "info")
     else:
-        flash(f"Test delivery #{d.id} saved, but the job queue (Redis) is not reachable: it will be sent when "
-              "it is back.", "error")
+        flash(
+            f"Test delivery #{d.id} saved, but the job queue (Redis) is not reachable: it will be sent when "
+            "it is back.",
+            "error",
+        )
     return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id))
 
 
@@ -137,8 +170,10 @@ def rotate(endpoint_id: int):
     ep = db.get_or_404(WebhookEndpoint, endpoint_id)
     webhooks.rotate_secret(ep)
     db.session.commit()
-    flash("New signing secret generated. Update the receiver: deliveries are signed with the new secret "
-          "from now on.", "success")
+    flash(
+        "New signing secret generated. Update the receiver: deliveries are signed with the new secret from now on.",
+        "success",
+    )
     return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id, created=1))
 
 
@@ -163,6 +198,7 @@ def redeliver(delivery_id: int):
     from rq.job import Job
 
     from ..queue import get_redis
+
     try:
         try:
             Job.fetch(f"gamify-webhook-{d.id}", connection=get_redis()).delete()
@@ -174,6 +210,8 @@ def redeliver(delivery_id: int):
     except Exception:  # noqa: BLE001 - Redis down
         db.session.rollback()
         ok = False
-    flash(f"Delivery #{d.id} queued again." if ok else
-          "The job queue (Redis) is not reachable; try again later.", "info" if ok else "error")
+    flash(
+        f"Delivery #{d.id} queued again." if ok else "The job queue (Redis) is not reachable; try again later.",
+        "info" if ok else "error",
+    )
     return redirect(request.form.get("next") or url_for("admin_webhooks.endpoint", endpoint_id=d.endpoint_id))

@@ -1,4 +1,5 @@
 """JSON API for the host product, authenticated by an API key (X-API-Key or Bearer)."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -71,6 +72,7 @@ def require_api_key(fn):
         g.api_key = key
         _touch(key)
         return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -93,7 +95,7 @@ def json_body() -> dict:
     try:
         params.check_json(body)
     except params.BadInput as e:
-        raise ApiError(400, e.field, str(e))
+        raise ApiError(400, e.field, str(e)) from e
     return body
 
 
@@ -129,7 +131,7 @@ def _user_ref(body: dict, prefix: str = "") -> UserRef:
         try:
             email = users.clean_email(email)
         except UserError as e:
-            raise ApiError(400, f"{prefix}user.email", str(e))
+            raise ApiError(400, f"{prefix}user.email", str(e)) from e
     return UserRef(uid, name=name, email=email, attributes=attrs)
 
 
@@ -144,7 +146,7 @@ def _user_from_body(body: dict, create: bool):
     try:
         user, _ = users.identify(ref.external_id, name=ref.name, email=ref.email, attributes=ref.attributes)
     except UserError as e:
-        raise ApiError(400, f"user.{e.field}", str(e))
+        raise ApiError(400, f"user.{e.field}", str(e)) from e
     return user
 
 
@@ -154,8 +156,16 @@ def event_in(metric_key: str, body: dict, idempotency_header: str | None = None,
     if tz is not None and not isinstance(tz, str):
         raise ApiError(400, f"{prefix}tz", "tz must be an IANA timezone name such as 'Europe/London'")
     idem = body.get("idempotency_key") or idempotency_header
-    return EventIn(metric_key, _user_ref(body, prefix), body.get("value", 1), tz, body.get("attributes"), idem,
-                   body.get("action"), body.get("difficulty"))
+    return EventIn(
+        metric_key,
+        _user_ref(body, prefix),
+        body.get("value", 1),
+        tz,
+        body.get("attributes"),
+        idem,
+        body.get("action"),
+        body.get("difficulty"),
+    )
 
 
 def _known_user(external_id: str):
@@ -169,8 +179,7 @@ def _known_user(external_id: str):
 @require_api_key
 def metric_event(key: str):
     body = json_body()
-    result = events.process_batch([event_in(key, body, request.headers.get("Idempotency-Key"))],
-                                  commit=False)[0]
+    result = events.process_batch([event_in(key, body, request.headers.get("Idempotency-Key"))], commit=False)[0]
     if result.error is not None:
         db.session.rollback()  # nothing of the event was written; nor the player, if new
         raise result.error
@@ -192,8 +201,9 @@ def batch_events():
     if not isinstance(items, list) or not items:
         raise ApiError(400, "events", f"events must be a non-empty array of at most {events.MAX_BATCH} events")
     if len(items) > events.MAX_BATCH:
-        raise ApiError(400, "events", f"at most {events.MAX_BATCH} events per request (got {len(items)}); "
-                                      "split the batch")
+        raise ApiError(
+            400, "events", f"at most {events.MAX_BATCH} events per request (got {len(items)}); split the batch"
+        )
     results: list = [None] * len(items)
     inputs: list[tuple[int, EventIn]] = []
     for i, item in enumerate(items):
@@ -205,8 +215,10 @@ def batch_events():
                 raise ApiError(400, "metric", "metric is required: the key of the metric")
             inputs.append((i, event_in(metric, item)))
         except ApiError as e:
-            results[i] = {"status": e.status, "error": {"message": e.message, **({"field": e.field} if e.field else {}),
-                                                        **e.extra}}
+            results[i] = {
+                "status": e.status,
+                "error": {"message": e.message, **({"field": e.field} if e.field else {}), **e.extra},
+            }
         except params.BadInput as e:
             results[i] = {"status": 400, "error": {"message": str(e), "field": e.field}}
     for (i, _ev), result in zip(inputs, events.process_batch([ev for _i, ev in inputs], commit=True)):
@@ -228,16 +240,26 @@ def identify(external_id: str):
     attrs = params.attributes(body.get("attributes"), "attributes")
     if len(external_id) > 128:
         raise ApiError(400, "id", "user id must be at most 128 characters")
-    user, created = users.identify(external_id, name=_str_field(body, "name", max_len=120),
-                                   email=_str_field(body, "email"), tz=_str_field(body, "tz", max_len=64),
-                                   attributes=attrs)
+    user, created = users.identify(
+        external_id,
+        name=_str_field(body, "name", max_len=120),
+        email=_str_field(body, "email"),
+        tz=_str_field(body, "tz", max_len=64),
+        attributes=attrs,
+    )
     db.session.commit()
     return jsonify(_user_json(user)), (201 if created else 200)
 
 
 def _user_json(user) -> dict:
-    return {"id": user.external_id, "name": user.display_name, "email": user.email, "tz": user.timezone,
-            "attributes": user.attributes or {}, "created_at": user.created_at.isoformat()}
+    return {
+        "id": user.external_id,
+        "name": user.display_name,
+        "email": user.email,
+        "tz": user.timezone,
+        "attributes": user.attributes or {},
+        "created_at": user.created_at.isoformat(),
+    }
 
 
 @bp.get("/users/<external_id>")
@@ -254,10 +276,17 @@ def user_streak(external_id: str):
     try:
         n = params.int_arg(request.args, "history", 14, 0, 1000)
     except params.BadNumber as e:
-        raise ApiError(400, e.field, f"{e} (periods)")
+        raise ApiError(400, e.field, f"{e} (periods)") from e
     periods = streaks.history(user.id)[-n:] if n else []
-    summary["history"] = [{"period_start": p.period_start.isoformat(), "period_end": p.period_end.isoformat(),
-                           "length": p.length, "outcome": p.outcome} for p in periods]
+    summary["history"] = [
+        {
+            "period_start": p.period_start.isoformat(),
+            "period_end": p.period_end.isoformat(),
+            "length": p.length,
+            "outcome": p.outcome,
+        }
+        for p in periods
+    ]
     db.session.commit()
     return jsonify(summary)
 
@@ -276,10 +305,14 @@ def user_points(external_id: str, system_key: str):
 @require_api_key
 def user_achievements(external_id: str):
     user = _known_user(external_id)
-    rows = db.session.execute(db.select(AchievementCompletion).where(
-        AchievementCompletion.user_id == user.id).order_by(AchievementCompletion.completed_at)).scalars()
-    return jsonify({"achievements": [achievements_svc.serialize(c.achievement, c) | {"backdated": c.backdated}
-                                     for c in rows]})
+    rows = db.session.execute(
+        db.select(AchievementCompletion)
+        .where(AchievementCompletion.user_id == user.id)
+        .order_by(AchievementCompletion.completed_at)
+    ).scalars()
+    return jsonify(
+        {"achievements": [achievements_svc.serialize(c.achievement, c) | {"backdated": c.backdated} for c in rows]}
+    )
 
 
 @bp.post("/achievements/<key>/complete")
@@ -291,8 +324,10 @@ def complete_achievement(key: str):
         raise ApiError(404, "key", f"unknown achievement '{key}'")
     user = _user_from_body(body, create=True)
     created, unlocked = achievements_svc.award_via_api(user, achievement)
-    pts = points.evaluate_event(user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}),
-                                None, achievements_svc.utcnow())
+    pts = points.evaluate_event(
+        user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}), None, achievements_svc.utcnow()
+    )
     db.session.commit()
-    return jsonify({"completed": created, "achievements": [achievements_svc.serialize(a) for a in unlocked],
-                    "points": pts}), (201 if created else 200)
+    return jsonify(
+        {"completed": created, "achievements": [achievements_svc.serialize(a) for a in unlocked], "points": pts}
+    ), (201 if created else 200)

@@ -1,17 +1,18 @@
 """Energy API routes, attached to the shared `api` blueprint (/api/v1). Imported in features.py before the
 blueprint is registered. EnergyError is an EventError, so the blueprint's handler answers it
 ({"error": {"message", "field", ...extra}}) and rolls the transaction back."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 from flask import jsonify, request
 
+from .. import params
 from ..extensions import db
+from ..fields import MAX_INT
 from ..models._common import utcnow
 from ..services import energy
-from .. import params
-from ..fields import MAX_INT
 from . import ApiError, _known_user, _user_ref, bp, json_body, require_api_key
 
 
@@ -42,10 +43,17 @@ def user_energy_transactions(external_id: str):
     try:
         page = params.int_arg(request.args, "page", 1, 1, params.MAX_PAGE)
     except params.BadNumber as e:
-        raise ApiError(400, e.field, str(e))
+        raise ApiError(400, e.field, str(e)) from e
     p = energy.history(user, page)
-    return jsonify({"page": p.page, "pages": p.pages, "total": p.total, "per_page": p.per_page,
-                    "transactions": [energy.transaction_json(t) for t in p.items]})
+    return jsonify(
+        {
+            "page": p.page,
+            "pages": p.pages,
+            "total": p.total,
+            "per_page": p.per_page,
+            "transactions": [energy.transaction_json(t) for t in p.items],
+        }
+    )
 
 
 @bp.post("/users/<external_id>/energy/refill")
@@ -101,7 +109,7 @@ def user_energy_rest(external_id: str):
         try:
             until = datetime.fromisoformat(str(body["until"]).replace("Z", "+00:00"))
         except ValueError:
-            raise ApiError(400, "until", "until must be an ISO-8601 date-time with a UTC offset")
+            raise ApiError(400, "until", "until must be an ISO-8601 date-time with a UTC offset") from None
         if until.tzinfo is None:
             raise ApiError(400, "until", "until must include a UTC offset (e.g. 2026-01-01T12:00:00Z)")
         if not 2000 <= until.year <= 2200:  # year 1 or 9999 overflow once the offset is applied
@@ -145,17 +153,32 @@ def list_actions():
     if uid:
         costs = energy.action_costs(_known_user(uid), actions)
     else:
-        costs = {a.key: ({d: energy.action_cost(a, d, {}, energy.config(energy.get_settings()))
-                          for d in (a.difficulties or {})} or
-                         {"": energy.action_cost(a, None, {}, energy.config(energy.get_settings()))})
-                 for a in actions}
-    return jsonify({"actions": [{"key": a.key, "name": a.name, "description": a.description,
-                                 "base_cost": a.base_cost, "difficulties": a.difficulties or {},
-                                 "skill_reductions": a.skill_reductions or {}, "metric": a.metric_key,
-                                 "value": a.metric_value,
-                                 "cost": costs[a.key].get("") if "" in costs[a.key] else None,
-                                 "costs": {k: v for k, v in costs[a.key].items() if k}}
-                                for a in actions]})
+        costs = {
+            a.key: (
+                {d: energy.action_cost(a, d, {}, energy.config(energy.get_settings())) for d in (a.difficulties or {})}
+                or {"": energy.action_cost(a, None, {}, energy.config(energy.get_settings()))}
+            )
+            for a in actions
+        }
+    return jsonify(
+        {
+            "actions": [
+                {
+                    "key": a.key,
+                    "name": a.name,
+                    "description": a.description,
+                    "base_cost": a.base_cost,
+                    "difficulties": a.difficulties or {},
+                    "skill_reductions": a.skill_reductions or {},
+                    "metric": a.metric_key,
+                    "value": a.metric_value,
+                    "cost": costs[a.key].get("") if "" in costs[a.key] else None,
+                    "costs": {k: v for k, v in costs[a.key].items() if k},
+                }
+                for a in actions
+            ]
+        }
+    )
 
 
 @bp.post("/actions/<key>")

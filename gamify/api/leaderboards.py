@@ -5,6 +5,7 @@ blueprint is registered).
     GET /api/v1/leaderboards/<key>?segment=city:london&limit=10&offset=0&run=YYYY-MM-DD&tz=Europe/London
     GET /api/v1/leaderboards/<key>/users/<id>?segment=&radius=2&run=
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -12,13 +13,13 @@ from typing import Optional
 
 from flask import jsonify, request
 
+from .. import params
 from ..engine import calendar as cal
 from ..engine import leaderboards as engine
 from ..extensions import db
 from ..models import Leaderboard, LeaderboardRun
 from ..services import leaderboards as svc
 from ..services import users
-from .. import params
 from . import ApiError, bp, require_api_key
 
 MAX_LIMIT = 100
@@ -35,7 +36,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     try:
         return params.int_arg(request.args, name, default, lo, hi)
     except params.BadNumber as e:
-        raise ApiError(400, e.field, str(e))
+        raise ApiError(400, e.field, str(e)) from e
 
 
 def _segment_arg(board: Leaderboard) -> str:
@@ -58,7 +59,7 @@ def _run_arg(board: Leaderboard) -> Optional[date]:
         if len(raw.strip()) != 10:
             raise ValueError
     except ValueError:
-        raise ApiError(400, "run", "run must be a date (YYYY-MM-DD): the first day of a past period")
+        raise ApiError(400, "run", "run must be a date (YYYY-MM-DD): the first day of a past period") from None
     if not board.repeating:
         raise ApiError(400, "run", "perpetual leaderboards have no runs")
     return day
@@ -71,16 +72,22 @@ def _tz_arg(default: str = "UTC") -> str:
     try:
         cal.zone(raw)
     except cal.InvalidTimezone as e:
-        raise ApiError(400, "tz", str(e))
+        raise ApiError(400, "tz", str(e)) from e
     return raw
 
 
 def _board_json(board: Leaderboard) -> dict:
-    return {"key": board.key, "name": board.name, "ranked_by": board.ranked_by,
-            "metric": board.metric.key if board.metric else None,
-            "system": board.system.key if board.system else None,
-            "frequency": board.frequency, "start_date": board.start_date.isoformat() if board.start_date else None,
-            "participant_limit": board.participant_limit, "breakdown": list(board.breakdown or [])}
+    return {
+        "key": board.key,
+        "name": board.name,
+        "ranked_by": board.ranked_by,
+        "metric": board.metric.key if board.metric else None,
+        "system": board.system.key if board.system else None,
+        "frequency": board.frequency,
+        "start_date": board.start_date.isoformat() if board.start_date else None,
+        "participant_limit": board.participant_limit,
+        "breakdown": list(board.breakdown or []),
+    }
 
 
 def _entry_json(e: dict) -> dict:
@@ -88,8 +95,13 @@ def _entry_json(e: dict) -> dict:
 
 
 def _run_period(board: Leaderboard, run: LeaderboardRun) -> dict:
-    return {"key": run.period_start.isoformat(), "start": run.period_start.isoformat(),
-            "end": run.period_end.isoformat(), "status": "final", "finalised_at": run.finalised_at.isoformat()}
+    return {
+        "key": run.period_start.isoformat(),
+        "start": run.period_start.isoformat(),
+        "end": run.period_end.isoformat(),
+        "status": "final",
+        "finalised_at": run.finalised_at.isoformat(),
+    }
 
 
 def _archived(board: Leaderboard, day: date, segment: str) -> Optional[LeaderboardRun]:
@@ -98,11 +110,20 @@ def _archived(board: Leaderboard, day: date, segment: str) -> Optional[Leaderboa
     if run is not None:
         return run
     if svc.has_run(board, day):  # the period is final, this segment just had nobody in it
-        return LeaderboardRun(leaderboard_id=board.id, segment=segment, period_start=day,
-                              period_end=engine.period_end(board.frequency, board.start_date, day),
-                              rankings=[], participants=0, finalised_at=svc.utcnow())
-    if (svc.is_open(board, day.isoformat()) and svc.has_started(board, day.isoformat())
-            and engine.period_start(board.frequency, board.start_date, day) == day):
+        return LeaderboardRun(
+            leaderboard_id=board.id,
+            segment=segment,
+            period_start=day,
+            period_end=engine.period_end(board.frequency, board.start_date, day),
+            rankings=[],
+            participants=0,
+            finalised_at=svc.utcnow(),
+        )
+    if (
+        svc.is_open(board, day.isoformat())
+        and svc.has_started(board, day.isoformat())
+        and engine.period_start(board.frequency, board.start_date, day) == day
+    ):
         return None  # still open: served live
     raise ApiError(404, "run", f"no run of '{board.key}' starts on {day.isoformat()}")
 
@@ -126,13 +147,21 @@ def leaderboard_rankings(key: str):
     run = _archived(board, run_day, segment) if run_day else None
     if run is not None:
         entries = list(run.rankings or [])
-        body.update(period=_run_period(board, run), participants=run.participants, total=len(entries),
-                    rankings=[_entry_json(e) for e in entries[offset:offset + limit]])
+        body.update(
+            period=_run_period(board, run),
+            participants=run.participants,
+            total=len(entries),
+            rankings=[_entry_json(e) for e in entries[offset : offset + limit]],
+        )
     else:
         period = run_day.isoformat() if run_day else svc.current_period(board, tz)
         data = svc.rankings(board, period, segment, offset, limit)
-        body.update(period=svc.period_info(board, period), participants=data["participants"], total=data["total"],
-                    rankings=[_entry_json(e) for e in data["entries"]])
+        body.update(
+            period=svc.period_info(board, period),
+            participants=data["participants"],
+            total=data["total"],
+            rankings=[_entry_json(e) for e in data["entries"]],
+        )
     db.session.commit()  # a rebuild on read clears the dirty flag
     return jsonify(body)
 
@@ -152,11 +181,15 @@ def leaderboard_user(key: str, external_id: str):
     if run is not None:
         entries = list(run.rankings or [])
         idx = next((i for i, e in enumerate(entries) if e.get("user_id") == user.id), None)
-        body.update(period=_run_period(board, run), participants=run.participants,
-                    rank=entries[idx]["rank"] if idx is not None else None,
-                    score=entries[idx]["score"] if idx is not None else None,
-                    around=[_entry_json(e) for e in entries[max(0, idx - radius):idx + radius + 1]]
-                    if idx is not None else [])
+        body.update(
+            period=_run_period(board, run),
+            participants=run.participants,
+            rank=entries[idx]["rank"] if idx is not None else None,
+            score=entries[idx]["score"] if idx is not None else None,
+            around=[_entry_json(e) for e in entries[max(0, idx - radius) : idx + radius + 1]]
+            if idx is not None
+            else [],
+        )
         if idx is None:  # outside the archived top N: the SQL record still knows the final rank
             found = svc.position(board, run.period_start.isoformat(), segment, user.id, 0, use_redis=False)
             if found:
@@ -164,9 +197,12 @@ def leaderboard_user(key: str, external_id: str):
     else:
         period = run_day.isoformat() if run_day else svc.current_period(board, user.timezone)
         found = svc.position(board, period, segment, user.id, radius)
-        body.update(period=svc.period_info(board, period, user.timezone),
-                    participants=found["participants"] if found else svc.participants(board, period, segment),
-                    rank=found["rank"] if found else None, score=found["score"] if found else None,
-                    around=[_entry_json(e) for e in found["around"]] if found else [])
+        body.update(
+            period=svc.period_info(board, period, user.timezone),
+            participants=found["participants"] if found else svc.participants(board, period, segment),
+            rank=found["rank"] if found else None,
+            score=found["score"] if found else None,
+            around=[_entry_json(e) for e in found["around"]] if found else [],
+        )
     db.session.commit()
     return jsonify(body)

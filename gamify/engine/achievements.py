@@ -6,6 +6,7 @@ unlock when an extended streak reaches their length. Composites unlock once ever
 held, and may chain (a composite can require another), so they are evaluated until nothing new
 unlocks. Tiers of one metric unlock lowest threshold first.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,9 +21,18 @@ class Outcome:
     progress: dict = field(default_factory=dict)  # achievement id -> new filtered progress value
 
 
-def evaluate(*, metric_achievements: Sequence, streak_achievements: Sequence, composites: Sequence,
-             done: set, progress: dict, value: float, new_total: float, streak_length: Optional[int],
-             attributes: dict) -> Outcome:
+def evaluate(
+    *,
+    metric_achievements: Sequence,
+    streak_achievements: Sequence,
+    composites: Sequence,
+    done: set,
+    progress: dict,
+    value: float,
+    new_total: float,
+    streak_length: Optional[int],
+    attributes: dict,
+) -> Outcome:
     """`done`: ids the player holds (not modified); `progress`: filtered progress values before the
     event; `streak_length`: the streak's length if this event extended it, else None. Definitions need
     .id, .trigger, .threshold, .streak_length, .prerequisite_ids and .attribute_filters."""

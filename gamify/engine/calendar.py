@@ -1,4 +1,5 @@
 """Local-calendar arithmetic: IANA zones, periods (daily/weekly/monthly) and their UTC bounds."""
+
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -22,7 +23,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidTimezone(f"unknown timezone {name!r}; use an IANA name such as 'Europe/London'")
+        raise InvalidTimezone(f"unknown timezone {name!r}; use an IANA name such as 'Europe/London'") from None
 
 
 # Files in the zone database that are not places: the machine's own zone ("localtime", whatever the
@@ -32,8 +33,7 @@ NOT_PLACES = {"localtime", "Factory", "posixrules"}
 
 @lru_cache(maxsize=1)
 def _places() -> frozenset[str]:
-    return frozenset(t for t in available_timezones()
-                     if t not in NOT_PLACES and not t.startswith(("posix/", "right/")))
+    return frozenset(t for t in available_timezones() if t not in NOT_PLACES and not t.startswith(("posix/", "right/")))
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ moment it is looked at, reading twice (splitting the elapsed time) gives exactly
 
 Fatigue recovers on the same tick boundaries; a spend adds fatigue at once.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ from typing import Iterable, Optional
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MILLI = 1000
-US = 10 ** 6  # microseconds per second
+US = 10**6  # microseconds per second
 HOUR_US = 3600 * US
 FATIGUE_MAX = 100 * MILLI
 
@@ -72,9 +73,11 @@ class Config:
 
 # ---------------------------------------------------------------- skills, fatigue, tiers, costs
 
+
 def skill_max_bonus(skills: dict, cfg: Config) -> int:
-    return min(cfg.max_skill_bonus, math.floor(clamp_skill((skills or {}).get("endurance", 0))
-                                               * MAX_BONUS_PER_ENDURANCE))
+    return min(
+        cfg.max_skill_bonus, math.floor(clamp_skill((skills or {}).get("endurance", 0)) * MAX_BONUS_PER_ENDURANCE)
+    )
 
 
 def tier_max(premium: bool, cfg: Config) -> int:
@@ -87,15 +90,17 @@ def tier_regen(premium: bool, cfg: Config) -> Fraction:
 
 def fatigue_gain_milli(energy_spent: int, endurance: int, cfg: Config) -> int:
     """Fatigue (milli-points) from spending energy: 50 energy at endurance 0/50/100 -> 10/7.5/5 points."""
-    per_energy = q(cfg.fatigue_gain_per_energy) * (1 - q(cfg.endurance_fatigue_reduction)
-                                                   * Fraction(clamp_skill(endurance), SKILL_MAX))
+    per_energy = q(cfg.fatigue_gain_per_energy) * (
+        1 - q(cfg.endurance_fatigue_reduction) * Fraction(clamp_skill(endurance), SKILL_MAX)
+    )
     return math.floor(max(0, energy_spent) * per_energy * MILLI)
 
 
 def fatigue_recovery_per_hour(meditation: int, cfg: Config) -> Fraction:
     """Fatigue points recovered per hour: meditation 0/50/100 -> 10/15/20."""
     return q(cfg.fatigue_recovery_per_hour) + q(cfg.meditation_recovery_bonus) * Fraction(
-        clamp_skill(meditation), SKILL_MAX)
+        clamp_skill(meditation), SKILL_MAX
+    )
 
 
 def fatigue_recovery_per_tick_milli(meditation: int, tick_minutes: int, cfg: Config) -> int:
@@ -117,8 +122,14 @@ def skill_cost_reduction(skills: dict, reductions: dict, cap) -> Fraction:
     return max(Fraction(0), min(q(cap), total))
 
 
-def action_cost(base_cost: int, multiplier=1, skills: Optional[dict] = None, reductions: Optional[dict] = None,
-                cfg: Config = Config(), boost_reduction_pct=0) -> int:
+def action_cost(
+    base_cost: int,
+    multiplier=1,
+    skills: Optional[dict] = None,
+    reductions: Optional[dict] = None,
+    cfg: Config = Config(),
+    boost_reduction_pct=0,
+) -> int:
     """Energy an action costs: base x difficulty, minus skill reductions (capped), minus consumption
     boosts (capped), rounded up. duel 25 at gun_fighting 80 with up to 25% -> 20."""
     if base_cost <= 0:
@@ -130,8 +141,9 @@ def action_cost(base_cost: int, multiplier=1, skills: Optional[dict] = None, red
     return max(0, math.ceil(cost))
 
 
-def refill_quote(tokens: int, current: int, max_energy: int, energy_per_token: int, max_tokens: int,
-                 max_energy_per_refill: int) -> tuple[int, int]:
+def refill_quote(
+    tokens: int, current: int, max_energy: int, energy_per_token: int, max_tokens: int, max_energy_per_refill: int
+) -> tuple[int, int]:
     """(tokens to charge, energy to add) for a refill request; raises ValueError with a clear reason.
     Only the tokens needed are charged: a refill never goes above max."""
     if tokens < 1:
@@ -147,6 +159,7 @@ def refill_quote(tokens: int, current: int, max_energy: int, energy_per_token: i
 
 
 # ---------------------------------------------------------------- regeneration
+
 
 @dataclass(frozen=True)
 class State:
@@ -187,19 +200,22 @@ class Env:
         return self.tick_minutes * 60 * US
 
     def max_at(self, t: datetime) -> int:
-        return self.base_max + sum(int(b.value) for b in self.boosts
-                                   if b.type == "max_energy_increase" and b.active_at(t))
+        return self.base_max + sum(
+            int(b.value) for b in self.boosts if b.type == "max_energy_increase" and b.active_at(t)
+        )
 
     def regen_pct_at(self, t: datetime) -> Fraction:
         return sum((b.value for b in self.boosts if b.type == "regen_speed" and b.active_at(t)), Fraction(0))
 
     def consumption_pct_at(self, t: datetime) -> Fraction:
-        return sum((b.value for b in self.boosts if b.type == "consumption_reduction" and b.active_at(t)),
-                   Fraction(0))
+        return sum((b.value for b in self.boosts if b.type == "consumption_reduction" and b.active_at(t)), Fraction(0))
 
     def effective_regen_per_hour(self, t: datetime, fatigue_milli: int) -> Fraction:
-        return self.regen_per_hour * (1 + self.regen_pct_at(t) / 100) * fatigue_multiplier(
-            fatigue_milli, self.fatigue_penalty)
+        return (
+            self.regen_per_hour
+            * (1 + self.regen_pct_at(t) / 100)
+            * fatigue_multiplier(fatigue_milli, self.fatigue_penalty)
+        )
 
     def boundaries(self) -> list[datetime]:
         out = set()
@@ -241,8 +257,9 @@ def tick_amount_milli(env: Env, k: int, fatigue_milli: int) -> int:
     return math.floor(total)
 
 
-def _simulate(state: State, env: Env, k_end: Optional[int], target_milli: Optional[int] = None,
-              until_full: bool = False):
+def _simulate(
+    state: State, env: Env, k_end: Optional[int], target_milli: Optional[int] = None, until_full: bool = False
+):
     """Advance from the state's tick boundary to boundary k_end, or (k_end None) until the balance
     reaches target_milli / the max in force. Returns (energy_milli, fatigue_milli, k, reached), k being the
     last boundary processed.
@@ -310,8 +327,7 @@ def advance(state: State, env: Env, now: datetime) -> State:
     if k_now <= tick_index(state.last_regen_at, tick_us):
         return state
     E, F, k, _ = _simulate(state, env, k_now)
-    return State(current=E // MILLI, remainder_milli=E % MILLI, fatigue_milli=F,
-                 last_regen_at=tick_time(k, tick_us))
+    return State(current=E // MILLI, remainder_milli=E % MILLI, fatigue_milli=F, last_regen_at=tick_time(k, tick_us))
 
 
 def time_until(state: State, env: Env, now: datetime, target: int) -> Optional[datetime]:
@@ -342,6 +358,7 @@ def next_gain_at(state: State, env: Env, now: datetime) -> Optional[datetime]:
 
 # ---------------------------------------------------------------- presentation
 
+
 def human_duration(seconds: Optional[float]) -> str:
     """'2 h 24 min', '45 min', '1 min' (rounded up to the minute); '' for None."""
     if seconds is None:
@@ -369,4 +386,3 @@ def mmss(seconds: Optional[float]) -> str:
 def spans(boosts: Iterable[tuple]) -> tuple:
     """BoostSpans from (type, value, start, end) tuples."""
     return tuple(BoostSpan(t, q(v), s, e) for t, v, s, e in boosts)
-

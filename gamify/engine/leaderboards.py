@@ -16,6 +16,7 @@
   date; a period ends at each player's local midnight, and is finalised only once the last time zone
   on Earth (UTC-12, ``Etc/GMT+12``) has passed the boundary: 12:00 UTC on the first day after it.
 """
+
 from __future__ import annotations
 
 import calendar as _pycal
@@ -31,12 +32,13 @@ ALL = "all"  # the period key of a perpetual board
 GLOBAL = "global"  # the segment key of the whole board
 LAST_ZONE = "Etc/GMT+12"  # UTC-12: the last place on Earth where a given date ends
 
-MAX_TS = 10 ** 16 - 1  # µs since the epoch (year 2286)
-MAX_UID = 10 ** 12 - 1
+MAX_TS = 10**16 - 1  # µs since the epoch (year 2286)
+MAX_UID = 10**12 - 1
 SEGMENT_VALUE_MAX = 120
 
 
 # ----------------------------------------------------------------------------- ranking
+
 
 def competition_ranks(scores: Sequence[float]) -> list[int]:
     """Ranks of scores already sorted from high to low: [9, 7, 7, 3] -> [1, 2, 2, 4]."""
@@ -88,6 +90,7 @@ def band_bounds(old: Optional[float], new: Optional[float]) -> Optional[tuple[fl
 
 # ----------------------------------------------------------------------------- segments
 
+
 def segment_value(value) -> Optional[str]:
     """The normalised text of an attribute value (case-folded so 'London' and 'london' are one city)."""
     if value is None or isinstance(value, (dict, list)):
@@ -136,6 +139,7 @@ def segment_label(segment: str, mine: bool = False) -> str:
 
 
 # ----------------------------------------------------------------------------- periods
+
 
 def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
     m = month - 1 + n
@@ -217,8 +221,9 @@ def first_open_period(frequency: str, anchor: Optional[date], now: datetime) -> 
     return current
 
 
-def place(frequency: str, anchor: Optional[date], open_from: Optional[date], local_day: date
-          ) -> tuple[bool, Optional[date]]:
+def place(
+    frequency: str, anchor: Optional[date], open_from: Optional[date], local_day: date
+) -> tuple[bool, Optional[date]]:
     """The period an event on `local_day` counts in: (counts, period_start).
 
     Before the start date it does not count. An event for the period that was *just* finalised (it

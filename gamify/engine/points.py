@@ -1,4 +1,5 @@
 """Points arithmetic: metric trigger amounts, stacked boosts with rounding, caps and levels."""
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,9 @@ def strictest_rounding(roundings: Iterable[str]) -> str:
     return "floor"
 
 
-def apply_limits(amount: int, balance: int, earned_today: int, daily_cap: Optional[int],
-                 max_balance: Optional[int]) -> int:
+def apply_limits(
+    amount: int, balance: int, earned_today: int, daily_cap: Optional[int], max_balance: Optional[int]
+) -> int:
     """Trim a gain to what the daily earning cap and the balance ceiling still allow."""
     if amount > 0 and daily_cap is not None:
         amount = max(0, min(amount, daily_cap - earned_today))
@@ -61,17 +63,24 @@ def level_for(levels: Sequence, balance: int):
     return best
 
 
-def award(base: int, boosts: Sequence, balance: int, earned_today: int, daily_cap: Optional[int],
-          max_balance: Optional[int], limits: bool = True) -> tuple[int, float]:
+def award(
+    base: int,
+    boosts: Sequence,
+    balance: int,
+    earned_today: int,
+    daily_cap: Optional[int],
+    max_balance: Optional[int],
+    limits: bool = True,
+) -> tuple[int, float]:
     """(amount, multiplier) of a trigger worth `base`: boosts live now (each with .multiplier and
     .rounding) scale gains, then the daily cap and the balance ceiling trim them."""
     amount, multiplier = base, 1.0
     if base > 0 and boosts:
-        amount, multiplier = boosted(base, [b.multiplier for b in boosts],
-                                     strictest_rounding(b.rounding for b in boosts))
+        amount, multiplier = boosted(
+            base, [b.multiplier for b in boosts], strictest_rounding(b.rounding for b in boosts)
+        )
     if limits and amount > 0:
-        amount = apply_limits(amount, balance, earned_today if daily_cap is not None else 0, daily_cap,
-                              max_balance)
+        amount = apply_limits(amount, balance, earned_today if daily_cap is not None else 0, daily_cap, max_balance)
     return amount, multiplier
 
 

@@ -4,6 +4,7 @@
 adds an event's value to the current period and extends the streak when the requirements are met.
 Both take and return plain dataclasses, so every rule here is testable without a database.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -89,8 +90,7 @@ def requirements_met(rules: StreakRules, progress: dict) -> bool:
     return all(met) if rules.mode == "all" else any(met)
 
 
-def record_activity(rules: StreakRules, state: StreakState, today: date, metric_key: str,
-                    value: float) -> StreakChange:
+def record_activity(rules: StreakRules, state: StreakState, today: date, metric_key: str, value: float) -> StreakChange:
     """Settle, then count `value` of `metric_key` towards the period containing `today`."""
     change = settle(rules, state, today)
     state = change.state

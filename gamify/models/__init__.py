@@ -1,19 +1,36 @@
 """All models, imported here so Alembic and create_all() see every table."""
-from .users import ApiKey, UsedLoginLink, User, ROLE_ADMIN, ROLE_PLAYER  # noqa: F401
-from .metrics import Metric, MetricEvent, MetricTotal  # noqa: F401
-from .streaks import FreezeLedger, StreakConfig, StreakPeriod, StreakRequirement, UserStreak  # noqa: F401
+
 from .achievements import Achievement, AchievementCompletion, AchievementProgress  # noqa: F401
-from .points import (  # noqa: F401
-    PointsAward, PointsBalance, PointsBoost, PointsLevel, PointsSystem, PointsTrigger,
-)
-from .notifications import DomainEvent, Notification, NotificationPreference  # noqa: F401
+from .backfill import BackfillRun  # noqa: F401
+from .config_version import ConfigVersion  # noqa: F401
 from .energy import (  # noqa: F401
-    EnergyAction, EnergyBoost, EnergyGift, EnergyReview, EnergySettings, EnergyTransaction, Friendship, PlayerBoost,
+    EnergyAction,
+    EnergyBoost,
+    EnergyGift,
+    EnergyReview,
+    EnergySettings,
+    EnergyTransaction,
+    Friendship,
+    PlayerBoost,
     PlayerEnergy,
 )
-from .config_version import ConfigVersion  # noqa: F401
-from .webhooks import EmailSend, MessagingSettings, WebhookDelivery, WebhookEndpoint  # noqa: F401
 from .leaderboards import (  # noqa: F401
-    Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, LeaderboardScoreLog,
+    Leaderboard,
+    LeaderboardRankChange,
+    LeaderboardRun,
+    LeaderboardScore,
+    LeaderboardScoreLog,
 )
-from .backfill import BackfillRun  # noqa: F401
+from .metrics import Metric, MetricEvent, MetricTotal  # noqa: F401
+from .notifications import DomainEvent, Notification, NotificationPreference  # noqa: F401
+from .points import (  # noqa: F401
+    PointsAward,
+    PointsBalance,
+    PointsBoost,
+    PointsLevel,
+    PointsSystem,
+    PointsTrigger,
+)
+from .streaks import FreezeLedger, StreakConfig, StreakPeriod, StreakRequirement, UserStreak  # noqa: F401
+from .users import ROLE_ADMIN, ROLE_PLAYER, ApiKey, UsedLoginLink, User  # noqa: F401
+from .webhooks import EmailSend, MessagingSettings, WebhookDelivery, WebhookEndpoint  # noqa: F401

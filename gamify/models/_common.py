@@ -1,4 +1,5 @@
 """Shared column helpers for the models."""
+
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, DateTime

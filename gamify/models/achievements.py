@@ -1,4 +1,5 @@
 """Achievement definitions, per-user progress and the append-only completion ledger."""
+
 from datetime import datetime
 from typing import Optional
 

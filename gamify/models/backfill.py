@@ -1,4 +1,5 @@
 """Progress of achievement activations (backfills), run inline or as an RQ job."""
+
 from datetime import datetime
 from typing import Optional
 

@@ -1,5 +1,6 @@
 """A single counter bumped whenever feature configuration changes, so every process can cache
 the configuration and notice changes with one cheap read."""
+
 from sqlalchemy import Integer
 from sqlalchemy.orm import Mapped, mapped_column
 

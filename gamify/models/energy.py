@@ -1,4 +1,5 @@
 """Energy: admin settings, per-player state, actions, boosts, gifts, the transaction ledger, reviews."""
+
 from datetime import date, datetime
 from typing import Optional
 
@@ -9,8 +10,16 @@ from ..extensions import db
 from ._common import JSONType, UTCDateTime, utcnow
 from .social import Friendship  # noqa: F401  (registered with the energy models)
 
-TRANSACTION_TYPES = ("consumption", "regeneration", "token_refill", "gift_sent", "gift_received", "gift_refund",
-                     "boost_applied", "admin_adjust")
+TRANSACTION_TYPES = (
+    "consumption",
+    "regeneration",
+    "token_refill",
+    "gift_sent",
+    "gift_received",
+    "gift_refund",
+    "boost_applied",
+    "admin_adjust",
+)
 GIFT_STATUSES = ("pending", "accepted", "expired")
 
 

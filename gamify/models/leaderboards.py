@@ -1,4 +1,5 @@
 """Leaderboards: configuration, per-period scores (the record behind Redis), rank history and runs."""
+
 from datetime import date, datetime
 from typing import Optional
 

@@ -1,4 +1,5 @@
 """Metrics, the append-only event ledger and per-user totals."""
+
 from datetime import date, datetime
 from typing import Optional
 
@@ -24,9 +25,7 @@ class Metric(db.Model):
 
 class MetricEvent(db.Model):
     __tablename__ = "metric_events"
-    __table_args__ = (
-        UniqueConstraint("user_id", "metric_id", "idempotency_key", name="uq_event_idempotency"),
-    )
+    __table_args__ = (UniqueConstraint("user_id", "metric_id", "idempotency_key", name="uq_event_idempotency"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -1,4 +1,5 @@
 """In-app notifications, per-type per-channel preferences and the domain-event outbox."""
+
 from datetime import datetime
 from typing import Optional
 

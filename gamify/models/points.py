@@ -1,4 +1,5 @@
 """Points systems, their triggers, boosts and levels, the award ledger and balances."""
+
 from datetime import date, datetime
 from typing import Optional
 
@@ -25,8 +26,9 @@ class PointsSystem(db.Model):
     max_balance: Mapped[Optional[int]] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    levels = relationship("PointsLevel", order_by="PointsLevel.threshold", lazy="selectin",
-                          cascade="all, delete-orphan")
+    levels = relationship(
+        "PointsLevel", order_by="PointsLevel.threshold", lazy="selectin", cascade="all, delete-orphan"
+    )
 
 
 class PointsTrigger(db.Model):

@@ -1,4 +1,5 @@
 """Friendships between players (requests and accepted friends)."""
+
 from datetime import datetime
 from typing import Optional
 

@@ -1,4 +1,5 @@
 """Streak configuration, per-user state, closed periods and the freeze ledger."""
+
 from datetime import date, datetime
 from typing import Optional
 

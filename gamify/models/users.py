@@ -1,4 +1,5 @@
 """Players, admins and API keys."""
+
 from datetime import datetime
 from typing import Optional
 

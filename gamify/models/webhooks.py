@@ -1,5 +1,6 @@
 """Outbound delivery: webhook endpoints and their delivery log, the e-mail send ledger (one row per
 message, so a reminder is sent at most once per streak period) and the messaging settings row."""
+
 from datetime import date, datetime
 from typing import Optional
 
@@ -61,8 +62,9 @@ class WebhookDelivery(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
-    domain_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("domain_events.id", ondelete="SET NULL"),
-                                                           index=True)
+    domain_event_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("domain_events.id", ondelete="SET NULL"), index=True
+    )
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)  # the exact JSON posted (same bytes on every attempt)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)

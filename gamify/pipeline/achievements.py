@@ -7,6 +7,7 @@ concurrent events never lose a count; each unlock's rarity is then the count it 
 achievement to over the players that existed at that event, as if the events had been sent one by
 one (players a batch creates count from their first event on).
 """
+
 from __future__ import annotations
 
 from ..engine import achievements as engine
@@ -23,16 +24,33 @@ class Achievements(Feature):
             return []
         d = run.dialect
         uids = d.list_param(sorted(run.players))
-        parts = [Part("completions", [("user_id", "c.user_id", INT), ("achievement_id", "c.achievement_id", INT)],
-                      f"achievement_completions c WHERE {d.in_list('c.user_id', 'uids')}", {"uids": uids})]
-        filtered = sorted(a.id for a in run.snap.achievements
-                          if a.status == "active" and a.trigger == "metric" and a.attribute_filters)
+        parts = [
+            Part(
+                "completions",
+                [("user_id", "c.user_id", INT), ("achievement_id", "c.achievement_id", INT)],
+                f"achievement_completions c WHERE {d.in_list('c.user_id', 'uids')}",
+                {"uids": uids},
+            )
+        ]
+        filtered = sorted(
+            a.id
+            for a in run.snap.achievements
+            if a.status == "active" and a.trigger == "metric" and a.attribute_filters
+        )
         if filtered:
-            parts.append(Part("progress", [("user_id", "p.user_id", INT), ("achievement_id", "p.achievement_id", INT),
-                                           ("value", "p.value", FLOAT)],
-                              f"achievement_progress p WHERE {d.in_list('p.user_id', 'uids')} AND "
-                              f"{d.in_list('p.achievement_id', 'filtered_achievements')}",
-                              {"uids": uids, "filtered_achievements": d.list_param(filtered)}))
+            parts.append(
+                Part(
+                    "progress",
+                    [
+                        ("user_id", "p.user_id", INT),
+                        ("achievement_id", "p.achievement_id", INT),
+                        ("value", "p.value", FLOAT),
+                    ],
+                    f"achievement_progress p WHERE {d.in_list('p.user_id', 'uids')} AND "
+                    f"{d.in_list('p.achievement_id', 'filtered_achievements')}",
+                    {"uids": uids, "filtered_achievements": d.list_param(filtered)},
+                )
+            )
         return parts
 
     def loaded(self, run: Run, rows: dict) -> None:
@@ -54,12 +72,19 @@ class Achievements(Feature):
             metric_achievements=snap.active_achievements("metric", ctx.metric.id),
             streak_achievements=snap.active_achievements("streak") if ctx.streak_extended else [],
             composites=snap.active_achievements("composite"),
-            done=done, progress=progress, value=ctx.value, new_total=ctx.new_total,
-            streak_length=ctx.streak_length if ctx.streak_extended else None, attributes=ctx.attributes)
+            done=done,
+            progress=progress,
+            value=ctx.value,
+            new_total=ctx.new_total,
+            streak_length=ctx.streak_length if ctx.streak_extended else None,
+            attributes=ctx.attributes,
+        )
         for aid, value in outcome.progress.items():
             progress[aid] = value
-            run.writes.add("achievement_progress", {"user_id": player.id, "achievement_id": aid, "value": value,
-                                                    "updated_at": ctx.now})
+            run.writes.add(
+                "achievement_progress",
+                {"user_id": player.id, "achievement_id": aid, "value": value, "updated_at": ctx.now},
+            )
         ctx.unlocked = outcome.unlocked
         ctx.response["achievements"] = []
         if not outcome.unlocked:
@@ -70,18 +95,37 @@ class Achievements(Feature):
         players_now = state["players"] - run.players_created_after(ctx)
         for a in outcome.unlocked:
             done.add(a.id)
-            run.writes.add("completions", {"user_id": player.id, "achievement_id": a.id, "completed_at": ctx.now,
-                                           "trigger_event_id": ctx.event_id, "backdated": False})
+            run.writes.add(
+                "completions",
+                {
+                    "user_id": player.id,
+                    "achievement_id": a.id,
+                    "completed_at": ctx.now,
+                    "trigger_event_id": ctx.event_id,
+                    "backdated": False,
+                },
+            )
             ordinal = state["counts"].get(a.id, 0) + 1
             state["counts"][a.id] = ordinal
             run.writes.add("achievement_counts", {"id": a.id, "n": ordinal, "players": state["players"]})
             body = achievements_svc.serialize(a, rarity=0.0) | {"completed_at": ctx.now.isoformat()}
             state["unlocks"].append((a.id, ordinal, body, players_now))
             ctx.response["achievements"].append(body)
-            run.emit("achievement.completed", player.id, {"achievement": a.key, "name": a.name, "badge": a.badge},
-                     ctx.event_id, ctx.now)
-            run.notify(player.id, "achievement", f"Achievement unlocked: {a.name}", a.description,
-                       f"/achievements#{a.key}", ctx.now)
+            run.emit(
+                "achievement.completed",
+                player.id,
+                {"achievement": a.key, "name": a.name, "badge": a.badge},
+                ctx.event_id,
+                ctx.now,
+            )
+            run.notify(
+                player.id,
+                "achievement",
+                f"Achievement unlocked: {a.name}",
+                a.description,
+                f"/achievements#{a.key}",
+                ctx.now,
+            )
 
     def written(self, run: Run, returned: list) -> None:
         state = run.state.get("achievements")

@@ -1,6 +1,7 @@
 """The pipeline's vocabulary: events in (EventIn, UserRef), results out (Result, EventError), the
 Feature interface every feature implements, and the Run a batch is computed in (players, loaded state,
 collected writes). core.py drives a Run; the feature modules implement Feature."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class EventError(ValueError):
 class UserRef:
     """A player named by the host product's id, created on first sight (profile fields are optional
     updates: attributes merge into the stored ones)."""
+
     external_id: str
     name: Optional[str] = None
     email: Optional[str] = None
@@ -42,6 +44,7 @@ class UserRef:
 @dataclass
 class EventIn:
     """One event as a caller hands it in: `user` is a User row, a user id or a UserRef."""
+
     metric: str
     user: Union[User, int, UserRef]
     value: Any = 1
@@ -56,6 +59,7 @@ class EventIn:
 @dataclass
 class Player:
     """A locked player and, under `state`, what each feature loaded for them."""
+
     id: int
     external_id: Optional[str]
     display_name: str
@@ -73,6 +77,7 @@ class EventCtx:
     """One event while features compute it. Earlier features leave their results for later ones:
     `streak_length`/`streak_extended` (streaks), `unlocked` (achievements), `points` (points, the
     response block), and every feature adds its block to `response`."""
+
     index: int  # position in the caller's list
     seq: int  # position among the batch's recordable events
     run: "Run"
@@ -150,6 +155,7 @@ def register(feature: Feature) -> None:
 class Part:
     """One subquery of the load statement: `sql` is a FROM ... WHERE ... clause, `columns` what each
     row carries ((name, SQL expression, kind), ...), params its bind values."""
+
     name: str
     columns: list
     sql: str
@@ -178,8 +184,9 @@ class Run:
         key = (d.name,) + tuple(p.name + "\x00" + p.sql for _f, p in parts)
         stmt = _select_sql.get(key)
         if stmt is None:
-            stmt = _select_sql[key] = text("SELECT " + ", ".join(
-                f"{d.json_rows(p.columns, p.sql)} AS {p.name}" for _f, p in parts))
+            stmt = _select_sql[key] = text(
+                "SELECT " + ", ".join(f"{d.json_rows(p.columns, p.sql)} AS {p.name}" for _f, p in parts)
+            )
         params: dict = {}
         for _f, p in parts:
             params.update(p.params)
@@ -199,12 +206,23 @@ class Run:
         asked for once the batch commits."""
         if not self.writes.rows.get("domain_events"):
             after_commit.request("outbox")
-        self.writes.add("domain_events", {"type": type_, "user_id": user_id, "payload": payload,
-                                          "source_event_id": event_id, "created_at": now})
+        self.writes.add(
+            "domain_events",
+            {"type": type_, "user_id": user_id, "payload": payload, "source_event_id": event_id, "created_at": now},
+        )
 
     def notify(self, user_id: int, type_: str, title: str, body: str, link: str, now: datetime):
-        self.writes.add("notifications", {"user_id": user_id, "type": type_, "title": title, "body": body or "",
-                                          "link": link or "", "created_at": now})
+        self.writes.add(
+            "notifications",
+            {
+                "user_id": user_id,
+                "type": type_,
+                "title": title,
+                "body": body or "",
+                "link": link or "",
+                "created_at": now,
+            },
+        )
 
 
 _select_sql: dict[tuple, Any] = {}
@@ -213,6 +231,7 @@ _select_sql: dict[tuple, Any] = {}
 @dataclass
 class Result:
     """One event's outcome: `response` (the API body) or `error`."""
+
     response: Optional[dict] = None
     error: Optional[EventError] = None
 

@@ -21,6 +21,7 @@ Features are equals: each is one module implementing `Feature` and registered in
 `gamify.features.register`; the pipeline knows none of them by name. They run in registration order,
 and later features read what earlier ones put on the event (`EventCtx`).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -38,16 +39,31 @@ from ..services import snapshot
 from . import players as players_mod
 from . import writes as writes_mod
 from .base import (  # noqa: F401  (re-exported: the pipeline's public names)
-    FEATURES, MAX_BATCH, EventCtx, EventError, EventIn, Feature, Part, Player, Result, Run, UserRef, register,
+    FEATURES,
+    MAX_BATCH,
+    EventCtx,
+    EventError,
+    EventIn,
+    Feature,
+    Part,
+    Player,
+    Result,
+    Run,
+    UserRef,
+    register,
 )
 from .sql import INT, TEXT, Dialect
 
 # ------------------------------------------------------------------------------------------ validation
 
+
 def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
     value = ev.value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not -params.MAX_JSON_NUMBER <= value <= params.MAX_JSON_NUMBER:  # NaN and ±inf fail too
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not -params.MAX_JSON_NUMBER <= value <= params.MAX_JSON_NUMBER
+    ):  # NaN and ±inf fail too
         raise EventError("value", "value must be a number between -10^15 and 10^15")
     if ev.tz is not None:
         if not isinstance(ev.tz, str):
@@ -55,11 +71,11 @@ def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
         try:
             cal.zone(ev.tz)
         except cal.InvalidTimezone as e:
-            raise EventError("tz", str(e))
+            raise EventError("tz", str(e)) from e
     try:
         attrs = params.attributes(ev.attributes, "attributes")
     except params.BadInput as e:
-        raise EventError(e.field, str(e))
+        raise EventError(e.field, str(e)) from e
     key = ev.idempotency_key
     if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 255 or params.text_problem(key)):
         raise EventError("idempotency_key", "idempotency_key must be a string of 1 to 255 characters")
@@ -69,6 +85,7 @@ def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
 
 
 # ------------------------------------------------------------------------------------------ load
+
 
 def _load(run: Run) -> None:
     parts: list[tuple[Optional[Feature], Part]] = [(None, p) for p in _core_parts(run)]
@@ -84,25 +101,43 @@ def _core_parts(run: Run) -> list[Part]:
     d = run.dialect
     uids = d.list_param(sorted(run.players))
     mids = d.list_param(sorted({c.metric.id for c in run.ctxs}))
-    parts = [Part("metric_totals", [("user_id", "t.user_id", INT), ("metric_id", "t.metric_id", INT),
-                                    ("total", "t.total", "float")],
-                  f"metric_totals t WHERE {d.in_list('t.user_id', 'uids')} AND {d.in_list('t.metric_id', 'mids')}",
-                  {"uids": uids, "mids": mids})]
+    parts = [
+        Part(
+            "metric_totals",
+            [("user_id", "t.user_id", INT), ("metric_id", "t.metric_id", INT), ("total", "t.total", "float")],
+            f"metric_totals t WHERE {d.in_list('t.user_id', 'uids')} AND {d.in_list('t.metric_id', 'mids')}",
+            {"uids": uids, "mids": mids},
+        )
+    ]
     keys = sorted({c.idempotency_key for c in run.ctxs if c.idempotency_key is not None})
     if keys:
-        parts.append(Part("stored_keys", [("id", "e.id", INT), ("user_id", "e.user_id", INT),
-                                          ("metric_id", "e.metric_id", INT), ("key", "e.idempotency_key", TEXT)],
-                          f"metric_events e WHERE {d.in_list('e.user_id', 'uids')} AND "
-                          f"{d.in_list('e.idempotency_key', 'keys')}",
-                          {"uids": uids, "keys": d.list_param(keys)}))
+        parts.append(
+            Part(
+                "stored_keys",
+                [
+                    ("id", "e.id", INT),
+                    ("user_id", "e.user_id", INT),
+                    ("metric_id", "e.metric_id", INT),
+                    ("key", "e.idempotency_key", TEXT),
+                ],
+                f"metric_events e WHERE {d.in_list('e.user_id', 'uids')} AND {d.in_list('e.idempotency_key', 'keys')}",
+                {"uids": uids, "keys": d.list_param(keys)},
+            )
+        )
     # Event ids handed out now, so every derived row can name its event before anything is written.
     if d.pg:
-        parts.append(Part("event_ids", [("id", "nextval(CAST(:event_seq AS regclass))", INT)],
-                          "generate_series(1, :n_events) AS g", {"n_events": len(run.ctxs),
-                                                                 "event_seq": _event_sequence()}))
+        parts.append(
+            Part(
+                "event_ids",
+                [("id", "nextval(CAST(:event_seq AS regclass))", INT)],
+                "generate_series(1, :n_events) AS g",
+                {"n_events": len(run.ctxs), "event_seq": _event_sequence()},
+            )
+        )
     else:  # SQLite: this transaction holds the write lock, nobody else inserts meanwhile
-        parts.append(Part("event_ids", [("id", "coalesce(e.m, 0)", INT)],
-                          "(SELECT max(id) AS m FROM metric_events) AS e"))
+        parts.append(
+            Part("event_ids", [("id", "coalesce(e.m, 0)", INT)], "(SELECT max(id) AS m FROM metric_events) AS e")
+        )
     return parts
 
 
@@ -111,8 +146,7 @@ _sequence_name: list = []
 
 def _event_sequence() -> str:
     if not _sequence_name:
-        _sequence_name.append(db.session.execute(text(
-            "SELECT pg_get_serial_sequence('metric_events', 'id')")).scalar())
+        _sequence_name.append(db.session.execute(text("SELECT pg_get_serial_sequence('metric_events', 'id')")).scalar())
     return _sequence_name[0]
 
 
@@ -129,6 +163,7 @@ def _core_loaded(run: Run, rows: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------ the run
+
 
 def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, commit: bool = True) -> list[Result]:
     """Record `events` in one transaction; one Result per event, in order. Events of one player apply
@@ -164,8 +199,10 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
             if ev.metric not in run.snap.metrics:
                 raise EventError("metric", f"unknown metric '{ev.metric}'", 404)
             if checked[0] < 0 and not run.snap.metrics[ev.metric].allow_negative:
-                raise EventError("value", f"metric '{ev.metric}' takes no negative values (an admin can allow "
-                                          "them on the metric's page)")
+                raise EventError(
+                    "value",
+                    f"metric '{ev.metric}' takes no negative values (an admin can allow them on the metric's page)",
+                )
             if isinstance(ev.user, UserRef) and ev.user.email is not None:
                 ev.user.email = players_mod.clean_email(ev.user.email)
             for f in FEATURES:
@@ -180,8 +217,12 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
     if new_refs:
         taken = players_mod.taken_emails(new_refs.values())
         for i, ev, _c in accepted:
-            if isinstance(ev.user, UserRef) and ev.user.external_id in new_refs and ev.user.email \
-                    and ev.user.email.lower() in taken:
+            if (
+                isinstance(ev.user, UserRef)
+                and ev.user.external_id in new_refs
+                and ev.user.email
+                and ev.user.email.lower() in taken
+            ):
                 results[i].error = EventError("user.email", "that email belongs to another user")
         accepted = [a for a in accepted if results[a[0]].error is None]
         wanted = {ev.user.external_id for _i, ev, _c in accepted if isinstance(ev.user, UserRef)}
@@ -202,10 +243,25 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
         at = ev.now or (now + timedelta(microseconds=i))
         if player.id in run.created and run.created[player.id] is None:
             run.created[player.id] = len(run.ctxs)
-        run.ctxs.append(EventCtx(index=i, seq=len(run.ctxs), run=run, player=player, metric=run.snap.metrics[ev.metric], value=value,
-                                 tz=tz or "", now=at, local_date=at.date(), attributes={}, event_attributes=attrs,
-                                 idempotency_key=key, action=ev.action, difficulty=ev.difficulty,
-                                 profile=ev.user if isinstance(ev.user, UserRef) else None))
+        run.ctxs.append(
+            EventCtx(
+                index=i,
+                seq=len(run.ctxs),
+                run=run,
+                player=player,
+                metric=run.snap.metrics[ev.metric],
+                value=value,
+                tz=tz or "",
+                now=at,
+                local_date=at.date(),
+                attributes={},
+                event_attributes=attrs,
+                idempotency_key=key,
+                action=ev.action,
+                difficulty=ev.difficulty,
+                profile=ev.user if isinstance(ev.user, UserRef) else None,
+            )
+        )
     if run.ctxs:
         _load(run)
 
@@ -228,8 +284,17 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
             c.player.seen_at = c.now
     for p in players.values():
         if p.seen_at is not None or p.profile_changed:
-            run.writes.add("users", {"id": p.id, "timezone": p.timezone, "last_seen_at": p.seen_at,
-                                     "display_name": p.display_name, "email": p.email, "attributes": p.attributes})
+            run.writes.add(
+                "users",
+                {
+                    "id": p.id,
+                    "timezone": p.timezone,
+                    "last_seen_at": p.seen_at,
+                    "display_name": p.display_name,
+                    "email": p.email,
+                    "attributes": p.attributes,
+                },
+            )
     returned = writes_mod.flush(conn, run.dialect, run.writes)
     for f in FEATURES:
         f.written(run, returned)
@@ -258,9 +323,15 @@ def _apply(run: Run, ctx: EventCtx) -> None:
             ctx.event_id = prior.event_id if prior is not None else stored
             ctx.scratch["replay_of"] = prior
             totals = player.state.setdefault("totals", {})
-            ctx.response = {"event_id": ctx.event_id, "metric": ctx.metric.key,
-                            "metric_total": totals.get(ctx.metric.id, 0.0), "idempotent_replayed": True,
-                            "achievements": [], "points": {}, "streak": None}
+            ctx.response = {
+                "event_id": ctx.event_id,
+                "metric": ctx.metric.key,
+                "metric_total": totals.get(ctx.metric.id, 0.0),
+                "idempotent_replayed": True,
+                "achievements": [],
+                "points": {},
+                "streak": None,
+            }
             ctx.tz = player.timezone
             ctx.local_date = cal.local_date(ctx.now, ctx.tz)
             ctx.attributes = dict(player.attributes)
@@ -279,14 +350,30 @@ def _apply(run: Run, ctx: EventCtx) -> None:
     ctx.old_total = totals.get(ctx.metric.id, 0.0)
     ctx.new_total = ctx.old_total + ctx.value
     totals[ctx.metric.id] = ctx.new_total
-    run.writes.add("metric_events", {
-        "id": ctx.event_id, "user_id": player.id, "metric_id": ctx.metric.id, "value": ctx.value,
-        "occurred_at": ctx.now, "local_date": ctx.local_date, "timezone": tz, "idempotency_key": key,
-        "attributes": ctx.event_attributes})
-    run.writes.add("metric_totals", {"user_id": player.id, "metric_id": ctx.metric.id, "total": ctx.new_total,
-                                     "updated_at": ctx.now})
-    ctx.response = {"event_id": ctx.event_id, "metric": ctx.metric.key, "metric_total": ctx.new_total,
-                    "idempotent_replayed": False}
+    run.writes.add(
+        "metric_events",
+        {
+            "id": ctx.event_id,
+            "user_id": player.id,
+            "metric_id": ctx.metric.id,
+            "value": ctx.value,
+            "occurred_at": ctx.now,
+            "local_date": ctx.local_date,
+            "timezone": tz,
+            "idempotency_key": key,
+            "attributes": ctx.event_attributes,
+        },
+    )
+    run.writes.add(
+        "metric_totals",
+        {"user_id": player.id, "metric_id": ctx.metric.id, "total": ctx.new_total, "updated_at": ctx.now},
+    )
+    ctx.response = {
+        "event_id": ctx.event_id,
+        "metric": ctx.metric.key,
+        "metric_total": ctx.new_total,
+        "idempotent_replayed": False,
+    }
     for f in FEATURES:
         f.apply(ctx)
     if key is not None:
@@ -306,19 +393,39 @@ def _sync_orm(events: list[EventIn], players: dict[int, Player]) -> None:
                 set_committed_value(u, "attributes", p.attributes)
 
 
-def process_event(metric_key: str, user, value: Any = 1, tz: Optional[str] = None,
-                  attributes: Optional[dict] = None, idempotency_key: Optional[str] = None,
-                  now: Optional[datetime] = None, options: Optional[dict] = None, commit: bool = True) -> dict:
+def process_event(
+    metric_key: str,
+    user,
+    value: Any = 1,
+    tz: Optional[str] = None,
+    attributes: Optional[dict] = None,
+    idempotency_key: Optional[str] = None,
+    now: Optional[datetime] = None,
+    options: Optional[dict] = None,
+    commit: bool = True,
+) -> dict:
     """One event: its response, or EventError (nothing recorded)."""
     options = options or {}
-    result = process_batch([EventIn(metric_key, user, value, tz, attributes, idempotency_key,
-                                    options.get("action"), options.get("difficulty"), now)],
-                           now=now, commit=False)[0]
+    result = process_batch(
+        [
+            EventIn(
+                metric_key,
+                user,
+                value,
+                tz,
+                attributes,
+                idempotency_key,
+                options.get("action"),
+                options.get("difficulty"),
+                now,
+            )
+        ],
+        now=now,
+        commit=False,
+    )[0]
     if result.error is not None:
         db.session.rollback()
         raise result.error
     if commit:
         db.session.commit()
     return result.response
-
-

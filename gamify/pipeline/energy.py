@@ -7,6 +7,7 @@ batch; regeneration (`engine.energy.advance`), the cost and the spend are comput
 refusal happens in `check`, before any feature changed anything, so a refused event in a batch
 leaves no trace while the others go on.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,23 @@ from ..services.energy import EnergyError
 from .base import EventCtx, Feature, Part, Run
 from .sql import BOOL, DATETIME, FLOAT, INT, JSON, TEXT
 
-_ROW = [("user_id", INT), ("current", INT), ("remainder_milli", INT), ("last_regen_at", DATETIME),
-        ("fatigue_milli", INT), ("fatigue_updated_at", DATETIME), ("premium", BOOL), ("regen_per_hour", FLOAT),
-        ("tick_minutes", INT), ("skills", JSON), ("incapacitated_until", DATETIME),
-        ("incapacitated_reason", TEXT), ("full_notified", BOOL), ("created_at", DATETIME),
-        ("updated_at", DATETIME)]
+_ROW = [
+    ("user_id", INT),
+    ("current", INT),
+    ("remainder_milli", INT),
+    ("last_regen_at", DATETIME),
+    ("fatigue_milli", INT),
+    ("fatigue_updated_at", DATETIME),
+    ("premium", BOOL),
+    ("regen_per_hour", FLOAT),
+    ("tick_minutes", INT),
+    ("skills", JSON),
+    ("incapacitated_until", DATETIME),
+    ("incapacitated_reason", TEXT),
+    ("full_notified", BOOL),
+    ("created_at", DATETIME),
+    ("updated_at", DATETIME),
+]
 _TX_TYPES = energy_svc.SPEND_TYPES + energy_svc.INFLOW_TYPES
 
 
@@ -64,15 +77,24 @@ class Energy(Feature):
             raise RuntimeError("energy state not loaded")
         s, now = cached.settings, ctx.now
         stored = state["row"]
-        row = SimpleNamespace(**vars(stored)) if stored is not None else SimpleNamespace(
-            **energy_svc._row_values(ctx.player.id, s, now), regen_per_hour=None, tick_minutes=None,
-            incapacitated_until=None)
+        row = (
+            SimpleNamespace(**vars(stored))
+            if stored is not None
+            else SimpleNamespace(
+                **energy_svc._row_values(ctx.player.id, s, now),
+                regen_per_hour=None,
+                tick_minutes=None,
+                incapacitated_until=None,
+            )
+        )
         env = _env(row, state, s, cached.cfg, now)
         before = row.current
         new = engine.advance(energy_svc._state(row), env, now)
         regen = None
         if new != energy_svc._state(row):
-            ticks = engine.tick_index(new.last_regen_at, env.tick_us) - engine.tick_index(row.last_regen_at, env.tick_us)
+            ticks = engine.tick_index(new.last_regen_at, env.tick_us) - engine.tick_index(
+                row.last_regen_at, env.tick_us
+            )
             if new.fatigue_milli != row.fatigue_milli:
                 row.fatigue_updated_at = new.last_regen_at
             row.current, row.remainder_milli = new.current, new.remainder_milli
@@ -109,8 +131,14 @@ class Energy(Feature):
         _ledger(run, state, uid, "consumption", -cost, before, row.current, "metric_event", ctx.event_id, meta, now)
         threshold = L.s.low_threshold
         if cost > 0 and before >= threshold > row.current:
-            run.notify(uid, "energy_low", "Your energy is low",
-                       f"{row.current}/{L.max} left. It comes back over time - or refill with tokens.", "/energy", now)
+            run.notify(
+                uid,
+                "energy_low",
+                "Your energy is low",
+                f"{row.current}/{L.max} left. It comes back over time - or refill with tokens.",
+                "/energy",
+                now,
+            )
             run.emit("energy.low", uid, {"current": row.current, "max": L.max, "threshold": threshold}, None, now)
         _full_flag(run, uid, row, L.max, now)
         if cost > 0:
@@ -118,10 +146,17 @@ class Energy(Feature):
         state["row"] = row
         _write_row(run, row)
         ctx.scratch["energy_done"] = (action.key, difficulty, cost)
-        ctx.response["energy"] = {"action": action.key, "difficulty": difficulty, "cost": cost, "spent": cost,
-                                  "before": before, "current": row.current, "max": L.max,
-                                  "fatigue": round(row.fatigue_milli / engine.MILLI, 1),
-                                  "low": row.current < threshold}
+        ctx.response["energy"] = {
+            "action": action.key,
+            "difficulty": difficulty,
+            "cost": cost,
+            "spent": cost,
+            "before": before,
+            "current": row.current,
+            "max": L.max,
+            "fatigue": round(row.fatigue_milli / engine.MILLI, 1),
+            "low": row.current < threshold,
+        }
 
     def replay(self, ctx: EventCtx) -> None:
         """A repeated action spends nothing again: what it cost, and the energy now."""
@@ -145,9 +180,15 @@ class Energy(Feature):
             _write_row(ctx.run, row)
             _announce_full(ctx.run, ctx.player.id, st.current, max_now, now)
         action, difficulty, cost = done
-        ctx.response["energy"] = {"action": action, "difficulty": difficulty, "cost": cost, "spent": 0,
-                                  "current": st.current, "max": max_now,
-                                  "fatigue": round(st.fatigue_milli / engine.MILLI, 1)}
+        ctx.response["energy"] = {
+            "action": action,
+            "difficulty": difficulty,
+            "cost": cost,
+            "spent": 0,
+            "current": st.current,
+            "max": max_now,
+            "fatigue": round(st.fatigue_milli / engine.MILLI, 1),
+        }
 
 
 def _action(run: Run, key, metric_key: str, difficulty):
@@ -169,9 +210,13 @@ def _action(run: Run, key, metric_key: str, difficulty):
 def _stored_spend(ctx: EventCtx):
     """(action, difficulty, cost) of the recorded event a repeated key names, if it was an action (a
     replay is rare: one look-up of its own)."""
-    row = ctx.run.conn.execute(text(
-        "SELECT amount, metadata FROM energy_transactions WHERE user_id = :u AND type = 'consumption' AND "
-        "related_type = 'metric_event' AND related_id = :e"), {"u": ctx.player.id, "e": ctx.event_id}).first()
+    row = ctx.run.conn.execute(
+        text(
+            "SELECT amount, metadata FROM energy_transactions WHERE user_id = :u AND type = 'consumption' AND "
+            "related_type = 'metric_event' AND related_id = :e"
+        ),
+        {"u": ctx.player.id, "e": ctx.event_id},
+    ).first()
     if row is None:
         return None
     meta = json.loads(row[1]) if isinstance(row[1], str) else (row[1] or {})
@@ -190,23 +235,46 @@ def _parts(d, uids: list, now) -> list[Part]:
     uids = d.list_param(uids)
     types = ", ".join(f"'{t}'" for t in _TX_TYPES)
     return [
-        Part("energy_rows", [(c, f"pe.{c}", kind) for c, kind in _ROW],
-             f"player_energy pe WHERE {d.in_list('pe.user_id', 'uids')}", {"uids": uids}),
+        Part(
+            "energy_rows",
+            [(c, f"pe.{c}", kind) for c, kind in _ROW],
+            f"player_energy pe WHERE {d.in_list('pe.user_id', 'uids')}",
+            {"uids": uids},
+        ),
         # Boosts that matter from min(last regeneration, now) on; the exact cut is made per event.
-        Part("energy_boosts", [("user_id", "b.user_id", INT), ("type", "b.type", TEXT),
-                               ("effect_value", "b.effect_value", FLOAT), ("applied_at", "b.applied_at", DATETIME),
-                               ("expires_at", "b.expires_at", DATETIME)],
-             "player_energy_boosts b LEFT JOIN player_energy pe2 ON pe2.user_id = b.user_id "
-             f"WHERE {d.in_list('b.user_id', 'uids')} AND b.type <> 'instant_refill' AND "
-             "(b.expires_at IS NULL OR b.expires_at > :energy_now OR b.expires_at > pe2.last_regen_at)",
-             {"uids": uids, "energy_now": d.time(now)}),
+        Part(
+            "energy_boosts",
+            [
+                ("user_id", "b.user_id", INT),
+                ("type", "b.type", TEXT),
+                ("effect_value", "b.effect_value", FLOAT),
+                ("applied_at", "b.applied_at", DATETIME),
+                ("expires_at", "b.expires_at", DATETIME),
+            ],
+            "player_energy_boosts b LEFT JOIN player_energy pe2 ON pe2.user_id = b.user_id "
+            f"WHERE {d.in_list('b.user_id', 'uids')} AND b.type <> 'instant_refill' AND "
+            "(b.expires_at IS NULL OR b.expires_at > :energy_now OR b.expires_at > pe2.last_regen_at)",
+            {"uids": uids, "energy_now": d.time(now)},
+        ),
         # The last hour of spending and top-ups, for the anti-cheat review.
-        Part("energy_recent", [("user_id", "t.user_id", INT), ("type", "t.type", TEXT), ("amount", "t.amount", INT),
-                               ("created_at", "t.created_at", DATETIME)],
-             f"energy_transactions t WHERE {d.in_list('t.user_id', 'uids')} AND t.created_at > :energy_since "
-             f"AND t.type IN ({types})", {"uids": uids, "energy_since": d.time(now - timedelta(hours=1))}),
-        Part("energy_reviews", [("user_id", "r.user_id", INT)],
-             f"energy_reviews r WHERE {d.in_list('r.user_id', 'uids')} AND r.resolved_at IS NULL", {"uids": uids}),
+        Part(
+            "energy_recent",
+            [
+                ("user_id", "t.user_id", INT),
+                ("type", "t.type", TEXT),
+                ("amount", "t.amount", INT),
+                ("created_at", "t.created_at", DATETIME),
+            ],
+            f"energy_transactions t WHERE {d.in_list('t.user_id', 'uids')} AND t.created_at > :energy_since "
+            f"AND t.type IN ({types})",
+            {"uids": uids, "energy_since": d.time(now - timedelta(hours=1))},
+        ),
+        Part(
+            "energy_reviews",
+            [("user_id", "r.user_id", INT)],
+            f"energy_reviews r WHERE {d.in_list('r.user_id', 'uids')} AND r.resolved_at IS NULL",
+            {"uids": uids},
+        ),
     ]
 
 
@@ -229,11 +297,33 @@ def _env(row, state: dict, s, cfg, now) -> engine.Env:
     return energy_svc._env(row, s, cfg, boosts)
 
 
-def _ledger(run: Run, state: dict, user_id: int, type_: str, amount: int, before: int, after: int,
-            related_type, related_id, meta, now) -> None:
-    run.writes.add("energy_transactions", {
-        "user_id": user_id, "type": type_, "amount": amount, "balance_before": before, "balance_after": after,
-        "related_type": related_type, "related_id": related_id, "metadata": meta or {}, "created_at": now})
+def _ledger(
+    run: Run,
+    state: dict,
+    user_id: int,
+    type_: str,
+    amount: int,
+    before: int,
+    after: int,
+    related_type,
+    related_id,
+    meta,
+    now,
+) -> None:
+    run.writes.add(
+        "energy_transactions",
+        {
+            "user_id": user_id,
+            "type": type_,
+            "amount": amount,
+            "balance_before": before,
+            "balance_after": after,
+            "related_type": related_type,
+            "related_id": related_id,
+            "metadata": meta or {},
+            "created_at": now,
+        },
+    )
     if type_ in _TX_TYPES:
         state["recent"].append(SimpleNamespace(type=type_, amount=amount, created_at=now))
 
@@ -243,8 +333,9 @@ def _write_row(run: Run, row) -> None:
 
 
 def _announce_full(run: Run, user_id: int, current: int, max_energy: int, now) -> None:
-    run.notify(user_id, "energy_full", "Your energy is full", f"{current}/{max_energy}: time to use it!",
-               "/actions", now)
+    run.notify(
+        user_id, "energy_full", "Your energy is full", f"{current}/{max_energy}: time to use it!", "/actions", now
+    )
     run.emit("energy.full", user_id, {"current": current, "max": max_energy}, None, now)
 
 
@@ -272,8 +363,16 @@ def _review(run: Run, state: dict, user_id: int, L, now) -> None:
     if spent <= allowed or state["open_review"]:
         return
     state["open_review"] = True
-    run.writes.add("energy_reviews", {
-        "user_id": user_id, "spent": spent, "allowed": allowed, "created_at": now, "resolved_note": "",
-        "reason": f"spent {spent} energy in the last hour; max {L.max} + regeneration {regen} + top-ups {inflow} "
-                  f"allow {allowed}"})
+    run.writes.add(
+        "energy_reviews",
+        {
+            "user_id": user_id,
+            "spent": spent,
+            "allowed": allowed,
+            "created_at": now,
+            "resolved_note": "",
+            "reason": f"spent {spent} energy in the last hour; max {L.max} + regeneration {regen} + top-ups {inflow} "
+            f"allow {allowed}",
+        },
+    )
     run.emit("energy.flagged", user_id, {"spent": spent, "allowed": allowed}, None, now)

@@ -13,6 +13,7 @@ against SQL. Redis holds the state before the batch; the changes of players move
 batch are accounted for in memory (`_Group`), so every event sees the ranking as if the events before
 it had been committed one by one.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -93,6 +94,7 @@ class _Group:
 @dataclass
 class _Probe:
     """Count players strictly above `score` in ranking `group` (Redis or SQL, plus `adjust`)."""
+
     board: Board
     period: str
     segment: str
@@ -104,6 +106,7 @@ class _Probe:
 @dataclass
 class _Entry:
     """One ranking a player's event touched: response entry and, if the rank moved, a change."""
+
     ctx: EventCtx
     board: Board
     period: str
@@ -125,16 +128,30 @@ class _LbRun:
     touched: set = field(default_factory=set)  # board ids written
 
 
-_BOARD_COLUMNS = [("id", "b.id", INT), ("key", "b.key", TEXT), ("ranked_by", "b.ranked_by", TEXT),
-                  ("metric_id", "b.metric_id", INT), ("system_id", "b.system_id", INT),
-                  ("frequency", "b.frequency", TEXT), ("start_date", "b.start_date", DATE),
-                  ("participant_limit", "b.participant_limit", INT), ("breakdown", "b.breakdown", JSON),
-                  ("current_period_start", "b.current_period_start", DATE), ("redis_dirty", "b.redis_dirty", BOOL)]
+_BOARD_COLUMNS = [
+    ("id", "b.id", INT),
+    ("key", "b.key", TEXT),
+    ("ranked_by", "b.ranked_by", TEXT),
+    ("metric_id", "b.metric_id", INT),
+    ("system_id", "b.system_id", INT),
+    ("frequency", "b.frequency", TEXT),
+    ("start_date", "b.start_date", DATE),
+    ("participant_limit", "b.participant_limit", INT),
+    ("breakdown", "b.breakdown", JSON),
+    ("current_period_start", "b.current_period_start", DATE),
+    ("redis_dirty", "b.redis_dirty", BOOL),
+]
 
 
-_SCORE_COLUMNS = [("leaderboard_id", "s.leaderboard_id", INT), ("period", "s.period", TEXT),
-                  ("segment", "s.segment", TEXT), ("user_id", "s.user_id", INT), ("score", "s.score", FLOAT),
-                  ("achieved_at", "s.achieved_at", DATETIME), ("version", "s.version", INT)]
+_SCORE_COLUMNS = [
+    ("leaderboard_id", "s.leaderboard_id", INT),
+    ("period", "s.period", TEXT),
+    ("segment", "s.segment", TEXT),
+    ("user_id", "s.user_id", INT),
+    ("score", "s.score", FLOAT),
+    ("achieved_at", "s.achieved_at", DATETIME),
+    ("version", "s.version", INT),
+]
 
 
 class Leaderboards(Feature):
@@ -145,13 +162,31 @@ class Leaderboards(Feature):
         scores land wholly before or wholly after them."""
         cols = ", ".join(c for c, _e, _k in _BOARD_COLUMNS)
         share = " FOR SHARE" if run.dialect.pg else ""
-        return [Part("boards", _BOARD_COLUMNS,
-                     f"(SELECT {cols} FROM leaderboards WHERE active = true ORDER BY key{share}) AS b")]
+        return [
+            Part(
+                "boards",
+                _BOARD_COLUMNS,
+                f"(SELECT {cols} FROM leaderboards WHERE active = true ORDER BY key{share}) AS b",
+            )
+        ]
 
     def locked(self, run: Run, rows: dict) -> None:
-        boards = [Board(r["id"], r["key"], r["ranked_by"], r["metric_id"], r["system_id"], r["frequency"],
-                        r["start_date"], max(1, r["participant_limit"] or 10), list(r["breakdown"] or []),
-                        r["current_period_start"], bool(r["redis_dirty"])) for r in rows.get("boards", [])]
+        boards = [
+            Board(
+                r["id"],
+                r["key"],
+                r["ranked_by"],
+                r["metric_id"],
+                r["system_id"],
+                r["frequency"],
+                r["start_date"],
+                max(1, r["participant_limit"] or 10),
+                list(r["breakdown"] or []),
+                r["current_period_start"],
+                bool(r["redis_dirty"]),
+            )
+            for r in rows.get("boards", [])
+        ]
         boards.sort(key=lambda b: b.key)
         run.state["lb"] = _LbRun(boards)
 
@@ -164,18 +199,27 @@ class Leaderboards(Feature):
         starts = [s for s in starts if s is not None]
         # Open periods only: "all" (perpetual) sorts after every ISO date, so one bound keeps both.
         oldest = min(starts).isoformat() if starts else "0000-00-00"
-        return [Part("lb_scores", _SCORE_COLUMNS,
-                     f"leaderboard_scores s WHERE {d.in_list('s.user_id', 'uids')} AND "
-                     f"{d.in_list('s.leaderboard_id', 'board_ids')} AND s.period >= :lb_oldest",
-                     {"uids": d.list_param(sorted(run.players)), "board_ids": d.list_param([b.id for b in lbr.boards]),
-                      "lb_oldest": oldest})]
+        return [
+            Part(
+                "lb_scores",
+                _SCORE_COLUMNS,
+                f"leaderboard_scores s WHERE {d.in_list('s.user_id', 'uids')} AND "
+                f"{d.in_list('s.leaderboard_id', 'board_ids')} AND s.period >= :lb_oldest",
+                {
+                    "uids": d.list_param(sorted(run.players)),
+                    "board_ids": d.list_param([b.id for b in lbr.boards]),
+                    "lb_oldest": oldest,
+                },
+            )
+        ]
 
     def loaded(self, run: Run, rows: dict) -> None:
         for p in run.players.values():
             p.state["lb"] = {}
         for r in rows.get("lb_scores", []):
-            run.players[r["user_id"]].state["lb"].setdefault((r["leaderboard_id"], r["period"]), {})[r["segment"]] = \
+            run.players[r["user_id"]].state["lb"].setdefault((r["leaderboard_id"], r["period"]), {})[r["segment"]] = (
                 Score(r["score"], r["achieved_at"], r["version"])
+            )
 
     # -- an event ----------------------------------------------------------------------------
 
@@ -207,8 +251,17 @@ class Leaderboards(Feature):
             for seg, o, n in moves:
                 self._probe(ctx, lbr, b, period, seg, o, n)
 
-    def _write(self, ctx: EventCtx, lbr: _LbRun, b: Board, period: str, have: dict, glob: Optional[Score],
-               score: float, changed: list) -> None:
+    def _write(
+        self,
+        ctx: EventCtx,
+        lbr: _LbRun,
+        b: Board,
+        period: str,
+        have: dict,
+        glob: Optional[Score],
+        score: float,
+        changed: list,
+    ) -> None:
         run, uid, now = ctx.run, ctx.player.id, ctx.now
         score_moved = glob is None or glob.score != score
         achieved = now if score_moved else glob.achieved_at
@@ -222,18 +275,31 @@ class Leaderboards(Feature):
         for seg, o, n in changed:
             if n is None:
                 del have[seg]
-                run.writes.add("leaderboard_scores_gone", {"leaderboard_id": b.id, "period": period, "segment": seg,
-                                                           "user_id": uid})
+                run.writes.add(
+                    "leaderboard_scores_gone",
+                    {"leaderboard_id": b.id, "period": period, "segment": seg, "user_id": uid},
+                )
             else:
                 have[seg] = Score(n, achieved, version)
                 run.writes.add("leaderboard_scores", _score_row(b.id, period, seg, uid, have[seg], now))
             lbr.redis_writes.append(lb_svc._Write(b.key, period, seg, uid, version, n, member))
-            run.writes.add("score_log", {"leaderboard_id": b.id, "period": period, "segment": seg, "user_id": uid,
-                                         "old_score": o, "new_score": n, "source_event_id": ctx.event_id,
-                                         "created_at": now})
+            run.writes.add(
+                "score_log",
+                {
+                    "leaderboard_id": b.id,
+                    "period": period,
+                    "segment": seg,
+                    "user_id": uid,
+                    "old_score": o,
+                    "new_score": n,
+                    "source_event_id": ctx.event_id,
+                    "created_at": now,
+                },
+            )
 
-    def _probe(self, ctx: EventCtx, lbr: _LbRun, b: Board, period: str, seg: str, old: Optional[float],
-               new: Optional[float]) -> None:
+    def _probe(
+        self, ctx: EventCtx, lbr: _LbRun, b: Board, period: str, seg: str, old: Optional[float], new: Optional[float]
+    ) -> None:
         group = lbr.groups.get((b.id, period, seg))
         if group is None:
             group = lbr.groups[(b.id, period, seg)] = _Group()
@@ -248,8 +314,14 @@ class Leaderboards(Feature):
             lbr.probes.append(new_probe)
         entry = _Entry(ctx, b, period, seg, old, new, old_probe, new_probe)
         if new is not None:
-            entry.response = {"key": b.key, "segment": seg, "period": period, "rank": None, "score": _num(new),
-                              "previous_rank": None}
+            entry.response = {
+                "key": b.key,
+                "segment": seg,
+                "period": period,
+                "rank": None,
+                "score": _num(new),
+                "previous_rank": None,
+            }
             ctx.response["leaderboards"].append(entry.response)
         lbr.entries.append(entry)
 
@@ -261,19 +333,25 @@ class Leaderboards(Feature):
         for b in sorted(lbr.boards, key=lambda b: b.id):
             period = engine.ALL
             if b.repeating:
-                counts, start = engine.place(b.frequency, b.start_date, b.current_period_start,
-                                             ctx.local_date)
+                counts, start = engine.place(b.frequency, b.start_date, b.current_period_start, ctx.local_date)
                 period = engine.period_key(start if counts else b.current_period_start or b.start_date)
             rows = mine.get((b.id, period), {})
             for seg in sorted(rows, key=lambda s: (s != GLOBAL, s)):
                 group = lbr.groups.setdefault((b.id, period, seg), _Group())
                 probe = _Probe(b, period, seg, rows[seg].score, group.adjustment(rows[seg].score))
                 lbr.probes.append(probe)
-                response = {"key": b.key, "segment": seg, "period": period, "rank": None,
-                            "score": _num(rows[seg].score), "previous_rank": None}
+                response = {
+                    "key": b.key,
+                    "segment": seg,
+                    "period": period,
+                    "rank": None,
+                    "score": _num(rows[seg].score),
+                    "previous_rank": None,
+                }
                 ctx.response["leaderboards"].append(response)
-                lbr.entries.append(_Entry(ctx, b, period, seg, rows[seg].score, rows[seg].score, probe, probe,
-                                          response))
+                lbr.entries.append(
+                    _Entry(ctx, b, period, seg, rows[seg].score, rows[seg].score, probe, probe, response)
+                )
 
     # -- the whole batch ---------------------------------------------------------------------
 
@@ -291,13 +369,33 @@ class Leaderboards(Feature):
             if e.old_probe is e.new_probe or old_rank == new_rank:
                 continue
             ctx = e.ctx
-            run.writes.add("rank_changes", {"leaderboard_id": e.board.id, "period": e.period, "segment": e.segment,
-                                            "user_id": ctx.player.id, "previous_rank": old_rank,
-                                            "new_rank": new_rank, "occurred_at": ctx.now,
-                                            "source_event_id": ctx.event_id})
-            run.emit("leaderboard.rank_changed", ctx.player.id, {
-                "leaderboard": e.board.key, "period": e.period, "segment": e.segment, "previous_rank": old_rank,
-                "new_rank": new_rank, **({"score": _num(e.new)} if e.new is not None else {})}, ctx.event_id, ctx.now)
+            run.writes.add(
+                "rank_changes",
+                {
+                    "leaderboard_id": e.board.id,
+                    "period": e.period,
+                    "segment": e.segment,
+                    "user_id": ctx.player.id,
+                    "previous_rank": old_rank,
+                    "new_rank": new_rank,
+                    "occurred_at": ctx.now,
+                    "source_event_id": ctx.event_id,
+                },
+            )
+            run.emit(
+                "leaderboard.rank_changed",
+                ctx.player.id,
+                {
+                    "leaderboard": e.board.key,
+                    "period": e.period,
+                    "segment": e.segment,
+                    "previous_rank": old_rank,
+                    "new_rank": new_rank,
+                    **({"score": _num(e.new)} if e.new is not None else {}),
+                },
+                ctx.event_id,
+                ctx.now,
+            )
         if lbr.touched:
             after_commit.defer_redis(_redis_step(list(lbr.redis_writes), set(lbr.touched), redis_down))
             after_commit.request("leaderboards.fanout")
@@ -321,7 +419,7 @@ def _count(run: Run, lbr: _LbRun) -> bool:
                 pipe.zcount(lb_svc.zkey(key, period, seg), "(" + lb_svc._f(score), "+inf")
             results = pipe.execute()
             usable.update({b.id: bool(x) for b, x in zip(clean, results)})
-            counts = dict(zip(keys, results[len(clean):]))
+            counts = dict(zip(keys, results[len(clean) :]))
         except RedisError as e:
             log.warning("leaderboards: Redis unavailable during an event (%s); ranking from SQL", e)
             usable, down = {bid: False for bid in boards}, True
@@ -349,7 +447,8 @@ def _sql_counts(run: Run, probes: list[_Probe]) -> dict[tuple, int]:
             f"AND s.period = x.period AND s.segment = x.segment AND s.score > x.score) FROM "
             f"(SELECT {d.field('i', INT)} AS i, {d.field('lb', INT)} AS lb, {d.field('period', TEXT)} AS period, "
             f"{d.field('segment', TEXT)} AS segment, {d.field('score', FLOAT)} AS score "
-            f"FROM {d.rows_from('probes')}) AS x")
+            f"FROM {d.rows_from('probes')}) AS x"
+        )
     keys = sorted({(p.board.key, p.period, p.segment, p.score, p.board.id) for p in probes})
     rows = [{"i": i, "lb": k[4], "period": k[1], "segment": k[2], "score": k[3]} for i, k in enumerate(keys)]
     got = dict(run.conn.execute(stmt, {"probes": d.dumps(rows)}).all())
@@ -359,6 +458,7 @@ def _sql_counts(run: Run, probes: list[_Probe]) -> dict[tuple, int]:
 def _redis_step(writes: list, board_ids: set, redis_down: bool):
     """After commit, in the commit's Redis pipeline: the batch's Lua upserts. A board Redis missed is
     marked dirty and rebuilt from SQL on its next read."""
+
     def queue(pipe):
         if redis_down:
             log.warning("leaderboards: Redis down; boards %s marked dirty for a rebuild", sorted(board_ids))
@@ -366,19 +466,31 @@ def _redis_step(writes: list, board_ids: set, redis_down: bool):
         lb_svc.queue_writes(pipe, writes)
 
         def done(replies):
-            failed = replies if isinstance(replies, Exception) else next(
-                (r for r in replies if isinstance(r, Exception)), None)
+            failed = (
+                replies
+                if isinstance(replies, Exception)
+                else next((r for r in replies if isinstance(r, Exception)), None)
+            )
             if failed is not None:
-                log.warning("leaderboards: Redis write failed (%s); boards marked dirty, SQL stays the record",
-                            failed)
+                log.warning("leaderboards: Redis write failed (%s); boards marked dirty, SQL stays the record", failed)
                 lb_svc._mark_dirty(board_ids)
+
         return done
+
     return queue
 
 
 def _score_row(board_id: int, period: str, segment: str, user_id: int, s: Score, now: datetime) -> dict:
-    return {"leaderboard_id": board_id, "period": period, "segment": segment, "user_id": user_id, "score": s.score,
-            "achieved_at": s.achieved_at, "version": s.version, "updated_at": now}
+    return {
+        "leaderboard_id": board_id,
+        "period": period,
+        "segment": segment,
+        "user_id": user_id,
+        "score": s.score,
+        "achieved_at": s.achieved_at,
+        "version": s.version,
+        "updated_at": now,
+    }
 
 
 def _num(x: Optional[float]):

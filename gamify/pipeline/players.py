@@ -1,5 +1,6 @@
 """The players of a batch: locked in id order (with the configuration counter and the features' own
 locks, in one statement), created on first sight without races, and their host-app profile."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -9,9 +10,15 @@ from ..models import ROLE_PLAYER, User
 from .base import FEATURES, EventError, Feature, Part, Player, Run, UserRef
 from .sql import INT, JSON, TEXT, Dialect
 
-_PLAYER_COLUMNS = [("id", "u.id", INT), ("external_id", "u.external_id", TEXT),
-                   ("display_name", "u.display_name", TEXT), ("email", "u.email", TEXT),
-                   ("timezone", "u.timezone", TEXT), ("attributes", "u.attributes", JSON), ("role", "u.role", TEXT)]
+_PLAYER_COLUMNS = [
+    ("id", "u.id", INT),
+    ("external_id", "u.external_id", TEXT),
+    ("display_name", "u.display_name", TEXT),
+    ("email", "u.email", TEXT),
+    ("timezone", "u.timezone", TEXT),
+    ("attributes", "u.attributes", JSON),
+    ("role", "u.role", TEXT),
+]
 
 
 def _lock_parts(d: Dialect, ids: set[int], exts: set[str]) -> list[Part]:
@@ -21,20 +28,33 @@ def _lock_parts(d: Dialect, ids: set[int], exts: set[str]) -> list[Part]:
     lock = " FOR NO KEY UPDATE OF u" if d.pg else ""
     cols = ", ".join(expr for _n, expr, _k in _PLAYER_COLUMNS)
     return [
-        Part("players", [(n, f"u.{n}", k) for n, _e, k in _PLAYER_COLUMNS],
-             f"(SELECT {cols} FROM users u WHERE {d.in_list('u.id', 'lock_ids')} OR "
-             f"{d.in_list('u.external_id', 'lock_exts')} ORDER BY u.id{lock}) AS u",
-             {"lock_ids": d.list_param(sorted(ids)), "lock_exts": d.list_param(sorted(exts))}),
+        Part(
+            "players",
+            [(n, f"u.{n}", k) for n, _e, k in _PLAYER_COLUMNS],
+            f"(SELECT {cols} FROM users u WHERE {d.in_list('u.id', 'lock_ids')} OR "
+            f"{d.in_list('u.external_id', 'lock_exts')} ORDER BY u.id{lock}) AS u",
+            {"lock_ids": d.list_param(sorted(ids)), "lock_exts": d.list_param(sorted(exts))},
+        ),
         Part("config_version", [("version", "c.version", INT)], "config_version c WHERE c.id = 1"),
-    ] + ([Part("plans", [("mode", "g.mode", TEXT)],
-               # For the rest of this transaction: the pipeline's statements take their rows as JSON
-               # parameters, so their best plan does not depend on the values; a cached generic plan
-               # saves planning them on every event (SET LOCAL, as a function the statement can call).
-               "(SELECT set_config('plan_cache_mode', 'force_generic_plan', true) AS mode) AS g")] if d.pg else [])
+    ] + (
+        [
+            Part(
+                "plans",
+                [("mode", "g.mode", TEXT)],
+                # For the rest of this transaction: the pipeline's statements take their rows as JSON
+                # parameters, so their best plan does not depend on the values; a cached generic plan
+                # saves planning them on every event (SET LOCAL, as a function the statement can call).
+                "(SELECT set_config('plan_cache_mode', 'force_generic_plan', true) AS mode) AS g",
+            )
+        ]
+        if d.pg
+        else []
+    )
 
 
-def lock(run: Run, ids: set[int], exts: set[str], features: bool = True
-                  ) -> tuple[dict[int, Player], dict[str, int], int]:
+def lock(
+    run: Run, ids: set[int], exts: set[str], features: bool = True
+) -> tuple[dict[int, Player], dict[str, int], int]:
     """One statement: lock the players, read the configuration counter, and take the features' own
     locks (leaderboards: the board rows FOR SHARE)."""
     d = run.dialect
@@ -45,8 +65,15 @@ def lock(run: Run, ids: set[int], exts: set[str], features: bool = True
     rows = run.select(parts)
     players, by_ext = {}, {}
     for r in rows[None]["players"]:
-        players[r["id"]] = Player(r["id"], r["external_id"], r["display_name"] or "", r["email"], r["timezone"] or "UTC",
-                                  dict(r["attributes"] or {}), r["role"])
+        players[r["id"]] = Player(
+            r["id"],
+            r["external_id"],
+            r["display_name"] or "",
+            r["email"],
+            r["timezone"] or "UTC",
+            dict(r["attributes"] or {}),
+            r["role"],
+        )
         if r["external_id"] is not None:
             by_ext[r["external_id"]] = r["id"]
     version = rows[None]["config_version"]
@@ -62,12 +89,24 @@ def create(run: Run, refs: list[UserRef]) -> None:
     from ..services import achievements as achievements_svc
     from ..services import users as users_svc  # the signup rules live with the users service
     from ..services.upsert import dialect_insert
+
     for ref in sorted(refs, key=lambda r: r.external_id):
         email = ref.email.lower() if ref.email else None  # checked free by the caller
-        stmt = dialect_insert(User).values(
-            external_id=ref.external_id, role=ROLE_PLAYER, timezone="UTC", attributes=dict(ref.attributes or {}),
-            display_name=ref.name or ref.external_id, email=email, created_at=run.now, control_group=False,
-        ).on_conflict_do_nothing(index_elements=["external_id"]).returning(User.id)
+        stmt = (
+            dialect_insert(User)
+            .values(
+                external_id=ref.external_id,
+                role=ROLE_PLAYER,
+                timezone="UTC",
+                attributes=dict(ref.attributes or {}),
+                display_name=ref.name or ref.external_id,
+                email=email,
+                created_at=run.now,
+                control_group=False,
+            )
+            .on_conflict_do_nothing(index_elements=["external_id"])
+            .returning(User.id)
+        )
         new_id = db.session.execute(stmt).scalar()
         if new_id is not None:
             run.created[new_id] = None
@@ -96,10 +135,11 @@ def profile(player: Player, ref: UserRef) -> None:
 def clean_email(address: str) -> str:
     """services.users.clean_email, refusing with an EventError."""
     from ..services.users import UserError, clean_email
+
     try:
         return clean_email(address)
     except UserError as e:
-        raise EventError("user.email", str(e))
+        raise EventError("user.email", str(e)) from e
 
 
 def taken_emails(refs) -> set[str]:

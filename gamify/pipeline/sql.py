@@ -6,6 +6,7 @@ whatever the row count: PostgreSQL reads the array with `json_array_elements`, S
 `json_each`. This module holds those fragments and the value formats each side expects; it knows
 nothing about features.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

@@ -1,5 +1,6 @@
 """Streaks in the event pipeline: the player's streak row in, the local-calendar rules of
 `engine.streaks` applied in memory, the row, closed periods and freeze ledger out."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,19 +11,33 @@ from ..engine import streaks as engine
 from .base import EventCtx, Feature, Part, Run
 from .sql import DATE, DATETIME, INT, JSON
 
-_COLUMNS = [("user_id", "s.user_id", INT), ("length", "s.length", INT), ("longest", "s.longest", INT),
-            ("started_on", "s.started_on", DATE), ("last_extended", "s.last_extended", DATE),
-            ("last_covered", "s.last_covered", DATE), ("progress_period", "s.progress_period", DATE),
-            ("progress", "s.progress", JSON), ("periods_since_grant", "s.periods_since_grant", INT),
-            ("freezes", "s.freezes", INT), ("updated_at", "s.updated_at", DATETIME)]
+_COLUMNS = [
+    ("user_id", "s.user_id", INT),
+    ("length", "s.length", INT),
+    ("longest", "s.longest", INT),
+    ("started_on", "s.started_on", DATE),
+    ("last_extended", "s.last_extended", DATE),
+    ("last_covered", "s.last_covered", DATE),
+    ("progress_period", "s.progress_period", DATE),
+    ("progress", "s.progress", JSON),
+    ("periods_since_grant", "s.periods_since_grant", INT),
+    ("freezes", "s.freezes", INT),
+    ("updated_at", "s.updated_at", DATETIME),
+]
 
 
 def state_of(row: dict) -> engine.StreakState:
     return engine.StreakState(
-        length=row["length"], longest=row["longest"], started_on=row["started_on"],
-        last_extended=row["last_extended"], last_covered=row["last_covered"],
-        progress_period=row["progress_period"], progress=dict(row["progress"] or {}),
-        periods_since_grant=row["periods_since_grant"], freezes=row["freezes"])
+        length=row["length"],
+        longest=row["longest"],
+        started_on=row["started_on"],
+        last_extended=row["last_extended"],
+        last_covered=row["last_covered"],
+        progress_period=row["progress_period"],
+        progress=dict(row["progress"] or {}),
+        periods_since_grant=row["periods_since_grant"],
+        freezes=row["freezes"],
+    )
 
 
 class Streaks(Feature):
@@ -32,8 +47,14 @@ class Streaks(Feature):
         if run.snap.streak is None:
             return []
         d = run.dialect
-        return [Part("user_streaks", _COLUMNS, f"user_streaks s WHERE {d.in_list('s.user_id', 'uids')}",
-                     {"uids": d.list_param(sorted(run.players))})]
+        return [
+            Part(
+                "user_streaks",
+                _COLUMNS,
+                f"user_streaks s WHERE {d.in_list('s.user_id', 'uids')}",
+                {"uids": d.list_param(sorted(run.players))},
+            )
+        ]
 
     def loaded(self, run: Run, rows: dict) -> None:
         for r in rows.get("user_streaks", []):
@@ -49,8 +70,14 @@ class Streaks(Feature):
         self._write(ctx.run, ctx.player.id, change, rules, ctx.tz, ctx.event_id, ctx.now)
         ctx.streak_extended = change.extended
         ctx.streak_length = change.state.length
-        ctx.response["streak"] = _response(change.state, rules, ctx.now, ctx.player.timezone,
-                                           extended=change.extended, frozen=bool(change.freezes_consumed))
+        ctx.response["streak"] = _response(
+            change.state,
+            rules,
+            ctx.now,
+            ctx.player.timezone,
+            extended=change.extended,
+            frozen=bool(change.freezes_consumed),
+        )
 
     def replay(self, ctx: EventCtx) -> None:
         """The streak as it stands (settled first: a lapsed streak reads as 0, as the API shows it)."""
@@ -63,8 +90,9 @@ class Streaks(Feature):
             if change.periods:
                 self._write(ctx.run, ctx.player.id, change, rules, ctx.player.timezone, None, ctx.now)
             state = change.state
-        ctx.response["streak"] = _response(state or engine.StreakState(), rules, ctx.now, ctx.player.timezone,
-                                           extended=False, frozen=False)
+        ctx.response["streak"] = _response(
+            state or engine.StreakState(), rules, ctx.now, ctx.player.timezone, extended=False, frozen=False
+        )
 
     @staticmethod
     def _state(ctx: EventCtx, rules: engine.StreakRules) -> engine.StreakState:
@@ -73,46 +101,108 @@ class Streaks(Feature):
             initial = min(rules.freeze_initial, rules.freeze_max or rules.freeze_initial)
             state = engine.StreakState(freezes=max(0, initial))
             for _ in range(state.freezes):
-                ctx.run.writes.add("freeze_ledger", {"user_id": ctx.player.id, "delta": 1, "kind": "granted",
-                                                     "reason": "initial grant", "created_at": ctx.now})
+                ctx.run.writes.add(
+                    "freeze_ledger",
+                    {
+                        "user_id": ctx.player.id,
+                        "delta": 1,
+                        "kind": "granted",
+                        "reason": "initial grant",
+                        "created_at": ctx.now,
+                    },
+                )
         return state
 
     @staticmethod
-    def _write(run: Run, user_id: int, change: engine.StreakChange, rules: engine.StreakRules, tz: str,
-               event_id: Optional[int], now: datetime) -> None:
+    def _write(
+        run: Run,
+        user_id: int,
+        change: engine.StreakChange,
+        rules: engine.StreakRules,
+        tz: str,
+        event_id: Optional[int],
+        now: datetime,
+    ) -> None:
         s = change.state
         run.players[user_id].state["streak"] = s
-        run.writes.add("user_streaks", {
-            "user_id": user_id, "length": s.length, "longest": s.longest, "started_on": s.started_on,
-            "last_extended": s.last_extended, "last_covered": s.last_covered, "progress_period": s.progress_period,
-            "progress": dict(s.progress), "periods_since_grant": s.periods_since_grant, "freezes": s.freezes,
-            "updated_at": now})
+        run.writes.add(
+            "user_streaks",
+            {
+                "user_id": user_id,
+                "length": s.length,
+                "longest": s.longest,
+                "started_on": s.started_on,
+                "last_extended": s.last_extended,
+                "last_covered": s.last_covered,
+                "progress_period": s.progress_period,
+                "progress": dict(s.progress),
+                "periods_since_grant": s.periods_since_grant,
+                "freezes": s.freezes,
+                "updated_at": now,
+            },
+        )
         for p in change.periods:
             # A missed period closed at its local midnight, even when we only notice it later.
-            closed = now if p.outcome == "extended" else min(now, cal.local_midnight_utc(
-                cal.next_period_start(rules.frequency, p.period_start), tz))
-            run.writes.add("streak_periods", {
-                "user_id": user_id, "period_start": p.period_start, "period_end": p.period_end, "length": p.length,
-                "outcome": p.outcome, "closed_at": closed, "event_id": event_id if p.outcome == "extended" else None})
+            closed = (
+                now
+                if p.outcome == "extended"
+                else min(now, cal.local_midnight_utc(cal.next_period_start(rules.frequency, p.period_start), tz))
+            )
+            run.writes.add(
+                "streak_periods",
+                {
+                    "user_id": user_id,
+                    "period_start": p.period_start,
+                    "period_end": p.period_end,
+                    "length": p.length,
+                    "outcome": p.outcome,
+                    "closed_at": closed,
+                    "event_id": event_id if p.outcome == "extended" else None,
+                },
+            )
         for start in change.freezes_consumed:
-            run.writes.add("freeze_ledger", {
-                "user_id": user_id, "delta": -1, "kind": "consumed", "reason": "missed period", "period_start": start,
-                "created_at": min(now, cal.local_midnight_utc(cal.next_period_start(rules.frequency, start), tz))})
+            run.writes.add(
+                "freeze_ledger",
+                {
+                    "user_id": user_id,
+                    "delta": -1,
+                    "kind": "consumed",
+                    "reason": "missed period",
+                    "period_start": start,
+                    "created_at": min(now, cal.local_midnight_utc(cal.next_period_start(rules.frequency, start), tz)),
+                },
+            )
         for _ in range(change.freezes_granted):
-            run.writes.add("freeze_ledger", {
-                "user_id": user_id, "delta": 1, "kind": "granted", "reason": f"every {rules.freeze_every} periods",
-                "period_start": s.last_extended, "event_id": event_id, "created_at": now})
+            run.writes.add(
+                "freeze_ledger",
+                {
+                    "user_id": user_id,
+                    "delta": 1,
+                    "kind": "granted",
+                    "reason": f"every {rules.freeze_every} periods",
+                    "period_start": s.last_extended,
+                    "event_id": event_id,
+                    "created_at": now,
+                },
+            )
         if change.broken:
             run.emit("streak.lost", user_id, {"lost_length": change.lost_length}, event_id, now)
         if change.extended:
             run.emit("streak.extended", user_id, {"length": s.length}, event_id, now)
 
 
-def _response(state: engine.StreakState, rules: engine.StreakRules, now: datetime, tz: str, *, extended: bool,
-              frozen: bool) -> dict:
+def _response(
+    state: engine.StreakState, rules: engine.StreakRules, now: datetime, tz: str, *, extended: bool, frozen: bool
+) -> dict:
     today = cal.local_date(now, tz)
     current = cal.period_start(rules.frequency, today)
     expires = engine.expires_at(rules, state, today, tz)
-    return {"length": state.length, "extended": extended, "frozen": frozen, "freezes": state.freezes,
-            "expires_utc": expires.isoformat() if expires else None, "period_start": current.isoformat(),
-            "period_end": cal.period_end(rules.frequency, current).isoformat()}
+    return {
+        "length": state.length,
+        "extended": extended,
+        "frozen": frozen,
+        "freezes": state.freezes,
+        "expires_utc": expires.isoformat() if expires else None,
+        "period_start": current.isoformat(),
+        "period_end": cal.period_end(rules.frequency, current).isoformat(),
+    }

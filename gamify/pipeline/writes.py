@@ -12,6 +12,7 @@ refuses an INSERT ... ON CONFLICT that touches one row twice, and the last state
 Inside one PostgreSQL statement the CTEs cannot see each other's rows; nothing here needs to, and
 foreign keys are checked at the end of the statement, when every CTE has run.
 """
+
 from __future__ import annotations
 
 import operator
@@ -39,87 +40,296 @@ def _cols(*pairs) -> tuple:
     return tuple(pairs)
 
 
-OPS: dict[str, Op] = {op.name: op for op in (
-    Op("users", "users", "update", _cols(("id", INT), ("timezone", TEXT), ("last_seen_at", DATETIME),
-                                         ("display_name", TEXT), ("email", TEXT), ("attributes", JSON)),
-       key=("id",)),
-    Op("metric_events", "metric_events", "insert", _cols(
-        ("id", INT), ("user_id", INT), ("metric_id", INT), ("value", FLOAT), ("occurred_at", DATETIME),
-        ("local_date", DATE), ("timezone", TEXT), ("idempotency_key", TEXT), ("attributes", JSON))),
-    Op("metric_totals", "metric_totals", "upsert", _cols(
-        ("user_id", INT), ("metric_id", INT), ("total", FLOAT), ("updated_at", DATETIME)),
-       key=("user_id", "metric_id")),
-    Op("user_streaks", "user_streaks", "upsert", _cols(
-        ("user_id", INT), ("length", INT), ("longest", INT), ("started_on", DATE), ("last_extended", DATE),
-        ("last_covered", DATE), ("progress_period", DATE), ("progress", JSON), ("periods_since_grant", INT),
-        ("freezes", INT), ("updated_at", DATETIME)), key=("user_id",)),
-    Op("streak_periods", "streak_periods", "insert", _cols(
-        ("user_id", INT), ("period_start", DATE), ("period_end", DATE), ("length", INT), ("outcome", TEXT),
-        ("closed_at", DATETIME), ("event_id", INT))),
-    Op("freeze_ledger", "streak_freeze_ledger", "insert", _cols(
-        ("user_id", INT), ("delta", INT), ("kind", TEXT), ("reason", TEXT), ("period_start", DATE),
-        ("event_id", INT), ("created_at", DATETIME))),
-    Op("completions", "achievement_completions", "insert", _cols(
-        ("user_id", INT), ("achievement_id", INT), ("completed_at", DATETIME), ("trigger_event_id", INT),
-        ("backdated", BOOL))),
-    Op("achievement_progress", "achievement_progress", "upsert", _cols(
-        ("user_id", INT), ("achievement_id", INT), ("value", FLOAT), ("updated_at", DATETIME)),
-       key=("user_id", "achievement_id")),
-    # Completion counts move by the batch's completions; rarity from the count the database holds.
-    Op("achievement_counts", "achievements", "update", _cols(("id", INT), ("n", INT), ("players", INT)),
-       key=("id",), set_sql={
-           "completion_count": 't.completion_count + x."n"',
-           "rarity_pct": 'CASE WHEN x."players" > 0 THEN (t.completion_count + x."n") * 100.0 / x."players" '
-                         'ELSE 0.0 END'},
-       returning=("id", "completion_count")),
-    Op("points_awards", "points_awards", "insert", _cols(
-        ("user_id", INT), ("system_id", INT), ("amount", INT), ("base_amount", INT), ("boost_multiplier", FLOAT),
-        ("trigger_type", TEXT), ("trigger_id", INT), ("source_event_id", INT), ("reason", TEXT),
-        ("local_date", DATE), ("awarded_at", DATETIME))),
-    Op("points_balances", "points_balances", "upsert", _cols(
-        ("user_id", INT), ("system_id", INT), ("balance", INT), ("level_id", INT), ("updated_at", DATETIME)),
-       key=("user_id", "system_id")),
-    Op("player_energy", "player_energy", "upsert", _cols(
-        ("user_id", INT), ("current", INT), ("remainder_milli", INT), ("last_regen_at", DATETIME),
-        ("fatigue_milli", INT), ("fatigue_updated_at", DATETIME), ("premium", BOOL), ("regen_per_hour", FLOAT),
-        ("tick_minutes", INT), ("skills", JSON), ("incapacitated_until", DATETIME),
-        ("incapacitated_reason", TEXT), ("full_notified", BOOL), ("created_at", DATETIME),
-        ("updated_at", DATETIME)), key=("user_id",)),
-    Op("energy_transactions", "energy_transactions", "insert", _cols(
-        ("user_id", INT), ("type", TEXT), ("amount", INT), ("balance_before", INT), ("balance_after", INT),
-        ("related_type", TEXT), ("related_id", INT), ("metadata", JSON), ("created_at", DATETIME))),
-    Op("energy_reviews", "energy_reviews", "insert", _cols(
-        ("user_id", INT), ("reason", TEXT), ("spent", INT), ("allowed", INT), ("created_at", DATETIME),
-        ("resolved_note", TEXT))),
-    Op("leaderboard_scores", "leaderboard_scores", "upsert", _cols(
-        ("leaderboard_id", INT), ("period", TEXT), ("segment", TEXT), ("user_id", INT), ("score", FLOAT),
-        ("achieved_at", DATETIME), ("version", INT), ("updated_at", DATETIME)),
-       key=("leaderboard_id", "period", "segment", "user_id")),
-    Op("leaderboard_scores_gone", "leaderboard_scores", "delete", _cols(
-        ("leaderboard_id", INT), ("period", TEXT), ("segment", TEXT), ("user_id", INT)),
-       key=("leaderboard_id", "period", "segment", "user_id"), lookup="user_id"),
-    Op("rank_changes", "leaderboard_rank_changes", "insert", _cols(
-        ("leaderboard_id", INT), ("period", TEXT), ("segment", TEXT), ("user_id", INT), ("previous_rank", INT),
-        ("new_rank", INT), ("occurred_at", DATETIME), ("source_event_id", INT))),
-    Op("score_log", "leaderboard_score_log", "insert", _cols(
-        ("leaderboard_id", INT), ("period", TEXT), ("segment", TEXT), ("user_id", INT), ("old_score", FLOAT),
-        ("new_score", FLOAT), ("source_event_id", INT), ("created_at", DATETIME))),
-    Op("domain_events", "domain_events", "insert", _cols(
-        ("type", TEXT), ("user_id", INT), ("payload", JSON), ("source_event_id", INT), ("created_at", DATETIME))),
-    # In-app notifications, unless the player switched the type off in-app (checked by the statement).
-    Op("notifications", "notifications", "notify", _cols(
-        ("user_id", INT), ("type", TEXT), ("title", TEXT), ("body", TEXT), ("link", TEXT),
-        ("created_at", DATETIME))),
-)}
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        Op(
+            "users",
+            "users",
+            "update",
+            _cols(
+                ("id", INT),
+                ("timezone", TEXT),
+                ("last_seen_at", DATETIME),
+                ("display_name", TEXT),
+                ("email", TEXT),
+                ("attributes", JSON),
+            ),
+            key=("id",),
+        ),
+        Op(
+            "metric_events",
+            "metric_events",
+            "insert",
+            _cols(
+                ("id", INT),
+                ("user_id", INT),
+                ("metric_id", INT),
+                ("value", FLOAT),
+                ("occurred_at", DATETIME),
+                ("local_date", DATE),
+                ("timezone", TEXT),
+                ("idempotency_key", TEXT),
+                ("attributes", JSON),
+            ),
+        ),
+        Op(
+            "metric_totals",
+            "metric_totals",
+            "upsert",
+            _cols(("user_id", INT), ("metric_id", INT), ("total", FLOAT), ("updated_at", DATETIME)),
+            key=("user_id", "metric_id"),
+        ),
+        Op(
+            "user_streaks",
+            "user_streaks",
+            "upsert",
+            _cols(
+                ("user_id", INT),
+                ("length", INT),
+                ("longest", INT),
+                ("started_on", DATE),
+                ("last_extended", DATE),
+                ("last_covered", DATE),
+                ("progress_period", DATE),
+                ("progress", JSON),
+                ("periods_since_grant", INT),
+                ("freezes", INT),
+                ("updated_at", DATETIME),
+            ),
+            key=("user_id",),
+        ),
+        Op(
+            "streak_periods",
+            "streak_periods",
+            "insert",
+            _cols(
+                ("user_id", INT),
+                ("period_start", DATE),
+                ("period_end", DATE),
+                ("length", INT),
+                ("outcome", TEXT),
+                ("closed_at", DATETIME),
+                ("event_id", INT),
+            ),
+        ),
+        Op(
+            "freeze_ledger",
+            "streak_freeze_ledger",
+            "insert",
+            _cols(
+                ("user_id", INT),
+                ("delta", INT),
+                ("kind", TEXT),
+                ("reason", TEXT),
+                ("period_start", DATE),
+                ("event_id", INT),
+                ("created_at", DATETIME),
+            ),
+        ),
+        Op(
+            "completions",
+            "achievement_completions",
+            "insert",
+            _cols(
+                ("user_id", INT),
+                ("achievement_id", INT),
+                ("completed_at", DATETIME),
+                ("trigger_event_id", INT),
+                ("backdated", BOOL),
+            ),
+        ),
+        Op(
+            "achievement_progress",
+            "achievement_progress",
+            "upsert",
+            _cols(("user_id", INT), ("achievement_id", INT), ("value", FLOAT), ("updated_at", DATETIME)),
+            key=("user_id", "achievement_id"),
+        ),
+        # Completion counts move by the batch's completions; rarity from the count the database holds.
+        Op(
+            "achievement_counts",
+            "achievements",
+            "update",
+            _cols(("id", INT), ("n", INT), ("players", INT)),
+            key=("id",),
+            set_sql={
+                "completion_count": 't.completion_count + x."n"',
+                "rarity_pct": 'CASE WHEN x."players" > 0 THEN (t.completion_count + x."n") * 100.0 / x."players" '
+                "ELSE 0.0 END",
+            },
+            returning=("id", "completion_count"),
+        ),
+        Op(
+            "points_awards",
+            "points_awards",
+            "insert",
+            _cols(
+                ("user_id", INT),
+                ("system_id", INT),
+                ("amount", INT),
+                ("base_amount", INT),
+                ("boost_multiplier", FLOAT),
+                ("trigger_type", TEXT),
+                ("trigger_id", INT),
+                ("source_event_id", INT),
+                ("reason", TEXT),
+                ("local_date", DATE),
+                ("awarded_at", DATETIME),
+            ),
+        ),
+        Op(
+            "points_balances",
+            "points_balances",
+            "upsert",
+            _cols(("user_id", INT), ("system_id", INT), ("balance", INT), ("level_id", INT), ("updated_at", DATETIME)),
+            key=("user_id", "system_id"),
+        ),
+        Op(
+            "player_energy",
+            "player_energy",
+            "upsert",
+            _cols(
+                ("user_id", INT),
+                ("current", INT),
+                ("remainder_milli", INT),
+                ("last_regen_at", DATETIME),
+                ("fatigue_milli", INT),
+                ("fatigue_updated_at", DATETIME),
+                ("premium", BOOL),
+                ("regen_per_hour", FLOAT),
+                ("tick_minutes", INT),
+                ("skills", JSON),
+                ("incapacitated_until", DATETIME),
+                ("incapacitated_reason", TEXT),
+                ("full_notified", BOOL),
+                ("created_at", DATETIME),
+                ("updated_at", DATETIME),
+            ),
+            key=("user_id",),
+        ),
+        Op(
+            "energy_transactions",
+            "energy_transactions",
+            "insert",
+            _cols(
+                ("user_id", INT),
+                ("type", TEXT),
+                ("amount", INT),
+                ("balance_before", INT),
+                ("balance_after", INT),
+                ("related_type", TEXT),
+                ("related_id", INT),
+                ("metadata", JSON),
+                ("created_at", DATETIME),
+            ),
+        ),
+        Op(
+            "energy_reviews",
+            "energy_reviews",
+            "insert",
+            _cols(
+                ("user_id", INT),
+                ("reason", TEXT),
+                ("spent", INT),
+                ("allowed", INT),
+                ("created_at", DATETIME),
+                ("resolved_note", TEXT),
+            ),
+        ),
+        Op(
+            "leaderboard_scores",
+            "leaderboard_scores",
+            "upsert",
+            _cols(
+                ("leaderboard_id", INT),
+                ("period", TEXT),
+                ("segment", TEXT),
+                ("user_id", INT),
+                ("score", FLOAT),
+                ("achieved_at", DATETIME),
+                ("version", INT),
+                ("updated_at", DATETIME),
+            ),
+            key=("leaderboard_id", "period", "segment", "user_id"),
+        ),
+        Op(
+            "leaderboard_scores_gone",
+            "leaderboard_scores",
+            "delete",
+            _cols(("leaderboard_id", INT), ("period", TEXT), ("segment", TEXT), ("user_id", INT)),
+            key=("leaderboard_id", "period", "segment", "user_id"),
+            lookup="user_id",
+        ),
+        Op(
+            "rank_changes",
+            "leaderboard_rank_changes",
+            "insert",
+            _cols(
+                ("leaderboard_id", INT),
+                ("period", TEXT),
+                ("segment", TEXT),
+                ("user_id", INT),
+                ("previous_rank", INT),
+                ("new_rank", INT),
+                ("occurred_at", DATETIME),
+                ("source_event_id", INT),
+            ),
+        ),
+        Op(
+            "score_log",
+            "leaderboard_score_log",
+            "insert",
+            _cols(
+                ("leaderboard_id", INT),
+                ("period", TEXT),
+                ("segment", TEXT),
+                ("user_id", INT),
+                ("old_score", FLOAT),
+                ("new_score", FLOAT),
+                ("source_event_id", INT),
+                ("created_at", DATETIME),
+            ),
+        ),
+        Op(
+            "domain_events",
+            "domain_events",
+            "insert",
+            _cols(
+                ("type", TEXT), ("user_id", INT), ("payload", JSON), ("source_event_id", INT), ("created_at", DATETIME)
+            ),
+        ),
+        # In-app notifications, unless the player switched the type off in-app (checked by the statement).
+        Op(
+            "notifications",
+            "notifications",
+            "notify",
+            _cols(
+                ("user_id", INT),
+                ("type", TEXT),
+                ("title", TEXT),
+                ("body", TEXT),
+                ("link", TEXT),
+                ("created_at", DATETIME),
+            ),
+        ),
+    )
+}
 
 # The order operations run in on SQLite (parents before children, for the foreign keys).
 ORDER = tuple(OPS)
 
 # Keyed operations: op -> (the row's key, the operation that writes the same rows the other way).
-_KEYED = {op.name: (operator.itemgetter(*op.key) if len(op.key) > 1 else (lambda r, k=op.key[0]: (r[k],)),
-                    op.name + "_gone" if op.name + "_gone" in OPS else
-                    (op.name[:-len("_gone")] if op.name.endswith("_gone") else None))
-          for op in OPS.values() if op.kind in ("upsert", "update", "delete")}
+_KEYED = {
+    op.name: (
+        operator.itemgetter(*op.key) if len(op.key) > 1 else (lambda r, k=op.key[0]: (r[k],)),
+        op.name + "_gone"
+        if op.name + "_gone" in OPS
+        else (op.name[: -len("_gone")] if op.name.endswith("_gone") else None),
+    )
+    for op in OPS.values()
+    if op.kind in ("upsert", "update", "delete")
+}
 
 
 class Writes:
@@ -161,6 +371,7 @@ class Writes:
 
 # ------------------------------------------------------------------------------------------ SQL
 
+
 def _select(d: Dialect, op: Op) -> str:
     fields = ", ".join(f'{d.field(c, kind)} AS "{c}"' for c, kind in op.columns)
     return f"SELECT {fields} FROM {d.rows_from('w_' + op.name)}"
@@ -177,15 +388,19 @@ def _dml(d: Dialect, op: Op) -> str:
             sql += f" ON CONFLICT ({', '.join(op.key)}) DO UPDATE SET {updates}"
         return sql
     if op.kind == "notify":
-        return (f"INSERT INTO {op.table} ({collist}) SELECT {collist} FROM ({_select(d, op)}) AS x "
-                "WHERE NOT EXISTS (SELECT 1 FROM notification_preferences p WHERE p.user_id = x.user_id "
-                "AND p.type = x.type AND p.channel = 'in_app' AND p.enabled = false)")
+        return (
+            f"INSERT INTO {op.table} ({collist}) SELECT {collist} FROM ({_select(d, op)}) AS x "
+            "WHERE NOT EXISTS (SELECT 1 FROM notification_preferences p WHERE p.user_id = x.user_id "
+            "AND p.type = x.type AND p.channel = 'in_app' AND p.enabled = false)"
+        )
     match = " AND ".join(f't."{k}" = x."{k}"' for k in op.key)
     if d.pg:
         # The rows' first key as an array too: a cached generic plan cannot know how few rows the JSON
         # holds, and would hash-join the whole target table; `= ANY(array)` makes it an index lookup.
         k0 = op.lookup or op.key[0]
-        match += f' AND t."{k0}" = ANY(ARRAY(SELECT {d.field(k0, dict(op.columns)[k0])} FROM {d.rows_from("w_" + op.name)}))'
+        match += (
+            f' AND t."{k0}" = ANY(ARRAY(SELECT {d.field(k0, dict(op.columns)[k0])} FROM {d.rows_from("w_" + op.name)}))'
+        )
     if op.kind == "update":
         sets = op.set_sql or {c: f"x.{c}" for c in cols if c not in op.key}
         sets_sql = ", ".join(f'"{c}" = {expr}' for c, expr in sets.items())

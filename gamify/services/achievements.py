@@ -1,17 +1,25 @@
 """Achievement evaluation on events, API awards, composites, rarity and silent backfill."""
+
 from __future__ import annotations
 
 import time
 from datetime import datetime
 from typing import Iterable, Optional
 
-from sqlalchemy import event as sa_event, func, insert, update
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session
 
 from ..engine.filters import matches
 from ..extensions import db
 from ..models import (
-    Achievement, AchievementCompletion, AchievementProgress, MetricEvent, MetricTotal, StreakPeriod, User,
+    Achievement,
+    AchievementCompletion,
+    AchievementProgress,
+    MetricEvent,
+    MetricTotal,
+    StreakPeriod,
+    User,
 )
 from ..models._common import utcnow
 from . import outbox, snapshot
@@ -57,45 +65,67 @@ def _users_changed(session: Session, _ctx) -> None:
 def refresh_rarity(achievement_ids: Optional[Iterable[int]] = None) -> None:
     """Rarity = share of players holding it; one UPDATE, run when the player count moves."""
     n = player_count()
-    stmt = update(Achievement).values(
-        rarity_pct=(Achievement.completion_count * 100.0 / n) if n else 0.0)
+    stmt = update(Achievement).values(rarity_pct=(Achievement.completion_count * 100.0 / n) if n else 0.0)
     if achievement_ids is not None:
         stmt = stmt.where(Achievement.id.in_(list(achievement_ids)))
     db.session.execute(stmt)
 
 
 def completed_ids(user_id: int) -> set[int]:
-    return set(db.session.execute(
-        db.select(AchievementCompletion.achievement_id).where(AchievementCompletion.user_id == user_id)).scalars())
+    return set(
+        db.session.execute(
+            db.select(AchievementCompletion.achievement_id).where(AchievementCompletion.user_id == user_id)
+        ).scalars()
+    )
 
 
-def complete(user: User, achievement: Achievement, event_id: Optional[int], now: datetime,
-             players: Optional[int] = None, rarity_out: Optional[dict] = None,
-             known_new: bool = False) -> Optional[AchievementCompletion]:
+def complete(
+    user: User,
+    achievement: Achievement,
+    event_id: Optional[int],
+    now: datetime,
+    players: Optional[int] = None,
+    rarity_out: Optional[dict] = None,
+    known_new: bool = False,
+) -> Optional[AchievementCompletion]:
     """Record a live completion (once per player), bump rarity incrementally and tell the world.
     `known_new`: the caller read the player's completions under the player's lock (the event path), so
     skip the look-up. `rarity_out` receives {achievement id: rarity after this completion}."""
     if not known_new:
-        exists = db.session.execute(db.select(AchievementCompletion.id).where(
-            AchievementCompletion.user_id == user.id,
-            AchievementCompletion.achievement_id == achievement.id)).first()
+        exists = db.session.execute(
+            db.select(AchievementCompletion.id).where(
+                AchievementCompletion.user_id == user.id, AchievementCompletion.achievement_id == achievement.id
+            )
+        ).first()
         if exists:
             return None
-    row = AchievementCompletion(user_id=user.id, achievement_id=achievement.id, completed_at=now,
-                                trigger_event_id=event_id, backdated=False)
+    row = AchievementCompletion(
+        user_id=user.id, achievement_id=achievement.id, completed_at=now, trigger_event_id=event_id, backdated=False
+    )
     db.session.add(row)
     n = players if players is not None else player_count()
     # Incremental and race-free: count + 1 computed by the database, not read-modify-write.
-    rarity = db.session.execute(update(Achievement).where(Achievement.id == achievement.id).values(
-        completion_count=Achievement.completion_count + 1,
-        rarity_pct=((Achievement.completion_count + 1) * 100.0 / n) if n else 0.0)
-        .returning(Achievement.rarity_pct).execution_options(synchronize_session=False)).scalar()
+    rarity = db.session.execute(
+        update(Achievement)
+        .where(Achievement.id == achievement.id)
+        .values(
+            completion_count=Achievement.completion_count + 1,
+            rarity_pct=((Achievement.completion_count + 1) * 100.0 / n) if n else 0.0,
+        )
+        .returning(Achievement.rarity_pct)
+        .execution_options(synchronize_session=False)
+    ).scalar()
     if rarity_out is not None:
         rarity_out[achievement.id] = rarity
     payload = {"achievement": achievement.key, "name": achievement.name, "badge": achievement.badge}
     outbox.emit("achievement.completed", user.id, payload, event_id)
-    outbox.notify(user.id, "achievement", f"Achievement unlocked: {achievement.name}",
-                  achievement.description, link=f"/achievements#{achievement.key}")
+    outbox.notify(
+        user.id,
+        "achievement",
+        f"Achievement unlocked: {achievement.name}",
+        achievement.description,
+        link=f"/achievements#{achievement.key}",
+    )
     return row
 
 
@@ -103,7 +133,11 @@ def serialize(a, completion: Optional[AchievementCompletion] = None, rarity: Opt
     """An Achievement (or its cached AchievementDef, with `rarity` passed in) as JSON."""
     rarity = rarity if rarity is not None else getattr(a, "rarity_pct", None)
     return {
-        "key": a.key, "name": a.name, "description": a.description, "badge": a.badge, "trigger": a.trigger,
+        "key": a.key,
+        "name": a.name,
+        "description": a.description,
+        "badge": a.badge,
+        "trigger": a.trigger,
         "rarity_pct": round(rarity or 0.0, 1),
         "completed_at": completion.completed_at.isoformat() if completion else None,
     }
@@ -116,9 +150,17 @@ def _active(trigger: str, **where) -> list[Achievement]:
     return list(db.session.execute(q).scalars())
 
 
-def evaluate_event(user: User, metric_id: int, value: float, new_total: float, attributes: dict,
-                   streak_length: Optional[int], event_id: Optional[int], now: datetime,
-                   rarity_out: Optional[dict] = None) -> list:
+def evaluate_event(
+    user: User,
+    metric_id: int,
+    value: float,
+    new_total: float,
+    attributes: dict,
+    streak_length: Optional[int],
+    event_id: Optional[int],
+    now: datetime,
+    rarity_out: Optional[dict] = None,
+) -> list:
     """Only achievements that reference this metric or the streak, then composites (from the
     cached configuration snapshot). Returns the AchievementDefs unlocked, in order; `rarity_out` gets
     their rarity after this event."""
@@ -160,8 +202,16 @@ def _bump_progress(user_id: int, achievement_id: int, value: float, now: datetim
     return row.value
 
 
-def _composites(user: User, done: set[int], attributes: dict, event_id: Optional[int], now: datetime,
-                players: int, rarity_out: Optional[dict] = None, known_new: bool = False) -> list[Achievement]:
+def _composites(
+    user: User,
+    done: set[int],
+    attributes: dict,
+    event_id: Optional[int],
+    now: datetime,
+    players: int,
+    rarity_out: Optional[dict] = None,
+    known_new: bool = False,
+) -> list[Achievement]:
     """Composites can chain (a composite may require another), so loop until nothing new unlocks."""
     unlocked = []
     composites = snapshot.get().active_achievements("composite")
@@ -182,8 +232,10 @@ def _composites(user: User, done: set[int], attributes: dict, event_id: Optional
 def award_via_api(user: User, achievement: Achievement, now: Optional[datetime] = None) -> tuple[bool, list]:
     """Complete an API-type achievement; returns (newly_completed, all unlocked incl. composites)."""
     if achievement.trigger != "api":
-        raise AchievementError(f"achievement '{achievement.key}' is a {achievement.trigger} achievement; "
-                               "only 'api' achievements can be completed through the API")
+        raise AchievementError(
+            f"achievement '{achievement.key}' is a {achievement.trigger} achievement; "
+            "only 'api' achievements can be completed through the API"
+        )
     if achievement.status != "active":
         raise AchievementError(f"achievement '{achievement.key}' is {achievement.status}, not active")
     now = now or utcnow()
@@ -196,12 +248,26 @@ def award_via_api(user: User, achievement: Achievement, now: Optional[datetime] 
 
 def progress_for(user: User) -> dict[int, float]:
     """Current progress value per active/locked achievement, for the player's page."""
-    totals = dict(db.session.execute(db.select(MetricTotal.metric_id, MetricTotal.total)
-                                     .where(MetricTotal.user_id == user.id)).all())
-    filtered = dict(db.session.execute(db.select(AchievementProgress.achievement_id, AchievementProgress.value)
-                                       .where(AchievementProgress.user_id == user.id)).all())
-    longest = db.session.execute(db.select(func.max(StreakPeriod.length)).where(
-        StreakPeriod.user_id == user.id, StreakPeriod.outcome == "extended")).scalar() or 0
+    totals = dict(
+        db.session.execute(
+            db.select(MetricTotal.metric_id, MetricTotal.total).where(MetricTotal.user_id == user.id)
+        ).all()
+    )
+    filtered = dict(
+        db.session.execute(
+            db.select(AchievementProgress.achievement_id, AchievementProgress.value).where(
+                AchievementProgress.user_id == user.id
+            )
+        ).all()
+    )
+    longest = (
+        db.session.execute(
+            db.select(func.max(StreakPeriod.length)).where(
+                StreakPeriod.user_id == user.id, StreakPeriod.outcome == "extended"
+            )
+        ).scalar()
+        or 0
+    )
     done = completed_ids(user.id)
     out = {}
     for a in db.session.execute(db.select(Achievement).where(Achievement.status.in_(("active", "locked")))).scalars():
@@ -222,31 +288,41 @@ def backfill_candidates(a: Achievement) -> list[tuple[int, datetime]]:
     """(user_id, when they first qualified) for players who qualify but hold no completion yet."""
     held = db.select(AchievementCompletion.user_id).where(AchievementCompletion.achievement_id == a.id)
     if a.trigger == "metric" and not a.attribute_filters:
-        rows = db.session.execute(db.select(MetricTotal.user_id, MetricTotal.updated_at).where(
-            MetricTotal.metric_id == a.metric_id, MetricTotal.total >= a.threshold,
-            MetricTotal.user_id.not_in(held))).all()
+        rows = db.session.execute(
+            db.select(MetricTotal.user_id, MetricTotal.updated_at).where(
+                MetricTotal.metric_id == a.metric_id, MetricTotal.total >= a.threshold, MetricTotal.user_id.not_in(held)
+            )
+        ).all()
         return [(u, t) for u, t in rows]
     if a.trigger == "metric":
         return _filtered_metric_candidates(a, held)
     if a.trigger == "streak":
         # From history, so a streak that reached the length and later broke still counts.
-        rows = db.session.execute(db.select(StreakPeriod.user_id, func.min(StreakPeriod.closed_at)).where(
-            StreakPeriod.outcome == "extended", StreakPeriod.length >= a.streak_length,
-            StreakPeriod.user_id.not_in(held)).group_by(StreakPeriod.user_id)).all()
+        rows = db.session.execute(
+            db.select(StreakPeriod.user_id, func.min(StreakPeriod.closed_at))
+            .where(
+                StreakPeriod.outcome == "extended",
+                StreakPeriod.length >= a.streak_length,
+                StreakPeriod.user_id.not_in(held),
+            )
+            .group_by(StreakPeriod.user_id)
+        ).all()
         if a.attribute_filters:
-            attrs = dict(db.session.execute(db.select(User.id, User.attributes).where(
-                User.id.in_([r[0] for r in rows]))).all())
+            attrs = dict(
+                db.session.execute(db.select(User.id, User.attributes).where(User.id.in_([r[0] for r in rows]))).all()
+            )
             rows = [r for r in rows if matches(a.attribute_filters, attrs.get(r[0]))]
         return [(u, t) for u, t in rows]
     if a.trigger == "composite":
         prereqs = list(set(a.prerequisite_ids or []))
         if not prereqs:
             return []
-        rows = db.session.execute(db.select(AchievementCompletion.user_id, func.max(AchievementCompletion.completed_at))
-                                  .where(AchievementCompletion.achievement_id.in_(prereqs),
-                                         AchievementCompletion.user_id.not_in(held))
-                                  .group_by(AchievementCompletion.user_id)
-                                  .having(func.count(AchievementCompletion.id) == len(prereqs))).all()
+        rows = db.session.execute(
+            db.select(AchievementCompletion.user_id, func.max(AchievementCompletion.completed_at))
+            .where(AchievementCompletion.achievement_id.in_(prereqs), AchievementCompletion.user_id.not_in(held))
+            .group_by(AchievementCompletion.user_id)
+            .having(func.count(AchievementCompletion.id) == len(prereqs))
+        ).all()
         return [(u, t) for u, t in rows]
     return []  # api achievements are only ever awarded by the host app
 
@@ -255,23 +331,33 @@ def _filtered_metric_candidates(a: Achievement, held) -> list[tuple[int, datetim
     """Replay matching events in time order; store progress for everyone, return who crossed."""
     sums: dict[int, float] = {}
     crossed: dict[int, datetime] = {}
-    q = (db.select(MetricEvent.user_id, MetricEvent.value, MetricEvent.attributes, MetricEvent.occurred_at,
-                   User.attributes)
-         .join(User, User.id == MetricEvent.user_id)
-         .where(MetricEvent.metric_id == a.metric_id).order_by(MetricEvent.occurred_at, MetricEvent.id))
+    q = (
+        db.select(
+            MetricEvent.user_id, MetricEvent.value, MetricEvent.attributes, MetricEvent.occurred_at, User.attributes
+        )
+        .join(User, User.id == MetricEvent.user_id)
+        .where(MetricEvent.metric_id == a.metric_id)
+        .order_by(MetricEvent.occurred_at, MetricEvent.id)
+    )
     for uid, value, ev_attrs, at, user_attrs in db.session.execute(q).yield_per(5000):
         if not matches(a.attribute_filters, {**(user_attrs or {}), **(ev_attrs or {})}):
             continue
         sums[uid] = sums.get(uid, 0.0) + value
         if uid not in crossed and sums[uid] >= a.threshold:
             crossed[uid] = at
-    existing = set(db.session.execute(db.select(AchievementProgress.user_id).where(
-        AchievementProgress.achievement_id == a.id)).scalars())
+    existing = set(
+        db.session.execute(
+            db.select(AchievementProgress.user_id).where(AchievementProgress.achievement_id == a.id)
+        ).scalars()
+    )
     now = utcnow()
     for uid, total in sums.items():
         if uid in existing:
-            db.session.execute(update(AchievementProgress).where(
-                AchievementProgress.user_id == uid, AchievementProgress.achievement_id == a.id).values(value=total))
+            db.session.execute(
+                update(AchievementProgress)
+                .where(AchievementProgress.user_id == uid, AchievementProgress.achievement_id == a.id)
+                .values(value=total)
+            )
         else:
             db.session.add(AchievementProgress(user_id=uid, achievement_id=a.id, value=total, updated_at=now))
     holders = set(db.session.execute(held).scalars())
@@ -285,17 +371,33 @@ def backfill(a: Achievement, on_progress=None, batch: int = 2000) -> int:
     total = len(candidates)
     done = 0
     for i in range(0, total, batch):
-        chunk = candidates[i:i + batch]
-        db.session.execute(insert(AchievementCompletion), [
-            {"user_id": u, "achievement_id": a.id, "completed_at": t or utcnow(), "backdated": True,
-             "trigger_event_id": None} for u, t in chunk])
+        chunk = candidates[i : i + batch]
+        db.session.execute(
+            insert(AchievementCompletion),
+            [
+                {
+                    "user_id": u,
+                    "achievement_id": a.id,
+                    "completed_at": t or utcnow(),
+                    "backdated": True,
+                    "trigger_event_id": None,
+                }
+                for u, t in chunk
+            ],
+        )
         done += len(chunk)
         if on_progress:
             on_progress(done, total)
     if total:
-        db.session.execute(update(Achievement).where(Achievement.id == a.id).values(
-            completion_count=db.select(func.count(AchievementCompletion.id)).where(
-                AchievementCompletion.achievement_id == a.id).scalar_subquery()))
+        db.session.execute(
+            update(Achievement)
+            .where(Achievement.id == a.id)
+            .values(
+                completion_count=db.select(func.count(AchievementCompletion.id))
+                .where(AchievementCompletion.achievement_id == a.id)
+                .scalar_subquery()
+            )
+        )
         refresh_rarity([a.id])
     return total
 

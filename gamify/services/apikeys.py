@@ -1,4 +1,5 @@
 """API keys for the host app: shown once, stored as SHA-256."""
+
 import hashlib
 import secrets
 from datetime import datetime
@@ -30,7 +31,8 @@ class VerifiedKey(NamedTuple):
 
 # Every API request asks this: a plain statement built once, no ORM object.
 _VERIFY = select(ApiKey.id, ApiKey.name, ApiKey.last_used_at).where(
-    ApiKey.key_hash == bindparam("h"), ApiKey.revoked_at.is_(None))
+    ApiKey.key_hash == bindparam("h"), ApiKey.revoked_at.is_(None)
+)
 
 
 def verify(secret: Optional[str]) -> Optional[VerifiedKey]:

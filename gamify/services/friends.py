@@ -1,4 +1,5 @@
 """Friends: request (by display name or email), accept, decline, remove. Writes in the caller's transaction."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -28,8 +29,7 @@ def find_player(query: str) -> User:
         user = db.session.execute(players.where(User.email == query.lower())).scalar_one_or_none()
         if user is not None:
             return user
-    matches = list(db.session.execute(players.where(func.lower(User.display_name) == query.lower())
-                                      .limit(2)).scalars())
+    matches = list(db.session.execute(players.where(func.lower(User.display_name) == query.lower()).limit(2)).scalars())
     if len(matches) > 1:
         raise FriendError(f"Several players are called “{query}”: use their email address instead.")
     if not matches:
@@ -38,16 +38,35 @@ def find_player(query: str) -> User:
 
 
 def _pair(a_id: int, b_id: int) -> Optional[Friendship]:
-    return db.session.execute(db.select(Friendship).where(or_(
-        (Friendship.requester_id == a_id) & (Friendship.addressee_id == b_id),
-        (Friendship.requester_id == b_id) & (Friendship.addressee_id == a_id)))
-        .order_by(Friendship.id)).scalars().first()
+    return (
+        db.session.execute(
+            db.select(Friendship)
+            .where(
+                or_(
+                    (Friendship.requester_id == a_id) & (Friendship.addressee_id == b_id),
+                    (Friendship.requester_id == b_id) & (Friendship.addressee_id == a_id),
+                )
+            )
+            .order_by(Friendship.id)
+        )
+        .scalars()
+        .first()
+    )
 
 
 def are_friends(a_id: int, b_id: int) -> bool:
-    return db.session.execute(db.select(Friendship.id).where(Friendship.status == "accepted", or_(
-        (Friendship.requester_id == a_id) & (Friendship.addressee_id == b_id),
-        (Friendship.requester_id == b_id) & (Friendship.addressee_id == a_id)))).first() is not None
+    return (
+        db.session.execute(
+            db.select(Friendship.id).where(
+                Friendship.status == "accepted",
+                or_(
+                    (Friendship.requester_id == a_id) & (Friendship.addressee_id == b_id),
+                    (Friendship.requester_id == b_id) & (Friendship.addressee_id == a_id),
+                ),
+            )
+        ).first()
+        is not None
+    )
 
 
 def request(user: User, query: str) -> tuple[Friendship, str]:
@@ -67,6 +86,7 @@ def request(user: User, query: str) -> tuple[Friendship, str]:
     db.session.add(row)
     db.session.flush()
     from . import outbox
+
     outbox.emit("friend.requested", other.id, {"from_user_id": user.id})
     return row, f"Friend request sent to {other.name}."
 
@@ -100,8 +120,11 @@ def remove(user: User, other_id: int) -> None:
 
 
 def friends(user: User) -> list[User]:
-    rows = db.session.execute(db.select(Friendship).where(Friendship.status == "accepted", or_(
-        Friendship.requester_id == user.id, Friendship.addressee_id == user.id))).scalars()
+    rows = db.session.execute(
+        db.select(Friendship).where(
+            Friendship.status == "accepted", or_(Friendship.requester_id == user.id, Friendship.addressee_id == user.id)
+        )
+    ).scalars()
     seen, out = set(), []
     for r in rows:
         other = r.other(user.id)
@@ -112,10 +135,20 @@ def friends(user: User) -> list[User]:
 
 
 def incoming(user: User) -> list[Friendship]:
-    return list(db.session.execute(db.select(Friendship).where(
-        Friendship.addressee_id == user.id, Friendship.status == "pending").order_by(Friendship.created_at)).scalars())
+    return list(
+        db.session.execute(
+            db.select(Friendship)
+            .where(Friendship.addressee_id == user.id, Friendship.status == "pending")
+            .order_by(Friendship.created_at)
+        ).scalars()
+    )
 
 
 def outgoing(user: User) -> list[Friendship]:
-    return list(db.session.execute(db.select(Friendship).where(
-        Friendship.requester_id == user.id, Friendship.status == "pending").order_by(Friendship.created_at)).scalars())
+    return list(
+        db.session.execute(
+            db.select(Friendship)
+            .where(Friendship.requester_id == user.id, Friendship.status == "pending")
+            .order_by(Friendship.created_at)
+        ).scalars()
+    )

@@ -25,6 +25,7 @@ after the commit (services/rank_fanout.py, from `leaderboard_score_log`).
 This module holds the rest: keys and the Lua script, reads (rankings, positions, a player's ranks),
 rebuild, finalisation, recompute from the ledgers, validation and CRUD of boards, the CLI.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,7 +45,12 @@ from ..engine import calendar as cal
 from ..engine import leaderboards as engine
 from ..extensions import db
 from ..models import (
-    Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore, LeaderboardScoreLog, User,
+    Leaderboard,
+    LeaderboardRankChange,
+    LeaderboardRun,
+    LeaderboardScore,
+    LeaderboardScoreLog,
+    User,
 )
 from ..models._common import utcnow
 from ..queue import get_redis
@@ -63,6 +69,7 @@ class LeaderboardError(ValueError):
 
 
 # ----------------------------------------------------------------------------- keys
+
 
 def zkey(board_key: str, period: str, segment: str) -> str:
     return f"lb:{board_key}:{period}:{segment}"
@@ -126,6 +133,7 @@ def _s(v) -> str:
 
 # ----------------------------------------------------------------------------- after-commit work
 
+
 def _mark_dirty(board_ids) -> None:
     ids = sorted(set(board_ids))
     if not ids:
@@ -140,6 +148,7 @@ def _mark_dirty(board_ids) -> None:
 
 # ----------------------------------------------------------------------------- config & periods
 
+
 def by_key(key: str, active_only: bool = True) -> Optional[Leaderboard]:
     q = db.select(Leaderboard).where(Leaderboard.key == key)
     if active_only:
@@ -148,16 +157,20 @@ def by_key(key: str, active_only: bool = True) -> Optional[Leaderboard]:
 
 
 def active_boards() -> list[Leaderboard]:
-    return list(db.session.execute(db.select(Leaderboard).where(Leaderboard.active.is_(True))
-                                   .order_by(Leaderboard.id)).scalars())
+    return list(
+        db.session.execute(
+            db.select(Leaderboard).where(Leaderboard.active.is_(True)).order_by(Leaderboard.id)
+        ).scalars()
+    )
 
 
 def current_period(board: Leaderboard, tz: str = "UTC", now: Optional[datetime] = None) -> str:
     """The period a player in `tz` is in now ("all" for perpetual boards)."""
     if not board.repeating:
         return engine.ALL
-    counts, start = engine.place(board.frequency, board.start_date, board.current_period_start,
-                                 cal.local_date(now or utcnow(), tz))
+    counts, start = engine.place(
+        board.frequency, board.start_date, board.current_period_start, cal.local_date(now or utcnow(), tz)
+    )
     return engine.period_key(start if counts else board.current_period_start or board.start_date)
 
 
@@ -166,11 +179,14 @@ def period_info(board: Leaderboard, period: str, tz: Optional[str] = None) -> di
         return {"key": period, "start": None, "end": None, "status": "live", "ends_at": None, "finalises_at": None}
     start = date.fromisoformat(period)
     final = board.current_period_start is not None and start < board.current_period_start
-    return {"key": period, "start": period,
-            "end": engine.period_end(board.frequency, board.start_date, start).isoformat(),
-            "status": "final" if final else "live",
-            "ends_at": engine.local_end_utc(board.frequency, board.start_date, start, tz).isoformat() if tz else None,
-            "finalises_at": engine.finalises_at(board.frequency, board.start_date, start).isoformat()}
+    return {
+        "key": period,
+        "start": period,
+        "end": engine.period_end(board.frequency, board.start_date, start).isoformat(),
+        "status": "final" if final else "live",
+        "ends_at": engine.local_end_utc(board.frequency, board.start_date, start, tz).isoformat() if tz else None,
+        "finalises_at": engine.finalises_at(board.frequency, board.start_date, start).isoformat(),
+    }
 
 
 def open_period_filter(board: Leaderboard):
@@ -184,11 +200,13 @@ def open_period_filter(board: Leaderboard):
 def is_open(board: Leaderboard, period: str) -> bool:
     if not board.repeating:
         return period == engine.ALL
-    return period != engine.ALL and (board.current_period_start is None
-                                     or period >= board.current_period_start.isoformat())
+    return period != engine.ALL and (
+        board.current_period_start is None or period >= board.current_period_start.isoformat()
+    )
 
 
 # ----------------------------------------------------------------------------- Redis markers and writes
+
 
 def _limit(board: Leaderboard) -> int:
     return max(1, board.participant_limit or 10)
@@ -228,10 +246,21 @@ def queue_writes(pipe, writes: list[_Write]) -> None:
         return
     script = _upsert_script(get_redis())
     for w in writes:
-        script(keys=[zkey(w.board_key, w.period, w.segment), hkey(w.board_key, w.period, w.segment),
-                     meta_key(w.board_key), closed_key(w.board_key, w.period)],
-               args=[w.user_id, w.version, _f(w.score) if w.score is not None else "0",
-                     w.member if w.score is not None else ""], client=pipe)
+        script(
+            keys=[
+                zkey(w.board_key, w.period, w.segment),
+                hkey(w.board_key, w.period, w.segment),
+                meta_key(w.board_key),
+                closed_key(w.board_key, w.period),
+            ],
+            args=[
+                w.user_id,
+                w.version,
+                _f(w.score) if w.score is not None else "0",
+                w.member if w.score is not None else "",
+            ],
+            client=pipe,
+        )
 
 
 def apply_writes(writes: list[_Write]) -> list:
@@ -244,6 +273,7 @@ def apply_writes(writes: list[_Write]) -> list:
 
 
 # ----------------------------------------------------------------------------- reading
+
 
 def ensure_redis(board: Leaderboard) -> bool:
     """True when Redis can serve `board` (rebuilding it from SQL first if its marker is missing or it was
@@ -270,8 +300,10 @@ def _hydrate(entries: list[dict]) -> list[dict]:
 
 def _entries(first_rank: int, pairs: list[tuple[int, float]], offset: int) -> list[dict]:
     ranks = engine.ranks_from(first_rank, offset + 1, [s for _, s in pairs])
-    return [{"rank": rk, "position": offset + i + 1, "user_id": u, "score": _num(s)}
-            for i, ((u, s), rk) in enumerate(zip(pairs, ranks))]
+    return [
+        {"rank": rk, "position": offset + i + 1, "user_id": u, "score": _num(s)}
+        for i, ((u, s), rk) in enumerate(zip(pairs, ranks))
+    ]
 
 
 def _sql_order():
@@ -279,17 +311,26 @@ def _sql_order():
 
 
 def _sql_where(board: Leaderboard, period: str, segment: str):
-    return (LeaderboardScore.leaderboard_id == board.id, LeaderboardScore.period == period,
-            LeaderboardScore.segment == segment)
+    return (
+        LeaderboardScore.leaderboard_id == board.id,
+        LeaderboardScore.period == period,
+        LeaderboardScore.segment == segment,
+    )
 
 
 def _sql_count_above(board, period, segment, score) -> int:
-    return int(db.session.execute(select(func.count()).select_from(LeaderboardScore).where(
-        *_sql_where(board, period, segment), LeaderboardScore.score > score)).scalar_one())
+    return int(
+        db.session.execute(
+            select(func.count())
+            .select_from(LeaderboardScore)
+            .where(*_sql_where(board, period, segment), LeaderboardScore.score > score)
+        ).scalar_one()
+    )
 
 
-def _slice(board: Leaderboard, period: str, segment: str, offset: int, count: int, use_redis: bool
-           ) -> tuple[int, list[dict]]:
+def _slice(
+    board: Leaderboard, period: str, segment: str, offset: int, count: int, use_redis: bool
+) -> tuple[int, list[dict]]:
     """(participants, entries at display positions offset+1 .. offset+count)."""
     if count <= 0:
         count = 0
@@ -310,27 +351,45 @@ def _slice(board: Leaderboard, period: str, segment: str, offset: int, count: in
             log.warning("leaderboards: Redis read failed (%s); reading from SQL", e)
     where = _sql_where(board, period, segment)
     total = int(db.session.execute(select(func.count()).select_from(LeaderboardScore).where(*where)).scalar_one())
-    pairs = [(u, s) for u, s in db.session.execute(select(LeaderboardScore.user_id, LeaderboardScore.score)
-                                                   .where(*where).order_by(*_sql_order())
-                                                   .offset(offset).limit(count)).all()] if count else []
+    pairs = (
+        [
+            (u, s)
+            for u, s in db.session.execute(
+                select(LeaderboardScore.user_id, LeaderboardScore.score)
+                .where(*where)
+                .order_by(*_sql_order())
+                .offset(offset)
+                .limit(count)
+            ).all()
+        ]
+        if count
+        else []
+    )
     first = 1 + _sql_count_above(board, period, segment, pairs[0][1]) if pairs else 1
     return total, _entries(first, pairs, offset)
 
 
-def rankings(board: Leaderboard, period: str, segment: str = GLOBAL, offset: int = 0,
-             limit: Optional[int] = None) -> dict:
+def rankings(
+    board: Leaderboard, period: str, segment: str = GLOBAL, offset: int = 0, limit: Optional[int] = None
+) -> dict:
     """Live rankings of an open period: the top N (participant limit), paginated by offset/limit."""
     top = _limit(board)
     limit = top if limit is None else limit
     use_redis = ensure_redis(board)
     count = max(0, min(limit, top - offset))
     total, entries = _slice(board, period, segment, offset, count, use_redis)
-    return {"participants": total, "total": min(total, top), "offset": offset, "limit": limit,
-            "entries": _hydrate(entries)}
+    return {
+        "participants": total,
+        "total": min(total, top),
+        "offset": offset,
+        "limit": limit,
+        "entries": _hydrate(entries),
+    }
 
 
-def position(board: Leaderboard, period: str, segment: str, user_id: int, radius: int = 2,
-             use_redis: Optional[bool] = None) -> Optional[dict]:
+def position(
+    board: Leaderboard, period: str, segment: str, user_id: int, radius: int = 2, use_redis: Optional[bool] = None
+) -> Optional[dict]:
     """A player's rank and display position, with `radius` neighbours each side; None if not ranked."""
     if use_redis is None:
         use_redis = ensure_redis(board)
@@ -351,25 +410,44 @@ def position(board: Leaderboard, period: str, segment: str, user_id: int, radius
                 return None
             rank = 1 + r.zcount(k, "(" + _f(score), "+inf")
             _, around = _slice(board, period, segment, max(0, idx - radius), min(idx, radius) + radius + 1, True)
-            return {"rank": rank, "position": idx + 1, "score": _num(score), "participants": total,
-                    "around": _hydrate(around)}
+            return {
+                "rank": rank,
+                "position": idx + 1,
+                "score": _num(score),
+                "participants": total,
+                "around": _hydrate(around),
+            }
         except RedisError as e:
             log.warning("leaderboards: Redis read failed (%s); reading from SQL", e)
     where = _sql_where(board, period, segment)
-    row = db.session.execute(select(LeaderboardScore).where(*where, LeaderboardScore.user_id == user_id)
-                             ).scalar_one_or_none()
+    row = db.session.execute(
+        select(LeaderboardScore).where(*where, LeaderboardScore.user_id == user_id)
+    ).scalar_one_or_none()
     if row is None:
         return None
     above = _sql_count_above(board, period, segment, row.score)
-    tied_before = int(db.session.execute(select(func.count()).select_from(LeaderboardScore).where(
-        *where, LeaderboardScore.score == row.score,
-        (LeaderboardScore.achieved_at < row.achieved_at)
-        | ((LeaderboardScore.achieved_at == row.achieved_at) & (LeaderboardScore.user_id < user_id)))).scalar_one())
+    tied_before = int(
+        db.session.execute(
+            select(func.count())
+            .select_from(LeaderboardScore)
+            .where(
+                *where,
+                LeaderboardScore.score == row.score,
+                (LeaderboardScore.achieved_at < row.achieved_at)
+                | ((LeaderboardScore.achieved_at == row.achieved_at) & (LeaderboardScore.user_id < user_id)),
+            )
+        ).scalar_one()
+    )
     idx = above + tied_before
     total = int(db.session.execute(select(func.count()).select_from(LeaderboardScore).where(*where)).scalar_one())
     _, around = _slice(board, period, segment, max(0, idx - radius), min(idx, radius) + radius + 1, False)
-    return {"rank": above + 1, "position": idx + 1, "score": _num(row.score), "participants": total,
-            "around": _hydrate(around)}
+    return {
+        "rank": above + 1,
+        "position": idx + 1,
+        "score": _num(row.score),
+        "participants": total,
+        "around": _hydrate(around),
+    }
 
 
 def _current_entries(user: User, rebuild: bool = True, now: Optional[datetime] = None) -> list[dict]:
@@ -377,9 +455,17 @@ def _current_entries(user: User, rebuild: bool = True, now: Optional[datetime] =
     if not boards:
         return []
     periods = {b.id: current_period(b, user.timezone, now) for b in boards}
-    rows = db.session.execute(db.select(LeaderboardScore).where(
-        LeaderboardScore.user_id == user.id, LeaderboardScore.leaderboard_id.in_(list(periods)),
-        LeaderboardScore.period.in_(set(periods.values())))).scalars().all()
+    rows = (
+        db.session.execute(
+            db.select(LeaderboardScore).where(
+                LeaderboardScore.user_id == user.id,
+                LeaderboardScore.leaderboard_id.in_(list(periods)),
+                LeaderboardScore.period.in_(set(periods.values())),
+            )
+        )
+        .scalars()
+        .all()
+    )
     by_board = defaultdict(list)
     for row in rows:
         if row.period == periods[row.leaderboard_id]:
@@ -405,9 +491,18 @@ def _current_entries(user: User, rebuild: bool = True, now: Optional[datetime] =
                     use_redis = False
             if rank is None:
                 rank = 1 + _sql_count_above(b, row.period, row.segment, row.score)
-            out.append({"key": b.key, "name": b.name, "segment": row.segment, "period": row.period,
-                        "segment_label": engine.segment_label(row.segment, mine=True), "rank": rank,
-                        "score": _num(row.score), "url": f"/leaderboards?board={b.key}&segment={row.segment}"})
+            out.append(
+                {
+                    "key": b.key,
+                    "name": b.name,
+                    "segment": row.segment,
+                    "period": row.period,
+                    "segment_label": engine.segment_label(row.segment, mine=True),
+                    "rank": rank,
+                    "score": _num(row.score),
+                    "url": f"/leaderboards?board={b.key}&segment={row.segment}",
+                }
+            )
     return out
 
 
@@ -418,27 +513,44 @@ def my_ranks(user: User) -> list[dict]:
 
 
 def runs(board: Leaderboard, segment: str = GLOBAL, limit: int = 20) -> list[LeaderboardRun]:
-    return list(db.session.execute(db.select(LeaderboardRun).where(
-        LeaderboardRun.leaderboard_id == board.id, LeaderboardRun.segment == segment)
-        .order_by(LeaderboardRun.period_start.desc()).limit(limit)).scalars())
+    return list(
+        db.session.execute(
+            db.select(LeaderboardRun)
+            .where(LeaderboardRun.leaderboard_id == board.id, LeaderboardRun.segment == segment)
+            .order_by(LeaderboardRun.period_start.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def get_run(board: Leaderboard, period_start: date, segment: str = GLOBAL) -> Optional[LeaderboardRun]:
-    return db.session.execute(db.select(LeaderboardRun).where(
-        LeaderboardRun.leaderboard_id == board.id, LeaderboardRun.segment == segment,
-        LeaderboardRun.period_start == period_start)).scalar_one_or_none()
+    return db.session.execute(
+        db.select(LeaderboardRun).where(
+            LeaderboardRun.leaderboard_id == board.id,
+            LeaderboardRun.segment == segment,
+            LeaderboardRun.period_start == period_start,
+        )
+    ).scalar_one_or_none()
 
 
 def has_run(board: Leaderboard, period_start: date) -> bool:
-    return db.session.execute(db.select(LeaderboardRun.id).where(
-        LeaderboardRun.leaderboard_id == board.id, LeaderboardRun.period_start == period_start).limit(1)
-    ).first() is not None
+    return (
+        db.session.execute(
+            db.select(LeaderboardRun.id)
+            .where(LeaderboardRun.leaderboard_id == board.id, LeaderboardRun.period_start == period_start)
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def participants(board: Leaderboard, period: Optional[str] = None, segment: str = GLOBAL) -> int:
     period = period or current_period(board)
-    return int(db.session.execute(select(func.count()).select_from(LeaderboardScore).where(
-        *_sql_where(board, period, segment))).scalar_one())
+    return int(
+        db.session.execute(
+            select(func.count()).select_from(LeaderboardScore).where(*_sql_where(board, period, segment))
+        ).scalar_one()
+    )
 
 
 def has_started(board: Leaderboard, period: str, now: Optional[datetime] = None) -> bool:
@@ -450,9 +562,14 @@ def has_started(board: Leaderboard, period: str, now: Optional[datetime] = None)
 
 # ----------------------------------------------------------------------------- rebuild
 
+
 def _lock(board_id: int) -> Leaderboard:
-    return db.session.execute(db.select(Leaderboard).where(Leaderboard.id == board_id).with_for_update()
-                              .execution_options(populate_existing=True)).scalar_one()
+    return db.session.execute(
+        db.select(Leaderboard)
+        .where(Leaderboard.id == board_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def _scan(r, pattern: str) -> list[bytes]:
@@ -470,10 +587,20 @@ def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -
         b = _lock(b.id)
         if only_if_needed and not b.redis_dirty and r.exists(meta_key(b.key)):
             continue
-        rows = db.session.execute(db.select(
-            LeaderboardScore.period, LeaderboardScore.segment, LeaderboardScore.user_id, LeaderboardScore.score,
-            LeaderboardScore.achieved_at, LeaderboardScore.version).where(
-            LeaderboardScore.leaderboard_id == b.id, open_period_filter(b))).all() if b.active else []
+        rows = (
+            db.session.execute(
+                db.select(
+                    LeaderboardScore.period,
+                    LeaderboardScore.segment,
+                    LeaderboardScore.user_id,
+                    LeaderboardScore.score,
+                    LeaderboardScore.achieved_at,
+                    LeaderboardScore.version,
+                ).where(LeaderboardScore.leaderboard_id == b.id, open_period_filter(b))
+            ).all()
+            if b.active
+            else []
+        )
         old = _scan(r, f"lb:{b.key}:*") + _scan(r, f"lbm:{b.key}:*")
         zsets: dict[tuple, dict] = defaultdict(dict)
         hashes: dict[tuple, dict] = defaultdict(dict)
@@ -483,14 +610,14 @@ def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -
             hashes[(period, segment)][uid] = f"{version}|{member}"
         pipe = r.pipeline(transaction=True)
         for i in range(0, len(old), 500):
-            pipe.delete(*old[i:i + 500])
+            pipe.delete(*old[i : i + 500])
         for (period, segment), mapping in zsets.items():
             items = list(mapping.items())
             for i in range(0, len(items), 5000):
-                pipe.zadd(zkey(b.key, period, segment), dict(items[i:i + 5000]))
+                pipe.zadd(zkey(b.key, period, segment), dict(items[i : i + 5000]))
             h = list(hashes[(period, segment)].items())
             for i in range(0, len(h), 5000):
-                pipe.hset(hkey(b.key, period, segment), mapping=dict(h[i:i + 5000]))
+                pipe.hset(hkey(b.key, period, segment), mapping=dict(h[i : i + 5000]))
         for period in {p for p, _ in zsets}:
             pipe.delete(closed_key(b.key, period))
         if b.active:
@@ -506,18 +633,25 @@ def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -
 
 def drop_redis(board_key: str) -> None:
     r = get_redis()
-    keys = (_scan(r, f"lb:{board_key}:*") + _scan(r, f"lbm:{board_key}:*") + _scan(r, f"lbc:{board_key}:*")
-            + [meta_key(board_key).encode()])
+    keys = (
+        _scan(r, f"lb:{board_key}:*")
+        + _scan(r, f"lbm:{board_key}:*")
+        + _scan(r, f"lbc:{board_key}:*")
+        + [meta_key(board_key).encode()]
+    )
     for i in range(0, len(keys), 500):
-        r.delete(*keys[i:i + 500])
+        r.delete(*keys[i : i + 500])
 
 
 # ----------------------------------------------------------------------------- finalisation
 
+
 def _final_rankings(board: Leaderboard, period: str) -> dict[str, tuple[int, list[dict]]]:
-    rows = db.session.execute(db.select(
-        LeaderboardScore.segment, LeaderboardScore.user_id, LeaderboardScore.score, LeaderboardScore.achieved_at)
-        .where(LeaderboardScore.leaderboard_id == board.id, LeaderboardScore.period == period)).all()
+    rows = db.session.execute(
+        db.select(
+            LeaderboardScore.segment, LeaderboardScore.user_id, LeaderboardScore.score, LeaderboardScore.achieved_at
+        ).where(LeaderboardScore.leaderboard_id == board.id, LeaderboardScore.period == period)
+    ).all()
     by_seg: dict[str, list] = defaultdict(list)
     for seg, uid, score, achieved in rows:
         by_seg[seg].append((uid, score, achieved))
@@ -527,8 +661,9 @@ def _final_rankings(board: Leaderboard, period: str) -> dict[str, tuple[int, lis
     for seg, items in by_seg.items():
         items.sort(key=lambda t: engine.sort_key(t[1], t[2], t[0]))
         ranks = engine.competition_ranks([s for _, s, _ in items])
-        entries = [{"rank": rk, "user_id": uid, "score": _num(score)}
-                   for (uid, score, _), rk in zip(items[:top], ranks[:top])]
+        entries = [
+            {"rank": rk, "user_id": uid, "score": _num(score)} for (uid, score, _), rk in zip(items[:top], ranks[:top])
+        ]
         ids |= {e["user_id"] for e in entries}
         out[seg] = (len(items), entries)
     users = {u.id: u for u in db.session.execute(db.select(User).where(User.id.in_(ids))).scalars()} if ids else {}
@@ -562,40 +697,78 @@ def _finalise_period(board: Leaderboard, start: date, now: datetime) -> dict:
     end = engine.period_end(board.frequency, board.start_date, start)
     finals = _final_rankings(board, period)
     for seg, (total, entries) in finals.items():
-        db.session.add(LeaderboardRun(leaderboard_id=board.id, segment=seg, period_start=start, period_end=end,
-                                      rankings=entries, participants=total, finalised_at=now))
+        db.session.add(
+            LeaderboardRun(
+                leaderboard_id=board.id,
+                segment=seg,
+                period_start=start,
+                period_end=end,
+                rankings=entries,
+                participants=total,
+                finalised_at=now,
+            )
+        )
     board.current_period_start = engine.next_period_start(board.frequency, board.start_date, start)
     board.updated_at = now
     total, entries = finals[GLOBAL]
-    outbox.emit("leaderboard.finished", None, {
-        "leaderboard": board.key, "name": board.name, "period_start": period, "period_end": end.isoformat(),
-        "participants": total, "segments": sorted(finals),
-        "winners": [{"rank": e["rank"], "user_id": e["external_id"], "name": e["name"], "score": e["score"]}
-                    for e in entries[:3]]})
-    after_commit.defer(lambda key=board.key, segs=sorted(finals): _close_redis_period(key, period, segs))
-    return {"leaderboard": board.key, "period_start": period, "period_end": end.isoformat(),
-            "participants": total, "segments": len(finals)}
+    outbox.emit(
+        "leaderboard.finished",
+        None,
+        {
+            "leaderboard": board.key,
+            "name": board.name,
+            "period_start": period,
+            "period_end": end.isoformat(),
+            "participants": total,
+            "segments": sorted(finals),
+            "winners": [
+                {"rank": e["rank"], "user_id": e["external_id"], "name": e["name"], "score": e["score"]}
+                for e in entries[:3]
+            ],
+        },
+    )
+    key, segs = board.key, sorted(finals)
+    after_commit.defer(lambda: _close_redis_period(key, period, segs))
+    return {
+        "leaderboard": board.key,
+        "period_start": period,
+        "period_end": end.isoformat(),
+        "participants": total,
+        "segments": len(finals),
+    }
 
 
 def _skip_empty(board: Leaderboard, start: date, now: datetime) -> None:
     """Nobody played in the period: no run, no event. Jump to the next period that has scores, or to the
     one the last time zone is in now (a board whose job was not run for a year catches up at once)."""
     target = engine.first_open_period(board.frequency, board.start_date, now)
-    nxt = db.session.execute(select(func.min(LeaderboardScore.period)).where(
-        LeaderboardScore.leaderboard_id == board.id, LeaderboardScore.period > start.isoformat(),
-        LeaderboardScore.period != engine.ALL)).scalar_one_or_none()
+    nxt = db.session.execute(
+        select(func.min(LeaderboardScore.period)).where(
+            LeaderboardScore.leaderboard_id == board.id,
+            LeaderboardScore.period > start.isoformat(),
+            LeaderboardScore.period != engine.ALL,
+        )
+    ).scalar_one_or_none()
     if nxt is not None:
         target = min(target, date.fromisoformat(nxt))
     board.current_period_start = max(target, engine.next_period_start(board.frequency, board.start_date, start))
     board.updated_at = now
-    after_commit.defer(lambda key=board.key, period=start.isoformat(): _close_redis_period(key, period, [GLOBAL]))
+    key, period = board.key, start.isoformat()
+    after_commit.defer(lambda: _close_redis_period(key, period, [GLOBAL]))
 
 
 def _emit_started(board: Leaderboard) -> None:
     start = board.current_period_start
-    outbox.emit("leaderboard.started", None, {
-        "leaderboard": board.key, "name": board.name, "period_start": start.isoformat(),
-        "period_end": engine.period_end(board.frequency, board.start_date, start).isoformat()})
+    outbox.emit(
+        "leaderboard.started",
+        None,
+        {
+            "leaderboard": board.key,
+            "name": board.name,
+            "period_start": start.isoformat(),
+            "period_end": engine.period_end(board.frequency, board.start_date, start).isoformat(),
+        },
+    )
 
 
 def finalise_due(now: Optional[datetime] = None) -> list[dict]:
@@ -605,21 +778,33 @@ def finalise_due(now: Optional[datetime] = None) -> list[dict]:
     writing scores) either land before the archive or roll into the next period. The caller commits;
     Redis is closed after the commit (after_commit.defer). Periods nobody played in are skipped quietly."""
     now = now or utcnow()
-    ids = list(db.session.execute(db.select(Leaderboard.id).where(
-        Leaderboard.active.is_(True), Leaderboard.frequency != "perpetual",
-        Leaderboard.current_period_start.is_not(None)).order_by(Leaderboard.id)).scalars())
+    ids = list(
+        db.session.execute(
+            db.select(Leaderboard.id)
+            .where(
+                Leaderboard.active.is_(True),
+                Leaderboard.frequency != "perpetual",
+                Leaderboard.current_period_start.is_not(None),
+            )
+            .order_by(Leaderboard.id)
+        ).scalars()
+    )
     done = []
     for board_id in ids:
         advanced = False
         while True:
             board = _lock(board_id)
             start = board.current_period_start
-            if (not board.active or start is None
-                    or engine.finalises_at(board.frequency, board.start_date, start) > now):
+            if not board.active or start is None or engine.finalises_at(board.frequency, board.start_date, start) > now:
                 break
-            has_scores = db.session.execute(select(LeaderboardScore.id).where(
-                LeaderboardScore.leaderboard_id == board.id, LeaderboardScore.period == start.isoformat()
-            ).limit(1)).first() is not None
+            has_scores = (
+                db.session.execute(
+                    select(LeaderboardScore.id)
+                    .where(LeaderboardScore.leaderboard_id == board.id, LeaderboardScore.period == start.isoformat())
+                    .limit(1)
+                ).first()
+                is not None
+            )
             if has_scores:
                 done.append(_finalise_period(board, start, now))
             else:
@@ -639,6 +824,7 @@ def finalise_due_job() -> dict:
         global _job_app
         if _job_app is None:
             from .. import create_app
+
             _job_app = create_app()
         with _job_app.app_context():
             return finalise_due_job()
@@ -652,6 +838,7 @@ def finalise_due_job() -> dict:
 
 
 # ----------------------------------------------------------------------------- configuration changes
+
 
 def _recompute_rows(board: Leaderboard, now: datetime) -> list[dict]:
     """Scores of the board's open periods computed from the ledgers (for new or reconfigured boards)."""
@@ -681,41 +868,48 @@ def _recompute_rows(board: Leaderboard, now: datetime) -> list[dict]:
     open_from = board.current_period_start or board.start_date
     if board.ranked_by == "metric" and board.metric_id:
         if not board.repeating:
-            for uid, total, at in db.session.execute(db.select(MetricTotal.user_id, MetricTotal.total,
-                                                               MetricTotal.updated_at)
-                                                     .where(MetricTotal.metric_id == board.metric_id)):
+            for uid, total, at in db.session.execute(
+                db.select(MetricTotal.user_id, MetricTotal.total, MetricTotal.updated_at).where(
+                    MetricTotal.metric_id == board.metric_id
+                )
+            ):
                 add(uid, engine.ALL, total, at, True)
         else:
-            q = db.select(MetricEvent.user_id, MetricEvent.local_date, MetricEvent.value, MetricEvent.occurred_at
-                          ).where(MetricEvent.metric_id == board.metric_id)
+            q = db.select(
+                MetricEvent.user_id, MetricEvent.local_date, MetricEvent.value, MetricEvent.occurred_at
+            ).where(MetricEvent.metric_id == board.metric_id)
             if open_from:
                 q = q.where(MetricEvent.local_date >= open_from)
             for uid, day, value, at in db.session.execute(q):
                 add(uid, period_of(day), value, at)
     elif board.ranked_by == "points" and board.system_id:
         if not board.repeating:
-            for uid, bal, at in db.session.execute(db.select(PointsBalance.user_id, PointsBalance.balance,
-                                                             PointsBalance.updated_at)
-                                                   .where(PointsBalance.system_id == board.system_id)):
+            for uid, bal, at in db.session.execute(
+                db.select(PointsBalance.user_id, PointsBalance.balance, PointsBalance.updated_at).where(
+                    PointsBalance.system_id == board.system_id
+                )
+            ):
                 if bal:
                     add(uid, engine.ALL, float(bal), at, True)
         else:
-            q = db.select(PointsAward.user_id, PointsAward.local_date, PointsAward.amount, PointsAward.awarded_at
-                          ).where(PointsAward.system_id == board.system_id, PointsAward.source_event_id.is_not(None))
+            q = db.select(
+                PointsAward.user_id, PointsAward.local_date, PointsAward.amount, PointsAward.awarded_at
+            ).where(PointsAward.system_id == board.system_id, PointsAward.source_event_id.is_not(None))
             if open_from:
                 q = q.where(PointsAward.local_date >= open_from)
             for uid, day, amount, at in db.session.execute(q):
                 add(uid, period_of(day), float(amount), at)
     elif board.ranked_by == "streak":
-        for uid, length, at in db.session.execute(db.select(UserStreak.user_id, UserStreak.length,
-                                                            UserStreak.updated_at).where(UserStreak.length > 0)):
+        for uid, length, at in db.session.execute(
+            db.select(UserStreak.user_id, UserStreak.length, UserStreak.updated_at).where(UserStreak.length > 0)
+        ):
             u = users.get(uid)
             if u is None:
                 continue
             period = engine.ALL if not board.repeating else period_of(cal.local_date(at, u.timezone))
             add(uid, period, float(length), at, True)
     rows = []
-    for (uid, period), v in out.items():
+    for (uid, _period), v in out.items():
         if v["score"] == 0 and board.ranked_by != "metric":
             continue
         for seg in engine.segments_for(users[uid].attributes, board.breakdown or []):
@@ -734,11 +928,13 @@ def recompute(board: Leaderboard, now: Optional[datetime] = None) -> int:
         # never wait for a player while holding the board (no deadlock under traffic).
         ids = sorted({r["user_id"] for r in _recompute_rows(board, now)})
         for i in range(0, len(ids), 1000):
-            db.session.execute(db.select(User.id).where(User.id.in_(ids[i:i + 1000]))
-                               .with_for_update(read=True, key_share=True)).all()
+            db.session.execute(
+                db.select(User.id).where(User.id.in_(ids[i : i + 1000])).with_for_update(read=True, key_share=True)
+            ).all()
     board = _lock(board.id)
-    db.session.execute(delete(LeaderboardScore).where(LeaderboardScore.leaderboard_id == board.id,
-                                                      open_period_filter(board)))
+    db.session.execute(
+        delete(LeaderboardScore).where(LeaderboardScore.leaderboard_id == board.id, open_period_filter(board))
+    )
     # Pending score changes describe the scores being replaced: nobody was overtaken by a recompute.
     db.session.execute(delete(LeaderboardScoreLog).where(LeaderboardScoreLog.leaderboard_id == board.id))
     rows = _recompute_rows(board, now)
@@ -803,11 +999,21 @@ _SCORING = ("ranked_by", "metric_id", "system_id", "frequency", "start_date", "b
 def create(data: dict, now: Optional[datetime] = None) -> Leaderboard:
     now = now or utcnow()
     data = validate_config(data)
-    board = Leaderboard(key=data["key"].strip(), name=data["name"], ranked_by=data["ranked_by"],
-                        metric_id=data.get("metric_id"), system_id=data.get("system_id"),
-                        frequency=data["frequency"], start_date=data.get("start_date"),
-                        participant_limit=data["participant_limit"], breakdown=data["breakdown"],
-                        active=data.get("active", True), redis_dirty=True, created_at=now, updated_at=now)
+    board = Leaderboard(
+        key=data["key"].strip(),
+        name=data["name"],
+        ranked_by=data["ranked_by"],
+        metric_id=data.get("metric_id"),
+        system_id=data.get("system_id"),
+        frequency=data["frequency"],
+        start_date=data.get("start_date"),
+        participant_limit=data["participant_limit"],
+        breakdown=data["breakdown"],
+        active=data.get("active", True),
+        redis_dirty=True,
+        created_at=now,
+        updated_at=now,
+    )
     board.current_period_start = engine.first_open_period(board.frequency, board.start_date, now)
     db.session.add(board)
     db.session.flush()
@@ -874,7 +1080,7 @@ def rebuild_command(key: Optional[str]):
         done = rebuild(board)
     except RedisError as e:
         db.session.rollback()
-        raise click.ClickException(f"Redis unavailable: {e}")
+        raise click.ClickException(f"Redis unavailable: {e}") from e
     db.session.commit()
     click.echo(f"rebuilt {len(done)} leaderboard(s): {', '.join(done) or '-'}")
 

@@ -1,5 +1,6 @@
 """Domain events (the outbox) and in-app notifications, both written in the caller's transaction.
 Writing a domain event asks for the outbox dispatcher once the transaction commits."""
+
 from typing import Optional
 
 from sqlalchemy import bindparam, text
@@ -10,9 +11,9 @@ from ..models import DomainEvent, NotificationPreference
 from ..models._common import UTCDateTime, utcnow
 from .upsert import insert_rows
 
+
 def emit(type_: str, user_id: Optional[int], payload: dict, source_event_id: Optional[int] = None) -> DomainEvent:
-    ev = DomainEvent(type=type_, user_id=user_id, payload=payload, source_event_id=source_event_id,
-                     created_at=utcnow())
+    ev = DomainEvent(type=type_, user_id=user_id, payload=payload, source_event_id=source_event_id, created_at=utcnow())
     db.session.add(ev)
     after_commit.request("outbox")
     return ev
@@ -25,9 +26,13 @@ def emit_many(events: list[tuple[str, Optional[int], dict, Optional[int]]]) -> N
         return
     now = utcnow()
     after_commit.request("outbox")
-    insert_rows(DomainEvent, [
-        {"type": t, "user_id": u, "payload": p, "source_event_id": s, "created_at": now, "dispatched_at": None}
-        for t, u, p, s in events])
+    insert_rows(
+        DomainEvent,
+        [
+            {"type": t, "user_id": u, "payload": p, "source_event_id": s, "created_at": now, "dispatched_at": None}
+            for t, u, p, s in events
+        ],
+    )
 
 
 def channel_enabled(user_id: int, type_: str, channel: str) -> bool:
@@ -68,5 +73,7 @@ WHERE NOT EXISTS (SELECT 1 FROM notification_preferences
 
 def notify(user_id: int, type_: str, title: str, body: str = "", link: str = "") -> None:
     """An in-app notification, unless the player switched that type off in-app."""
-    db.session.execute(_NOTIFY, {"user_id": user_id, "type": type_, "title": title, "body": body or "",
-                                 "link": link or "", "now": utcnow()})
+    db.session.execute(
+        _NOTIFY,
+        {"user_id": user_id, "type": type_, "title": title, "body": body or "", "link": link or "", "now": utcnow()},
+    )

@@ -1,4 +1,5 @@
 """Points: trigger evaluation, boosts, caps, the award ledger, balances and level changes."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -36,21 +37,42 @@ def balance_row(user_id: int, system: PointsSystem, known_missing: bool = False)
 
 def active_boosts(system_id: int, attributes: dict, now: datetime) -> list:
     """Boosts live at `now` (start inclusive, end exclusive) whose filters match."""
-    return [b for b in snapshot.get().boosts if b.system_id == system_id and b.starts_at <= now < b.ends_at
-            and matches(b.attribute_filters, attributes)]
+    return [
+        b
+        for b in snapshot.get().boosts
+        if b.system_id == system_id and b.starts_at <= now < b.ends_at and matches(b.attribute_filters, attributes)
+    ]
 
 
 def earned_today(user_id: int, system_id: int, day) -> int:
-    return int(db.session.execute(db.select(func.coalesce(func.sum(PointsAward.amount), 0)).where(
-        PointsAward.user_id == user_id, PointsAward.system_id == system_id, PointsAward.local_date == day,
-        PointsAward.amount > 0, PointsAward.trigger_type.in_(engine.CAPPED_TYPES),
-    )).scalar_one())
+    return int(
+        db.session.execute(
+            db.select(func.coalesce(func.sum(PointsAward.amount), 0)).where(
+                PointsAward.user_id == user_id,
+                PointsAward.system_id == system_id,
+                PointsAward.local_date == day,
+                PointsAward.amount > 0,
+                PointsAward.trigger_type.in_(engine.CAPPED_TYPES),
+            )
+        ).scalar_one()
+    )
 
 
-def award(user: User, system, base: int, trigger_type: str, *, trigger_id: Optional[int] = None,
-          source_event_id: Optional[int] = None, attributes: Optional[dict] = None, reason: str = "",
-          now: Optional[datetime] = None, boosts: bool = True, limits: bool = True,
-          balance_missing: bool = False) -> dict:
+def award(
+    user: User,
+    system,
+    base: int,
+    trigger_type: str,
+    *,
+    trigger_id: Optional[int] = None,
+    source_event_id: Optional[int] = None,
+    attributes: Optional[dict] = None,
+    reason: str = "",
+    now: Optional[datetime] = None,
+    boosts: bool = True,
+    limits: bool = True,
+    balance_missing: bool = False,
+) -> dict:
     """Change a balance through the ledger. Returns {added, total, level_changed, level}.
     `system` is a PointsSystem or its cached SystemDef.
 
@@ -61,31 +83,49 @@ def award(user: User, system, base: int, trigger_type: str, *, trigger_id: Optio
     day = cal.local_date(now, user.timezone)
     active = active_boosts(system.id, attributes, now) if boosts and base > 0 else []
     earned = earned_today(user.id, system.id, day) if limits and base > 0 and system.daily_cap is not None else 0
-    amount, multiplier = engine.award(base, active, row.balance, earned, system.daily_cap, system.max_balance,
-                                      limits=limits)
+    amount, multiplier = engine.award(
+        base, active, row.balance, earned, system.daily_cap, system.max_balance, limits=limits
+    )
     if trigger_type in ("spend", "refill") and row.balance + amount < 0:
         raise PointsError(f"not enough {system.name}: {row.balance} available, {-amount} needed")
     result = {"added": amount, "total": row.balance, "level_changed": False, "level": None}
     if amount == 0 and base == 0:
         return result
-    db.session.add(PointsAward(user_id=user.id, system_id=system.id, amount=amount, base_amount=base,
-                               boost_multiplier=multiplier, trigger_type=trigger_type, trigger_id=trigger_id,
-                               source_event_id=source_event_id, reason=reason, local_date=day, awarded_at=now))
+    db.session.add(
+        PointsAward(
+            user_id=user.id,
+            system_id=system.id,
+            amount=amount,
+            base_amount=base,
+            boost_multiplier=multiplier,
+            trigger_type=trigger_type,
+            trigger_id=trigger_id,
+            source_event_id=source_event_id,
+            reason=reason,
+            local_date=day,
+            awarded_at=now,
+        )
+    )
     if amount == 0:
         return result  # capped to nothing: the ledger says so, the balance stays
     row.balance += amount
     row.updated_at = now
     result["total"] = row.balance
-    outbox.emit("points.changed", user.id, {"system": system.key, "added": amount, "total": row.balance},
-                source_event_id)
+    outbox.emit(
+        "points.changed", user.id, {"system": system.key, "added": amount, "total": row.balance}, source_event_id
+    )
     level = engine.level_for(system.levels, row.balance)
     new_level_id = level.id if level else None
     if new_level_id != row.level_id:
         old_id, row.level_id = row.level_id, new_level_id
         result["level_changed"] = True
         result["level"] = {"key": level.key, "name": level.name, "badge": level.badge} if level else None
-        outbox.emit("points.level_changed", user.id, {"system": system.key, "from_level_id": old_id,
-                                                      "level": result["level"]}, source_event_id)
+        outbox.emit(
+            "points.level_changed",
+            user.id,
+            {"system": system.key, "from_level_id": old_id, "level": result["level"]},
+            source_event_id,
+        )
         if level and (old_id is None or amount > 0):
             outbox.notify(user.id, "level_up", f"{system.name}: you reached {level.name}!", link="/points")
     return result
@@ -99,17 +139,27 @@ def _merge(into: dict, system, res: dict) -> None:
         entry["level"] = res["level"]
 
 
-def evaluate_event(user: User, metric_id: Optional[int], old_total: float, new_total: float,
-                   streak_length: Optional[int], achievement_ids: list[int], attributes: dict,
-                   event_id: Optional[int], now: datetime) -> dict:
+def evaluate_event(
+    user: User,
+    metric_id: Optional[int],
+    old_total: float,
+    new_total: float,
+    streak_length: Optional[int],
+    achievement_ids: list[int],
+    attributes: dict,
+    event_id: Optional[int],
+    now: datetime,
+) -> dict:
     """All triggers an event fires: the metric, a streak length reached, achievements unlocked.
     Every system appears in the result ({"added": 0, "total": balance} when nothing fired)."""
     snap = snapshot.get()
     out: dict = {}
     # The player's balances in one query; award() then finds them in the identity map (which holds its
     # objects weakly: `rows` keeps them alive until the awards are done).
-    rows = {b.system_id: b for b in db.session.execute(
-        db.select(PointsBalance).where(PointsBalance.user_id == user.id)).scalars()}
+    rows = {
+        b.system_id: b
+        for b in db.session.execute(db.select(PointsBalance).where(PointsBalance.user_id == user.id)).scalars()
+    }
     balances = {system_id: b.balance for system_id, b in rows.items()}
     fired: list = []
     for t in snap.triggers_of("metric"):
@@ -125,9 +175,18 @@ def evaluate_event(user: User, metric_id: Optional[int], old_total: float, new_t
         if not matches(t.attribute_filters, attributes):
             continue
         system = snap.systems[t.system_id]
-        res = award(user, system, base, t.type, trigger_id=t.id, source_event_id=event_id,
-                    attributes=attributes, reason=f"{t.type} trigger #{t.id}", now=now,
-                    balance_missing=system.id not in balances)
+        res = award(
+            user,
+            system,
+            base,
+            t.type,
+            trigger_id=t.id,
+            source_event_id=event_id,
+            attributes=attributes,
+            reason=f"{t.type} trigger #{t.id}",
+            now=now,
+            balance_missing=system.id not in balances,
+        )
         balances.setdefault(system.id, res["total"])
         _merge(out, system, res)
     for system in snap.systems.values():
@@ -154,15 +213,27 @@ def run_time_interval_triggers(now: Optional[datetime] = None) -> int:
     for t in snap.triggers_of("time_interval"):
         if not t.interval_hours:
             continue
-        last = dict(db.session.execute(db.select(PointsAward.user_id, func.max(PointsAward.awarded_at))
-                                       .where(PointsAward.trigger_id == t.id).group_by(PointsAward.user_id)).all())
+        last = dict(
+            db.session.execute(
+                db.select(PointsAward.user_id, func.max(PointsAward.awarded_at))
+                .where(PointsAward.trigger_id == t.id)
+                .group_by(PointsAward.user_id)
+            ).all()
+        )
         for user in db.session.execute(db.select(User).where(User.role == "player")).scalars():
             prev = last.get(user.id)
             if prev is not None and (now - prev).total_seconds() < t.interval_hours * 3600:
                 continue
             if matches(t.attribute_filters, user.attributes):
-                award(user, snap.systems[t.system_id], t.points, "time_interval", trigger_id=t.id,
-                      reason="scheduled", now=now)
+                award(
+                    user,
+                    snap.systems[t.system_id],
+                    t.points,
+                    "time_interval",
+                    trigger_id=t.id,
+                    reason="scheduled",
+                    now=now,
+                )
                 count += 1
     return count
 
@@ -174,9 +245,13 @@ def summary(user: User, system: PointsSystem) -> dict:
     level = engine.level_for(levels, balance)
     nxt = next((lv for lv in levels if lv.threshold > balance), None)
     return {
-        "system": system.key, "name": system.name, "badge": system.badge, "total": balance,
+        "system": system.key,
+        "name": system.name,
+        "badge": system.badge,
+        "total": balance,
         "level": {"key": level.key, "name": level.name, "badge": level.badge, "threshold": level.threshold}
-        if level else None,
+        if level
+        else None,
         "next_level": {"key": nxt.key, "name": nxt.name, "threshold": nxt.threshold} if nxt else None,
         "progress_pct": _progress_pct(level, nxt, balance),
     }

@@ -12,13 +12,15 @@ consistent snapshot holds the current scores *and* every change not processed ye
 changes (each player with a pending change back to the score its first pending row started from)
 gives the ranking before them; replaying a batch of them in id order gives the ranking at every step.
 Only the top of a ranking matters: with M players having pending changes, the current top N + M + 1
-scores (ties included) hold everyone who can be inside the top N at any step. For one player, log ids follow commit order (the player's row lock
-orders their events); across players any interleaving of concurrent events is a valid order.
+scores (ties included) hold everyone who can be inside the top N at any step. For one player, log ids
+follow commit order (the player's row lock orders their events); across players any interleaving of
+concurrent events is a valid order.
 
 Consistency needs that snapshot: on PostgreSQL the batch runs in REPEATABLE READ, and a second consumer
 of the same board either waits for the advisory lock or fails to serialise (its delete meets rows
 another consumer already processed) and is retried; SQLite runs one writer at a time anyway.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -82,15 +84,26 @@ def process_board(board_id: int, limit: Optional[int] = None) -> tuple[int, int]
     pg = session.get_bind().dialect.name == "postgresql"
     if pg:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        if not session.execute(text("SELECT pg_try_advisory_xact_lock(:c, :b)"),
-                               {"c": _LOCK_CLASS, "b": board_id}).scalar():
+        if not session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:c, :b)"), {"c": _LOCK_CLASS, "b": board_id}
+        ).scalar():
             return 0, 0
     board = session.get(Leaderboard, board_id)
-    rows = session.execute(select(
-        LeaderboardScoreLog.id, LeaderboardScoreLog.period, LeaderboardScoreLog.segment, LeaderboardScoreLog.user_id,
-        LeaderboardScoreLog.old_score, LeaderboardScoreLog.new_score, LeaderboardScoreLog.source_event_id,
-        LeaderboardScoreLog.created_at).where(LeaderboardScoreLog.leaderboard_id == board_id)
-        .order_by(LeaderboardScoreLog.id).limit(limit)).all()
+    rows = session.execute(
+        select(
+            LeaderboardScoreLog.id,
+            LeaderboardScoreLog.period,
+            LeaderboardScoreLog.segment,
+            LeaderboardScoreLog.user_id,
+            LeaderboardScoreLog.old_score,
+            LeaderboardScoreLog.new_score,
+            LeaderboardScoreLog.source_event_id,
+            LeaderboardScoreLog.created_at,
+        )
+        .where(LeaderboardScoreLog.leaderboard_id == board_id)
+        .order_by(LeaderboardScoreLog.id)
+        .limit(limit)
+    ).all()
     if not rows:
         return 0, 0
     if board is None:  # pragma: no cover - deleting a board cascades to its log
@@ -105,12 +118,25 @@ def process_board(board_id: int, limit: Optional[int] = None) -> tuple[int, int]
         ranking = _Ranking.before(board_id, period, segment, limit_n)
         for r in group_rows:
             for user_id, before, after in ranking.apply(r.user_id, r.old_score, r.new_score):
-                changes.append({"board": board, "period": period, "segment": segment, "user_id": user_id,
-                                "previous": before, "new": after, "at": r.created_at, "event_id": r.source_event_id,
-                                "by": r.user_id})
+                changes.append(
+                    {
+                        "board": board,
+                        "period": period,
+                        "segment": segment,
+                        "user_id": user_id,
+                        "previous": before,
+                        "new": after,
+                        "at": r.created_at,
+                        "event_id": r.source_event_id,
+                        "by": r.user_id,
+                    }
+                )
     _write(changes, now)
-    session.execute(delete(LeaderboardScoreLog).where(LeaderboardScoreLog.leaderboard_id == board_id,
-                                                      LeaderboardScoreLog.id <= rows[-1].id))
+    session.execute(
+        delete(LeaderboardScoreLog).where(
+            LeaderboardScoreLog.leaderboard_id == board_id, LeaderboardScoreLog.id <= rows[-1].id
+        )
+    )
     return len(rows), len(changes)
 
 
@@ -126,16 +152,28 @@ class _Ranking:
     def before(cls, board_id: int, period: str, segment: str, limit: int) -> "_Ranking":
         """The ranking before the oldest pending change: current scores, with every player that has a
         pending change (in this batch or a later one) back where their first pending change found them."""
-        movers = dict(db.session.execute(text(
-            "SELECT l.user_id, l.old_score FROM leaderboard_score_log l JOIN (SELECT user_id, min(id) AS first "
-            "FROM leaderboard_score_log WHERE leaderboard_id = :b AND period = :p AND segment = :s "
-            "GROUP BY user_id) f ON f.first = l.id"), {"b": board_id, "p": period, "s": segment}).all())
+        movers = dict(
+            db.session.execute(
+                text(
+                    "SELECT l.user_id, l.old_score FROM leaderboard_score_log l JOIN (SELECT user_id, min(id) AS first "
+                    "FROM leaderboard_score_log WHERE leaderboard_id = :b AND period = :p AND segment = :s "
+                    "GROUP BY user_id) f ON f.first = l.id"
+                ),
+                {"b": board_id, "p": period, "s": segment},
+            ).all()
+        )
         top = limit + len(movers) + 1
-        scores = dict(db.session.execute(text(
-            "SELECT user_id, score FROM leaderboard_scores WHERE leaderboard_id = :b AND period = :p AND "
-            "segment = :s AND score >= coalesce((SELECT score FROM leaderboard_scores WHERE leaderboard_id = :b "
-            "AND period = :p AND segment = :s ORDER BY score DESC LIMIT 1 OFFSET :k), -1.0e308)"),
-            {"b": board_id, "p": period, "s": segment, "k": top - 1}).all())
+        scores = dict(
+            db.session.execute(
+                text(
+                    "SELECT user_id, score FROM leaderboard_scores WHERE leaderboard_id = :b AND period = :p AND "
+                    "segment = :s AND score >= coalesce((SELECT score FROM leaderboard_scores "
+                    "WHERE leaderboard_id = :b AND period = :p AND segment = :s "
+                    "ORDER BY score DESC LIMIT 1 OFFSET :k), -1.0e308)"
+                ),
+                {"b": board_id, "p": period, "s": segment, "k": top - 1},
+            ).all()
+        )
         for user_id, old in movers.items():
             scores.pop(user_id, None)
             if old is not None:
@@ -150,8 +188,9 @@ class _Ranking:
         """Move `mover` from `old` to `new`; returns (user, rank before, rank after) of every other player
         whose competition rank changed inside the top `limit` (before or after)."""
         if self.scores.get(mover) != old:  # pragma: no cover - the log and the scores disagree
-            log.warning("rank fan-out: player %s at %r, log says %r; resynchronised", mover,
-                        self.scores.get(mover), old)
+            log.warning(
+                "rank fan-out: player %s at %r, log says %r; resynchronised", mover, self.scores.get(mover), old
+            )
             self._set(mover, old)
         out = []
         bounds = engine.band_bounds(old, new)
@@ -185,12 +224,39 @@ class _Ranking:
 def _write(changes: list[dict], now: datetime) -> None:
     if not changes:
         return
-    insert_rows(LeaderboardRankChange, [
-        {"leaderboard_id": c["board"].id, "period": c["period"], "segment": c["segment"], "user_id": c["user_id"],
-         "previous_rank": c["previous"], "new_rank": c["new"], "occurred_at": c["at"], "source_event_id": c["event_id"]}
-        for c in changes])
+    insert_rows(
+        LeaderboardRankChange,
+        [
+            {
+                "leaderboard_id": c["board"].id,
+                "period": c["period"],
+                "segment": c["segment"],
+                "user_id": c["user_id"],
+                "previous_rank": c["previous"],
+                "new_rank": c["new"],
+                "occurred_at": c["at"],
+                "source_event_id": c["event_id"],
+            }
+            for c in changes
+        ],
+    )
     from . import outbox
-    outbox.emit_many([("leaderboard.rank_changed", c["user_id"], {
-        "leaderboard": c["board"].key, "period": c["period"], "segment": c["segment"],
-        "previous_rank": c["previous"], "new_rank": c["new"], "by_user_id": c["by"]}, c["event_id"])
-        for c in changes])
+
+    outbox.emit_many(
+        [
+            (
+                "leaderboard.rank_changed",
+                c["user_id"],
+                {
+                    "leaderboard": c["board"].key,
+                    "period": c["period"],
+                    "segment": c["segment"],
+                    "previous_rank": c["previous"],
+                    "new_rank": c["new"],
+                    "by_user_id": c["by"],
+                },
+                c["event_id"],
+            )
+            for c in changes
+        ]
+    )

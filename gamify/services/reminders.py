@@ -6,6 +6,7 @@ transaction; the `deliver_email` job (gamify/jobs.py, queue "mail") claims the r
 mail is still wanted (`compose`), sends it over SMTP and only then marks it sent. Like every service,
 nothing here commits.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,14 @@ from .. import links, mail
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import (
-    Achievement, AchievementCompletion, FreezeLedger, PointsAward, PointsSystem, StreakPeriod, User, UserStreak,
+    Achievement,
+    AchievementCompletion,
+    FreezeLedger,
+    PointsAward,
+    PointsSystem,
+    StreakPeriod,
+    User,
+    UserStreak,
 )
 from ..models._common import utcnow
 from ..models.notifications import NOTIFICATION_TYPES, NotificationPreference
@@ -52,8 +60,15 @@ class Skip(Exception):
 # Settings
 
 
-DEFAULTS = {"email_enabled": True, "reminder_hour": 19, "reactivation_threshold": 7, "reactivation_hour": 10,
-            "recap_weekday": 0, "recap_hour": 9, "webhooks_allow_private": False}
+DEFAULTS = {
+    "email_enabled": True,
+    "reminder_hour": 19,
+    "reactivation_threshold": 7,
+    "reactivation_hour": 10,
+    "recap_weekday": 0,
+    "recap_hour": 9,
+    "webhooks_allow_private": False,
+}
 
 
 def get_settings() -> MessagingSettings:
@@ -82,8 +97,9 @@ def update_settings(**values) -> MessagingSettings:
 def _zones_where(now: datetime, pred) -> list[str]:
     """The players' time zones in which `pred(local_datetime)` holds right now (one query, then
     per-zone arithmetic instead of per-player)."""
-    zones = db.session.execute(db.select(User.timezone).where(User.role == ROLE_PLAYER, User.email.is_not(None))
-                               .distinct()).scalars()
+    zones = db.session.execute(
+        db.select(User.timezone).where(User.role == ROLE_PLAYER, User.email.is_not(None)).distinct()
+    ).scalars()
     out = []
     for tz in zones:
         try:
@@ -106,18 +122,28 @@ def _existing(type_: str, keys: Iterable[tuple[int, date]]) -> set[tuple[int, da
     oldest = min(d for _, d in keys)
     out: set[tuple[int, date]] = set()
     for i in range(0, len(user_ids), _IN_CHUNK):
-        rows = db.session.execute(db.select(EmailSend.user_id, EmailSend.period_start).where(
-            EmailSend.type == type_, EmailSend.user_id.in_(user_ids[i:i + _IN_CHUNK]),
-            EmailSend.period_start >= oldest)).all()
+        rows = db.session.execute(
+            db.select(EmailSend.user_id, EmailSend.period_start).where(
+                EmailSend.type == type_,
+                EmailSend.user_id.in_(user_ids[i : i + _IN_CHUNK]),
+                EmailSend.period_start >= oldest,
+            )
+        ).all()
         out |= {(u, d) for u, d in rows}
     return out
 
 
 def _opted_out(type_: str) -> set[int]:
     """Players who switched this e-mail type off (what `wants` checks one player at a time)."""
-    return set(db.session.execute(db.select(NotificationPreference.user_id).where(
-        NotificationPreference.type == type_, NotificationPreference.channel == CHANNEL,
-        NotificationPreference.enabled.is_(False))).scalars())
+    return set(
+        db.session.execute(
+            db.select(NotificationPreference.user_id).where(
+                NotificationPreference.type == type_,
+                NotificationPreference.channel == CHANNEL,
+                NotificationPreference.enabled.is_(False),
+            )
+        ).scalars()
+    )
 
 
 def _add_send(**values) -> Optional[EmailSend]:
@@ -159,20 +185,36 @@ def _add_sends(rows: list[dict]) -> dict[int, int]:
         try:
             with db.session.begin_nested():
                 for i in range(0, len(rows), 5000):
-                    chunk = rows[i:i + 5000]
+                    chunk = rows[i : i + 5000]
                     if name == "postgresql":  # arrays: one short statement, whatever the row count
-                        params = {k: [r[k] for r in chunk] for k in ("user_id", "type", "period_start", "ref",
-                                                                     "send_after", "expires_at")}
+                        params = {
+                            k: [r[k] for r in chunk]
+                            for k in ("user_id", "type", "period_start", "ref", "send_after", "expires_at")
+                        }
                         params["payload"] = [json.dumps(r["payload"]) for r in chunk]
                         res = db.session.execute(text(_PG_ADD_SENDS), {**params, "created_at": now})
                     else:
                         from sqlalchemy.dialects.sqlite import insert
-                        stmt = insert(EmailSend.__table__).on_conflict_do_nothing(
-                            index_elements=["user_id", "type", "period_start", "ref"]).returning(
-                            EmailSend.__table__.c.id, EmailSend.__table__.c.user_id)
-                        res = db.session.execute(stmt, [
-                            {"status": "pending", "attempts": 0, "last_error": "", "created_at": now,
-                             "message_id": "", **r} for r in chunk])
+
+                        stmt = (
+                            insert(EmailSend.__table__)
+                            .on_conflict_do_nothing(index_elements=["user_id", "type", "period_start", "ref"])
+                            .returning(EmailSend.__table__.c.id, EmailSend.__table__.c.user_id)
+                        )
+                        res = db.session.execute(
+                            stmt,
+                            [
+                                {
+                                    "status": "pending",
+                                    "attempts": 0,
+                                    "last_error": "",
+                                    "created_at": now,
+                                    "message_id": "",
+                                    **r,
+                                }
+                                for r in chunk
+                            ],
+                        )
                     out.update({user_id: send_id for send_id, user_id in res.all()})
             return out
         except IntegrityError:
@@ -214,11 +256,17 @@ def select_streak_reminders(now: Optional[datetime] = None) -> list[int]:
     by_start: dict[date, list[str]] = {}
     for tz, start in start_of.items():
         by_start.setdefault(start, []).append(tz)
-    rows = db.session.execute(db.select(User, UserStreak).join(UserStreak, UserStreak.user_id == User.id).options(
-        load_only(User.id, User.timezone, User.email, User.role)).where(
-        User.role == ROLE_PLAYER, User.email.is_not(None), UserStreak.length > 0,
-        or_(*[and_(User.timezone.in_(tzs), UserStreak.last_covered < start) for start, tzs in by_start.items()]),
-    )).all()
+    rows = db.session.execute(
+        db.select(User, UserStreak)
+        .join(UserStreak, UserStreak.user_id == User.id)
+        .options(load_only(User.id, User.timezone, User.email, User.role))
+        .where(
+            User.role == ROLE_PLAYER,
+            User.email.is_not(None),
+            UserStreak.length > 0,
+            or_(*[and_(User.timezone.in_(tzs), UserStreak.last_covered < start) for start, tzs in by_start.items()]),
+        )
+    ).all()
     users = [u for u, _streak in rows]
     period_of = {u.id: start_of[u.timezone] for u in users}
     reminded = _existing("streak_reminder", period_of.items())
@@ -237,11 +285,20 @@ def select_streak_reminders(now: Optional[datetime] = None) -> list[int]:
                 continue
             due.append((s, user, period))
     due.sort(key=lambda t: (-t[0]["length"], t[1].id))
-    new = _add_sends([
-        {"user_id": user.id, "type": "streak_reminder", "period_start": period, "ref": "",
-         "payload": {"length": s["length"], "freezes": s["freezes"]}, "send_after": now,
-         "expires_at": cal.local_midnight_utc(cal.next_period_start(freq, period), user.timezone)}
-        for s, user, period in due])
+    new = _add_sends(
+        [
+            {
+                "user_id": user.id,
+                "type": "streak_reminder",
+                "period_start": period,
+                "ref": "",
+                "payload": {"length": s["length"], "freezes": s["freezes"]},
+                "send_after": now,
+                "expires_at": cal.local_midnight_utc(cal.next_period_start(freq, period), user.timezone),
+            }
+            for s, user, period in due
+        ]
+    )
     return [new[user.id] for _s, user, _period in due if user.id in new]
 
 
@@ -252,12 +309,18 @@ def prepare_recaps(now: Optional[datetime] = None) -> list[int]:
     settings = get_settings()
     if not settings.email_enabled:
         return []
-    zones = _zones_where(now, lambda local: local.weekday() == settings.recap_weekday
-                         and local.hour >= settings.recap_hour)
+    zones = _zones_where(
+        now, lambda local: local.weekday() == settings.recap_weekday and local.hour >= settings.recap_hour
+    )
     if not zones:
         return []
-    users = db.session.execute(db.select(User).where(
-        User.role == ROLE_PLAYER, User.email.is_not(None), User.timezone.in_(zones))).scalars().all()
+    users = (
+        db.session.execute(
+            db.select(User).where(User.role == ROLE_PLAYER, User.email.is_not(None), User.timezone.in_(zones))
+        )
+        .scalars()
+        .all()
+    )
     week_of = {u.id: cal.period_start("weekly", cal.local_date(now, u.timezone)) for u in users}
     done = _existing("recap", week_of.items())
     ids = []
@@ -265,9 +328,15 @@ def prepare_recaps(now: Optional[datetime] = None) -> list[int]:
         week = week_of[user.id]
         if (user.id, week) in done or not wants(user, "recap"):
             continue
-        row = _add_send(user_id=user.id, type="recap", period_start=week, ref="",
-                        payload={"since": (now - timedelta(days=7)).isoformat(), "until": now.isoformat()},
-                        send_after=now, expires_at=now + timedelta(days=2))
+        row = _add_send(
+            user_id=user.id,
+            type="recap",
+            period_start=week,
+            ref="",
+            payload={"since": (now - timedelta(days=7)).isoformat(), "until": now.isoformat()},
+            send_after=now,
+            expires_at=now + timedelta(days=2),
+        )
         if row is not None:
             ids.append(row.id)
     return ids
@@ -300,18 +369,29 @@ def on_domain_event(ev, now: Optional[datetime] = None) -> Optional[int]:
     if ev.type == "achievement.completed":
         if not wants(user, "achievement"):
             return None
-        row = _add_send(user_id=user.id, type="achievement", period_start=day,
-                        ref=str(payload.get("achievement") or f"ev{ev.id}")[:64],
-                        payload={**payload, "domain_event_id": ev.id}, send_after=now,
-                        expires_at=now + timedelta(days=7))
+        row = _add_send(
+            user_id=user.id,
+            type="achievement",
+            period_start=day,
+            ref=str(payload.get("achievement") or f"ev{ev.id}")[:64],
+            payload={**payload, "domain_event_id": ev.id},
+            send_after=now,
+            expires_at=now + timedelta(days=7),
+        )
     else:
         lost = int(payload.get("lost_length") or 0)
         if lost < settings.reactivation_threshold or not wants(user, "reactivation"):
             return None
         when = _reactivation_time(now, user.timezone, settings.reactivation_hour)
-        row = _add_send(user_id=user.id, type="reactivation", period_start=day, ref=f"ev{ev.id}",
-                        payload={"lost_length": lost, "domain_event_id": ev.id}, send_after=when,
-                        expires_at=when + timedelta(days=3))
+        row = _add_send(
+            user_id=user.id,
+            type="reactivation",
+            period_start=day,
+            ref=f"ev{ev.id}",
+            payload={"lost_length": lost, "domain_event_id": ev.id},
+            send_after=when,
+            expires_at=when + timedelta(days=3),
+        )
     return row.id if row is not None else None
 
 
@@ -319,11 +399,19 @@ def due_ids(now: Optional[datetime] = None, limit: int = 1000) -> list[int]:
     """Rows that should be in a job: pending or failed, due, not expired, not too old. (The caller
     skips those whose RQ job still exists: scheduled for retry, queued, or in the failed registry.)"""
     now = now or utcnow()
-    return list(db.session.execute(db.select(EmailSend.id).where(
-        EmailSend.status.in_(("pending", "failed")), EmailSend.send_after <= now,
-        or_(EmailSend.expires_at.is_(None), EmailSend.expires_at > now),
-        EmailSend.created_at > now - MAX_PENDING_AGE,
-    ).order_by(EmailSend.id).limit(limit)).scalars())
+    return list(
+        db.session.execute(
+            db.select(EmailSend.id)
+            .where(
+                EmailSend.status.in_(("pending", "failed")),
+                EmailSend.send_after <= now,
+                or_(EmailSend.expires_at.is_(None), EmailSend.expires_at > now),
+                EmailSend.created_at > now - MAX_PENDING_AGE,
+            )
+            .order_by(EmailSend.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,12 +422,18 @@ def claim(send_id: int, now: Optional[datetime] = None) -> bool:
     """Atomically take a row for sending (pending/failed, or a stale 'sending' whose job died).
     Two jobs for the same row can never both send it."""
     now = now or utcnow()
-    result = db.session.execute(update(EmailSend).where(
-        EmailSend.id == send_id,
-        or_(EmailSend.status.in_(("pending", "failed")),
-            and_(EmailSend.status == "sending", EmailSend.claimed_at < now - CLAIM_TIMEOUT)),
-    ).values(status="sending", claimed_at=now, attempts=EmailSend.attempts + 1).execution_options(
-        synchronize_session=False))
+    result = db.session.execute(
+        update(EmailSend)
+        .where(
+            EmailSend.id == send_id,
+            or_(
+                EmailSend.status.in_(("pending", "failed")),
+                and_(EmailSend.status == "sending", EmailSend.claimed_at < now - CLAIM_TIMEOUT),
+            ),
+        )
+        .values(status="sending", claimed_at=now, attempts=EmailSend.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -362,11 +456,19 @@ def settle_uncertain(now: Optional[datetime] = None) -> int:
     """Rows left 'submitting' by a worker that died mid-send (past the claim timeout) become 'unknown':
     the server may have taken the message, so they are not sent again automatically."""
     now = now or utcnow()
-    result = db.session.execute(update(EmailSend).where(
-        EmailSend.status == "submitting", EmailSend.claimed_at < now - CLAIM_TIMEOUT,
-    ).values(status="unknown", last_error="The worker stopped while handing this e-mail to the mail server; "
-                                          "it may or may not have been delivered.").execution_options(
-        synchronize_session=False))
+    result = db.session.execute(
+        update(EmailSend)
+        .where(
+            EmailSend.status == "submitting",
+            EmailSend.claimed_at < now - CLAIM_TIMEOUT,
+        )
+        .values(
+            status="unknown",
+            last_error="The worker stopped while handing this e-mail to the mail server; "
+            "it may or may not have been delivered.",
+        )
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount
 
 
@@ -399,20 +501,28 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
     try:  # headers are built only from a checked address (one mailbox, no line breaks)
         clean_email(user.email)
     except UserError as e:
-        raise Skip(f"the player's e-mail address is not valid ({e})")
+        raise Skip(f"the player's e-mail address is not valid ({e})") from e
     if user.role != ROLE_PLAYER:
         raise Skip("not a player")
     if not get_settings().email_enabled:
         raise Skip("e-mail is switched off in the messaging settings")
     if not outbox.channel_enabled(user.id, send.type, CHANNEL):
         raise Skip("the player switched these e-mails off")
-    builder = {"streak_reminder": _streak_reminder, "reactivation": _reactivation, "achievement": _achievement,
-               "recap": _recap}.get(send.type)
+    builder = {
+        "streak_reminder": _streak_reminder,
+        "reactivation": _reactivation,
+        "achievement": _achievement,
+        "recap": _recap,
+    }.get(send.type)
     if builder is None:
         raise Skip(f"unknown e-mail type {send.type!r}")
     subject, template, ctx, purpose = builder(send, user, now)
-    ctx.update(user=user, name=user.name, type_label=NOTIFICATION_TYPES.get(send.type, send.type),
-               link=links.deep_link(user.id, purpose))
+    ctx.update(
+        user=user,
+        name=user.name,
+        type_label=NOTIFICATION_TYPES.get(send.type, send.type),
+        link=links.deep_link(user.id, purpose),
+    )
     msg = mail.build(user.email, subject, template, ctx, unsubscribe_url=links.unsubscribe_link(user.id, send.type))
     return Composed(msg, user.email)
 
@@ -436,8 +546,7 @@ def _streak_reminder(send: EmailSend, user: User, now: datetime):
         subject = f"Keep your {n}-{unit} streak going today"
     else:
         subject = f"Your {n}-{unit} streak ends at midnight"
-    ctx = {"length": n, "freezes": freezes, "unit": unit, "frequency": s["frequency"],
-           "expires_utc": s["expires_utc"]}
+    ctx = {"length": n, "freezes": freezes, "unit": unit, "frequency": s["frequency"], "expires_utc": s["expires_utc"]}
     return subject, "streak_reminder", ctx, "streak"
 
 
@@ -460,8 +569,12 @@ def _achievement(send: EmailSend, user: User, now: datetime):
         if a is not None:
             description = a.description or ""
     subject = f"Achievement unlocked: {name}"
-    return subject, "achievement", {"achievement_name": name, "badge": p.get("badge") or "🏅",
-                                    "description": description}, "achievements"
+    return (
+        subject,
+        "achievement",
+        {"achievement_name": name, "badge": p.get("badge") or "🏅", "description": description},
+        "achievements",
+    )
 
 
 def recap_data(user: User, since: datetime, until: datetime, now: Optional[datetime] = None) -> dict:
@@ -469,27 +582,59 @@ def recap_data(user: User, since: datetime, until: datetime, now: Optional[datet
     pts = db.session.execute(
         db.select(PointsSystem.name, PointsSystem.badge, func.sum(PointsAward.amount))
         .join(PointsSystem, PointsSystem.id == PointsAward.system_id)
-        .where(PointsAward.user_id == user.id, PointsAward.amount > 0, PointsAward.awarded_at >= since,
-               PointsAward.awarded_at < until, PointsAward.trigger_type != "refill")
-        .group_by(PointsSystem.id, PointsSystem.name, PointsSystem.badge).order_by(PointsSystem.id)).all()
+        .where(
+            PointsAward.user_id == user.id,
+            PointsAward.amount > 0,
+            PointsAward.awarded_at >= since,
+            PointsAward.awarded_at < until,
+            PointsAward.trigger_type != "refill",
+        )
+        .group_by(PointsSystem.id, PointsSystem.name, PointsSystem.badge)
+        .order_by(PointsSystem.id)
+    ).all()
     achievements = db.session.execute(
-        db.select(Achievement.name, Achievement.badge).join(
-            AchievementCompletion, AchievementCompletion.achievement_id == Achievement.id)
-        .where(AchievementCompletion.user_id == user.id, AchievementCompletion.backdated.is_(False),
-               AchievementCompletion.completed_at >= since, AchievementCompletion.completed_at < until)
-        .order_by(AchievementCompletion.completed_at)).all()
-    extended = int(db.session.execute(db.select(func.count(StreakPeriod.id)).where(
-        StreakPeriod.user_id == user.id, StreakPeriod.outcome == "extended", StreakPeriod.closed_at >= since,
-        StreakPeriod.closed_at < until)).scalar_one())
-    frozen = int(db.session.execute(db.select(func.count(FreezeLedger.id)).where(
-        FreezeLedger.user_id == user.id, FreezeLedger.kind == "consumed", FreezeLedger.created_at >= since,
-        FreezeLedger.created_at < until)).scalar_one())
+        db.select(Achievement.name, Achievement.badge)
+        .join(AchievementCompletion, AchievementCompletion.achievement_id == Achievement.id)
+        .where(
+            AchievementCompletion.user_id == user.id,
+            AchievementCompletion.backdated.is_(False),
+            AchievementCompletion.completed_at >= since,
+            AchievementCompletion.completed_at < until,
+        )
+        .order_by(AchievementCompletion.completed_at)
+    ).all()
+    extended = int(
+        db.session.execute(
+            db.select(func.count(StreakPeriod.id)).where(
+                StreakPeriod.user_id == user.id,
+                StreakPeriod.outcome == "extended",
+                StreakPeriod.closed_at >= since,
+                StreakPeriod.closed_at < until,
+            )
+        ).scalar_one()
+    )
+    frozen = int(
+        db.session.execute(
+            db.select(func.count(FreezeLedger.id)).where(
+                FreezeLedger.user_id == user.id,
+                FreezeLedger.kind == "consumed",
+                FreezeLedger.created_at >= since,
+                FreezeLedger.created_at < until,
+            )
+        ).scalar_one()
+    )
     s = streaks.summary(user, now or until)
     return {
         "points": [{"name": n, "badge": b or "", "gained": int(g or 0)} for n, b, g in pts if g],
         "achievements": [{"name": n, "badge": b or "🏅"} for n, b in achievements],
-        "streak": {"length": s["length"], "longest": s["longest"], "extended": extended, "frozen": frozen,
-                   "unit": _unit(s["frequency"], 1), "frequency": s["frequency"]},
+        "streak": {
+            "length": s["length"],
+            "longest": s["longest"],
+            "extended": extended,
+            "frozen": frozen,
+            "unit": _unit(s["frequency"], 1),
+            "frequency": s["frequency"],
+        },
     }
 
 
@@ -498,7 +643,11 @@ def _recap(send: EmailSend, user: User, now: datetime):
     since = datetime.fromisoformat(p["since"]) if p.get("since") else now - timedelta(days=7)
     until = datetime.fromisoformat(p["until"]) if p.get("until") else now
     data = recap_data(user, since, until, now)
-    if not data["points"] and not data["achievements"] and not data["streak"]["extended"] \
-            and not data["streak"]["length"]:
+    if (
+        not data["points"]
+        and not data["achievements"]
+        and not data["streak"]["extended"]
+        and not data["streak"]["length"]
+    ):
         raise Skip("nothing happened this week")
     return "Your week in review", "recap", data, "dashboard"

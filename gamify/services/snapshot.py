@@ -4,6 +4,7 @@ Loading metrics, streak rules, achievements, triggers, boosts and levels costs a
 event needs them all. Each process keeps one snapshot and reloads it when the shared counter in
 `config_version` moves; the counter is bumped in the same flush as any configuration change.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,12 +18,27 @@ from sqlalchemy.orm import Session
 from ..engine.streaks import StreakRules
 from ..extensions import db
 from ..models import (
-    Achievement, ConfigVersion, Metric, PointsBoost, PointsLevel, PointsSystem, PointsTrigger, StreakConfig,
+    Achievement,
+    ConfigVersion,
+    Metric,
+    PointsBoost,
+    PointsLevel,
+    PointsSystem,
+    PointsTrigger,
+    StreakConfig,
     StreakRequirement,
 )
 
-CONFIG_MODELS = (Achievement, Metric, PointsBoost, PointsLevel, PointsSystem, PointsTrigger, StreakConfig,
-                 StreakRequirement)
+CONFIG_MODELS = (
+    Achievement,
+    Metric,
+    PointsBoost,
+    PointsLevel,
+    PointsSystem,
+    PointsTrigger,
+    StreakConfig,
+    StreakRequirement,
+)
 # Other features register their configuration models here to share the same invalidation, and a loader
 # (name -> fn() returning an immutable value, read as snapshot.extras[name]) to cache it with the rest.
 EXTRA_CONFIG_MODELS: list = []
@@ -111,8 +127,11 @@ class Snapshot:
     extras: dict = field(default_factory=dict)
 
     def active_achievements(self, trigger: str, metric_id: Optional[int] = None) -> list[AchievementDef]:
-        return [a for a in self.achievements if a.status == "active" and a.trigger == trigger
-                and (metric_id is None or a.metric_id == metric_id)]
+        return [
+            a
+            for a in self.achievements
+            if a.status == "active" and a.trigger == trigger and (metric_id is None or a.metric_id == metric_id)
+        ]
 
     def triggers_of(self, type_: str) -> list[TriggerDef]:
         return [t for t in self.triggers if t.type == type_]
@@ -176,28 +195,59 @@ def _forget_memo(session: Session, transaction) -> None:
 
 def _load(version: int) -> Snapshot:
     s = db.session
-    metrics = {m.key: MetricDef(m.id, m.key, m.name, m.unit, bool(m.allow_negative)) for m in s.execute(db.select(Metric)).scalars()}
+    metrics = {
+        m.key: MetricDef(m.id, m.key, m.name, m.unit, bool(m.allow_negative))
+        for m in s.execute(db.select(Metric)).scalars()
+    }
     cfg = s.execute(db.select(StreakConfig).order_by(StreakConfig.id).limit(1)).scalar_one_or_none()
     from .streaks import rules_from  # one builder of StreakRules (streaks imports this module lazily)
+
     streak = rules_from(cfg) if cfg is not None and cfg.enabled else None
     achievements = tuple(
-        AchievementDef(a.id, a.key, a.name, a.description or "", a.badge or "", a.trigger, a.metric_id, a.threshold,
-                       a.streak_length, tuple(a.prerequisite_ids or ()), dict(a.attribute_filters or {}), a.status)
-        for a in s.execute(db.select(Achievement).order_by(Achievement.id)).scalars())
+        AchievementDef(
+            a.id,
+            a.key,
+            a.name,
+            a.description or "",
+            a.badge or "",
+            a.trigger,
+            a.metric_id,
+            a.threshold,
+            a.streak_length,
+            tuple(a.prerequisite_ids or ()),
+            dict(a.attribute_filters or {}),
+            a.status,
+        )
+        for a in s.execute(db.select(Achievement).order_by(Achievement.id)).scalars()
+    )
     levels: dict[int, list] = {}
     for lv in s.execute(db.select(PointsLevel).order_by(PointsLevel.threshold)).scalars():
         levels.setdefault(lv.system_id, []).append(LevelDef(lv.id, lv.key, lv.name, lv.threshold, lv.badge or ""))
-    systems = {p.id: SystemDef(p.id, p.key, p.name, p.badge or "", p.daily_cap, p.max_balance,
-                               tuple(levels.get(p.id, ())))
-               for p in s.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars()}
+    systems = {
+        p.id: SystemDef(p.id, p.key, p.name, p.badge or "", p.daily_cap, p.max_balance, tuple(levels.get(p.id, ())))
+        for p in s.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars()
+    }
     triggers = tuple(
-        TriggerDef(t.id, t.system_id, t.type, t.metric_id, t.per_units or 1.0, t.streak_length, t.achievement_id,
-                   t.interval_hours, t.points, dict(t.attribute_filters or {}))
-        for t in s.execute(db.select(PointsTrigger).where(PointsTrigger.active.is_(True))
-                           .order_by(PointsTrigger.id)).scalars())
-    boosts = tuple(BoostDef(b.id, b.system_id, b.multiplier, b.rounding, b.starts_at, b.ends_at,
-                            dict(b.attribute_filters or {}))
-                   for b in s.execute(db.select(PointsBoost).order_by(PointsBoost.id)).scalars())
+        TriggerDef(
+            t.id,
+            t.system_id,
+            t.type,
+            t.metric_id,
+            t.per_units or 1.0,
+            t.streak_length,
+            t.achievement_id,
+            t.interval_hours,
+            t.points,
+            dict(t.attribute_filters or {}),
+        )
+        for t in s.execute(
+            db.select(PointsTrigger).where(PointsTrigger.active.is_(True)).order_by(PointsTrigger.id)
+        ).scalars()
+    )
+    boosts = tuple(
+        BoostDef(b.id, b.system_id, b.multiplier, b.rounding, b.starts_at, b.ends_at, dict(b.attribute_filters or {}))
+        for b in s.execute(db.select(PointsBoost).order_by(PointsBoost.id)).scalars()
+    )
     extras = {name: load() for name, load in EXTRA_LOADERS.items()}
     return Snapshot(version, metrics, streak, achievements, systems, triggers, boosts, extras)
 
@@ -213,7 +263,8 @@ def bump(session: Optional[Session] = None) -> None:
     """Move the shared counter (also call this after bulk UPDATEs of configuration tables)."""
     session = session or db.session
     session.info.pop(_MEMO, None)
-    result = session.execute(update(ConfigVersion).where(ConfigVersion.id == 1)
-                             .values(version=ConfigVersion.version + 1))
+    result = session.execute(
+        update(ConfigVersion).where(ConfigVersion.id == 1).values(version=ConfigVersion.version + 1)
+    )
     if result.rowcount == 0:
         session.add(ConfigVersion(id=1, version=1))

@@ -1,4 +1,5 @@
 """Streak persistence: rules from config, state rows, period history and the freeze ledger."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -18,9 +19,11 @@ def get_config() -> Optional[StreakConfig]:
 
 def rules_from(config: StreakConfig) -> engine.StreakRules:
     """The engine's rules for a config (requirements read fresh, not from a cached relationship)."""
-    reqs = db.session.execute(db.select(Metric.key, StreakRequirement.threshold)
-                              .join(Metric, Metric.id == StreakRequirement.metric_id)
-                              .where(StreakRequirement.config_id == config.id)).all()
+    reqs = db.session.execute(
+        db.select(Metric.key, StreakRequirement.threshold)
+        .join(Metric, Metric.id == StreakRequirement.metric_id)
+        .where(StreakRequirement.config_id == config.id)
+    ).all()
     return engine.StreakRules(
         frequency=config.frequency,
         mode=config.mode,
@@ -33,10 +36,15 @@ def rules_from(config: StreakConfig) -> engine.StreakRules:
 
 def _state_of(row: UserStreak) -> engine.StreakState:
     return engine.StreakState(
-        length=row.length, longest=row.longest, started_on=row.started_on,
-        last_extended=row.last_extended, last_covered=row.last_covered,
-        progress_period=row.progress_period, progress=dict(row.progress or {}),
-        periods_since_grant=row.periods_since_grant, freezes=row.freezes,
+        length=row.length,
+        longest=row.longest,
+        started_on=row.started_on,
+        last_extended=row.last_extended,
+        last_covered=row.last_covered,
+        progress_period=row.progress_period,
+        progress=dict(row.progress or {}),
+        periods_since_grant=row.periods_since_grant,
+        freezes=row.freezes,
     )
 
 
@@ -49,13 +57,20 @@ def get_or_create_row(user_id: int, rules: Optional[engine.StreakRules] = None) 
         if initial > 0:
             row.freezes = initial
             for _ in range(initial):
-                db.session.add(FreezeLedger(user_id=user_id, delta=1, kind="granted", reason="initial grant",
-                                            created_at=utcnow()))
+                db.session.add(
+                    FreezeLedger(user_id=user_id, delta=1, kind="granted", reason="initial grant", created_at=utcnow())
+                )
     return row
 
 
-def _write(row: UserStreak, change: engine.StreakChange, rules: engine.StreakRules, tz: str,
-           event_id: Optional[int], now: datetime) -> None:
+def _write(
+    row: UserStreak,
+    change: engine.StreakChange,
+    rules: engine.StreakRules,
+    tz: str,
+    event_id: Optional[int],
+    now: datetime,
+) -> None:
     s = change.state
     row.length, row.longest, row.started_on = s.length, s.longest, s.started_on
     row.last_extended, row.last_covered = s.last_extended, s.last_covered
@@ -64,19 +79,45 @@ def _write(row: UserStreak, change: engine.StreakChange, rules: engine.StreakRul
     row.updated_at = now
     for p in change.periods:
         # A missed period closed at its local midnight, even when we only notice it later.
-        closed = now if p.outcome == "extended" else min(now, cal.local_midnight_utc(
-            cal.next_period_start(rules.frequency, p.period_start), tz))
-        db.session.add(StreakPeriod(user_id=row.user_id, period_start=p.period_start, period_end=p.period_end,
-                                    length=p.length, outcome=p.outcome, closed_at=closed,
-                                    event_id=event_id if p.outcome == "extended" else None))
+        closed = (
+            now
+            if p.outcome == "extended"
+            else min(now, cal.local_midnight_utc(cal.next_period_start(rules.frequency, p.period_start), tz))
+        )
+        db.session.add(
+            StreakPeriod(
+                user_id=row.user_id,
+                period_start=p.period_start,
+                period_end=p.period_end,
+                length=p.length,
+                outcome=p.outcome,
+                closed_at=closed,
+                event_id=event_id if p.outcome == "extended" else None,
+            )
+        )
     for start in change.freezes_consumed:
-        db.session.add(FreezeLedger(user_id=row.user_id, delta=-1, kind="consumed", reason="missed period",
-                                    period_start=start, created_at=min(now, cal.local_midnight_utc(
-                                        cal.next_period_start(rules.frequency, start), tz))))
+        db.session.add(
+            FreezeLedger(
+                user_id=row.user_id,
+                delta=-1,
+                kind="consumed",
+                reason="missed period",
+                period_start=start,
+                created_at=min(now, cal.local_midnight_utc(cal.next_period_start(rules.frequency, start), tz)),
+            )
+        )
     for _ in range(change.freezes_granted):
-        db.session.add(FreezeLedger(user_id=row.user_id, delta=1, kind="granted",
-                                    reason=f"every {rules.freeze_every} periods", period_start=s.last_extended,
-                                    event_id=event_id, created_at=now))
+        db.session.add(
+            FreezeLedger(
+                user_id=row.user_id,
+                delta=1,
+                kind="granted",
+                reason=f"every {rules.freeze_every} periods",
+                period_start=s.last_extended,
+                event_id=event_id,
+                created_at=now,
+            )
+        )
     if change.broken:
         outbox.emit("streak.lost", row.user_id, {"lost_length": change.lost_length}, event_id)
     if change.extended:
@@ -85,11 +126,13 @@ def _write(row: UserStreak, change: engine.StreakChange, rules: engine.StreakRul
 
 def current_rules() -> Optional[engine.StreakRules]:
     from . import snapshot
+
     return snapshot.get().streak
 
 
-def record_activity(user, metric_key: str, value: float, tz: str, now: datetime,
-                    event_id: Optional[int]) -> Optional[tuple[engine.StreakChange, engine.StreakRules]]:
+def record_activity(
+    user, metric_key: str, value: float, tz: str, now: datetime, event_id: Optional[int]
+) -> Optional[tuple[engine.StreakChange, engine.StreakRules]]:
     rules = current_rules()
     if rules is None:
         return None
@@ -131,9 +174,11 @@ def grant_freeze(user_id: int, reason: str, amount: int = 1) -> int:
 
 
 def freeze_balance(user_id: int) -> int:
-    return int(db.session.execute(
-        db.select(db.func.coalesce(db.func.sum(FreezeLedger.delta), 0)).where(FreezeLedger.user_id == user_id)
-    ).scalar_one())
+    return int(
+        db.session.execute(
+            db.select(db.func.coalesce(db.func.sum(FreezeLedger.delta), 0)).where(FreezeLedger.user_id == user_id)
+        ).scalar_one()
+    )
 
 
 def summary(user, now: Optional[datetime] = None) -> dict:
@@ -141,8 +186,17 @@ def summary(user, now: Optional[datetime] = None) -> dict:
     now = now or utcnow()
     rules = current_rules()
     if rules is None:
-        return {"length": 0, "longest": 0, "frequency": None, "freezes": 0, "expires_utc": None,
-                "extended_this_period": False, "period_start": None, "period_end": None, "at_risk": False}
+        return {
+            "length": 0,
+            "longest": 0,
+            "frequency": None,
+            "freezes": 0,
+            "expires_utc": None,
+            "extended_this_period": False,
+            "period_start": None,
+            "period_end": None,
+            "at_risk": False,
+        }
     settle_user(user, now)
     row = db.session.get(UserStreak, user.id)
     state = _state_of(row) if row else engine.StreakState()

@@ -1,4 +1,5 @@
 """INSERT ... ON CONFLICT for the two databases gamify runs on (PostgreSQL and SQLite share the syntax)."""
+
 from __future__ import annotations
 
 from sqlalchemy import insert
@@ -22,4 +23,4 @@ def insert_rows(model, rows: list[dict], chunk: int = 500) -> None:
     """A few rows as one multi-row INSERT ... VALUES statement (no ORM objects, no ids back). Drivers
     run a plain executemany as one server execution per row (psycopg 3 pipelines them)."""
     for i in range(0, len(rows), chunk):
-        db.session.execute(insert(model).values(rows[i:i + chunk]))
+        db.session.execute(insert(model).values(rows[i : i + chunk]))

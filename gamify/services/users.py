@@ -1,11 +1,11 @@
 """Players: identify from the host app, sign up in the browser, time zone changes."""
+
 from __future__ import annotations
 
 import uuid
-
-import email_validator
 from typing import Optional
 
+import email_validator
 from werkzeug.security import generate_password_hash
 
 from ..engine import calendar as cal
@@ -14,7 +14,6 @@ from ..models import ROLE_PLAYER, User
 from ..models._common import utcnow
 from . import achievements, points
 from .upsert import dialect_insert
-
 
 # Self-hosted installs (and the demo) use addresses on intranet domains such as `.local`, which
 # email-validator refuses as special-use names by default; it documents this list as adjustable.
@@ -29,7 +28,7 @@ def clean_email(address: str) -> str:
     try:
         return email_validator.validate_email(address.strip(), check_deliverability=False).normalized.lower()
     except email_validator.EmailNotValidError as e:
-        raise UserError("email", f"not a valid email address: {e}")
+        raise UserError("email", f"not a valid email address: {e}") from e
 
 
 class UserError(ValueError):
@@ -48,13 +47,20 @@ def on_created(user: User) -> None:
     points.on_signup(user)
     achievements.refresh_rarity()
     from . import streaks  # initial freezes are granted with the streak row
+
     rules = streaks.current_rules()
     if rules is not None:
         streaks.get_or_create_row(user.id, rules)
 
 
-def identify(external_id: str, *, name: Optional[str] = None, email: Optional[str] = None,
-             tz: Optional[str] = None, attributes: Optional[dict] = None) -> tuple[User, bool]:
+def identify(
+    external_id: str,
+    *,
+    name: Optional[str] = None,
+    email: Optional[str] = None,
+    tz: Optional[str] = None,
+    attributes: Optional[dict] = None,
+) -> tuple[User, bool]:
     """Create or update a player by the host app's id. Returns (user, created)."""
     if email is not None:
         email = clean_email(email)
@@ -62,16 +68,26 @@ def identify(external_id: str, *, name: Optional[str] = None, email: Optional[st
         try:
             cal.zone(tz)
         except cal.InvalidTimezone as e:
-            raise UserError("tz", str(e))
+            raise UserError("tz", str(e)) from e
     user = by_external_id(external_id)
     created = False
     if user is None:
         # INSERT ... ON CONFLICT DO NOTHING: two first requests for one id race; the loser reads the
         # winner's row (committed: the conflict waited for it) instead of failing on the unique index.
-        new_id = db.session.execute(dialect_insert(User).values(
-            external_id=external_id, role=ROLE_PLAYER, timezone=tz or "UTC", attributes={}, control_group=False,
-            display_name=name or external_id, created_at=utcnow(),
-        ).on_conflict_do_nothing(index_elements=["external_id"]).returning(User.id)).scalar()
+        new_id = db.session.execute(
+            dialect_insert(User)
+            .values(
+                external_id=external_id,
+                role=ROLE_PLAYER,
+                timezone=tz or "UTC",
+                attributes={},
+                control_group=False,
+                display_name=name or external_id,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["external_id"])
+            .returning(User.id)
+        ).scalar()
         created = new_id is not None
         user = db.session.get(User, new_id) if created else by_external_id(external_id)
     if name is not None:
@@ -95,14 +111,25 @@ def signup(email: str, password: str, display_name: str, tz: str, attributes: Op
     try:
         cal.zone(tz)
     except cal.InvalidTimezone as e:
-        raise UserError("timezone", str(e))
+        raise UserError("timezone", str(e)) from e
     # One statement decides who gets the address (two signups racing for it: one wins, one is told), and
     # the external id is random, so a host app can never take it first ("web-<next id>" could be).
-    new_id = db.session.execute(dialect_insert(User).values(
-        email=email, display_name=display_name, timezone=tz, role=ROLE_PLAYER, attributes=attributes or {},
-        control_group=False, created_at=utcnow(), external_id=f"web-{uuid.uuid4().hex}",
-        password_hash=generate_password_hash(password),
-    ).on_conflict_do_nothing(index_elements=["email"]).returning(User.id)).scalar()
+    new_id = db.session.execute(
+        dialect_insert(User)
+        .values(
+            email=email,
+            display_name=display_name,
+            timezone=tz,
+            role=ROLE_PLAYER,
+            attributes=attributes or {},
+            control_group=False,
+            created_at=utcnow(),
+            external_id=f"web-{uuid.uuid4().hex}",
+            password_hash=generate_password_hash(password),
+        )
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(User.id)
+    ).scalar()
     if new_id is None:
         raise UserError("email", "an account with this email already exists")
     user = db.session.get(User, new_id)

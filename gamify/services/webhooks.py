@@ -9,6 +9,7 @@ from the schedule.
 Signature (for receivers; see `verify_signature`):
     X-Gamify-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,13 @@ def signature_header(secret: str, body: bytes | str, timestamp: Optional[int] = 
     return f"t={ts},v1={compute_signature(secret, ts, body)}"
 
 
-def verify_signature(secret: str, body: bytes | str, header: Optional[str], tolerance: int = DEFAULT_TOLERANCE,
-                     now: Optional[float] = None) -> bool:
+def verify_signature(
+    secret: str,
+    body: bytes | str,
+    header: Optional[str],
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: Optional[float] = None,
+) -> bool:
     """For receivers: True when `header` (the X-Gamify-Signature value) signs exactly `body` (the raw
     request body, before any JSON parsing) with `secret`, and its timestamp is within `tolerance`
     seconds of now (replay protection; tolerance=0 disables that check). Several v1= entries are
@@ -115,9 +121,15 @@ def validate_event_types(types) -> list[str]:
 
 def create_endpoint(url: str, event_types, description: str = "", active: bool = True) -> WebhookEndpoint:
     now = utcnow()
-    ep = WebhookEndpoint(url=validate_url(url), event_types=validate_event_types(event_types),
-                         description=(description or "").strip()[:200], active=active, secret=generate_secret(),
-                         created_at=now, updated_at=now)
+    ep = WebhookEndpoint(
+        url=validate_url(url),
+        event_types=validate_event_types(event_types),
+        description=(description or "").strip()[:200],
+        active=active,
+        secret=generate_secret(),
+        created_at=now,
+        updated_at=now,
+    )
     db.session.add(ep)
     db.session.flush()
     return ep
@@ -168,36 +180,59 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
 
     now = now or utcnow()
     # Plain rows, not ORM objects, and one UPDATE to mark them: events come by the thousand a second.
-    events = db.session.execute(db.select(
-        DomainEvent.id, DomainEvent.type, DomainEvent.user_id, DomainEvent.payload, DomainEvent.created_at)
-        .where(DomainEvent.dispatched_at.is_(None)).order_by(DomainEvent.id).limit(limit)
-        .with_for_update(skip_locked=True)).all()
+    events = db.session.execute(
+        db.select(DomainEvent.id, DomainEvent.type, DomainEvent.user_id, DomainEvent.payload, DomainEvent.created_at)
+        .where(DomainEvent.dispatched_at.is_(None))
+        .order_by(DomainEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
     result = DispatchResult(events=len(events))
     if not events:
         return result
     endpoints = db.session.execute(db.select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))).scalars().all()
     user_ids = {e.user_id for e in events if e.user_id is not None}
-    externals = dict(db.session.execute(db.select(User.id, User.external_id).where(User.id.in_(user_ids))).all()) \
-        if user_ids else {}
+    externals = (
+        dict(db.session.execute(db.select(User.id, User.external_id).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
     already = set()
     if endpoints:
-        already = set(db.session.execute(db.select(WebhookDelivery.endpoint_id, WebhookDelivery.domain_event_id)
-                                         .where(WebhookDelivery.domain_event_id.in_([e.id for e in events]))).all())
+        already = set(
+            db.session.execute(
+                db.select(WebhookDelivery.endpoint_id, WebhookDelivery.domain_event_id).where(
+                    WebhookDelivery.domain_event_id.in_([e.id for e in events])
+                )
+            ).all()
+        )
     new_deliveries = []
     for ev in events:
         targets = [ep for ep in endpoints if ep.subscribes_to(ev.type) and (ep.id, ev.id) not in already]
         if targets:
             body = event_body(ev, externals.get(ev.user_id))
             for ep in targets:
-                d = WebhookDelivery(endpoint_id=ep.id, domain_event_id=ev.id, event_type=ev.type, body=body,
-                                    status="pending", attempts=0, last_error="", created_at=now)
+                d = WebhookDelivery(
+                    endpoint_id=ep.id,
+                    domain_event_id=ev.id,
+                    event_type=ev.type,
+                    body=body,
+                    status="pending",
+                    attempts=0,
+                    last_error="",
+                    created_at=now,
+                )
                 db.session.add(d)
                 new_deliveries.append(d)
         send_id = reminders.on_domain_event(ev, now)
         if send_id is not None:
             result.emails.append(send_id)
-    db.session.execute(update(DomainEvent).where(DomainEvent.id.in_([e.id for e in events]))
-                       .values(dispatched_at=now).execution_options(synchronize_session=False))
+    db.session.execute(
+        update(DomainEvent)
+        .where(DomainEvent.id.in_([e.id for e in events]))
+        .values(dispatched_at=now)
+        .execution_options(synchronize_session=False)
+    )
     db.session.flush()
     result.deliveries = [d.id for d in new_deliveries]
     return result
@@ -225,11 +260,27 @@ def dispatch_pending(limit: int = 500, max_batches: int = 100) -> DispatchResult
 
 def create_test_delivery(ep: WebhookEndpoint) -> WebhookDelivery:
     now = utcnow()
-    body = json.dumps({"id": None, "type": TEST_EVENT_TYPE, "created_at": now.isoformat(), "user": None,
-                       "data": {"message": "Test event from gamify", "endpoint_id": ep.id}},
-                      sort_keys=True, separators=(",", ":"))
-    d = WebhookDelivery(endpoint_id=ep.id, domain_event_id=None, event_type=TEST_EVENT_TYPE, body=body,
-                        status="pending", attempts=0, last_error="", created_at=now)
+    body = json.dumps(
+        {
+            "id": None,
+            "type": TEST_EVENT_TYPE,
+            "created_at": now.isoformat(),
+            "user": None,
+            "data": {"message": "Test event from gamify", "endpoint_id": ep.id},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    d = WebhookDelivery(
+        endpoint_id=ep.id,
+        domain_event_id=None,
+        event_type=TEST_EVENT_TYPE,
+        body=body,
+        status="pending",
+        attempts=0,
+        last_error="",
+        created_at=now,
+    )
     db.session.add(d)
     db.session.flush()
     return d
@@ -239,9 +290,17 @@ def stale_delivery_ids(now: Optional[datetime] = None, limit: int = 1000) -> lis
     """Deliveries that should be in a job (pending or retrying, from the last 3 days); the caller
     skips those whose RQ job still exists."""
     now = now or utcnow()
-    return list(db.session.execute(db.select(WebhookDelivery.id).where(
-        WebhookDelivery.status.in_(("pending", "retrying")),
-        WebhookDelivery.created_at > now - timedelta(days=3)).order_by(WebhookDelivery.id).limit(limit)).scalars())
+    return list(
+        db.session.execute(
+            db.select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.status.in_(("pending", "retrying")),
+                WebhookDelivery.created_at > now - timedelta(days=3),
+            )
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,15 +321,24 @@ def allow_private_addresses() -> bool:
     from flask import current_app
 
     from ..models.webhooks import MessagingSettings
+
     if current_app.config.get("WEBHOOKS_ALLOW_PRIVATE"):
         return True
-    row = db.session.execute(db.select(MessagingSettings.webhooks_allow_private)
-                             .order_by(MessagingSettings.id).limit(1)).scalar_one_or_none()
+    row = db.session.execute(
+        db.select(MessagingSettings.webhooks_allow_private).order_by(MessagingSettings.id).limit(1)
+    ).scalar_one_or_none()
     return bool(row)
 
 
-def post(url: str, secret: str, body: str, event_type: str, delivery_id: int,
-         timestamp: Optional[int] = None, allow_private: bool = False) -> Attempt:
+def post(
+    url: str,
+    secret: str,
+    body: str,
+    event_type: str,
+    delivery_id: int,
+    timestamp: Optional[int] = None,
+    allow_private: bool = False,
+) -> Attempt:
     """One HTTP attempt. Network errors and non-2xx replies are failures. Redirects are not followed
     (the signed body must reach the registered URL). Unless `allow_private`, the URL's addresses must
     be public, checked after resolution and again on connecting (gamify.netguard)."""
@@ -293,8 +361,9 @@ def post(url: str, secret: str, body: str, event_type: str, delivery_id: int,
         DELIVERY_HEADER: str(delivery_id),
     }
     try:
-        resp = netguard.session(allow_private).post(url, data=data, headers=headers, timeout=TIMEOUT,
-                                                   allow_redirects=False)
+        resp = netguard.session(allow_private).post(
+            url, data=data, headers=headers, timeout=TIMEOUT, allow_redirects=False
+        )
     except requests.RequestException as e:
         blocked = _blocked(e)
         if blocked is not None:
@@ -309,6 +378,7 @@ def post(url: str, secret: str, body: str, event_type: str, delivery_id: int,
 def _blocked(e: BaseException):
     """The netguard refusal inside a requests/urllib3 error chain, if that is what it was."""
     from ..netguard import BlockedAddress
+
     seen = 0
     while e is not None and seen < 10:
         if isinstance(e, BlockedAddress):

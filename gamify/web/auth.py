@@ -1,4 +1,5 @@
 """Sign up, log in, log out (Flask-Login sessions, Flask-WTF forms with CSRF)."""
+
 from urllib.parse import urlparse
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
@@ -70,7 +71,9 @@ def login():
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.execute(db.select(User).where(User.email == form.email.data.strip().lower())).scalar_one_or_none()
+        user = db.session.execute(
+            db.select(User).where(User.email == form.email.data.strip().lower())
+        ).scalar_one_or_none()
         if user is not None and user.check_password(form.password.data):
             login_user(user, remember=True)
             return redirect(safe_next(request.args.get("next")) or home_for(user))

@@ -1,5 +1,6 @@
 """Player pages for energy: the self-refreshing bar partial, actions, the energy page (gifts, refills,
 boosts, history) and friends. Login required everywhere; every POST is CSRF-protected."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -24,11 +25,22 @@ from ..services.friends import FriendError
 
 bp = Blueprint("energy", __name__)
 
-TX_LABELS = {"consumption": "Spent", "regeneration": "Regenerated", "token_refill": "Token refill",
-             "gift_sent": "Gift sent", "gift_received": "Gift received", "gift_refund": "Gift refunded",
-             "boost_applied": "Boost", "admin_adjust": "Adjustment"}
-BOOST_LABELS = {"regen_speed": "Faster regeneration", "max_energy_increase": "More max energy",
-                "consumption_reduction": "Cheaper actions", "instant_refill": "Instant refill"}
+TX_LABELS = {
+    "consumption": "Spent",
+    "regeneration": "Regenerated",
+    "token_refill": "Token refill",
+    "gift_sent": "Gift sent",
+    "gift_received": "Gift received",
+    "gift_refund": "Gift refunded",
+    "boost_applied": "Boost",
+    "admin_adjust": "Adjustment",
+}
+BOOST_LABELS = {
+    "regen_speed": "Faster regeneration",
+    "max_energy_increase": "More max energy",
+    "consumption_reduction": "Cheaper actions",
+    "instant_refill": "Instant refill",
+}
 
 
 def _is_htmx() -> bool:
@@ -51,11 +63,17 @@ def local_time(moment: Optional[datetime], fmt: str = "%b %d, %H:%M") -> str:
 @bp.context_processor
 def _helpers():
     from ..engine.energy import human_duration
-    return {"energy_local": local_time, "energy_duration": human_duration, "tx_labels": TX_LABELS,
-            "boost_labels": BOOST_LABELS}
+
+    return {
+        "energy_local": local_time,
+        "energy_duration": human_duration,
+        "tx_labels": TX_LABELS,
+        "boost_labels": BOOST_LABELS,
+    }
 
 
 # ------------------------------------------------------------------------------------------ forms
+
 
 class GiftForm(FlaskForm):
     recipient = SelectField("Friend", coerce=int, validators=[InputRequired(message="Choose a friend.")])
@@ -64,8 +82,7 @@ class GiftForm(FlaskForm):
 
 
 class RefillForm(FlaskForm):
-    tokens = Whole("Tokens", default=1,
-                          validators=[InputRequired(message="How many tokens?"), NumberRange(min=1)])
+    tokens = Whole("Tokens", default=1, validators=[InputRequired(message="How many tokens?"), NumberRange(min=1)])
 
 
 class FriendForm(FlaskForm):
@@ -77,12 +94,15 @@ def _gift_form(user: User, limits: dict) -> GiftForm:
     form.recipient.choices = [SelectChoice(f.id, f.name) for f in friends.friends(user)]
     if request.method == "GET" and form.amount.data is None:
         form.amount.data = limits["default"]
-    form.amount.validators = [InputRequired(message="How much energy?"),
-                              NumberRange(min=limits["min"], max=limits["max"])]
+    form.amount.validators = [
+        InputRequired(message="How much energy?"),
+        NumberRange(min=limits["min"], max=limits["max"]),
+    ]
     return form
 
 
 # ------------------------------------------------------------------------------------------ bar
+
 
 @bp.get("/energy/bar")
 @login_required
@@ -94,6 +114,7 @@ def bar():
 
 
 # ------------------------------------------------------------------------------------------ actions
+
 
 @bp.get("/actions")
 @login_required
@@ -123,19 +144,20 @@ def perform(key: str):
             return redirect(url_for("energy.actions"))
         if e.status == 404 and e.field == "action":
             return render_template("energy/_action_result.html", error=str(e), energy=status, result=None), 200
-        return render_template("energy/_action_result.html", error=str(e), extra=e.extra, energy=status,
-                               result=None, action_key=key), 200
+        return render_template(
+            "energy/_action_result.html", error=str(e), extra=e.extra, energy=status, result=None, action_key=key
+        ), 200
     action = energy.get_action(key)
     status = energy.status(user)
     db.session.commit()
     if not _is_htmx():
         flash(f"{action.name}: done, {result['energy']['spent']} energy spent.", "success")
         return redirect(url_for("energy.actions"))
-    return render_template("energy/_action_result.html", result=result, action=action, energy=status,
-                           error=None)
+    return render_template("energy/_action_result.html", result=result, action=action, energy=status, error=None)
 
 
 # ------------------------------------------------------------------------------------------ energy page
+
 
 @bp.get("/energy")
 @login_required
@@ -149,11 +171,19 @@ def _render_page(gift_form: Optional[GiftForm] = None, refill_form: Optional[Ref
     page_no = params.page_arg(request.args)
     s = energy.get_settings()
     html = render_template(
-        "energy/energy.html", energy=energy.status(user), limits=limits,
-        gift_form=gift_form or _gift_form(user, limits), refill_form=refill_form or RefillForm(),
-        pending=energy.pending_gifts(user), sent=energy.sent_gifts(user, 5), boosts=energy.list_boosts(),
-        history=energy.history(user, page_no), tokens=energy.token_balance(user), settings=s,
-        has_friends=bool(friends.friends(user)))
+        "energy/energy.html",
+        energy=energy.status(user),
+        limits=limits,
+        gift_form=gift_form or _gift_form(user, limits),
+        refill_form=refill_form or RefillForm(),
+        pending=energy.pending_gifts(user),
+        sent=energy.sent_gifts(user, 5),
+        boosts=energy.list_boosts(),
+        history=energy.history(user, page_no),
+        tokens=energy.token_balance(user),
+        settings=s,
+        has_friends=bool(friends.friends(user)),
+    )
     db.session.commit()
     return html, code
 
@@ -177,8 +207,10 @@ def refill():
     except EnergyError as e:
         return _fail(e, "#refill")
     db.session.commit()
-    flash(f"+{r['energy_added']} energy for {r['tokens_charged']} token{'s' if r['tokens_charged'] != 1 else ''}.",
-          "success")
+    flash(
+        f"+{r['energy_added']} energy for {r['tokens_charged']} token{'s' if r['tokens_charged'] != 1 else ''}.",
+        "success",
+    )
     return redirect(url_for("energy.page"))
 
 
@@ -226,12 +258,16 @@ def apply_boost(key: str):
     except EnergyError as e:
         return _fail(e, "#boosts")
     db.session.commit()
-    flash(f"{pb.name} applied" + (f" until {local_time(pb.expires_at)}." if pb.expires_at and
-                                  pb.type != "instant_refill" else "."), "success")
+    flash(
+        f"{pb.name} applied"
+        + (f" until {local_time(pb.expires_at)}." if pb.expires_at and pb.type != "instant_refill" else "."),
+        "success",
+    )
     return redirect(url_for("energy.page") + "#boosts")
 
 
 # ------------------------------------------------------------------------------------------ friends
+
 
 @bp.route("/friends", methods=["GET", "POST"])
 @login_required
@@ -253,8 +289,13 @@ def friends_page():
                 return redirect(url_for("energy.friends_page"))
         else:
             code = 400
-    html = render_template("energy/friends.html", form=form, friends=friends.friends(user),
-                           incoming=friends.incoming(user), outgoing=friends.outgoing(user))
+    html = render_template(
+        "energy/friends.html",
+        form=form,
+        friends=friends.friends(user),
+        incoming=friends.incoming(user),
+        outgoing=friends.outgoing(user),
+    )
     return html, code
 
 

@@ -1,5 +1,6 @@
 """Player leaderboard pages: tabs per board and per segment (HTMX partials), my row and neighbours,
 past runs."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -44,10 +45,18 @@ def _panel(board: Leaderboard, segment: str) -> dict:
     me = svc.position(board, period, segment, current_user.id, radius=2)
     shown = {e["user_id"] for e in data["entries"]}
     around = [] if me is None or current_user.id in shown else [e for e in me["around"] if e["user_id"] not in shown]
-    return {"board": board, "segment": segment, "segment_label": engine.segment_label(segment, mine=True),
-            "segment_tabs": _segment_tabs(board), "period": svc.period_info(board, period, tz), "data": data,
-            "me": me, "around": around, "runs": svc.runs(board, segment, 10) if board.repeating else [],
-            "unit": board_unit(board)}
+    return {
+        "board": board,
+        "segment": segment,
+        "segment_label": engine.segment_label(segment, mine=True),
+        "segment_tabs": _segment_tabs(board),
+        "period": svc.period_info(board, period, tz),
+        "data": data,
+        "me": me,
+        "around": around,
+        "runs": svc.runs(board, segment, 10) if board.repeating else [],
+        "unit": board_unit(board),
+    }
 
 
 def _resolve(key: str | None) -> tuple[list[Leaderboard], Leaderboard | None, str]:
@@ -97,8 +106,16 @@ def run(key: str, period_start: str):
     entries = list(found.rankings or []) if found else []
     if not any(e.get("user_id") == current_user.id for e in entries):
         mine = svc.position(board, day.isoformat(), segment, current_user.id, 0, use_redis=False)
-    return render_template("leaderboards/run.html", board=board, segment=segment, run=found, day=day,
-                           end=engine.period_end(board.frequency, board.start_date, day), entries=entries,
-                           mine=mine, unit=board_unit(board),
-                           segment_label=engine.segment_label(segment, mine=True),
-                           runs=svc.runs(board, segment, 10))
+    return render_template(
+        "leaderboards/run.html",
+        board=board,
+        segment=segment,
+        run=found,
+        day=day,
+        end=engine.period_end(board.frequency, board.start_date, day),
+        entries=entries,
+        mine=mine,
+        unit=board_unit(board),
+        segment_label=engine.segment_label(segment, mine=True),
+        runs=svc.runs(board, segment, 10),
+    )

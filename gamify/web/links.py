@@ -6,6 +6,7 @@ GET /unsubscribe/<token>   confirmation page (mail scanners that follow links ch
 POST /unsubscribe/<token>  unsubscribes (RFC 8058 one-click: no login, no CSRF token)
 Bad links get a friendly page: 400 (tampered / not usable) or 410 (expired), with a login button.
 """
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
@@ -29,8 +30,9 @@ def _player_from_login_link(purpose: str, token: str) -> tuple[links.LoginClaim,
     if user is None:
         raise links.LinkError(400, "This link belongs to an account that no longer exists.")
     if user.role != ROLE_PLAYER or user.is_admin:
-        raise links.LinkError(400, "This kind of link cannot sign in to this account. Please log in with "
-                                   "your password.")
+        raise links.LinkError(
+            400, "This kind of link cannot sign in to this account. Please log in with your password."
+        )
     return claim, user
 
 
@@ -81,5 +83,4 @@ def unsubscribe(token: str):
     resubscribe = request.form.get("action") == "resubscribe"
     outbox.set_preference(user.id, claim.type, "email", resubscribe)
     db.session.commit()
-    return render_template("links/unsubscribed.html", user=user, label=label, token=token,
-                           resubscribed=resubscribe)
+    return render_template("links/unsubscribed.html", user=user, label=label, token=token, resubscribed=resubscribe)

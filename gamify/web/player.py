@@ -1,12 +1,12 @@
 """Player pages (login required): dashboard, streak calendar, achievements, points, settings and
 notifications. Server-rendered; HTMX swaps partials (templates/player/_*.html) where it helps."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Optional
 
-from flask import (Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
@@ -14,8 +14,8 @@ from sqlalchemy import or_, update
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..engine import calendar as cal
 from .. import params
+from ..engine import calendar as cal
 from ..extensions import db
 from ..models import Achievement, AchievementCompletion, Notification, PointsAward, PointsSystem, User
 from ..models._common import utcnow
@@ -52,9 +52,14 @@ def _forbidden(e):
         return e
     if ui.is_htmx():
         return make_response("You do not have access to this.", 403)
-    return render_template("error.html", code=403, title="No access",
-                           message="This page is for administrators only." if request.path.startswith("/admin")
-                           else "You do not have access to this page."), 403
+    return render_template(
+        "error.html",
+        code=403,
+        title="No access",
+        message="This page is for administrators only."
+        if request.path.startswith("/admin")
+        else "You do not have access to this page.",
+    ), 403
 
 
 @bp.app_errorhandler(CSRFError)
@@ -62,9 +67,13 @@ def _csrf_error(e):
     """A form posted without a valid token (usually a page left open past the session): say what to do."""
     if ui.is_htmx():
         return ui.toast(make_response("", 400), "Your session expired. Reload the page and try again.", kind="error")
-    return render_template("error.html", code=400, title="Please try again",
-                           message="This form expired or was sent from another site, so nothing was saved. "
-                                   "Go back, reload the page and send it again."), 400
+    return render_template(
+        "error.html",
+        code=400,
+        title="Please try again",
+        message="This form expired or was sent from another site, so nothing was saved. "
+        "Go back, reload the page and send it again.",
+    ), 400
 
 
 @bp.app_errorhandler(400)
@@ -74,8 +83,12 @@ def _bad_request(e):
         return e
     if ui.is_htmx():
         return ui.toast(make_response("", 400), e.description, kind="error")
-    return render_template("error.html", code=400, title="That could not be read",
-                           message=f"{e.description} Nothing was saved; go back and correct it."), 400
+    return render_template(
+        "error.html",
+        code=400,
+        title="That could not be read",
+        message=f"{e.description} Nothing was saved; go back and correct it.",
+    ), 400
 
 
 @bp.app_errorhandler(404)
@@ -84,8 +97,12 @@ def _not_found(e):
         return e
     if ui.is_htmx():
         return make_response("Not found.", 404)
-    return render_template("error.html", code=404, title="Page not found",
-                           message="We could not find that page. It may have moved or been removed."), 404
+    return render_template(
+        "error.html",
+        code=404,
+        title="Page not found",
+        message="We could not find that page. It may have moved or been removed.",
+    ), 404
 
 
 # ------------------------------------------------------------------------------------------ dashboard
@@ -111,8 +128,12 @@ def streak_view(summary: dict, tz: str, now: Optional[datetime] = None) -> dict:
         day_word = "tomorrow"
     else:
         day_word = f"{last_minute.strftime('%A')}, {ui.fmt_date(d)}"
-    view.update(expires_iso=expires.isoformat(), expires_time=ui.fmt_time(last_minute), expires_day=day_word,
-                expires_date=d.isoformat())
+    view.update(
+        expires_iso=expires.isoformat(),
+        expires_time=ui.fmt_time(last_minute),
+        expires_day=day_word,
+        expires_date=d.isoformat(),
+    )
     return view
 
 
@@ -121,9 +142,14 @@ def _systems() -> list[PointsSystem]:
 
 
 def _recent_completions(user_id: int, limit: int = 5) -> list[AchievementCompletion]:
-    return list(db.session.execute(
-        db.select(AchievementCompletion).where(AchievementCompletion.user_id == user_id)
-        .order_by(AchievementCompletion.completed_at.desc(), AchievementCompletion.id.desc()).limit(limit)).scalars())
+    return list(
+        db.session.execute(
+            db.select(AchievementCompletion)
+            .where(AchievementCompletion.user_id == user_id)
+            .order_by(AchievementCompletion.completed_at.desc(), AchievementCompletion.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 @bp.get("/dashboard")
@@ -135,8 +161,15 @@ def dashboard():
     energy_status = ui.optional_service("energy", "status", user)
     ranks = ui.optional_service("leaderboards", "my_ranks", user)
     recent = _recent_completions(user.id)
-    html = render_template("player/dashboard.html", streak=streak, points=pts, energy_status=energy_status,
-                           ranks=ranks, recent=recent, unread=ui.unread_notifications())
+    html = render_template(
+        "player/dashboard.html",
+        streak=streak,
+        points=pts,
+        energy_status=energy_status,
+        ranks=ranks,
+        recent=recent,
+        unread=ui.unread_notifications(),
+    )
     db.session.commit()  # summary() settles missed periods; keep that
     return html
 
@@ -144,8 +177,14 @@ def dashboard():
 # ------------------------------------------------------------------------------------------ streak
 
 
-OUTCOME_LABELS = {"extended": "Streak extended", "frozen": "Protected by a freeze", "broken": "Streak lost",
-                  "none": "No streak activity", "future": "Still to come", "pending": "Not extended yet"}
+OUTCOME_LABELS = {
+    "extended": "Streak extended",
+    "frozen": "Protected by a freeze",
+    "broken": "Streak lost",
+    "none": "No streak activity",
+    "future": "Still to come",
+    "pending": "Not extended yet",
+}
 
 
 def build_calendar(periods, today: date, months: int = 12) -> list[dict]:
@@ -190,8 +229,15 @@ def streak():
     window = [p for p in periods if p.period_end >= first]
     counts = {k: sum(1 for p in window if p.outcome == k) for k in ("extended", "frozen", "broken")}
     config = streaks.get_config()
-    html = render_template("player/streak.html", streak=summary, months=months, counts=counts, config=config,
-                           today=today, recent=list(reversed(periods[-8:])))
+    html = render_template(
+        "player/streak.html",
+        streak=summary,
+        months=months,
+        counts=counts,
+        config=config,
+        today=today,
+        recent=list(reversed(periods[-8:])),
+    )
     db.session.commit()
     return html
 
@@ -200,11 +246,19 @@ def streak():
 
 
 def _achievement_cards(user: User):
-    done = {c.achievement_id: c for c in db.session.execute(
-        db.select(AchievementCompletion).where(AchievementCompletion.user_id == user.id)).scalars()}
-    achs = list(db.session.execute(db.select(Achievement).where(or_(
-        Achievement.status.in_(("active", "locked")), Achievement.id.in_(list(done) or [-1])))
-        .order_by(Achievement.id)).scalars())
+    done = {
+        c.achievement_id: c
+        for c in db.session.execute(
+            db.select(AchievementCompletion).where(AchievementCompletion.user_id == user.id)
+        ).scalars()
+    }
+    achs = list(
+        db.session.execute(
+            db.select(Achievement)
+            .where(or_(Achievement.status.in_(("active", "locked")), Achievement.id.in_(list(done) or [-1])))
+            .order_by(Achievement.id)
+        ).scalars()
+    )
     names = {a.id: a for a in achs}
     missing = {pid for a in achs for pid in (a.prerequisite_ids or []) if pid not in names}
     if missing:
@@ -216,10 +270,17 @@ def _achievement_cards(user: User):
         c = done.get(a.id)
         target = a.target
         value = progress.get(a.id)
-        card = {"a": a, "completion": c, "new": bool(c and c.seen_at is None), "target": target, "value": value,
-                "pct": 0.0, "unit": (a.metric.unit if a.trigger == "metric" and a.metric else ""),
-                "prereqs": [names[p] for p in (a.prerequisite_ids or []) if p in names],
-                "done_prereqs": {p for p in (a.prerequisite_ids or []) if p in done}}
+        card = {
+            "a": a,
+            "completion": c,
+            "new": bool(c and c.seen_at is None),
+            "target": target,
+            "value": value,
+            "pct": 0.0,
+            "unit": (a.metric.unit if a.trigger == "metric" and a.metric else ""),
+            "prereqs": [names[p] for p in (a.prerequisite_ids or []) if p in names],
+            "done_prereqs": {p for p in (a.prerequisite_ids or []) if p in done},
+        }
         if target and value is not None:
             card["pct"] = max(0.0, min(100.0, 100.0 * value / target))
         if c:
@@ -239,21 +300,30 @@ def _achievement_cards(user: User):
 def achievements():
     user = _me()
     earned, going, locked = _achievement_cards(user)
-    html = render_template("player/achievements.html", earned=earned, going=going, locked=locked,
-                           players=achievements_svc.player_count())
+    html = render_template(
+        "player/achievements.html", earned=earned, going=going, locked=locked, players=achievements_svc.player_count()
+    )
     new_ids = [c["completion"].id for c in earned if c["new"]]
     if new_ids:  # highlighted once: seen from now on
-        db.session.execute(update(AchievementCompletion).where(AchievementCompletion.id.in_(new_ids))
-                           .values(seen_at=utcnow()))
+        db.session.execute(
+            update(AchievementCompletion).where(AchievementCompletion.id.in_(new_ids)).values(seen_at=utcnow())
+        )
     db.session.commit()
     return html
 
 
 # ------------------------------------------------------------------------------------------ points
 
-SOURCE_LABELS = {"metric": "Activity", "streak": "Streak bonus", "achievement": "Achievement bonus",
-                 "time_interval": "Scheduled bonus", "signup": "Welcome bonus", "admin": "Adjustment",
-                 "spend": "Spent", "refill": "Refill"}
+SOURCE_LABELS = {
+    "metric": "Activity",
+    "streak": "Streak bonus",
+    "achievement": "Achievement bonus",
+    "time_interval": "Scheduled bonus",
+    "signup": "Welcome bonus",
+    "admin": "Adjustment",
+    "spend": "Spent",
+    "refill": "Refill",
+}
 
 
 @bp.get("/points", endpoint="points")
@@ -268,26 +338,34 @@ def points_page():
     if system is None:
         abort(404)
     page = params.page_arg(request.args)
-    awards = db.paginate(db.select(PointsAward).where(PointsAward.user_id == user.id,
-                                                      PointsAward.system_id == system.id)
-                         .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc()),
-                         page=page, per_page=AWARDS_PER_PAGE, error_out=False)
-    ctx = dict(systems=systems, system=system, summary=points.summary(user, system), awards=awards,
-               labels=SOURCE_LABELS)
+    awards = db.paginate(
+        db.select(PointsAward)
+        .where(PointsAward.user_id == user.id, PointsAward.system_id == system.id)
+        .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc()),
+        page=page,
+        per_page=AWARDS_PER_PAGE,
+        error_out=False,
+    )
+    ctx = dict(
+        systems=systems, system=system, summary=points.summary(user, system), awards=awards, labels=SOURCE_LABELS
+    )
     if ui.is_htmx() and ui.hx_target() == "awards":
         return render_template("player/_awards.html", **ctx)
     return render_template("player/points.html", **ctx)
-
 
 
 # ------------------------------------------------------------------------------------------ settings
 
 
 class ProfileForm(FlaskForm):
-    display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)],
-                               description="Shown to friends and on leaderboards.")
-    timezone = SelectField("Time zone", validators=[DataRequired()],
-                           description="Your streak day ends at midnight in this time zone.")
+    display_name = StringField(
+        "Display name",
+        validators=[DataRequired(), Length(max=120)],
+        description="Shown to friends and on leaderboards.",
+    )
+    timezone = SelectField(
+        "Time zone", validators=[DataRequired()], description="Your streak day ends at midnight in this time zone."
+    )
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -298,7 +376,8 @@ class ProfileForm(FlaskForm):
             cal.zone(field.data)
         except cal.InvalidTimezone as e:
             from wtforms.validators import ValidationError
-            raise ValidationError(str(e))
+
+            raise ValidationError(str(e)) from e
 
 
 class PreferencesForm(FlaskForm):
@@ -311,8 +390,11 @@ class PreferencesForm(FlaskForm):
 
 for _type, _label in NOTIFICATION_TYPES.items():
     for _channel in CHANNELS:
-        setattr(PreferencesForm, PreferencesForm.field_name(_type, _channel),
-                BooleanField(f"{_label}: {'in the app' if _channel == 'in_app' else 'by email'}"))
+        setattr(
+            PreferencesForm,
+            PreferencesForm.field_name(_type, _channel),
+            BooleanField(f"{_label}: {'in the app' if _channel == 'in_app' else 'by email'}"),
+        )
 
 CHANNEL_LABELS = {"in_app": "In the app", "email": "Email"}
 
@@ -331,9 +413,15 @@ def _prefs_form(user: User, formdata=None) -> PreferencesForm:
 
 
 def _settings_page(profile: ProfileForm, prefs: PreferencesForm, status: int = 200):
-    return render_template("player/settings.html", form=profile, prefs=prefs, types=NOTIFICATION_TYPES,
-                           channels=CHANNELS, channel_labels=CHANNEL_LABELS,
-                           tz_unset=(_me().timezone or "UTC") == "UTC"), status
+    return render_template(
+        "player/settings.html",
+        form=profile,
+        prefs=prefs,
+        types=NOTIFICATION_TYPES,
+        channels=CHANNELS,
+        channel_labels=CHANNEL_LABELS,
+        tz_unset=(_me().timezone or "UTC") == "UTC",
+    ), status
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -367,8 +455,16 @@ def save_preferences():
                 changed += 1
     db.session.commit()
     if ui.is_htmx():
-        resp = make_response(render_template("player/_prefs.html", prefs=_prefs_form(user), types=NOTIFICATION_TYPES,
-                                             channels=CHANNELS, channel_labels=CHANNEL_LABELS, saved=True))
+        resp = make_response(
+            render_template(
+                "player/_prefs.html",
+                prefs=_prefs_form(user),
+                types=NOTIFICATION_TYPES,
+                channels=CHANNELS,
+                channel_labels=CHANNEL_LABELS,
+                saved=True,
+            )
+        )
         return ui.toast(resp, "Notification preferences saved.")
     flash("Notification preferences saved.", "success")
     return redirect(url_for("player.settings") + "#notifications")
@@ -411,14 +507,24 @@ def _bell_response(extra_html: str = "", status: int = 200):
 def notifications():
     user = _me()
     if ui.is_htmx() and request.args.get("panel"):
-        items = list(db.session.execute(db.select(Notification).where(Notification.user_id == user.id)
-                                        .order_by(Notification.created_at.desc(), Notification.id.desc())
-                                        .limit(PANEL_SIZE)).scalars())
+        items = list(
+            db.session.execute(
+                db.select(Notification)
+                .where(Notification.user_id == user.id)
+                .order_by(Notification.created_at.desc(), Notification.id.desc())
+                .limit(PANEL_SIZE)
+            ).scalars()
+        )
         return render_template("player/_notifications_panel.html", items=items, unread=ui.unread_notifications())
     page = params.page_arg(request.args)
-    items = db.paginate(db.select(Notification).where(Notification.user_id == user.id)
-                        .order_by(Notification.created_at.desc(), Notification.id.desc()),
-                        page=page, per_page=NOTIFICATIONS_PER_PAGE, error_out=False)
+    items = db.paginate(
+        db.select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()),
+        page=page,
+        per_page=NOTIFICATIONS_PER_PAGE,
+        error_out=False,
+    )
     return render_template("player/notifications.html", items=items, unread=ui.unread_notifications())
 
 
@@ -434,23 +540,38 @@ def notifications_count():
 @login_required
 def notifications_read_all():
     user = _me()
-    n = db.session.execute(update(Notification).where(Notification.user_id == user.id,
-                                                      Notification.read_at.is_(None))
-                           .values(read_at=utcnow())).rowcount
+    n = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    ).rowcount
     db.session.commit()
     if ui.is_htmx():
         if request.form.get("view") == "panel":
-            items = list(db.session.execute(db.select(Notification).where(Notification.user_id == user.id)
-                                            .order_by(Notification.created_at.desc(), Notification.id.desc())
-                                            .limit(PANEL_SIZE)).scalars())
+            items = list(
+                db.session.execute(
+                    db.select(Notification)
+                    .where(Notification.user_id == user.id)
+                    .order_by(Notification.created_at.desc(), Notification.id.desc())
+                    .limit(PANEL_SIZE)
+                ).scalars()
+            )
             body = render_template("player/_notifications_panel.html", items=items, unread=0)
         else:
-            items = db.paginate(db.select(Notification).where(Notification.user_id == user.id)
-                                .order_by(Notification.created_at.desc(), Notification.id.desc()),
-                                page=1, per_page=NOTIFICATIONS_PER_PAGE, error_out=False)
+            items = db.paginate(
+                db.select(Notification)
+                .where(Notification.user_id == user.id)
+                .order_by(Notification.created_at.desc(), Notification.id.desc()),
+                page=1,
+                per_page=NOTIFICATIONS_PER_PAGE,
+                error_out=False,
+            )
             body = render_template("player/_notifications_list.html", items=items, unread=0)
-        return ui.toast(_bell_response(body), f"Marked {n} notification{'s' if n != 1 else ''} as read."
-                        if n else "Everything was already read.", kind="info")
+        return ui.toast(
+            _bell_response(body),
+            f"Marked {n} notification{'s' if n != 1 else ''} as read." if n else "Everything was already read.",
+            kind="info",
+        )
     flash("All notifications marked as read." if n else "Everything was already read.", "success")
     return redirect(url_for("player.notifications"))
 
@@ -466,4 +587,5 @@ def open_notification(nid: int):
         n.read_at = utcnow()
         db.session.commit()
     from .auth import safe_next
+
     return redirect(safe_next(n.link) or url_for("player.notifications"))

@@ -5,6 +5,7 @@ Toasts from any HTMX response:  `ui.toast(resp, "Saved")`  or
 `resp.headers["HX-Trigger"] = json.dumps({"toast": {"message": ..., "kind": "success|error|info|achievement",
 "title": ..., "icon": ...}})`. Full-page responses keep using `flash()`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -27,8 +28,14 @@ def hx_target() -> str:
     return request.headers.get("HX-Target", "") or ""
 
 
-def toast(response, message: str, kind: str = "success", title: Optional[str] = None,
-          icon: Optional[str] = None, event: str = "toast"):
+def toast(
+    response,
+    message: str,
+    kind: str = "success",
+    title: Optional[str] = None,
+    icon: Optional[str] = None,
+    event: str = "toast",
+):
     """Add a toast to an HTMX response (merged into any HX-Trigger already set)."""
     raw = response.headers.get("HX-Trigger")
     triggers: dict = {}
@@ -181,14 +188,16 @@ def pct(value, digits: int = 0) -> str:
 
 def register(bp: Blueprint) -> None:
     """Template filters and globals, app-wide (registered through the player blueprint)."""
-    for name, fn in (("localdt", localdt), ("localdate", localdate), ("reltime", reltime), ("num", num),
-                     ("pct", pct)):
+    for name, fn in (("localdt", localdt), ("localdate", localdate), ("reltime", reltime), ("num", num), ("pct", pct)):
         bp.add_app_template_filter(fn, name)
 
     @bp.app_context_processor
     def _globals():
-        return {"has_route": has_route, "unread_notifications": unread_notifications,
-                "feature_available": feature_available}
+        return {
+            "has_route": has_route,
+            "unread_notifications": unread_notifications,
+            "feature_available": feature_available,
+        }
 
 
 def unread_notifications() -> int:
@@ -196,8 +205,14 @@ def unread_notifications() -> int:
         return 0
     from ..extensions import db
     from ..models import Notification
-    return int(db.session.execute(db.select(db.func.count(Notification.id)).where(
-        Notification.user_id == current_user.id, Notification.read_at.is_(None))).scalar_one())
+
+    return int(
+        db.session.execute(
+            db.select(db.func.count(Notification.id)).where(
+                Notification.user_id == current_user.id, Notification.read_at.is_(None)
+            )
+        ).scalar_one()
+    )
 
 
 def month_start_back(today: date, months_back: int) -> date:

@@ -8,10 +8,11 @@ Revises: 08e7afcc60dc
 Create Date: 2026-12-01 04:40:00
 
 """
+
 from alembic import op
 
-revision = '5b2c9d7e41a0'
-down_revision = '08e7afcc60dc'
+revision = "5b2c9d7e41a0"
+down_revision = "08e7afcc60dc"
 branch_labels = None
 depends_on = None
 
@@ -19,10 +20,16 @@ depends_on = None
 NAMING = {"fk": "%(table_name)s_%(column_0_name)s_fkey"}
 KEYS = {
     "domain_events": (("user_id", "users", None), ("source_event_id", "metric_events", None)),
-    "leaderboard_rank_changes": (("leaderboard_id", "leaderboards", None), ("user_id", "users", None),
-                                 ("source_event_id", "metric_events", None)),
-    "leaderboard_score_log": (("leaderboard_id", "leaderboards", "CASCADE"), ("user_id", "users", "CASCADE"),
-                              ("source_event_id", "metric_events", "SET NULL")),
+    "leaderboard_rank_changes": (
+        ("leaderboard_id", "leaderboards", None),
+        ("user_id", "users", None),
+        ("source_event_id", "metric_events", None),
+    ),
+    "leaderboard_score_log": (
+        ("leaderboard_id", "leaderboards", "CASCADE"),
+        ("user_id", "users", "CASCADE"),
+        ("source_event_id", "metric_events", "SET NULL"),
+    ),
 }
 
 

@@ -5,13 +5,14 @@ Revises: 5b2c9d7e41a0
 Create Date: 2026-12-01 05:40:00
 
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 from gamify.models._common import UTCDateTime
 
-revision = '7c1d2e3f4a5b'
-down_revision = '5b2c9d7e41a0'
+revision = "7c1d2e3f4a5b"
+down_revision = "5b2c9d7e41a0"
 branch_labels = None
 depends_on = None
 
@@ -26,8 +27,9 @@ def upgrade():
     )
     op.create_index("ix_used_login_links_used_at", "used_login_links", ["used_at"])
     with op.batch_alter_table("messaging_settings") as batch_op:
-        batch_op.add_column(sa.Column("webhooks_allow_private", sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+        batch_op.add_column(
+            sa.Column("webhooks_allow_private", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     # Existing metrics keep accepting what they accepted (negative values were allowed everywhere).
     with op.batch_alter_table("metrics") as batch_op:
         batch_op.add_column(sa.Column("allow_negative", sa.Boolean(), nullable=False, server_default=sa.false()))

@@ -4,14 +4,22 @@ driven by Playwright with Debian's Chromium.
 The server serves the session app (`_app`), so the per-test `app` fixture still empties the database
 after each test. Test code must commit (or roll back) before driving the browser: with SQLite every
 transaction takes the write lock (BEGIN IMMEDIATE)."""
+
 import os
 import threading
 
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
 
@@ -19,6 +27,7 @@ PHONE = {"width": 360, "height": 740}
 @pytest.fixture(scope="session")
 def live_server(_app):
     from werkzeug.serving import make_server
+
     server = make_server("127.0.0.1", 0, _app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -33,6 +42,7 @@ def browser():
         # Fail, not skip: a missing browser must not let the browser tests pass unnoticed.
         pytest.fail(f"{CHROMIUM} missing: run `bash scripts/chromium.sh` (make test does)")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
@@ -45,8 +55,9 @@ def new_page(browser, app, live_server):
     contexts = []
 
     def make(viewport=None, timezone_id="UTC"):
-        ctx = browser.new_context(base_url=live_server, viewport=viewport or DESKTOP, timezone_id=timezone_id,
-                                  locale="en-US")
+        ctx = browser.new_context(
+            base_url=live_server, viewport=viewport or DESKTOP, timezone_id=timezone_id, locale="en-US"
+        )
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(10_000)
@@ -55,8 +66,10 @@ def new_page(browser, app, live_server):
         page.js_errors = errors
         # Every page of every browser test is also a check of the Content-Security-Policy: Chromium
         # reports what the policy blocked (an inline script or handler, eval) on the console.
-        page.on("console", lambda m: violations.append(m.text)
-                if m.type == "error" and "Content Security Policy" in m.text else None)
+        page.on(
+            "console",
+            lambda m: violations.append(m.text) if m.type == "error" and "Content Security Policy" in m.text else None,
+        )
         return page
 
     violations: list[str] = []

@@ -1,4 +1,5 @@
 """End-to-end: a player and an admin in Chromium against the real app (HTMX included)."""
+
 import re
 from datetime import timedelta
 
@@ -144,7 +145,11 @@ def test_admin_creates_an_achievement_and_activates_it(db, page):
     expect(page.locator("[data-backfill-added]")).to_have_text("1")
     db.session.rollback()
     a = db.session.execute(db.select(Achievement).where(Achievement.key == "ten_lessons")).scalar_one()
-    done = db.session.execute(db.select(AchievementCompletion).where(AchievementCompletion.achievement_id == a.id)).scalars().all()
+    done = (
+        db.session.execute(db.select(AchievementCompletion).where(AchievementCompletion.achievement_id == a.id))
+        .scalars()
+        .all()
+    )
     assert [c.user_id for c in done] == [holder.id] and done[0].backdated
     db.session.rollback()
     assert page.js_errors == []
@@ -166,10 +171,20 @@ def test_admin_form_errors_are_shown_next_to_fields(db, page):
 
 def test_perform_an_action_updates_energy_and_xp_without_reload_and_toasts(db, page):
     from gamify.models import EnergyAction
+
     product(db)
     f.web_player()
-    db.session.add(EnergyAction(key="lesson", name="Take a lesson", base_cost=10, metric_key="lessons",
-                                metric_value=1, difficulties={}, skill_reductions={}))
+    db.session.add(
+        EnergyAction(
+            key="lesson",
+            name="Take a lesson",
+            base_cost=10,
+            metric_key="lessons",
+            metric_value=1,
+            difficulties={},
+            skill_reductions={},
+        )
+    )
     db.session.commit()
     sign_in(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Actions").click()
@@ -205,10 +220,22 @@ def test_main_pages_fit_a_phone_screen(db, new_page):
         assert page.evaluate(script) <= PHONE["width"], path
     admin = new_page(PHONE)
     sign_in(admin, "admin@example.com")
-    for path in ("/admin/", "/admin/metrics", "/admin/streak", "/admin/achievements", "/admin/achievements/new",
-                 "/admin/points", f"/admin/points/{xp_id}", f"/admin/points/{xp_id}?tab=triggers",
-                 f"/admin/points/{xp_id}?tab=boosts", "/admin/players", f"/admin/players/{user_id}",
-                 f"/admin/players/{user_id}?tab=points", "/admin/analytics", "/admin/api-keys"):
+    for path in (
+        "/admin/",
+        "/admin/metrics",
+        "/admin/streak",
+        "/admin/achievements",
+        "/admin/achievements/new",
+        "/admin/points",
+        f"/admin/points/{xp_id}",
+        f"/admin/points/{xp_id}?tab=triggers",
+        f"/admin/points/{xp_id}?tab=boosts",
+        "/admin/players",
+        f"/admin/players/{user_id}",
+        f"/admin/players/{user_id}?tab=points",
+        "/admin/analytics",
+        "/admin/api-keys",
+    ):
         admin.goto(path)
         assert admin.evaluate(script) <= PHONE["width"], path
     assert page.js_errors == [] and admin.js_errors == []
@@ -219,11 +246,21 @@ def test_scripts_run_under_the_strict_policy(db, page):
     admin player page's tabs, confirmation before deleting) works from static/js, and the fixture
     fails the test on any policy violation."""
     from gamify.services import leaderboards
+
     m, _xp = product(db)
     player = f.web_player()
     process_event("lessons", player, 2)
-    leaderboards.create({"key": "lb", "name": "Weekly lessons", "ranked_by": "metric", "metric_id": m.id,
-                         "frequency": "perpetual", "participant_limit": 10, "breakdown": []})
+    leaderboards.create(
+        {
+            "key": "lb",
+            "name": "Weekly lessons",
+            "ranked_by": "metric",
+            "metric_id": m.id,
+            "frequency": "perpetual",
+            "participant_limit": 10,
+            "breakdown": [],
+        }
+    )
     db.session.commit()
     f.admin()
     pid = player.id
