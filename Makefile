@@ -56,8 +56,9 @@ test-pg: venv browsers
 
 # The property tests again, with new random inputs each run (failures found are kept in .hypothesis/
 # and replayed first next time). Not part of `make test`, which must give the same result every run.
-PROPERTY_TESTS := tests/test_batch_equivalence.py tests/test_energy_properties.py tests/test_fuzz_routes.py \
-                  tests/test_hardening.py tests/test_streak_properties.py
+PROPERTY_TESTS := tests/unit/test_energy_properties.py tests/unit/test_streak_properties.py \
+                  tests/integration/test_batch_equivalence.py tests/integration/test_fuzz_routes.py \
+                  tests/integration/test_hardening.py
 test-random: venv
 	HYPOTHESIS_PROFILE=random env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PROPERTY_TESTS) $(PYTEST_ARGS)
 

@@ -82,9 +82,15 @@ def _children(pid: int) -> list[int]:
 
 
 def tree_cpu(pid: int) -> float:
-    """A server process and its children (gunicorn's workers, an RQ worker's work horse): CPU seconds so
-    far. Children that exited and were reaped are in the parent's cutime/cstime, so deltas stay whole."""
-    return _proc_cpu(pid) + sum(_proc_cpu(c) for c in _children(pid))
+    """A server process and all its descendants (gunicorn's workers; the worker supervisor's RQ workers,
+    their schedulers and work horses): CPU seconds so far. Descendants that exited and were reaped are
+    in their parent's cutime/cstime, so deltas stay whole."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += _proc_cpu(p)
+        todo += _children(p)
+    return total
 
 
 def postgres_backends_cpu(dbname: str) -> dict[int, float]:

@@ -122,10 +122,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     def _load_user(user_id: str):
         return db.session.get(models.User, int(user_id))
 
-    from . import features, params, security
+    from . import features, params, security, uow
+    from .web import errors, ui
 
     params.init_app(app)
     security.init_app(app)
+    errors.init_app(app)
+    ui.init_app(app)
+    uow.init_app(app)
     features.register(app)
     security.apply_limits(app)
     return app

@@ -28,6 +28,7 @@ from rq.cron import CronScheduler
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from . import uow
 from .extensions import db
 from .models._common import utcnow
 
@@ -66,7 +67,8 @@ def _app():
 
 def app_job(fn: Callable) -> Callable:
     """Run `fn` inside an app context (the current one when there is one: the worker's, or the
-    caller's with RQ_ASYNC=False), rolling the session back if it raises."""
+    caller's with RQ_ASYNC=False) as a unit of work (gamify.uow): committed when it returns, rolled
+    back if it raises."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -80,10 +82,12 @@ def app_job(fn: Callable) -> Callable:
 
 def _guarded(fn, args, kwargs):
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except BaseException:
-        db.session.rollback()
+        uow.finish(ok=False)
         raise
+    uow.finish(ok=True)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,11 +451,12 @@ def _optional(module: str, attr: str):
 
 
 @app_job
-def expire_gifts() -> str:
-    fn = _optional("gamify.services.energy", "expire_gifts_job")
+def expire_gifts(now=None) -> str:
+    """Hourly: gifts nobody accepted in time expire (refunded when the settings say so)."""
+    fn = _optional("gamify.services.energy", "expire_gifts")
     if fn is None:
-        return "skipped: gamify.services.energy.expire_gifts_job is not available"
-    result = fn()
+        return "skipped: gamify.services.energy is not installed"
+    result = fn(now)
     db.session.commit()
     return f"done: {result!r}"
 
@@ -467,14 +472,15 @@ def rebuild_leaderboards() -> str:
 
 
 @app_job
-def finalise_leaderboards() -> str:
-    fn = _optional("gamify.services.leaderboards", "finalise_due_job")
+def finalise_leaderboards(now=None) -> str:
+    """Every 5 minutes: archive the periods that have ended in every time zone."""
+    fn = _optional("gamify.services.leaderboards", "finalise_due")
     if fn is None:
-        return "skipped: gamify.services.leaderboards.finalise_due_job is not available"
-    result = fn()
+        return "skipped: gamify.services.leaderboards is not installed"
+    done = fn(now)
     db.session.commit()
     request_dispatch()
-    return f"done: {result!r}"
+    return f"done: {len(done)} period(s) finalised"
 
 
 @app_job

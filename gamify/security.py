@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, jsonify, request
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -46,16 +46,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
     limiter.init_app(app)
-
-    @app.errorhandler(429)
-    def _too_many(e):
-        if request.path.startswith("/api/"):
-            return jsonify({"error": {"message": f"rate limit exceeded ({e.description}); slow down"}}), 429
-        return (
-            f"<!doctype html><title>Slow down</title><h1>Too many attempts</h1>"
-            f"<p>Please wait a minute and try again ({e.description}).</p>",
-            429,
-        )
 
     @app.after_request
     def _headers(resp):

@@ -154,6 +154,28 @@ def client(app):
     return app.test_client()
 
 
+class AuthActions:
+    """Signing the `client` in and out through the real forms (as in the Flask tutorial's `auth`)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email="player@example.com", password="correct horse"):
+        from tests import factories
+
+        return factories.login(self._client, email, password)
+
+    def logout(self):
+        from tests import factories
+
+        return self._client.post("/logout", data={"csrf_token": factories.csrf_token(self._client, "/dashboard")})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
 # Property tests: deterministic in `make test` (profile "ci": the same inputs on every run, so a run
 # fails only when the code changed); `make test-random` runs them with fresh random inputs (profile
 # "random", the failures it finds are kept in .hypothesis/ and replayed first next time). "noshrink"

@@ -16,7 +16,8 @@ from ..fields import Amount, Whole
 from ..models import Achievement, AchievementCompletion, BackfillRun, Metric, PointsTrigger
 from ..models.achievements import STATUSES
 from ..web import ui
-from . import backfill, bp
+from . import backfill
+from .base import bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator
 
 TRIGGER_CHOICES = [

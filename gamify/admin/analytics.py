@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import Achievement, MetricEvent, PointsBalance, PointsSystem, StreakPeriod, User
 from ..models._common import utcnow
 from ..web import ui
-from . import bp
+from .base import bp
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 RETENTION_DAYS = 7

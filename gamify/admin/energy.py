@@ -1,11 +1,11 @@
 """Admin pages for energy: settings, the actions catalogue, the boosts catalogue, flagged players.
-Every route is admin-only (`admin_required`; players get 403); every form is a FlaskForm (CSRF)."""
+Every route is admin-only (`admin_blueprint`; players get 403); every form is a FlaskForm (CSRF)."""
 
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
@@ -16,23 +16,16 @@ from ..extensions import db
 from ..fields import Number, Whole
 from ..models import EnergyAction, EnergyBoost, EnergyReview, Metric, User
 from ..models._common import utcnow
-from ..services import energy
-from . import admin_required
+from ..services import energy, points
+from .base import admin_blueprint
 
-bp = Blueprint("admin_energy", __name__)
+bp = admin_blueprint("admin_energy", __name__)
 
 KEY = [
     DataRequired(),
     Length(max=64),
     Regexp(r"^[a-z0-9][a-z0-9_\-]*$", message="lowercase letters, digits, - and _ only"),
 ]
-
-
-@bp.before_request
-@admin_required
-def _guard():
-    """Every route of this blueprint is admin-only (each view is also decorated)."""
-    return None
 
 
 def _num(label, lo, hi=None, desc="", integer=True, required=True):
@@ -160,7 +153,6 @@ class AdjustForm(FlaskForm):
 
 
 @bp.route("/admin/energy", methods=["GET", "POST"])
-@admin_required
 def settings():
     s = energy.get_settings()
     form = SettingsForm(obj=s)
@@ -177,7 +169,7 @@ def settings():
         "admin/energy/settings.html",
         form=form,
         flagged=flagged,
-        system=energy.points_svc.system_by_key(s.token_system_key),
+        system=points.system_by_key(s.token_system_key),
     )
     db.session.commit()
     return html, code
@@ -194,14 +186,12 @@ def _metric_choices():
 
 
 @bp.get("/admin/actions")
-@admin_required
 def actions():
     return render_template("admin/energy/actions.html", actions=energy.list_actions(active_only=False))
 
 
 @bp.route("/admin/actions/new", methods=["GET", "POST"], defaults={"action_id": None})
 @bp.route("/admin/actions/<int:action_id>", methods=["GET", "POST"])
-@admin_required
 def action_form(action_id):
     action = db.get_or_404(EnergyAction, action_id) if action_id else None
     form = ActionForm(obj=action)
@@ -236,7 +226,6 @@ def action_form(action_id):
 
 
 @bp.post("/admin/actions/<int:action_id>/delete")
-@admin_required
 def delete_action(action_id: int):
     action = db.get_or_404(EnergyAction, action_id)
     db.session.delete(action)
@@ -249,14 +238,12 @@ def delete_action(action_id: int):
 
 
 @bp.get("/admin/energy/boosts")
-@admin_required
 def boosts():
     return render_template("admin/energy/boosts.html", boosts=energy.list_boosts(active_only=False))
 
 
 @bp.route("/admin/energy/boosts/new", methods=["GET", "POST"], defaults={"boost_id": None})
 @bp.route("/admin/energy/boosts/<int:boost_id>", methods=["GET", "POST"])
-@admin_required
 def boost_form(boost_id):
     boost = db.get_or_404(EnergyBoost, boost_id) if boost_id else None
     form = BoostForm(obj=boost)
@@ -278,7 +265,6 @@ def boost_form(boost_id):
 
 
 @bp.post("/admin/energy/boosts/<int:boost_id>/delete")
-@admin_required
 def delete_boost(boost_id: int):
     boost = db.get_or_404(EnergyBoost, boost_id)
     db.session.delete(boost)
@@ -291,7 +277,6 @@ def delete_boost(boost_id: int):
 
 
 @bp.route("/admin/energy/flags", methods=["GET", "POST"])
-@admin_required
 def flags():
     form = AdjustForm()
     if form.validate_on_submit():
@@ -330,7 +315,6 @@ def flags():
 
 
 @bp.post("/admin/energy/flags/<int:review_id>/resolve")
-@admin_required
 def resolve_flag(review_id: int):
     if db.session.get(EnergyReview, review_id) is None:
         abort(404)

@@ -7,7 +7,7 @@ import logging
 import re
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 from wtforms import BooleanField, SelectChoice, SelectField
@@ -20,11 +20,11 @@ from ..models._common import utcnow
 from ..models.notifications import NOTIFICATION_TYPES
 from ..models.webhooks import EMAIL_TYPES, EmailSend
 from ..services import reminders
-from . import admin_required
+from .base import admin_blueprint
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
-bp = Blueprint("admin_jobs", __name__)
+bp = admin_blueprint("admin_jobs", __name__)
 log = logging.getLogger(__name__)
 
 QUEUES = (jobs.DEFAULT_QUEUE, jobs.MAIL_QUEUE)
@@ -125,7 +125,6 @@ def _redis_error(e: Exception) -> str:
 
 
 @bp.get("/jobs")
-@admin_required
 def index():
     overview, error = None, None
     try:
@@ -169,7 +168,6 @@ def _job_id_or_404(job_id: str) -> None:
 
 
 @bp.post("/jobs/failed/<job_id>/requeue")
-@admin_required
 def requeue(job_id: str):
     _job_id_or_404(job_id)
     from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -190,7 +188,6 @@ def requeue(job_id: str):
 
 
 @bp.post("/jobs/failed/requeue-all")
-@admin_required
 def requeue_all():
     from rq.registry import FailedJobRegistry
 
@@ -213,7 +210,6 @@ def requeue_all():
 
 
 @bp.post("/jobs/failed/<job_id>/delete")
-@admin_required
 def delete_failed(job_id: str):
     _job_id_or_404(job_id)
     from rq.exceptions import NoSuchJobError
@@ -231,7 +227,6 @@ def delete_failed(job_id: str):
 
 
 @bp.post("/jobs/run/<name>")
-@admin_required
 def run_now(name: str):
     from ..queue import get_queue
 
@@ -270,7 +265,6 @@ class SettingsForm(FlaskForm):
 
 
 @bp.route("/notifications", methods=["GET", "POST"])
-@admin_required
 def notifications():
     settings = reminders.get_settings()
     form = SettingsForm(obj=settings)
@@ -311,7 +305,6 @@ def notifications():
 
 
 @bp.post("/notifications/sends/<int:send_id>/retry")
-@admin_required
 def retry_send(send_id: int):
     send = db.get_or_404(EmailSend, send_id)
     if send.status not in ("failed", "unknown"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 from wtforms import BooleanField, SelectChoice, SelectField, StringField
@@ -16,9 +16,9 @@ from ..fields import Day, Whole
 from ..models import Leaderboard, Metric, PointsSystem
 from ..models._common import utcnow
 from ..services import leaderboards as svc
-from . import admin_required
+from .base import admin_blueprint
 
-bp = Blueprint("admin_leaderboards", __name__)
+bp = admin_blueprint("admin_leaderboards", __name__)
 
 
 class LeaderboardForm(FlaskForm):
@@ -113,7 +113,6 @@ def _try_rebuild(board: Leaderboard) -> None:
 
 
 @bp.get("/")
-@admin_required
 def index():
     boards = db.session.execute(db.select(Leaderboard).order_by(Leaderboard.key)).scalars().all()
     rows = [{"board": b, "period": svc.current_period(b), "participants": svc.participants(b)} for b in boards]
@@ -121,7 +120,6 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@admin_required
 def new():
     form = LeaderboardForm()
     form.fill_choices()
@@ -142,7 +140,6 @@ def new():
 
 
 @bp.route("/<int:board_id>/edit", methods=["GET", "POST"])
-@admin_required
 def edit(board_id: int):
     board = db.get_or_404(Leaderboard, board_id)
     form = LeaderboardForm(obj=board)
@@ -170,7 +167,6 @@ def edit(board_id: int):
 
 
 @bp.post("/<int:board_id>/delete")
-@admin_required
 def delete(board_id: int):
     board = db.get_or_404(Leaderboard, board_id)
     name = board.name
@@ -181,7 +177,6 @@ def delete(board_id: int):
 
 
 @bp.post("/rebuild")
-@admin_required
 def rebuild():
     try:
         done = svc.rebuild()
@@ -194,7 +189,6 @@ def rebuild():
 
 
 @bp.post("/finalise")
-@admin_required
 def finalise():
     done = svc.finalise_due(utcnow())
     db.session.commit()

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..extensions import db
 from ..models import Achievement, Metric, MetricEvent, MetricTotal, PointsTrigger, StreakRequirement
-from . import bp
+from .base import bp
 from .forms import key_validator
 
 

@@ -26,7 +26,7 @@ from ..models import (
 from ..services import points as points_svc
 from ..services import streaks as streaks_svc
 from ..web import ui
-from . import bp
+from .base import bp
 
 PER_PAGE = 25
 TABS = [

@@ -13,7 +13,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.validators import Optional as OptionalV
 
 from ..engine import calendar as cal
-from ..engine import points as engine
 from ..extensions import db
 from ..fields import Amount, LocalDateTime, Whole
 from ..models import (
@@ -28,8 +27,9 @@ from ..models import (
 )
 from ..models._common import utcnow
 from ..models.points import ROUNDING
+from ..services import points
 from ..web import ui
-from . import bp
+from .base import bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator
 
 TRIGGER_TYPES = [
@@ -196,21 +196,6 @@ def _to_local_naive(moment: datetime) -> datetime:
     return moment.astimezone(cal.zone(_admin_tz())).replace(tzinfo=None)
 
 
-def recompute_levels(system: PointsSystem) -> int:
-    """After the ladder changed: put every balance on the level it now belongs to (silently)."""
-    db.session.flush()
-    db.session.expire(system, ["levels"])
-    levels = list(system.levels)
-    changed = 0
-    for row in db.session.execute(db.select(PointsBalance).where(PointsBalance.system_id == system.id)).scalars():
-        level = engine.level_for(levels, row.balance)
-        new_id = level.id if level else None
-        if row.level_id != new_id:
-            row.level_id = new_id
-            changed += 1
-    return changed
-
-
 def _system_or_404(system_id: int) -> PointsSystem:
     return db.get_or_404(PointsSystem, system_id)
 
@@ -374,7 +359,7 @@ def points_level(system_id: int, level_id: int | None = None):
             db.session.add(level)
         level.key, level.name = form.key.data.strip(), form.name.data.strip()
         level.threshold, level.badge = form.threshold.data, (form.badge.data or "").strip()
-        moved = recompute_levels(system)
+        moved = points.recompute_levels(system)
         db.session.commit()
         flash(
             f"Level “{level.name}” saved."
@@ -395,7 +380,7 @@ def points_level_delete(system_id: int, level_id: int):
         db.session.execute(db.update(PointsBalance).where(PointsBalance.level_id == level.id).values(level_id=None))
         system.levels.remove(level)
         db.session.delete(level)
-        moved = recompute_levels(system)
+        moved = points.recompute_levels(system)
         db.session.commit()
         flash(
             f"Level “{level.name}” deleted." + (f" {moved} players moved to another level." if moved else ""), "success"

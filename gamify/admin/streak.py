@@ -12,7 +12,7 @@ from wtforms.validators import Optional as OptionalV
 from ..extensions import db
 from ..fields import Amount, Whole
 from ..models import Metric, StreakConfig, StreakRequirement, UserStreak
-from . import bp
+from .base import bp
 
 FREQUENCIES = [("daily", "Daily"), ("weekly", "Weekly (Monday–Sunday)"), ("monthly", "Monthly")]
 MODES = [("any", "ANY requirement is enough"), ("all", "ALL requirements must be met")]

@@ -1,6 +1,6 @@
 """Admin: webhook endpoints, their secrets and delivery logs, test events and redelivery."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length
@@ -9,9 +9,9 @@ from .. import jobs, params
 from ..extensions import db
 from ..models.webhooks import WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 from ..services import reminders, webhooks
-from . import admin_required
+from .base import admin_blueprint
 
-bp = Blueprint("admin_webhooks", __name__)
+bp = admin_blueprint("admin_webhooks", __name__)
 
 PAGE = 50
 
@@ -71,7 +71,6 @@ def _stats() -> dict:
 
 
 @bp.route("/", methods=["GET", "POST"])
-@admin_required
 def index():
     form = EndpointForm()
     if request.method == "GET":
@@ -104,7 +103,6 @@ def index():
 
 
 @bp.post("/addresses")
-@admin_required
 def addresses():
     form = AddressesForm()
     if form.validate_on_submit():
@@ -115,7 +113,6 @@ def addresses():
 
 
 @bp.route("/<int:endpoint_id>", methods=["GET", "POST"])
-@admin_required
 def endpoint(endpoint_id: int):
     ep = db.get_or_404(WebhookEndpoint, endpoint_id)
     form = EndpointForm(obj=ep)
@@ -148,7 +145,6 @@ def endpoint(endpoint_id: int):
 
 
 @bp.post("/<int:endpoint_id>/test")
-@admin_required
 def send_test(endpoint_id: int):
     ep = db.get_or_404(WebhookEndpoint, endpoint_id)
     d = webhooks.create_test_delivery(ep)
@@ -165,7 +161,6 @@ def send_test(endpoint_id: int):
 
 
 @bp.post("/<int:endpoint_id>/rotate")
-@admin_required
 def rotate(endpoint_id: int):
     ep = db.get_or_404(WebhookEndpoint, endpoint_id)
     webhooks.rotate_secret(ep)
@@ -178,7 +173,6 @@ def rotate(endpoint_id: int):
 
 
 @bp.post("/<int:endpoint_id>/delete")
-@admin_required
 def delete(endpoint_id: int):
     ep = db.get_or_404(WebhookEndpoint, endpoint_id)
     db.session.execute(db.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id))
@@ -189,7 +183,6 @@ def delete(endpoint_id: int):
 
 
 @bp.post("/deliveries/<int:delivery_id>/redeliver")
-@admin_required
 def redeliver(delivery_id: int):
     d = db.get_or_404(WebhookDelivery, delivery_id)
     if d.endpoint is None:

@@ -263,3 +263,18 @@ def _progress_pct(level, nxt, balance: int) -> float:
     low = level.threshold if level else 0
     span = max(nxt.threshold - low, 1)
     return round(100.0 * (balance - low) / span, 1)
+
+
+def recompute_levels(system: PointsSystem) -> int:
+    """After the ladder changed: put every balance on the level it now belongs to (silently)."""
+    db.session.flush()
+    db.session.expire(system, ["levels"])
+    levels = list(system.levels)
+    changed = 0
+    for row in db.session.execute(db.select(PointsBalance).where(PointsBalance.system_id == system.id)).scalars():
+        level = engine.level_for(levels, row.balance)
+        new_id = level.id if level else None
+        if row.level_id != new_id:
+            row.level_id = new_id
+            changed += 1
+    return changed

@@ -12,6 +12,7 @@ from ..engine import calendar as cal
 from ..extensions import db, login_manager
 from ..models import User
 from ..services import users
+from . import ui
 
 bp = Blueprint("auth", __name__)
 
@@ -48,7 +49,7 @@ def _unauthorized():
     """Anonymous visitors go to the login page and come back afterwards (a relative `next`, which
     safe_next accepts). HTMX requests get HX-Redirect, so a login page is never swapped into a fragment."""
     target = request.full_path if request.query_string else request.path
-    if request.headers.get("HX-Request") == "true":
+    if ui.is_htmx():
         page = request.headers.get("HX-Current-URL", "")
         parsed = urlparse(page)
         back = safe_next(parsed.path + (f"?{parsed.query}" if parsed.query else "")) if page else None

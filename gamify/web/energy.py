@@ -3,18 +3,16 @@ boosts, history) and friends. Login required everywhere; every POST is CSRF-prot
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Optional
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.validators import Optional as Opt
 
 from .. import params
-from ..engine import calendar as cal
 from ..extensions import db
 from ..fields import Whole
 from ..models import User
@@ -22,6 +20,7 @@ from ..services import energy, friends
 from ..services.energy import EnergyError
 from ..services.events import EventError
 from ..services.friends import FriendError
+from . import ui
 
 bp = Blueprint("energy", __name__)
 
@@ -43,29 +42,11 @@ BOOST_LABELS = {
 }
 
 
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _me() -> User:
-    return db.session.get(User, current_user.id)
-
-
-def local_time(moment: Optional[datetime], fmt: str = "%b %d, %H:%M") -> str:
-    if moment is None:
-        return "—"
-    try:
-        return moment.astimezone(cal.zone(current_user.timezone or "UTC")).strftime(fmt)
-    except cal.InvalidTimezone:
-        return moment.astimezone(timezone.utc).strftime(fmt)
-
-
 @bp.context_processor
 def _helpers():
     from ..engine.energy import human_duration
 
     return {
-        "energy_local": local_time,
         "energy_duration": human_duration,
         "tx_labels": TX_LABELS,
         "boost_labels": BOOST_LABELS,
@@ -108,7 +89,7 @@ def _gift_form(user: User, limits: dict) -> GiftForm:
 @login_required
 def bar():
     """Just the bar partial (it polls this route every 5 s)."""
-    html = render_template("energy/_bar.html", energy=energy.status(_me()))
+    html = render_template("energy/_bar.html", energy=energy.status(ui.me()))
     db.session.commit()  # the once-per-fill "energy full" notification
     return html
 
@@ -119,7 +100,7 @@ def bar():
 @bp.get("/actions")
 @login_required
 def actions():
-    user = _me()
+    user = ui.me()
     acts = energy.list_actions()
     costs = energy.action_costs(user, acts)
     status = energy.status(user)
@@ -131,7 +112,7 @@ def actions():
 @bp.post("/actions/<key>")
 @login_required
 def perform(key: str):
-    user = _me()
+    user = ui.me()
     difficulty = request.form.get("difficulty") or None
     try:
         result = energy.perform_action(user, key, difficulty)
@@ -139,7 +120,7 @@ def perform(key: str):
         db.session.rollback()
         status = energy.status(user)
         db.session.commit()
-        if not _is_htmx():
+        if not ui.is_htmx():
             flash(str(e), "error")
             return redirect(url_for("energy.actions"))
         if e.status == 404 and e.field == "action":
@@ -150,7 +131,7 @@ def perform(key: str):
     action = energy.get_action(key)
     status = energy.status(user)
     db.session.commit()
-    if not _is_htmx():
+    if not ui.is_htmx():
         flash(f"{action.name}: done, {result['energy']['spent']} energy spent.", "success")
         return redirect(url_for("energy.actions"))
     return render_template("energy/_action_result.html", result=result, action=action, energy=status, error=None)
@@ -166,7 +147,7 @@ def page():
 
 
 def _render_page(gift_form: Optional[GiftForm] = None, refill_form: Optional[RefillForm] = None, code: int = 200):
-    user = _me()
+    user = ui.me()
     limits = energy.gift_limits(user)
     page_no = params.page_arg(request.args)
     s = energy.get_settings()
@@ -197,7 +178,7 @@ def _fail(e: Exception, anchor: str = ""):
 @bp.post("/energy/refill")
 @login_required
 def refill():
-    user = _me()
+    user = ui.me()
     form = RefillForm()
     if not form.validate_on_submit():
         db.session.rollback()
@@ -217,7 +198,7 @@ def refill():
 @bp.post("/energy/gifts")
 @login_required
 def send_gift():
-    user = _me()
+    user = ui.me()
     limits = energy.gift_limits(user)
     form = _gift_form(user, limits)
     if not form.validate_on_submit():
@@ -236,7 +217,7 @@ def send_gift():
 @bp.post("/energy/gifts/<int:gift_id>/accept")
 @login_required
 def accept_gift(gift_id: int):
-    user = _me()
+    user = ui.me()
     try:
         r = energy.accept_gift(user, gift_id)
     except EnergyError as e:
@@ -252,7 +233,7 @@ def accept_gift(gift_id: int):
 @bp.post("/energy/boosts/<key>")
 @login_required
 def apply_boost(key: str):
-    user = _me()
+    user = ui.me()
     try:
         pb = energy.apply_boost(user, key)
     except EnergyError as e:
@@ -260,7 +241,7 @@ def apply_boost(key: str):
     db.session.commit()
     flash(
         f"{pb.name} applied"
-        + (f" until {local_time(pb.expires_at)}." if pb.expires_at and pb.type != "instant_refill" else "."),
+        + (f" until {ui.localdt(pb.expires_at)}." if pb.expires_at and pb.type != "instant_refill" else "."),
         "success",
     )
     return redirect(url_for("energy.page") + "#boosts")
@@ -272,7 +253,7 @@ def apply_boost(key: str):
 @bp.route("/friends", methods=["GET", "POST"])
 @login_required
 def friends_page():
-    user = _me()
+    user = ui.me()
     form = FriendForm()
     code = 200
     if request.method == "POST":
@@ -314,21 +295,21 @@ def _friend_action(fn, ok: str):
 @bp.post("/friends/<int:fid>/accept")
 @login_required
 def accept_friend(fid: int):
-    user = _me()
+    user = ui.me()
     return _friend_action(lambda: friends.accept(user, fid), "Friend request accepted.")
 
 
 @bp.post("/friends/<int:fid>/decline")
 @login_required
 def decline_friend(fid: int):
-    user = _me()
+    user = ui.me()
     return _friend_action(lambda: friends.decline(user, fid), "Request removed.")
 
 
 @bp.post("/friends/remove/<int:user_id>")
 @login_required
 def remove_friend(user_id: int):
-    user = _me()
+    user = ui.me()
     if user_id == user.id:
         abort(400)
     return _friend_action(lambda: friends.remove(user, user_id), "Friend removed.")

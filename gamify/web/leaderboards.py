@@ -12,6 +12,7 @@ from ..engine import leaderboards as engine
 from ..extensions import db
 from ..models import Leaderboard
 from ..services import leaderboards as svc
+from . import ui
 
 bp = Blueprint("leaderboards", __name__)
 
@@ -75,7 +76,7 @@ def _resolve(key: str | None) -> tuple[list[Leaderboard], Leaderboard | None, st
 def index():
     boards, board, segment = _resolve(request.args.get("board"))
     ctx = {"boards": boards, **(_panel(board, segment) if board else {"board": None})}
-    template = "leaderboards/_panel.html" if request.headers.get("HX-Request") else "leaderboards/index.html"
+    template = "leaderboards/_panel.html" if ui.is_htmx() else "leaderboards/index.html"
     html = render_template(template, **ctx)
     db.session.commit()  # a rebuild on read clears the dirty flag
     return html

@@ -9,7 +9,6 @@ from typing import Optional
 from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import or_, update
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
@@ -17,23 +16,19 @@ from wtforms.validators import DataRequired, Length
 from .. import params
 from ..engine import calendar as cal
 from ..extensions import db
-from ..models import Achievement, AchievementCompletion, Notification, PointsAward, PointsSystem, User
+from ..models import Achievement, AchievementCompletion, PointsAward, PointsSystem, User
 from ..models._common import utcnow
 from ..models.notifications import CHANNELS, NOTIFICATION_TYPES
 from ..services import achievements as achievements_svc
+from ..services import notifications as notifications_svc
 from ..services import outbox, points, streaks
 from . import ui
 
 bp = Blueprint("player", __name__)
-ui.register(bp)
 
 AWARDS_PER_PAGE = 20
 NOTIFICATIONS_PER_PAGE = 20
 PANEL_SIZE = 8
-
-
-def _me() -> User:
-    return current_user._get_current_object()
 
 
 @bp.get("/")
@@ -41,68 +36,6 @@ def index():
     if current_user.is_authenticated:
         return redirect(url_for("admin.index") if current_user.is_admin else url_for("player.dashboard"))
     return redirect(url_for("auth.login"))
-
-
-# ------------------------------------------------------------------------------------------ error pages
-
-
-@bp.app_errorhandler(403)
-def _forbidden(e):
-    if request.path.startswith("/api/"):
-        return e
-    if ui.is_htmx():
-        return make_response("You do not have access to this.", 403)
-    return render_template(
-        "error.html",
-        code=403,
-        title="No access",
-        message="This page is for administrators only."
-        if request.path.startswith("/admin")
-        else "You do not have access to this page.",
-    ), 403
-
-
-@bp.app_errorhandler(CSRFError)
-def _csrf_error(e):
-    """A form posted without a valid token (usually a page left open past the session): say what to do."""
-    if ui.is_htmx():
-        return ui.toast(make_response("", 400), "Your session expired. Reload the page and try again.", kind="error")
-    return render_template(
-        "error.html",
-        code=400,
-        title="Please try again",
-        message="This form expired or was sent from another site, so nothing was saved. "
-        "Go back, reload the page and send it again.",
-    ), 400
-
-
-@bp.app_errorhandler(400)
-def _bad_request(e):
-    """Input refused at the edge (gamify.params): the description says which field and why."""
-    if request.path.startswith("/api/"):
-        return e
-    if ui.is_htmx():
-        return ui.toast(make_response("", 400), e.description, kind="error")
-    return render_template(
-        "error.html",
-        code=400,
-        title="That could not be read",
-        message=f"{e.description} Nothing was saved; go back and correct it.",
-    ), 400
-
-
-@bp.app_errorhandler(404)
-def _not_found(e):
-    if request.path.startswith("/api/"):
-        return e
-    if ui.is_htmx():
-        return make_response("Not found.", 404)
-    return render_template(
-        "error.html",
-        code=404,
-        title="Page not found",
-        message="We could not find that page. It may have moved or been removed.",
-    ), 404
 
 
 # ------------------------------------------------------------------------------------------ dashboard
@@ -155,7 +88,7 @@ def _recent_completions(user_id: int, limit: int = 5) -> list[AchievementComplet
 @bp.get("/dashboard")
 @login_required
 def dashboard():
-    user = _me()
+    user = ui.me()
     streak = streak_view(streaks.summary(user), user.timezone)
     pts = [points.summary(user, s) for s in _systems()]
     energy_status = ui.optional_service("energy", "status", user)
@@ -219,7 +152,7 @@ def build_calendar(periods, today: date, months: int = 12) -> list[dict]:
 @bp.get("/streak")
 @login_required
 def streak():
-    user = _me()
+    user = ui.me()
     now = utcnow()
     summary = streak_view(streaks.summary(user, now), user.timezone, now)
     today = cal.local_date(now, user.timezone)
@@ -298,7 +231,7 @@ def _achievement_cards(user: User):
 @bp.get("/achievements")
 @login_required
 def achievements():
-    user = _me()
+    user = ui.me()
     earned, going, locked = _achievement_cards(user)
     html = render_template(
         "player/achievements.html", earned=earned, going=going, locked=locked, players=achievements_svc.player_count()
@@ -329,7 +262,7 @@ SOURCE_LABELS = {
 @bp.get("/points", endpoint="points")
 @login_required
 def points_page():
-    user = _me()
+    user = ui.me()
     systems = _systems()
     if not systems:
         return render_template("player/points.html", systems=[], system=None)
@@ -420,14 +353,14 @@ def _settings_page(profile: ProfileForm, prefs: PreferencesForm, status: int = 2
         types=NOTIFICATION_TYPES,
         channels=CHANNELS,
         channel_labels=CHANNEL_LABELS,
-        tz_unset=(_me().timezone or "UTC") == "UTC",
+        tz_unset=(ui.me().timezone or "UTC") == "UTC",
     ), status
 
 
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings():
-    user = _me()
+    user = ui.me()
     form = ProfileForm(obj=user) if request.method == "GET" else ProfileForm()
     if form.validate_on_submit():
         changed_tz = form.timezone.data != user.timezone
@@ -442,7 +375,7 @@ def settings():
 @bp.post("/settings/notifications")
 @login_required
 def save_preferences():
-    user = _me()
+    user = ui.me()
     form = _prefs_form(user, formdata=request.form)
     if not form.validate_on_submit():  # only the CSRF token can fail (CSRFProtect answers 400 first)
         abort(400)
@@ -474,7 +407,7 @@ def save_preferences():
 @login_required
 def set_timezone():
     """One-click "use my browser's time zone" from the dashboard banner."""
-    user = _me()
+    user = ui.me()
     form = TimezoneForm()
     tz = (form.timezone.data or "").strip() if form.validate_on_submit() else ""
     try:
@@ -505,26 +438,11 @@ def _bell_response(extra_html: str = "", status: int = 200):
 @bp.get("/notifications")
 @login_required
 def notifications():
-    user = _me()
+    user = ui.me()
     if ui.is_htmx() and request.args.get("panel"):
-        items = list(
-            db.session.execute(
-                db.select(Notification)
-                .where(Notification.user_id == user.id)
-                .order_by(Notification.created_at.desc(), Notification.id.desc())
-                .limit(PANEL_SIZE)
-            ).scalars()
-        )
+        items = notifications_svc.latest(user.id, PANEL_SIZE)
         return render_template("player/_notifications_panel.html", items=items, unread=ui.unread_notifications())
-    page = params.page_arg(request.args)
-    items = db.paginate(
-        db.select(Notification)
-        .where(Notification.user_id == user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()),
-        page=page,
-        per_page=NOTIFICATIONS_PER_PAGE,
-        error_out=False,
-    )
+    items = notifications_svc.page(user.id, params.page_arg(request.args), NOTIFICATIONS_PER_PAGE)
     return render_template("player/notifications.html", items=items, unread=ui.unread_notifications())
 
 
@@ -539,33 +457,15 @@ def notifications_count():
 @bp.post("/notifications/read-all")
 @login_required
 def notifications_read_all():
-    user = _me()
-    n = db.session.execute(
-        update(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-    ).rowcount
+    user = ui.me()
+    n = notifications_svc.mark_all_read(user.id)
     db.session.commit()
     if ui.is_htmx():
         if request.form.get("view") == "panel":
-            items = list(
-                db.session.execute(
-                    db.select(Notification)
-                    .where(Notification.user_id == user.id)
-                    .order_by(Notification.created_at.desc(), Notification.id.desc())
-                    .limit(PANEL_SIZE)
-                ).scalars()
-            )
+            items = notifications_svc.latest(user.id, PANEL_SIZE)
             body = render_template("player/_notifications_panel.html", items=items, unread=0)
         else:
-            items = db.paginate(
-                db.select(Notification)
-                .where(Notification.user_id == user.id)
-                .order_by(Notification.created_at.desc(), Notification.id.desc()),
-                page=1,
-                per_page=NOTIFICATIONS_PER_PAGE,
-                error_out=False,
-            )
+            items = notifications_svc.page(user.id, 1, NOTIFICATIONS_PER_PAGE)
             body = render_template("player/_notifications_list.html", items=items, unread=0)
         return ui.toast(
             _bell_response(body),
@@ -580,12 +480,10 @@ def notifications_read_all():
 @login_required
 def open_notification(nid: int):
     """Mark one notification read and follow its link (same-site paths only)."""
-    n = db.session.get(Notification, nid)
-    if n is None or n.user_id != current_user.id:
+    n = notifications_svc.open_one(current_user.id, nid)
+    if n is None:
         abort(404)
-    if n.read_at is None:
-        n.read_at = utcnow()
-        db.session.commit()
+    db.session.commit()
     from .auth import safe_next
 
     return redirect(safe_next(n.link) or url_for("player.notifications"))

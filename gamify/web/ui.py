@@ -14,10 +14,15 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Optional
 
-from flask import Blueprint, current_app, request
+from flask import current_app, request
 from flask_login import current_user
 
 from ..engine import calendar as cal
+
+
+def me():
+    """The signed-in player's User row (the model itself, not Flask-Login's proxy)."""
+    return current_user._get_current_object()
 
 
 def is_htmx() -> bool:
@@ -186,12 +191,12 @@ def pct(value, digits: int = 0) -> str:
     return f"{v:.{digits}f}%"
 
 
-def register(bp: Blueprint) -> None:
-    """Template filters and globals, app-wide (registered through the player blueprint)."""
+def init_app(app) -> None:
+    """Template filters and globals for every template (pages and e-mails): the one formatter."""
     for name, fn in (("localdt", localdt), ("localdate", localdate), ("reltime", reltime), ("num", num), ("pct", pct)):
-        bp.add_app_template_filter(fn, name)
+        app.add_template_filter(fn, name)
 
-    @bp.app_context_processor
+    @app.context_processor
     def _globals():
         return {
             "has_route": has_route,
@@ -203,16 +208,9 @@ def register(bp: Blueprint) -> None:
 def unread_notifications() -> int:
     if not (current_user and getattr(current_user, "is_authenticated", False)):
         return 0
-    from ..extensions import db
-    from ..models import Notification
+    from ..services import notifications
 
-    return int(
-        db.session.execute(
-            db.select(db.func.count(Notification.id)).where(
-                Notification.user_id == current_user.id, Notification.read_at.is_(None)
-            )
-        ).scalar_one()
-    )
+    return notifications.unread_count(current_user.id)
 
 
 def month_start_back(today: date, months_back: int) -> date:

@@ -74,7 +74,7 @@ def test_every_scheduled_job_runs_on_a_worker(app, db, monkeypatch):
         if module == "gamify.services.leaderboards":
             return None  # not installed: skipped, not failed
         if module == "gamify.services.energy":
-            return lambda: calls.append(attr) or 3
+            return lambda now=None: calls.append(attr) or 3
         return real_optional(module, attr)
 
     monkeypatch.setattr(jobs, "_optional", fake_optional)
@@ -84,7 +84,7 @@ def test_every_scheduled_job_runs_on_a_worker(app, db, monkeypatch):
     assert FailedJobRegistry(queue=q).count == 0
     results = {j.func_name.rsplit(".", 1)[-1]: j.return_value() for j in (q.fetch_job(x.id) for x in enqueued)}
     assert results["time_interval_points"] == 1
-    assert results["expire_gifts"] == "done: 3" and calls == ["expire_gifts_job"]
+    assert results["expire_gifts"] == "done: 3" and calls == ["expire_gifts"]
     assert results["finalise_leaderboards"].startswith("skipped")
 
 

@@ -462,19 +462,23 @@ def test_archive_and_reset_lose_nothing_under_concurrent_writers(db, app):
     assert top(board, "2026-01-06", limit=1000) and sum(x[2] for x in top(board, "2026-01-06", limit=1000)) == live_sql
 
 
-def test_finalise_due_job_commits_its_own_transaction_and_skips_empty_periods(db, app):
+def test_the_finalise_job_commits_its_own_transaction_and_skips_empty_periods(db, app):
+    from gamify import jobs
+
     m = f.metric("lessons")
     board = make_board("daily", metric=m, frequency="daily", start=date(2020, 1, 1), now=utc(2020, 1, 1))
     u = f.player("u")
     db.session.commit()
     process_event("lessons", u, 2, now=utc(2020, 1, 2, 12))
-    result = svc.finalise_due_job()  # years later: one run (2 January), the empty days are skipped at once
-    assert [(r["period_start"], r["participants"]) for r in result["runs"]] == [("2020-01-02", 1)]
+    # years later: one run (2 January), the empty days are skipped at once
+    assert jobs.finalise_leaderboards() == "done: 1 period(s) finalised"
+    (run,) = db.session.query(LeaderboardRun).filter_by(leaderboard_id=board.id, segment="global").all()
+    assert (run.period_start.isoformat(), run.participants) == ("2020-01-02", 1)
     db.session.rollback()  # nothing was left uncommitted
     db.session.expire_all()
     start = db.session.get(Leaderboard, board.id).current_period_start
     assert start >= date.today() - __import__("datetime").timedelta(days=2)
-    assert svc.finalise_due_job()["finalised"] == 0
+    assert jobs.finalise_leaderboards() == "done: 0 period(s) finalised"
     assert db.session.query(LeaderboardRun).filter_by(leaderboard_id=board.id).count() == 1
     started = db.session.query(DomainEvent).filter_by(type="leaderboard.started").order_by(DomainEvent.id).all()
     assert [e.payload["period_start"] for e in started] == ["2020-01-01", start.isoformat()]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gamify.engine import energy as e
-from tests.test_energy_engine import T0, brute, env, state
+from tests.unit.test_energy_engine import T0, brute, env, state
 
 boost = st.tuples(
     st.sampled_from(["regen_speed", "max_energy_increase"]),

@@ -6,6 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from gamify import jobs
+from gamify.engine import energy as energy_engine
+from gamify.extensions import db as _db
 from gamify.models import (
     DomainEvent,
     EnergyAction,
@@ -38,7 +41,7 @@ def set_energy(user, value, now=NOW):
     st = energy.status(user, now)
     if value != st["current"]:
         energy.adjust(user, value - st["current"], "test setup", now=now)
-    energy.db.session.commit()
+    _db.session.commit()
 
 
 def duel(db, base_cost=25, **kw):
@@ -201,7 +204,7 @@ def test_action_with_too_little_energy_records_nothing(db):
 
 
 def test_difficulties_and_unknown_difficulty(db):
-    duel(db, difficulties=dict(energy.engine.DIFFICULTIES), skill_reductions={})
+    duel(db, difficulties=dict(energy_engine.DIFFICULTIES), skill_reductions={})
     u = f.player()
     r = energy.perform_action(u, "duel", "hard", now=NOW)
     assert r["energy"]["cost"] == 33 and r["energy"]["difficulty"] == "hard"
@@ -505,8 +508,8 @@ def test_expire_gifts_is_idempotent_and_refunds_only_when_set(db, pair):
     g2 = energy.send_gift(a, b, 10, now=NOW + timedelta(hours=30))
     db.session.commit()
     # By the time it expires Ann has regenerated to full: the refund is not lost (it may exceed max).
-    assert energy.expire_gifts_job(now=NOW + timedelta(hours=55)) == 1
-    assert energy.expire_gifts_job(now=NOW + timedelta(hours=56)) == 0
+    assert jobs.expire_gifts(now=NOW + timedelta(hours=55)) == "done: 1"
+    assert jobs.expire_gifts(now=NOW + timedelta(hours=56)) == "done: 0"
     db.session.expire_all()
     assert db.session.get(EnergyGift, g2.id).refunded
     [refund] = ledger(db, a.id, "gift_refund")

@@ -1,0 +1,239 @@
+"""Energy gifts between friends: daily limits in the sender's local day, sending (spent at once),
+accepting, and expiry of gifts nobody accepted."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import func, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ...engine import calendar as cal
+from ...extensions import db
+from ...models import (
+    EnergyGift,
+    User,
+)
+from .. import outbox
+from .catalogue import EnergyError, get_settings
+from .ledger import _after_write, _credit, _lock, _lock_users, _now, _spend_locked
+
+
+def _local_day(user: User, now: datetime):
+    return cal.local_date(now, user.timezone or "UTC")
+
+
+def gift_limits(user: User, now: Optional[datetime] = None) -> dict:
+    now = _now(now)
+    s = get_settings()
+    sent = db.session.execute(
+        db.select(func.count(EnergyGift.id)).where(
+            EnergyGift.sender_id == user.id, EnergyGift.sender_local_date == _local_day(user, now)
+        )
+    ).scalar_one()
+    received = db.session.execute(
+        db.select(func.count(EnergyGift.id)).where(
+            EnergyGift.recipient_id == user.id, EnergyGift.recipient_local_date == _local_day(user, now)
+        )
+    ).scalar_one()
+    return {
+        "sent_today": sent,
+        "sent_limit": s.gifts_sent_per_day,
+        "sent_left": max(0, s.gifts_sent_per_day - sent),
+        "received_today": received,
+        "received_limit": s.gifts_received_per_day,
+        "received_left": max(0, s.gifts_received_per_day - received),
+        "min": s.gift_min,
+        "max": s.gift_max,
+        "default": s.gift_default,
+        "expiry_hours": s.gift_expiry_hours,
+    }
+
+
+def send_gift(
+    sender: User,
+    recipient: Optional[User],
+    amount: Optional[int] = None,
+    message: str = "",
+    now: Optional[datetime] = None,
+) -> EnergyGift:
+    """Send energy to a friend: the sender spends it now; the friend accepts it within the expiry."""
+    from .. import friends
+
+    now = _now(now)
+    s = get_settings()
+    if recipient is None:
+        raise EnergyError("recipient", "No player found to send energy to.", 404)
+    if recipient.id == sender.id:
+        raise EnergyError("recipient", "You can't send energy to yourself.")
+    amount = s.gift_default if amount in (None, "") else amount
+    if isinstance(amount, bool) or not isinstance(amount, int) or not s.gift_min <= amount <= s.gift_max:
+        raise EnergyError("amount", f"A gift is {s.gift_min} to {s.gift_max} energy.")
+    message = (message or "").strip()
+    if len(message) > 200:
+        raise EnergyError("message", "The message can be at most 200 characters.")
+    if not friends.are_friends(sender.id, recipient.id):
+        raise EnergyError(
+            "recipient", f"You can only send energy to friends: add {recipient.name} as a friend first.", 403
+        )
+    _lock_users([sender.id, recipient.id])
+    L = _lock(sender, now)
+    sent_day, recv_day = _local_day(sender, now), _local_day(recipient, now)
+    sent = db.session.execute(
+        db.select(func.count(EnergyGift.id)).where(
+            EnergyGift.sender_id == sender.id, EnergyGift.sender_local_date == sent_day
+        )
+    ).scalar_one()
+    if sent >= s.gifts_sent_per_day:
+        raise EnergyError(
+            "recipient",
+            f"You've already sent {sent} gifts today (the limit is {s.gifts_sent_per_day}). Try again tomorrow.",
+            429,
+            limit=s.gifts_sent_per_day,
+        )
+    received = db.session.execute(
+        db.select(func.count(EnergyGift.id)).where(
+            EnergyGift.recipient_id == recipient.id, EnergyGift.recipient_local_date == recv_day
+        )
+    ).scalar_one()
+    if received >= s.gifts_received_per_day:
+        raise EnergyError(
+            "recipient",
+            f"{recipient.name} has already received {received} gifts today (the limit "
+            f"is {s.gifts_received_per_day}). Try again tomorrow.",
+            429,
+            limit=s.gifts_received_per_day,
+        )
+    gift = EnergyGift(
+        sender_id=sender.id,
+        recipient_id=recipient.id,
+        amount=amount,
+        message=message,
+        status="pending",
+        created_at=now,
+        expires_at=now + timedelta(hours=s.gift_expiry_hours),
+        sender_local_date=sent_day,
+        recipient_local_date=recv_day,
+    )
+    db.session.add(gift)
+    db.session.flush()
+    _spend_locked(L, amount, "gift_sent", "gift", gift.id, {"to": recipient.id}, fatigue=False)
+    outbox.notify(
+        recipient.id,
+        "gift",
+        f"{sender.name} sent you {amount} energy",
+        message or "Accept it on your energy page before it expires.",
+        link="/energy#gifts",
+    )
+    outbox.emit("energy.gift_sent", sender.id, {"gift_id": gift.id, "to_user_id": recipient.id, "amount": amount})
+    return gift
+
+
+def pending_gifts(user: User, now: Optional[datetime] = None) -> list[EnergyGift]:
+    now = _now(now)
+    return list(
+        db.session.execute(
+            db.select(EnergyGift)
+            .where(EnergyGift.recipient_id == user.id, EnergyGift.status == "pending", EnergyGift.expires_at > now)
+            .order_by(EnergyGift.created_at)
+        ).scalars()
+    )
+
+
+def sent_gifts(user: User, limit: int = 10) -> list[EnergyGift]:
+    return list(
+        db.session.execute(
+            db.select(EnergyGift)
+            .where(EnergyGift.sender_id == user.id)
+            .order_by(EnergyGift.created_at.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def accept_gift(user: User, gift_id: int, now: Optional[datetime] = None) -> dict:
+    """Credit a pending gift (capped at max; refused when already full, so the gift is not wasted)."""
+    now = _now(now)
+    gift = db.session.get(EnergyGift, gift_id)
+    if gift is None or gift.recipient_id != user.id:
+        raise EnergyError("gift", "Gift not found.", 404)
+    L = _lock(user, now)
+    db.session.refresh(gift)
+    if gift.status != "pending":
+        raise EnergyError("gift", f"This gift was already {gift.status}.", 409)
+    if gift.expires_at <= now:
+        raise EnergyError("gift", "This gift has expired.", 409)
+    if L.row.current >= L.max:
+        raise EnergyError(
+            "gift",
+            f"Your energy is full: use some first, then accept the gift (before it expires "
+            f"at {gift.expires_at.strftime('%H:%M')} UTC).",
+            409,
+        )
+    res = db.session.execute(
+        update(EnergyGift)
+        .where(EnergyGift.id == gift.id, EnergyGift.status == "pending")
+        .values(status="accepted", resolved_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        raise EnergyError("gift", "This gift is no longer pending.", 409)
+    credited = _credit(
+        L,
+        gift.amount,
+        "gift_received",
+        related_type="gift",
+        related_id=gift.id,
+        meta={"from": gift.sender_id, "amount": gift.amount},
+    )
+    set_committed_value(gift, "status", "accepted")
+    set_committed_value(gift, "resolved_at", now)
+    gift.credited = credited
+    _after_write(L, added_by_player=True)
+    return {"gift_id": gift.id, "amount": gift.amount, "credited": credited, "current": L.row.current, "max": L.max}
+
+
+def expire_gifts(now: Optional[datetime] = None) -> int:
+    """Mark pending gifts past their expiry as expired (refunding senders when the settings say so).
+    Idempotent and safe to run concurrently: each gift flips pending -> expired exactly once."""
+    now = _now(now)
+    s = get_settings()
+    due = db.session.execute(
+        db.select(EnergyGift.id, EnergyGift.sender_id)
+        .where(EnergyGift.status == "pending", EnergyGift.expires_at <= now)
+        .order_by(EnergyGift.id)
+    ).all()
+    ids = [gid for gid, _sender in due]
+    if s.refund_expired_gifts and due:
+        # Users before gifts and energy rows, in id order: the order every other writer uses.
+        _lock_users(sender for _gid, sender in due)
+    count = 0
+    for gid in ids:
+        res = db.session.execute(
+            update(EnergyGift)
+            .where(EnergyGift.id == gid, EnergyGift.status == "pending")
+            .values(status="expired", resolved_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount != 1:
+            continue
+        count += 1
+        gift = db.session.get(EnergyGift, gid)
+        db.session.refresh(gift)
+        if s.refund_expired_gifts:
+            sender = db.session.get(User, gift.sender_id)
+            L = _lock(sender, now)
+            # Not capped: the energy was the sender's, so nothing is lost even if they are full now.
+            _credit(
+                L,
+                gift.amount,
+                "gift_refund",
+                cap=False,
+                related_type="gift",
+                related_id=gift.id,
+                meta={"reason": "gift expired", "amount": gift.amount},
+            )
+            gift.refunded = True
+            _after_write(L, added_by_player=True)
+    return count

@@ -1,0 +1,69 @@
+"""The app-wide error answers, negotiated: the JSON API gets `{"error": {"message": ...}}`, HTMX requests a
+toast or a short text (never a whole page swapped into a fragment), pages the error page."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from . import ui
+
+# status -> (title, message for pages, short text for HTMX); None: the exception's own description
+PAGES = {
+    400: ("That could not be read", None, None),
+    403: ("No access", "You do not have access to this page.", "You do not have access to this."),
+    404: ("Page not found", "We could not find that page. It may have moved or been removed.", "Not found."),
+    413: ("Too large", "What you sent is larger than this server accepts.", "Too large."),
+}
+
+
+def _answer(code: int, title: str, message: str, short: str, toast: bool = False):
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"message": short or message}}), code
+    if ui.is_htmx():
+        if toast:
+            return ui.toast(make_response("", code), short, kind="error")
+        return make_response(short, code)
+    return render_template("error.html", code=code, title=title, message=message), code
+
+
+def _http_error(e: HTTPException):
+    title, message, short = PAGES[e.code]
+    if e.code == 400:  # input refused at the edge (gamify.params): the description names the field
+        return _answer(
+            400, title, f"{e.description} Nothing was saved; go back and correct it.", e.description, toast=True
+        )
+    if e.code == 403 and request.path.startswith("/admin"):
+        message = "This page is for administrators only."
+    return _answer(e.code, title, message, short)
+
+
+def _csrf_error(e: CSRFError):
+    """A form posted without a valid token (usually a page left open past the session): say what to do."""
+    return _answer(
+        400,
+        "Please try again",
+        "This form expired or was sent from another site, so nothing was saved. "
+        "Go back, reload the page and send it again.",
+        "Your session expired. Reload the page and try again.",
+        toast=True,
+    )
+
+
+def _too_many(e: HTTPException):
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"message": f"rate limit exceeded ({e.description}); slow down"}}), 429
+    return _answer(
+        429,
+        "Too many attempts",
+        f"Please wait a minute and try again ({e.description}).",
+        "Too many attempts; wait a minute.",
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    for code in PAGES:
+        app.register_error_handler(code, _http_error)
+    app.register_error_handler(429, _too_many)
