@@ -32,7 +32,6 @@ def _int_field(body: dict, name: str, required: bool = True, default=None):
 def user_energy(external_id: str):
     user = _known_user(external_id)
     body = energy.status(user)
-    db.session.commit()  # keeps the once-per-fill "energy full" notification
     return jsonify(body)
 
 

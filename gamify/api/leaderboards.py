@@ -162,7 +162,6 @@ def leaderboard_rankings(key: str):
             total=data["total"],
             rankings=[_entry_json(e) for e in data["entries"]],
         )
-    db.session.commit()  # a rebuild on read clears the dirty flag
     return jsonify(body)
 
 

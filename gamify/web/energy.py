@@ -90,7 +90,6 @@ def _gift_form(user: User, limits: dict) -> GiftForm:
 def bar():
     """Just the bar partial (it polls this route every 5 s)."""
     html = render_template("energy/_bar.html", energy=energy.status(ui.me()))
-    db.session.commit()  # the once-per-fill "energy full" notification
     return html
 
 

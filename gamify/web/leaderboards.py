@@ -78,7 +78,6 @@ def index():
     ctx = {"boards": boards, **(_panel(board, segment) if board else {"board": None})}
     template = "leaderboards/_panel.html" if ui.is_htmx() else "leaderboards/index.html"
     html = render_template(template, **ctx)
-    db.session.commit()  # a rebuild on read clears the dirty flag
     return html
 
 

@@ -103,7 +103,6 @@ def dashboard():
         recent=recent,
         unread=ui.unread_notifications(),
     )
-    db.session.commit()  # summary() settles missed periods; keep that
     return html
 
 
