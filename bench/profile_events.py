@@ -103,9 +103,41 @@ def main() -> None:
         + (f", {db_cpu / args.n * 1000:.2f} ms/event in PostgreSQL backends" if db_cpu is not None else "")
     )
     if prof:
+        Path("/tmp/prof").mkdir(exist_ok=True)
         prof.dump_stats("/tmp/prof/events.prof")
         st = pstats.Stats(prof)
         st.sort_stats(args.sort).print_stats(70)
+    _worker_side(app, args)
+
+
+def _worker_side(app, args) -> None:
+    """What the worker then does for these events, in this process: the rank fan-out (the others' rank
+    changes from the score log) and the outbox dispatch (domain events -> webhook deliveries, mails)."""
+    from gamify.extensions import db
+    from gamify.services import rank_fanout, webhooks
+
+    prof = cProfile.Profile() if args.profile else None
+    with app.app_context():
+        for name, step in (("rank fan-out", rank_fanout.run_all), ("outbox dispatch", webhooks.dispatch_pending)):
+            db_cpu0 = _db_cpu(app)
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            if prof and name == "rank fan-out":
+                prof.enable()
+            out = step()
+            db.session.commit()
+            if prof and name == "rank fan-out":
+                prof.disable()
+            dt, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            db_cpu = _db_cpu(app) - db_cpu0 if db_cpu0 is not None else None
+            made = out.get("rank_changes") if isinstance(out, dict) else getattr(out, "events", None)
+            print(
+                f"worker, {name}: {dt / args.n * 1000:.2f} ms/event wall, {cpu / args.n * 1000:.2f} ms/event CPU here"
+                + (f", {db_cpu / args.n * 1000:.2f} ms/event in PostgreSQL" if db_cpu is not None else "")
+                + (f"; {made} rows ({made / args.n:.1f}/event)" if made is not None else "")
+            )
+    if prof:
+        prof.dump_stats("/tmp/prof/fanout.prof")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
 def _db_cpu(app):

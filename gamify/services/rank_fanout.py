@@ -32,11 +32,13 @@ from typing import Optional
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import OperationalError
 
+from .. import after_commit
 from ..engine import leaderboards as engine
 from ..extensions import db
-from ..models import Leaderboard, LeaderboardRankChange, LeaderboardScoreLog
+from ..models import Leaderboard, LeaderboardScoreLog
 from ..models._common import utcnow
-from .upsert import insert_rows
+from ..pipeline import writes as writes_mod
+from ..pipeline.sql import Dialect
 
 log = logging.getLogger(__name__)
 
@@ -222,11 +224,15 @@ class _Ranking:
 
 
 def _write(changes: list[dict], now: datetime) -> None:
+    """The rank-change rows and their outbox events, through the event pipeline's bulk write (one
+    statement, rows as one JSON parameter): building a multi-row INSERT in SQLAlchemy cost about half a
+    millisecond per row, most of the fan-out's time."""
     if not changes:
         return
-    insert_rows(
-        LeaderboardRankChange,
-        [
+    writes = writes_mod.Writes()
+    for c in changes:
+        writes.add(
+            "rank_changes",
             {
                 "leaderboard_id": c["board"].id,
                 "period": c["period"],
@@ -236,18 +242,14 @@ def _write(changes: list[dict], now: datetime) -> None:
                 "new_rank": c["new"],
                 "occurred_at": c["at"],
                 "source_event_id": c["event_id"],
-            }
-            for c in changes
-        ],
-    )
-    from . import outbox
-
-    outbox.emit_many(
-        [
-            (
-                "leaderboard.rank_changed",
-                c["user_id"],
-                {
+            },
+        )
+        writes.add(
+            "domain_events",
+            {
+                "type": "leaderboard.rank_changed",
+                "user_id": c["user_id"],
+                "payload": {
                     "leaderboard": c["board"].key,
                     "period": c["period"],
                     "segment": c["segment"],
@@ -255,8 +257,10 @@ def _write(changes: list[dict], now: datetime) -> None:
                     "new_rank": c["new"],
                     "by_user_id": c["by"],
                 },
-                c["event_id"],
-            )
-            for c in changes
-        ]
-    )
+                "source_event_id": c["event_id"],
+                "created_at": now,
+            },
+        )
+    conn = db.session.connection()
+    writes_mod.flush(conn, Dialect(conn.dialect.name), writes)
+    after_commit.request("outbox")  # the dispatcher turns the events into webhooks
