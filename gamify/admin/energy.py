@@ -41,7 +41,12 @@ class SettingsForm(FlaskForm):
     premium_max = _num("Premium: max energy", 1, 100000)
     premium_regen_per_hour = _num("Premium: regeneration per hour", 0, 100000, integer=False)
     tick_minutes = _num("Tick (minutes)", 1, 1440, "Energy comes back on these clock boundaries.")
-    max_skill_bonus = _num("Max-energy bonus from endurance (cap)", 0, 100000, "+1 per 4 endurance levels, up to this.")
+    max_skill_bonus = _num(
+        "Max-energy bonus from skills (cap)",
+        0,
+        100000,
+        "Endurance: +3 per 10 levels (at most +15); meditation: +2 per 15 levels (at most +10); the sum up to this.",
+    )
     fatigue_gain_per_energy = _num("Fatigue per energy spent", 0, 100, integer=False)
     endurance_fatigue_reduction = _num("Fatigue reduction at endurance 100 (0-1)", 0, 1, integer=False)
     fatigue_recovery_per_hour = _num("Fatigue recovery per hour", 0, 100, integer=False)

@@ -185,7 +185,7 @@ def metric_event(key: str):
         raise result.error
     db.session.commit()
     result = result.response
-    return jsonify(result), (200 if result["idempotent_replayed"] else 201)
+    return jsonify(result), (202 if result["idempotent_replayed"] else 201)
 
 
 @bp.post("/events")
@@ -329,5 +329,10 @@ def complete_achievement(key: str):
     )
     db.session.commit()
     return jsonify(
-        {"completed": created, "achievements": [achievements_svc.serialize(a) for a in unlocked], "points": pts}
-    ), (201 if created else 200)
+        {
+            "completed": created,
+            "idempotent_replayed": not created,  # the player had it already: answered, nothing changed
+            "achievements": [achievements_svc.serialize(a) for a in unlocked],
+            "points": pts,
+        }
+    ), (201 if created else 202)

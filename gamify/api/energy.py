@@ -194,4 +194,4 @@ def perform_action(key: str):
     action = energy.get_action(key)  # 404 before the user is created
     energy.resolve_difficulty(action, difficulty)
     result = energy.perform_action(_user_ref(body), key, difficulty, idempotency_key=idem)
-    return jsonify(result), (200 if result.get("idempotent_replayed") else 201)
+    return jsonify(result), (202 if result.get("idempotent_replayed") else 201)

@@ -29,8 +29,10 @@ DIFFICULTIES = {"easy": 0.8, "medium": 1.0, "hard": 1.3, "expert": 1.6}
 BOOST_TYPES = ("regen_speed", "max_energy_increase", "consumption_reduction", "instant_refill")
 RARITIES = ("common", "rare", "epic", "legendary")
 SKILL_MAX = 100
-# Max-energy bonus per endurance level (capped by Config.max_skill_bonus): 100 -> +25.
-MAX_BONUS_PER_ENDURANCE = Fraction(1, 4)
+# Max-energy bonus from skills (the energy spec's ENERGY_SKILLS): per skill, +per_step for every `step`
+# levels, at most `cap`; the sum is capped by Config.max_skill_bonus (+25).
+# Endurance 50 + meditation 30: 15 + 4 = +19 (169 free, 269 premium).
+MAX_ENERGY_SKILLS = {"endurance": (10, 3, 15), "meditation": (15, 2, 10)}  # skill: (step, per_step, cap)
 
 
 def q(x) -> Fraction:
@@ -75,9 +77,10 @@ class Config:
 
 
 def skill_max_bonus(skills: dict, cfg: Config) -> int:
-    return min(
-        cfg.max_skill_bonus, math.floor(clamp_skill((skills or {}).get("endurance", 0)) * MAX_BONUS_PER_ENDURANCE)
-    )
+    bonus = 0
+    for skill, (step, per_step, cap) in MAX_ENERGY_SKILLS.items():
+        bonus += min(cap, clamp_skill((skills or {}).get(skill, 0)) // step * per_step)
+    return min(cfg.max_skill_bonus, bonus)
 
 
 def tier_max(premium: bool, cfg: Config) -> int:

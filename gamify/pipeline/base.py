@@ -239,7 +239,7 @@ class Result:
     def status(self) -> int:
         if self.error is not None:
             return self.error.status
-        return 200 if self.response.get("idempotent_replayed") else 201
+        return 202 if self.response.get("idempotent_replayed") else 201
 
     def as_json(self) -> dict:
         return {"status": self.status, **(self.error.as_json() if self.error else self.response)}

@@ -46,7 +46,7 @@ def test_event_creates_user_and_returns_one_response(client, setup):
 
 def test_same_idempotency_key_20_times_awards_once(client, setup, db):
     bodies = [post_event(client, setup, {"user": {"id": "u"}, "value": 1, "idempotency_key": "k1"}) for _ in range(20)]
-    assert [b.status_code for b in bodies] == [201] + [200] * 19
+    assert [b.status_code for b in bodies] == [201] + [202] * 19
     assert all(b.json["event_id"] == bodies[0].json["event_id"] for b in bodies)
     assert all(b.json["idempotent_replayed"] for b in bodies[1:])
     assert bodies[-1].json["points"]["xp"] == {"added": 0, "total": 10}
@@ -178,7 +178,7 @@ def test_complete_api_achievement(client, setup, db):
     r = client.post("/api/v1/achievements/beta_tester/complete", json={"user": {"id": "u9"}}, headers=setup)
     assert r.status_code == 201 and r.json["completed"] is True
     r = client.post("/api/v1/achievements/beta_tester/complete", json={"user": {"id": "u9"}}, headers=setup)
-    assert r.status_code == 200 and r.json["completed"] is False
+    assert r.status_code == 202 and r.json["completed"] is False and r.json["idempotent_replayed"] is True
     r = client.post("/api/v1/achievements/first/complete", json={"user": {"id": "u9"}}, headers=setup)
     assert r.status_code == 409
     assert (

@@ -99,7 +99,7 @@ def test_idempotent_action_replay_spends_once(client, headers):
     body = {"user": {"id": "u1"}, "idempotency_key": "k1"}
     first = client.post("/api/v1/actions/duel", json=body, headers=headers)
     again = client.post("/api/v1/actions/duel", json=body, headers=headers)
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code) == (201, 202)
     assert again.json["energy"] == {
         "action": "duel",
         "difficulty": "medium",

@@ -326,10 +326,12 @@ def test_premium_upgrade_fills_only_when_full(db):
     assert energy.status(partial, NOW + timedelta(hours=1))["current"] == 108
 
 
-def test_endurance_raises_max(db):
+def test_energy_skills_raise_max(db):
     u = f.player()
-    energy.set_skills(u, {"endurance": 100}, now=NOW)
-    assert energy.status(u, NOW)["max"] == 175
+    energy.set_skills(u, {"endurance": 50, "meditation": 30}, now=NOW)
+    assert energy.status(u, NOW)["max"] == 169  # the energy spec's example: 150 + 15 + 4
+    energy.set_premium(u, True, now=NOW)
+    assert energy.status(u, NOW)["max"] == 269
     db.session.commit()
     with pytest.raises(EnergyError):
         energy.set_skills(u, {"endurance": 101})

@@ -135,10 +135,22 @@ def test_multipliers_are_exact_not_float():
     assert e.action_cost(0, 1.6) == 0
 
 
-def test_max_energy_includes_capped_endurance_bonus():
-    assert e.skill_max_bonus({"endurance": 40}, CFG) == 10
-    assert e.skill_max_bonus({"endurance": 100}, CFG) == 25
-    assert e.skill_max_bonus({"endurance": 500}, CFG) == 25  # clamped
+@pytest.mark.parametrize(
+    "skills,bonus",
+    [
+        # the energy spec's example: endurance 50 -> 5 x 3 = 15, meditation 30 -> 2 x 2 = 4; 150 + 19 = 169
+        ({"endurance": 50, "meditation": 30}, 19),
+        ({"endurance": 49}, 12),  # 4 whole steps of 10
+        ({"endurance": 100}, 15),  # endurance alone is capped at +15
+        ({"meditation": 100}, 10),  # 6 steps x 2 = 12, capped at +10
+        ({"endurance": 100, "meditation": 100}, 25),  # 15 + 10, the total cap
+        ({"endurance": 500, "meditation": -3}, 15),  # levels clamped to 0..100
+        ({}, 0),
+    ],
+)
+def test_max_energy_skill_bonus_follows_the_spec(skills, bonus):
+    assert e.skill_max_bonus(skills, CFG) == bonus
+    assert e.tier_max(False, CFG) + bonus == 150 + bonus and e.tier_max(True, CFG) + bonus == 250 + bonus
 
 
 def test_regen_boost_stops_exactly_at_expiry_inside_a_tick():
