@@ -63,6 +63,26 @@ def level_for(levels: Sequence, balance: int):
     return best
 
 
+def level_json(level) -> Optional[dict]:
+    """A level as players and webhooks see it (never its internal id)."""
+    if level is None:
+        return None
+    return {"key": level.key, "name": level.name, "threshold": level.threshold, "badge": level.badge}
+
+
+def level_changed_payload(system_key: str, levels: Sequence, previous_id: Optional[int], new_level) -> dict:
+    """The `points.level_changed` event: both levels by key, name and threshold, and which way it went."""
+    previous = next((lv for lv in levels if lv.id == previous_id), None)
+    up = previous is None or (new_level is not None and new_level.threshold > previous.threshold)
+    return {
+        "system": system_key,
+        "previous_level": level_json(previous),
+        "new_level": level_json(new_level),
+        "level": level_json(new_level),  # the same as new_level, for receivers written before it existed
+        "direction": "up" if up else "down",
+    }
+
+
 def award(
     base: int,
     boosts: Sequence,

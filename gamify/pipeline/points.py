@@ -165,15 +165,9 @@ class Points(Feature):
         changed = None
         if new_level_id != row[1]:
             old_id, row[1] = row[1], new_level_id
-            level_json = {"key": level.key, "name": level.name, "badge": level.badge} if level else None
-            changed = (level_json,)
-            run.emit(
-                "points.level_changed",
-                player.id,
-                {"system": system.key, "from_level_id": old_id, "level": level_json},
-                ctx.event_id,
-                now,
-            )
+            payload = engine.level_changed_payload(system.key, system.levels, old_id, level)
+            changed = (payload["new_level"],)
+            run.emit("points.level_changed", player.id, payload, ctx.event_id, now)
             if level and (old_id is None or amount > 0):
                 run.notify(player.id, "level_up", f"{system.name}: you reached {level.name}!", "", "/points", now)
         run.writes.add(

@@ -119,13 +119,9 @@ def award(
     if new_level_id != row.level_id:
         old_id, row.level_id = row.level_id, new_level_id
         result["level_changed"] = True
-        result["level"] = {"key": level.key, "name": level.name, "badge": level.badge} if level else None
-        outbox.emit(
-            "points.level_changed",
-            user.id,
-            {"system": system.key, "from_level_id": old_id, "level": result["level"]},
-            source_event_id,
-        )
+        payload = engine.level_changed_payload(system.key, system.levels, old_id, level)
+        result["level"] = payload["new_level"]
+        outbox.emit("points.level_changed", user.id, payload, source_event_id)
         if level and (old_id is None or amount > 0):
             outbox.notify(user.id, "level_up", f"{system.name}: you reached {level.name}!", link="/points")
     return result

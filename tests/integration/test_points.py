@@ -72,6 +72,35 @@ def test_level_change_reported_once(db):
     assert svc.summary(u, xp)["next_level"]["key"] == "gold"
 
 
+def test_level_changed_events_name_both_levels(db):
+    """points.level_changed carries the previous and the new level (key, name, threshold), from the event
+    path and from an award outside events (an admin taking points away)."""
+    from gamify.models import DomainEvent
+
+    m = f.metric("lessons")
+    xp = f.system("xp", levels=[("bronze", "Bronze", 0), ("silver", "Silver", 25), ("gold", "Gold", 50)])
+    f.trigger(xp, "metric", 10, metric_id=m.id)
+    u = f.player()
+    for _ in range(3):
+        process_event("lessons", u, 1)  # 10 (bronze), 20, 30 (silver)
+    svc.award(u, xp, -25, "admin", reason="correction")  # 5: back to bronze
+    db.session.flush()
+    changes = [
+        e.payload
+        for e in db.session.execute(
+            db.select(DomainEvent).where(DomainEvent.type == "points.level_changed").order_by(DomainEvent.id)
+        ).scalars()
+    ]
+    bronze = {"key": "bronze", "name": "Bronze", "threshold": 0, "badge": ""}
+    silver = {"key": "silver", "name": "Silver", "threshold": 25, "badge": ""}
+    assert [(c["previous_level"], c["new_level"], c["direction"]) for c in changes] == [
+        (None, bronze, "up"),
+        (bronze, silver, "up"),
+        (silver, bronze, "down"),
+    ]
+    assert all("from_level_id" not in c and c["system"] == "xp" for c in changes)
+
+
 def test_negative_trigger_and_streak_achievement_signup_triggers(db):
     m = f.metric("lessons")
     f.streak({m: 1})
