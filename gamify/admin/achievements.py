@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalV
 
@@ -71,6 +71,10 @@ class AchievementForm(FlaskForm):
         description="Earned automatically once a player holds all of these. Ctrl/⌘-click to pick several.",
     )
     attribute_filters = FiltersField()
+    hidden = BooleanField(
+        "Hidden until earned",
+        description="Players see “???” and no description until they earn it (a surprise); it still counts in rarity.",
+    )
 
     def __init__(self, *a, achievement: Achievement | None = None, **kw):
         super().__init__(*a, **kw)
@@ -149,6 +153,7 @@ def _apply(form: AchievementForm, a: Achievement) -> None:
     a.key = form.key.data.strip()
     a.description = (form.description.data or "").strip()
     a.badge = form.badge.data.strip()
+    a.hidden = bool(form.hidden.data)
     a.trigger = form.trigger.data
     a.metric_id = form.metric_id.data if a.trigger == "metric" else None
     a.threshold = float(form.threshold.data) if a.trigger == "metric" and form.threshold.data is not None else None

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -30,6 +31,9 @@ class Achievement(db.Model):
     prerequisite_ids: Mapped[list] = mapped_column(JSONType, default=list)
     attribute_filters: Mapped[dict] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="inactive", index=True)
+    # Hidden until earned: players see "???" and no description; earned, it is shown as any other (and it
+    # counts in rarity like any other).
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     completion_count: Mapped[int] = mapped_column(Integer, default=0)
     rarity_pct: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

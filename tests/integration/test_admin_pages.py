@@ -268,6 +268,14 @@ def test_create_achievement_via_form_validates_per_trigger(client, db):
     assert a.attribute_filters == {"country": "DE", "plan": ["pro", "team"], "beta": True}
     html = client.get(f"/admin/achievements/{a.id}").get_data(as_text=True)
     assert "country=DE\nplan=pro|team\nbeta=true" in html and "saved as a draft" in html
+    assert a.hidden is False and "Hidden until earned" in html
+    resp = client.post(
+        f"/admin/achievements/{a.id}",
+        data=_form(token, metric_id=w["metric"].id, threshold="10", hidden="y"),
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Achievement, a.id).hidden is True
 
 
 def test_activating_backfills_inline(client, db):

@@ -168,6 +168,35 @@ def test_achievements_page_progress_rarity_locked_and_new_once(client, db):
     assert "is-new" not in again
 
 
+def test_hidden_achievements_show_as_question_marks_until_earned(client, db):
+    """Hidden achievements: "???" and no description (nor name as another's prerequisite) until earned;
+    the event that earns one reveals it; they count in rarity like any other."""
+    user, m, _xp = world(db)
+    secret = f.achievement(
+        "night_owl",
+        "metric",
+        metric_id=m.id,
+        threshold=50,
+        name="Night Owl",
+        description="Fifty lessons.",
+        status="active",
+        hidden=True,
+    )
+    f.achievement("combo2", "composite", prerequisite_ids=[secret.id], name="Owl Combo", status="active")
+    db.session.commit()
+    login_client(client)
+    html = client.get("/achievements").get_data(as_text=True)
+    assert "Night Owl" not in html and "Fifty lessons." not in html
+    assert re.search(r'class="ach unearned hidden-ach" id="night_owl"', html) and "??? " in html
+    assert "○ ???" in html  # the composite's prerequisite stays hidden too
+    body = process_event("lessons", user, 50)
+    assert [a["name"] for a in body["achievements"] if a["key"] == "night_owl"] == ["Night Owl"]  # revealed
+    db.session.commit()
+    html = client.get("/achievements").get_data(as_text=True)
+    assert "Night Owl" in html and "Fifty lessons." in html
+    assert db.session.get(type(secret), secret.id).completion_count == 1  # counted for rarity
+
+
 def test_points_page_history_with_boost_and_htmx_pagination(client, db):
     user, _m, xp = world(db)
     f.boost(xp, 2.0, name="Double XP")
