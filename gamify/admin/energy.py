@@ -53,6 +53,13 @@ class SettingsForm(FlaskForm):
     meditation_recovery_bonus = _num("Extra recovery per hour at meditation 100", 0, 100, integer=False)
     fatigue_regen_penalty = _num("Regeneration lost at fatigue 100 (0-1)", 0, 1, integer=False)
     max_skill_cost_reduction = _num("Max total skill cost reduction (0-1)", 0, 1, integer=False)
+    flag_spend_per_hour = _num(
+        "Flag a player spending more than this in an hour",
+        1,
+        1000000,
+        "Anti-cheat (the energy spec's 200). Empty: only the other rule (more than max + regeneration + top-ups).",
+        required=False,
+    )
     token_system_key = StringField("Token points system key", validators=[DataRequired(), Length(max=64)])
     energy_per_token = _num("Energy per token", 1, 100000)
     max_tokens_per_refill = _num("Max tokens per refill", 1, 100000)

@@ -70,6 +70,7 @@ class Config:
     meditation_recovery_bonus: Fraction = Fraction(10)  # extra recovery per hour at meditation 100
     fatigue_regen_penalty: Fraction = Fraction(1, 2)  # share of regen lost at fatigue 100
     max_skill_cost_reduction: Fraction = Fraction(1, 2)
+    flag_spend_per_hour: Optional[int] = 200  # anti-cheat: more spent in a rolling hour is flagged (None: off)
     max_boost_cost_reduction: Fraction = Fraction(1, 2)
 
 
@@ -389,3 +390,22 @@ def mmss(seconds: Optional[float]) -> str:
 def spans(boosts: Iterable[tuple]) -> tuple:
     """BoostSpans from (type, value, start, end) tuples."""
     return tuple(BoostSpan(t, q(v), s, e) for t, v, s, e in boosts)
+
+
+# ---------------------------------------------------------------- anti-cheat
+
+
+def spending_review(spent: int, inflow: int, max_energy: int, regen: int, cfg: Config) -> Optional[tuple[int, str]]:
+    """(allowed, reason) when the energy spent in the last hour is suspicious, else None. Two rules: more
+    than the energy spec's hourly limit (cfg.flag_spend_per_hour, 200), or more than the player could
+    have had (max + an hour of regeneration + top-ups)."""
+    allowed = max_energy + regen + inflow
+    if spent > allowed:  # the stronger evidence: more than the player can have had
+        return allowed, (
+            f"spent {spent} energy in the last hour; max {max_energy} + regeneration {regen} + top-ups {inflow} "
+            f"allow {allowed}"
+        )
+    limit = cfg.flag_spend_per_hour
+    if limit is not None and spent > limit:
+        return limit, f"spent {spent} energy in the last hour, more than the limit of {limit}"
+    return None

@@ -41,6 +41,8 @@ class EnergySettings(db.Model):
     meditation_recovery_bonus: Mapped[float] = mapped_column(Float, default=10.0)
     fatigue_regen_penalty: Mapped[float] = mapped_column(Float, default=0.5)
     max_skill_cost_reduction: Mapped[float] = mapped_column(Float, default=0.5)
+    # Anti-cheat: energy spent in any rolling hour above this is flagged for review (None: rule off).
+    flag_spend_per_hour: Mapped[Optional[int]] = mapped_column(Integer, default=200, server_default="200")
     token_system_key: Mapped[str] = mapped_column(String(64), default="gems")
     energy_per_token: Mapped[int] = mapped_column(Integer, default=10)
     max_tokens_per_refill: Mapped[int] = mapped_column(Integer, default=10)

@@ -350,18 +350,18 @@ def _full_flag(run: Run, user_id: int, row, max_energy: int, now) -> None:
 
 
 def _review(run: Run, state: dict, user_id: int, L, now) -> None:
-    """Flag a player whose spending in the last hour exceeds max + an hour of regeneration + top-ups
-    (the rule of services.energy._review_spending, on the loaded ledger)."""
+    """The anti-cheat review (engine.spending_review) on the loaded last hour of the ledger."""
+    if state["open_review"]:
+        return
     since = now - timedelta(hours=1)
     recent = [t for t in state["recent"] if t.created_at > since]
     spent = -sum(t.amount for t in recent if t.type in energy_svc.SPEND_TYPES and t.amount < 0)
-    if spent <= L.max:
-        return
     inflow = sum(t.amount for t in recent if t.type in energy_svc.INFLOW_TYPES and t.amount > 0)
     regen = math.ceil(L.env.regen_per_hour * (1 + L.env.regen_pct_at(now) / 100))
-    allowed = L.max + regen + inflow
-    if spent <= allowed or state["open_review"]:
+    verdict = engine.spending_review(spent, inflow, L.max, regen, L.cfg)
+    if verdict is None:
         return
+    allowed, reason = verdict
     state["open_review"] = True
     run.writes.add(
         "energy_reviews",
@@ -371,8 +371,7 @@ def _review(run: Run, state: dict, user_id: int, L, now) -> None:
             "allowed": allowed,
             "created_at": now,
             "resolved_note": "",
-            "reason": f"spent {spent} energy in the last hour; max {L.max} + regeneration {regen} + top-ups {inflow} "
-            f"allow {allowed}",
+            "reason": reason,
         },
     )
     run.emit("energy.flagged", user_id, {"spent": spent, "allowed": allowed}, None, now)

@@ -397,7 +397,7 @@ class Leaderboards(Feature):
                 ctx.now,
             )
         if lbr.touched:
-            after_commit.defer_redis(_redis_step(list(lbr.redis_writes), set(lbr.touched), redis_down))
+            after_commit.defer_redis(lb_svc.redis_step(list(lbr.redis_writes), set(lbr.touched), redis_down))
             after_commit.request("leaderboards.fanout")
 
 
@@ -453,31 +453,6 @@ def _sql_counts(run: Run, probes: list[_Probe]) -> dict[tuple, int]:
     rows = [{"i": i, "lb": k[4], "period": k[1], "segment": k[2], "score": k[3]} for i, k in enumerate(keys)]
     got = dict(run.conn.execute(stmt, {"probes": d.dumps(rows)}).all())
     return {k[:4]: int(got[i]) for i, k in enumerate(keys)}
-
-
-def _redis_step(writes: list, board_ids: set, redis_down: bool):
-    """After commit, in the commit's Redis pipeline: the batch's Lua upserts. A board Redis missed is
-    marked dirty and rebuilt from SQL on its next read."""
-
-    def queue(pipe):
-        if redis_down:
-            log.warning("leaderboards: Redis down; boards %s marked dirty for a rebuild", sorted(board_ids))
-            return lambda _replies: lb_svc._mark_dirty(board_ids)
-        lb_svc.queue_writes(pipe, writes)
-
-        def done(replies):
-            failed = (
-                replies
-                if isinstance(replies, Exception)
-                else next((r for r in replies if isinstance(r, Exception)), None)
-            )
-            if failed is not None:
-                log.warning("leaderboards: Redis write failed (%s); boards marked dirty, SQL stays the record", failed)
-                lb_svc._mark_dirty(board_ids)
-
-        return done
-
-    return queue
 
 
 def _score_row(board_id: int, period: str, segment: str, user_id: int, s: Score, now: datetime) -> dict:

@@ -293,7 +293,10 @@ def backfill_candidates(a: Achievement) -> list[tuple[int, datetime]]:
                 MetricTotal.metric_id == a.metric_id, MetricTotal.total >= a.threshold, MetricTotal.user_id.not_in(held)
             )
         ).all()
-        return [(u, t) for u, t in rows]
+        crossed = _threshold_crossed_at(a, [u for u, _t in rows])
+        # The moment the running total first reached the threshold; a total without that history (data
+        # imported as totals) falls back to the total's last change.
+        return [(u, crossed.get(u, t)) for u, t in rows]
     if a.trigger == "metric":
         return _filtered_metric_candidates(a, held)
     if a.trigger == "streak":
@@ -325,6 +328,29 @@ def backfill_candidates(a: Achievement) -> list[tuple[int, datetime]]:
         ).all()
         return [(u, t) for u, t in rows]
     return []  # api achievements are only ever awarded by the host app
+
+
+def _threshold_crossed_at(a: Achievement, user_ids: list[int], chunk: int = 5000) -> dict[int, datetime]:
+    """When each player's running total of the metric first reached the threshold, from the event
+    history (a window sum in the database, in event order)."""
+    out: dict[int, datetime] = {}
+    for i in range(0, len(user_ids), chunk):
+        running = func.sum(MetricEvent.value).over(
+            partition_by=MetricEvent.user_id, order_by=(MetricEvent.occurred_at, MetricEvent.id)
+        )
+        history = (
+            db.select(MetricEvent.user_id, MetricEvent.occurred_at, running.label("running"))
+            .where(MetricEvent.metric_id == a.metric_id, MetricEvent.user_id.in_(user_ids[i : i + chunk]))
+            .subquery()
+        )
+        out.update(
+            db.session.execute(
+                db.select(history.c.user_id, func.min(history.c.occurred_at))
+                .where(history.c.running >= a.threshold)
+                .group_by(history.c.user_id)
+            ).all()
+        )
+    return out
 
 
 def _filtered_metric_candidates(a: Achievement, held) -> list[tuple[int, datetime]]:

@@ -154,6 +154,10 @@ def settle_user(user, now: Optional[datetime] = None) -> Optional[engine.StreakC
     change = engine.settle(rules, _state_of(row), cal.local_date(now, user.timezone))
     if change.periods:
         _write(row, change, rules, user.timezone, None, now)
+    if change.broken:  # lost without an event: streak boards learn it now, not at the next event
+        from . import leaderboards
+
+        leaderboards.streak_lost(user.id, now)
     return change
 
 

@@ -110,6 +110,20 @@ def test_backfill_is_silent_idempotent_and_tiers_ascend(db):
     assert t10.completion_count == 3 and t10.rarity_pct == pytest.approx(75.0)
 
 
+def test_backfilled_completion_carries_the_time_the_threshold_was_crossed(db):
+    """The 10th lesson was on 3 January; more lessons followed until the 20th. The achievement activated
+    later is completed as of 3 January (the running total's crossing), not the last event's time."""
+    m = f.metric("lessons")
+    u = f.player("ann")
+    for day, n in ((1, 4), (2, 4), (3, 3), (10, 5), (20, 2)):  # running: 4, 8, 11 (crossed), 16, 18
+        process_event("lessons", u, n, now=f.utc(2026, 1, day, 9))
+    db.session.commit()
+    ten = f.achievement("ten", "metric", status="inactive", metric_id=m.id, threshold=10)
+    assert svc.activate([ten]) == 1
+    (c,) = completions(db, ten)
+    assert c.backdated and c.completed_at == f.utc(2026, 1, 3, 9)
+
+
 def test_streak_achievement_backfilled_from_history_after_the_streak_broke(db):
     m = f.metric("lessons")
     f.streak({m: 1})

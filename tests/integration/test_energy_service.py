@@ -544,6 +544,26 @@ def test_spending_more_than_possible_in_an_hour_flags_the_player(db):
     assert db.session.execute(db.select(db.func.count(EnergyReview.id))).scalar() == 1
 
 
+def test_more_than_200_spent_in_an_hour_is_flagged_even_when_possible(db):
+    """The energy spec's rule: over 200 energy in any rolling hour is flagged, even for a premium player
+    who had it (250 max). Admins can change the limit or switch the rule off."""
+    u = f.player()
+    energy.set_premium(u, True, now=NOW)
+    energy.spend(u, 150, now=NOW)
+    energy.spend(u, 50, now=NOW + timedelta(minutes=20))  # 200: not more than the limit
+    assert db.session.execute(db.select(db.func.count(EnergyReview.id))).scalar() == 0
+    energy.spend(u, 10, now=NOW + timedelta(minutes=40))  # 210 within the hour
+    [review] = db.session.execute(db.select(EnergyReview)).scalars().all()
+    assert (review.spent, review.allowed) == (210, 200) and "limit of 200" in review.reason
+
+    other = f.player("p2")
+    energy.get_settings().flag_spend_per_hour = None  # the rule off: 210 of 250 is fine again
+    db.session.commit()
+    energy.set_premium(other, True, now=NOW)
+    energy.spend(other, 210, now=NOW)
+    assert db.session.execute(db.select(db.func.count(EnergyReview.id))).scalar() == 1
+
+
 def test_normal_play_with_refills_is_not_flagged(db):
     u = f.player()
     gems(db, u, 100)

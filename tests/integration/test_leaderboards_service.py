@@ -628,3 +628,42 @@ def test_a_rolled_back_event_never_reaches_the_redis_ranking(db):
 
 def _achieved(user):
     return _db.session.query(LeaderboardScore).filter_by(user_id=user.id, segment="global").one().achieved_at
+
+
+def test_a_streak_lost_by_settlement_leaves_the_streak_board_at_once(db):
+    """Ann led "longest current streak" with 3 days, then stopped. When her streak is settled (a read, or
+    the scheduled settlement) she drops to 0 on the board, in SQL and in Redis, without another event of
+    hers; Bob, who kept going, leads; the fan-out tells Bob he moved up."""
+    from gamify.models import LeaderboardRankChange
+    from gamify.services import rank_fanout, streaks
+
+    m = f.metric("lessons")
+    f.streak({m: 1})
+    board = make_board("streak", ranked_by="streak")
+    ann, bob = f.player("ann"), f.player("bob")
+    db.session.commit()
+    for day in (1, 2, 3):
+        process_event("lessons", ann, 1, now=utc(2026, 1, day, 12))
+    for day in (3, 4):
+        process_event("lessons", bob, 1, now=utc(2026, 1, day, 12))
+    rank_fanout.run_all()
+    db.session.commit()
+    assert top(board) == [("ann", 1, 3), ("bob", 2, 2)]
+    change = streaks.settle_user(ann, now=utc(2026, 1, 5, 12))  # she missed the 4th
+    assert change.broken
+    db.session.commit()
+    assert top(board) == [("bob", 1, 2), ("ann", 2, 0)]  # Redis
+    _, entries = svc._slice(board, "all", "global", 0, 10, use_redis=False)  # SQL
+    assert [(e["user_id"], e["score"]) for e in entries] == [(bob.id, 2), (ann.id, 0)]
+    rank_fanout.run_all()
+    db.session.commit()
+    moved = (
+        db.session.execute(
+            db.select(LeaderboardRankChange)
+            .where(LeaderboardRankChange.user_id == bob.id)
+            .order_by(LeaderboardRankChange.id)
+        )
+        .scalars()
+        .all()
+    )
+    assert moved and moved[-1].new_rank == 1

@@ -106,6 +106,7 @@ def config(s: EnergySettings) -> engine.Config:
         meditation_recovery_bonus=q(s.meditation_recovery_bonus),
         fatigue_regen_penalty=q(s.fatigue_regen_penalty),
         max_skill_cost_reduction=q(s.max_skill_cost_reduction),
+        flag_spend_per_hour=s.flag_spend_per_hour,
     )
 
 

@@ -328,7 +328,7 @@ def spend(
 
 
 def _review_spending(L: _Locked) -> Optional[EnergyReview]:
-    """Flag a player whose spending in the last hour exceeds max + an hour of regeneration + top-ups."""
+    """The anti-cheat review (engine.spending_review) after a spend outside events."""
     since = L.now - timedelta(hours=1)
     uid = L.user.id
     db.session.flush()
@@ -342,8 +342,9 @@ def _review_spending(L: _Locked) -> Optional[EnergyReview]:
             )
         ).scalar_one()
     )
-    if spent <= L.max:
-        return None  # cheap exit: never suspicious
+    limit = L.cfg.flag_spend_per_hour
+    if spent <= L.max and (limit is None or spent <= limit):
+        return None  # cheap exit: neither rule can fire
     inflow = int(
         db.session.execute(
             db.select(func.coalesce(func.sum(EnergyTransaction.amount), 0)).where(
@@ -355,9 +356,10 @@ def _review_spending(L: _Locked) -> Optional[EnergyReview]:
         ).scalar_one()
     )
     regen = math.ceil(L.env.regen_per_hour * (1 + L.env.regen_pct_at(L.now) / 100))
-    allowed = L.max + regen + inflow
-    if spent <= allowed:
+    verdict = engine.spending_review(spent, inflow, L.max, regen, L.cfg)
+    if verdict is None:
         return None
+    allowed, reason = verdict
     open_review = db.session.execute(
         db.select(EnergyReview.id).where(EnergyReview.user_id == uid, EnergyReview.resolved_at.is_(None))
     ).first()
@@ -368,8 +370,7 @@ def _review_spending(L: _Locked) -> Optional[EnergyReview]:
         spent=spent,
         allowed=allowed,
         created_at=L.now,
-        reason=f"spent {spent} energy in the last hour; max {L.max} + regeneration {regen} "
-        f"+ top-ups {inflow} allow {allowed}",
+        reason=reason,
     )
     db.session.add(review)
     outbox.emit("energy.flagged", uid, {"spent": spent, "allowed": allowed})

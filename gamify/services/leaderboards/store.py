@@ -280,3 +280,28 @@ def _drop_quietly(key: str) -> None:
         drop_redis(key)
     except RedisError as e:
         log.warning("leaderboards: could not drop Redis keys of %s (%s)", key, e)
+
+
+def redis_step(writes: list, board_ids: set, redis_down: bool = False):
+    """After commit, in the commit's Redis pipeline: the batch's Lua upserts. A board Redis missed is
+    marked dirty and rebuilt from SQL on its next read."""
+
+    def queue(pipe):
+        if redis_down:
+            log.warning("leaderboards: Redis down; boards %s marked dirty for a rebuild", sorted(board_ids))
+            return lambda _replies: _mark_dirty(board_ids)
+        queue_writes(pipe, writes)
+
+        def done(replies):
+            failed = (
+                replies
+                if isinstance(replies, Exception)
+                else next((r for r in replies if isinstance(r, Exception)), None)
+            )
+            if failed is not None:
+                log.warning("leaderboards: Redis write failed (%s); boards marked dirty, SQL stays the record", failed)
+                _mark_dirty(board_ids)
+
+        return done
+
+    return queue
