@@ -451,6 +451,15 @@ def _optional(module: str, attr: str):
 
 
 @app_job
+def energy_fills(now=None) -> str:
+    """Every 5 minutes: "energy full" for players whose energy filled up since they last looked."""
+    fn = _optional("gamify.services.energy", "announce_fills")
+    if fn is None:
+        return "skipped: gamify.services.energy is not installed"
+    return f"done: {fn(now)!r}"
+
+
+@app_job
 def expire_gifts(now=None) -> str:
     """Hourly: gifts nobody accepted in time expire (refunded when the settings say so)."""
     fn = _optional("gamify.services.energy", "expire_gifts")
@@ -556,6 +565,12 @@ SCHEDULE: tuple[Scheduled, ...] = (
         "weekly-recaps", weekly_recaps, "Weekly recap e-mails on the recap weekday, local time", cron="*/15 * * * *"
     ),
     Scheduled("time-interval-points", time_interval_points, "Time-interval points triggers", cron="*/15 * * * *"),
+    Scheduled(
+        "energy-full",
+        energy_fills,
+        "Tell players whose energy filled up (once per fill), without them opening the app",
+        cron="*/5 * * * *",
+    ),
     Scheduled(
         "expire-gifts", expire_gifts, "Expire energy gifts (when the energy feature is installed)", cron="*/5 * * * *"
     ),

@@ -277,6 +277,28 @@ def test_full_notification_once_per_fill(db):
     )
 
 
+def test_energy_full_is_announced_by_the_schedule_without_opening_the_app(db):
+    """Ann spends and never looks again: the scheduled job tells her once when her energy is full again,
+    not before, and not twice; preferences are respected by outbox.notify."""
+    from gamify import jobs
+
+    ann = f.player("ann")
+    energy.spend(ann, 24, now=NOW)  # 126 of 150: full again 24 / 5 per hour later, plus fatigue
+    db.session.commit()
+    assert jobs.energy_fills(now=NOW + timedelta(hours=1)) == "done: 0"
+    full_at = NOW + timedelta(hours=6)
+    assert jobs.energy_fills(now=full_at) == "done: 1"
+    assert jobs.energy_fills(now=full_at + timedelta(hours=1)) == "done: 0"  # once per fill
+    assert (
+        db.session.execute(
+            db.select(db.func.count(Notification.id)).where(
+                Notification.type == "energy_full", Notification.user_id == ann.id
+            )
+        ).scalar()
+        == 1
+    )
+
+
 # ------------------------------------------------------------------------------------------ refills & tiers
 
 

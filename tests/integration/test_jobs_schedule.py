@@ -33,6 +33,7 @@ def test_schedule_enqueues_on_rq_cron_times(app, db):
                 "settle_streaks",
                 "weekly_recaps",
                 "time_interval_points",
+                "energy_fills",
                 "expire_gifts",
                 "finalise_leaderboards",
             ]
@@ -84,7 +85,8 @@ def test_every_scheduled_job_runs_on_a_worker(app, db, monkeypatch):
     assert FailedJobRegistry(queue=q).count == 0
     results = {j.func_name.rsplit(".", 1)[-1]: j.return_value() for j in (q.fetch_job(x.id) for x in enqueued)}
     assert results["time_interval_points"] == 1
-    assert results["expire_gifts"] == "done: 3" and calls == ["expire_gifts"]
+    assert results["expire_gifts"] == "done: 3" and results["energy_fills"] == "done: 3"
+    assert sorted(calls) == ["announce_fills", "expire_gifts"]
     assert results["finalise_leaderboards"].startswith("skipped")
 
 

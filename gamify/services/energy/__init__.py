@@ -47,4 +47,4 @@ from .ledger import (  # noqa: F401
     spend,
 )
 from .operations import adjust, apply_boost, perform_action, refill, set_premium, set_resting, set_skills  # noqa: F401
-from .status import action_costs, history, status, transaction_json  # noqa: F401
+from .status import action_costs, announce_fills, history, status, transaction_json  # noqa: F401

@@ -7,7 +7,7 @@ import math
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ...engine import energy as engine
@@ -137,3 +137,27 @@ def action_costs(user: User, actions: list[EnergyAction], now: Optional[datetime
             else {"": action_cost(a, None, skills, cfg, pct)}
         )
     return out
+
+
+def announce_fills(now: Optional[datetime] = None, limit: int = 5000) -> int:
+    """Players whose energy filled up by regeneration since it was last looked at get their once-per-fill
+    "energy full" notification now, without opening the app (scheduled; `status` does the announcing).
+    Returns how many were announced."""
+    now = _now(now)
+    ids = (
+        db.session.execute(
+            select(PlayerEnergy.user_id)
+            .where(PlayerEnergy.full_notified.is_(False))
+            .order_by(PlayerEnergy.user_id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    announced = 0
+    for user in db.session.execute(select(User).where(User.id.in_(ids))).scalars() if ids else ():
+        row = db.session.get(PlayerEnergy, user.id)
+        before = row.full_notified
+        status(user, now)
+        announced += int(not before and row.full_notified)
+    return announced
