@@ -20,10 +20,11 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Optional
 from urllib.parse import urlsplit
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 
 from .. import after_commit
 from ..extensions import db
@@ -165,6 +166,55 @@ def event_body(ev, external_id: Optional[str]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
 
+# points.changed is coalesced: at most one delivery per player, points system and minute, sent once the
+# minute is over, with the latest total and the sum added in that minute (nothing lost: the last change
+# of a minute is always in it).
+COALESCED_TYPE = "points.changed"
+
+
+def _coalesce_window(now: datetime) -> datetime:
+    """The start of the current minute: points.changed events from before it can be coalesced and sent."""
+    return now.replace(second=0, microsecond=0)
+
+
+def _coalesce(events: list) -> list:
+    """One event per (player, points system, minute) for points.changed; other events pass unchanged.
+    The coalesced event keeps the id of the minute's last change."""
+    out, groups = [], {}
+    for ev in events:
+        if ev.type != COALESCED_TYPE:
+            out.append(ev)
+            continue
+        payload = ev.payload or {}
+        key = (ev.user_id, payload.get("system"), _coalesce_window(ev.created_at))
+        group = groups.get(key)
+        if group is None:
+            groups[key] = group = {"first": ev, "last": ev, "added": 0, "changes": 0}
+            out.append(key)  # placeholder, keeps the order of first appearance
+        group["last"] = ev
+        group["added"] += payload.get("added") or 0
+        group["changes"] += 1
+    merged = []
+    for item in out:
+        if not isinstance(item, tuple) or item not in groups:
+            merged.append(item)
+            continue
+        g = groups[item]
+        last = g["last"]
+        payload = {
+            **(last.payload or {}),
+            "added": g["added"],
+            "changes": g["changes"],
+            "window_start": _coalesce_window(last.created_at).isoformat(),
+        }
+        merged.append(
+            SimpleNamespace(
+                id=last.id, type=last.type, user_id=last.user_id, payload=payload, created_at=last.created_at
+            )
+        )
+    return merged
+
+
 @dataclass
 class DispatchResult:
     events: int = 0
@@ -179,10 +229,15 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
     from . import reminders
 
     now = now or utcnow()
+    window = _coalesce_window(now)
     # Plain rows, not ORM objects, and one UPDATE to mark them: events come by the thousand a second.
+    # points.changed of the current minute wait for the minute to end (coalesced, below).
     events = db.session.execute(
         db.select(DomainEvent.id, DomainEvent.type, DomainEvent.user_id, DomainEvent.payload, DomainEvent.created_at)
-        .where(DomainEvent.dispatched_at.is_(None))
+        .where(
+            DomainEvent.dispatched_at.is_(None),
+            or_(DomainEvent.type != COALESCED_TYPE, DomainEvent.created_at < window),
+        )
         .order_by(DomainEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -190,6 +245,8 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
     result = DispatchResult(events=len(events))
     if not events:
         return result
+    all_ids = [e.id for e in events]
+    events = _coalesce(events)
     endpoints = db.session.execute(db.select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))).scalars().all()
     user_ids = {e.user_id for e in events if e.user_id is not None}
     externals = (
@@ -229,7 +286,7 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
             result.emails.append(send_id)
     db.session.execute(
         update(DomainEvent)
-        .where(DomainEvent.id.in_([e.id for e in events]))
+        .where(DomainEvent.id.in_(all_ids))
         .values(dispatched_at=now)
         .execution_options(synchronize_session=False)
     )

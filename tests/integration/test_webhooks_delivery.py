@@ -77,9 +77,10 @@ def test_dispatch_creates_one_delivery_per_subscribed_active_endpoint(app, db):
     outbox.emit("points.changed", u.id, {"system": "xp", "added": 5, "total": 5})
     db.session.commit()
 
-    batch = webhooks.dispatch_batch()
+    later = datetime.now(timezone.utc) + timedelta(minutes=1)  # points.changed waits for its minute to end
+    batch = webhooks.dispatch_batch(now=later)
     db.session.commit()
-    again = webhooks.dispatch_batch()
+    again = webhooks.dispatch_batch(now=later)
     db.session.commit()
 
     assert batch.events == 3 and again.events == 0
@@ -93,6 +94,46 @@ def test_dispatch_creates_one_delivery_per_subscribed_active_endpoint(app, db):
     body = json.loads(rows[0].body)
     assert body["type"] == "achievement.completed" and body["user"] == {"id": "u1"}
     assert body["data"] == {"achievement": "first"} and isinstance(body["id"], int)
+
+
+def test_points_changed_is_coalesced_per_player_system_and_minute(app, db):
+    """Five changes within a minute: nothing while the minute runs, then one delivery with the latest
+    total and the sum added; a change in the next minute is another delivery; other players and systems
+    are not merged in."""
+    pts = webhooks.create_endpoint("http://127.0.0.1:9/p", ["points.changed"])
+    ann, bob = player("ann"), player("bob")
+    t0 = datetime(2026, 5, 4, 10, 0, 10, tzinfo=timezone.utc)
+    with time_machine.travel(t0, tick=False):
+        for total in (10, 20, 25, 40, 45):
+            outbox.emit("points.changed", ann.id, {"system": "xp", "added": total % 20 or 10, "total": total})
+        outbox.emit("points.changed", ann.id, {"system": "gems", "added": 2, "total": 2})
+        outbox.emit("points.changed", bob.id, {"system": "xp", "added": 7, "total": 7})
+        db.session.commit()
+        assert webhooks.dispatch_batch(now=t0 + timedelta(seconds=40)).events == 0  # the minute still runs
+        db.session.commit()
+    with time_machine.travel(t0 + timedelta(seconds=55), tick=False):
+        outbox.emit("points.changed", ann.id, {"system": "xp", "added": 5, "total": 50})  # next minute
+        db.session.commit()
+    batch = webhooks.dispatch_batch(now=t0 + timedelta(seconds=70))
+    db.session.commit()
+    assert batch.events == 7  # marked dispatched: the 5 + gems + bob's
+    bodies = [
+        json.loads(d.body)
+        for d in db.session.execute(
+            db.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == pts.id).order_by(WebhookDelivery.id)
+        ).scalars()
+    ]
+    data = sorted(
+        (
+            (b["user"]["id"], b["data"]["system"], b["data"]["added"], b["data"]["total"], b["data"]["changes"])
+            for b in bodies
+        )
+    )
+    # ann's xp: 10 + 20 % 20 or 10 -> added 10,10,5,... summed: 10 + 10 + 5 + 10 + 5 = 40, latest total 45
+    assert data == [("ann", "gems", 2, 2, 1), ("ann", "xp", 40, 45, 5), ("bob", "xp", 7, 7, 1)]
+    later = webhooks.dispatch_batch(now=t0 + timedelta(seconds=130))
+    db.session.commit()
+    assert later.events == 1 and len(later.deliveries) == 1  # the next minute's change: its own delivery
 
 
 def test_retry_on_500_then_success_with_signed_identical_body(app, db, http_receiver):
