@@ -253,6 +253,14 @@ HOURS = [SelectChoice(h, f"{h:02d}:00") for h in range(24)]
 class SettingsForm(FlaskForm):
     email_enabled = BooleanField("Send e-mails to players")
     reminder_hour = SelectField("Streak reminders from (player's local time)", coerce=int, choices=HOURS)
+    weekly_reminder_weekday = SelectField(
+        "Weekly streaks: remind on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)]
+    )
+    weekly_reminder_hour = SelectField("Weekly streaks: remind from (local time)", coerce=int, choices=HOURS)
+    monthly_reminder_days_before = Whole(
+        "Monthly streaks: remind this many days before the month's last day",
+        validators=[InputRequired(), NumberRange(min=0, max=27)],
+    )
     reactivation_threshold = Whole(
         "Come-back e-mail after losing a streak of at least",
         validators=[InputRequired(), NumberRange(min=1, max=10000)],

@@ -113,6 +113,11 @@ class MessagingSettings(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     reminder_hour: Mapped[int] = mapped_column(Integer, default=19)  # local hour streak reminders start
+    # Weekly streaks are reminded on this weekday (0 = Monday; Friday holds a quarter of all streak losses)
+    # from this local hour; monthly streaks this many days before the month's last day, from reminder_hour.
+    weekly_reminder_weekday: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
+    weekly_reminder_hour: Mapped[int] = mapped_column(Integer, default=9, server_default="9")
+    monthly_reminder_days_before: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     reactivation_threshold: Mapped[int] = mapped_column(Integer, default=7)  # min lost streak length
     reactivation_hour: Mapped[int] = mapped_column(Integer, default=10)  # local hour come-back mails go out
     recap_weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday

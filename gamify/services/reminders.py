@@ -63,6 +63,9 @@ class Skip(Exception):
 DEFAULTS = {
     "email_enabled": True,
     "reminder_hour": 19,
+    "weekly_reminder_weekday": 4,
+    "weekly_reminder_hour": 9,
+    "monthly_reminder_days_before": 3,
     "reactivation_threshold": 7,
     "reactivation_hour": 10,
     "recap_weekday": 0,
@@ -230,6 +233,21 @@ def wants(user: User, type_: str) -> bool:
     return bool(user.email) and user.role == ROLE_PLAYER and outbox.channel_enabled(user.id, type_, CHANNEL)
 
 
+def reminder_moment(frequency: str, period_start: date, settings) -> tuple[date, int]:
+    """(local day, local hour) from which a streak still at risk in the period is reminded: daily on the
+    day itself from `reminder_hour`; weekly on `weekly_reminder_weekday` (Friday) from
+    `weekly_reminder_hour` (09:00); monthly `monthly_reminder_days_before` days before its last day."""
+    end = cal.period_end(frequency, period_start)
+    if frequency == "weekly":
+        day = period_start + timedelta(days=min(6, max(0, settings.weekly_reminder_weekday)))
+        return day, settings.weekly_reminder_hour
+    if frequency == "monthly":
+        return max(period_start, end - timedelta(days=max(0, settings.monthly_reminder_days_before))), (
+            settings.reminder_hour
+        )
+    return end, settings.reminder_hour
+
+
 def select_streak_reminders(now: Optional[datetime] = None) -> list[int]:
     """Ledger rows for every player whose streak is at risk and whose local time is in
     [reminder hour, midnight) on the last local day of the streak period, unless they were already
@@ -240,11 +258,11 @@ def select_streak_reminders(now: Optional[datetime] = None) -> list[int]:
     if not settings.email_enabled or config is None or not config.enabled:
         return []
     freq = config.frequency
-    hour = settings.reminder_hour
 
     def in_window(local: datetime) -> bool:
         today = local.date()
-        return local.hour >= hour and cal.period_end(freq, cal.period_start(freq, today)) == today
+        day, hour = reminder_moment(freq, cal.period_start(freq, today), settings)
+        return today > day or (today == day and local.hour >= hour)
 
     zones = _zones_where(now, in_window)
     if not zones:
@@ -542,12 +560,35 @@ def _streak_reminder(send: EmailSend, user: User, now: datetime):
         raise Skip("the streak is not at risk")
     n, freezes = s["length"], s["freezes"]
     unit = _unit(s["frequency"], 1)
+    ends = _ends(s, user, now)
     if freezes > 0:
-        subject = f"Keep your {n}-{unit} streak going today"
+        subject = f"Keep your {n}-{unit} streak going" + (" today" if ends == "at midnight" else "")
     else:
-        subject = f"Your {n}-{unit} streak ends at midnight"
-    ctx = {"length": n, "freezes": freezes, "unit": unit, "frequency": s["frequency"], "expires_utc": s["expires_utc"]}
+        subject = f"Your {n}-{unit} streak ends {ends}"
+    ctx = {
+        "length": n,
+        "freezes": freezes,
+        "unit": unit,
+        "frequency": s["frequency"],
+        "expires_utc": s["expires_utc"],
+        "ends": ends,
+    }
     return subject, "streak_reminder", ctx, "streak"
+
+
+def _ends(summary: dict, user: User, now: datetime) -> str:
+    """When the period ends, in the player's words: "at midnight" today, else "on Sunday at midnight"
+    (weekly streaks are reminded on Friday) or "on 31 May at midnight"."""
+    try:
+        last_day = date.fromisoformat(summary["period_end"])
+    except (KeyError, TypeError, ValueError):
+        return "at midnight"
+    today = cal.local_date(now, user.timezone)
+    if last_day <= today:
+        return "at midnight"
+    if (last_day - today).days < 7:
+        return f"on {WEEKDAYS[last_day.weekday()]} at midnight"
+    return f"on {last_day.day} {last_day.strftime('%B')} at midnight"
 
 
 def _reactivation(send: EmailSend, user: User, now: datetime):

@@ -117,6 +117,9 @@ def test_notification_settings_are_saved(app, db, client):
         "reactivation_hour": "9",
         "recap_weekday": "6",
         "recap_hour": "18",
+        "weekly_reminder_weekday": "3",
+        "weekly_reminder_hour": "10",
+        "monthly_reminder_days_before": "5",
     }
     assert client.post("/admin/notifications", data=dict(data, reactivation_threshold="0")).status_code == 400
     assert client.post("/admin/notifications", data=data).status_code == 302
@@ -129,7 +132,10 @@ def test_notification_settings_are_saved(app, db, client):
         s.recap_weekday,
         s.recap_hour,
         s.email_enabled,
-    ) == (20, 10, 9, 6, 18, True)
+        s.weekly_reminder_weekday,
+        s.weekly_reminder_hour,
+        s.monthly_reminder_days_before,
+    ) == (20, 10, 9, 6, 18, True, 3, 10, 5)
     page = client.get("/admin/notifications").get_data(as_text=True)
     assert re.search(r'<option selected value="20">|<option value="20" selected', page)
 

@@ -50,6 +50,8 @@ def test_email_is_multipart_with_deep_link_and_one_click_headers(app, db, rq_inl
     (deep,) = msg.links("/l/streak/")
     assert deep.startswith(app.config["PUBLIC_URL"])
     assert deep in msg.html
+    # The mail says what the link does: one sign-in, within 48 hours.
+    assert "logs you in once, within 48 hours" in msg.text and "logs you in once, within 48 hours" in msg.html
 
 
 def test_deep_link_logs_the_player_into_the_streak_page(app, db, client, rq_inline, smtp_server):

@@ -168,17 +168,36 @@ def test_extended_between_selection_and_send_is_skipped(app, db, smtp_server):
     assert smtp_server.messages == []
 
 
-def test_weekly_streaks_are_reminded_on_the_last_day_of_the_week(app, db, rq_inline, smtp_server):
+def test_weekly_streaks_are_reminded_on_friday_morning(app, db, rq_inline, smtp_server):
+    """Weekly streaks: Friday 09:00 local by default (Friday holds a quarter of all streak losses), and the
+    mail says the week ends on Sunday."""
     m = f.metric()
     f.streak({m: 1}, frequency="weekly")
     db.session.commit()
     u = player("wk", "Asia/Tokyo")
     extend_on(u, date(2026, 3, 4))  # Wednesday of the week of Mon 2 March
     smtp_server.messages.clear()
-    # Wednesday 11 March (next week, not its last day): nothing even in the evening.
-    with time_machine.travel(utc(2026, 3, 11, 11, 0), tick=False):
-        assert jobs.streak_reminders() == 0
-    # Sunday 15 March 20:00 in Tokyo: the week ends at midnight.
-    with time_machine.travel(utc(2026, 3, 15, 11, 0), tick=False):
+    # Thursday 12 March (next week) evening and Friday 13 March 08:59 in Tokyo: not yet.
+    for at in (utc(2026, 3, 12, 11, 0), utc(2026, 3, 12, 23, 59)):
+        with time_machine.travel(at, tick=False):
+            assert jobs.streak_reminders() == 0
+    # Friday 13 March 09:00 in Tokyo (00:00 UTC).
+    with time_machine.travel(utc(2026, 3, 13, 0, 0), tick=False):
         assert jobs.streak_reminders() == 1
-    assert "1-week streak ends at midnight" in smtp_server.messages[0].text
+    assert "1-week streak ends on Sunday at midnight" in smtp_server.messages[0].text
+    with time_machine.travel(utc(2026, 3, 15, 11, 0), tick=False):  # Sunday evening: once per week
+        assert jobs.streak_reminders() == 0
+
+
+def test_monthly_streaks_are_reminded_days_before_the_month_ends(app, db, rq_inline, smtp_server):
+    m = f.metric()
+    f.streak({m: 1}, frequency="monthly")
+    db.session.commit()
+    u = player("mo", "Europe/London")
+    extend_on(u, date(2026, 4, 10))
+    smtp_server.messages.clear()
+    with time_machine.travel(utc(2026, 5, 27, 20, 0), tick=False):  # 28 May: not yet
+        assert jobs.streak_reminders() == 0
+    with time_machine.travel(utc(2026, 5, 28, 18, 0), tick=False):  # 28 May, 19:00 BST: 3 days before the 31st
+        assert jobs.streak_reminders() == 1
+    assert "1-month streak ends on Sunday at midnight" in smtp_server.messages[0].text  # 31 May 2026
