@@ -35,6 +35,7 @@ from .forms import FiltersField, describe_filters, format_filters, key_validator
 TRIGGER_TYPES = [
     ("metric", "Metric progress (points per N units)"),
     ("streak", "Streak reaches a length"),
+    ("streak_day", "Every day of a streak (each extension)"),
     ("achievement", "Achievement unlocked"),
     ("time_interval", "Every N hours (scheduled)"),
     ("signup", "Sign-up bonus"),
@@ -122,6 +123,9 @@ class TriggerForm(FlaskForm):
         description="e.g. 10 points per 1 lesson, or 1 point per 5 minutes.",
     )
     streak_length = Whole("Streak length", validators=[OptionalV(), NumberRange(min=1)])
+    times_length = BooleanField(
+        "Multiply by the streak's length", description="Day 3 of a streak gives 3 × the points."
+    )
     achievement_id = SelectField("Achievement", coerce=_int_or_none)
     interval_hours = Whole("Every … hours", validators=[OptionalV(), NumberRange(min=1, max=24 * 366)])
     attribute_filters = FiltersField()
@@ -207,6 +211,8 @@ def describe_trigger(t: PointsTrigger, names: dict) -> str:
         return f"per {per} {unit} of {t.metric.name if t.metric else '?'}"
     if t.type == "streak":
         return f"when the streak reaches {t.streak_length}"
+    if t.type == "streak_day":
+        return "on every day of a streak" + (", times its length" if t.times_length else "")
     if t.type == "achievement":
         return f"on unlocking {names.get(t.achievement_id, '?')}"
     if t.type == "time_interval":
@@ -413,6 +419,7 @@ def points_trigger(system_id: int, trigger_id: int | None = None):
         trig.metric_id = form.metric_id.data if t == "metric" else None
         trig.per_units = float(form.per_units.data or 1) if t == "metric" else 1.0
         trig.streak_length = form.streak_length.data if t == "streak" else None
+        trig.times_length = bool(form.times_length.data) if t == "streak_day" else False
         trig.achievement_id = form.achievement_id.data if t == "achievement" else None
         trig.interval_hours = form.interval_hours.data if t == "time_interval" else None
         trig.attribute_filters = form.attribute_filters.parsed

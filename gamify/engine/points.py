@@ -105,4 +105,12 @@ def award(
 
 
 # Trigger types that count towards the daily earning cap.
-CAPPED_TYPES = ("metric", "streak", "achievement", "time_interval")
+CAPPED_TYPES = ("metric", "streak", "streak_day", "achievement", "time_interval")
+
+
+def streak_triggers(triggers: Iterable, length: int) -> list[tuple]:
+    """(trigger, base points) for a streak extended to `length`: milestones ("streak", at exactly their
+    length) and every day of a streak ("streak_day", times the length when the trigger says so)."""
+    fired = [(t, t.points) for t in triggers if t.type == "streak" and t.streak_length == length]
+    fired += [(t, t.points * (length if t.times_length else 1)) for t in triggers if t.type == "streak_day"]
+    return fired

@@ -4,12 +4,13 @@ from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ._common import JSONType, UTCDateTime, utcnow
 
-TRIGGER_TYPES = ("metric", "streak", "achievement", "time_interval", "signup")
+TRIGGER_TYPES = ("metric", "streak", "streak_day", "achievement", "time_interval", "signup")
 ROUNDING = ("floor", "ceil", "nearest")
 
 
@@ -40,6 +41,8 @@ class PointsTrigger(db.Model):
     metric_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metrics.id"))
     per_units: Mapped[float] = mapped_column(Float, default=1.0)  # metric: points per this many units
     streak_length: Mapped[Optional[int]] = mapped_column(Integer)
+    # streak_day: points on every extension, times the streak's new length when set (day 3: 3 x points)
+    times_length: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     achievement_id: Mapped[Optional[int]] = mapped_column(ForeignKey("achievements.id"))
     interval_hours: Mapped[Optional[int]] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(Integer)  # negative allowed

@@ -80,7 +80,7 @@ class Points(Feature):
                 if base:
                     fired.append((t, base))
         if ctx.streak_extended and ctx.streak_length:
-            fired += [(t, t.points) for t in snap.triggers_of("streak") if t.streak_length == ctx.streak_length]
+            fired += engine.streak_triggers(snap.triggers, ctx.streak_length)
         for a in ctx.unlocked:
             fired += [(t, t.points) for t in snap.triggers_of("achievement") if t.achievement_id == a.id]
         out: dict = {}

@@ -164,7 +164,7 @@ def evaluate_event(
             if base:
                 fired.append((t, base))
     if streak_length:
-        fired += [(t, t.points) for t in snap.triggers_of("streak") if t.streak_length == streak_length]
+        fired += engine.streak_triggers(snap.triggers, streak_length)
     for aid in achievement_ids:
         fired += [(t, t.points) for t in snap.triggers_of("achievement") if t.achievement_id == aid]
     for t, base in fired:

@@ -102,6 +102,7 @@ class TriggerDef:
     interval_hours: Optional[int]
     points: int
     attribute_filters: dict
+    times_length: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,7 @@ def _load(version: int) -> Snapshot:
             t.interval_hours,
             t.points,
             dict(t.attribute_filters or {}),
+            bool(t.times_length),
         )
         for t in s.execute(
             db.select(PointsTrigger).where(PointsTrigger.active.is_(True)).order_by(PointsTrigger.id)

@@ -249,6 +249,7 @@ def achievements():
 SOURCE_LABELS = {
     "metric": "Activity",
     "streak": "Streak bonus",
+    "streak_day": "Streak day",
     "achievement": "Achievement bonus",
     "time_interval": "Scheduled bonus",
     "signup": "Welcome bonus",

@@ -471,6 +471,16 @@ def test_points_system_levels_triggers_boosts(client, db):
         True,
         {"plan": "pro"},
     )
+    r = client.post(
+        f"/admin/points/{gems.id}/triggers/new",
+        data={"type": "streak_day", "points": 2, "times_length": "y", "active": "y", "csrf_token": token},
+    )
+    assert r.status_code == 302
+    day = db.session.execute(db.select(PointsTrigger).where(PointsTrigger.type == "streak_day")).scalar_one()
+    assert (day.points, day.times_length) == (2, True)
+    assert "on every day of a streak, times its length" in client.get(
+        f"/admin/points/{gems.id}?tab=triggers"
+    ).get_data(as_text=True)
     client.post(f"/admin/points/{gems.id}/triggers/{t.id}/toggle", data={"csrf_token": token})
     db.session.refresh(t)
     assert t.active is False

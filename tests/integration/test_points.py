@@ -101,6 +101,24 @@ def test_level_changed_events_name_both_levels(db):
     assert all("from_level_id" not in c and c["system"] == "xp" for c in changes)
 
 
+def test_points_on_every_day_of_a_streak_optionally_times_its_length(db):
+    """streak_day triggers: 5 points on each extension, and 2 x the length on another system."""
+    m = f.metric("lessons")
+    f.streak({m: 1})
+    xp, gems = f.system("xp"), f.system("gems")
+    f.trigger(xp, "streak_day", 5)
+    f.trigger(gems, "streak_day", 2, times_length=True)
+    u = f.player()
+    got = []
+    for day in (1, 2, 3):
+        r = process_event("lessons", u, 1, now=f.utc(2026, 1, day, 9))
+        got.append((r["points"]["xp"]["added"], r["points"]["gems"]["added"]))
+    again = process_event("lessons", u, 1, now=f.utc(2026, 1, 3, 18))  # same day: not an extension
+    assert got == [(5, 2), (5, 4), (5, 6)]
+    assert again["points"]["xp"]["added"] == 0 and again["points"]["xp"]["total"] == 15
+    assert svc.summary(u, gems)["total"] == 12
+
+
 def test_negative_trigger_and_streak_achievement_signup_triggers(db):
     m = f.metric("lessons")
     f.streak({m: 1})
