@@ -478,9 +478,9 @@ def test_points_system_levels_triggers_boosts(client, db):
     assert r.status_code == 302
     day = db.session.execute(db.select(PointsTrigger).where(PointsTrigger.type == "streak_day")).scalar_one()
     assert (day.points, day.times_length) == (2, True)
-    assert "on every day of a streak, times its length" in client.get(
-        f"/admin/points/{gems.id}?tab=triggers"
-    ).get_data(as_text=True)
+    assert "on every day of a streak, times its length" in client.get(f"/admin/points/{gems.id}?tab=triggers").get_data(
+        as_text=True
+    )
     client.post(f"/admin/points/{gems.id}/triggers/{t.id}/toggle", data={"csrf_token": token})
     db.session.refresh(t)
     assert t.active is False
