@@ -30,7 +30,9 @@ class Whole(IntegerField):
         _bounded(self, self.data, -MAX_INT, MAX_INT)
 
 
-class Number(FloatField):
+class _FiniteBounded:
+    """Mixin for float and decimal fields: finite, within ±MAX_NUMBER."""
+
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
         if not valuelist:  # nothing sent: the default stands
@@ -41,15 +43,12 @@ class Number(FloatField):
         _bounded(self, self.data, -MAX_NUMBER, MAX_NUMBER)
 
 
-class Amount(DecimalField):
-    def process_formdata(self, valuelist):
-        super().process_formdata(valuelist)
-        if not valuelist:  # nothing sent: the default stands
-            return
-        if self.data is not None and not math.isfinite(self.data):
-            self.data = None
-            raise ValueError("Enter a finite number.")
-        _bounded(self, self.data, -MAX_NUMBER, MAX_NUMBER)
+class Number(_FiniteBounded, FloatField):
+    pass
+
+
+class Amount(_FiniteBounded, DecimalField):
+    pass
 
 
 def _year_ok(field, value):

@@ -20,26 +20,12 @@ from sqlalchemy import text
 from ..engine import energy as engine
 from ..services import energy as energy_svc
 from ..services.energy import EnergyError
+from . import writes as writes_mod
 from .base import EventCtx, Feature, Part, Run
-from .sql import BOOL, DATETIME, FLOAT, INT, JSON, TEXT
+from .sql import DATETIME, FLOAT, INT, TEXT
 
-_ROW = [
-    ("user_id", INT),
-    ("current", INT),
-    ("remainder_milli", INT),
-    ("last_regen_at", DATETIME),
-    ("fatigue_milli", INT),
-    ("fatigue_updated_at", DATETIME),
-    ("premium", BOOL),
-    ("regen_per_hour", FLOAT),
-    ("tick_minutes", INT),
-    ("skills", JSON),
-    ("incapacitated_until", DATETIME),
-    ("incapacitated_reason", TEXT),
-    ("full_notified", BOOL),
-    ("created_at", DATETIME),
-    ("updated_at", DATETIME),
-]
+# The player's energy row as the load returns it: the columns the write upserts (writes.OPS).
+_ROW = list(writes_mod.OPS["player_energy"].columns)
 _TX_TYPES = energy_svc.SPEND_TYPES + energy_svc.INFLOW_TYPES
 
 
