@@ -112,7 +112,7 @@ class MessagingSettings(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    reminder_hour: Mapped[int] = mapped_column(Integer, default=19)  # local hour streak reminders start
+    reminder_hour: Mapped[int] = mapped_column(Integer, default=20)  # local hour daily-streak reminders start
     # Weekly streaks are reminded on this weekday (0 = Monday; Friday holds a quarter of all streak losses)
     # from this local hour; monthly streaks this many days before the month's last day, from reminder_hour.
     weekly_reminder_weekday: Mapped[int] = mapped_column(Integer, default=4, server_default="4")

@@ -62,7 +62,7 @@ class Skip(Exception):
 
 DEFAULTS = {
     "email_enabled": True,
-    "reminder_hour": 19,
+    "reminder_hour": 20,
     "weekly_reminder_weekday": 4,
     "weekly_reminder_hour": 9,
     "monthly_reminder_days_before": 3,

@@ -107,7 +107,7 @@ def test_create_endpoint_shows_secret_and_test_event_is_delivered(app, db, clien
 def test_notification_settings_are_saved(app, db, client):
     f.admin()
     f.login(client, "admin@example.com")
-    assert reminders.get_settings().reminder_hour == 19
+    assert reminders.get_settings().reminder_hour == 20  # 4 hours before the local day ends
     token = f.csrf_token(client, "/admin/notifications")
     data = {
         "csrf_token": token,

@@ -13,7 +13,7 @@ from gamify.services import reminders
 from tests import factories as f
 from tests.mailfixtures import player, registries, smtp_server, streak_until, work  # noqa: F401
 
-EVENING = datetime(2026, 3, 10, 19, 0, tzinfo=timezone.utc)  # 19:00 in London
+EVENING = datetime(2026, 3, 10, 20, 0, tzinfo=timezone.utc)  # 20:00 in London, the default reminder hour
 
 
 def _at_risk_player():

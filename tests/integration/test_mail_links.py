@@ -12,7 +12,7 @@ from gamify.services import outbox
 from tests import factories as f
 from tests.mailfixtures import player, rq_inline, smtp_server, streak_until  # noqa: F401
 
-EVENING = datetime(2026, 3, 10, 19, 30, tzinfo=timezone.utc)  # 19:30 in London (GMT)
+EVENING = datetime(2026, 3, 10, 20, 30, tzinfo=timezone.utc)  # 20:30 in London (GMT)
 
 
 def _reminded(smtp_server):

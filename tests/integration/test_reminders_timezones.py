@@ -47,27 +47,27 @@ def sweep(smtp, start: datetime, hours: int, step_minutes: int = 60) -> dict:
         (
             date(2026, 1, 15),
             {
-                "sydney": utc(2026, 1, 15, 8),
-                "tokyo": utc(2026, 1, 15, 10),
-                "london": utc(2026, 1, 15, 19),
-                "newyork": utc(2026, 1, 16, 0),
-                "losangeles": utc(2026, 1, 16, 3),
+                "sydney": utc(2026, 1, 15, 9),
+                "tokyo": utc(2026, 1, 15, 11),
+                "london": utc(2026, 1, 15, 20),
+                "newyork": utc(2026, 1, 16, 1),
+                "losangeles": utc(2026, 1, 16, 4),
             },
         ),
         # July: Sydney on standard time (+10), London/New York/Los Angeles on summer time.
         (
             date(2026, 7, 15),
             {
-                "sydney": utc(2026, 7, 15, 9),
-                "tokyo": utc(2026, 7, 15, 10),
-                "london": utc(2026, 7, 15, 18),
-                "newyork": utc(2026, 7, 15, 23),
-                "losangeles": utc(2026, 7, 16, 2),
+                "sydney": utc(2026, 7, 15, 10),
+                "tokyo": utc(2026, 7, 15, 11),
+                "london": utc(2026, 7, 15, 19),
+                "newyork": utc(2026, 7, 16, 0),
+                "losangeles": utc(2026, 7, 16, 3),
             },
         ),
     ],
 )
-def test_each_zone_is_reminded_once_at_local_19h(app, db, rq_inline, smtp_server, day, expected_hours):
+def test_each_zone_is_reminded_once_at_local_20h(app, db, rq_inline, smtp_server, day, expected_hours):
     m = f.metric()
     f.streak({m: 1})
     db.session.commit()
@@ -98,7 +98,7 @@ def test_second_run_in_same_period_sends_nothing(app, db, rq_inline, smtp_server
     db.session.commit()
     u = streak_until(player("ann", "Europe/Berlin"), date(2026, 3, 9), 3)
     smtp_server.messages.clear()
-    with time_machine.travel(utc(2026, 3, 10, 18, 0), tick=False):  # 19:00 in Berlin
+    with time_machine.travel(utc(2026, 3, 10, 19, 0), tick=False):  # 20:00 in Berlin
         assert jobs.streak_reminders() == 1
         assert jobs.streak_reminders() == 0
     with time_machine.travel(utc(2026, 3, 10, 22, 45), tick=False):  # 23:45 local, still the same day
@@ -112,7 +112,7 @@ def test_not_before_the_reminder_hour_and_configurable(app, db, rq_inline, smtp_
     db.session.commit()
     streak_until(player("ann", "Europe/Berlin"), date(2026, 3, 9), 3)
     smtp_server.messages.clear()
-    with time_machine.travel(utc(2026, 3, 10, 17, 59), tick=False):  # 18:59 local
+    with time_machine.travel(utc(2026, 3, 10, 18, 59), tick=False):  # 19:59 local
         assert jobs.streak_reminders() == 0
     reminders.update_settings(reminder_hour=17)
     db.session.commit()
@@ -133,7 +133,7 @@ def test_freeze_changes_the_copy_and_long_streaks_go_first(app, db, rq_inline, s
     db.session.commit()
     smtp_server.messages.clear()
 
-    with time_machine.travel(utc(2026, 5, 6, 0, 0), tick=False):  # 19:00 in Chicago (CDT) on May 5
+    with time_machine.travel(utc(2026, 5, 6, 1, 0), tick=False):  # 20:00 in Chicago (CDT) on May 5
         assert jobs.streak_reminders() == 3
 
     order = [m.rcpt_tos[0] for m in smtp_server.messages]
@@ -153,12 +153,12 @@ def test_extended_between_selection_and_send_is_skipped(app, db, smtp_server):
     f.streak({m: 1})
     db.session.commit()
     u = streak_until(player("ann", "Europe/Paris"), date(2026, 3, 9), 4)
-    at = utc(2026, 3, 10, 18, 30)
+    at = utc(2026, 3, 10, 19, 30)
     with time_machine.travel(at, tick=False):
         ids = reminders.select_streak_reminders(at)
         db.session.commit()
     assert len(ids) == 1
-    extend_on(u, date(2026, 3, 10), hour=19)  # 19:xx local: extends before the mail job runs
+    extend_on(u, date(2026, 3, 10), hour=20)  # 20:xx local: extends before the mail job runs
     smtp_server.messages.clear()
     with time_machine.travel(at + timedelta(minutes=1), tick=False):
         result = jobs.deliver_email(ids[0])
@@ -196,8 +196,8 @@ def test_monthly_streaks_are_reminded_days_before_the_month_ends(app, db, rq_inl
     u = player("mo", "Europe/London")
     extend_on(u, date(2026, 4, 10))
     smtp_server.messages.clear()
-    with time_machine.travel(utc(2026, 5, 27, 20, 0), tick=False):  # 28 May: not yet
+    with time_machine.travel(utc(2026, 5, 27, 20, 0), tick=False):  # 27 May, 21:00 BST: not yet
         assert jobs.streak_reminders() == 0
-    with time_machine.travel(utc(2026, 5, 28, 18, 0), tick=False):  # 28 May, 19:00 BST: 3 days before the 31st
+    with time_machine.travel(utc(2026, 5, 28, 19, 0), tick=False):  # 28 May, 20:00 BST: 3 days before the 31st
         assert jobs.streak_reminders() == 1
     assert "1-month streak ends on Sunday at midnight" in smtp_server.messages[0].text  # 31 May 2026
