@@ -4,7 +4,8 @@
 #   make test        ruff (lint, format), then pytest on SQLite and on a throwaway PostgreSQL
 #   make lint        ruff check + ruff format --check (make test runs it first)
 #   make test-sqlite / make test-pg
-#   make test-random property and fuzz tests with fresh random inputs (make test's are seeded)
+#   make test-random property and fuzz tests with fresh random inputs (make test's are seeded);
+#                    make test-fuzz: the same, ten times longer
 #   make bench       bench/run.py (installs wrk when missing); BENCH_ARGS="--quick --only postgres"
 #   make stop        stop the local Redis and PostgreSQL started by scripts/
 #   make clean       remove caches;  make distclean: also .venv, instance/, the PG data dir
@@ -21,10 +22,10 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run lint test test-sqlite test-pg test-random bench stop clean distclean browsers
+.PHONY: help venv run lint test test-sqlite test-pg test-random test-fuzz bench stop clean distclean browsers
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -61,6 +62,10 @@ PROPERTY_TESTS := tests/unit/test_energy_properties.py tests/unit/test_streak_pr
                   tests/integration/test_hardening.py
 test-random: venv
 	HYPOTHESIS_PROFILE=random env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PROPERTY_TESTS) $(PYTEST_ARGS)
+
+# A longer randomised run: ten times the examples of every property and fuzz test.
+test-fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PROPERTY_TESTS) $(PYTEST_ARGS)
 
 # Both suites always run; the target fails if either failed (pytest exit 5,
 # "no tests collected", counts as a failure).

@@ -190,5 +190,6 @@ from hypothesis import settings as _hsettings  # noqa: E402
 
 _hsettings.register_profile("ci", derandomize=True)
 _hsettings.register_profile("random", derandomize=False)
+_hsettings.register_profile("fuzz", derandomize=False, max_examples=1000)
 _hsettings.register_profile("noshrink", derandomize=True, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 _hsettings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -23,6 +23,7 @@ from gamify.models import EnergyAction, EnergySettings, LeaderboardScoreLog
 from gamify.queue import get_redis
 from gamify.services import achievements, leaderboards, rank_fanout, snapshot
 from tests import factories as f
+from tests.hypo import examples
 
 T0 = f.utc(2026, 3, 2, 9)  # a Monday
 PLAYERS = ["p0", "p0", "p1", "p2", "p3"]
@@ -225,7 +226,7 @@ def _response(body: dict) -> dict:
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

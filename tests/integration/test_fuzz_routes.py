@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from gamify import demo
 from gamify.models import ROLE_ADMIN, User
+from tests.hypo import examples
 
 HOSTILE = [
     "\x00",
@@ -307,7 +308,7 @@ field_values = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_random_values_on_random_routes_never_5xx(app, db, monkeypatch, data):
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)

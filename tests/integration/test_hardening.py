@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from gamify import create_app
 from tests import factories as f
+from tests.hypo import examples
 
 
 @pytest.fixture
@@ -81,6 +82,33 @@ def test_event_api_is_rate_limited_per_key(limited_app, db):
     assert codes[:5] == [201] * 5 and codes[5:] == [429, 429]
     r = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers=headers)
     assert r.json["error"]["message"].startswith("rate limit exceeded")
+
+
+def test_the_event_limit_counts_per_api_key_not_per_address(limited_app, db):
+    """Two host apps behind one address (one NAT, one proxy): each key has its own 5 a minute."""
+    f.metric("lessons")
+    first, second = f.api_key(), f.api_key()
+    client = limited_app.test_client()
+
+    def post(key):
+        return client.post(
+            "/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers={"X-API-Key": key}
+        ).status_code
+
+    assert [post(first) for _ in range(6)] == [201] * 5 + [429]
+    assert [post(second) for _ in range(5)] == [201] * 5  # same address, another key: not limited yet
+
+
+def test_api_keys_are_stored_hashed(db):
+    """The secret is shown once; the database holds only its SHA-256 and a display prefix."""
+    import hashlib
+
+    from gamify.models import ApiKey
+
+    secret = f.api_key()
+    row = db.session.execute(db.select(ApiKey)).scalar_one()
+    assert row.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in (row.key_hash, row.prefix, row.name) and len(row.prefix) < len(secret) // 2
 
 
 def test_guessed_api_keys_are_limited_per_address(limited_app, db):
@@ -161,7 +189,7 @@ def _api_routes(app):
     return routes
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=bodies, raw=st.binary(max_size=40))
 def test_fuzzed_json_api_bodies_never_5xx(app, db, body, raw):
     if not db.session.execute(db.select(db.func.count()).select_from(db.metadata.tables["metrics"])).scalar():
@@ -183,7 +211,7 @@ def test_fuzzed_json_api_bodies_never_5xx(app, db, body, raw):
             assert r.status_code < 500, (method, path, data, r.get_data(as_text=True)[:300])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     params=st.dictionaries(
         st.sampled_from(["limit", "offset", "run", "segment", "history", "page"]), st.text(max_size=12), max_size=4

@@ -43,6 +43,16 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body():
     assert webhooks.signature_header(secret, body, ts) == f"t=1700000000,v1={expected}"
 
 
+def test_signature_tolerance_at_its_boundary():
+    """Exactly `tolerance` seconds away is accepted; one second more is refused (both directions)."""
+    secret, body = "s", b"{}"
+    header = webhooks.signature_header(secret, body, 1_000_000)
+    assert webhooks.verify_signature(secret, body, header, tolerance=300, now=1_000_300)
+    assert not webhooks.verify_signature(secret, body, header, tolerance=300, now=1_000_301)
+    assert webhooks.verify_signature(secret, body, header, tolerance=300, now=999_700)
+    assert not webhooks.verify_signature(secret, body, header, tolerance=300, now=999_699)
+
+
 def test_signature_timestamp_tolerance():
     secret, body = "s", b"{}"
     old = webhooks.signature_header(secret, body, int(time.time()) - 301)

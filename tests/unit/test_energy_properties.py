@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gamify.engine import energy as e
+from tests.hypo import examples
 from tests.unit.test_energy_engine import T0, brute, env, state
 
 boost = st.tuples(
@@ -37,7 +38,7 @@ def scenario(draw):
     return en, st0, [start + timedelta(seconds=c) for c in cuts]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(scenario())
 def test_regeneration_properties(sc):
     en, st0, times = sc

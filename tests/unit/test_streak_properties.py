@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from gamify.engine import calendar as cal
 from gamify.engine import streaks as engine
+from tests.hypo import examples
 
 ZONES = [
     "UTC",
@@ -37,7 +38,7 @@ def reference_length(days: list[date], frequency: str) -> int:
     return length
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(tz=st.sampled_from(ZONES), times=instants, frequency=st.sampled_from(["daily", "weekly", "monthly"]))
 def test_streak_matches_reference_model(tz, times, frequency):
     rules = engine.StreakRules(frequency=frequency, requirements={"x": 1})
@@ -52,7 +53,7 @@ def test_streak_matches_reference_model(tz, times, frequency):
         assert state.last_extended == cal.period_start(frequency, day)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(tz=st.sampled_from(ZONES), times=instants, freezes=st.integers(0, 3))
 def test_freezes_only_delay_breaking_and_are_never_negative(tz, times, freezes):
     rules = engine.StreakRules(requirements={"x": 1}, freeze_max=3)
@@ -70,7 +71,7 @@ def test_freezes_only_delay_breaking_and_are_never_negative(tz, times, freezes):
         assert not engine.settle(rules, state, day).periods
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(tz=st.sampled_from(ZONES), d=st.dates(min_value=date(2000, 1, 1), max_value=date(2037, 12, 31)))
 def test_local_midnights_are_ordered_and_days_last_about_24h(tz, d):
     a = cal.local_midnight_utc(d, tz)
