@@ -37,9 +37,12 @@ def test_sydney_player_acting_at_2355_local_keeps_the_streak(db, daily):
 
 
 def test_utc_day_boundary_would_have_broken_it(db, daily):
-    """Control: same instants read in UTC fall on one UTC day, so the local rule is what saves it."""
-    a, b = local("Australia/Sydney", 2026, 3, 1, 9, 0), local("Australia/Sydney", 2026, 3, 2, 23, 55)
-    assert a.date() == date(2026, 2, 28) and b.date() == date(2026, 3, 2)
+    """Control: a player on UTC acting at the very same instants (28 Feb 22:00 and 2 Mar 12:55 UTC) skipped
+    1 March, so their streak restarts: the Sydney player keeps theirs only because of their local days."""
+    u = f.player("utc", tz="UTC")
+    process_event("lessons", u, 1, now=local("Australia/Sydney", 2026, 3, 1, 9, 0))
+    r2 = process_event("lessons", u, 1, now=local("Australia/Sydney", 2026, 3, 2, 23, 55))
+    assert r2["streak"]["length"] == 1 and r2["streak"]["period_start"] == "2026-03-02"
 
 
 @pytest.mark.parametrize(

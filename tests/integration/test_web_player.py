@@ -326,4 +326,6 @@ def test_admin_adjustment_shows_in_player_history_with_reason(client, db):
 def test_error_pages_are_html_for_pages_and_json_for_api(client, db):
     assert "Page not found" in client.get("/nope").get_data(as_text=True)
     resp = client.get("/api/v1/nope")
-    assert resp.status_code == 404
+    assert resp.status_code == 404 and resp.mimetype == "application/json" and "message" in resp.json["error"]
+    htmx = client.get("/nope", headers={"HX-Request": "true"})
+    assert htmx.status_code == 404 and "<html" not in htmx.get_data(as_text=True)  # no page in a fragment
