@@ -373,6 +373,24 @@ def test_weekly_board_finalised_only_after_the_last_time_zone(db):
     assert top(board, "2026-01-12") == [("kiri", 1, 2)]
 
 
+def test_a_finalised_period_keeps_the_live_tie_order(db):
+    """Ties in the archive as in the live ranking: equal scores share the rank, the one who reached the
+    score first is listed first, the next rank skips (1, 1, 3)."""
+    m = f.metric("lessons")
+    board = make_board("daily", metric=m, frequency="daily", start=date(2026, 1, 5), now=utc(2026, 1, 5))
+    late, early, low = f.player("late"), f.player("early"), f.player("low")
+    db.session.commit()
+    process_event("lessons", early, 5, now=utc(2026, 1, 5, 9))
+    process_event("lessons", low, 2, now=utc(2026, 1, 5, 10))
+    process_event("lessons", late, 5, now=utc(2026, 1, 5, 11))
+    live = top(board, "2026-01-05")
+    assert live == [("early", 1, 5), ("late", 1, 5), ("low", 3, 2)]
+    svc.finalise_due(utc(2026, 1, 6, 12, 0))
+    db.session.commit()
+    run = db.session.query(LeaderboardRun).filter_by(leaderboard_id=board.id, segment="global").one()
+    assert [(e["external_id"], e["rank"], e["score"]) for e in run.rankings] == live
+
+
 def test_late_redis_write_after_the_archive_is_dropped_not_resurrected(db):
     """An event committed into the period before the archive, whose Redis write arrives after the reset:
     the archive (from SQL) has it, and the closed marker keeps the old live key from coming back."""
