@@ -644,3 +644,45 @@ def test_50_concurrent_action_events_never_overdraw_and_ledger_matches_balance(a
     assert len(ledger(db, uid, "consumption")) == len(ok)
     # A refused spend recorded nothing: one metric event per successful spend.
     assert db.session.execute(db.select(db.func.count(MetricEvent.id))).scalar() == len(ok)
+
+
+def test_concurrent_token_spends_never_overdraw_the_points_balance(app, db):
+    """20 refills at once, each paying 1 gem, with 10 gems: exactly 10 succeed, the balance ends at 0
+    (never below), and the points ledger has one debit per success."""
+    u = f.player()
+    uid = u.id
+    system = gems(db, u, 10)
+    set_energy(u, 0)
+    barrier = threading.Barrier(20)
+    ok, refused, errors = [], [], []
+
+    def worker(i):
+        with app.app_context():
+            try:
+                barrier.wait(120)
+                energy.refill(db.session.get(User, uid), 1, now=NOW)
+                db.session.commit()
+                ok.append(i)
+            except EnergyError:
+                db.session.rollback()
+                refused.append(i)
+            except Exception as e:  # pragma: no cover - shows up below
+                db.session.rollback()
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert (len(ok), len(refused)) == (10, 10)
+    db.session.expire_all()
+    assert points.summary(db.session.get(User, uid), system)["total"] == 0
+    debits = (
+        db.session.execute(db.select(PointsAward).where(PointsAward.user_id == uid, PointsAward.amount < 0))
+        .scalars()
+        .all()
+    )
+    assert len(debits) == 10 and sum(d.amount for d in debits) == -10
+    assert db.session.get(PlayerEnergy, uid).current == 100
