@@ -5,12 +5,16 @@ from __future__ import annotations
 import importlib
 from datetime import timedelta
 
-from flask import render_template
+from flask import flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from sqlalchemy import func
+from wtforms.validators import InputRequired, NumberRange
 
 from ..extensions import db
+from ..fields import Whole
 from ..models import Achievement, MetricEvent, PointsBalance, PointsSystem, StreakPeriod, User
 from ..models._common import utcnow
+from ..services import reminders
 from ..web import ui
 from .base import bp
 
@@ -133,6 +137,7 @@ def analytics():
     ]
     return render_template(
         "admin/analytics.html",
+        control=ControlForm(formdata=None, control_ratio=reminders.get_settings().control_ratio),
         players=players,
         per_system=per_system,
         losses=streak_losses_by_weekday(),
@@ -141,3 +146,25 @@ def analytics():
         retention=retention(),
         retention_days=RETENTION_DAYS,
     )
+
+
+class ControlForm(FlaskForm):
+    control_ratio = Whole(
+        "Control group (% of new players)",
+        validators=[InputRequired(), NumberRange(min=0, max=50)],
+        description="New players are assigned when first seen, by a stable hash of their id; control players get no "
+        "gamification pages and no e-mails, their events still count, and the API answers carry control: true "
+        "so the host app can hide its own gamification. Existing players keep their group.",
+    )
+
+
+@bp.post("/analytics/control")
+def control_ratio():
+    form = ControlForm()
+    if form.validate_on_submit():
+        reminders.update_settings(control_ratio=form.control_ratio.data)
+        db.session.commit()
+        flash(f"Control group: {form.control_ratio.data}% of new players.", "success")
+    else:
+        flash("; ".join(e for errs in form.errors.values() for e in errs), "error")
+    return redirect(url_for("admin.analytics"))

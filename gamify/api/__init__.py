@@ -259,6 +259,8 @@ def _user_json(user) -> dict:
         "tz": user.timezone,
         "attributes": user.attributes or {},
         "created_at": user.created_at.isoformat(),
+        # The control group (Admin → Analytics): the host app hides its gamification UI for them.
+        "control": bool(user.control_group),
     }
 
 

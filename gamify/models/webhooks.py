@@ -123,5 +123,8 @@ class MessagingSettings(db.Model):
     recap_weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
     recap_hour: Mapped[int] = mapped_column(Integer, default=9)
     # Webhook URLs may lead to loopback/private/link-local addresses (off: server-side request forgery).
+    # Percent of new players assigned to the control group (no gamification, no e-mails), by a stable hash
+    # of their id; analytics compares the two groups.
+    control_ratio: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     webhooks_allow_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -90,6 +90,7 @@ def create(run: Run, refs: list[UserRef]) -> None:
     from ..services import users as users_svc  # the signup rules live with the users service
     from ..services.upsert import dialect_insert
 
+    ratio = users_svc.control_ratio() if refs else 0
     for ref in sorted(refs, key=lambda r: r.external_id):
         email = ref.email.lower() if ref.email else None  # checked free by the caller
         stmt = (
@@ -102,7 +103,7 @@ def create(run: Run, refs: list[UserRef]) -> None:
                 display_name=ref.name or ref.external_id,
                 email=email,
                 created_at=run.now,
-                control_group=False,
+                control_group=users_svc.in_control_group(ref.external_id, ratio),
             )
             .on_conflict_do_nothing(index_elements=["external_id"])
             .returning(User.id)

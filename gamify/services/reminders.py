@@ -71,6 +71,7 @@ DEFAULTS = {
     "recap_weekday": 0,
     "recap_hour": 9,
     "webhooks_allow_private": False,
+    "control_ratio": 0,
 }
 
 
@@ -522,6 +523,8 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
         raise Skip(f"the player's e-mail address is not valid ({e})") from e
     if user.role != ROLE_PLAYER:
         raise Skip("not a player")
+    if user.control_group:
+        raise Skip("the player is in the control group (no gamification e-mails)")
     if not get_settings().email_enabled:
         raise Skip("e-mail is switched off in the messaging settings")
     if not outbox.channel_enabled(user.id, send.type, CHANNEL):

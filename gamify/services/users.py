@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Optional
 
@@ -81,7 +82,7 @@ def identify(
                 role=ROLE_PLAYER,
                 timezone=tz or "UTC",
                 attributes={},
-                control_group=False,
+                control_group=in_control_group(external_id, control_ratio()),
                 display_name=name or external_id,
                 created_at=utcnow(),
             )
@@ -106,6 +107,25 @@ def identify(
     return user, created
 
 
+def control_ratio() -> int:
+    """The share of new players (percent) kept out of gamification as the control group."""
+    from ..models.webhooks import MessagingSettings
+
+    ratio = db.session.execute(
+        db.select(MessagingSettings.control_ratio).order_by(MessagingSettings.id).limit(1)
+    ).scalar_one_or_none()
+    return int(ratio or 0)
+
+
+def in_control_group(external_id: str, ratio: int) -> bool:
+    """Stable assignment at first sight: the same id always lands in the same group (a hash, not a coin),
+    so a player who is created twice by racing requests cannot end up in both."""
+    if ratio <= 0:
+        return False
+    bucket = int(hashlib.sha256(external_id.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return bucket < ratio
+
+
 def signup(email: str, password: str, display_name: str, tz: str, attributes: Optional[dict] = None) -> User:
     email = clean_email(email)
     try:
@@ -114,6 +134,7 @@ def signup(email: str, password: str, display_name: str, tz: str, attributes: Op
         raise UserError("timezone", str(e)) from e
     # One statement decides who gets the address (two signups racing for it: one wins, one is told), and
     # the external id is random, so a host app can never take it first ("web-<next id>" could be).
+    external_id = f"web-{uuid.uuid4().hex}"
     new_id = db.session.execute(
         dialect_insert(User)
         .values(
@@ -122,9 +143,9 @@ def signup(email: str, password: str, display_name: str, tz: str, attributes: Op
             timezone=tz,
             role=ROLE_PLAYER,
             attributes=attributes or {},
-            control_group=False,
+            control_group=in_control_group(external_id, control_ratio()),
             created_at=utcnow(),
-            external_id=f"web-{uuid.uuid4().hex}",
+            external_id=external_id,
             password_hash=generate_password_hash(password),
         )
         .on_conflict_do_nothing(index_elements=["email"])

@@ -23,6 +23,7 @@ from ..services.friends import FriendError
 from . import ui
 
 bp = Blueprint("energy", __name__)
+bp.before_request(ui.control_gate())
 
 TX_LABELS = {
     "consumption": "Spent",

@@ -15,6 +15,7 @@ from ..services import leaderboards as svc
 from . import ui
 
 bp = Blueprint("leaderboards", __name__)
+bp.before_request(ui.control_gate())
 
 
 @bp.app_template_filter("lb_score")

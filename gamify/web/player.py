@@ -25,6 +25,7 @@ from ..services import outbox, points, streaks
 from . import ui
 
 bp = Blueprint("player", __name__)
+bp.before_request(ui.control_gate({"player.dashboard", "player.streak", "player.achievements", "player.points"}))
 
 AWARDS_PER_PAGE = 20
 NOTIFICATIONS_PER_PAGE = 20

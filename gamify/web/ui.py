@@ -25,6 +25,24 @@ def me():
     return current_user._get_current_object()
 
 
+def control_gate(endpoints: Optional[set] = None):
+    """A before_request hook for gamification pages: players in the control group (Admin → Analytics)
+    see none of it, only a plain page (their events still count, for the comparison)."""
+
+    def gate():
+        if not (current_user and getattr(current_user, "is_authenticated", False)):
+            return None
+        if not getattr(current_user, "control_group", False):
+            return None
+        if endpoints is not None and request.endpoint not in endpoints:
+            return None
+        from flask import render_template
+
+        return render_template("player/control.html"), 200
+
+    return gate
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
