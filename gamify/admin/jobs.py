@@ -10,8 +10,8 @@ from datetime import timedelta
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
-from wtforms import BooleanField, SelectChoice, SelectField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
 from .. import jobs
 from ..extensions import db
@@ -266,6 +266,20 @@ class SettingsForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=1, max=10000)],
     )
     reactivation_hour = SelectField("Come-back e-mails go out from (local time)", coerce=int, choices=HOURS)
+    reactivation_days = StringField(
+        "Come-back sequence (days after the loss)",
+        validators=[Length(max=64)],
+        description="Comma-separated, e.g. 3, 7, 14, 30 (0 = the next morning). Each step is skipped once the "
+        "player is back; empty: no come-back e-mails.",
+    )
+
+    def validate_reactivation_days(self, field):
+        try:
+            steps = reminders.reactivation_steps(field.data)
+        except ValueError as e:
+            raise ValidationError(str(e)) from e
+        field.data = ",".join(str(s) for s in steps)
+
     recap_weekday = SelectField(
         "Weekly recap on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)]
     )

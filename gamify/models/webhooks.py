@@ -120,6 +120,9 @@ class MessagingSettings(db.Model):
     monthly_reminder_days_before: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     reactivation_threshold: Mapped[int] = mapped_column(Integer, default=7)  # min lost streak length
     reactivation_hour: Mapped[int] = mapped_column(Integer, default=10)  # local hour come-back mails go out
+    # The come-back sequence: days after the loss (0 = the next decent local moment); each step is
+    # skipped once the player is back.
+    reactivation_days: Mapped[str] = mapped_column(String(64), default="3,7,14,30", server_default="3,7,14,30")
     recap_weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
     recap_hour: Mapped[int] = mapped_column(Integer, default=9)
     # Webhook URLs may lead to loopback/private/link-local addresses (off: server-side request forgery).

@@ -26,6 +26,7 @@ from ..models import (
     Achievement,
     AchievementCompletion,
     FreezeLedger,
+    MetricEvent,
     PointsAward,
     PointsSystem,
     StreakPeriod,
@@ -68,6 +69,7 @@ DEFAULTS = {
     "monthly_reminder_days_before": 3,
     "reactivation_threshold": 7,
     "reactivation_hour": 10,
+    "reactivation_days": "3,7,14,30",
     "recap_weekday": 0,
     "recap_hour": 9,
     "webhooks_allow_private": False,
@@ -401,17 +403,41 @@ def on_domain_event(ev, now: Optional[datetime] = None) -> Optional[int]:
         lost = int(payload.get("lost_length") or 0)
         if lost < settings.reactivation_threshold or not wants(user, "reactivation"):
             return None
-        when = _reactivation_time(now, user.timezone, settings.reactivation_hour)
-        row = _add_send(
-            user_id=user.id,
-            type="reactivation",
-            period_start=day,
-            ref=f"ev{ev.id}",
-            payload={"lost_length": lost, "domain_event_id": ev.id},
-            send_after=when,
-            expires_at=when + timedelta(days=3),
-        )
+        row = None
+        for step in reactivation_steps(settings.reactivation_days):
+            when = (
+                _reactivation_time(now, user.timezone, settings.reactivation_hour)
+                if step == 0
+                else cal.local_time_utc(day + timedelta(days=step), time(settings.reactivation_hour), user.timezone)
+            )
+            added = _add_send(
+                user_id=user.id,
+                type="reactivation",
+                period_start=day,
+                ref=f"ev{ev.id}-d{step}",
+                payload={"lost_length": lost, "domain_event_id": ev.id, "step": step},
+                send_after=when,
+                expires_at=when + timedelta(days=3),
+            )
+            row = row or added  # the first step is the one to queue now; due_ids finds the others in time
     return row.id if row is not None else None
+
+
+def reactivation_steps(text: str) -> list[int]:
+    """ "3,7,14,30" -> [3, 7, 14, 30]: days after a lost streak, increasing, each 0-365."""
+    steps = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not (part.isascii() and part.isdigit()) or int(part) > 365:
+            raise ValueError(f"{part!r} is not a number of days from 0 to 365")
+        steps.append(int(part))
+    if steps != sorted(set(steps)):
+        raise ValueError("list the days in increasing order, each once")
+    if len(steps) > 8:
+        raise ValueError("at most 8 steps")
+    return steps
 
 
 def due_ids(now: Optional[datetime] = None, limit: int = 1000) -> list[int]:
@@ -425,7 +451,7 @@ def due_ids(now: Optional[datetime] = None, limit: int = 1000) -> list[int]:
                 EmailSend.status.in_(("pending", "failed")),
                 EmailSend.send_after <= now,
                 or_(EmailSend.expires_at.is_(None), EmailSend.expires_at > now),
-                EmailSend.created_at > now - MAX_PENDING_AGE,
+                EmailSend.send_after > now - MAX_PENDING_AGE,  # planned long ahead (come-back day 30) is fine
             )
             .order_by(EmailSend.id)
             .limit(limit)
@@ -598,6 +624,20 @@ def _reactivation(send: EmailSend, user: User, now: datetime):
     s = streaks.summary(user, now)
     if s["length"] > 0:
         raise Skip("the player already started a new streak")
+    back = db.session.execute(
+        db.select(MetricEvent.id)
+        .where(MetricEvent.user_id == user.id, MetricEvent.occurred_at > send.created_at)
+        .limit(1)
+    ).first()
+    if back is not None:  # the sequence stops once the player is back, even if they lapsed again since
+        raise Skip("the player came back after the loss")
+    newer = db.session.execute(
+        db.select(EmailSend.id)
+        .where(EmailSend.user_id == user.id, EmailSend.type == "reactivation", EmailSend.created_at > send.created_at)
+        .limit(1)
+    ).first()
+    if newer is not None:
+        raise Skip("a later lost streak started its own come-back sequence")
     lost = int((send.payload or {}).get("lost_length") or 0)
     unit = _unit(s["frequency"], 1)
     subject = f"Your {lost}-{unit} streak ended. Start a new one today"

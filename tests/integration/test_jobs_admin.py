@@ -120,7 +120,10 @@ def test_notification_settings_are_saved(app, db, client):
         "weekly_reminder_weekday": "3",
         "weekly_reminder_hour": "10",
         "monthly_reminder_days_before": "5",
+        "reactivation_days": "0, 5,30",
     }
+    bad = client.post("/admin/notifications", data=dict(data, reactivation_days="7, 3"))
+    assert bad.status_code == 400 and "increasing order" in bad.get_data(as_text=True)
     assert client.post("/admin/notifications", data=dict(data, reactivation_threshold="0")).status_code == 400
     assert client.post("/admin/notifications", data=data).status_code == 302
     db.session.expire_all()
@@ -136,6 +139,7 @@ def test_notification_settings_are_saved(app, db, client):
         s.weekly_reminder_hour,
         s.monthly_reminder_days_before,
     ) == (20, 10, 9, 6, 18, True, 3, 10, 5)
+    assert s.reactivation_days == "0,5,30"
     page = client.get("/admin/notifications").get_data(as_text=True)
     assert re.search(r'<option selected value="20">|<option value="20" selected', page)
 

@@ -23,7 +23,7 @@ def _streak_config():
     return m
 
 
-def test_settlement_fires_streak_lost_near_local_midnight_and_reactivation_mail_waits_for_morning(
+def test_settlement_fires_streak_lost_near_local_midnight_and_the_come_back_sequence_follows(
     app, db, rq_inline, smtp_server
 ):
     _streak_config()
@@ -49,21 +49,36 @@ def test_settlement_fires_streak_lost_near_local_midnight_and_reactivation_mail_
     )
     assert [(e.user_id, e.payload["lost_length"]) for e in lost] == [(u.id, 8), (short.id, 3)]
     assert all(e.dispatched_at is not None for e in lost)
-    (row,) = db.session.execute(db.select(EmailSend).where(EmailSend.type == "reactivation")).scalars().all()
-    assert row.user_id == u.id and row.status == "pending"  # 3 < threshold 7: nothing for the short one
-    assert row.send_after == utc(2026, 3, 11, 10, 0)  # 10:00 local, not at midnight
+    rows = (
+        db.session.execute(db.select(EmailSend).where(EmailSend.type == "reactivation").order_by(EmailSend.send_after))
+        .scalars()
+        .all()
+    )
+    assert {r.user_id for r in rows} == {u.id}  # 3 < threshold 7: nothing for the short one
+    # Lost at midnight into 11 March (local): days 3, 7, 14 and 30 at 10:00 London time (BST from 29 March).
+    assert [r.send_after for r in rows] == [
+        utc(2026, 3, 14, 10, 0),
+        utc(2026, 3, 18, 10, 0),
+        utc(2026, 3, 25, 10, 0),
+        utc(2026, 4, 10, 9, 0),
+    ]
     assert smtp_server.messages == []
 
-    with time_machine.travel(utc(2026, 3, 11, 9, 59), tick=False):
+    with time_machine.travel(utc(2026, 3, 14, 9, 59), tick=False):
         jobs.dispatch_outbox()
     assert smtp_server.messages == []
-    with time_machine.travel(utc(2026, 3, 11, 10, 0), tick=False):
+    with time_machine.travel(utc(2026, 3, 14, 10, 0), tick=False):
         jobs.dispatch_outbox()
     (msg,) = smtp_server.messages
     assert msg.rcpt_tos == [u.email] and "8-day streak" in msg.subject
     assert msg.links("/l/streak/") and msg.message["List-Unsubscribe"]
+    # Day 30 (planned 30 days ahead) still goes out when its time comes.
+    for at in (utc(2026, 3, 18, 10, 0), utc(2026, 3, 25, 10, 0), utc(2026, 4, 10, 9, 0)):
+        with time_machine.travel(at, tick=False):
+            jobs.dispatch_outbox()
+    assert len(smtp_server.messages) == 4
     db.session.expire_all()
-    assert db.session.get(EmailSend, row.id).status == "sent"
+    assert all(db.session.get(EmailSend, r.id).status == "sent" for r in rows)
 
 
 def test_reactivation_threshold_is_a_setting_and_comeback_players_are_skipped(app, db, rq_inline, smtp_server):
@@ -76,13 +91,19 @@ def test_reactivation_threshold_is_a_setting_and_comeback_players_are_skipped(ap
     smtp_server.messages.clear()
     with time_machine.travel(utc(2026, 3, 10, 15, 5), tick=False):  # 00:05 on 11 March in Tokyo
         jobs.settle_streaks()
-    (row,) = db.session.execute(db.select(EmailSend).where(EmailSend.type == "reactivation")).scalars().all()
-    extend_on(u, date(2026, 3, 11), hour=8)  # back before the 10:00 mail
-    with time_machine.travel(utc(2026, 3, 11, 1, 0), tick=False):  # 10:00 in Tokyo
-        jobs.dispatch_outbox()
+    rows = db.session.execute(db.select(EmailSend).where(EmailSend.type == "reactivation")).scalars().all()
+    assert len(rows) == 4  # days 3, 7, 14, 30
+    extend_on(u, date(2026, 3, 13), hour=8)  # back before the first mail (14 March, 10:00 in Tokyo)
+    for at in (utc(2026, 3, 14, 1, 0), utc(2026, 3, 18, 1, 0)):  # 10:00 in Tokyo, days 3 and 7
+        with time_machine.travel(at, tick=False):
+            jobs.dispatch_outbox()
     db.session.expire_all()
-    row = db.session.get(EmailSend, row.id)
-    assert row.status == "skipped" and "new streak" in row.last_error
+    done = [db.session.get(EmailSend, r.id) for r in sorted(rows, key=lambda r: r.send_after)[:2]]
+    # Day 3: a new streak runs; day 7: it lapsed again, but the player came back once: the sequence stopped.
+    assert [(r.status, r.last_error) for r in done] == [
+        ("skipped", "the player already started a new streak"),
+        ("skipped", "the player came back after the loss"),
+    ]
     assert smtp_server.messages == []
 
 
