@@ -436,7 +436,8 @@ def settle_streaks(batch: int = 200) -> int:
 def time_interval_points() -> int:
     from .services import points
 
-    n = points.run_time_interval_triggers(utcnow())
+    now = utcnow()
+    n = points.run_time_interval_triggers(now) + points.run_local_midnight_triggers(now)
     db.session.commit()
     if n:
         request_dispatch()
@@ -564,7 +565,12 @@ SCHEDULE: tuple[Scheduled, ...] = (
     Scheduled(
         "weekly-recaps", weekly_recaps, "Weekly recap e-mails on the recap weekday, local time", cron="*/15 * * * *"
     ),
-    Scheduled("time-interval-points", time_interval_points, "Time-interval points triggers", cron="*/15 * * * *"),
+    Scheduled(
+        "time-interval-points",
+        time_interval_points,
+        "Time-interval and local-midnight points triggers",
+        cron="*/15 * * * *",
+    ),
     Scheduled(
         "energy-full",
         energy_fills,

@@ -38,6 +38,7 @@ TRIGGER_TYPES = [
     ("streak_day", "Every day of a streak (each extension)"),
     ("achievement", "Achievement unlocked"),
     ("time_interval", "Every N hours (scheduled)"),
+    ("local_midnight", "Every day at the player's local midnight"),
     ("signup", "Sign-up bonus"),
 ]
 ROUNDING_CHOICES = [("floor", "Round down"), ("nearest", "Round to nearest"), ("ceil", "Round up")]
@@ -217,6 +218,8 @@ def describe_trigger(t: PointsTrigger, names: dict) -> str:
         return f"on unlocking {names.get(t.achievement_id, '?')}"
     if t.type == "time_interval":
         return f"every {t.interval_hours} h"
+    if t.type == "local_midnight":
+        return "every day at the player's local midnight"
     return "on sign-up"
 
 

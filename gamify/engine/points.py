@@ -105,7 +105,7 @@ def award(
 
 
 # Trigger types that count towards the daily earning cap.
-CAPPED_TYPES = ("metric", "streak", "streak_day", "achievement", "time_interval")
+CAPPED_TYPES = ("metric", "streak", "streak_day", "achievement", "time_interval", "local_midnight")
 
 
 def streak_triggers(triggers: Iterable, length: int) -> list[tuple]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from ._common import JSONType, UTCDateTime, utcnow
 
-TRIGGER_TYPES = ("metric", "streak", "streak_day", "achievement", "time_interval", "signup")
+TRIGGER_TYPES = ("metric", "streak", "streak_day", "achievement", "time_interval", "local_midnight", "signup")
 ROUNDING = ("floor", "ceil", "nearest")
 
 

@@ -11,7 +11,7 @@ from ..engine import calendar as cal
 from ..engine import points as engine
 from ..engine.filters import matches
 from ..extensions import db
-from ..models import PointsAward, PointsBalance, PointsSystem, User
+from ..models import PointsAward, PointsBalance, PointsSystem, PointsTrigger, User
 from ..models._common import utcnow
 from . import outbox, snapshot
 
@@ -228,6 +228,52 @@ def run_time_interval_triggers(now: Optional[datetime] = None) -> int:
                     "time_interval",
                     trigger_id=t.id,
                     reason="scheduled",
+                    now=now,
+                )
+                count += 1
+    return count
+
+
+def run_local_midnight_triggers(now: Optional[datetime] = None) -> int:
+    """Scheduled job: points once a day at each player's local midnight ("+10 every day at midnight, your
+    time"). Every run awards the players whose local day began since their last award for the trigger,
+    so a late run still awards the day, and no day is awarded twice. A trigger only awards days that began
+    after it was created."""
+    now = now or utcnow()
+    count = 0
+    snap = snapshot.get()
+    triggers = snap.triggers_of("local_midnight")
+    if not triggers:
+        return 0
+    created = dict(
+        db.session.execute(
+            db.select(PointsTrigger.id, PointsTrigger.created_at).where(PointsTrigger.id.in_([t.id for t in triggers]))
+        ).all()
+    )
+    players = list(db.session.execute(db.select(User).where(User.role == "player")).scalars())
+    for t in triggers:
+        last = dict(
+            db.session.execute(
+                db.select(PointsAward.user_id, func.max(PointsAward.local_date))
+                .where(PointsAward.trigger_id == t.id)
+                .group_by(PointsAward.user_id)
+            ).all()
+        )
+        for user in players:
+            today = cal.local_date(now, user.timezone)
+            prev = last.get(user.id)
+            if prev is not None and prev >= today:
+                continue
+            if cal.local_midnight_utc(today, user.timezone) < created.get(t.id, now):
+                continue  # today's midnight came before the trigger existed
+            if matches(t.attribute_filters, user.attributes):
+                award(
+                    user,
+                    snap.systems[t.system_id],
+                    t.points,
+                    "local_midnight",
+                    trigger_id=t.id,
+                    reason="local midnight",
                     now=now,
                 )
                 count += 1

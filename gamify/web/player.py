@@ -253,6 +253,7 @@ SOURCE_LABELS = {
     "streak_day": "Streak day",
     "achievement": "Achievement bonus",
     "time_interval": "Scheduled bonus",
+    "local_midnight": "Daily bonus",
     "signup": "Welcome bonus",
     "admin": "Adjustment",
     "spend": "Spent",

@@ -119,6 +119,38 @@ def test_points_on_every_day_of_a_streak_optionally_times_its_length(db):
     assert svc.summary(u, gems)["total"] == 12
 
 
+def test_points_every_day_at_the_players_local_midnight(db):
+    """A daily bonus at local midnight: Tokyo gets it when its day begins, London nine hours later; a late
+    or repeated run never awards a day twice; the day whose midnight came before the trigger existed is
+    not awarded."""
+    import time_machine
+
+    from gamify import jobs
+
+    gems = f.system("gems")
+    with time_machine.travel(f.utc(2026, 1, 9, 12), tick=False):  # created on 9 January, midday UTC
+        f.trigger(gems, "local_midnight", 10)
+        db.session.commit()
+    tokyo, london = f.player("tk", tz="Asia/Tokyo"), f.player("ld", tz="Europe/London")
+    db.session.commit()
+
+    def totals():
+        return (svc.summary(tokyo, gems)["total"], svc.summary(london, gems)["total"])
+
+    with time_machine.travel(f.utc(2026, 1, 9, 14), tick=False):  # 23:00 in Tokyo, 14:00 in London
+        assert jobs.time_interval_points() == 0  # both days began before the trigger existed
+    with time_machine.travel(f.utc(2026, 1, 9, 15, 5), tick=False):  # 00:05 on 10 Jan in Tokyo
+        assert jobs.time_interval_points() == 1
+        assert jobs.time_interval_points() == 0  # again: not twice
+    assert totals() == (10, 0)
+    with time_machine.travel(f.utc(2026, 1, 10, 0, 10), tick=False):  # 00:10 on 10 Jan in London
+        assert jobs.time_interval_points() == 1
+    assert totals() == (10, 10)
+    with time_machine.travel(f.utc(2026, 1, 11, 7), tick=False):  # a late run: both on 11 Jan now
+        assert jobs.time_interval_points() == 2
+    assert totals() == (20, 20)
+
+
 def test_negative_trigger_and_streak_achievement_signup_triggers(db):
     m = f.metric("lessons")
     f.streak({m: 1})
