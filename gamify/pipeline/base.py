@@ -67,6 +67,7 @@ class Player:
     timezone: str
     attributes: dict
     role: str
+    control: bool = False  # the control group: the host app hides its gamification (the API says so)
     seen_at: Optional[datetime] = None
     profile_changed: bool = False
     state: dict = field(default_factory=dict)

@@ -328,6 +328,7 @@ def _apply(run: Run, ctx: EventCtx) -> None:
                 "metric": ctx.metric.key,
                 "metric_total": totals.get(ctx.metric.id, 0.0),
                 "idempotent_replayed": True,
+                "control": ctx.player.control,
                 "achievements": [],
                 "points": {},
                 "streak": None,
@@ -373,6 +374,7 @@ def _apply(run: Run, ctx: EventCtx) -> None:
         "metric": ctx.metric.key,
         "metric_total": ctx.new_total,
         "idempotent_replayed": False,
+        "control": ctx.player.control,
     }
     for f in FEATURES:
         f.apply(ctx)

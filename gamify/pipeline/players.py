@@ -8,7 +8,7 @@ from typing import Optional
 from ..extensions import db
 from ..models import ROLE_PLAYER, User
 from .base import FEATURES, EventError, Feature, Part, Player, Run, UserRef
-from .sql import INT, JSON, TEXT, Dialect
+from .sql import BOOL, INT, JSON, TEXT, Dialect
 
 _PLAYER_COLUMNS = [
     ("id", "u.id", INT),
@@ -18,6 +18,7 @@ _PLAYER_COLUMNS = [
     ("timezone", "u.timezone", TEXT),
     ("attributes", "u.attributes", JSON),
     ("role", "u.role", TEXT),
+    ("control_group", "u.control_group", BOOL),
 ]
 
 
@@ -73,6 +74,7 @@ def lock(
             r["timezone"] or "UTC",
             dict(r["attributes"] or {}),
             r["role"],
+            control=bool(r["control_group"]),
         )
         if r["external_id"] is not None:
             by_ext[r["external_id"]] = r["id"]

@@ -34,6 +34,9 @@ def test_assignment_by_ratio_stable_and_visible_in_the_api(app, client, db):
     assert 0 < sum(expected.values()) < 40  # both groups exist in this sample
     for uid in ids:
         assert client.get(f"/api/v1/users/{uid}", headers=headers).json["control"] is expected[uid], uid
+    for uid in ids[20:24]:  # event responses say it too
+        body = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": uid}}, headers=headers).json
+        assert body["control"] is expected[uid], uid
     # Stable: asking again (or a racing second creation) gives the same group.
     assert all(users.in_control_group(uid, 30) is expected[uid] for uid in ids)
     # Control players' events still count.
