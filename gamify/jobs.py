@@ -453,10 +453,14 @@ def _optional(module: str, attr: str):
 
 @app_job
 def energy_fills(now=None) -> str:
-    """Every 5 minutes: "energy full" for players whose energy filled up since they last looked."""
+    """Every 5 minutes: the daily energy grant at each player's local midnight (when set), then "energy
+    full" for players whose energy filled up since they last looked."""
     fn = _optional("gamify.services.energy", "announce_fills")
+    grant = _optional("gamify.services.energy", "grant_daily")
     if fn is None:
         return "skipped: gamify.services.energy is not installed"
+    if grant is not None:
+        grant(now)  # the daily grant at local midnight first: it may fill the bar
     return f"done: {fn(now)!r}"
 
 

@@ -53,6 +53,12 @@ class SettingsForm(FlaskForm):
     meditation_recovery_bonus = _num("Extra recovery per hour at meditation 100", 0, 100, integer=False)
     fatigue_regen_penalty = _num("Regeneration lost at fatigue 100 (0-1)", 0, 1, integer=False)
     max_skill_cost_reduction = _num("Max total skill cost reduction (0-1)", 0, 1, integer=False)
+    daily_grant = _num(
+        "Energy given at each player's local midnight",
+        0,
+        100000,
+        "Once a day, capped at max (0: off).",
+    )
     flag_spend_per_hour = _num(
         "Flag a player spending more than this in an hour",
         1,

@@ -42,6 +42,8 @@ class EnergySettings(db.Model):
     fatigue_regen_penalty: Mapped[float] = mapped_column(Float, default=0.5)
     max_skill_cost_reduction: Mapped[float] = mapped_column(Float, default=0.5)
     # Anti-cheat: energy spent in any rolling hour above this is flagged for review (None: rule off).
+    # Energy given to every player at their local midnight, once a day (0: off); capped at max.
+    daily_grant: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     flag_spend_per_hour: Mapped[Optional[int]] = mapped_column(Integer, default=200, server_default="200")
     token_system_key: Mapped[str] = mapped_column(String(64), default="gems")
     energy_per_token: Mapped[int] = mapped_column(Integer, default=10)

@@ -34,6 +34,7 @@ TX_LABELS = {
     "gift_refund": "Gift refunded",
     "boost_applied": "Boost",
     "admin_adjust": "Adjustment",
+    "daily_grant": "Daily energy",
 }
 BOOST_LABELS = {
     "regen_speed": "Faster regeneration",

@@ -299,6 +299,35 @@ def test_energy_full_is_announced_by_the_schedule_without_opening_the_app(db):
     )
 
 
+def test_a_daily_energy_grant_at_each_players_local_midnight(db):
+    """+10 energy every day at midnight, the player's time: Tokyo's day begins first; a repeated or late run
+    never grants a day twice; a full bar records the day with +0."""
+    from gamify import jobs
+
+    energy.get_settings().daily_grant = 10
+    db.session.commit()
+    tk, ld = f.player("tk", tz="Asia/Tokyo"), f.player("ld", tz="Europe/London")
+    set_energy(tk, 100)
+    set_energy(ld, 100)
+
+    def grants(u):
+        return [(t.amount, t.meta["day"]) for t in ledger(db, u.id, "daily_grant")]
+
+    at = NOW.replace(hour=15, minute=5)  # 00:05 the next day in Tokyo, 15:05 in London
+    jobs.energy_fills(now=at)
+    jobs.energy_fills(now=at + timedelta(minutes=5))  # again: not twice
+    assert grants(tk) == [(10, (at + timedelta(hours=9)).date().isoformat())]
+    assert len(grants(ld)) == 1  # London's first run grants its current day at once
+    jobs.energy_fills(now=at + timedelta(hours=2))
+    assert len(grants(ld)) == 1 and len(grants(tk)) == 1
+    next_day = at + timedelta(days=1, hours=9)  # well into the next day everywhere
+    jobs.energy_fills(now=next_day)
+    assert len(grants(tk)) == 2 and len(grants(ld)) == 2
+    set_energy(tk, 150, now=next_day)  # full: the next day's grant adds nothing, but the day is recorded
+    jobs.energy_fills(now=next_day + timedelta(days=1))
+    assert grants(tk)[-1][0] == 0 and len(grants(tk)) == 3
+
+
 # ------------------------------------------------------------------------------------------ refills & tiers
 
 

@@ -46,5 +46,5 @@ from .ledger import (  # noqa: F401
     resolve_review,
     spend,
 )
-from .operations import adjust, apply_boost, perform_action, refill, set_premium, set_resting, set_skills  # noqa: F401
+from .operations import adjust, apply_boost, grant_daily, perform_action, refill, set_premium, set_resting, set_skills  # noqa: F401
 from .status import action_costs, announce_fills, history, status, transaction_json  # noqa: F401

@@ -32,7 +32,7 @@ SETTINGS_ID = 1
 SPEND_TYPES = ("consumption", "gift_sent")
 
 
-INFLOW_TYPES = ("token_refill", "gift_received", "gift_refund", "boost_applied", "admin_adjust")
+INFLOW_TYPES = ("token_refill", "gift_received", "gift_refund", "boost_applied", "admin_adjust", "daily_grant")
 
 
 SKILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -196,7 +196,7 @@ def _credit(
     row = L.row
     before = row.current
     add = max(0, min(amount, L.max - before)) if cap else amount
-    if add == 0 and type_ not in ("boost_applied",):
+    if add == 0 and type_ not in ("boost_applied", "daily_grant"):  # (these rows also mark that it happened)
         return 0
     row.current = before + add
     if row.current >= L.max:

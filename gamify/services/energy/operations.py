@@ -7,15 +7,28 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Optional, Union
 
+from sqlalchemy import func, select
+
+from ...engine import calendar as cal
 from ...engine import energy as engine
 from ...extensions import db
 from ...models import (
     EnergyBoost,
+    EnergyTransaction,
     PlayerBoost,
     User,
 )
+from ...models.users import ROLE_PLAYER
 from .. import points as points_svc
-from .catalogue import SKILL_NAME, EnergyError, get_action, resolve_difficulty, token_balance, token_system
+from .catalogue import (
+    SKILL_NAME,
+    EnergyError,
+    get_action,
+    get_settings,
+    resolve_difficulty,
+    token_balance,
+    token_system,
+)
 from .ledger import _after_write, _credit, _ledger, _lock, _now, _refresh_env
 
 
@@ -202,3 +215,31 @@ def adjust(
     _ledger(user.id, "admin_adjust", amount, before, L.row.current, "user", actor_id, {"reason": reason[:200]}, L.now)
     _after_write(L, added_by_player=True)
     return {"current": L.row.current, "max": L.max}
+
+
+def grant_daily(now: Optional[datetime] = None) -> int:
+    """Scheduled: the settings' `daily_grant` of energy to every player once a day, at their local
+    midnight (capped at max; a full player's day is recorded with +0). A late run still grants the day;
+    no day is granted twice. Returns how many players were granted."""
+    now = _now(now)
+    amount = get_settings().daily_grant or 0
+    if amount <= 0:
+        return 0
+    last = dict(
+        db.session.execute(
+            select(EnergyTransaction.user_id, func.max(EnergyTransaction.created_at))
+            .where(EnergyTransaction.type == "daily_grant")
+            .group_by(EnergyTransaction.user_id)
+        ).all()
+    )
+    granted = 0
+    for user in db.session.execute(select(User).where(User.role == ROLE_PLAYER).order_by(User.id)).scalars().all():
+        today = cal.local_date(now, user.timezone)
+        prev = last.get(user.id)
+        if prev is not None and cal.local_date(prev, user.timezone) >= today:
+            continue
+        L = _lock(user, now)
+        _credit(L, amount, "daily_grant", meta={"day": today.isoformat()})
+        _after_write(L, added_by_player=False)
+        granted += 1
+    return granted
