@@ -190,13 +190,18 @@ def test_network_errors_are_retried_then_given_up(app, db):
         work()
     d = db.session.execute(db.select(WebhookDelivery)).scalar_one()
     assert d.status == "retrying" and d.response_code is None and "ConnectionError" in d.last_error
-    for wait in jobs.WEBHOOK_RETRY[1]:
+    # Exponential back-off (x4), written out here (not read from the code): 30 s ... about 8.5 h.
+    for n, wait in enumerate((30, 120, 480, 1920, 7680, 30720), start=1):
+        with time_machine.travel(t + timedelta(seconds=wait - 2), tick=False):
+            work()
+        db.session.expire_all()
+        assert db.session.get(WebhookDelivery, d.id).attempts == n  # not before its time
         t += timedelta(seconds=wait + 1)
         with time_machine.travel(t, tick=False):
             work()
     db.session.expire_all()
     d = db.session.get(WebhookDelivery, d.id)
-    assert d.status == "failed" and d.attempts == 1 + jobs.WEBHOOK_RETRY[0]
+    assert d.status == "failed" and d.attempts == 7
     with time_machine.travel(t, tick=False):
         assert registries("default")[1].count == 1
 
