@@ -11,7 +11,8 @@ import math
 
 from wtforms import DateField, DateTimeLocalField, DecimalField, FloatField, IntegerField
 
-MAX_INT = 2**31 - 1  # a database INTEGER
+from .params import MAX_INT  # a database INTEGER: the one bound for whole numbers
+
 MAX_NUMBER = 10**12  # amounts, thresholds, multipliers: far beyond any real setting
 YEARS = (1900, 2200)  # dates a schedule can hold with room for arithmetic on either side
 

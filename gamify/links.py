@@ -95,14 +95,14 @@ def use_login_nonce(claim: LoginClaim) -> None:
     INSERT whose conflict is the answer, so two clicks at once cannot both sign in."""
     from .extensions import db
     from .models.users import UsedLoginLink
+    from .services.upsert import dialect_insert
 
-    table = UsedLoginLink.__table__
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).values(nonce=claim.nonce, user_id=claim.user_id, used_at=utcnow())
-    stmt = stmt.on_conflict_do_nothing(index_elements=["nonce"]).returning(table.c.nonce)
+    stmt = (
+        dialect_insert(UsedLoginLink)
+        .values(nonce=claim.nonce, user_id=claim.user_id, used_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["nonce"])
+        .returning(UsedLoginLink.nonce)
+    )
     if db.session.execute(stmt).scalar() is None:  # RETURNING: rowcount is not reliable across drivers
         raise LinkUsed(claim.user_id)
 

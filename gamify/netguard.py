@@ -40,10 +40,11 @@ def address_allowed(ip: str) -> bool:
 def check_url(url: str) -> Optional[str]:
     """Why `url` may not be called (a sentence for the delivery log), or None when every address its
     host resolves to is public."""
-    host = urlsplit(url).hostname
+    parts = urlsplit(url)
+    host = parts.hostname
     if not host:
         return "the URL has no host"
-    port = urlsplit(url).port or (443 if url.lower().startswith("https") else 80)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:

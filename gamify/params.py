@@ -156,7 +156,8 @@ def first_bad_field(items) -> Optional[tuple[str, str]]:
 
 # ------------------------------------------------------------------------------------------ the app's edge
 
-MAX_ROUTE_ID = 2**31 - 1  # ids in URLs: beyond a database integer there is nothing to find
+MAX_INT = 2**31 - 1  # a database INTEGER: ids in URLs, whole numbers in forms and bodies
+MAX_ROUTE_ID = MAX_INT  # ids in URLs: beyond a database integer there is nothing to find
 
 
 class BoundedIntConverter(IntegerConverter):

@@ -79,7 +79,7 @@ class LeaderboardForm(FlaskForm):
 
     def data_dict(self) -> dict:
         def as_id(v):
-            return params.whole(str(v), 1, 2**31 - 1) if v not in (None, "") else None
+            return params.whole(str(v), 1, params.MAX_INT) if v not in (None, "") else None
 
         return {
             "key": (self.key.data or "").strip(),

@@ -80,7 +80,7 @@ def _search(q: str):
             func.lower(User.display_name).like(like),
             func.lower(User.external_id).like(like),
         ]
-        user_id = params.whole(q, 1, 2**31 - 1)
+        user_id = params.whole(q, 1, params.MAX_INT)
         if user_id is not None:
             conds.append(User.id == user_id)
         stmt = stmt.where(or_(*conds))

@@ -10,8 +10,8 @@ from flask import jsonify, request
 
 from .. import params
 from ..extensions import db
-from ..fields import MAX_INT
 from ..models._common import utcnow
+from ..params import MAX_INT
 from ..services import energy
 from . import ApiError, _known_user, _user_ref, bp, json_body, require_api_key
 

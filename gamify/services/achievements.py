@@ -334,10 +334,10 @@ def _threshold_crossed_at(a: Achievement, user_ids: list[int], chunk: int = 5000
     """When each player's running total of the metric first reached the threshold, from the event
     history (a window sum in the database, in event order)."""
     out: dict[int, datetime] = {}
+    running = func.sum(MetricEvent.value).over(
+        partition_by=MetricEvent.user_id, order_by=(MetricEvent.occurred_at, MetricEvent.id)
+    )
     for i in range(0, len(user_ids), chunk):
-        running = func.sum(MetricEvent.value).over(
-            partition_by=MetricEvent.user_id, order_by=(MetricEvent.occurred_at, MetricEvent.id)
-        )
         history = (
             db.select(MetricEvent.user_id, MetricEvent.occurred_at, running.label("running"))
             .where(MetricEvent.metric_id == a.metric_id, MetricEvent.user_id.in_(user_ids[i : i + chunk]))

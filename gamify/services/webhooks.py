@@ -179,40 +179,27 @@ def _coalesce_window(now: datetime) -> datetime:
 
 def _coalesce(events: list) -> list:
     """One event per (player, points system, minute) for points.changed; other events pass unchanged.
-    The coalesced event keeps the id of the minute's last change."""
+    Events come in id order, so the minute's last change speaks for it (its id, time and total)."""
     out, groups = [], {}
     for ev in events:
         if ev.type != COALESCED_TYPE:
             out.append(ev)
             continue
         payload = ev.payload or {}
-        key = (ev.user_id, payload.get("system"), _coalesce_window(ev.created_at))
-        group = groups.get(key)
-        if group is None:
-            groups[key] = group = {"first": ev, "last": ev, "added": 0, "changes": 0}
-            out.append(key)  # placeholder, keeps the order of first appearance
-        group["last"] = ev
-        group["added"] += payload.get("added") or 0
-        group["changes"] += 1
-    merged = []
-    for item in out:
-        if not isinstance(item, tuple) or item not in groups:
-            merged.append(item)
-            continue
-        g = groups[item]
-        last = g["last"]
-        payload = {
-            **(last.payload or {}),
-            "added": g["added"],
-            "changes": g["changes"],
-            "window_start": _coalesce_window(last.created_at).isoformat(),
+        window = _coalesce_window(ev.created_at)
+        merged = groups.get((ev.user_id, payload.get("system"), window))
+        if merged is None:
+            merged = SimpleNamespace(type=ev.type, user_id=ev.user_id, payload={"added": 0, "changes": 0})
+            groups[(ev.user_id, payload.get("system"), window)] = merged
+            out.append(merged)
+        merged.id, merged.created_at = ev.id, ev.created_at
+        merged.payload = {
+            **payload,
+            "added": merged.payload["added"] + (payload.get("added") or 0),
+            "changes": merged.payload["changes"] + 1,
+            "window_start": window.isoformat(),
         }
-        merged.append(
-            SimpleNamespace(
-                id=last.id, type=last.type, user_id=last.user_id, payload=payload, created_at=last.created_at
-            )
-        )
-    return merged
+    return out
 
 
 @dataclass
@@ -377,14 +364,11 @@ def allow_private_addresses() -> bool:
     the operator may too (WEBHOOKS_ALLOW_PRIVATE)."""
     from flask import current_app
 
-    from ..models.webhooks import MessagingSettings
+    from . import reminders  # the messaging settings row (defaults while none was saved)
 
     if current_app.config.get("WEBHOOKS_ALLOW_PRIVATE"):
         return True
-    row = db.session.execute(
-        db.select(MessagingSettings.webhooks_allow_private).order_by(MessagingSettings.id).limit(1)
-    ).scalar_one_or_none()
-    return bool(row)
+    return bool(reminders.get_settings().webhooks_allow_private)
 
 
 def post(

@@ -14,7 +14,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Optional
 
-from flask import current_app, request
+from flask import current_app, render_template, request
 from flask_login import current_user
 
 from ..engine import calendar as cal
@@ -36,8 +36,6 @@ def control_gate(endpoints: Optional[set] = None):
             return None
         if endpoints is not None and request.endpoint not in endpoints:
             return None
-        from flask import render_template
-
         return render_template("player/control.html"), 200
 
     return gate

@@ -31,6 +31,29 @@ def _env(database_url, redis_server, **extra) -> dict:
     return env
 
 
+def _start_worker(database_url, redis_server, *args) -> subprocess.Popen:
+    """`python -m gamify.worker` against the test database and Redis, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gamify.worker", *args],
+        cwd=ROOT,
+        env=_env(database_url, redis_server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _stop(proc: subprocess.Popen, timeout: float) -> str:
+    """SIGTERM (a warm shutdown), killed if it takes longer than `timeout`; returns the output."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out
+
+
 def _wait(pred, timeout=20.0, every=0.1):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -59,14 +82,7 @@ def test_worker_burst_processes_a_job(app, db, database_url, redis_server):
 
 def test_worker_runs_the_cron_and_stops_cleanly(app, db, database_url, redis_server):
     db.session.commit()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gamify.worker"],
-        cwd=ROOT,
-        env=_env(database_url, redis_server),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start_worker(database_url, redis_server)
     try:
         conn = get_redis()
         # The cron leader enqueues dispatch-outbox at once; the worker runs it.
@@ -80,12 +96,7 @@ def test_worker_runs_the_cron_and_stops_cleanly(app, db, database_url, redis_ser
             )
         ), "dispatch-outbox never ran"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = _stop(proc, timeout=30)
     assert proc.returncode == 0, out[-3000:]
     assert _wait(lambda: get_redis().get(jobs.CRON_LEADER_KEY) is None, timeout=10), "cron child still alive"
 
@@ -94,14 +105,7 @@ def test_worker_carries_on_after_redis_drops_under_a_running_job(app, db, databa
     """Redis stops while a job runs and comes back 10 s later (empty: no persistence): the worker process
     is still there, processes new jobs, and a cron scheduler leads again."""
     db.session.commit()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gamify.worker"],
-        cwd=ROOT,
-        env=_env(database_url, redis_server),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start_worker(database_url, redis_server)
     try:
         conn = get_redis()
         assert _wait(lambda: conn.get(jobs.CRON_LEADER_KEY) is not None), "no cron leader"
@@ -115,12 +119,7 @@ def test_worker_carries_on_after_redis_drops_under_a_running_job(app, db, databa
         assert proc.poll() is None, "the worker process exited"
         assert _wait(lambda: conn.get(jobs.CRON_LEADER_KEY) is not None, timeout=60), "no cron leader again"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = _stop(proc, timeout=30)
     assert proc.returncode == 0, out[-3000:]
     assert "lost Redis" in out
 
@@ -131,14 +130,7 @@ def test_mail_never_waits_behind_a_burst_of_other_jobs(app, db, database_url, re
     db.session.commit()
     conn = get_redis()
     backlog = [Queue("default", connection=conn).enqueue(time.sleep, 1) for _ in range(15)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gamify.worker", "--no-cron"],
-        cwd=ROOT,
-        env=_env(database_url, redis_server),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start_worker(database_url, redis_server, "--no-cron")
     try:
         assert _wait(lambda: any(j.get_status(refresh=True) == "started" for j in backlog)), "backlog not started"
         mail = Queue("mail", connection=conn).enqueue(jobs.prune_logs)
@@ -146,12 +138,7 @@ def test_mail_never_waits_behind_a_burst_of_other_jobs(app, db, database_url, re
         waiting = sum(1 for j in backlog if j.get_status(refresh=True) == "queued")
         assert waiting >= 5, waiting  # the burst was still there when the mail went out
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = _stop(proc, timeout=60)
     assert proc.returncode == 0, out[-3000:]
 
 
@@ -205,14 +192,7 @@ def test_delayed_jobs_run_and_no_worker_process_crashes(app, db, database_url, r
     from datetime import timedelta
 
     db.session.commit()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gamify.worker", "--no-cron"],
-        cwd=ROOT,
-        env=_env(database_url, redis_server),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start_worker(database_url, redis_server, "--no-cron")
     try:
         conn = get_redis()
         assert _wait(lambda: len(Worker.all(connection=conn)) == 2), "the two workers never registered"
@@ -221,12 +201,7 @@ def test_delayed_jobs_run_and_no_worker_process_crashes(app, db, database_url, r
         time.sleep(3)
         assert proc.poll() is None
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = _stop(proc, timeout=60)
     assert proc.returncode == 0, out[-3000:]
     assert "exited with" not in out and "unhandled exception" not in out and "stopped on an error" not in out, out[
         -3000:
