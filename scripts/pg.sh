@@ -7,19 +7,47 @@
 #   scripts/pg.sh url      # print the SQLAlchemy URL
 #   scripts/pg.sh destroy  # stop and delete the data dir
 #
-# Environment: PG_PORT (default 55432), PG_DATA (default /tmp/gamify-pg),
-#              PG_DB (default gamify_test).
+# Environment: PG_PORT (default: 55432, or the next free port when something else
+#              listens there; the port in use is kept in $PG_DATA.port for `url`),
+#              PG_DATA (default /tmp/gamify-pg), PG_DB (default gamify_test).
 # The server runs as the `postgres` OS user (root cannot run postgres); auth is
 # `trust` on 127.0.0.1 only. Data is not durable (fsync=off): never use for real data.
 set -euo pipefail
 
-PORT="${PG_PORT:-55432}"
 DATA="${PG_DATA:-/tmp/gamify-pg}"
 DB="${PG_DB:-gamify_test}"
 LOG="$DATA.log"
-URL="postgresql+psycopg://postgres@127.0.0.1:$PORT/$DB"
+PORT_FILE="$DATA.port"
+DEFAULT_PORT=55432
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
+
+# Something (another cluster, another checkout's tests) accepts connections on 127.0.0.1:$1.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The port of the running cluster, else the one it last ran on, else the default.
+current_port() {
+    if [ -f "$DATA/postmaster.pid" ] && running; then
+        head -4 "$DATA/postmaster.pid" | tail -1
+    elif [ -n "${PG_PORT:-}" ]; then
+        echo "$PG_PORT"
+    elif [ -f "$PORT_FILE" ]; then
+        cat "$PORT_FILE"
+    else
+        echo "$DEFAULT_PORT"
+    fi
+}
+
+# An explicit PG_PORT is used as given; otherwise the default port, or the next free one
+# when something else listens there (a fixed port made CI fail on a shared machine).
+choose_port() {
+    if [ -n "${PG_PORT:-}" ]; then echo "$PG_PORT"; return 0; fi
+    local p
+    for p in $(seq "$DEFAULT_PORT" $((DEFAULT_PORT + 200))); do
+        if ! port_busy "$p"; then echo "$p"; return 0; fi
+    done
+    die "no free port in $DEFAULT_PORT..$((DEFAULT_PORT + 200))"
+}
 
 find_bin() {
     local d
@@ -82,25 +110,29 @@ CONF
 
 start() {
     ensure_installed
+    local port
     if running; then
-        echo "pg: already running ($DATA, port $(head -4 "$DATA/postmaster.pid" | tail -1))"
+        port="$(head -4 "$DATA/postmaster.pid" | tail -1)"
+        echo "pg: already running ($DATA, port $port)"
+        if [ -n "${PG_PORT:-}" ] && [ "$port" != "$PG_PORT" ]; then
+            die "cluster in $DATA runs on port $port, not $PG_PORT; run '$0 stop' first"
+        fi
     else
         init_cluster
+        port="$(choose_port)"
         touch "$LOG"
         if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$LOG"; fi
         if ! as_pg "$PGBIN/pg_ctl" start -D "$DATA" -l "$LOG" -w -t 60 \
-                -o "-p $PORT -k $DATA" >/dev/null; then
+                -o "-p $port -k $DATA" >/dev/null; then
             tail -n 30 "$LOG" >&2 || true
             die "pg_ctl start failed (log: $LOG)"
         fi
-        echo "pg: started on 127.0.0.1:$PORT (data $DATA, log $LOG)"
+        echo "pg: started on 127.0.0.1:$port (data $DATA, log $LOG)"
     fi
-    local port
-    port="$(head -4 "$DATA/postmaster.pid" | tail -1)"
-    [ "$port" = "$PORT" ] || die "cluster in $DATA runs on port $port, not $PORT; run '$0 stop' first"
-    if [ "$(as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -XtAc \
+    echo "$port" > "$PORT_FILE"
+    if [ "$(as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -XtAc \
             "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
-        as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres "$DB"
+        as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres "$DB"
         echo "pg: created database $DB"
     fi
 }
@@ -118,7 +150,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     status) if running; then echo "pg: running ($DATA)"; else echo "pg: not running ($DATA)"; exit 1; fi ;;
-    url) echo "$URL" ;;
-    destroy) stop; rm -rf "$DATA" "$LOG"; echo "pg: removed $DATA" ;;
+    url) echo "postgresql+psycopg://postgres@127.0.0.1:$(current_port)/$DB" ;;
+    destroy) stop; rm -rf "$DATA" "$LOG" "$PORT_FILE"; echo "pg: removed $DATA" ;;
     *) echo "usage: $0 start|stop|status|url|destroy" >&2; exit 2 ;;
 esac
