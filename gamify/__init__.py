@@ -10,8 +10,9 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
-from . import jsonfast
+from . import jsonfast, models, params, security, uow
 from .extensions import csrf, db, login_manager, migrate
+from .web import errors, ui
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -109,8 +110,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
 
-    from . import models  # noqa: F401  (register tables)
-
     with app.app_context():
         _ping_when_idle(db.engine)
         if db.engine.dialect.name == "sqlite":
@@ -122,14 +121,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     def _load_user(user_id: str):
         return db.session.get(models.User, int(user_id))
 
-    from . import features, params, security, uow
-    from .web import errors, ui
-
     params.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     ui.init_app(app)
     uow.init_app(app)
+    # The composition root: features imports every blueprint and job module, and some of those build
+    # apps of their own with create_app (the worker, background backfills), so it is imported here.
+    from . import features  # noqa: PLC0415
+
     features.register(app)
     security.apply_limits(app)
     return app

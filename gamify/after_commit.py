@@ -28,9 +28,13 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
+from flask import current_app
 from flask_sqlalchemy.session import Session as FlaskSession
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
+
+from .queue import get_redis, redis_failed, redis_resting
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,9 @@ REDIS_HANDLERS: dict[str, Callable[..., Callable]] = {}
 
 
 def _info() -> dict:
-    from .extensions import db  # extensions builds its SQLAlchemy with the Session class below
-
-    return db.session.info
+    # The app's SQLAlchemy by its extension key: extensions.py builds it with the Session class below,
+    # so importing it here would be an import circle.
+    return current_app.extensions["sqlalchemy"].session.info
 
 
 def defer(fn: Callable[[], object]) -> None:
@@ -130,10 +134,6 @@ def run(session: OrmSession) -> None:
 
 
 def _run_redis(steps: list) -> None:
-    from redis.exceptions import RedisError
-
-    from .queue import get_redis, redis_failed, redis_resting
-
     pipe = None
     if redis_resting():  # it timed out moments ago: do not wait for it again after every commit
         replies_if_down: object = RedisError("Redis was unreachable moments ago")
@@ -224,11 +224,10 @@ def init_app(app) -> None:
     @app.teardown_appcontext
     def _leftovers(_exc=None):
         # Ready work of a transaction committed outside Session.commit (e.g. `with session.begin()`).
-        from .extensions import db
-
         try:
-            if db.session.info.get(_READY):
-                run(db.session())
+            session = app.extensions["sqlalchemy"].session
+            if session.info.get(_READY):
+                run(session())
         except Exception:  # noqa: BLE001
             log.exception("after commit: teardown run failed")
 

@@ -3,6 +3,7 @@
 import click
 from flask import Flask
 
+from .demo import seed
 from .extensions import db
 from .models import ROLE_ADMIN, User
 
@@ -29,6 +30,5 @@ def register(app: Flask) -> None:
     @click.option("--days", default=90, show_default=True)
     def seed_demo(players: int, days: int):
         """Create the language-learning demo app with generated history (through the real engine)."""
-        from .demo import seed
 
         seed(players=players, days=days, echo=click.echo)

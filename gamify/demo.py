@@ -7,11 +7,13 @@ from __future__ import annotations
 import random
 from datetime import datetime, time, timedelta, timezone
 
+from . import after_commit, demo_extras
 from .engine import calendar as cal
 from .extensions import db
 from .models import (
     ROLE_ADMIN,
     Achievement,
+    DomainEvent,
     Metric,
     PointsBoost,
     PointsLevel,
@@ -303,17 +305,14 @@ def seed(players: int = 300, days: int = 90, echo=print, seed_value: int = 7) ->
         return
     rng = random.Random(seed_value)
     # History is not news: no webhooks or "achievement unlocked" mails for 90 generated days.
-    from . import after_commit
 
     with after_commit.muted("outbox"):
         _seed(rng, players, days, echo)
 
 
 def _seed(rng: random.Random, players: int, days: int, echo) -> None:
-    from .models import DomainEvent
 
     cfg = configure()
-    from . import demo_extras
 
     demo_extras.configure()
 

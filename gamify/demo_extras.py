@@ -7,6 +7,7 @@ from datetime import timedelta
 from .extensions import db
 from .models import EnergyAction, EnergyBoost, Metric, PointsSystem, User
 from .models._common import utcnow
+from .services import energy, friends, leaderboards
 
 
 def configure() -> None:
@@ -94,7 +95,6 @@ def configure() -> None:
 
 def configure_leaderboards() -> None:
     """Leaderboards with a city/tier breakdown; created after history they fill themselves from SQL."""
-    from .services import leaderboards
 
     lessons = db.session.execute(db.select(Metric).where(Metric.key == "lessons_completed")).scalar_one()
     xp = db.session.execute(db.select(PointsSystem).where(PointsSystem.key == "xp")).scalar_one()
@@ -136,7 +136,6 @@ def configure_leaderboards() -> None:
 
 def after_history(rng, demo_user: User) -> None:
     """Friends, a gift waiting for the demo player, and some energy use, through the real services."""
-    from .services import energy, friends
 
     others = list(
         db.session.execute(

@@ -20,6 +20,10 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Optional
 
+from aiosmtpd.controller import Controller
+
+from .config import INSTANCE
+
 log = logging.getLogger("gamify.devmail")
 
 
@@ -58,7 +62,6 @@ class SaveToDir:
 
 def serve(host: str, port: int, directory: Path):
     """Start the server in a background thread; returns the aiosmtpd Controller (call .stop())."""
-    from aiosmtpd.controller import Controller
 
     controller = Controller(SaveToDir(directory), hostname=host, port=port, ready_timeout=10)
     controller.start()
@@ -66,7 +69,6 @@ def serve(host: str, port: int, directory: Path):
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from .config import INSTANCE
 
     p = argparse.ArgumentParser(prog="python -m gamify.devmail", description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")

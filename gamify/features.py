@@ -2,15 +2,25 @@
 
 from flask import Flask
 
+from . import after_commit, cli, jobs
+from .admin import bp as admin_bp
+from .admin.energy import bp as admin_energy_bp
+from .admin.jobs import bp as admin_jobs_bp
+from .admin.leaderboards import bp as admin_leaderboards_bp
+from .admin.webhooks import bp as admin_webhooks_bp
+from .api import bp as api_bp
+from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
+from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
+from .pipeline import achievements, base, energy, leaderboards, points, streaks
+from .services import leaderboards as _leaderboards
+from .web.auth import bp as auth_bp
+from .web.energy import bp as energy_bp
+from .web.leaderboards import bp as leaderboards_bp
+from .web.links import bp as links_bp
+from .web.player import bp as player_bp
+
 
 def register(app: Flask) -> None:
-    from . import cli
-    from .admin import bp as admin_bp
-    from .api import bp as api_bp
-    from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
-    from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
-    from .web.auth import bp as auth_bp
-    from .web.player import bp as player_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(player_bp)
@@ -19,10 +29,6 @@ def register(app: Flask) -> None:
     cli.register(app)
 
     # Messaging: e-mail links, webhooks/jobs/notification-settings admin, outbox dispatch after commit.
-    from . import after_commit, jobs
-    from .admin.jobs import bp as admin_jobs_bp
-    from .admin.webhooks import bp as admin_webhooks_bp
-    from .web.links import bp as links_bp
 
     app.register_blueprint(links_bp)
     app.register_blueprint(admin_webhooks_bp, url_prefix="/admin/webhooks")
@@ -31,16 +37,11 @@ def register(app: Flask) -> None:
     jobs.init_app(app)
 
     # Energy: player pages (bar, actions, energy, friends), admin pages, event hooks (actions spend energy).
-    from .admin.energy import bp as admin_energy_bp
-    from .web.energy import bp as energy_bp
 
     app.register_blueprint(energy_bp)
     app.register_blueprint(admin_energy_bp)
 
     # Leaderboards: player pages, admin pages, `flask leaderboards ...`, event/replay hooks.
-    from .admin.leaderboards import bp as admin_leaderboards_bp
-    from .services import leaderboards as _leaderboards
-    from .web.leaderboards import bp as leaderboards_bp
 
     app.register_blueprint(leaderboards_bp)
     app.register_blueprint(admin_leaderboards_bp, url_prefix="/admin/leaderboards")
@@ -48,7 +49,6 @@ def register(app: Flask) -> None:
 
     # The event pipeline's features, in the order they see an event: energy may refuse it (an action
     # without enough energy) before anything changes; each later one reads what the earlier left.
-    from .pipeline import achievements, base, energy, leaderboards, points, streaks
 
     for feature in (
         energy.Energy(),

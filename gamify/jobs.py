@@ -25,12 +25,19 @@ from flask import current_app, has_app_context
 from redis.exceptions import RedisError
 from rq import Retry, get_current_job
 from rq.cron import CronScheduler
-from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError, StopRequested
 from rq.job import Job, JobStatus
+from rq.scripts import acquire_or_refresh_lock, release_lock
+from rq.utils import now
 
-from . import uow
+from . import after_commit, create_app, links, mail, uow
 from .extensions import db
+from .models import User, UserStreak
 from .models._common import utcnow
+from .models.users import UsedLoginLink
+from .models.webhooks import EmailSend, WebhookDelivery
+from .queue import get_queue, get_redis, redis_failed, redis_resting
+from .services import leaderboards, points, rank_fanout, reminders, streaks, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +66,6 @@ _worker_app = None
 def _app():
     global _worker_app
     if _worker_app is None:
-        from . import create_app
-
         _worker_app = create_app()
     return _worker_app
 
@@ -100,7 +105,6 @@ def enqueue_unique(
     """Enqueue under a fixed job id unless a job with that id is still alive (queued, scheduled for a
     retry, running, deferred, or failed and waiting in the failed registry for an admin). A finished
     job of the same id is replaced. Returns None when skipped."""
-    from .queue import get_queue, get_redis
 
     conn = get_redis()
     try:
@@ -122,7 +126,6 @@ def enqueue_unique(
 def _safe(what: str, fn, *args) -> bool:
     """Enqueue without ever failing the caller (e.g. a request after its commit) when Redis is down:
     the row stays pending and the scheduled dispatch picks it up."""
-    from .queue import redis_failed, redis_resting
 
     if redis_resting():
         log.info("not enqueueing %s: Redis was unreachable moments ago", what)
@@ -174,7 +177,6 @@ DISPATCH_FLAG = "gamify:dispatch:queued"
 
 def request_dispatch(*_args) -> None:
     """Run the dispatcher soon, off the request (see dispatch_step; this is its stand-alone form)."""
-    from .queue import get_redis
 
     _safe("the outbox dispatch", lambda: _enqueue_dispatch(get_redis().set(DISPATCH_FLAG, "1", nx=True, ex=30)))
 
@@ -199,7 +201,6 @@ def dispatch_step(pipe, *_args):
 
 
 def _enqueue_dispatch(flag_was_set) -> None:
-    from .queue import get_queue
 
     if not current_app.config.get("RQ_ASYNC", True):
         get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox)
@@ -216,7 +217,6 @@ def request_rebuild() -> None:
 
 def init_app(app) -> None:
     """Say what each after-commit topic does (services request topics; they never import this module)."""
-    from . import after_commit
 
     after_commit.HANDLERS.update(
         {
@@ -243,9 +243,6 @@ def deliver_email(send_id: int) -> str:
     between the server accepting the message and 'sent' being recorded, or the connection drops
     while the server answers, the row ends 'unknown' (shown to admins, who may resend it with the
     same Message-ID) instead of being sent a second time."""
-    from . import mail
-    from .models.webhooks import EmailSend
-    from .services import reminders
 
     now = utcnow()
     if not reminders.claim(send_id, now):
@@ -303,8 +300,6 @@ class WebhookDeliveryFailed(Exception):
 def deliver_webhook(delivery_id: int) -> str:
     """POST one delivery (queue "default"). Raises on network errors and non-2xx so RQ retries with
     exponential backoff; the log row records every attempt."""
-    from .models.webhooks import WebhookDelivery
-    from .services import webhooks
 
     d = db.session.get(WebhookDelivery, delivery_id)
     if d is None:
@@ -348,8 +343,6 @@ def dispatch_outbox() -> dict:
     """The rank fan-out (others' rank changes from the committed score log), then domain events ->
     webhook deliveries and e-mails; then (re)enqueue anything due whose job is missing: delayed e-mails
     whose time has come, and rows left pending while Redis was down."""
-    from .queue import get_redis
-    from .services import rank_fanout, reminders, webhooks
 
     if current_app.config.get("RQ_ASYNC", True):
         try:
@@ -381,7 +374,6 @@ def dispatch_outbox() -> dict:
 def streak_reminders() -> int:
     """Every 15 min: reminder rows for at-risk players in their local evening (idempotent), one
     mail job each, longest streaks first."""
-    from .services import reminders
 
     ids = reminders.select_streak_reminders(utcnow())
     db.session.commit()
@@ -392,7 +384,6 @@ def streak_reminders() -> int:
 
 @app_job
 def weekly_recaps() -> int:
-    from .services import reminders
 
     ids = reminders.prepare_recaps(utcnow())
     db.session.commit()
@@ -405,8 +396,6 @@ def weekly_recaps() -> int:
 def settle_streaks(batch: int = 200) -> int:
     """Every 15 min: close lapsed streak periods, so freezes are consumed and `streak.lost` fires
     close to each player's local midnight (not only when they come back)."""
-    from .models import User, UserStreak
-    from .services import streaks
 
     now = utcnow()
     config = streaks.get_config()
@@ -434,7 +423,6 @@ def settle_streaks(batch: int = 200) -> int:
 
 @app_job
 def time_interval_points() -> int:
-    from .services import points
 
     now = utcnow()
     n = points.run_time_interval_triggers(now) + points.run_local_midnight_triggers(now)
@@ -478,7 +466,6 @@ def expire_gifts(now=None) -> str:
 @app_job
 def rebuild_leaderboards() -> str:
     """Restore the Redis copy of boards that lost it (enqueued by events that found it missing)."""
-    from .services import leaderboards
 
     done = leaderboards.rebuild(only_if_needed=True)
     db.session.commit()
@@ -501,9 +488,6 @@ def finalise_leaderboards(now=None) -> str:
 def prune_logs(days: int = 90) -> dict:
     """Daily: forget delivery-log and send-ledger rows older than `days` (finished ones only), and the
     nonces of login links that have expired anyway."""
-    from . import links
-    from .models.users import UsedLoginLink
-    from .models.webhooks import EmailSend, WebhookDelivery
 
     cutoff = utcnow() - timedelta(days=days)
     d = db.session.execute(
@@ -616,7 +600,6 @@ class LeaderCronScheduler(CronScheduler):
         self.is_leader = False
 
     def _lead(self) -> bool:
-        from rq.scripts import acquire_or_refresh_lock
 
         outcome = acquire_or_refresh_lock(self.connection, CRON_LEADER_KEY, self.name, CRON_LEADER_TTL)
         leader = outcome in ("acquired", "refreshed")
@@ -630,7 +613,6 @@ class LeaderCronScheduler(CronScheduler):
     def enqueue_jobs(self):
         if self._lead():
             return super().enqueue_jobs()
-        from rq.utils import now
 
         t = now()
         for job in self._cron_jobs:
@@ -640,14 +622,11 @@ class LeaderCronScheduler(CronScheduler):
 
     def heartbeat(self) -> None:
         if self.parent_pid and os.getppid() != self.parent_pid:
-            from rq.exceptions import StopRequested
-
             self.log.info("CronScheduler %s: parent process gone, stopping", self.name)
             raise StopRequested()
         super().heartbeat()
 
     def register_death(self, pipeline=None) -> None:
-        from rq.scripts import release_lock
 
         try:
             release_lock(self.connection, CRON_LEADER_KEY, self.name)

@@ -13,7 +13,11 @@ from urllib.parse import urlsplit
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from .extensions import db
 from .models._common import utcnow
+from .models.notifications import NOTIFICATION_TYPES
+from .models.users import UsedLoginLink
+from .services.upsert import dialect_insert
 
 LOGIN_MAX_AGE = int(timedelta(hours=48).total_seconds())
 # Unsubscribe links only switch an e-mail type off (no login), and mail clients show the
@@ -93,9 +97,6 @@ def read_login_token(token: str, purpose: str) -> LoginClaim:
 def use_login_nonce(claim: LoginClaim) -> None:
     """Record the link's nonce, in the caller's transaction; LinkUsed if it was recorded before. One
     INSERT whose conflict is the answer, so two clicks at once cannot both sign in."""
-    from .extensions import db
-    from .models.users import UsedLoginLink
-    from .services.upsert import dialect_insert
 
     stmt = (
         dialect_insert(UsedLoginLink)
@@ -112,7 +113,6 @@ def unsubscribe_token(user_id: int, type_: str) -> str:
 
 
 def read_unsubscribe_token(token: str) -> UnsubscribeClaim:
-    from .models.notifications import NOTIFICATION_TYPES
 
     data = _loads("unsubscribe", token, UNSUBSCRIBE_MAX_AGE)
     uid, type_ = data.get("u"), data.get("t")

@@ -8,6 +8,8 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from .api import batch_size
+
 limiter = Limiter(key_func=get_remote_address)
 
 # Scripts only from our own files: no inline <script>, no on*= attributes, no eval (templates use
@@ -78,7 +80,6 @@ def apply_limits(app: Flask) -> None:
             deduct_when=_refused,
         )(app.view_functions["auth.login"])
     auth_limit = app.config.get("RATE_LIMIT_AUTH_FAILURES", "20 per minute")
-    from .api import batch_size
 
     for endpoint, fn in list(app.view_functions.items()):
         if not endpoint.startswith("api."):

@@ -17,6 +17,7 @@ Environment: the app's (REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, ...).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -29,6 +30,10 @@ import redis
 from flask import has_app_context
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
+
+from . import create_app
+from .extensions import db
+from .jobs import build_cron
 
 log = logging.getLogger("gamify.worker")
 
@@ -60,8 +65,6 @@ class AppWorker(Worker):
 
     def __init__(self, *args, **kwargs):
         if not has_app_context():
-            from . import create_app
-
             self._app_ctx = create_app().app_context()
             self._app_ctx.push()
         super().__init__(*args, **kwargs)
@@ -69,7 +72,6 @@ class AppWorker(Worker):
     stop_asked = False  # SIGTERM/SIGINT, as opposed to RQ quitting on a Redis error
 
     def main_work_horse(self, job, queue):
-        from .extensions import db
 
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
@@ -83,7 +85,6 @@ def run_cron(redis_url: str, parent_pid: Optional[int], logging_level: str = "IN
     """The cron loop (RQ's CronScheduler with a leader lock); returns on SIGTERM/SIGINT or when the parent
     is gone. A scheduler that loses Redis is replaced by a new one once Redis answers (it takes the
     leader lock again)."""
-    from .jobs import build_cron
 
     conn = _connection(redis_url)
 
@@ -168,7 +169,6 @@ def run_worker(url: str, queue_names: list[str], logging_level: str, burst: bool
 
 def _worker_child(url: str, queue_names: list[str], logging_level: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the supervisor, which stops us
-    from .extensions import db
 
     db.engine.dispose(close=False)  # never share the parent's database connections
     run_worker(url, queue_names, logging_level)
@@ -177,8 +177,6 @@ def _worker_child(url: str, queue_names: list[str], logging_level: str) -> None:
 def _die_with_parent() -> None:
     """Ask Linux for SIGTERM when the supervisor dies (even by SIGKILL): no orphaned workers."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: stop() still stops children on a normal exit
@@ -243,8 +241,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--logging-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = p.parse_args(argv)
     logging.basicConfig(level=args.logging_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
-    from . import create_app
 
     app = create_app()
     ctx = app.app_context()

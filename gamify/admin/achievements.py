@@ -13,8 +13,9 @@ from wtforms.validators import Optional as OptionalV
 
 from ..extensions import db
 from ..fields import Amount, Whole
-from ..models import Achievement, AchievementCompletion, BackfillRun, Metric, PointsTrigger
+from ..models import Achievement, AchievementCompletion, AchievementProgress, BackfillRun, Metric, PointsTrigger
 from ..models.achievements import STATUSES
+from ..services.achievements import player_count
 from ..web import ui
 from . import backfill
 from .base import bp
@@ -284,7 +285,6 @@ def achievement_edit(achievement_id: int):
 
 
 def _player_count() -> int:
-    from ..services.achievements import player_count
 
     return player_count()
 
@@ -339,7 +339,6 @@ def achievement_delete(achievement_id: int):
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
     if runs:
         db.session.execute(db.delete(BackfillRun).where(BackfillRun.achievement_id == a.id))
-    from ..models import AchievementProgress
 
     db.session.execute(db.delete(AchievementProgress).where(AchievementProgress.achievement_id == a.id))
     db.session.delete(a)

@@ -11,9 +11,11 @@ from typing import Optional
 
 from flask import current_app, has_app_context
 
+from .. import create_app
 from ..extensions import db
 from ..models import Achievement, BackfillRun
 from ..models._common import utcnow
+from ..queue import enqueue
 from ..services import achievements as achievements_svc
 
 STALE_AFTER = timedelta(minutes=30)
@@ -73,8 +75,6 @@ def start(achievement: Achievement, admin_id: Optional[int]) -> BackfillRun:
     db.session.add(run)
     db.session.commit()
     try:
-        from ..queue import enqueue
-
         job = enqueue("gamify.admin.backfill.run_job", run.id, queue="default")
     except Exception as e:  # Redis down: say so, keep nothing half-done
         run = db.session.get(BackfillRun, run.id)
@@ -93,7 +93,6 @@ def run_job(run_id: int) -> Optional[int]:
     """RQ entry point (also runs inline when RQ_ASYNC is off)."""
     if has_app_context():
         return _run(run_id)
-    from .. import create_app
 
     with create_app().app_context():
         return _run(run_id)

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from wtforms import TextAreaField
+from wtforms.validators import NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as OptionalV
-from wtforms.validators import Regexp, ValidationError
 
 from ..fields import Amount, Whole
 
@@ -98,7 +98,6 @@ class FiltersField(TextAreaField):
 
 
 def optional_int(label, minimum=None, maximum=None, **kw) -> Whole:
-    from wtforms.validators import NumberRange
 
     v = [OptionalV()]
     if minimum is not None or maximum is not None:
@@ -107,7 +106,6 @@ def optional_int(label, minimum=None, maximum=None, **kw) -> Whole:
 
 
 def optional_number(label, minimum=None, **kw) -> Amount:
-    from wtforms.validators import NumberRange
 
     v = [OptionalV()]
     if minimum is not None:

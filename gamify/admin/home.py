@@ -22,6 +22,7 @@ from ..models import (
 from ..models._common import utcnow
 from ..services import apikeys
 from .base import bp
+from .streak import current_config
 
 
 class ApiKeyForm(FlaskForm):
@@ -62,7 +63,6 @@ def index():
             db.select(BackfillRun).order_by(BackfillRun.created_at.desc(), BackfillRun.id.desc()).limit(5)
         ).scalars()
     )
-    from .streak import current_config
 
     return render_template(
         "admin/index.html",

@@ -10,15 +10,22 @@ from datetime import timedelta
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
+from rq import Queue, Worker
+from rq.cron import CronScheduler
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
 from .. import jobs
 from ..extensions import db
 from ..fields import Whole
+from ..models import DomainEvent, User
 from ..models._common import utcnow
 from ..models.notifications import NOTIFICATION_TYPES
-from ..models.webhooks import EMAIL_TYPES, EmailSend
+from ..models.webhooks import EMAIL_TYPES, EmailSend, WebhookDelivery
+from ..queue import get_queue, get_redis
 from ..services import reminders
 from .base import admin_blueprint
 
@@ -55,12 +62,6 @@ def _job_row(job, when=None) -> dict:
 
 
 def _redis_overview() -> dict:
-    from rq import Queue, Worker
-    from rq.cron import CronScheduler
-    from rq.job import Job
-    from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
-
-    from ..queue import get_redis
 
     conn = get_redis()
     conn.ping()
@@ -137,8 +138,6 @@ def index():
 
 
 def _outbox_counts() -> dict:
-    from ..models import DomainEvent
-    from ..models.webhooks import WebhookDelivery
 
     return {
         "events_pending": db.session.execute(
@@ -170,11 +169,6 @@ def _job_id_or_404(job_id: str) -> None:
 @bp.post("/jobs/failed/<job_id>/requeue")
 def requeue(job_id: str):
     _job_id_or_404(job_id)
-    from rq.exceptions import InvalidJobOperation, NoSuchJobError
-    from rq.job import Job
-    from rq.registry import FailedJobRegistry
-
-    from ..queue import get_redis
 
     try:
         conn = get_redis()
@@ -189,9 +183,6 @@ def requeue(job_id: str):
 
 @bp.post("/jobs/failed/requeue-all")
 def requeue_all():
-    from rq.registry import FailedJobRegistry
-
-    from ..queue import get_redis
 
     n = 0
     try:
@@ -212,10 +203,6 @@ def requeue_all():
 @bp.post("/jobs/failed/<job_id>/delete")
 def delete_failed(job_id: str):
     _job_id_or_404(job_id)
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    from ..queue import get_redis
 
     try:
         Job.fetch(job_id, connection=get_redis()).delete()
@@ -228,7 +215,6 @@ def delete_failed(job_id: str):
 
 @bp.post("/jobs/run/<name>")
 def run_now(name: str):
-    from ..queue import get_queue
 
     try:
         s = jobs.scheduled(name)
@@ -308,7 +294,6 @@ def notifications():
     if type_filter:
         q = q.where(EmailSend.type == type_filter)
     recent = db.session.execute(q).scalars().all()
-    from ..models import User
 
     names = (
         dict(db.session.execute(db.select(User.id, User.email).where(User.id.in_({r.user_id for r in recent}))).all())
@@ -340,10 +325,6 @@ def retry_send(send_id: int):
         # Sent again with the same Message-ID: mail systems that already have it can drop the copy.
         send.status = "failed"
         db.session.commit()
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    from ..queue import get_redis
 
     try:
         try:

@@ -26,6 +26,7 @@ from ..models import (
 from ..services import points as points_svc
 from ..services import streaks as streaks_svc
 from ..web import ui
+from ..web.player import streak_view
 from .base import bp
 
 PER_PAGE = 25
@@ -146,7 +147,6 @@ def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeFor
             db.select(func.count(AchievementCompletion.id)).where(AchievementCompletion.user_id == user.id)
         ).scalar_one(),
     }
-    from ..web.player import streak_view
 
     html = render_template(
         "admin/player.html",

@@ -2,12 +2,15 @@
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length
 
 from .. import jobs, params
 from ..extensions import db
 from ..models.webhooks import WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from ..queue import get_redis
 from ..services import reminders, webhooks
 from .base import admin_blueprint
 
@@ -187,10 +190,6 @@ def redeliver(delivery_id: int):
     d = db.get_or_404(WebhookDelivery, delivery_id)
     if d.endpoint is None:
         abort(404)
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    from ..queue import get_redis
 
     try:
         try:

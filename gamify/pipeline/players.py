@@ -7,6 +7,9 @@ from typing import Optional
 
 from ..extensions import db
 from ..models import ROLE_PLAYER, User
+from ..services import achievements as achievements_svc
+from ..services import users as users_svc
+from ..services.upsert import dialect_insert
 from .base import FEATURES, EventError, Feature, Part, Player, Run, UserRef
 from .sql import BOOL, INT, JSON, TEXT, Dialect
 
@@ -88,9 +91,6 @@ def lock(
 def create(run: Run, refs: list[UserRef]) -> None:
     """Players seen for the first time: created in external-id order (so two batches creating the same
     ones queue instead of deadlocking), with everything a new player gets (signup points, streak row)."""
-    from ..services import achievements as achievements_svc
-    from ..services import users as users_svc  # the signup rules live with the users service
-    from ..services.upsert import dialect_insert
 
     ratio = users_svc.control_ratio() if refs else 0
     for ref in sorted(refs, key=lambda r: r.external_id):
@@ -137,11 +137,9 @@ def profile(player: Player, ref: UserRef) -> None:
 
 def clean_email(address: str) -> str:
     """services.users.clean_email, refusing with an EventError."""
-    from ..services.users import UserError, clean_email
-
     try:
-        return clean_email(address)
-    except UserError as e:
+        return users_svc.clean_email(address)
+    except users_svc.UserError as e:
         raise EventError("user.email", str(e)) from e
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_
 from ..extensions import db
 from ..models import ROLE_PLAYER, Friendship, User
 from ..models._common import utcnow
+from . import outbox
 
 
 class FriendError(ValueError):
@@ -85,7 +86,6 @@ def request(user: User, query: str) -> tuple[Friendship, str]:
     row = Friendship(requester_id=user.id, addressee_id=other.id, status="pending", created_at=utcnow())
     db.session.add(row)
     db.session.flush()
-    from . import outbox
 
     outbox.emit("friend.requested", other.id, {"from_user_id": user.id})
     return row, f"Friend request sent to {other.name}."

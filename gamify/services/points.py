@@ -13,7 +13,7 @@ from ..engine.filters import matches
 from ..extensions import db
 from ..models import PointsAward, PointsBalance, PointsSystem, PointsTrigger, User
 from ..models._common import utcnow
-from . import outbox, snapshot
+from . import daily, outbox, snapshot
 
 
 class PointsError(ValueError):
@@ -250,7 +250,6 @@ def run_local_midnight_triggers(now: Optional[datetime] = None) -> int:
             db.select(PointsTrigger.id, PointsTrigger.created_at).where(PointsTrigger.id.in_([t.id for t in triggers]))
         ).all()
     )
-    players = list(db.session.execute(db.select(User).where(User.role == "player")).scalars())
     for t in triggers:
         last = dict(
             db.session.execute(
@@ -259,11 +258,7 @@ def run_local_midnight_triggers(now: Optional[datetime] = None) -> int:
                 .group_by(PointsAward.user_id)
             ).all()
         )
-        for user in players:
-            today = cal.local_date(now, user.timezone)
-            prev = last.get(user.id)
-            if prev is not None and prev >= today:
-                continue
+        for user, today in daily.players_due(now, last):
             if cal.local_midnight_utc(today, user.timezone) < created.get(t.id, now):
                 continue  # today's midnight came before the trigger existed
             if matches(t.attribute_filters, user.attributes):

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, or_, text, update
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 
@@ -200,8 +201,6 @@ def _add_sends(rows: list[dict]) -> dict[int, int]:
                         params["payload"] = [json.dumps(r["payload"]) for r in chunk]
                         res = db.session.execute(text(_PG_ADD_SENDS), {**params, "created_at": now})
                     else:
-                        from sqlalchemy.dialects.sqlite import insert
-
                         stmt = (
                             insert(EmailSend.__table__)
                             .on_conflict_do_nothing(index_elements=["user_id", "type", "period_start", "ref"])

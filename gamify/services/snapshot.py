@@ -29,6 +29,24 @@ from ..models import (
     StreakRequirement,
 )
 
+
+def rules_from(config: StreakConfig) -> StreakRules:
+    """The engine's rules for a config (requirements read fresh, not from a cached relationship)."""
+    reqs = db.session.execute(
+        db.select(Metric.key, StreakRequirement.threshold)
+        .join(Metric, Metric.id == StreakRequirement.metric_id)
+        .where(StreakRequirement.config_id == config.id)
+    ).all()
+    return StreakRules(
+        frequency=config.frequency,
+        mode=config.mode,
+        requirements={key: threshold for key, threshold in reqs},
+        freeze_initial=config.freeze_initial or 0,
+        freeze_every=config.freeze_every,
+        freeze_max=config.freeze_max or 0,
+    )
+
+
 CONFIG_MODELS = (
     Achievement,
     Metric,
@@ -201,7 +219,6 @@ def _load(version: int) -> Snapshot:
         for m in s.execute(db.select(Metric)).scalars()
     }
     cfg = s.execute(db.select(StreakConfig).order_by(StreakConfig.id).limit(1)).scalar_one_or_none()
-    from .streaks import rules_from  # one builder of StreakRules (streaks imports this module lazily)
 
     streak = rules_from(cfg) if cfg is not None and cfg.enabled else None
     achievements = tuple(

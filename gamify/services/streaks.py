@@ -8,30 +8,14 @@ from typing import Optional
 from ..engine import calendar as cal
 from ..engine import streaks as engine
 from ..extensions import db
-from ..models import FreezeLedger, Metric, StreakConfig, StreakPeriod, StreakRequirement, UserStreak
+from ..models import FreezeLedger, StreakConfig, StreakPeriod, UserStreak
 from ..models._common import utcnow
-from . import outbox
+from . import leaderboards, outbox, snapshot
+from .snapshot import rules_from
 
 
 def get_config() -> Optional[StreakConfig]:
     return db.session.execute(db.select(StreakConfig).order_by(StreakConfig.id).limit(1)).scalar_one_or_none()
-
-
-def rules_from(config: StreakConfig) -> engine.StreakRules:
-    """The engine's rules for a config (requirements read fresh, not from a cached relationship)."""
-    reqs = db.session.execute(
-        db.select(Metric.key, StreakRequirement.threshold)
-        .join(Metric, Metric.id == StreakRequirement.metric_id)
-        .where(StreakRequirement.config_id == config.id)
-    ).all()
-    return engine.StreakRules(
-        frequency=config.frequency,
-        mode=config.mode,
-        requirements={key: threshold for key, threshold in reqs},
-        freeze_initial=config.freeze_initial or 0,
-        freeze_every=config.freeze_every,
-        freeze_max=config.freeze_max or 0,
-    )
 
 
 def _state_of(row: UserStreak) -> engine.StreakState:
@@ -125,7 +109,6 @@ def _write(
 
 
 def current_rules() -> Optional[engine.StreakRules]:
-    from . import snapshot
 
     return snapshot.get().streak
 
@@ -155,8 +138,6 @@ def settle_user(user, now: Optional[datetime] = None) -> Optional[engine.StreakC
     if change.periods:
         _write(row, change, rules, user.timezone, None, now)
     if change.broken:  # lost without an event: streak boards learn it now, not at the next event
-        from . import leaderboards
-
         leaderboards.streak_lost(user.id, now)
     return change
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 
@@ -11,12 +12,10 @@ def dialect_insert(model):
     """The dialect's insert construct (with .on_conflict_do_nothing/_do_update), or None elsewhere."""
     name = db.session.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover
-        return None
-    return insert(model)
+        return postgresql.insert(model)
+    if name == "sqlite":
+        return sqlite.insert(model)
+    return None  # pragma: no cover
 
 
 def insert_rows(model, rows: list[dict], chunk: int = 500) -> None:

@@ -13,7 +13,8 @@ from ..engine import calendar as cal
 from ..extensions import db
 from ..models import ROLE_PLAYER, User
 from ..models._common import utcnow
-from . import achievements, points
+from ..models.webhooks import MessagingSettings
+from . import achievements, points, streaks
 from .upsert import dialect_insert
 
 # Self-hosted installs (and the demo) use addresses on intranet domains such as `.local`, which
@@ -47,7 +48,6 @@ def on_created(user: User) -> None:
     db.session.flush()
     points.on_signup(user)
     achievements.refresh_rarity()
-    from . import streaks  # initial freezes are granted with the streak row
 
     rules = streaks.current_rules()
     if rules is not None:
@@ -109,7 +109,6 @@ def identify(
 
 def control_ratio() -> int:
     """The share of new players (percent) kept out of gamification as the control group."""
-    from ..models.webhooks import MessagingSettings
 
     ratio = db.session.execute(
         db.select(MessagingSettings.control_ratio).order_by(MessagingSettings.id).limit(1)

@@ -24,13 +24,17 @@ from types import SimpleNamespace
 from typing import Optional
 from urllib.parse import urlsplit
 
+import requests
+from flask import current_app
 from sqlalchemy import or_, update
 
-from .. import after_commit
+from .. import after_commit, netguard
 from ..extensions import db
 from ..models import DomainEvent, User
 from ..models._common import utcnow
 from ..models.webhooks import TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from ..netguard import BlockedAddress
+from . import reminders
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +217,6 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
     """One batch, in the caller's transaction: deliveries (and e-mail rows) for up to `limit`
     undispatched events, which are then marked dispatched. On PostgreSQL concurrent dispatchers skip
     each other's rows (FOR UPDATE SKIP LOCKED); SQLite serialises writers anyway."""
-    from . import reminders
 
     now = now or utcnow()
     window = _coalesce_window(now)
@@ -362,9 +365,6 @@ class Attempt:
 def allow_private_addresses() -> bool:
     """Admins may let webhooks call loopback/private addresses (a receiver on the same network);
     the operator may too (WEBHOOKS_ALLOW_PRIVATE)."""
-    from flask import current_app
-
-    from . import reminders  # the messaging settings row (defaults while none was saved)
 
     if current_app.config.get("WEBHOOKS_ALLOW_PRIVATE"):
         return True
@@ -383,9 +383,6 @@ def post(
     """One HTTP attempt. Network errors and non-2xx replies are failures. Redirects are not followed
     (the signed body must reach the registered URL). Unless `allow_private`, the URL's addresses must
     be public, checked after resolution and again on connecting (gamify.netguard)."""
-    import requests
-
-    from .. import netguard
 
     if not allow_private:
         refusal = netguard.check_url(url)
@@ -418,7 +415,6 @@ def post(
 
 def _blocked(e: BaseException):
     """The netguard refusal inside a requests/urllib3 error chain, if that is what it was."""
-    from ..netguard import BlockedAddress
 
     seen = 0
     while e is not None and seen < 10:

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.validators import Optional as Opt
 
 from .. import params
+from ..engine.energy import human_duration
 from ..extensions import db
 from ..fields import Whole
 from ..models import User
@@ -46,7 +47,6 @@ BOOST_LABELS = {
 
 @bp.context_processor
 def _helpers():
-    from ..engine.energy import human_duration
 
     return {
         "energy_duration": human_duration,

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, update
 from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from .. import params
 from ..engine import calendar as cal
@@ -23,6 +23,7 @@ from ..services import achievements as achievements_svc
 from ..services import notifications as notifications_svc
 from ..services import outbox, points, streaks
 from . import ui
+from .auth import safe_next
 
 bp = Blueprint("player", __name__)
 bp.before_request(ui.control_gate({"player.dashboard", "player.streak", "player.achievements", "player.points"}))
@@ -310,8 +311,6 @@ class ProfileForm(FlaskForm):
         try:
             cal.zone(field.data)
         except cal.InvalidTimezone as e:
-            from wtforms.validators import ValidationError
-
             raise ValidationError(str(e)) from e
 
 
@@ -486,6 +485,5 @@ def open_notification(nid: int):
     if n is None:
         abort(404)
     db.session.commit()
-    from .auth import safe_next
 
     return redirect(safe_next(n.link) or url_for("player.notifications"))

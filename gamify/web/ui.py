@@ -18,6 +18,7 @@ from flask import current_app, render_template, request
 from flask_login import current_user
 
 from ..engine import calendar as cal
+from ..services import notifications
 
 
 def me():
@@ -224,7 +225,6 @@ def init_app(app) -> None:
 def unread_notifications() -> int:
     if not (current_user and getattr(current_user, "is_authenticated", False)):
         return 0
-    from ..services import notifications
 
     return notifications.unread_count(current_user.id)
 

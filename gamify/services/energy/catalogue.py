@@ -18,6 +18,7 @@ from ...models import (
     EnergyBoost,
     EnergySettings,
     PlayerBoost,
+    PointsBalance,
     User,
 )
 from ...models._common import utcnow
@@ -168,7 +169,6 @@ def token_balance(user: User) -> Optional[int]:
     system = points_svc.system_by_key(s.token_system_key)
     if system is None:
         return None
-    from ...models import PointsBalance
 
     row = db.session.get(PointsBalance, (user.id, system.id))
     return row.balance if row else 0

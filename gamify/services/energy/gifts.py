@@ -15,7 +15,7 @@ from ...models import (
     EnergyGift,
     User,
 )
-from .. import outbox
+from .. import friends, outbox
 from .catalogue import EnergyError, get_settings
 from .ledger import _after_write, _credit, _lock, _lock_users, _now, _spend_locked
 
@@ -59,7 +59,6 @@ def send_gift(
     now: Optional[datetime] = None,
 ) -> EnergyGift:
     """Send energy to a friend: the sender spends it now; the friend accepts it within the expiry."""
-    from .. import friends
 
     now = _now(now)
     s = get_settings()

@@ -9,7 +9,6 @@ from typing import Optional, Union
 
 from sqlalchemy import func, select
 
-from ...engine import calendar as cal
 from ...engine import energy as engine
 from ...extensions import db
 from ...models import (
@@ -18,8 +17,9 @@ from ...models import (
     PlayerBoost,
     User,
 )
-from ...models.users import ROLE_PLAYER
+from .. import daily
 from .. import points as points_svc
+from ..events import process_event
 from .catalogue import (
     SKILL_NAME,
     EnergyError,
@@ -44,7 +44,6 @@ def perform_action(
     commit: bool = True,
 ) -> dict:
     """Do an action: spend its energy and record its metric event, in one transaction (process_event)."""
-    from ..events import process_event
 
     action = get_action(key)
     resolve_difficulty(action, difficulty)
@@ -233,11 +232,7 @@ def grant_daily(now: Optional[datetime] = None) -> int:
         ).all()
     )
     granted = 0
-    for user in db.session.execute(select(User).where(User.role == ROLE_PLAYER).order_by(User.id)).scalars().all():
-        today = cal.local_date(now, user.timezone)
-        prev = last.get(user.id)
-        if prev is not None and cal.local_date(prev, user.timezone) >= today:
-            continue
+    for user, today in daily.players_due(now, last):
         L = _lock(user, now)
         _credit(L, amount, "daily_grant", meta={"day": today.isoformat()})
         _after_write(L, added_by_player=False)

@@ -3,6 +3,7 @@ ledgers when what it ranks by changes."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Optional
 
@@ -18,7 +19,14 @@ from ...models import (
     LeaderboardRun,
     LeaderboardScore,
     LeaderboardScoreLog,
+    Metric,
+    MetricEvent,
+    MetricTotal,
+    PointsAward,
+    PointsBalance,
+    PointsSystem,
     User,
+    UserStreak,
 )
 from ...models._common import utcnow
 from .boards import LeaderboardError, by_key, open_period_filter
@@ -28,7 +36,6 @@ from .store import _drop_quietly, _lock
 
 def _recompute_rows(board: Leaderboard, now: datetime) -> list[dict]:
     """Scores of the board's open periods computed from the ledgers (for new or reconfigured boards)."""
-    from ...models import MetricEvent, MetricTotal, PointsAward, PointsBalance, UserStreak
 
     users = {u.id: u for u in db.session.execute(db.select(User).where(User.role == "player")).scalars()}
     out: dict[tuple, dict] = {}
@@ -132,9 +139,6 @@ def recompute(board: Leaderboard, now: Optional[datetime] = None) -> int:
 
 def validate_config(data: dict, existing: Optional[Leaderboard] = None) -> dict:
     """Check a board definition; raises LeaderboardError(field, message)."""
-    import re
-
-    from ...models import Metric, PointsSystem
 
     out = dict(data)
     key = (out.get("key") or "").strip()
