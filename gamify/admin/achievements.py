@@ -6,16 +6,18 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalV
 
 from ..extensions import db
 from ..fields import Amount, Whole
-from ..models import Achievement, AchievementCompletion, AchievementProgress, BackfillRun, Metric, PointsTrigger
+from ..models import Achievement, BackfillRun
 from ..models.achievements import STATUSES
-from ..services.achievements import player_count
+from ..services import achievements as achievements_svc
+from ..services import achievements_config
+from ..services import backfill as backfill_svc
+from ..services import metrics as metrics_svc
 from ..web import ui
 from . import backfill
 from .base import bp
@@ -82,23 +84,18 @@ class AchievementForm(FlaskForm):
         self._achievement = achievement
         self.metric_id.choices = {
             None: "— choose a metric —",
-            **{
-                m.id: f"{m.name} ({m.key})"
-                for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
-            },
+            **{m.id: f"{m.name} ({m.key})" for m in metrics_svc.list_by_name()},
         }
-        q = db.select(Achievement).where(Achievement.status != "archived").order_by(Achievement.name)
         self.prerequisite_ids.choices = {
             x.id: f"{x.badge} {x.name} ({x.status})"
-            for x in db.session.execute(q).scalars()
+            for x in achievements_config.list_by_name(include_archived=False)
             if achievement is None or x.id != achievement.id
         }
 
     def validate_key(self, field):
-        q = db.select(Achievement.id).where(Achievement.key == field.data.strip())
-        if self._achievement is not None:
-            q = q.where(Achievement.id != self._achievement.id)
-        if db.session.execute(q).first():
+        if achievements_config.key_taken(
+            field.data.strip(), except_id=self._achievement.id if self._achievement else None
+        ):
             raise ValidationError("Another achievement already uses this key.")
 
     def validate(self, extra_validators=None):
@@ -123,7 +120,7 @@ class AchievementForm(FlaskForm):
             if not ids:
                 self.prerequisite_ids.errors.append("Pick at least one prerequisite achievement.")
                 ok = False
-            elif self._achievement is not None and _creates_cycle(self._achievement.id, ids):
+            elif self._achievement is not None and achievements_config.creates_cycle(self._achievement.id, ids):
                 self.prerequisite_ids.errors.append(
                     "These prerequisites lead back to this achievement (a cycle), so nobody could ever earn it."
                 )
@@ -131,36 +128,20 @@ class AchievementForm(FlaskForm):
         return ok
 
 
-def _creates_cycle(achievement_id: int, prereq_ids: list[int]) -> bool:
-    graph = {
-        a_id: list(p or [])
-        for a_id, p in db.session.execute(db.select(Achievement.id, Achievement.prerequisite_ids)).all()
+def _fields(form: AchievementForm) -> dict:
+    return {
+        "name": form.name.data.strip(),
+        "key": form.key.data.strip(),
+        "description": (form.description.data or "").strip(),
+        "badge": form.badge.data.strip(),
+        "hidden": bool(form.hidden.data),
+        "trigger": form.trigger.data,
+        "metric_id": form.metric_id.data,
+        "threshold": form.threshold.data,
+        "streak_length": form.streak_length.data,
+        "prerequisite_ids": list(form.prerequisite_ids.data or []),
+        "attribute_filters": form.attribute_filters.parsed,
     }
-    graph[achievement_id] = list(prereq_ids)
-    seen, stack = set(), list(prereq_ids)
-    while stack:
-        node = stack.pop()
-        if node == achievement_id:
-            return True
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend(graph.get(node, []))
-    return False
-
-
-def _apply(form: AchievementForm, a: Achievement) -> None:
-    a.name = form.name.data.strip()
-    a.key = form.key.data.strip()
-    a.description = (form.description.data or "").strip()
-    a.badge = form.badge.data.strip()
-    a.hidden = bool(form.hidden.data)
-    a.trigger = form.trigger.data
-    a.metric_id = form.metric_id.data if a.trigger == "metric" else None
-    a.threshold = float(form.threshold.data) if a.trigger == "metric" and form.threshold.data is not None else None
-    a.streak_length = form.streak_length.data if a.trigger == "streak" else None
-    a.prerequisite_ids = list(form.prerequisite_ids.data or []) if a.trigger == "composite" else []
-    a.attribute_filters = form.attribute_filters.parsed
 
 
 def describe(a: Achievement, names: dict | None = None) -> str:
@@ -176,7 +157,7 @@ def describe(a: Achievement, names: dict | None = None) -> str:
 
 
 def _start_activation(a: Achievement):
-    run = backfill.active_run(a.id)
+    run = backfill_svc.active_run(a.id)
     if run is not None:
         flash("A backfill for this achievement is already running.", "info")
         return run
@@ -204,30 +185,13 @@ def _start_activation(a: Achievement):
 @bp.get("/achievements")
 def achievements():
     status = request.args.get("status") or "all"
-    q = db.select(Achievement).order_by(Achievement.status != "active", Achievement.name)
-    if status in STATUSES:
-        q = q.where(Achievement.status == status)
-    items = list(db.session.execute(q).scalars())
-    names = dict(db.session.execute(db.select(Achievement.id, Achievement.name)).all())
-    counts = dict(
-        db.session.execute(db.select(Achievement.status, func.count(Achievement.id)).group_by(Achievement.status)).all()
-    )
-    running = {
-        r.achievement_id
-        for r in db.session.execute(
-            db.select(BackfillRun).where(BackfillRun.status.in_(("queued", "running")))
-        ).scalars()
-    }
     return render_template(
         "admin/achievements.html",
-        items=items,
-        names=names,
+        **achievements_config.listing(status)._asdict(),
         status=status,
-        counts=counts,
         statuses=STATUSES,
         describe=describe,
         describe_filters=describe_filters,
-        running=running,
     )
 
 
@@ -235,10 +199,7 @@ def achievements():
 def achievement_new():
     form = AchievementForm()
     if form.validate_on_submit():
-        a = Achievement(status="inactive", completion_count=0, rarity_pct=0.0)
-        _apply(form, a)
-        db.session.add(a)
-        db.session.commit()
+        a = achievements_config.save(None, **_fields(form))
         if request.form.get("activate"):
             _start_activation(a)
         else:
@@ -257,8 +218,7 @@ def achievement_edit(achievement_id: int):
     else:
         form = AchievementForm(achievement=a)
     if form.validate_on_submit():
-        _apply(form, a)
-        db.session.commit()
+        achievements_config.save(a, **_fields(form))
         note = (
             " Players who now qualify get it when they next report progress (or activate again to backfill)."
             if a.status == "active"
@@ -266,27 +226,17 @@ def achievement_edit(achievement_id: int):
         )
         flash(f"“{a.name}” saved.{note}", "success")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
-    names = dict(db.session.execute(db.select(Achievement.id, Achievement.name)).all())
-    run = backfill.latest_run(a.id)
-    triggers = db.session.execute(
-        db.select(func.count(PointsTrigger.id)).where(PointsTrigger.achievement_id == a.id)
-    ).scalar_one()
     return render_template(
         "admin/achievement_form.html",
         form=form,
         a=a,
-        run=run,
-        names=names,
+        run=backfill_svc.latest_run(a.id),
+        names=achievements_config.names(),
         describe=describe,
         status_labels=STATUS_LABELS,
-        triggers=triggers,
-        players=_player_count(),
+        triggers=achievements_config.points_trigger_count(a.id),
+        players=achievements_svc.player_count(),
     ), 400 if form.errors else 200
-
-
-def _player_count() -> int:
-
-    return player_count()
 
 
 @bp.post("/achievements/<int:achievement_id>/activate")
@@ -303,11 +253,10 @@ def achievement_status(achievement_id: int):
     if status not in ("inactive", "locked", "archived"):
         flash("Use Activate to make an achievement earnable (it backfills players who already qualify).", "error")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
-    if backfill.active_run(a.id) is not None:
+    if backfill_svc.active_run(a.id) is not None:
         flash("Wait for the running backfill to finish first.", "error")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
-    a.status = status
-    db.session.commit()
+    achievements_config.set_status(a, status)
     flash(f"“{a.name}” is now {STATUS_LABELS[status].lower()}.", "success")
     return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
 
@@ -315,18 +264,7 @@ def achievement_status(achievement_id: int):
 @bp.post("/achievements/<int:achievement_id>/delete")
 def achievement_delete(achievement_id: int):
     a = db.get_or_404(Achievement, achievement_id)
-    holders = db.session.execute(
-        db.select(func.count(AchievementCompletion.id)).where(AchievementCompletion.achievement_id == a.id)
-    ).scalar_one()
-    dependants = [
-        x.name for x in db.session.execute(db.select(Achievement)).scalars() if a.id in (x.prerequisite_ids or [])
-    ]
-    triggers = db.session.execute(
-        db.select(func.count(PointsTrigger.id)).where(PointsTrigger.achievement_id == a.id)
-    ).scalar_one()
-    runs = db.session.execute(
-        db.select(func.count(BackfillRun.id)).where(BackfillRun.achievement_id == a.id)
-    ).scalar_one()
+    holders, dependants, triggers = achievements_config.delete_blockers(a)
     reasons = []
     if holders:
         reasons.append(f"{holders} player{'s' if holders != 1 else ''} hold it (archive it instead)")
@@ -337,12 +275,7 @@ def achievement_delete(achievement_id: int):
     if reasons:
         flash(f"“{a.name}” cannot be deleted: {'; '.join(reasons)}.", "error")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
-    if runs:
-        db.session.execute(db.delete(BackfillRun).where(BackfillRun.achievement_id == a.id))
-
-    db.session.execute(db.delete(AchievementProgress).where(AchievementProgress.achievement_id == a.id))
-    db.session.delete(a)
-    db.session.commit()
+    achievements_config.delete(a)
     flash(f"“{a.name}” deleted.", "success")
     return redirect(url_for("admin.achievements"))
 

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalV
@@ -15,19 +14,10 @@ from wtforms.validators import Optional as OptionalV
 from ..engine import calendar as cal
 from ..extensions import db
 from ..fields import Amount, LocalDateTime, Whole
-from ..models import (
-    Achievement,
-    Metric,
-    PointsAward,
-    PointsBalance,
-    PointsBoost,
-    PointsLevel,
-    PointsSystem,
-    PointsTrigger,
-)
+from ..models import PointsBoost, PointsLevel, PointsSystem, PointsTrigger
 from ..models._common import utcnow
-from ..models.points import ROUNDING
-from ..services import points
+from ..services import achievements_config, points_config
+from ..services import metrics as metrics_svc
 from ..web import ui
 from .base import bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator
@@ -75,10 +65,7 @@ class SystemForm(FlaskForm):
         self._system = system
 
     def validate_key(self, field):
-        q = db.select(PointsSystem.id).where(PointsSystem.key == field.data.strip())
-        if self._system is not None:
-            q = q.where(PointsSystem.id != self._system.id)
-        if db.session.execute(q).first():
+        if points_config.system_key_taken(field.data.strip(), except_id=self._system.id if self._system else None):
             raise ValidationError("Another points system already uses this key.")
 
 
@@ -136,17 +123,11 @@ class TriggerForm(FlaskForm):
         super().__init__(*a, **kw)
         self.metric_id.choices = {
             None: "— choose a metric —",
-            **{
-                m.id: f"{m.name} ({m.key})"
-                for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
-            },
+            **{m.id: f"{m.name} ({m.key})" for m in metrics_svc.list_by_name()},
         }
         self.achievement_id.choices = {
             None: "— choose an achievement —",
-            **{
-                x.id: f"{x.badge} {x.name}"
-                for x in db.session.execute(db.select(Achievement).order_by(Achievement.name)).scalars()
-            },
+            **{x.id: f"{x.badge} {x.name}" for x in achievements_config.list_by_name()},
         }
 
     def validate(self, extra_validators=None):
@@ -205,6 +186,16 @@ def _system_or_404(system_id: int) -> PointsSystem:
     return db.get_or_404(PointsSystem, system_id)
 
 
+def _system_fields(form: SystemForm) -> dict:
+    return {
+        "key": form.key.data.strip(),
+        "name": form.name.data.strip(),
+        "badge": form.badge.data.strip(),
+        "daily_cap": form.daily_cap.data,
+        "max_balance": form.max_balance.data,
+    }
+
+
 def describe_trigger(t: PointsTrigger, names: dict) -> str:
     if t.type == "metric":
         unit = t.metric.unit if t.metric else "units"
@@ -228,50 +219,14 @@ def describe_trigger(t: PointsTrigger, names: dict) -> str:
 
 @bp.get("/points")
 def points_systems():
-    systems = list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
-    stats = {
-        sid: (n, total)
-        for sid, n, total in db.session.execute(
-            db.select(
-                PointsBalance.system_id,
-                func.count(PointsBalance.user_id),
-                func.coalesce(func.sum(PointsBalance.balance), 0),
-            )
-            .where(PointsBalance.balance != 0)
-            .group_by(PointsBalance.system_id)
-        ).all()
-    }
-    triggers = dict(
-        db.session.execute(
-            db.select(PointsTrigger.system_id, func.count(PointsTrigger.id))
-            .where(PointsTrigger.active.is_(True))
-            .group_by(PointsTrigger.system_id)
-        ).all()
-    )
-    now = utcnow()
-    boosts = dict(
-        db.session.execute(
-            db.select(PointsBoost.system_id, func.count(PointsBoost.id))
-            .where(PointsBoost.starts_at <= now, PointsBoost.ends_at > now)
-            .group_by(PointsBoost.system_id)
-        ).all()
-    )
-    return render_template("admin/points_systems.html", systems=systems, stats=stats, triggers=triggers, boosts=boosts)
+    return render_template("admin/points_systems.html", **points_config.systems_overview(utcnow())._asdict())
 
 
 @bp.route("/points/new", methods=["GET", "POST"])
 def points_system_new():
     form = SystemForm()
     if form.validate_on_submit():
-        s = PointsSystem(
-            key=form.key.data.strip(),
-            name=form.name.data.strip(),
-            badge=form.badge.data.strip(),
-            daily_cap=form.daily_cap.data,
-            max_balance=form.max_balance.data,
-        )
-        db.session.add(s)
-        db.session.commit()
+        s = points_config.save_system(None, **_system_fields(form))
         flash(f"“{s.name}” created. Add levels and triggers next.", "success")
         return redirect(url_for("admin.points_system", system_id=s.id))
     return render_template("admin/points_system_form.html", form=form, system=None), 400 if form.errors else 200
@@ -282,41 +237,16 @@ def points_system(system_id: int):
     system = _system_or_404(system_id)
     form = SystemForm(obj=system, system=system) if request.method == "GET" else SystemForm(system=system)
     if form.validate_on_submit():
-        system.key, system.name, system.badge = form.key.data.strip(), form.name.data.strip(), form.badge.data.strip()
-        system.daily_cap, system.max_balance = form.daily_cap.data, form.max_balance.data
-        db.session.commit()
+        points_config.save_system(system, **_system_fields(form))
         flash(f"“{system.name}” saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id))
     tab = request.args.get("tab", "levels")
-    triggers = list(
-        db.session.execute(
-            db.select(PointsTrigger)
-            .where(PointsTrigger.system_id == system.id)
-            .order_by(PointsTrigger.active.desc(), PointsTrigger.id)
-        ).scalars()
-    )
-    boosts = list(
-        db.session.execute(
-            db.select(PointsBoost).where(PointsBoost.system_id == system.id).order_by(PointsBoost.starts_at.desc())
-        ).scalars()
-    )
-    holders = dict(
-        db.session.execute(
-            db.select(PointsBalance.level_id, func.count(PointsBalance.user_id))
-            .where(PointsBalance.system_id == system.id)
-            .group_by(PointsBalance.level_id)
-        ).all()
-    )
-    names = dict(db.session.execute(db.select(Achievement.id, Achievement.name)).all())
     return render_template(
         "admin/points_system.html",
         system=system,
         form=form,
         tab=tab,
-        triggers=triggers,
-        boosts=boosts,
-        holders=holders,
-        names=names,
+        **points_config.system_detail(system)._asdict(),
         describe_trigger=describe_trigger,
         describe_filters=describe_filters,
         now=utcnow(),
@@ -327,9 +257,7 @@ def points_system(system_id: int):
 @bp.post("/points/<int:system_id>/delete")
 def points_system_delete(system_id: int):
     system = _system_or_404(system_id)
-    awards = db.session.execute(
-        db.select(func.count(PointsAward.id)).where(PointsAward.system_id == system.id)
-    ).scalar_one()
+    awards = points_config.system_award_count(system.id)
     if awards:
         flash(
             f"“{system.name}” has {awards} awards in its ledger and cannot be deleted. "
@@ -337,12 +265,7 @@ def points_system_delete(system_id: int):
             "error",
         )
         return redirect(url_for("admin.points_system", system_id=system.id))
-    db.session.execute(db.delete(PointsBalance).where(PointsBalance.system_id == system.id))
-    for model in (PointsTrigger, PointsBoost):
-        for row in db.session.execute(db.select(model).where(model.system_id == system.id)).scalars():
-            db.session.delete(row)
-    db.session.delete(system)
-    db.session.commit()
+    points_config.delete_system(system)
     flash(f"“{system.name}” deleted.", "success")
     return redirect(url_for("admin.points_systems"))
 
@@ -363,13 +286,14 @@ def points_level(system_id: int, level_id: int | None = None):
         else LevelForm(system=system, level=level)
     )
     if form.validate_on_submit():
-        if level is None:
-            level = PointsLevel(system_id=system.id)
-            db.session.add(level)
-        level.key, level.name = form.key.data.strip(), form.name.data.strip()
-        level.threshold, level.badge = form.threshold.data, (form.badge.data or "").strip()
-        moved = points.recompute_levels(system)
-        db.session.commit()
+        level, moved = points_config.save_level(
+            system,
+            level,
+            key=form.key.data.strip(),
+            name=form.name.data.strip(),
+            threshold=form.threshold.data,
+            badge=(form.badge.data or "").strip(),
+        )
         flash(
             f"Level “{level.name}” saved."
             + (f" {moved} player{'s' if moved != 1 else ''} moved to their new level." if moved else ""),
@@ -386,11 +310,7 @@ def points_level_delete(system_id: int, level_id: int):
     system = _system_or_404(system_id)
     level = db.get_or_404(PointsLevel, level_id)
     if level.system_id == system.id:
-        db.session.execute(db.update(PointsBalance).where(PointsBalance.level_id == level.id).values(level_id=None))
-        system.levels.remove(level)
-        db.session.delete(level)
-        moved = points.recompute_levels(system)
-        db.session.commit()
+        moved = points_config.delete_level(system, level)
         flash(
             f"Level “{level.name}” deleted." + (f" {moved} players moved to another level." if moved else ""), "success"
         )
@@ -414,19 +334,20 @@ def points_trigger(system_id: int, trigger_id: int | None = None):
     else:
         form = TriggerForm()
     if form.validate_on_submit():
-        if trig is None:
-            trig = PointsTrigger(system_id=system.id)
-            db.session.add(trig)
-        t = form.type.data
-        trig.type, trig.points, trig.active = t, form.points.data, bool(form.active.data)
-        trig.metric_id = form.metric_id.data if t == "metric" else None
-        trig.per_units = float(form.per_units.data or 1) if t == "metric" else 1.0
-        trig.streak_length = form.streak_length.data if t == "streak" else None
-        trig.times_length = bool(form.times_length.data) if t == "streak_day" else False
-        trig.achievement_id = form.achievement_id.data if t == "achievement" else None
-        trig.interval_hours = form.interval_hours.data if t == "time_interval" else None
-        trig.attribute_filters = form.attribute_filters.parsed
-        db.session.commit()
+        points_config.save_trigger(
+            system,
+            trig,
+            trigger_type=form.type.data,
+            amount=form.points.data,
+            active=bool(form.active.data),
+            metric_id=form.metric_id.data,
+            per_units=form.per_units.data,
+            streak_length=form.streak_length.data,
+            times_length=bool(form.times_length.data),
+            achievement_id=form.achievement_id.data,
+            interval_hours=form.interval_hours.data,
+            attribute_filters=form.attribute_filters.parsed,
+        )
         flash("Trigger saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id, tab="triggers"))
     return render_template(
@@ -437,8 +358,7 @@ def points_trigger(system_id: int, trigger_id: int | None = None):
 @bp.post("/points/<int:system_id>/triggers/<int:trigger_id>/toggle")
 def points_trigger_toggle(system_id: int, trigger_id: int):
     trig = db.get_or_404(PointsTrigger, trigger_id)
-    trig.active = not trig.active
-    db.session.commit()
+    points_config.toggle_trigger(trig)
     flash(f"Trigger {'activated' if trig.active else 'paused'}.", "success")
     return redirect(url_for("admin.points_system", system_id=system_id, tab="triggers"))
 
@@ -446,20 +366,14 @@ def points_trigger_toggle(system_id: int, trigger_id: int):
 @bp.post("/points/<int:system_id>/triggers/<int:trigger_id>/delete")
 def points_trigger_delete(system_id: int, trigger_id: int):
     trig = db.get_or_404(PointsTrigger, trigger_id)
-    used = db.session.execute(
-        db.select(func.count(PointsAward.id)).where(PointsAward.trigger_id == trig.id)
-    ).scalar_one()
+    used = points_config.delete_trigger(trig)
     if used:
-        trig.active = False
-        db.session.commit()
         flash(
             f"This trigger awarded points {used} times, so it was paused instead of deleted (the ledger keeps "
             "pointing at it).",
             "info",
         )
     else:
-        db.session.delete(trig)
-        db.session.commit()
         flash("Trigger deleted.", "success")
     return redirect(url_for("admin.points_system", system_id=system_id, tab="triggers"))
 
@@ -483,14 +397,16 @@ def points_boost(system_id: int, boost_id: int | None = None):
     else:
         form = BoostForm()
     if form.validate_on_submit():
-        if boost is None:
-            boost = PointsBoost(system_id=system.id)
-            db.session.add(boost)
-        boost.name, boost.multiplier = form.name.data.strip(), float(form.multiplier.data)
-        boost.rounding = form.rounding.data if form.rounding.data in ROUNDING else "floor"
-        boost.starts_at, boost.ends_at = _to_utc(form.starts_at.data), _to_utc(form.ends_at.data)
-        boost.attribute_filters = form.attribute_filters.parsed
-        db.session.commit()
+        boost = points_config.save_boost(
+            system,
+            boost,
+            name=form.name.data.strip(),
+            multiplier=float(form.multiplier.data),
+            rounding=form.rounding.data,
+            starts_at=_to_utc(form.starts_at.data),
+            ends_at=_to_utc(form.ends_at.data),
+            attribute_filters=form.attribute_filters.parsed,
+        )
         flash(f"Boost “{boost.name}” saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id, tab="boosts"))
     return render_template(
@@ -501,7 +417,6 @@ def points_boost(system_id: int, boost_id: int | None = None):
 @bp.post("/points/<int:system_id>/boosts/<int:boost_id>/delete")
 def points_boost_delete(system_id: int, boost_id: int):
     boost = db.get_or_404(PointsBoost, boost_id)
-    db.session.delete(boost)
-    db.session.commit()
+    points_config.delete_boost(boost)
     flash(f"Boost “{boost.name}” deleted. Points already awarded keep their multiplier in the ledger.", "success")
     return redirect(url_for("admin.points_system", system_id=system_id, tab="boosts"))

@@ -1,25 +1,24 @@
 """Admin: the product's streak (frequency, ALL/ANY mode, requirements per metric, freezes)."""
 
-from typing import Optional
-
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 from wtforms.validators import Optional as OptionalV
 
 from ..extensions import db
 from ..fields import Amount, Whole
-from ..models import Metric, StreakConfig, StreakRequirement, UserStreak
+from ..models import StreakRequirement
+from ..services import metrics as metrics_svc
+from ..services import streaks
 from .base import bp
 
 FREQUENCIES = [("daily", "Daily"), ("weekly", "Weekly (Monday–Sunday)"), ("monthly", "Monthly")]
 MODES = [("any", "ANY requirement is enough"), ("all", "ALL requirements must be met")]
 
 
-def current_config() -> Optional[StreakConfig]:
-    return db.session.execute(db.select(StreakConfig).order_by(StreakConfig.id).limit(1)).scalar_one_or_none()
+# admin.home reads the streak's settings through this name.
+current_config = streaks.get_config
 
 
 class StreakConfigForm(FlaskForm):
@@ -72,9 +71,7 @@ class RequirementForm(FlaskForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.metric_id.choices = {
-            m.id: f"{m.name} ({m.key})" for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
-        }
+        self.metric_id.choices = {m.id: f"{m.name} ({m.key})" for m in metrics_svc.list_by_name()}
 
 
 class ThresholdForm(FlaskForm):
@@ -82,35 +79,32 @@ class ThresholdForm(FlaskForm):
 
 
 def _page(form: StreakConfigForm, req_form: RequirementForm, config, status=200):
-    players = db.session.execute(db.select(func.count(UserStreak.user_id)).where(UserStreak.length > 0)).scalar_one()
     return render_template(
         "admin/streak.html",
         form=form,
         req_form=req_form,
         config=config,
         threshold_form=ThresholdForm(),
-        active_streaks=players,
+        active_streaks=streaks.active_streak_count(),
     ), status
 
 
 @bp.route("/streak", methods=["GET", "POST"])
 def streak_config():
-    config = current_config()
+    config = streaks.get_config()
     form = StreakConfigForm(obj=config) if config else StreakConfigForm()
     if config is None and not form.is_submitted():
         form.enabled.data = True
     if form.validate_on_submit():
-        if config is None:
-            config = StreakConfig()
-            db.session.add(config)
-        changed_frequency = config.frequency is not None and config.frequency != form.frequency.data and config.id
-        config.enabled = bool(form.enabled.data)
-        config.frequency = form.frequency.data
-        config.mode = form.mode.data
-        config.freeze_initial = form.freeze_initial.data or 0
-        config.freeze_every = form.freeze_every.data or None
-        config.freeze_max = form.freeze_max.data or 0
-        db.session.commit()
+        changed_frequency = streaks.save_config(
+            config,
+            enabled=bool(form.enabled.data),
+            frequency=form.frequency.data,
+            mode=form.mode.data,
+            freeze_initial=form.freeze_initial.data or 0,
+            freeze_every=form.freeze_every.data or None,
+            freeze_max=form.freeze_max.data or 0,
+        )
         flash(
             "Streak settings saved."
             + (" The frequency changed: current streaks now count in the new periods." if changed_frequency else ""),
@@ -122,26 +116,14 @@ def streak_config():
 
 @bp.post("/streak/requirements")
 def streak_requirement_add():
-    config = current_config()
     req_form = RequirementForm(prefix="req")
-    if config is None:
-        config = StreakConfig(enabled=True, frequency="daily", mode="any", freeze_initial=0, freeze_max=0)
-        db.session.add(config)
-        db.session.flush()
     if req_form.validate_on_submit():
-        if any(r.metric_id == req_form.metric_id.data for r in config.requirements):
+        if streaks.add_requirement(req_form.metric_id.data, float(req_form.threshold.data)) is None:
             req_form.metric_id.errors.append("This metric is already a requirement; change its threshold instead.")
         else:
-            db.session.add(
-                StreakRequirement(
-                    config_id=config.id, metric_id=req_form.metric_id.data, threshold=float(req_form.threshold.data)
-                )
-            )
-            db.session.commit()
             flash("Requirement added.", "success")
             return redirect(url_for("admin.streak_config"))
-    db.session.rollback()
-    config = current_config()
+    config = streaks.get_config()
     form = StreakConfigForm(obj=config, formdata=None) if config else StreakConfigForm(formdata=None)
     return _page(form, req_form, config, 400)
 
@@ -151,8 +133,7 @@ def streak_requirement_update(req_id: int):
     req = db.get_or_404(StreakRequirement, req_id)
     form = ThresholdForm()
     if form.validate_on_submit():
-        req.threshold = float(form.threshold.data)
-        db.session.commit()
+        streaks.set_requirement_threshold(req, float(form.threshold.data))
         flash(f"{req.metric.name}: threshold set to {req.threshold:g}.", "success")
     else:
         flash("Threshold must be a number above 0.", "error")
@@ -163,7 +144,6 @@ def streak_requirement_update(req_id: int):
 def streak_requirement_delete(req_id: int):
     req = db.get_or_404(StreakRequirement, req_id)
     name = req.metric.name
-    db.session.delete(req)
-    db.session.commit()
+    streaks.delete_requirement(req)
     flash(f"{name} is no longer a streak requirement.", "success")
     return redirect(url_for("admin.streak_config"))

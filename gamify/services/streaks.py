@@ -1,14 +1,17 @@
-"""Streak persistence: rules from config, state rows, period history and the freeze ledger."""
+"""Streak persistence: rules from config, state rows, period history, the freeze ledger, and the admin's
+settings and requirements."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Optional
 
+from sqlalchemy import func
+
 from ..engine import calendar as cal
 from ..engine import streaks as engine
 from ..extensions import db
-from ..models import FreezeLedger, StreakConfig, StreakPeriod, UserStreak
+from ..models import FreezeLedger, StreakConfig, StreakPeriod, StreakRequirement, UserStreak
 from ..models._common import utcnow
 from . import leaderboards, outbox, snapshot
 from .snapshot import rules_from
@@ -207,3 +210,55 @@ def history(user_id: int, since: Optional[date] = None) -> list[StreakPeriod]:
     if since:
         q = q.where(StreakPeriod.period_start >= since)
     return list(db.session.execute(q.order_by(StreakPeriod.period_start)).scalars())
+
+
+# ------------------------------------------------------------------------------------------ admin
+
+
+def save_config(
+    config: Optional[StreakConfig],
+    *,
+    enabled: bool,
+    frequency: str,
+    mode: str,
+    freeze_initial: int,
+    freeze_every: Optional[int],
+    freeze_max: int,
+) -> bool:
+    """Create (`config` None) or update the product's streak. True when a saved streak changed its
+    frequency (current streaks are then read in the new periods)."""
+    if config is None:
+        config = StreakConfig()
+        db.session.add(config)
+    changed_frequency = bool(config.frequency is not None and config.frequency != frequency and config.id)
+    config.enabled, config.frequency, config.mode = enabled, frequency, mode
+    config.freeze_initial, config.freeze_every, config.freeze_max = freeze_initial, freeze_every, freeze_max
+    return changed_frequency
+
+
+def add_requirement(metric_id: int, threshold: float) -> Optional[StreakRequirement]:
+    """Make the metric a requirement (creating a daily ANY streak when there is none yet); None when it
+    already is one."""
+    config = get_config()
+    if config is None:
+        config = StreakConfig(enabled=True, frequency="daily", mode="any", freeze_initial=0, freeze_max=0)
+        db.session.add(config)
+        db.session.flush()
+    if any(r.metric_id == metric_id for r in config.requirements):
+        return None
+    req = StreakRequirement(config_id=config.id, metric_id=metric_id, threshold=threshold)
+    db.session.add(req)
+    return req
+
+
+def set_requirement_threshold(req: StreakRequirement, threshold: float) -> None:
+    req.threshold = threshold
+
+
+def delete_requirement(req: StreakRequirement) -> None:
+    db.session.delete(req)
+
+
+def active_streak_count() -> int:
+    """Players whose streak is running (length above 0)."""
+    return db.session.execute(db.select(func.count(UserStreak.user_id)).where(UserStreak.length > 0)).scalar_one()

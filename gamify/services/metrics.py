@@ -1,0 +1,69 @@
+"""Metrics: the catalogue of what the host app reports, as the admin defines it (keys, use, totals)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import func
+
+from ..extensions import db
+from ..models import Achievement, Metric, MetricEvent, MetricTotal, PointsTrigger, StreakRequirement
+
+
+def list_by_name() -> list[Metric]:
+    return list(db.session.execute(db.select(Metric).order_by(Metric.name)).scalars())
+
+
+def with_totals() -> list:
+    """(metric, players with a total, sum of their totals) for every metric, by key."""
+    return db.session.execute(
+        db.select(Metric, func.count(MetricTotal.user_id), func.coalesce(func.sum(MetricTotal.total), 0))
+        .outerjoin(MetricTotal, MetricTotal.metric_id == Metric.id)
+        .group_by(Metric.id)
+        .order_by(Metric.key)
+    ).all()
+
+
+def key_taken(key: str, except_id: Optional[int] = None) -> bool:
+    q = db.select(Metric.id).where(Metric.key == key)
+    if except_id is not None:
+        q = q.where(Metric.id != except_id)
+    return db.session.execute(q).first() is not None
+
+
+def event_count(metric_id: int) -> int:
+    return db.session.execute(
+        db.select(func.count(MetricEvent.id)).where(MetricEvent.metric_id == metric_id)
+    ).scalar_one()
+
+
+def usage(metric_id: int) -> list[str]:
+    """What still uses the metric ("12 events", "achievements"...); empty when it can be deleted."""
+    uses = []
+    n = event_count(metric_id)
+    if n:
+        uses.append(f"{n} events")
+    for model, label in (
+        (StreakRequirement, "the streak requirements"),
+        (Achievement, "achievements"),
+        (PointsTrigger, "points triggers"),
+    ):
+        if db.session.execute(
+            db.select(func.count()).select_from(model).where(model.metric_id == metric_id)
+        ).scalar_one():
+            uses.append(label)
+    return uses
+
+
+def save(metric: Optional[Metric], *, key: str, name: str, unit: str, allow_negative: bool) -> Metric:
+    """Create (`metric` None) or update a metric; flushed, so a new one has its id."""
+    if metric is None:
+        metric = Metric()
+        db.session.add(metric)
+    metric.key, metric.name, metric.unit, metric.allow_negative = key, name, unit, allow_negative
+    db.session.flush()
+    return metric
+
+
+def delete(metric: Metric) -> None:
+    db.session.delete(metric)
