@@ -9,7 +9,6 @@ from werkzeug.exceptions import HTTPException
 
 from .. import params
 from ..extensions import csrf, db
-from ..models import Achievement, AchievementCompletion
 from ..services import achievements as achievements_svc
 from ..services import apikeys, events, points, streaks, users
 from ..services.achievements import AchievementError
@@ -81,6 +80,7 @@ def _touch(key) -> None:
     now = achievements_svc.utcnow()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         apikeys.touch(key, now)
+        # Its own transaction: the use is recorded even when the request then fails and rolls back.
         db.session.commit()
 
 
@@ -247,7 +247,6 @@ def identify(external_id: str):
         tz=_str_field(body, "tz", max_len=64),
         attributes=attrs,
     )
-    db.session.commit()
     return jsonify(_user_json(user)), (201 if created else 200)
 
 
@@ -289,7 +288,6 @@ def user_streak(external_id: str):
         }
         for p in periods
     ]
-    db.session.commit()
     return jsonify(summary)
 
 
@@ -307,11 +305,7 @@ def user_points(external_id: str, system_key: str):
 @require_api_key
 def user_achievements(external_id: str):
     user = _known_user(external_id)
-    rows = db.session.execute(
-        db.select(AchievementCompletion)
-        .where(AchievementCompletion.user_id == user.id)
-        .order_by(AchievementCompletion.completed_at)
-    ).scalars()
+    rows = achievements_svc.completions_oldest_first(user.id)
     return jsonify(
         {"achievements": [achievements_svc.serialize(c.achievement, c) | {"backdated": c.backdated} for c in rows]}
     )
@@ -321,7 +315,7 @@ def user_achievements(external_id: str):
 @require_api_key
 def complete_achievement(key: str):
     body = json_body()
-    achievement = db.session.execute(db.select(Achievement).where(Achievement.key == key)).scalar_one_or_none()
+    achievement = achievements_svc.by_key(key)
     if achievement is None:
         raise ApiError(404, "key", f"unknown achievement '{key}'")
     user = _user_from_body(body, create=True)
@@ -329,7 +323,6 @@ def complete_achievement(key: str):
     pts = points.evaluate_event(
         user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}), None, achievements_svc.utcnow()
     )
-    db.session.commit()
     return jsonify(
         {
             "completed": created,

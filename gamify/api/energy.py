@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from flask import jsonify, request
 
 from .. import params
-from ..extensions import db
 from ..models._common import utcnow
 from ..params import MAX_INT
 from ..services import energy
@@ -62,7 +61,6 @@ def user_energy_refill(external_id: str):
     tokens = _int_field(body, "tokens")
     user = _known_user(external_id)
     result = energy.refill(user, tokens)
-    db.session.commit()
     return jsonify(result)
 
 
@@ -71,7 +69,6 @@ def user_energy_refill(external_id: str):
 def user_energy_boost(external_id: str, key: str):
     user = _known_user(external_id)
     pb = energy.apply_boost(user, key)
-    db.session.commit()
     return jsonify({"boost": energy.boost_json(pb), "energy": energy.status(user)}), 201
 
 
@@ -81,7 +78,6 @@ def user_energy_skills(external_id: str):
     body = json_body()
     user = _known_user(external_id)
     skills = energy.set_skills(user, body.get("skills"))
-    db.session.commit()
     return jsonify({"skills": skills})
 
 
@@ -94,7 +90,6 @@ def user_energy_tier(external_id: str):
         raise ApiError(400, "premium", "premium must be true or false")
     user = _known_user(external_id)
     result = energy.set_premium(user, premium)
-    db.session.commit()
     return jsonify(result)
 
 
@@ -124,7 +119,6 @@ def user_energy_rest(external_id: str):
         raise ApiError(400, "reason", "reason must be a string of at most 120 characters")
     user = _known_user(external_id)
     energy.set_resting(user, until, reason)
-    db.session.commit()
     return jsonify(energy.status(user))
 
 
@@ -138,7 +132,6 @@ def user_energy_adjust(external_id: str):
         raise ApiError(400, "reason", "reason must be a string of at most 200 characters")
     user = _known_user(external_id)
     result = energy.adjust(user, amount, reason)
-    db.session.commit()
     return jsonify(result)
 
 

@@ -16,7 +16,6 @@ from flask import jsonify, request
 from .. import params
 from ..engine import calendar as cal
 from ..engine import leaderboards as engine
-from ..extensions import db
 from ..models import Leaderboard, LeaderboardRun
 from ..services import leaderboards as svc
 from ..services import users
@@ -203,5 +202,4 @@ def leaderboard_user(key: str, external_id: str):
             score=found["score"] if found else None,
             around=[_entry_json(e) for e in found["around"]] if found else [],
         )
-    db.session.commit()
     return jsonify(body)

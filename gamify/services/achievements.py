@@ -442,3 +442,67 @@ def activate(achievements: list[Achievement], on_progress=None) -> int:
             if c.id != a.id and a.id in (c.prerequisite_ids or []):
                 added += backfill(c)
     return added
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads and the "seen" mark for the player's achievements page and the API
+
+
+def by_key(key: str) -> Optional[Achievement]:
+    return db.session.execute(db.select(Achievement).where(Achievement.key == key)).scalar_one_or_none()
+
+
+def recent_completions(user_id: int, limit: int = 5) -> list[AchievementCompletion]:
+    return list(
+        db.session.execute(
+            db.select(AchievementCompletion)
+            .where(AchievementCompletion.user_id == user_id)
+            .order_by(AchievementCompletion.completed_at.desc(), AchievementCompletion.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def completions_oldest_first(user_id: int) -> list[AchievementCompletion]:
+    return list(
+        db.session.execute(
+            db.select(AchievementCompletion)
+            .where(AchievementCompletion.user_id == user_id)
+            .order_by(AchievementCompletion.completed_at)
+        ).scalars()
+    )
+
+
+def shown_to_player(
+    user_id: int,
+) -> tuple[dict[int, AchievementCompletion], list[Achievement], dict[int, Achievement]]:
+    """What the player's page lists: (their completions by achievement id, the achievements shown: active
+    or locked ones and any they hold, every achievement those name as a prerequisite by id). Retired
+    prerequisites are looked up too, so a card can still name them."""
+    done = {
+        c.achievement_id: c
+        for c in db.session.execute(
+            db.select(AchievementCompletion).where(AchievementCompletion.user_id == user_id)
+        ).scalars()
+    }
+    shown = list(
+        db.session.execute(
+            db.select(Achievement)
+            .where(db.or_(Achievement.status.in_(("active", "locked")), Achievement.id.in_(list(done) or [-1])))
+            .order_by(Achievement.id)
+        ).scalars()
+    )
+    named = {a.id: a for a in shown}
+    missing = {pid for a in shown for pid in (a.prerequisite_ids or []) if pid not in named}
+    if missing:
+        for a in db.session.execute(db.select(Achievement).where(Achievement.id.in_(missing))).scalars():
+            named[a.id] = a
+    return done, shown, named
+
+
+def mark_seen(completion_ids: list[int]) -> None:
+    """Completions the player has now seen (highlighted as new once)."""
+    if completion_ids:
+        db.session.execute(
+            update(AchievementCompletion).where(AchievementCompletion.id.in_(completion_ids)).values(seen_at=utcnow())
+        )

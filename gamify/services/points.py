@@ -315,3 +315,23 @@ def recompute_levels(system: PointsSystem) -> int:
             row.level_id = new_id
             changed += 1
     return changed
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads for the player's points page
+
+
+def all_systems() -> list[PointsSystem]:
+    return list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
+
+
+def awards_page(user_id: int, system_id: int, page: int, per_page: int):
+    """One page of the player's awards in a system, newest first."""
+    return db.paginate(
+        db.select(PointsAward)
+        .where(PointsAward.user_id == user_id, PointsAward.system_id == system_id)
+        .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc()),
+        page=page,
+        per_page=per_page,
+        error_out=False,
+    )

@@ -155,3 +155,25 @@ def signup(email: str, password: str, display_name: str, tz: str, attributes: Op
     user = db.session.get(User, new_id)
     on_created(user)
     return user
+
+
+# ---------------------------------------------------------------------------------------------
+# Look-ups and profile changes for the player's own pages (web/auth, web/links, web/player, web/energy)
+
+
+def by_id(user_id: int) -> Optional[User]:
+    return db.session.get(User, user_id)
+
+
+def by_email(email: str) -> Optional[User]:
+    """The account with this (already lower-cased) login address."""
+    return db.session.execute(db.select(User).where(User.email == email)).scalar_one_or_none()
+
+
+def update_profile(user: User, display_name: str, tz: str) -> None:
+    user.display_name = display_name
+    user.timezone = tz
+
+
+def set_timezone(user: User, tz: str) -> None:
+    user.timezone = tz

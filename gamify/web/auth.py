@@ -10,7 +10,6 @@ from wtforms.validators import DataRequired, Email, Length
 
 from ..engine import calendar as cal
 from ..extensions import db, login_manager
-from ..models import User
 from ..services import users
 from . import ui
 
@@ -72,9 +71,7 @@ def login():
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.execute(
-            db.select(User).where(User.email == form.email.data.strip().lower())
-        ).scalar_one_or_none()
+        user = users.by_email(form.email.data.strip().lower())
         if user is not None and user.check_password(form.password.data):
             login_user(user, remember=True)
             return redirect(safe_next(request.args.get("next")) or home_for(user))
@@ -91,9 +88,9 @@ def signup():
         try:
             user = users.signup(form.email.data, form.password.data, form.display_name.data, form.timezone.data)
         except users.UserError as e:
-            db.session.rollback()
             getattr(form, e.field, form.email).errors.append(str(e))
         else:
+            # The account must be committed before its id goes into the session cookie.
             db.session.commit()
             login_user(user, remember=True)
             flash("Welcome to gamify!", "success")

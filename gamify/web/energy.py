@@ -17,7 +17,7 @@ from ..engine.energy import human_duration
 from ..extensions import db
 from ..fields import Whole
 from ..models import User
-from ..services import energy, friends
+from ..services import energy, friends, users
 from ..services.energy import EnergyError
 from ..services.events import EventError
 from ..services.friends import FriendError
@@ -106,7 +106,6 @@ def actions():
     costs = energy.action_costs(user, acts)
     status = energy.status(user)
     html = render_template("energy/actions.html", actions=acts, costs=costs, energy=status)
-    db.session.commit()
     return html
 
 
@@ -120,7 +119,6 @@ def perform(key: str):
     except EventError as e:
         db.session.rollback()
         status = energy.status(user)
-        db.session.commit()
         if not ui.is_htmx():
             flash(str(e), "error")
             return redirect(url_for("energy.actions"))
@@ -131,7 +129,6 @@ def perform(key: str):
         ), 200
     action = energy.get_action(key)
     status = energy.status(user)
-    db.session.commit()
     if not ui.is_htmx():
         flash(f"{action.name}: done, {result['energy']['spent']} energy spent.", "success")
         return redirect(url_for("energy.actions"))
@@ -166,7 +163,6 @@ def _render_page(gift_form: Optional[GiftForm] = None, refill_form: Optional[Ref
         settings=s,
         has_friends=bool(friends.friends(user)),
     )
-    db.session.commit()
     return html, code
 
 
@@ -182,13 +178,11 @@ def refill():
     user = ui.me()
     form = RefillForm()
     if not form.validate_on_submit():
-        db.session.rollback()
         return _render_page(refill_form=form, code=400)
     try:
         r = energy.refill(user, form.tokens.data)
     except EnergyError as e:
         return _fail(e, "#refill")
-    db.session.commit()
     flash(
         f"+{r['energy_added']} energy for {r['tokens_charged']} token{'s' if r['tokens_charged'] != 1 else ''}.",
         "success",
@@ -203,14 +197,12 @@ def send_gift():
     limits = energy.gift_limits(user)
     form = _gift_form(user, limits)
     if not form.validate_on_submit():
-        db.session.rollback()
         return _render_page(gift_form=form, code=400)
-    recipient = db.session.get(User, form.recipient.data)
+    recipient = users.by_id(form.recipient.data)
     try:
         gift = energy.send_gift(user, recipient, form.amount.data, form.message.data or "")
     except EnergyError as e:
         return _fail(e, "#gifts")
-    db.session.commit()
     flash(f"Sent {gift.amount} energy to {recipient.name}.", "success")
     return redirect(url_for("energy.page") + "#gifts")
 
@@ -223,7 +215,6 @@ def accept_gift(gift_id: int):
         r = energy.accept_gift(user, gift_id)
     except EnergyError as e:
         return _fail(e, "#gifts")
-    db.session.commit()
     if r["credited"] < r["amount"]:
         flash(f"+{r['credited']} energy (of {r['amount']}): your energy is capped at {r['max']}.", "info")
     else:
@@ -239,7 +230,6 @@ def apply_boost(key: str):
         pb = energy.apply_boost(user, key)
     except EnergyError as e:
         return _fail(e, "#boosts")
-    db.session.commit()
     flash(
         f"{pb.name} applied"
         + (f" until {ui.localdt(pb.expires_at)}." if pb.expires_at and pb.type != "instant_refill" else "."),
@@ -266,7 +256,6 @@ def friends_page():
                 form.who.errors = [str(e)]
                 code = 400 if e.status == 400 else e.status
             else:
-                db.session.commit()
                 flash(msg, "success")
                 return redirect(url_for("energy.friends_page"))
         else:
@@ -288,7 +277,6 @@ def _friend_action(fn, ok: str):
         db.session.rollback()
         flash(str(e), "error")
     else:
-        db.session.commit()
         flash(ok, "success")
     return redirect(url_for("energy.friends_page"))
 

@@ -9,7 +9,6 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from ..engine import leaderboards as engine
-from ..extensions import db
 from ..models import Leaderboard
 from ..services import leaderboards as svc
 from . import ui
@@ -88,7 +87,6 @@ def panel(key: str):
     """HTMX partial: one board (and segment) panel, swapped into #lb-panel by the tabs."""
     boards, board, segment = _resolve(key)
     html = render_template("leaderboards/_panel.html", boards=boards, **_panel(board, segment))
-    db.session.commit()
     return html
 
 

@@ -15,7 +15,7 @@ from ..extensions import csrf, db
 from ..models import User
 from ..models.notifications import NOTIFICATION_TYPES
 from ..models.users import ROLE_PLAYER
-from ..services import outbox
+from ..services import outbox, users
 
 bp = Blueprint("links", __name__)
 
@@ -24,11 +24,16 @@ def _invalid(err: links.LinkError):
     return render_template("links/invalid.html", message=err.message, expired=err.status == 410), err.status
 
 
-def _player_from_login_link(purpose: str, token: str) -> tuple[links.LoginClaim, User]:
-    claim = links.read_login_token(token, purpose)
-    user = db.session.get(User, claim.user_id)
+def _link_owner(user_id: int) -> User:
+    user = users.by_id(user_id)
     if user is None:
         raise links.LinkError(400, "This link belongs to an account that no longer exists.")
+    return user
+
+
+def _player_from_login_link(purpose: str, token: str) -> tuple[links.LoginClaim, User]:
+    claim = links.read_login_token(token, purpose)
+    user = _link_owner(claim.user_id)
     if user.role != ROLE_PLAYER or user.is_admin:
         raise links.LinkError(
             400, "This kind of link cannot sign in to this account. Please log in with your password."
@@ -50,6 +55,7 @@ def open(purpose: str, token: str):  # noqa: A001 - the route's name
         return render_template("links/switch.html", user=user, target=target)
     try:
         links.use_login_nonce(claim)
+        # The link is used up for good before it signs anyone in.
         db.session.commit()
     except links.LinkUsed as e:
         db.session.rollback()
@@ -63,10 +69,7 @@ def open(purpose: str, token: str):  # noqa: A001 - the route's name
 
 def _unsubscribe_claim(token: str):
     claim = links.read_unsubscribe_token(token)
-    user = db.session.get(User, claim.user_id)
-    if user is None:
-        raise links.LinkError(400, "This link belongs to an account that no longer exists.")
-    return claim, user
+    return claim, _link_owner(claim.user_id)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -82,5 +85,4 @@ def unsubscribe(token: str):
         return render_template("links/unsubscribe.html", user=user, label=label, token=token, enabled=enabled)
     resubscribe = request.form.get("action") == "resubscribe"
     outbox.set_preference(user.id, claim.type, "email", resubscribe)
-    db.session.commit()
     return render_template("links/unsubscribed.html", user=user, label=label, token=token, resubscribed=resubscribe)

@@ -9,19 +9,17 @@ from typing import Optional
 from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import or_, update
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from .. import params
 from ..engine import calendar as cal
-from ..extensions import db
-from ..models import Achievement, AchievementCompletion, PointsAward, PointsSystem, User
+from ..models import User
 from ..models._common import utcnow
 from ..models.notifications import CHANNELS, NOTIFICATION_TYPES
 from ..services import achievements as achievements_svc
 from ..services import notifications as notifications_svc
-from ..services import outbox, points, streaks
+from ..services import outbox, points, streaks, users
 from . import ui
 from .auth import safe_next
 
@@ -72,30 +70,15 @@ def streak_view(summary: dict, tz: str, now: Optional[datetime] = None) -> dict:
     return view
 
 
-def _systems() -> list[PointsSystem]:
-    return list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
-
-
-def _recent_completions(user_id: int, limit: int = 5) -> list[AchievementCompletion]:
-    return list(
-        db.session.execute(
-            db.select(AchievementCompletion)
-            .where(AchievementCompletion.user_id == user_id)
-            .order_by(AchievementCompletion.completed_at.desc(), AchievementCompletion.id.desc())
-            .limit(limit)
-        ).scalars()
-    )
-
-
 @bp.get("/dashboard")
 @login_required
 def dashboard():
     user = ui.me()
     streak = streak_view(streaks.summary(user), user.timezone)
-    pts = [points.summary(user, s) for s in _systems()]
+    pts = [points.summary(user, s) for s in points.all_systems()]
     energy_status = ui.optional_service("energy", "status", user)
     ranks = ui.optional_service("leaderboards", "my_ranks", user)
-    recent = _recent_completions(user.id)
+    recent = achievements_svc.recent_completions(user.id)
     html = render_template(
         "player/dashboard.html",
         streak=streak,
@@ -172,7 +155,6 @@ def streak():
         today=today,
         recent=list(reversed(periods[-8:])),
     )
-    db.session.commit()
     return html
 
 
@@ -180,24 +162,7 @@ def streak():
 
 
 def _achievement_cards(user: User):
-    done = {
-        c.achievement_id: c
-        for c in db.session.execute(
-            db.select(AchievementCompletion).where(AchievementCompletion.user_id == user.id)
-        ).scalars()
-    }
-    achs = list(
-        db.session.execute(
-            db.select(Achievement)
-            .where(or_(Achievement.status.in_(("active", "locked")), Achievement.id.in_(list(done) or [-1])))
-            .order_by(Achievement.id)
-        ).scalars()
-    )
-    names = {a.id: a for a in achs}
-    missing = {pid for a in achs for pid in (a.prerequisite_ids or []) if pid not in names}
-    if missing:
-        for a in db.session.execute(db.select(Achievement).where(Achievement.id.in_(missing))).scalars():
-            names[a.id] = a
+    done, achs, names = achievements_svc.shown_to_player(user.id)
     progress = achievements_svc.progress_for(user)
     earned, going, locked = [], [], []
     for a in achs:
@@ -237,12 +202,8 @@ def achievements():
     html = render_template(
         "player/achievements.html", earned=earned, going=going, locked=locked, players=achievements_svc.player_count()
     )
-    new_ids = [c["completion"].id for c in earned if c["new"]]
-    if new_ids:  # highlighted once: seen from now on
-        db.session.execute(
-            update(AchievementCompletion).where(AchievementCompletion.id.in_(new_ids)).values(seen_at=utcnow())
-        )
-    db.session.commit()
+    # Highlighted once: seen from now on.
+    achievements_svc.mark_seen([c["completion"].id for c in earned if c["new"]])
     return html
 
 
@@ -266,7 +227,7 @@ SOURCE_LABELS = {
 @login_required
 def points_page():
     user = ui.me()
-    systems = _systems()
+    systems = points.all_systems()
     if not systems:
         return render_template("player/points.html", systems=[], system=None)
     key = request.args.get("system") or systems[0].key
@@ -274,14 +235,7 @@ def points_page():
     if system is None:
         abort(404)
     page = params.page_arg(request.args)
-    awards = db.paginate(
-        db.select(PointsAward)
-        .where(PointsAward.user_id == user.id, PointsAward.system_id == system.id)
-        .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc()),
-        page=page,
-        per_page=AWARDS_PER_PAGE,
-        error_out=False,
-    )
+    awards = points.awards_page(user.id, system.id, page, AWARDS_PER_PAGE)
     ctx = dict(
         systems=systems, system=system, summary=points.summary(user, system), awards=awards, labels=SOURCE_LABELS
     )
@@ -365,9 +319,7 @@ def settings():
     form = ProfileForm(obj=user) if request.method == "GET" else ProfileForm()
     if form.validate_on_submit():
         changed_tz = form.timezone.data != user.timezone
-        user.display_name = form.display_name.data.strip()
-        user.timezone = form.timezone.data
-        db.session.commit()
+        users.update_profile(user, form.display_name.data.strip(), form.timezone.data)
         flash("Settings saved." + (f" Your days now follow {user.timezone}." if changed_tz else ""), "success")
         return redirect(url_for("player.settings"))
     return _settings_page(form, _prefs_form(user), 400 if form.errors else 200)
@@ -387,7 +339,6 @@ def save_preferences():
             if outbox.channel_enabled(user.id, t, ch) != want:
                 outbox.set_preference(user.id, t, ch, want)
                 changed += 1
-    db.session.commit()
     if ui.is_htmx():
         resp = make_response(
             render_template(
@@ -418,8 +369,7 @@ def set_timezone():
             return ui.toast(make_response("", 422), str(e), kind="error")
         flash(str(e), "error")
         return redirect(url_for("player.settings"))
-    user.timezone = tz
-    db.session.commit()
+    users.set_timezone(user, tz)
     if ui.is_htmx():
         resp = make_response("")
         resp.headers["HX-Refresh"] = "true"
@@ -460,7 +410,6 @@ def notifications_count():
 def notifications_read_all():
     user = ui.me()
     n = notifications_svc.mark_all_read(user.id)
-    db.session.commit()
     if ui.is_htmx():
         if request.form.get("view") == "panel":
             items = notifications_svc.latest(user.id, PANEL_SIZE)
@@ -484,6 +433,4 @@ def open_notification(nid: int):
     n = notifications_svc.open_one(current_user.id, nid)
     if n is None:
         abort(404)
-    db.session.commit()
-
     return redirect(safe_next(n.link) or url_for("player.notifications"))
