@@ -10,8 +10,6 @@ from flask_limiter.util import get_remote_address
 
 from .api import batch_size
 
-limiter = Limiter(key_func=get_remote_address)
-
 # Scripts only from our own files: no inline <script>, no on*= attributes, no eval (templates use
 # data-* attributes that static/js/app.js reads). Inline styles stay allowed: style attributes cannot
 # run code, and htmx adds its indicator style.
@@ -47,7 +45,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1})
-    limiter.init_app(app)
+    # One limiter per app: a limiter keeps the limits decorated onto views by their names, so one shared
+    # by every app in a process (tests, the worker's app, background backfills) would carry one app's
+    # limits into the next and count a request once per app built.
+    app.extensions["rate_limiter"] = Limiter(key_func=get_remote_address, app=app)
 
     @app.after_request
     def _headers(resp):
@@ -64,6 +65,7 @@ def init_app(app: Flask) -> None:
 
 def apply_limits(app: Flask) -> None:
     """Limits on views registered elsewhere, kept here so they are reviewed in one place."""
+    limiter: Limiter = app.extensions["rate_limiter"]
     login_limit = app.config.get("RATE_LIMIT_LOGIN", "10 per minute")
     event_limit = app.config.get("RATE_LIMIT_EVENTS", "300 per second")
     for endpoint in ("auth.login", "auth.signup"):
