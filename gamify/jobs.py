@@ -37,7 +37,7 @@ from .models._common import utcnow
 from .models.users import UsedLoginLink
 from .models.webhooks import EmailSend, WebhookDelivery
 from .queue import get_queue, get_redis, redis_failed, redis_resting
-from .services import leaderboards, points, rank_fanout, reminders, streaks, webhooks
+from .services import backfill, leaderboards, points, rank_fanout, reminders, streaks, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -482,6 +482,28 @@ def finalise_leaderboards(now=None) -> str:
     db.session.commit()
     request_dispatch()
     return f"done: {len(done)} period(s) finalised"
+
+
+@app_job
+def run_backfill(run_id: int) -> Optional[int]:
+    """An achievement's backfill in the background (admin "Activate" on a large installation). Commits as
+    it goes: the admin page polls the status and the numbers, and what is written stays written (a re-run
+    after a failure skips it). Returns how many players received the achievement, None when another
+    worker had the run or it failed (the failure is recorded on the run for the admin)."""
+    run = backfill.claim(run_id)
+    if run is None:
+        return None
+    db.session.commit()
+    try:
+        added = backfill.execute(run, run.achievement, after_progress=db.session.commit)
+        db.session.commit()
+        return added
+    except Exception as e:
+        db.session.rollback()
+        log.exception("backfill run %s failed", run_id)
+        backfill.mark_failed(run_id, str(e)[:2000] or e.__class__.__name__)
+        db.session.commit()
+        return None
 
 
 @app_job

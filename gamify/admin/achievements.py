@@ -10,6 +10,7 @@ from wtforms import BooleanField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalV
 
+from .. import jobs, queue
 from ..extensions import db
 from ..fields import Amount, Whole
 from ..models import Achievement, BackfillRun
@@ -19,7 +20,6 @@ from ..services import achievements_config
 from ..services import backfill as backfill_svc
 from ..services import metrics as metrics_svc
 from ..web import ui
-from . import backfill
 from .base import bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator
 
@@ -161,11 +161,19 @@ def _start_activation(a: Achievement):
     if run is not None:
         flash("A backfill for this achievement is already running.", "info")
         return run
-    try:
-        run = backfill.start(a, current_user.id)
-    except RuntimeError as e:
-        flash(str(e), "error")
-        return None
+    if backfill_svc.should_run_inline():
+        run = backfill_svc.run_inline(a, current_user.id)
+    else:
+        run_id = backfill_svc.queue_run(a, current_user.id).id
+        # The worker loads the run by its id in a session of its own: it must be committed before the job exists.
+        db.session.commit()
+        try:
+            job = queue.enqueue(jobs.run_backfill, run_id, queue="default")
+        except Exception as e:  # Redis down: say so, keep nothing half-done
+            backfill_svc.fail_if_queued(run_id, f"could not reach the job queue: {e}")
+            flash(f"The job queue is not reachable ({e}). Nothing was changed; try again.", "error")
+            return None
+        run = backfill_svc.record_job(run_id, str(job.id) if job is not None else None)
     if run.mode == "inline":
         if run.status == "done":
             flash(

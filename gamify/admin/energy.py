@@ -12,11 +12,8 @@ from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..engine import energy as engine
-from ..extensions import db
 from ..fields import Number, Whole
-from ..models import EnergyAction, EnergyBoost, EnergyReview, Metric, User
-from ..models._common import utcnow
-from ..services import energy, points
+from ..services import energy, metrics, points, users
 from .base import admin_blueprint
 
 bp = admin_blueprint("admin_energy", __name__)
@@ -161,6 +158,11 @@ class BoostForm(FlaskForm):
     active = BooleanField("On sale", default=True)
 
 
+def _values(form: FlaskForm) -> dict:
+    """The form's fields by name, without the CSRF token."""
+    return {name: value for name, value in form.data.items() if name != "csrf_token"}
+
+
 class AdjustForm(FlaskForm):
     player = StringField("Player (email or external id)", validators=[DataRequired(), Length(max=255)])
     amount = Whole("Energy (+/-)", validators=[InputRequired()])
@@ -175,21 +177,16 @@ def settings():
     s = energy.get_settings()
     form = SettingsForm(obj=s)
     if form.validate_on_submit():
-        form.populate_obj(s)
-        s.token_system_key = s.token_system_key.strip()
-        s.updated_at = utcnow()
-        db.session.commit()
+        energy.update_settings(**_values(form))
         flash("Energy settings saved.", "success")
         return redirect(url_for("admin_energy.settings"))
     code = 400 if form.errors else 200
-    flagged = len(energy.open_reviews())
     html = render_template(
         "admin/energy/settings.html",
         form=form,
-        flagged=flagged,
+        flagged=len(energy.open_reviews()),
         system=points.system_by_key(s.token_system_key),
     )
-    db.session.commit()
     return html, code
 
 
@@ -197,10 +194,7 @@ def settings():
 
 
 def _metric_choices():
-    return [
-        SelectChoice(m.key, f"{m.name} ({m.key})")
-        for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
-    ]
+    return [SelectChoice(m.key, f"{m.name} ({m.key})") for m in metrics.list_by_name()]
 
 
 @bp.get("/admin/actions")
@@ -211,7 +205,7 @@ def actions():
 @bp.route("/admin/actions/new", methods=["GET", "POST"], defaults={"action_id": None})
 @bp.route("/admin/actions/<int:action_id>", methods=["GET", "POST"])
 def action_form(action_id):
-    action = db.get_or_404(EnergyAction, action_id) if action_id else None
+    action = (energy.find_action(action_id) or abort(404)) if action_id else None
     form = ActionForm(obj=action)
     form.metric_key.choices = _metric_choices()
     if request.method == "GET":
@@ -221,21 +215,23 @@ def action_form(action_id):
         else:
             form.difficulties.data = _pairs_text(engine.DIFFICULTIES)
     if form.validate_on_submit():
-        clash = db.session.execute(db.select(EnergyAction.id).where(EnergyAction.key == form.key.data)).scalar()
-        if clash is not None and (action is None or clash != action.id):
-            form.key.errors.append("another action already uses this key")
+        try:
+            action = energy.save_action(
+                action,
+                key=form.key.data,
+                name=form.name.data,
+                description=form.description.data,
+                base_cost=form.base_cost.data,
+                difficulties=getattr(form, "parsed_difficulties", {}),
+                skill_reductions=getattr(form, "parsed_reductions", {}),
+                metric_key=form.metric_key.data,
+                metric_value=form.metric_value.data,
+                position=form.position.data or 0,
+                active=form.active.data,
+            )
+        except energy.EnergyError as e:
+            getattr(form, e.field).errors.append(str(e))
         else:
-            if action is None:
-                action = EnergyAction(created_at=utcnow())
-                db.session.add(action)
-            action.key, action.name = form.key.data, form.name.data.strip()
-            action.description = form.description.data or ""
-            action.base_cost = form.base_cost.data
-            action.difficulties = getattr(form, "parsed_difficulties", {})
-            action.skill_reductions = getattr(form, "parsed_reductions", {})
-            action.metric_key, action.metric_value = form.metric_key.data, form.metric_value.data
-            action.position, action.active = form.position.data or 0, form.active.data
-            db.session.commit()
             flash(f"Action “{action.name}” saved.", "success")
             return redirect(url_for("admin_energy.actions"))
     if not form.metric_key.choices:
@@ -245,9 +241,8 @@ def action_form(action_id):
 
 @bp.post("/admin/actions/<int:action_id>/delete")
 def delete_action(action_id: int):
-    action = db.get_or_404(EnergyAction, action_id)
-    db.session.delete(action)
-    db.session.commit()
+    action = energy.find_action(action_id) or abort(404)
+    energy.delete_action(action)
     flash(f"Action “{action.name}” deleted (its history stays in the ledgers).", "info")
     return redirect(url_for("admin_energy.actions"))
 
@@ -263,20 +258,14 @@ def boosts():
 @bp.route("/admin/energy/boosts/new", methods=["GET", "POST"], defaults={"boost_id": None})
 @bp.route("/admin/energy/boosts/<int:boost_id>", methods=["GET", "POST"])
 def boost_form(boost_id):
-    boost = db.get_or_404(EnergyBoost, boost_id) if boost_id else None
+    boost = (energy.find_boost(boost_id) or abort(404)) if boost_id else None
     form = BoostForm(obj=boost)
     if form.validate_on_submit():
-        clash = db.session.execute(db.select(EnergyBoost.id).where(EnergyBoost.key == form.key.data)).scalar()
-        if clash is not None and (boost is None or clash != boost.id):
-            form.key.errors.append("another boost already uses this key")
+        try:
+            boost = energy.save_boost(boost, **_values(form))
+        except energy.EnergyError as e:
+            getattr(form, e.field).errors.append(str(e))
         else:
-            if boost is None:
-                boost = EnergyBoost(created_at=utcnow())
-                db.session.add(boost)
-            form.populate_obj(boost)
-            boost.name = boost.name.strip()
-            boost.description = boost.description or ""
-            db.session.commit()
             flash(f"Boost “{boost.name}” saved.", "success")
             return redirect(url_for("admin_energy.boosts"))
     return render_template("admin/energy/boost_form.html", form=form, boost=boost), (400 if form.errors else 200)
@@ -284,9 +273,8 @@ def boost_form(boost_id):
 
 @bp.post("/admin/energy/boosts/<int:boost_id>/delete")
 def delete_boost(boost_id: int):
-    boost = db.get_or_404(EnergyBoost, boost_id)
-    db.session.delete(boost)
-    db.session.commit()
+    boost = energy.find_boost(boost_id) or abort(404)
+    energy.delete_boost(boost)
     flash(f"Boost “{boost.name}” deleted; boosts players already bought keep working.", "info")
     return redirect(url_for("admin_energy.boosts"))
 
@@ -298,12 +286,7 @@ def delete_boost(boost_id: int):
 def flags():
     form = AdjustForm()
     if form.validate_on_submit():
-        who = form.player.data.strip()
-        user = (
-            db.session.execute(db.select(User).where((User.email == who.lower()) | (User.external_id == who)))
-            .scalars()
-            .first()
-        )
+        user = users.by_email_or_external_id(form.player.data.strip())
         if user is None:
             form.player.errors.append("no player with that email or id")
         else:
@@ -312,31 +295,22 @@ def flags():
                     user, form.amount.data, f"{form.reason.data} (admin #{current_user.id})", actor_id=current_user.id
                 )
             except energy.EnergyError as e:
-                db.session.rollback()
                 form.amount.errors.append(str(e))
             else:
-                db.session.commit()
                 flash(f"{user.name}: energy now {r['current']}/{r['max']}.", "success")
                 return redirect(url_for("admin_energy.flags"))
-    reviews = energy.open_reviews()
-    resolved = list(
-        db.session.execute(
-            db.select(EnergyReview)
-            .where(EnergyReview.resolved_at.is_not(None))
-            .order_by(EnergyReview.resolved_at.desc())
-            .limit(20)
-        ).scalars()
-    )
-    return render_template("admin/energy/flags.html", reviews=reviews, resolved=resolved, form=form), (
-        400 if form.errors else 200
-    )
+    return render_template(
+        "admin/energy/flags.html", reviews=energy.open_reviews(), resolved=energy.resolved_reviews(), form=form
+    ), (400 if form.errors else 200)
 
 
 @bp.post("/admin/energy/flags/<int:review_id>/resolve")
 def resolve_flag(review_id: int):
-    if db.session.get(EnergyReview, review_id) is None:
+    try:
+        energy.resolve_review(
+            review_id, (request.form.get("note") or "")[:255] or f"reviewed by admin #{current_user.id}"
+        )
+    except energy.EnergyError:  # the only refusal: no such review
         abort(404)
-    energy.resolve_review(review_id, (request.form.get("note") or "")[:255] or f"reviewed by admin #{current_user.id}")
-    db.session.commit()
     flash("Marked as reviewed.", "success")
     return redirect(url_for("admin_energy.flags"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -21,12 +20,10 @@ from wtforms.validators import InputRequired, Length, NumberRange, ValidationErr
 from .. import jobs
 from ..extensions import db
 from ..fields import Whole
-from ..models import DomainEvent, User
-from ..models._common import utcnow
 from ..models.notifications import NOTIFICATION_TYPES
-from ..models.webhooks import EMAIL_TYPES, EmailSend, WebhookDelivery
+from ..models.webhooks import EMAIL_TYPES
 from ..queue import get_queue, get_redis
-from ..services import reminders
+from ..services import analytics, email_sends, reminders, users
 from .base import admin_blueprint
 
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -133,23 +130,12 @@ def index():
     except (RedisError, OSError) as e:
         error = _redis_error(e)
     return render_template(
-        "admin/jobs/index.html", overview=overview, error=error, schedule=jobs.SCHEDULE, outbox=_outbox_counts()
+        "admin/jobs/index.html",
+        overview=overview,
+        error=error,
+        schedule=jobs.SCHEDULE,
+        outbox=analytics.outbox_backlog(),
     )
-
-
-def _outbox_counts() -> dict:
-
-    return {
-        "events_pending": db.session.execute(
-            db.select(db.func.count(DomainEvent.id)).where(DomainEvent.dispatched_at.is_(None))
-        ).scalar_one(),
-        "emails_pending": db.session.execute(
-            db.select(db.func.count(EmailSend.id)).where(EmailSend.status.in_(("pending", "failed")))
-        ).scalar_one(),
-        "deliveries_pending": db.session.execute(
-            db.select(db.func.count(WebhookDelivery.id)).where(WebhookDelivery.status.in_(("pending", "retrying")))
-        ).scalar_one(),
-    }
 
 
 def _back(error: str | None = None, ok: str | None = None):
@@ -278,34 +264,16 @@ def notifications():
     form = SettingsForm(obj=settings)
     if form.validate_on_submit():
         reminders.update_settings(**{f: getattr(form, f).data for f in reminders.DEFAULTS if hasattr(form, f)})
-        db.session.commit()
         flash("Messaging settings saved.", "success")
         return redirect(url_for("admin_jobs.notifications"))
-    since = utcnow() - timedelta(days=7)
-    counts: dict = {}
-    for type_, status, n in db.session.execute(
-        db.select(EmailSend.type, EmailSend.status, db.func.count(EmailSend.id))
-        .where(EmailSend.created_at >= since)
-        .group_by(EmailSend.type, EmailSend.status)
-    ).all():
-        counts.setdefault(type_, {})[status] = n
     type_filter = request.args.get("type") or None
-    q = db.select(EmailSend).order_by(EmailSend.id.desc()).limit(LIST_LIMIT)
-    if type_filter:
-        q = q.where(EmailSend.type == type_filter)
-    recent = db.session.execute(q).scalars().all()
-
-    names = (
-        dict(db.session.execute(db.select(User.id, User.email).where(User.id.in_({r.user_id for r in recent}))).all())
-        if recent
-        else {}
-    )
+    recent = email_sends.latest(type_filter, LIST_LIMIT)
     return render_template(
         "admin/jobs/notifications.html",
         form=form,
-        counts=counts,
+        counts=email_sends.counts_by_type(days=7),
         recent=recent,
-        names=names,
+        names=users.emails_by_id(r.user_id for r in recent),
         types={t: NOTIFICATION_TYPES.get(t, t) for t in EMAIL_TYPES},
         type_filter=type_filter,
     ), (400 if form.errors else 200)
@@ -313,18 +281,16 @@ def notifications():
 
 @bp.post("/notifications/sends/<int:send_id>/retry")
 def retry_send(send_id: int):
-    send = db.get_or_404(EmailSend, send_id)
-    if send.status not in ("failed", "unknown"):
+    send = email_sends.find(send_id) or abort(404)
+    if send.status not in email_sends.RETRYABLE:
         flash(
             f"E-mail #{send.id} is {send.status}; only failed e-mails (or those whose delivery is unknown) "
             "can be sent again.",
             "error",
         )
         return redirect(url_for("admin_jobs.notifications"))
-    if send.status == "unknown":
-        # Sent again with the same Message-ID: mail systems that already have it can drop the copy.
-        send.status = "failed"
-        db.session.commit()
+    email_sends.reopen_for_retry(send)
+    db.session.commit()  # the mail job may run before this request ends: it must find the send failed
 
     try:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 from wtforms import BooleanField, SelectChoice, SelectField, StringField
@@ -13,9 +13,10 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from .. import params
 from ..extensions import db
 from ..fields import Day, Whole
-from ..models import Leaderboard, Metric, PointsSystem
+from ..models import Leaderboard
 from ..models._common import utcnow
 from ..services import leaderboards as svc
+from ..services import metrics, points
 from .base import admin_blueprint
 
 bp = admin_blueprint("admin_leaderboards", __name__)
@@ -68,13 +69,11 @@ class LeaderboardForm(FlaskForm):
     active = BooleanField("Active", default=True)
 
     def fill_choices(self) -> None:
-        metrics = db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()
-        systems = db.session.execute(db.select(PointsSystem).order_by(PointsSystem.name)).scalars()
         self.metric_id.choices = [SelectChoice("", "—")] + [
-            SelectChoice(str(m.id), f"{m.name} ({m.key})") for m in metrics
+            SelectChoice(str(m.id), f"{m.name} ({m.key})") for m in metrics.list_by_name()
         ]
         self.system_id.choices = [SelectChoice("", "—")] + [
-            SelectChoice(str(s.id), f"{s.name} ({s.key})") for s in systems
+            SelectChoice(str(s.id), f"{s.name} ({s.key})") for s in points.systems_by_name()
         ]
 
     def data_dict(self) -> dict:
@@ -106,16 +105,16 @@ def _form_errors(form: LeaderboardForm, err: svc.LeaderboardError) -> None:
 def _try_rebuild(board: Leaderboard) -> None:
     try:
         svc.rebuild(board)
-        db.session.commit()
     except RedisError as e:
-        db.session.rollback()
+        db.session.rollback()  # the redirect would commit a half-done rebuild
         flash(f"Saved. Redis is unavailable ({e}); rankings will be rebuilt on the next read.", "info")
 
 
 @bp.get("/")
 def index():
-    boards = db.session.execute(db.select(Leaderboard).order_by(Leaderboard.key)).scalars().all()
-    rows = [{"board": b, "period": svc.current_period(b), "participants": svc.participants(b)} for b in boards]
+    rows = [
+        {"board": b, "period": svc.current_period(b), "participants": svc.participants(b)} for b in svc.all_boards()
+    ]
     return render_template("admin/leaderboards/index.html", rows=rows)
 
 
@@ -128,9 +127,9 @@ def new():
     if form.validate_on_submit():
         try:
             board = svc.create(form.data_dict())
-            db.session.commit()
+            db.session.commit()  # the board is kept when a failed Redis rebuild rolls back
         except svc.LeaderboardError as e:
-            db.session.rollback()
+            db.session.rollback()  # the form page answers 200, which the unit of work would commit
             _form_errors(form, e)
         else:
             _try_rebuild(board)
@@ -139,9 +138,13 @@ def new():
     return render_template("admin/leaderboards/form.html", form=form, board=None)
 
 
+def _board_or_404(board_id: int) -> Leaderboard:
+    return svc.by_id(board_id) or abort(404)
+
+
 @bp.route("/<int:board_id>/edit", methods=["GET", "POST"])
 def edit(board_id: int):
-    board = db.get_or_404(Leaderboard, board_id)
+    board = _board_or_404(board_id)
     form = LeaderboardForm(obj=board)
     form.fill_choices()
     if not form.is_submitted():
@@ -152,9 +155,9 @@ def edit(board_id: int):
     if form.validate_on_submit():
         try:
             recomputed = svc.update_board(board, form.data_dict())
-            db.session.commit()
+            db.session.commit()  # the change is kept when a failed Redis rebuild rolls back
         except svc.LeaderboardError as e:
-            db.session.rollback()
+            db.session.rollback()  # the form page answers 200, which the unit of work would commit
             _form_errors(form, e)
         else:
             _try_rebuild(board)
@@ -168,10 +171,9 @@ def edit(board_id: int):
 
 @bp.post("/<int:board_id>/delete")
 def delete(board_id: int):
-    board = db.get_or_404(Leaderboard, board_id)
+    board = _board_or_404(board_id)
     name = board.name
     svc.delete_board(board)
-    db.session.commit()
     flash(f"Leaderboard '{name}' deleted.", "info")
     return redirect(url_for("admin_leaderboards.index"))
 
@@ -180,10 +182,9 @@ def delete(board_id: int):
 def rebuild():
     try:
         done = svc.rebuild()
-        db.session.commit()
         flash(f"Redis rebuilt from SQL for {len(done)} leaderboard(s).", "success")
     except RedisError as e:
-        db.session.rollback()
+        db.session.rollback()  # the redirect would commit a half-done rebuild
         flash(f"Redis is unavailable: {e}", "error")
     return redirect(url_for("admin_leaderboards.index"))
 
@@ -191,6 +192,5 @@ def rebuild():
 @bp.post("/finalise")
 def finalise():
     done = svc.finalise_due(utcnow())
-    db.session.commit()
     flash(f"Finalised {len(done)} period(s).", "success" if done else "info")
     return redirect(url_for("admin_leaderboards.index"))

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, or_
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from .. import params
-from ..extensions import db
 from ..fields import Whole
-from ..models import (
-    AchievementCompletion,
-    FreezeLedger,
-    MetricEvent,
-    PointsAward,
-    PointsBalance,
-    PointsSystem,
-    StreakPeriod,
-    User,
-    UserStreak,
-)
+from ..models import User
 from ..services import points as points_svc
 from ..services import streaks as streaks_svc
+from ..services import users
 from ..web import ui
 from ..web.player import streak_view
 from .base import bp
@@ -54,10 +43,7 @@ class AdjustForm(FlaskForm):
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
-        self.system_id.choices = {
-            s.id: f"{s.badge} {s.name}"
-            for s in db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars()
-        }
+        self.system_id.choices = {s.id: f"{s.badge} {s.name}" for s in points_svc.all_systems()}
 
     def validate_amount(self, field):
         if field.data == 0:
@@ -71,83 +57,28 @@ class FreezeForm(FlaskForm):
     )
 
 
-def _search(q: str):
-    stmt = db.select(User).where(User.role == "player")
-    q = (q or "").strip()
-    if q:
-        like = f"%{q.lower()}%"
-        conds = [
-            func.lower(User.email).like(like),
-            func.lower(User.display_name).like(like),
-            func.lower(User.external_id).like(like),
-        ]
-        user_id = params.whole(q, 1, params.MAX_INT)
-        if user_id is not None:
-            conds.append(User.id == user_id)
-        stmt = stmt.where(or_(*conds))
-    return stmt.order_by(User.last_seen_at.desc().nulls_last(), User.id.desc())
-
-
 @bp.get("/players")
 def players():
     q = request.args.get("q", "")
     page = params.page_arg(request.args)
-    results = db.paginate(_search(q), page=page, per_page=PER_PAGE, error_out=False)
+    results = users.search_players(q, params.whole(q.strip(), 1, params.MAX_INT), page, PER_PAGE)
     if ui.is_htmx() and ui.hx_target() == "player-results":
         return render_template("admin/_player_results.html", results=results, q=q)
     return render_template("admin/players.html", results=results, q=q)
-
-
-def _tab_query(user_id: int, tab: str):
-    if tab == "points":
-        return (
-            db.select(PointsAward)
-            .where(PointsAward.user_id == user_id)
-            .order_by(PointsAward.awarded_at.desc(), PointsAward.id.desc())
-        )
-    if tab == "streak":
-        return db.select(StreakPeriod).where(StreakPeriod.user_id == user_id).order_by(StreakPeriod.period_start.desc())
-    if tab == "freezes":
-        return (
-            db.select(FreezeLedger)
-            .where(FreezeLedger.user_id == user_id)
-            .order_by(FreezeLedger.created_at.desc(), FreezeLedger.id.desc())
-        )
-    if tab == "achievements":
-        return (
-            db.select(AchievementCompletion)
-            .where(AchievementCompletion.user_id == user_id)
-            .order_by(AchievementCompletion.completed_at.desc())
-        )
-    return (
-        db.select(MetricEvent)
-        .where(MetricEvent.user_id == user_id)
-        .order_by(MetricEvent.occurred_at.desc(), MetricEvent.id.desc())
-    )
 
 
 def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeForm | None = None, status: int = 200):
     tab = request.args.get("tab", "events")
     if tab not in dict(TABS):
         tab = "events"
-    page = params.page_arg(request.args)
-    rows = db.paginate(_tab_query(user.id, tab), page=page, per_page=PER_PAGE, error_out=False)
-    systems = {s.id: s for s in db.session.execute(db.select(PointsSystem)).scalars()}
+    rows = users.ledger_page(user.id, tab, params.page_arg(request.args), PER_PAGE)
+    systems = {s.id: s for s in points_svc.all_systems()}
     ctx = dict(user=user, tab=tab, tabs=TABS, rows=rows, systems=systems)
     if ui.is_htmx() and ui.hx_target() == "ledger":
         return render_template("admin/_player_tab.html", **ctx)
     balances = [points_svc.summary(user, s) for s in systems.values()]
-    streak = db.session.get(UserStreak, user.id)
+    streak = streaks_svc.streak_row(user.id)
     summary = streaks_svc.summary(user)
-    counts = {
-        "events": db.session.execute(
-            db.select(func.count(MetricEvent.id)).where(MetricEvent.user_id == user.id)
-        ).scalar_one(),
-        "achievements": db.session.execute(
-            db.select(func.count(AchievementCompletion.id)).where(AchievementCompletion.user_id == user.id)
-        ).scalar_one(),
-    }
-
     html = render_template(
         "admin/player.html",
         adjust=adjust or AdjustForm(prefix="adj"),
@@ -156,16 +87,14 @@ def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeFor
         balances=balances,
         streak=streak,
         summary=summary,
-        counts=counts,
+        counts=users.activity_counts(user.id),
         **ctx,
     )
-    db.session.commit()  # summary() may have settled missed periods
     return html, status
 
 
 def _player_or_404(user_id: int) -> User:
-    user = db.get_or_404(User, user_id)
-    return user
+    return users.by_id(user_id) or abort(404)
 
 
 @bp.get("/players/<int:user_id>")
@@ -184,29 +113,19 @@ def player_adjust(user_id: int):
     user = _player_or_404(user_id)
     form = AdjustForm(prefix="adj")
     if form.validate_on_submit():
-        system = db.session.get(PointsSystem, form.system_id.data)
-        row = db.session.get(PointsBalance, (user.id, system.id))
-        balance = row.balance if row else 0
-        if balance + form.amount.data < 0:
-            form.amount.errors.append(f"The balance is {balance}; removing {-form.amount.data} would make it negative.")
-        else:
-            res = points_svc.award(
-                user,
-                system,
-                form.amount.data,
-                "admin",
-                reason=audit_reason(form.reason.data),
-                boosts=False,
-                limits=False,
+        try:
+            system, res = points_svc.admin_adjust(
+                user, form.system_id.data, form.amount.data, audit_reason(form.reason.data)
             )
-            db.session.commit()
+        except points_svc.PointsError as e:
+            form.amount.errors.append(str(e))
+        else:
             flash(
                 f"{'Added' if form.amount.data > 0 else 'Removed'} {abs(res['added'])} {system.name} "
                 f"({'+' if res['added'] > 0 else ''}{res['added']}); balance is now {res['total']}.",
                 "success",
             )
             return redirect(url_for("admin.player", user_id=user.id, tab="points"))
-    db.session.rollback()
     return _player_page(user, adjust=form, status=400)
 
 
@@ -217,7 +136,6 @@ def player_freezes(user_id: int):
     if form.validate_on_submit():
         reason = f"admin #{current_user.id}: {form.reason.data.strip()}"[:64]
         granted = streaks_svc.grant_freeze(user.id, reason, form.amount.data)
-        db.session.commit()
         if granted == form.amount.data:
             flash(f"Granted {granted} freeze{'s' if granted != 1 else ''}.", "success")
         elif granted:
@@ -225,5 +143,4 @@ def player_freezes(user_id: int):
         else:
             flash("No freeze granted: the player already holds the maximum.", "error")
         return redirect(url_for("admin.player", user_id=user.id, tab="freezes"))
-    db.session.rollback()
     return _player_page(user, freeze=form, status=400)

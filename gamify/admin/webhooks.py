@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import jobs, params
 from ..extensions import db
-from ..models.webhooks import WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from ..models.webhooks import WEBHOOK_EVENT_TYPES
 from ..queue import get_redis
 from ..services import reminders, webhooks
 from .base import admin_blueprint
@@ -48,29 +48,17 @@ class AddressesForm(FlaskForm):
 
 
 def _save(form: EndpointForm, ep=None):
-    """Create or update from the form; returns (endpoint, secret shown once on creation) or None on errors."""
+    """Create or update from the form; returns the endpoint, or None when the form's input is refused."""
     try:
         if ep is None:
-            ep = webhooks.create_endpoint(form.url.data, form.event_types.data, form.description.data, form.active.data)
-            return ep
+            return webhooks.create_endpoint(
+                form.url.data, form.event_types.data, form.description.data, form.active.data
+            )
         webhooks.update_endpoint(ep, form.url.data, form.event_types.data, form.description.data, form.active.data)
         return ep
     except webhooks.WebhookError as e:
-        db.session.rollback()
         getattr(form, e.field).errors.append(str(e))
         return None
-
-
-def _stats() -> dict:
-    rows = db.session.execute(
-        db.select(WebhookDelivery.endpoint_id, WebhookDelivery.status, db.func.count(WebhookDelivery.id)).group_by(
-            WebhookDelivery.endpoint_id, WebhookDelivery.status
-        )
-    ).all()
-    out: dict = {}
-    for endpoint_id, status, n in rows:
-        out.setdefault(endpoint_id, {})[status] = n
-    return out
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -81,24 +69,19 @@ def index():
     if form.validate_on_submit():
         ep = _save(form)
         if ep is not None:
-            db.session.commit()
             flash(
                 "Endpoint added. Its signing secret is shown below; the receiver needs it to verify "
                 "X-Gamify-Signature.",
                 "success",
             )
             return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id, created=1))
-    endpoints = db.session.execute(db.select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars().all()
-    recent = (
-        db.session.execute(db.select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(20)).scalars().all()
-    )
     addresses = AddressesForm(formdata=None, allow_private=reminders.get_settings().webhooks_allow_private)
     return render_template(
         "admin/webhooks/index.html",
         form=form,
-        endpoints=endpoints,
-        stats=_stats(),
-        recent=recent,
+        endpoints=webhooks.all_endpoints(),
+        stats=webhooks.delivery_counts(),
+        recent=webhooks.recent_deliveries(),
         event_types=WEBHOOK_EVENT_TYPES,
         addresses=addresses,
         operator_allows=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE")),
@@ -110,48 +93,43 @@ def addresses():
     form = AddressesForm()
     if form.validate_on_submit():
         reminders.update_settings(webhooks_allow_private=form.allow_private.data)
-        db.session.commit()
         flash("Private addresses are now " + ("allowed." if form.allow_private.data else "refused."), "success")
     return redirect(url_for("admin_webhooks.index"))
 
 
+def _endpoint_or_404(endpoint_id: int):
+    return webhooks.find_endpoint(endpoint_id) or abort(404)
+
+
 @bp.route("/<int:endpoint_id>", methods=["GET", "POST"])
 def endpoint(endpoint_id: int):
-    ep = db.get_or_404(WebhookEndpoint, endpoint_id)
+    ep = _endpoint_or_404(endpoint_id)
     form = EndpointForm(obj=ep)
     if form.validate_on_submit():
         if _save(form, ep) is not None:
-            db.session.commit()
             flash("Endpoint saved.", "success")
             return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id))
     status = request.args.get("status") or None
     page = params.page_arg(request.args)
-    q = db.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id)
-    if status:
-        q = q.where(WebhookDelivery.status == status)
-    deliveries = (
-        db.session.execute(q.order_by(WebhookDelivery.id.desc()).offset((page - 1) * PAGE).limit(PAGE + 1))
-        .scalars()
-        .all()
-    )
+    deliveries, more = webhooks.endpoint_deliveries(ep, status, page, PAGE)
     return render_template(
         "admin/webhooks/endpoint.html",
         ep=ep,
         form=form,
-        deliveries=deliveries[:PAGE],
-        more=len(deliveries) > PAGE,
+        deliveries=deliveries,
+        more=more,
         page=page,
         status=status,
-        stats=_stats().get(ep.id, {}),
+        stats=webhooks.delivery_counts().get(ep.id, {}),
         created=bool(request.args.get("created")),
     ), (400 if form.errors else 200)
 
 
 @bp.post("/<int:endpoint_id>/test")
 def send_test(endpoint_id: int):
-    ep = db.get_or_404(WebhookEndpoint, endpoint_id)
+    ep = _endpoint_or_404(endpoint_id)
     d = webhooks.create_test_delivery(ep)
-    db.session.commit()
+    db.session.commit()  # the job may run before this request ends: it must find the delivery
     if jobs.enqueue_webhook_delivery(d.id):
         flash(f"Test event queued (delivery #{d.id}). Refresh to see the result.", "info")
     else:
@@ -165,30 +143,25 @@ def send_test(endpoint_id: int):
 
 @bp.post("/<int:endpoint_id>/rotate")
 def rotate(endpoint_id: int):
-    ep = db.get_or_404(WebhookEndpoint, endpoint_id)
-    webhooks.rotate_secret(ep)
-    db.session.commit()
+    webhooks.rotate_secret(_endpoint_or_404(endpoint_id))
     flash(
         "New signing secret generated. Update the receiver: deliveries are signed with the new secret from now on.",
         "success",
     )
-    return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id, created=1))
+    return redirect(url_for("admin_webhooks.endpoint", endpoint_id=endpoint_id, created=1))
 
 
 @bp.post("/<int:endpoint_id>/delete")
 def delete(endpoint_id: int):
-    ep = db.get_or_404(WebhookEndpoint, endpoint_id)
-    db.session.execute(db.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id))
-    db.session.delete(ep)
-    db.session.commit()
+    webhooks.delete_endpoint(_endpoint_or_404(endpoint_id))
     flash("Endpoint and its delivery log deleted.", "info")
     return redirect(url_for("admin_webhooks.index"))
 
 
 @bp.post("/deliveries/<int:delivery_id>/redeliver")
 def redeliver(delivery_id: int):
-    d = db.get_or_404(WebhookDelivery, delivery_id)
-    if d.endpoint is None:
+    d = webhooks.find_delivery(delivery_id)
+    if d is None or d.endpoint is None:
         abort(404)
 
     try:
@@ -196,8 +169,8 @@ def redeliver(delivery_id: int):
             Job.fetch(f"gamify-webhook-{d.id}", connection=get_redis()).delete()
         except NoSuchJobError:
             pass
-        d.status = "pending"
-        db.session.commit()
+        webhooks.mark_for_redelivery(d)
+        db.session.commit()  # the job may run before this request ends: it must see the delivery pending
         ok = jobs.enqueue_webhook_delivery(d.id)
     except Exception:  # noqa: BLE001 - Redis down
         db.session.rollback()

@@ -47,3 +47,20 @@ def verify(secret: Optional[str]) -> Optional[VerifiedKey]:
 def touch(key: VerifiedKey, now: datetime) -> None:
     """Record the key's last use (callers do it at most once a minute per key)."""
     db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+
+
+def all_keys() -> list[ApiKey]:
+    """Every key, revoked ones too, newest first."""
+    return list(db.session.execute(select(ApiKey).order_by(ApiKey.created_at.desc())).scalars())
+
+
+def by_id(key_id: int) -> Optional[ApiKey]:
+    return db.session.get(ApiKey, key_id)
+
+
+def revoke(key: ApiKey, now: Optional[datetime] = None) -> bool:
+    """Refuse the key from now on; False if it was revoked already."""
+    if key.revoked_at is not None:
+        return False
+    key.revoked_at = now or utcnow()
+    return True

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable, Optional
 
+from flask import current_app
+
 from ..extensions import db
 from ..models import Achievement, BackfillRun
 from ..models._common import utcnow
@@ -61,6 +63,13 @@ def execute(run: BackfillRun, achievement: Achievement, after_progress: Optional
     run.processed = max(run.processed or 0, run.total or 0)
     run.status, run.finished_at = "done", utcnow()
     return run.added
+
+
+def should_run_inline() -> bool:
+    """Small installations (players <= BACKFILL_INLINE_LIMIT) backfill inside the admin's request; larger
+    ones get a background job and a progress bar."""
+    limit = int(current_app.config.get("BACKFILL_INLINE_LIMIT", 500))
+    return achievements_svc.player_count() <= limit
 
 
 def run_inline(achievement: Achievement, admin_id: Optional[int]) -> BackfillRun:

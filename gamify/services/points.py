@@ -24,6 +24,21 @@ def system_by_key(key: str) -> Optional[PointsSystem]:
     return db.session.execute(db.select(PointsSystem).where(PointsSystem.key == key)).scalar_one_or_none()
 
 
+def all_systems() -> list[PointsSystem]:
+    """Every points system, oldest first."""
+    return list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
+
+
+def systems_by_name() -> list[PointsSystem]:
+    return list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.name)).scalars())
+
+
+def balance_of(user_id: int, system_id: int) -> int:
+    """The player's balance in the system (0 while they have no row there)."""
+    row = db.session.get(PointsBalance, (user_id, system_id))
+    return row.balance if row else 0
+
+
 def balance_row(user_id: int, system: PointsSystem, known_missing: bool = False) -> PointsBalance:
     """The player's balance row in `system`, created at 0 if missing (`known_missing`: the caller just
     read the player's balances and this one was not there, so skip the look-up)."""
@@ -275,9 +290,18 @@ def run_local_midnight_triggers(now: Optional[datetime] = None) -> int:
     return count
 
 
+def admin_adjust(user: User, system_id: int, amount: int, reason: str) -> tuple[PointsSystem, dict]:
+    """An admin's correction through the ledger: no boosts or caps apply, and a balance never goes below
+    zero (PointsError, saying what the balance is). Returns (system, award result)."""
+    system = db.session.get(PointsSystem, system_id)
+    balance = balance_of(user.id, system.id)
+    if balance + amount < 0:
+        raise PointsError(f"The balance is {balance}; removing {-amount} would make it negative.")
+    return system, award(user, system, amount, "admin", reason=reason, boosts=False, limits=False)
+
+
 def summary(user: User, system: PointsSystem) -> dict:
-    row = db.session.get(PointsBalance, (user.id, system.id))
-    balance = row.balance if row else 0
+    balance = balance_of(user.id, system.id)
     levels = list(system.levels)
     level = engine.level_for(levels, balance)
     nxt = next((lv for lv in levels if lv.threshold > balance), None)
@@ -319,10 +343,6 @@ def recompute_levels(system: PointsSystem) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # Reads for the player's points page
-
-
-def all_systems() -> list[PointsSystem]:
-    return list(db.session.execute(db.select(PointsSystem).order_by(PointsSystem.id)).scalars())
 
 
 def awards_page(user_id: int, system_id: int, page: int, per_page: int):

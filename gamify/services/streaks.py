@@ -35,8 +35,13 @@ def _state_of(row: UserStreak) -> engine.StreakState:
     )
 
 
+def streak_row(user_id: int) -> Optional[UserStreak]:
+    """The player's stored streak state, None before their first streak activity."""
+    return db.session.get(UserStreak, user_id)
+
+
 def get_or_create_row(user_id: int, rules: Optional[engine.StreakRules] = None) -> UserStreak:
-    row = db.session.get(UserStreak, user_id)
+    row = streak_row(user_id)
     if row is None:
         row = UserStreak(user_id=user_id, length=0, longest=0, progress={}, periods_since_grant=0, freezes=0)
         db.session.add(row)

@@ -1,17 +1,27 @@
-"""Players: identify from the host app, sign up in the browser, time zone changes."""
+"""Players: identify from the host app, sign up in the browser, time zone changes, look-ups, and one
+player's ledgers page by page (the admin player page)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Optional
+from typing import Iterable, Optional
 
 import email_validator
+from sqlalchemy import func, or_
 from werkzeug.security import generate_password_hash
 
 from ..engine import calendar as cal
 from ..extensions import db
-from ..models import ROLE_PLAYER, User
+from ..models import (
+    ROLE_PLAYER,
+    AchievementCompletion,
+    FreezeLedger,
+    MetricEvent,
+    PointsAward,
+    StreakPeriod,
+    User,
+)
 from ..models._common import utcnow
 from ..models.webhooks import MessagingSettings
 from . import achievements, points, streaks
@@ -41,6 +51,74 @@ class UserError(ValueError):
 
 def by_external_id(external_id: str) -> Optional[User]:
     return db.session.execute(db.select(User).where(User.external_id == external_id)).scalar_one_or_none()
+
+
+def by_id(user_id: int) -> Optional[User]:
+    return db.session.get(User, user_id)
+
+
+def by_email_or_external_id(who: str) -> Optional[User]:
+    """The user an admin names by e-mail (any case) or by the host app's id."""
+    return (
+        db.session.execute(db.select(User).where((User.email == who.lower()) | (User.external_id == who)))
+        .scalars()
+        .first()
+    )
+
+
+def emails_by_id(user_ids: Iterable[int]) -> dict[int, Optional[str]]:
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(db.select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def search_players(text: str, as_id: Optional[int], page: int, per_page: int):
+    """A page of players whose e-mail, name or external id contains `text` (any case), or whose id is
+    `as_id`; everyone for empty text. The most recently seen first."""
+    stmt = db.select(User).where(User.role == ROLE_PLAYER)
+    text = (text or "").strip()
+    if text:
+        like = f"%{text.lower()}%"
+        conds = [
+            func.lower(User.email).like(like),
+            func.lower(User.display_name).like(like),
+            func.lower(User.external_id).like(like),
+        ]
+        if as_id is not None:
+            conds.append(User.id == as_id)
+        stmt = stmt.where(or_(*conds))
+    stmt = stmt.order_by(User.last_seen_at.desc().nulls_last(), User.id.desc())
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+
+
+_LEDGERS = {
+    "events": (MetricEvent, (MetricEvent.occurred_at.desc(), MetricEvent.id.desc())),
+    "points": (PointsAward, (PointsAward.awarded_at.desc(), PointsAward.id.desc())),
+    "streak": (StreakPeriod, (StreakPeriod.period_start.desc(),)),
+    "freezes": (FreezeLedger, (FreezeLedger.created_at.desc(), FreezeLedger.id.desc())),
+    "achievements": (AchievementCompletion, (AchievementCompletion.completed_at.desc(),)),
+}
+
+
+def ledger_page(user_id: int, ledger: str, page: int, per_page: int):
+    """A page of one of the player's ledgers, newest first: "points", "streak", "freezes", "achievements",
+    anything else the metric events."""
+    model, order = _LEDGERS.get(ledger, _LEDGERS["events"])
+    stmt = db.select(model).where(model.user_id == user_id).order_by(*order)
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+
+
+def activity_counts(user_id: int) -> dict[str, int]:
+    """How many events the player recorded and achievements they hold."""
+    return {
+        "events": db.session.execute(
+            db.select(func.count(MetricEvent.id)).where(MetricEvent.user_id == user_id)
+        ).scalar_one(),
+        "achievements": db.session.execute(
+            db.select(func.count(AchievementCompletion.id)).where(AchievementCompletion.user_id == user_id)
+        ).scalar_one(),
+    }
 
 
 def on_created(user: User) -> None:
@@ -159,10 +237,6 @@ def signup(email: str, password: str, display_name: str, tz: str, attributes: Op
 
 # ---------------------------------------------------------------------------------------------
 # Look-ups and profile changes for the player's own pages (web/auth, web/links, web/player, web/energy)
-
-
-def by_id(user_id: int) -> Optional[User]:
-    return db.session.get(User, user_id)
 
 
 def by_email(email: str) -> Optional[User]:

@@ -141,8 +141,10 @@ def create_endpoint(url: str, event_types, description: str = "", active: bool =
 
 
 def update_endpoint(ep: WebhookEndpoint, url: str, event_types, description: str, active: bool) -> None:
-    ep.url = validate_url(url)
-    ep.event_types = validate_event_types(event_types)
+    """Refused input (WebhookError) leaves the endpoint as it was: everything is checked before it changes."""
+    url, event_types = validate_url(url), validate_event_types(event_types)
+    ep.url = url
+    ep.event_types = event_types
     ep.description = (description or "").strip()[:200]
     ep.active = bool(active)
     ep.updated_at = utcnow()
@@ -152,6 +154,64 @@ def rotate_secret(ep: WebhookEndpoint) -> str:
     ep.secret = generate_secret()
     ep.updated_at = utcnow()
     return ep.secret
+
+
+def all_endpoints() -> list[WebhookEndpoint]:
+    return list(db.session.execute(db.select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars())
+
+
+def find_endpoint(endpoint_id: int) -> Optional[WebhookEndpoint]:
+    return db.session.get(WebhookEndpoint, endpoint_id)
+
+
+def delete_endpoint(ep: WebhookEndpoint) -> None:
+    """The endpoint and its delivery log."""
+    db.session.execute(db.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id))
+    db.session.delete(ep)
+
+
+# ---------------------------------------------------------------------------------------------
+# The delivery log
+
+
+def delivery_counts() -> dict[int, dict[str, int]]:
+    """{endpoint id: {status: deliveries}}."""
+    out: dict = {}
+    for endpoint_id, status, n in db.session.execute(
+        db.select(WebhookDelivery.endpoint_id, WebhookDelivery.status, db.func.count(WebhookDelivery.id)).group_by(
+            WebhookDelivery.endpoint_id, WebhookDelivery.status
+        )
+    ).all():
+        out.setdefault(endpoint_id, {})[status] = n
+    return out
+
+
+def recent_deliveries(limit: int = 20) -> list[WebhookDelivery]:
+    return list(
+        db.session.execute(db.select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)).scalars()
+    )
+
+
+def endpoint_deliveries(ep: WebhookEndpoint, status: Optional[str], page: int, per_page: int) -> tuple[list, bool]:
+    """A page of the endpoint's deliveries, newest first (only those in `status` if given), and whether
+    there are more."""
+    q = db.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id)
+    if status:
+        q = q.where(WebhookDelivery.status == status)
+    rows = list(
+        db.session.execute(
+            q.order_by(WebhookDelivery.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)
+        ).scalars()
+    )
+    return rows[:per_page], len(rows) > per_page
+
+
+def find_delivery(delivery_id: int) -> Optional[WebhookDelivery]:
+    return db.session.get(WebhookDelivery, delivery_id)
+
+
+def mark_for_redelivery(d: WebhookDelivery) -> None:
+    d.status = "pending"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,13 +24,20 @@ from .catalogue import (  # noqa: F401
     action_cost,
     boost_json,
     config,
+    delete_action,
+    delete_boost,
+    find_action,
+    find_boost,
     get_action,
     get_settings,
     list_actions,
     list_boosts,
     resolve_difficulty,
+    save_action,
+    save_boost,
     token_balance,
     token_system,
+    update_settings,
 )
 from .gifts import accept_gift, expire_gifts, gift_limits, pending_gifts, send_gift, sent_gifts  # noqa: F401
 from .ledger import (  # noqa: F401
@@ -44,6 +51,7 @@ from .ledger import (  # noqa: F401
     _state,
     open_reviews,
     resolve_review,
+    resolved_reviews,
     spend,
 )
 from .operations import adjust, apply_boost, grant_daily, perform_action, refill, set_premium, set_resting, set_skills  # noqa: F401

@@ -18,7 +18,6 @@ from ...models import (
     EnergyBoost,
     EnergySettings,
     PlayerBoost,
-    PointsBalance,
     User,
 )
 from ...models._common import utcnow
@@ -65,6 +64,23 @@ def get_settings() -> EnergySettings:
         _insert_ignore(EnergySettings, {"id": SETTINGS_ID, "updated_at": utcnow()}, "id")
         row = db.session.get(EnergySettings, SETTINGS_ID)
     return row
+
+
+def update_settings(**values) -> EnergySettings:
+    """Save the admin's settings (KeyError for a name that is not a setting)."""
+    s = get_settings()
+    _assign(s, values)
+    s.token_system_key = s.token_system_key.strip()
+    s.updated_at = utcnow()
+    return s
+
+
+def _assign(row, values: dict) -> None:
+    columns = sa_inspect(type(row)).columns
+    for name, value in values.items():
+        if name not in columns:
+            raise KeyError(name)
+        setattr(row, name, value)
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,38 @@ def list_actions(active_only: bool = True) -> list[EnergyAction]:
     return list(db.session.execute(q).scalars())
 
 
+def find_action(action_id: int) -> Optional[EnergyAction]:
+    return db.session.get(EnergyAction, action_id)
+
+
+def _refuse_taken_key(model, key: str, current, message: str) -> None:
+    """Keys are unique per catalogue: raises EnergyError("key") when another row (not `current`) has it."""
+    clash = db.session.execute(db.select(model.id).where(model.key == key)).scalar()
+    if clash is not None and (current is None or clash != current.id):
+        raise EnergyError("key", message)
+
+
+def _save_item(model, row, values: dict, taken_message: str):
+    _refuse_taken_key(model, values["key"], row, taken_message)
+    if row is None:
+        row = model(created_at=utcnow())
+        db.session.add(row)
+    _assign(row, values)
+    row.name = row.name.strip()
+    row.description = row.description or ""
+    return row
+
+
+def save_action(action: Optional[EnergyAction], **values) -> EnergyAction:
+    """Create (`action` None) or change an action of the catalogue; raises EnergyError("key") when another
+    action has the key."""
+    return _save_item(EnergyAction, action, values, "another action already uses this key")
+
+
+def delete_action(action: EnergyAction) -> None:
+    db.session.delete(action)
+
+
 def get_action(key: str) -> EnergyAction:
     action = db.session.execute(db.select(EnergyAction).where(EnergyAction.key == key)).scalar_one_or_none()
     if action is None or not action.active:
@@ -170,8 +218,7 @@ def token_balance(user: User) -> Optional[int]:
     if system is None:
         return None
 
-    row = db.session.get(PointsBalance, (user.id, system.id))
-    return row.balance if row else 0
+    return points_svc.balance_of(user.id, system.id)
 
 
 def list_boosts(active_only: bool = True) -> list[EnergyBoost]:
@@ -179,3 +226,18 @@ def list_boosts(active_only: bool = True) -> list[EnergyBoost]:
     if active_only:
         q = q.where(EnergyBoost.active.is_(True))
     return list(db.session.execute(q).scalars())
+
+
+def find_boost(boost_id: int) -> Optional[EnergyBoost]:
+    return db.session.get(EnergyBoost, boost_id)
+
+
+def save_boost(boost: Optional[EnergyBoost], **values) -> EnergyBoost:
+    """Create (`boost` None) or change a boost of the shop; raises EnergyError("key") when another boost
+    has the key."""
+    return _save_item(EnergyBoost, boost, values, "another boost already uses this key")
+
+
+def delete_boost(boost: EnergyBoost) -> None:
+    """Boosts players already bought keep working: PlayerBoost holds a copy of the effect."""
+    db.session.delete(boost)

@@ -385,6 +385,18 @@ def open_reviews() -> list[EnergyReview]:
     )
 
 
+def resolved_reviews(limit: int = 20) -> list[EnergyReview]:
+    """The latest reviews an admin closed, newest first."""
+    return list(
+        db.session.execute(
+            db.select(EnergyReview)
+            .where(EnergyReview.resolved_at.is_not(None))
+            .order_by(EnergyReview.resolved_at.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
 def resolve_review(review_id: int, note: str = "", now: Optional[datetime] = None) -> EnergyReview:
     review = db.session.get(EnergyReview, review_id)
     if review is None:

@@ -35,6 +35,8 @@ from .boards import (  # noqa: F401
     GLOBAL,
     LeaderboardError,
     active_boards,
+    all_boards,
+    by_id,
     by_key,
     current_period,
     get_run,

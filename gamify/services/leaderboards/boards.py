@@ -32,6 +32,15 @@ def by_key(key: str, active_only: bool = True) -> Optional[Leaderboard]:
     return db.session.execute(q).scalar_one_or_none()
 
 
+def by_id(board_id: int) -> Optional[Leaderboard]:
+    return db.session.get(Leaderboard, board_id)
+
+
+def all_boards() -> list[Leaderboard]:
+    """Every board, inactive ones too, by key."""
+    return list(db.session.execute(db.select(Leaderboard).order_by(Leaderboard.key)).scalars())
+
+
 def active_boards() -> list[Leaderboard]:
     return list(
         db.session.execute(
