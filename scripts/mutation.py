@@ -1,0 +1,240 @@
+"""Mutation testing (`make mutation`): how many planted bugs the tests catch.
+
+mutmut 3 (pinned in requirements.txt) rewrites every function of the mutated modules into many
+small variants ("mutants": `<` for `<=`, `+ 1` for `+ 2`, a dropped argument...) and runs, for each,
+the tests that reach that function; a mutant is *killed* when a test fails. Two groups, each with
+its own mutmut configuration, working copy and cache under `.mutation/<group>/` (so a second run
+only re-tests what changed):
+
+- `engine`: `gamify/engine/` against the unit tests (pure functions, fast). Target 85 %.
+- `event-path`: the event path's points, energy and ranking code against the integration tests
+  that drive it through the database and Redis. Target 70 %.
+
+Score = (killed + timed out) / (all mutants - those judged equivalent). Mutants no test reaches
+count as survivors. Equivalent mutants (they cannot change behaviour) are listed with one line
+each in `tests/mutation_equivalent.txt`. The report goes to `docs/mutation.md`; the exit status
+is 1 when a group is below its target.
+
+    .venv/bin/python scripts/mutation.py [--group engine|event-path] [--jobs N] [--fresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(os.environ.get("VENV", ROOT / ".venv")) / "bin"
+WORK = ROOT / ".mutation"
+REPORT = ROOT / "docs" / "mutation.md"
+EQUIVALENT = ROOT / "tests" / "mutation_equivalent.txt"
+
+GROUPS = {
+    "engine": {
+        "target": 85.0,
+        "only_mutate": ["gamify/engine/*"],
+        "tests": ["tests/unit"],
+    },
+    "event-path": {
+        "target": 70.0,
+        "only_mutate": [
+            # An event's points and energy steps, points changed outside events (admin, refills,
+            # triggers), and the live ranking (ranks, ties, rank changes).
+            "gamify/pipeline/points.py",
+            "gamify/pipeline/energy.py",
+            "gamify/services/points.py",
+            "gamify/services/leaderboards/ranking.py",
+        ],
+        "tests": [
+            "tests/integration/test_points.py",
+            "tests/integration/test_energy_service.py",
+            "tests/integration/test_energy_api.py",
+            "tests/integration/test_leaderboards_service.py",
+            "tests/integration/test_api.py",
+        ],
+    },
+}
+
+ALSO_COPY = ["tests", "templates", "static", "migrations", "app.py"]
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+
+def sync(group: str) -> Path:
+    """The group's working copy: the repository's tracked and new files, copied where they changed
+    (mutmut's cache in mutants/ stays), with the group's [tool.mutmut] section."""
+    dest = WORK / group
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    wanted = {f for f in files if not f.startswith(("bench/results", "docs/screenshots"))}
+    for rel in sorted(wanted):
+        src, dst = ROOT / rel, dest / rel
+        if not src.is_file():
+            continue
+        if dst.exists() and filecmp.cmp(src, dst, shallow=False):
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    for top in ("gamify", "tests"):  # files deleted upstream
+        for p in (dest / top).rglob("*.py") if (dest / top).exists() else []:
+            if str(p.relative_to(dest)) not in wanted:
+                p.unlink()
+    cfg = GROUPS[group]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    section = (
+        "[tool.mutmut]\n"
+        'source_paths = ["gamify/"]\n'
+        f"only_mutate = {_toml_list(cfg['only_mutate'])}\n"
+        f"also_copy = {_toml_list(ALSO_COPY + ['pyproject.toml'])}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(cfg['tests'])}\n"
+        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
+    )
+    pyproject = re.sub(r"\[tool\.mutmut\]\n(?:[^\[].*\n?)*", section, pyproject)
+    (dest / "pyproject.toml").write_text(pyproject)
+    return dest
+
+
+def results(where: Path) -> dict[str, str]:
+    out = subprocess.run(
+        [str(VENV_BIN / "mutmut"), "results", "--all", "true"], cwd=where, capture_output=True, text=True
+    ).stdout
+    found = {}
+    for line in out.splitlines():
+        if ": " in line:
+            name, status = line.strip().rsplit(": ", 1)
+            found[name] = status
+    return found
+
+
+def module_of(mutant: str) -> str:
+    """gamify.engine.energy.xǁBoostSpanǁactive_at__mutmut_3 -> gamify/engine/energy.py"""
+    head = re.split(r"\.x[_ǁ]", mutant, maxsplit=1)[0]
+    return head.replace(".", "/") + ".py"
+
+
+def equivalent() -> dict[str, str]:
+    if not EQUIVALENT.exists():
+        return {}
+    found = {}
+    for line in EQUIVALENT.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, why = line.partition(" ")
+            found[name] = why.strip(" #-")
+    return found
+
+
+KILLED = {"killed", "timeout"}
+
+
+def score(statuses: dict[str, str], equiv: dict[str, str]) -> tuple[int, int, float]:
+    counted = {n: s for n, s in statuses.items() if n not in equiv and s != "skipped"}
+    killed = sum(1 for s in counted.values() if s in KILLED)
+    return killed, len(counted), 100.0 * killed / len(counted) if counted else 100.0
+
+
+def run_group(group: str, jobs: int, fresh: bool) -> dict:
+    where = sync(group)
+    if fresh:
+        shutil.rmtree(where / "mutants", ignore_errors=True)
+    started = time.monotonic()
+    print(f"== mutation: {group} (in {where.relative_to(ROOT)}) ==", flush=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "HYPOTHESIS_PROFILE")}
+    proc = subprocess.run(
+        [str(VENV_BIN / "mutmut"), "run", "--max-children", str(jobs)],
+        cwd=where,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    took = time.monotonic() - started
+    statuses = results(where)
+    if proc.returncode != 0 or not statuses:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"mutmut failed for {group} (exit {proc.returncode})")
+    equiv = {n: w for n, w in equivalent().items() if n in statuses}
+    per_module: dict[str, Counter] = defaultdict(Counter)
+    for name, status in statuses.items():
+        per_module[module_of(name)]["equivalent" if name in equiv else status] += 1
+    killed, counted, pct = score(statuses, equiv)
+    survivors = sorted(n for n, s in statuses.items() if s not in KILLED and n not in equiv and s != "skipped")
+    return {
+        "group": group,
+        "target": GROUPS[group]["target"],
+        "killed": killed,
+        "counted": counted,
+        "score": pct,
+        "per_module": per_module,
+        "survivors": survivors,
+        "equivalent": equiv,
+        "seconds": took,
+    }
+
+
+def write_report(runs: list[dict]) -> None:
+    lines = [
+        "# Mutation testing",
+        "",
+        "Written by `make mutation` (scripts/mutation.py, mutmut). Score = (killed + timed out) / (mutants - "
+        "equivalent); mutants no test reaches count as survivors. Equivalent mutants are listed with a reason in "
+        "`tests/mutation_equivalent.txt`.",
+        "",
+    ]
+    for r in runs:
+        mark = "meets" if r["score"] >= r["target"] else "BELOW"
+        lines += [
+            f"## {r['group']}: {r['score']:.1f} % ({r['killed']} of {r['counted']}; target {r['target']:.0f} %, "
+            f"{mark}; {r['seconds'] / 60:.1f} min)",
+            "",
+            "| module | killed | timeout | survived | no tests | equivalent | score |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for mod in sorted(r["per_module"]):
+            c = r["per_module"][mod]
+            counted = sum(c.values()) - c["equivalent"] - c["skipped"]
+            pct = 100.0 * (c["killed"] + c["timeout"]) / counted if counted else 100.0
+            lines.append(
+                f"| `{mod}` | {c['killed']} | {c['timeout']} | {c['survived']} | {c['no tests']} | "
+                f"{c['equivalent']} | {pct:.1f} % |"
+            )
+        where = f".mutation/{r['group']}"
+        lines += ["", f"Surviving mutants ({len(r['survivors'])}; `mutmut show <name>` in `{where}`):", ""]
+        lines += [f"- `{n}`" for n in r["survivors"]] or ["- none"]
+        lines.append("")
+    REPORT.write_text("\n".join(lines))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--group", choices=sorted(GROUPS), action="append", help="default: every group")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="mutants tested at once")
+    ap.add_argument("--fresh", action="store_true", help="forget the cache and test every mutant again")
+    args = ap.parse_args()
+    runs = [run_group(g, args.jobs, args.fresh) for g in (args.group or list(GROUPS))]
+    write_report(runs)
+    ok = True
+    for r in runs:
+        met = r["score"] >= r["target"]
+        ok &= met
+        print(
+            f"{r['group']}: {r['score']:.1f} % killed ({r['killed']}/{r['counted']}), target {r['target']:.0f} % "
+            f"{'met' if met else 'NOT met'}; {len(r['survivors'])} survivors; {r['seconds'] / 60:.1f} min"
+        )
+    print(f"report: {REPORT.relative_to(ROOT)}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
