@@ -1,6 +1,7 @@
 """Property tests: the streak engine against a plain reference model, over random zones and dates."""
 
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,13 +30,48 @@ instants = st.lists(st.integers(min_value=0, max_value=120 * 24 * 60), min_size=
 )
 
 
+def reference_index(day: date, frequency: str) -> int:
+    """Number the periods consecutively with plain date arithmetic (not the calendar module under test):
+    days by ordinal; ISO weeks by (ordinal - 1) // 7, as date(1, 1, 1) (ordinal 1) is a Monday; months by
+    year * 12 + month."""
+    if frequency == "daily":
+        return day.toordinal()
+    if frequency == "weekly":
+        return (day.toordinal() - 1) // 7
+    return day.year * 12 + day.month - 1
+
+
+def reference_start(day: date, frequency: str) -> date:
+    i = reference_index(day, frequency)
+    if frequency == "daily":
+        return date.fromordinal(i)
+    if frequency == "weekly":
+        return date.fromordinal(i * 7 + 1)
+    return date(i // 12, i % 12 + 1, 1)
+
+
 def reference_length(days: list[date], frequency: str) -> int:
     """Length of the run of consecutive periods ending at the last active period."""
-    periods = sorted({cal.period_start(frequency, d) for d in days})
+    periods = sorted({reference_index(d, frequency) for d in days})
     length = 1
     for a, b in zip(periods, periods[1:]):
-        length = length + 1 if cal.next_period_start(frequency, a) == b else 1
+        length = length + 1 if b == a + 1 else 1
     return length
+
+
+def local_day(t: datetime, tz: str) -> date:
+    return t.astimezone(ZoneInfo(tz)).date()
+
+
+def test_reference_model_on_hand_picked_dates():
+    # 2025-12-29 is a Monday and 2026-01-04 a Sunday: one ISO week across the new year.
+    assert reference_start(date(2026, 1, 4), "weekly") == date(2025, 12, 29)
+    assert reference_start(date(2026, 1, 5), "weekly") == date(2026, 1, 5)
+    assert reference_start(date(2024, 2, 29), "monthly") == date(2024, 2, 1)
+    assert reference_length([date(2025, 12, 31), date(2026, 1, 1), date(2026, 1, 2)], "daily") == 3
+    assert reference_length([date(2025, 12, 28), date(2025, 12, 29), date(2026, 1, 5)], "weekly") == 3
+    assert reference_length([date(2025, 12, 1), date(2026, 2, 1)], "monthly") == 1
+    assert reference_length([date(2025, 12, 31), date(2026, 1, 1)], "monthly") == 2
 
 
 @settings(max_examples=examples(200), deadline=None)
@@ -45,12 +81,13 @@ def test_streak_matches_reference_model(tz, times, frequency):
     state = engine.StreakState()
     days = []
     for t in times:
-        day = cal.local_date(t, tz)
+        day = local_day(t, tz)
+        assert cal.local_date(t, tz) == day
         days.append(day)
         state = engine.record_activity(rules, state, day, "x", 1).state
         assert state.length == reference_length(days, frequency)
         assert 0 < state.length <= state.longest
-        assert state.last_extended == cal.period_start(frequency, day)
+        assert state.last_extended == reference_start(day, frequency)
 
 
 @settings(max_examples=examples(200), deadline=None)
