@@ -314,3 +314,23 @@ def test_time_until_a_target_reached_on_the_last_tick_before_a_boost_starts():
     assert e.time_until(state(10), en, T0, 14) == T0 + 48 * MIN
     assert e.time_until(state(10), en, T0, 15) == T0 + 60 * MIN
     assert e.time_until(state(10), en, T0, 17) == T0 + 72 * MIN
+
+
+def test_exact_values_from_any_admin_input():
+    assert e.q(0.2) == Fraction(1, 5)  # a float by its shortest repr, not 0.2000000000000000111...
+    assert e.q("0.2") == Fraction(1, 5)
+    assert e.q("1/3") == Fraction(1, 3)
+    assert e.q(e.Decimal("2.5")) == Fraction(5, 2)
+    assert e.q(7) == 7
+
+
+@pytest.mark.parametrize("level,expected", [(None, 0), ("abc", 0), ("40", 40), (-1, 0), (101, 100), (55.9, 55)])
+def test_skill_levels_are_clamped_and_junk_is_level_0(level, expected):
+    assert e.clamp_skill(level) == expected
+
+
+def test_time_until_exactly_on_a_fatigued_tick():
+    # 0.1 stored, fatigue 20: the 09:12 tick gives 1 x (1 - 0.5 x 0.2) = 0.9 -> exactly 1.0 at 09:12
+    assert e.time_until(state(0, fatigue=20, remainder=100), env(), T0, 1) == T0 + 12 * MIN
+    # 149 at fatigue 10: 0.95 (149.95), then 0.96 at fatigue 8 -> capped 150 at 09:24
+    assert e.time_until_full(state(149, fatigue=10), env(), T0) == T0 + 24 * MIN
