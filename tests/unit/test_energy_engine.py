@@ -1,5 +1,6 @@
 """Energy arithmetic (pure): ticks, fractions, caps, fatigue, costs, boosts split at their expiry, refills."""
 
+import math
 import random
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
@@ -30,22 +31,47 @@ def state(current, fatigue=0.0, at=T0, remainder=0):
     return e.State(current=current, remainder_milli=remainder, fatigue_milli=int(fatigue * 1000), last_regen_at=at)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _overlap_seconds(a: datetime, b: datetime, start: datetime, end) -> Fraction:
+    lo, hi = max(a, start), b if end is None else min(b, end)
+    return Fraction((hi - lo) // timedelta(microseconds=1), 10**6) if hi > lo else Fraction(0)
+
+
 def brute(st: e.State, en: e.Env, now: datetime) -> e.State:
-    """Reference: one tick at a time, no shortcuts."""
-    tick_us = en.tick_us
-    k = e.tick_index(st.last_regen_at, tick_us)
-    k_now = e.tick_index(now, tick_us)
-    E, F = st.milli, st.fatigue_milli
+    """Reference, written from the spec without the engine's helpers: one tick at a time on the clock
+    boundaries (every tick_minutes since the epoch). A tick [a, b) adds rate x (1 - penalty x fatigue/100)
+    x (its length + each regen boost's overlap with it x the boost's percent) in hours, floored to a milli;
+    the max in force is the base plus the max-energy boosts active at the tick's end b; fatigue recovers
+    a fixed amount per tick and never goes below 0."""
+    tick = timedelta(minutes=en.tick_minutes)
+    k = (st.last_regen_at - EPOCH) // tick
+    k_now = (now - EPOCH) // tick
     if k_now <= k:
         return st
+    E, F = st.milli, st.fatigue_milli
     while k < k_now:
-        m = en.max_at(e.tick_time(k + 1, tick_us)) * 1000
-        a = e.tick_amount_milli(en, k + 1, F)
+        a, b = EPOCH + k * tick, EPOCH + (k + 1) * tick
+        weighted_s = Fraction(tick // timedelta(microseconds=1), 10**6)
+        for bs in en.boosts:
+            if bs.type == "regen_speed":
+                weighted_s += _overlap_seconds(a, b, bs.start, bs.end) * bs.value / 100
+        fatigue_mult = 1 - en.fatigue_penalty * Fraction(min(F, 100_000), 100_000)
+        amount = math.floor(en.regen_per_hour * 1000 * weighted_s / 3600 * fatigue_mult)
+        m = 1000 * (
+            en.base_max
+            + sum(
+                int(bs.value)
+                for bs in en.boosts
+                if bs.type == "max_energy_increase" and bs.start <= b and (bs.end is None or b < bs.end)
+            )
+        )
         if E < m:
-            E = min(E + a, m)
+            E = min(E + amount, m)
         F = max(0, F - en.fatigue_recovery_per_tick)
         k += 1
-    return e.State(E // 1000, E % 1000, F, e.tick_time(k, tick_us))
+    return e.State(E // 1000, E % 1000, F, EPOCH + k * tick)
 
 
 def test_premium_fractional_regen_over_five_ticks_is_exactly_eight():

@@ -99,3 +99,106 @@ def test_first_open_period_follows_the_last_time_zone(now, expected):
     assert lb.first_open_period("weekly", date(2025, 12, 1), now) == expected
     assert lb.first_open_period("daily", date(2030, 1, 1), now) == date(2030, 1, 1)  # starts later
     assert lb.earliest_local_date(now) == (now - timedelta(hours=12)).date()
+
+
+# ----------------------------------------------------------------------------- issue 21: edges the above left open
+
+
+def test_sort_key_orders_higher_score_then_earlier_achiever_then_lower_id():
+    t = utc(2026, 1, 1, 9)
+    rows = [(5, t, 2), (9, t + timedelta(hours=1), 4), (5, t - timedelta(seconds=1), 8), (5, t, 1)]
+    ordered = sorted(rows, key=lambda r: lb.sort_key(*r))
+    # 9 first; the three 5s: the earliest (08:59:59) first, then the two at 09:00 by user id 1, 2
+    assert ordered == [rows[1], rows[2], rows[3], rows[0]]
+
+
+def test_member_encoding_is_the_inverted_microsecond_timestamp_and_user_id():
+    # The epoch itself is timestamp 0: MAX_TS - 0 = 9999999999999999; user 1 -> 999999999999 - 1
+    assert lb.encode_member(1, utc(1970, 1, 1)) == "9999999999999999:999999999998"
+    # One day and 3 µs after the epoch: 86_400_000_003 µs -> 10**16 - 1 - 86400000003
+    member = lb.encode_member(42, utc(1970, 1, 2, 0, 0, 0, 3))
+    assert member == "9999913599999996:999999999957"
+    assert lb.decode_member(member) == 42
+    # 2026-01-01T00:00:00Z is 1_767_225_600 s after the epoch
+    assert lb.encode_member(0, utc(2026, 1, 1)) == f"{10**16 - 1 - 1_767_225_600 * 10**6:016d}:999999999999"
+    # Before the epoch clamps to 0 (the member stays 16 digits)
+    assert lb.encode_member(5, utc(1969, 12, 31)) == "9999999999999999:999999999994"
+
+
+def test_segment_values_of_booleans_and_numbers():
+    assert lb.segment_value(False) == "false"
+    assert lb.segment_value(True) == "true"
+    assert lb.segment_value(2.5) == "2.5"
+    assert lb.segment_value({"a": 1}) is None and lb.segment_value(None) is None
+    assert lb.segment_value("   ") is None
+    assert lb.segments_for({"vip": False}, ["vip"]) == ["global", "vip:false"]
+
+
+def test_parse_segment_refuses_non_text_and_keeps_colons_in_the_value():
+    assert lb.parse_segment(None, ["city"]) is None
+    assert lb.parse_segment(42, ["city"]) is None
+    assert lb.parse_segment("   ", ["city"]) is None
+    # only the first colon separates the attribute: the value may contain colons
+    assert lb.parse_segment("team:a:b", ["team"]) == "team:a:b"
+
+
+def test_segment_labels():
+    assert lb.segment_label("global") == "Global"
+    assert lb.segment_label("global", mine=True) == "Global"
+    assert lb.segment_label("home_city:london") == "Home city: london"
+    assert lb.segment_label("home_city:london", mine=True) == "My home city"
+    assert lb.segment_label("team:a:b") == "Team: a:b"
+
+
+def test_period_keys():
+    assert lb.period_key(None) == "all"
+    assert lb.period_key(date(2026, 3, 9)) == "2026-03-09"
+
+
+def test_daily_periods():
+    assert lb.period_start("daily", None, date(2026, 3, 9)) == date(2026, 3, 9)
+    assert lb.next_period_start("daily", None, date(2026, 12, 31)) == date(2027, 1, 1)
+    assert lb.period_end("daily", None, date(2026, 3, 9)) == date(2026, 3, 9)  # one day: inclusive end = start
+
+
+def test_monthly_periods_without_anchor_are_calendar_months():
+    assert lb.period_start("monthly", None, date(2026, 5, 17)) == date(2026, 5, 1)
+    assert lb.period_start("monthly", None, date(2026, 5, 1)) == date(2026, 5, 1)
+    assert lb.next_period_start("monthly", None, date(2026, 1, 1)) == date(2026, 2, 1)
+    assert lb.period_end("monthly", None, date(2026, 2, 1)) == date(2026, 2, 28)
+
+
+def test_monthly_periods_roll_over_the_year():
+    anchor = date(2025, 3, 15)
+    # December 15 -> January 15 of the next year; a day before the anchor day in January belongs to December
+    assert lb.next_period_start("monthly", anchor, date(2025, 12, 15)) == date(2026, 1, 15)
+    assert lb.period_start("monthly", anchor, date(2026, 1, 14)) == date(2025, 12, 15)
+    assert lb.next_period_start("monthly", anchor, date(2025, 11, 15)) == date(2025, 12, 15)
+
+
+def test_unknown_frequencies_are_refused_with_their_name():
+    with pytest.raises(ValueError, match="unknown frequency 'hourly'"):
+        lb.period_start("hourly", None, date(2026, 1, 1))
+    with pytest.raises(ValueError, match="no next period for 'perpetual'"):
+        lb.next_period_start("perpetual", None, date(2026, 1, 1))
+
+
+def test_monthly_period_ends_follow_the_anchor_day():
+    anchor = date(2026, 1, 15)  # periods 15th .. 14th
+    # ends at midnight of 15 February: in UTC-12 that is 12:00 UTC; in Tokyo (UTC+9) 15:00 UTC on the 14th
+    assert lb.finalises_at("monthly", anchor, date(2026, 1, 15)) == utc(2026, 2, 15, 12, 0)
+    assert lb.local_end_utc("monthly", anchor, date(2026, 1, 15), "Asia/Tokyo") == utc(2026, 2, 14, 15, 0)
+
+
+def test_a_weekly_board_starting_later_opens_on_its_own_weekday():
+    anchor = date(2030, 1, 2)  # a Wednesday; the period is anchored there, not on the ISO Monday (31 Dec)
+    assert lb.first_open_period("weekly", anchor, utc(2026, 1, 12, 12, 0)) == anchor
+    assert lb.first_open_period("perpetual", None, utc(2026, 1, 12, 12, 0)) is None
+
+
+def test_late_monthly_event_rolls_into_the_anchored_open_period():
+    anchor = date(2026, 1, 15)
+    # period 15 Jan .. 14 Feb was just finalised; the open one starts 15 Feb: an event of 1 Feb rolls forward
+    assert lb.place("monthly", anchor, date(2026, 2, 15), date(2026, 2, 1)) == (True, date(2026, 2, 15))
+    # the period before that (15 Dec is before the anchor) and older ones do not count
+    assert lb.place("monthly", anchor, date(2026, 3, 15), date(2026, 2, 1)) == (False, None)
