@@ -7,6 +7,7 @@ Built once per app, on first use, and cached (the event path never sees it).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -224,3 +225,109 @@ def spec_json(app: Flask) -> str:
     if cached is None:
         cached = app.extensions["openapi_json"] = app.json.dumps(spec(app))
     return cached
+
+
+# ------------------------------------------------------------------------------------------ the docs page
+
+
+def _type(schema: dict) -> str:
+    """A schema in a few words: "string", "UserIn", "array of BatchEvent", "string or integer"."""
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        kinds = [_type(s) for s in schema["anyOf"]]
+        return " or ".join(dict.fromkeys(k for k in kinds if k != "null")) + (" or null" if "null" in kinds else "")
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"array of {_type(schema.get('items', {}))}"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"object of {_type(schema['additionalProperties'])}"
+    return f"{kind} ({schema['format']})" if "format" in schema else kind
+
+
+_LIMITS = (
+    ("minimum", "≥ {}"),
+    ("maximum", "≤ {}"),
+    ("minLength", "at least {} characters"),
+    ("maxLength", "at most {} characters"),
+    ("minItems", "at least {} items"),
+    ("maxItems", "at most {} items"),
+    ("maxProperties", "at most {} entries"),
+)
+
+
+def _limits(schema: dict) -> str:
+    parts = []
+    for s in [schema, *schema.get("anyOf", [])]:
+        parts += [text.format(s[key]) for key, text in _LIMITS if key in s]
+    return ", ".join(dict.fromkeys(parts))
+
+
+def reference(doc: dict) -> dict:
+    """What templates/api/docs.html shows: operations by tag, then the schemas, in plain words."""
+    tags = {t["name"]: {"name": t["name"], "description": t["description"], "operations": []} for t in doc["tags"]}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody")
+            media = body["content"]["application/json"] if body else None
+            tags[op.get("tags", ["meta"])[0]]["operations"].append(
+                {
+                    "id": op["operationId"],
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "secured": bool(op.get("security")),
+                    "parameters": [
+                        {
+                            "name": p["name"],
+                            "in": p["in"],
+                            "required": p.get("required", False),
+                            "type": _type(p["schema"]),
+                            "limits": _limits(p["schema"]),
+                            "description": p.get("description", ""),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "body": {
+                        "type": _type(media["schema"]),
+                        "required": body["required"],
+                        "example": json.dumps(media.get("example"), indent=2, ensure_ascii=False),
+                    }
+                    if media
+                    else None,
+                    "responses": [
+                        {
+                            "code": code,
+                            "description": r.get("description") or doc["components"]["responses"][code]["description"],
+                            "type": _type(r["content"]["application/json"]["schema"]) if "content" in r else "ErrorOut",
+                        }
+                        for code, r in op["responses"].items()
+                    ],
+                }
+            )
+    schemas = []
+    for name, schema in doc["components"]["schemas"].items():
+        required = set(schema.get("required", ()))
+        schemas.append(
+            {
+                "name": name,
+                "description": schema.get("description", ""),
+                "fields": [
+                    {
+                        "name": field_name,
+                        "type": _type(prop),
+                        "required": field_name in required,
+                        "limits": _limits(prop),
+                        "description": prop.get("description", ""),
+                    }
+                    for field_name, prop in schema.get("properties", {}).items()
+                ],
+            }
+        )
+    return {
+        "info": doc["info"],
+        "tags": [t for t in tags.values() if t["operations"]],
+        "schemas": schemas,
+        "security": doc["components"]["securitySchemes"],
+    }

@@ -182,17 +182,22 @@ Attributes = Annotated[
     checked(_attributes),
     WithJsonSchema(
         {
-            "type": "object",
-            "maxProperties": params.MAX_ATTRIBUTES,
-            "propertyNames": {"minLength": 1, "maxLength": params.MAX_ATTRIBUTE_KEY},
-            "additionalProperties": {
-                "anyOf": [
-                    {"type": "string", "maxLength": params.MAX_ATTRIBUTE_TEXT},
-                    {"type": "number", "minimum": -params.MAX_JSON_NUMBER, "maximum": params.MAX_JSON_NUMBER},
-                    {"type": "boolean"},
-                    {"type": "null"},
-                ]
-            },
+            "anyOf": [
+                {
+                    "type": "object",
+                    "maxProperties": params.MAX_ATTRIBUTES,
+                    "propertyNames": {"minLength": 1, "maxLength": params.MAX_ATTRIBUTE_KEY},
+                    "additionalProperties": {
+                        "anyOf": [
+                            {"type": "string", "maxLength": params.MAX_ATTRIBUTE_TEXT},
+                            {"type": "number", "minimum": -params.MAX_JSON_NUMBER, "maximum": params.MAX_JSON_NUMBER},
+                            {"type": "boolean"},
+                            {"type": "null"},
+                        ]
+                    },
+                },
+                {"type": "null"},
+            ],
             "description": f"At most {params.MAX_ATTRIBUTES} entries: text, numbers, booleans or null.",
         }
     ),
