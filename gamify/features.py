@@ -11,6 +11,7 @@ from .admin.webhooks import bp as admin_webhooks_bp
 from .api import bp as api_bp
 from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
 from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
+from .api.docs import bp as api_docs_bp
 from .pipeline import achievements, base, energy, leaderboards, points, streaks
 from .services import leaderboards as _leaderboards
 from .web.auth import bp as auth_bp
@@ -26,6 +27,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(player_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(api_docs_bp)  # /api/docs: the reference generated from /api/v1/openapi.json
     cli.register(app)
 
     # Messaging: e-mail links, webhooks/jobs/notification-settings admin, outbox dispatch after commit.

@@ -145,6 +145,26 @@ def check_json(value: Any, path: str = "body") -> None:
             stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(v))
 
 
+def number(value: Any, field: str) -> float:
+    """A JSON number within ±MAX_JSON_NUMBER (not a boolean, not NaN): BadInput(field) otherwise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not -MAX_JSON_NUMBER <= value <= MAX_JSON_NUMBER  # NaN and ±inf fail too
+    ):
+        raise BadInput(field, f"{field} must be a number between -10^15 and 10^15")
+    return value
+
+
+def whole_number(value: Any, field: str, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
+    """A JSON whole number (not a boolean) in [lo, hi], by default a database INTEGER (±MAX_INT)."""
+    lo = -MAX_INT if lo is None else lo
+    hi = MAX_INT if hi is None else hi
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise BadInput(field, f"{field} must be a whole number from {lo} to {hi}")
+    return value
+
+
 def first_bad_field(items) -> Optional[tuple[str, str]]:
     """(field, reason) for the first query-string or form value (or name) that cannot be stored."""
     for name, value in items:

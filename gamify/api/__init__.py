@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .. import params
@@ -14,6 +15,9 @@ from ..services import apikeys, events, points, streaks, users
 from ..services.achievements import AchievementError
 from ..services.events import EventError, EventIn, UserRef
 from ..services.users import UserError
+from . import openapi
+from . import schemas as s
+from .openapi import operation
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -105,39 +109,14 @@ def _bad_input(e: params.BadInput):
     return error_response(400, e.field, str(e))
 
 
-def _str_field(body: dict, name: str, required: bool = False, max_len: int = 255):
-    return params.text(body.get(name), name, max_len, required)
+def user_ref(user: s.UserIn) -> UserRef:
+    """The player a body names, as the event pipeline takes it (created on first sight)."""
+    return UserRef(user.id, name=user.name, email=user.email, attributes=user.attributes)
 
 
-def _user_ref(body: dict, prefix: str = "") -> UserRef:
-    """{"user": {"id": ..., "name":..., "email":..., "attributes": {...}}} (or "user_id") as a UserRef:
-    checked here, created on first sight by the event pipeline."""
-    spec = body.get("user")
-    if spec is None and "user_id" in body:
-        spec = {"id": body["user_id"]}
-    if not isinstance(spec, dict):
-        raise ApiError(400, f"{prefix}user", "user is required: an object with at least an id")
-    uid = spec.get("id")
-    if isinstance(uid, int) and not isinstance(uid, bool):
-        uid = str(uid)
-    uid = params.text(uid, f"{prefix}user.id", 128, required=True, strip=False)
-    attrs = params.attributes(spec.get("attributes"), f"{prefix}user.attributes")
-    for k in ("name", "email", "tz"):
-        if spec.get(k) is not None and not isinstance(spec.get(k), str):
-            raise ApiError(400, f"{prefix}user.{k}", f"user.{k} must be a string")
-    name = params.text(spec.get("name"), f"{prefix}user.name", 120)
-    email = spec.get("email")
-    if email is not None:
-        try:
-            email = users.clean_email(email)
-        except UserError as e:
-            raise ApiError(400, f"{prefix}user.email", str(e)) from e
-    return UserRef(uid, name=name, email=email, attributes=attrs)
-
-
-def _user_from_body(body: dict, create: bool):
+def _user_from_body(body: s.UserRefBody, create: bool):
     """The User row named in the body (created on first sight when `create`)."""
-    ref = _user_ref(body)
+    ref = user_ref(body.user)
     if not create:
         user = users.by_external_id(ref.external_id)
         if user is None:
@@ -150,21 +129,17 @@ def _user_from_body(body: dict, create: bool):
     return user
 
 
-def event_in(metric_key: str, body: dict, idempotency_header: str | None = None, prefix: str = "") -> EventIn:
-    """One event of the API (single or batch) as the pipeline takes it; shape errors name the field."""
-    tz = body.get("tz", (body.get("user") or {}).get("tz") if isinstance(body.get("user"), dict) else None)
-    if tz is not None and not isinstance(tz, str):
-        raise ApiError(400, f"{prefix}tz", "tz must be an IANA timezone name such as 'Europe/London'")
-    idem = body.get("idempotency_key") or idempotency_header
+def event_in(metric_key: str, body: s.EventBody, idempotency_header: str | None = None) -> EventIn:
+    """One event of the API (single or batch) as the pipeline takes it."""
     return EventIn(
         metric_key,
-        _user_ref(body, prefix),
-        body.get("value", 1),
-        tz,
-        body.get("attributes"),
-        idem,
-        body.get("action"),
-        body.get("difficulty"),
+        user_ref(body.user),
+        body.value,
+        body.tz,
+        body.attributes,
+        body.idempotency_key or idempotency_header,
+        body.action,
+        body.difficulty,
     )
 
 
@@ -175,10 +150,25 @@ def _known_user(external_id: str):
     return user
 
 
+@bp.get("/openapi.json")
+@operation("This API's OpenAPI 3.1 document", responses={200: None}, public=True, tag="meta")
+def openapi_json():
+    return current_app.response_class(openapi.spec_json(current_app), mimetype="application/json")
+
+
 @bp.post("/metrics/<key>/event")
+@operation(
+    "Record a metric event",
+    body=s.EventBody,
+    responses={201: s.EventOut, 202: s.EventOut},
+    errors=(404, 409),
+    headers={"Idempotency-Key": "Used when the body has no idempotency_key."},
+)
 @require_api_key
 def metric_event(key: str):
-    body = json_body()
+    """Adds `value` to the player's metric and answers what it changed (201), or the first answer again
+    for a repeated idempotency key (202). The player is created on first sight."""
+    body = s.parse(s.EventBody, json_body())
     result = events.process_batch([event_in(key, body, request.headers.get("Idempotency-Key"))], commit=False)[0]
     if result.error is not None:
         db.session.rollback()  # nothing of the event was written; nor the player, if new
@@ -189,6 +179,7 @@ def metric_event(key: str):
 
 
 @bp.post("/events")
+@operation("Record up to 1,000 events", body=s.BatchBody, responses={200: s.BatchOut})
 @require_api_key
 def batch_events():
     """Up to 1,000 events in one request and one transaction: {"events": [{"metric": key, "user": {...},
@@ -196,32 +187,21 @@ def batch_events():
     result per event, in order: the single endpoint's body plus "status" (201, or 200 for a repeated
     idempotency key), or that event's error ({"status": 4xx, "error": {...}}). A bad event does not sink
     the others; events of one player apply in the order given."""
-    body = json_body()
-    items = body.get("events")
-    if not isinstance(items, list) or not items:
-        raise ApiError(400, "events", f"events must be a non-empty array of at most {events.MAX_BATCH} events")
-    if len(items) > events.MAX_BATCH:
-        raise ApiError(
-            400, "events", f"at most {events.MAX_BATCH} events per request (got {len(items)}); split the batch"
-        )
+    items = s.parse(s.BatchBody, json_body()).events  # a refused event is a BadInput in its place
     results: list = [None] * len(items)
     inputs: list[tuple[int, EventIn]] = []
+    now = achievements_svc.utcnow()
     for i, item in enumerate(items):
-        try:
-            if not isinstance(item, dict):
-                raise ApiError(400, "event", "each event must be an object")
-            metric = item.get("metric")
-            if not isinstance(metric, str) or not metric.strip():
-                raise ApiError(400, "metric", "metric is required: the key of the metric")
-            inputs.append((i, event_in(metric, item)))
-        except ApiError as e:
-            results[i] = {
-                "status": e.status,
-                "error": {"message": e.message, **({"field": e.field} if e.field else {}), **e.extra},
-            }
-        except params.BadInput as e:
-            results[i] = {"status": 400, "error": {"message": str(e), "field": e.field}}
-    for (i, _ev), result in zip(inputs, events.process_batch([ev for _i, ev in inputs], commit=True)):
+        if isinstance(item, params.BadInput):
+            results[i] = {"status": 400, "error": {"message": str(item), "field": item.field}}
+        else:
+            ev = event_in(item.metric, item)
+            # Stamped by its place in the request, a microsecond apart (as if sent one by one), refused
+            # events included: the pipeline would number only the events it is handed.
+            ev.now = now + timedelta(microseconds=i)
+            inputs.append((i, ev))
+    batch = [ev for _i, ev in inputs]
+    for (i, _ev), result in zip(inputs, events.process_batch(batch, now=now, commit=True)):
         results[i] = result.as_json()
     return jsonify({"results": results})
 
@@ -234,18 +214,14 @@ def batch_size() -> int:
 
 
 @bp.post("/users/<external_id>")
+@operation("Create or update a player", body=s.IdentifyBody, responses={200: s.UserOut, 201: s.UserOut}, tag="players")
 @require_api_key
 def identify(external_id: str):
-    body = json_body()
-    attrs = params.attributes(body.get("attributes"), "attributes")
+    body = s.parse(s.IdentifyBody, json_body())
     if len(external_id) > 128:
         raise ApiError(400, "id", "user id must be at most 128 characters")
     user, created = users.identify(
-        external_id,
-        name=_str_field(body, "name", max_len=120),
-        email=_str_field(body, "email"),
-        tz=_str_field(body, "tz", max_len=64),
-        attributes=attrs,
+        external_id, name=body.name, email=body.email, tz=body.tz, attributes=body.attributes
     )
     return jsonify(_user_json(user)), (201 if created else 200)
 
@@ -264,20 +240,19 @@ def _user_json(user) -> dict:
 
 
 @bp.get("/users/<external_id>")
+@operation("A player", responses={200: s.UserOut}, errors=(404,), tag="players")
 @require_api_key
 def get_user(external_id: str):
     return jsonify(_user_json(_known_user(external_id)))
 
 
 @bp.get("/users/<external_id>/streak")
+@operation("A player's streak", query=s.StreakQuery, responses={200: s.StreakOut}, errors=(404,), tag="players")
 @require_api_key
 def user_streak(external_id: str):
     user = _known_user(external_id)
     summary = streaks.summary(user)
-    try:
-        n = params.int_arg(request.args, "history", 14, 0, 1000)
-    except params.BadNumber as e:
-        raise ApiError(400, e.field, f"{e} (periods)") from e
+    n = s.query(s.StreakQuery, request.args).history
     periods = streaks.history(user.id)[-n:] if n else []
     summary["history"] = [
         {
@@ -292,6 +267,7 @@ def user_streak(external_id: str):
 
 
 @bp.get("/users/<external_id>/points/<system_key>")
+@operation("A player's points in one system", responses={200: s.PointsOut}, errors=(404,), tag="players")
 @require_api_key
 def user_points(external_id: str, system_key: str):
     user = _known_user(external_id)
@@ -302,6 +278,7 @@ def user_points(external_id: str, system_key: str):
 
 
 @bp.get("/users/<external_id>/achievements")
+@operation("A player's achievements", responses={200: s.AchievementsOut}, errors=(404,), tag="players")
 @require_api_key
 def user_achievements(external_id: str):
     user = _known_user(external_id)
@@ -312,13 +289,21 @@ def user_achievements(external_id: str):
 
 
 @bp.post("/achievements/<key>/complete")
+@operation(
+    "Award an achievement",
+    body=s.AchievementCompleteBody,
+    responses={201: s.CompleteOut, 202: s.CompleteOut},
+    errors=(404, 409),
+    tag="players",
+)
 @require_api_key
 def complete_achievement(key: str):
-    body = json_body()
+    """201 when awarded now, 202 when the player had it already (nothing changes)."""
+    raw = json_body()
     achievement = achievements_svc.by_key(key)
     if achievement is None:
         raise ApiError(404, "key", f"unknown achievement '{key}'")
-    user = _user_from_body(body, create=True)
+    user = _user_from_body(s.parse(s.AchievementCompleteBody, raw), create=True)
     created, unlocked = achievements_svc.award_via_api(user, achievement)
     pts = points.evaluate_event(
         user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}), None, achievements_svc.utcnow()

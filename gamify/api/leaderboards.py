@@ -13,15 +13,15 @@ from typing import Optional
 
 from flask import jsonify, request
 
-from .. import params
-from ..engine import calendar as cal
 from ..engine import leaderboards as engine
 from ..models import Leaderboard, LeaderboardRun
 from ..services import leaderboards as svc
 from ..services import users
 from . import ApiError, bp, require_api_key
+from . import schemas as s
+from .openapi import operation
 
-MAX_LIMIT = 100
+MAX_LIMIT = s.MAX_LIMIT
 
 
 def _board(key: str) -> Leaderboard:
@@ -29,13 +29,6 @@ def _board(key: str) -> Leaderboard:
     if board is None:
         raise ApiError(404, "key", f"unknown leaderboard '{key}'")
     return board
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    try:
-        return params.int_arg(request.args, name, default, lo, hi)
-    except params.BadNumber as e:
-        raise ApiError(400, e.field, str(e)) from e
 
 
 def _segment_arg(board: Leaderboard) -> str:
@@ -49,30 +42,10 @@ def _segment_arg(board: Leaderboard) -> str:
     return seg
 
 
-def _run_arg(board: Leaderboard) -> Optional[date]:
-    raw = request.args.get("run")
-    if raw is None or raw == "":
-        return None
-    try:
-        day = date.fromisoformat(raw.strip())
-        if len(raw.strip()) != 10:
-            raise ValueError
-    except ValueError:
-        raise ApiError(400, "run", "run must be a date (YYYY-MM-DD): the first day of a past period") from None
-    if not board.repeating:
+def _run_day(board: Leaderboard, day: Optional[date]) -> Optional[date]:
+    if day is not None and not board.repeating:
         raise ApiError(400, "run", "perpetual leaderboards have no runs")
     return day
-
-
-def _tz_arg(default: str = "UTC") -> str:
-    raw = request.args.get("tz")
-    if raw is None or raw == "":
-        return default
-    try:
-        cal.zone(raw)
-    except cal.InvalidTimezone as e:
-        raise ApiError(400, "tz", str(e)) from e
-    return raw
 
 
 def _board_json(board: Leaderboard) -> dict:
@@ -128,20 +101,25 @@ def _archived(board: Leaderboard, day: date, segment: str) -> Optional[Leaderboa
 
 
 @bp.get("/leaderboards")
+@operation("The active leaderboards", responses={200: s.BoardsOut}, tag="leaderboards")
 @require_api_key
 def leaderboards_index():
     return jsonify({"leaderboards": [_board_json(b) for b in svc.active_boards()]})
 
 
 @bp.get("/leaderboards/<key>")
+@operation(
+    "A leaderboard's rankings", query=s.RankingsQuery, responses={200: s.RankingsOut}, errors=(404,), tag="leaderboards"
+)
 @require_api_key
 def leaderboard_rankings(key: str):
     board = _board(key)
     segment = _segment_arg(board)
-    limit = _int_arg("limit", min(board.participant_limit, 25), 1, MAX_LIMIT)
-    offset = _int_arg("offset", 0, 0, 1_000_000)
-    run_day = _run_arg(board)
-    tz = _tz_arg()
+    q = s.query(s.RankingsQuery, request.args)
+    limit = q.limit if q.limit is not None else min(board.participant_limit, 25)
+    offset = q.offset
+    run_day = _run_day(board, q.run)
+    tz = q.tz or "UTC"
     body = {"leaderboard": _board_json(board), "segment": segment, "offset": offset, "limit": limit}
     run = _archived(board, run_day, segment) if run_day else None
     if run is not None:
@@ -165,12 +143,20 @@ def leaderboard_rankings(key: str):
 
 
 @bp.get("/leaderboards/<key>/users/<external_id>")
+@operation(
+    "A player's place on a leaderboard",
+    query=s.PositionQuery,
+    responses={200: s.PositionOut},
+    errors=(404,),
+    tag="leaderboards",
+)
 @require_api_key
 def leaderboard_user(key: str, external_id: str):
     board = _board(key)
     segment = _segment_arg(board)
-    radius = _int_arg("radius", 2, 0, 25)
-    run_day = _run_arg(board)
+    q = s.query(s.PositionQuery, request.args)
+    radius = q.radius
+    run_day = _run_day(board, q.run)
     user = users.by_external_id(external_id)
     if user is None:
         raise ApiError(404, "user_id", f"unknown user '{external_id}'")

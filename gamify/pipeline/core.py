@@ -58,13 +58,10 @@ from .sql import INT, TEXT, Dialect
 
 
 def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
-    value = ev.value
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not -params.MAX_JSON_NUMBER <= value <= params.MAX_JSON_NUMBER
-    ):  # NaN and ±inf fail too
-        raise EventError("value", "value must be a number between -10^15 and 10^15")
+    try:
+        value = params.number(ev.value, "value")
+    except params.BadInput as e:
+        raise EventError(e.field, str(e)) from e
     if ev.tz is not None:
         if not isinstance(ev.tz, str):
             raise EventError("tz", "tz must be an IANA timezone name such as 'Europe/London'")
