@@ -162,7 +162,7 @@ def openapi_json():
     body=s.EventBody,
     responses={201: s.EventOut, 202: s.EventOut},
     errors=(404, 409),
-    headers={"Idempotency-Key": "Used when the body has no idempotency_key."},
+    headers=openapi.IDEMPOTENCY_HEADER,
 )
 @require_api_key
 def metric_event(key: str):

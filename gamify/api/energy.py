@@ -12,7 +12,7 @@ from ..models._common import utcnow
 from ..services import energy
 from . import _known_user, bp, json_body, require_api_key, user_ref
 from . import schemas as s
-from .openapi import operation
+from .openapi import IDEMPOTENCY_HEADER, operation
 
 
 @bp.get("/users/<external_id>/energy")
@@ -157,7 +157,7 @@ def list_actions():
     body=s.ActionBody,
     responses={201: s.EventOut, 202: s.EventOut},
     errors=(404, 409),
-    headers={"Idempotency-Key": "Used when the body has no idempotency_key."},
+    headers=IDEMPOTENCY_HEADER,
 )
 @require_api_key
 def perform_action(key: str):

@@ -21,6 +21,8 @@ from . import schemas
 
 API_PREFIX = "/api/v1"
 SECURITY = [{"ApiKey": []}, {"Bearer": []}]
+# Endpoints that record an event take their idempotency key from the body or this header.
+IDEMPOTENCY_HEADER = {"Idempotency-Key": "Used when the body has no idempotency_key."}
 ERROR_TEXT = {
     400: "Invalid input: `error.field` names what to fix.",
     401: "Missing or invalid API key.",

@@ -215,6 +215,17 @@ def on_signup(user: User, now: Optional[datetime] = None) -> dict:
     return out
 
 
+def _last_award_per_player(trigger_id: int, column) -> dict:
+    """player id -> the latest `column` (award time or local day) of the trigger's awards to them."""
+    return dict(
+        db.session.execute(
+            db.select(PointsAward.user_id, func.max(column))
+            .where(PointsAward.trigger_id == trigger_id)
+            .group_by(PointsAward.user_id)
+        ).all()
+    )
+
+
 def run_time_interval_triggers(now: Optional[datetime] = None) -> int:
     """Scheduled job: award each interval trigger to players whose last award for it is older than
     the interval. Safe to run as often as you like."""
@@ -224,13 +235,7 @@ def run_time_interval_triggers(now: Optional[datetime] = None) -> int:
     for t in snap.triggers_of("time_interval"):
         if not t.interval_hours:
             continue
-        last = dict(
-            db.session.execute(
-                db.select(PointsAward.user_id, func.max(PointsAward.awarded_at))
-                .where(PointsAward.trigger_id == t.id)
-                .group_by(PointsAward.user_id)
-            ).all()
-        )
+        last = _last_award_per_player(t.id, PointsAward.awarded_at)
         for user in db.session.execute(db.select(User).where(User.role == "player")).scalars():
             prev = last.get(user.id)
             if prev is not None and (now - prev).total_seconds() < t.interval_hours * 3600:
@@ -266,13 +271,7 @@ def run_local_midnight_triggers(now: Optional[datetime] = None) -> int:
         ).all()
     )
     for t in triggers:
-        last = dict(
-            db.session.execute(
-                db.select(PointsAward.user_id, func.max(PointsAward.local_date))
-                .where(PointsAward.trigger_id == t.id)
-                .group_by(PointsAward.user_id)
-            ).all()
-        )
+        last = _last_award_per_player(t.id, PointsAward.local_date)
         for user, today in daily.players_due(now, last):
             if cal.local_midnight_utc(today, user.timezone) < created.get(t.id, now):
                 continue  # today's midnight came before the trigger existed
