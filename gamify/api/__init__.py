@@ -16,8 +16,9 @@ from ..services.achievements import AchievementError
 from ..services.events import EventError, EventIn, UserRef
 from ..services.users import UserError
 from . import openapi
-from . import schemas as s
 from .openapi import operation
+from .schemas import events as s
+from .schemas.base import parse, query
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -168,7 +169,7 @@ def openapi_json():
 def metric_event(key: str):
     """Adds `value` to the player's metric and answers what it changed (201), or the first answer again
     for a repeated idempotency key (202). The player is created on first sight."""
-    body = s.parse(s.EventBody, json_body())
+    body = parse(s.EventBody, json_body())
     result = events.process_batch([event_in(key, body, request.headers.get("Idempotency-Key"))], commit=False)[0]
     if result.error is not None:
         db.session.rollback()  # nothing of the event was written; nor the player, if new
@@ -187,7 +188,7 @@ def batch_events():
     result per event, in order: the single endpoint's body plus "status" (201, or 200 for a repeated
     idempotency key), or that event's error ({"status": 4xx, "error": {...}}). A bad event does not sink
     the others; events of one player apply in the order given."""
-    items = s.parse(s.BatchBody, json_body()).events  # a refused event is a BadInput in its place
+    items = parse(s.BatchBody, json_body()).events  # a refused event is a BadInput in its place
     results: list = [None] * len(items)
     inputs: list[tuple[int, EventIn]] = []
     now = achievements_svc.utcnow()
@@ -217,7 +218,7 @@ def batch_size() -> int:
 @operation("Create or update a player", body=s.IdentifyBody, responses={200: s.UserOut, 201: s.UserOut}, tag="players")
 @require_api_key
 def identify(external_id: str):
-    body = s.parse(s.IdentifyBody, json_body())
+    body = parse(s.IdentifyBody, json_body())
     if len(external_id) > 128:
         raise ApiError(400, "id", "user id must be at most 128 characters")
     user, created = users.identify(
@@ -252,7 +253,7 @@ def get_user(external_id: str):
 def user_streak(external_id: str):
     user = _known_user(external_id)
     summary = streaks.summary(user)
-    n = s.query(s.StreakQuery, request.args).history
+    n = query(s.StreakQuery, request.args).history
     periods = streaks.history(user.id)[-n:] if n else []
     summary["history"] = [
         {
@@ -303,7 +304,7 @@ def complete_achievement(key: str):
     achievement = achievements_svc.by_key(key)
     if achievement is None:
         raise ApiError(404, "key", f"unknown achievement '{key}'")
-    user = _user_from_body(s.parse(s.AchievementCompleteBody, raw), create=True)
+    user = _user_from_body(parse(s.AchievementCompleteBody, raw), create=True)
     created, unlocked = achievements_svc.award_via_api(user, achievement)
     pts = points.evaluate_event(
         user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}), None, achievements_svc.utcnow()

@@ -11,8 +11,9 @@ from flask import jsonify, request
 from ..models._common import utcnow
 from ..services import energy
 from . import _known_user, bp, json_body, require_api_key, user_ref
-from . import schemas as s
 from .openapi import IDEMPOTENCY_HEADER, operation
+from .schemas import energy as s
+from .schemas.base import parse, query
 
 
 @bp.get("/users/<external_id>/energy")
@@ -35,7 +36,7 @@ def user_energy(external_id: str):
 @require_api_key
 def user_energy_transactions(external_id: str):
     user = _known_user(external_id)
-    p = energy.history(user, s.query(s.TransactionsQuery, request.args).page)
+    p = energy.history(user, query(s.TransactionsQuery, request.args).page)
     return jsonify(
         {
             "page": p.page,
@@ -51,7 +52,7 @@ def user_energy_transactions(external_id: str):
 @operation("Buy energy with tokens", body=s.RefillBody, responses={200: s.RefillOut}, errors=(404, 409), tag="energy")
 @require_api_key
 def user_energy_refill(external_id: str):
-    body = s.parse(s.RefillBody, json_body())
+    body = parse(s.RefillBody, json_body())
     user = _known_user(external_id)
     result = energy.refill(user, body.tokens)
     return jsonify(result)
@@ -72,7 +73,7 @@ def user_energy_boost(external_id: str, key: str):
 def user_energy_skills(external_id: str):
     raw = json_body()
     user = _known_user(external_id)
-    skills = energy.set_skills(user, s.parse(s.SkillsBody, raw).skills)
+    skills = energy.set_skills(user, parse(s.SkillsBody, raw).skills)
     return jsonify({"skills": skills})
 
 
@@ -80,7 +81,7 @@ def user_energy_skills(external_id: str):
 @operation("Set the premium tier", body=s.TierBody, responses={200: s.TierOut}, errors=(404, 409), tag="energy")
 @require_api_key
 def user_energy_tier(external_id: str):
-    body = s.parse(s.TierBody, json_body())
+    body = parse(s.TierBody, json_body())
     user = _known_user(external_id)
     result = energy.set_premium(user, body.premium)
     return jsonify(result)
@@ -93,7 +94,7 @@ def user_energy_tier(external_id: str):
 @require_api_key
 def user_energy_rest(external_id: str):
     """{"minutes": 30, "reason": "hospital"} or {"until": ISO-8601} or {"minutes": 0} to end it."""
-    body = s.parse(s.RestBody, json_body())
+    body = parse(s.RestBody, json_body())
     until = body.until
     if until is None and body.minutes:
         until = utcnow() + timedelta(minutes=body.minutes)
@@ -106,7 +107,7 @@ def user_energy_rest(external_id: str):
 @operation("Add or take energy", body=s.AdjustBody, responses={200: s.AdjustOut}, errors=(404,), tag="energy")
 @require_api_key
 def user_energy_adjust(external_id: str):
-    body = s.parse(s.AdjustBody, json_body())
+    body = parse(s.AdjustBody, json_body())
     user = _known_user(external_id)
     result = energy.adjust(user, body.amount, body.reason)
     return jsonify(result)
@@ -119,7 +120,7 @@ def list_actions():
     """The action catalogue; with ?user_id= the costs are that player's (skills and boosts applied)."""
     actions = energy.list_actions()
     costs = None
-    uid = s.query(s.ActionsQuery, request.args).user_id
+    uid = query(s.ActionsQuery, request.args).user_id
     if uid:
         costs = energy.action_costs(_known_user(uid), actions)
     else:
@@ -164,7 +165,7 @@ def perform_action(key: str):
     """Body: {"user": {"id": ...}, "difficulty": "hard", "idempotency_key": ...}. Spends the action's energy
     and records its metric event in one transaction: 201 with the event response (plus "energy"), or 409
     with required/available/seconds_until_enough and nothing recorded."""
-    body = s.parse(s.ActionBody, json_body())
+    body = parse(s.ActionBody, json_body())
     idem = body.idempotency_key or request.headers.get("Idempotency-Key")
     action = energy.get_action(key)  # 404 before the user is created
     energy.resolve_difficulty(action, body.difficulty)

@@ -18,10 +18,9 @@ from ..models import Leaderboard, LeaderboardRun
 from ..services import leaderboards as svc
 from ..services import users
 from . import ApiError, bp, require_api_key
-from . import schemas as s
 from .openapi import operation
-
-MAX_LIMIT = s.MAX_LIMIT
+from .schemas import leaderboards as s
+from .schemas.base import query
 
 
 def _board(key: str) -> Leaderboard:
@@ -115,7 +114,7 @@ def leaderboards_index():
 def leaderboard_rankings(key: str):
     board = _board(key)
     segment = _segment_arg(board)
-    q = s.query(s.RankingsQuery, request.args)
+    q = query(s.RankingsQuery, request.args)
     limit = q.limit if q.limit is not None else min(board.participant_limit, 25)
     offset = q.offset
     run_day = _run_day(board, q.run)
@@ -154,7 +153,7 @@ def leaderboard_rankings(key: str):
 def leaderboard_user(key: str, external_id: str):
     board = _board(key)
     segment = _segment_arg(board)
-    q = s.query(s.PositionQuery, request.args)
+    q = query(s.PositionQuery, request.args)
     radius = q.radius
     run_day = _run_day(board, q.run)
     user = users.by_external_id(external_id)

@@ -1,5 +1,5 @@
 """The API's OpenAPI 3.1 document, generated from the routes in the app's url_map and the pydantic models
-each view declares with `@operation(...)` (gamify/api/schemas.py). Nothing here is hand-maintained: a
+each view declares with `@operation(...)` (gamify/api/schemas/). Nothing here is hand-maintained: a
 route without a declaration is listed with no schema (and tests/integration/test_openapi.py fails).
 
 Built once per app, on first use, and cached (the event path never sees it).
@@ -17,7 +17,7 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import schemas
+from .schemas.base import ErrorOut
 
 API_PREFIX = "/api/v1"
 SECURITY = [{"ApiKey": []}, {"Bearer": []}]
@@ -75,7 +75,7 @@ def operation(
 
 
 def _models() -> list[tuple[type[BaseModel], str]]:
-    out: dict[tuple[type[BaseModel], str], None] = {(schemas.ErrorOut, "serialization"): None}
+    out: dict[tuple[type[BaseModel], str], None] = {(ErrorOut, "serialization"): None}
     for op in OPERATIONS.values():
         for m in (op.body, op.query):
             if m is not None:
@@ -150,7 +150,7 @@ def build(app: Flask) -> dict:
             "responses": {
                 str(code): {
                     "description": text,
-                    "content": {"application/json": {"schema": ref[schemas.ErrorOut]}},
+                    "content": {"application/json": {"schema": ref[ErrorOut]}},
                 }
                 for code, text in ERROR_TEXT.items()
             },
