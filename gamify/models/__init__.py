@@ -3,6 +3,7 @@
 from .achievements import Achievement, AchievementCompletion, AchievementProgress  # noqa: F401
 from .backfill import BackfillRun  # noqa: F401
 from .config_version import ConfigVersion  # noqa: F401
+from .cursors import JobCursor  # noqa: F401
 from .energy import (  # noqa: F401
     EnergyAction,
     EnergyBoost,

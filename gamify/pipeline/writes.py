@@ -222,6 +222,7 @@ OPS: dict[str, Op] = {
                 ("related_id", INT),
                 ("metadata", JSON),
                 ("created_at", DATETIME),
+                ("client_ip", TEXT),
             ),
         ),
         Op(
