@@ -362,4 +362,4 @@ def _review(run: Run, state: dict, user_id: int, L, now) -> None:
             "reason": reason,
         },
     )
-    run.emit("energy.flagged", user_id, {"spent": spent, "allowed": allowed}, None, now)
+    run.emit("energy.flagged", user_id, {"kind": "spending", "spent": spent, "allowed": allowed}, None, now)

@@ -9,7 +9,7 @@ from a cursor kept in the database."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Optional
 
 from sqlalchemy import select
@@ -20,6 +20,10 @@ from ...models._common import utcnow
 from .. import outbox
 
 CURSOR = "energy_ledger_audit"
+# Rows younger than this are left for the next run: ids are taken when a row is inserted, not when its
+# transaction commits, so a row with a lower id may still become visible after a higher one. A
+# transaction that stays open longer than this is not expected (requests and jobs take seconds).
+SETTLE = timedelta(minutes=5)
 
 
 def audit_ledger(now: Optional[datetime] = None, batch: int = 5000) -> int:
@@ -45,7 +49,11 @@ def audit_ledger(now: Optional[datetime] = None, batch: int = 5000) -> int:
         .limit(batch)
     ).all()
     opened = 0
+    checked = None
     for row in rows:
+        if row.created_at > now - SETTLE:
+            break  # too young: later rows wait too, so the cursor never passes a row not yet seen
+        checked = row.id
         gap = row.previous_after is not None and row.balance_before - row.previous_after
         if gap and gap > 0 and not _reviewed(row.id):
             db.session.add(
@@ -74,8 +82,8 @@ def audit_ledger(now: Optional[datetime] = None, batch: int = 5000) -> int:
                 },
             )
             opened += 1
-    if rows:
-        cursor.position = rows[-1].id
+    if checked is not None:
+        cursor.position = checked
     db.session.flush()
     return opened
 

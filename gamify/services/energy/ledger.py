@@ -375,7 +375,7 @@ def _review_spending(L: _Locked) -> Optional[EnergyReview]:
         reason=reason,
     )
     db.session.add(review)
-    outbox.emit("energy.flagged", uid, {"spent": spent, "allowed": allowed})
+    outbox.emit("energy.flagged", uid, {"kind": "spending", "spent": spent, "allowed": allowed})
     return review
 
 
