@@ -79,3 +79,29 @@ def test_control_players_see_no_gamification_and_get_no_mail(app, client, db):
         raise AssertionError("a control player's mail was composed")
     except reminders.Skip as skip:
         assert "control group" in skip.reason
+
+
+def test_control_players_get_no_in_app_notifications(app, client, db):
+    """Neither from the event pipeline (an achievement) nor from services outside it (energy full); the
+    bell and the notifications page are gone for them. The other player gets both notices."""
+    from gamify.models import Notification
+    from gamify.services import outbox
+
+    m = f.metric("lessons")
+    f.achievement("first", "metric", metric_id=m.id, threshold=1)
+    user = f.web_player()
+    user.control_group = True
+    other = f.player("other")
+    db.session.commit()
+    headers = {"X-API-Key": f.api_key()}
+    for who in (user.external_id, "other"):
+        r = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": who}}, headers=headers)
+        assert r.status_code == 201 and r.json["achievements"], r.json
+    for uid in (user.id, other.id):
+        outbox.notify(uid, "energy_full", "Your energy is full")
+    db.session.commit()
+    got = db.session.execute(db.select(Notification.user_id, Notification.type).order_by(Notification.id)).all()
+    assert sorted(got) == sorted([(other.id, "achievement"), (other.id, "energy_full")])
+    f.login(client)
+    assert "notif-slot" not in client.get("/settings").get_data(as_text=True)
+    assert "nothing to show on this page" in client.get("/notifications").get_data(as_text=True)
