@@ -105,3 +105,25 @@ def test_control_players_get_no_in_app_notifications(app, client, db):
     f.login(client)
     assert "notif-slot" not in client.get("/settings").get_data(as_text=True)
     assert "nothing to show on this page" in client.get("/notifications").get_data(as_text=True)
+
+
+def test_every_answer_about_a_control_player_says_so(app, client, db):
+    """Each GET route about one player (in the OpenAPI document) answers `control: true` for a control
+    player, and declares it."""
+    m = f.metric("lessons")
+    f.streak({m: 1})
+    f.system("xp")
+    user = f.player("ctl")
+    user.control_group = True
+    db.session.commit()
+    headers = {"X-API-Key": f.api_key()}
+    assert client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "ctl"}}, headers=headers).json["control"]
+    spec = client.get("/api/v1/openapi.json").json
+    paths = [p for p, ops in spec["paths"].items() if "{external_id}" in p and "get" in ops and "{key}" not in p]
+    assert len(paths) >= 5
+    for path in paths:
+        url = path.replace("{external_id}", "ctl").replace("{system_key}", "xp")
+        r = client.get(url, headers=headers)
+        assert r.status_code == 200 and r.json["control"] is True, (url, r.status_code, r.json)
+        schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert {"$ref": "#/components/schemas/ControlFlag"} in schema.get("allOf", [schema]), path
