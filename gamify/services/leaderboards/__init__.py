@@ -51,7 +51,7 @@ from .cli import cli  # noqa: F401
 from .config import create, delete_board, recompute, update_board, validate_config  # noqa: F401
 from .finalise import finalise_due  # noqa: F401
 from .ranking import _slice, my_ranks, participants, position, rankings  # noqa: F401
-from .scores import streak_lost  # noqa: F401
+from .scores import streak_lost, streak_restored  # noqa: F401
 from .store import (  # noqa: F401
     CLOSED_TTL,
     _f,
