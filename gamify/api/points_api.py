@@ -15,6 +15,7 @@ from flask import jsonify, request
 from ..models import PointsSystem
 from ..services import points
 from ..services import points_history as history
+from ..services.day_ranges import day_range
 from . import ApiError, _known_user, bp, cursors, json_body, require_api_key
 from .openapi import IDEMPOTENCY_HEADER, operation
 from .schemas import points as s
@@ -119,7 +120,7 @@ def user_points_daily(external_id: str, system_key: str):
     q = query(s.DailyQuery, request.args)
     user = _known_user(external_id)
     system = _system(system_key)
-    start, end = history.day_range(user, q.from_, q.to)
+    start, end = day_range(user, q.from_, q.to)
     return jsonify(
         {
             "user_id": user.external_id,

@@ -11,13 +11,10 @@ from typing import Optional
 from sqlalchemy import case, func
 
 from .. import params
-from ..engine import calendar as cal
 from ..extensions import db
 from ..models import ROLE_PLAYER, PointsAward, PointsBalance, PointsSystem, User
-from ..models._common import utcnow
 from . import points
-
-MAX_DAYS = 366  # the longest daily summary: a year (leap years included)
+from .day_ranges import MAX_DAYS
 
 
 class PointsConflict(ValueError):
@@ -65,20 +62,6 @@ def awards_before(
 
 
 # ------------------------------------------------------------------------------------------ daily summary
-
-
-def day_range(
-    user: User, start: Optional[date], end: Optional[date], now: Optional[datetime] = None, days: int = 30
-) -> tuple[date, date]:
-    """The range asked for, `days` long where an end is left out: the player's last `days` local days
-    (today included) when both are."""
-    if start is None and end is None:
-        end = cal.local_date(now or utcnow(), user.timezone)
-    if start is None:
-        start = end - timedelta(days=days - 1)
-    if end is None:
-        end = start + timedelta(days=days - 1)
-    return start, end
 
 
 def daily(user: User, system: PointsSystem, start: date, end: date) -> list[dict]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 from pydantic import ConfigDict, Field, model_validator
 
 from ... import params
-from ...services.points_history import MAX_DAYS
+from ...services.day_ranges import MAX_DAYS
 from .base import In, LimitArg, Missing, Out, Whole, _error, checked
 from .events import IdempotencyKey, PointsOut
 
@@ -75,7 +75,9 @@ class AwardBody(In):
     idempotency_key: IdempotencyKey = None
 
 
-class DailyQuery(In):
+class DayRange(In):
+    """`?from=&to=`: a range of the player's local days, at most MAX_DAYS long."""
+
     from_: Annotated[FromDay, Field(alias="from", description="First local day (default: 29 days before `to`).")] = None
     to: Annotated[Day, Field(description="Last local day (default: the player's today).")] = None
 
@@ -87,6 +89,10 @@ class DailyQuery(In):
             if (self.to - self.from_).days >= MAX_DAYS:
                 raise _error(params.BadInput("to", f"the range may span at most {MAX_DAYS} days"))
         return self
+
+
+class DailyQuery(DayRange):
+    pass
 
 
 # ------------------------------------------------------------------------------------------ responses
