@@ -172,6 +172,9 @@ def build(app: Flask) -> dict:
             {"name": "players", "description": "Players, their streaks, points and achievements"},
             {"name": "energy", "description": "Energy, boosts, skills and rest"},
             {"name": "leaderboards", "description": "Rankings"},
+            {"name": "achievements", "description": "Achievements, with a player's progress"},
+            {"name": "points", "description": "Points history, summaries, levels and manual awards"},
+            {"name": "streaks", "description": "Streak freezes and restores"},
             {"name": "meta", "description": "This document"},
         ],
     }
