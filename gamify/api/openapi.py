@@ -26,6 +26,7 @@ IDEMPOTENCY_HEADER = {"Idempotency-Key": "Used when the body has no idempotency_
 ERROR_TEXT = {
     400: "Invalid input: `error.field` names what to fix.",
     401: "Missing or invalid API key.",
+    403: "Not allowed between these players (e.g. a gift to someone who is not a friend).",
     404: "Not found: `error.field` names what (user_id, metric, key, ...).",
     409: "Refused in the current state (not enough energy or tokens, already resting, ...).",
     413: "Request body too large (2 MB).",
@@ -160,6 +161,8 @@ def build(app: Flask) -> dict:
             {"name": "players", "description": "Players, their streaks, points and achievements"},
             {"name": "energy", "description": "Energy, boosts, skills and rest"},
             {"name": "leaderboards", "description": "Rankings"},
+            {"name": "social", "description": "Friends and energy gifts between them"},
+            {"name": "notifications", "description": "A player's in-app inbox and notification preferences"},
             {"name": "meta", "description": "This document"},
         ],
     }
