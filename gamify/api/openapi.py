@@ -38,6 +38,7 @@ CONTROL = {
 ERROR_TEXT = {
     400: "Invalid input: `error.field` names what to fix.",
     401: "Missing or invalid API key.",
+    403: "Not allowed between these players (e.g. a gift to someone who is not a friend).",
     404: "Not found: `error.field` names what (user_id, metric, key, ...).",
     409: "Refused in the current state (not enough energy or tokens, already resting, ...).",
     413: "Request body too large (2 MB).",
@@ -175,6 +176,8 @@ def build(app: Flask) -> dict:
             {"name": "achievements", "description": "Achievements, with a player's progress"},
             {"name": "points", "description": "Points history, summaries, levels and manual awards"},
             {"name": "streaks", "description": "Streak freezes and restores"},
+            {"name": "social", "description": "Friends and energy gifts between them"},
+            {"name": "notifications", "description": "A player's in-app inbox and notification preferences"},
             {"name": "meta", "description": "This document"},
         ],
     }
