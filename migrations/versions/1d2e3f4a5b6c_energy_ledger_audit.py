@@ -1,7 +1,7 @@
 """energy ledger audit: client address on energy transactions, unexplained-increase reviews, job cursors
 
 Revision ID: 1d2e3f4a5b6c
-Revises: 0b78cd90ef12
+Revises: 89e1a8566288
 Create Date: 2026-12-02 00:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1d2e3f4a5b6c"
-down_revision = "0b78cd90ef12"
+down_revision = "89e1a8566288"
 branch_labels = None
 depends_on = None
 
