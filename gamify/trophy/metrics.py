@@ -3,6 +3,7 @@
     POST /trophy/v1/metrics/{key}/event          record an event (Idempotency-Key header): 201, 202 on replay
     GET  /trophy/v1/users/{id}/metrics           the user's total in every metric, with its achievements
     GET  /trophy/v1/users/{id}/metrics/{key}     one metric
+    GET  /trophy/v1/users/{id}/metrics/{key}/event-summary   per day/week/month (services/summaries.py)
 
 The event goes through the event pipeline exactly as /api/v1's does (one transaction: streak,
 achievements, points, leaderboards); this module only reads its result back in Trophy's shape.
@@ -17,11 +18,11 @@ from flask import request
 from ..extensions import db
 from ..models import Achievement, Leaderboard, Metric, MetricTotal, PointsAward, User
 from ..models._common import utcnow
-from ..services import events, streaks, users
+from ..services import events, streaks, summaries, users
 from ..services import leaderboards as lb
 from . import schemas as s
 from . import shapes
-from .base import answer, body, bp, not_found, require_key
+from .base import TrophyError, answer, body, bp, not_found, query, require_key
 from .users import apply_extras, known_user
 
 
@@ -167,3 +168,27 @@ def user_metric(external_id: str, key: str):
     if metric is None:
         raise not_found("metric", key)
     return answer(metric_out(user, metric, _totals(user).get(metric.id, 0.0), shapes.completions_of(user.id)))
+
+
+def check_window(q: s.SummaryQuery) -> None:
+    if q.start_date > q.end_date:
+        raise TrophyError(422, "startDate must not be after endDate")
+    if (q.end_date - q.start_date).days > summaries.MAX_DAYS:
+        raise TrophyError(422, f"the date range must not exceed {summaries.MAX_DAYS} days")
+
+
+def summary_out(points: list) -> list[s.SummaryPointOut]:
+    return [s.SummaryPointOut(date=p.start.isoformat(), total=p.total, change=p.change) for p in points]
+
+
+@bp.get("/users/<external_id>/metrics/<key>/event-summary")
+@require_key
+def metric_event_summary(external_id: str, key: str):
+    """The metric per day, week or month of the user's local calendar: change and total at the end."""
+    user = known_user(external_id)
+    metric = db.session.execute(db.select(Metric).where(Metric.key == key)).scalar_one_or_none()
+    if metric is None:
+        raise not_found("metric", key)
+    q = query(s.SummaryQuery)
+    check_window(q)
+    return answer(summary_out(summaries.metric_summary(user.id, metric.id, q.aggregation, q.start_date, q.end_date)))

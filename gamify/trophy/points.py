@@ -17,10 +17,12 @@ from ..extensions import db
 from ..models import PointsBalance, PointsBoost, PointsSystem, PointsTrigger, User
 from ..models._common import utcnow
 from ..services import points as svc
+from ..services import summaries
 from . import schemas as s
 from . import shapes
 from .achievements import attribute_pairs
 from .base import TrophyError, answer, bp, not_found, query, require_key
+from .metrics import check_window, summary_out
 from .users import known_user
 
 
@@ -58,6 +60,16 @@ def user_boosts(external_id: str, key: str):
     live = {b.id for b in svc.active_boosts(system.id, dict(user.attributes or {}), now)}
     rows = db.session.execute(db.select(PointsBoost).where(PointsBoost.id.in_(live or {-1})).order_by(PointsBoost.id))
     return answer([shapes.boost_out(b, now) for b in rows.scalars()])
+
+
+@bp.get("/users/<external_id>/points/<key>/event-summary")
+@require_key
+def user_points_summary(external_id: str, key: str):
+    user = known_user(external_id)
+    system = known_system(key)
+    q = query(s.SummaryQuery)
+    check_window(q)
+    return answer(summary_out(summaries.points_summary(user.id, system.id, q.aggregation, q.start_date, q.end_date)))
 
 
 @bp.get("/points/<key>")
