@@ -58,9 +58,9 @@ def test_idempotency_key_replays_with_202_and_changes_nothing(sdk, world, db):
 
 
 def test_a_second_player_sees_the_first_ones_score_as_threshold(sdk, world, db):
-    sdk.metrics.event("words", user=UpsertedUser(id="a"), value=5)
-    ev = sdk.metrics.event("words", user=UpsertedUser(id="b"), value=2)
-    assert (ev.leaderboards["words-all"].rank, ev.total) == (2, 2)
+    sdk.metrics.event("words", user=UpsertedUser(id="a", attributes={"city": "London"}), value=5)
+    ev = sdk.metrics.event("words", user=UpsertedUser(id="b", attributes={"city": "Paris"}), value=2)
+    assert (ev.leaderboards["words-all"].rank, ev.total) == (2, 2)  # the whole board's rank (1st in Paris)
     overtake = sdk.metrics.event("words", user=UpsertedUser(id="b"), value=4)
     assert (overtake.leaderboards["words-all"].rank, overtake.leaderboards["words-all"].previous_rank) == (1, 2)
 
