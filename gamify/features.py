@@ -8,9 +8,15 @@ from .admin.energy import bp as admin_energy_bp
 from .admin.jobs import bp as admin_jobs_bp
 from .admin.leaderboards import bp as admin_leaderboards_bp
 from .admin.webhooks import bp as admin_webhooks_bp
+from .api import achievements as _api_achievements  # noqa: F401  (achievement progress and details routes)
 from .api import bp as api_bp
 from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
+from .api import leaderboard_history as _api_lb_history  # noqa: F401  (past runs, rank history)
 from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
+from .api import notifications as _api_notifications  # noqa: F401  (inbox and preferences, before api_bp)
+from .api import points_api as _api_points  # noqa: F401  (points history, daily, levels, manual awards)
+from .api import social as _api_social  # noqa: F401  (gifts and friends, before api_bp is registered)
+from .api import streaks_api as _api_streaks  # noqa: F401  (freeze grants, restore a lost streak)
 from .api.docs import bp as api_docs_bp
 from .pipeline import achievements, base, energy, leaderboards, points, streaks
 from .services import leaderboards as _leaderboards

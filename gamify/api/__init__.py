@@ -155,7 +155,23 @@ def _known_user(external_id: str):
     user = users.by_external_id(external_id)
     if user is None:
         raise ApiError(404, "user_id", f"unknown user '{external_id}'")
+    g.api_player_control = bool(user.control_group)  # for _say_control, read now (a view may delete the user)
     return user
+
+
+@bp.after_request
+def _say_control(response):
+    """Every successful answer about one player (a route with <external_id> that found them) says whether
+    they are in the control group, so the host app can hide its own gamification for them. Declared in
+    the OpenAPI document for those routes (openapi.CONTROL)."""
+    control = g.pop("api_player_control", None)
+    if control is None or response.status_code >= 300 or response.mimetype != "application/json":
+        return response
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and "control" not in body:
+        body["control"] = control
+        response.set_data(current_app.json.dumps(body))
+    return response
 
 
 @bp.get("/openapi.json")

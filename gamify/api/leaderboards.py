@@ -16,8 +16,7 @@ from flask import jsonify, request
 from ..engine import leaderboards as engine
 from ..models import Leaderboard, LeaderboardRun
 from ..services import leaderboards as svc
-from ..services import users
-from . import ApiError, bp, require_api_key
+from . import ApiError, _known_user, bp, require_api_key
 from .openapi import operation
 from .schemas import leaderboards as s
 from .schemas.base import query
@@ -140,9 +139,7 @@ def leaderboard_user(key: str, external_id: str):
     q = query(s.PositionQuery, request.args)
     radius = q.radius
     run_day = _run_day(board, q.run)
-    user = users.by_external_id(external_id)
-    if user is None:
-        raise ApiError(404, "user_id", f"unknown user '{external_id}'")
+    user = _known_user(external_id)
     body = {"leaderboard": board.key, "segment": segment, "user_id": user.external_id, "name": user.name}
     run = _archived(board, run_day, segment) if run_day else None
     if run is not None:

@@ -72,7 +72,11 @@ def are_friends(a_id: int, b_id: int) -> bool:
 
 def request(user: User, query: str) -> tuple[Friendship, str]:
     """Ask someone to be friends. If they already asked you, this accepts. Returns (row, message)."""
-    other = find_player(query)
+    return request_to(user, find_player(query))
+
+
+def request_to(user: User, other: User) -> tuple[Friendship, str]:
+    """`request` for a player already found (the API names them by the host app's id)."""
     if other.id == user.id:
         raise FriendError("You can't add yourself as a friend.")
     existing = _pair(user.id, other.id)
@@ -91,25 +95,36 @@ def request(user: User, query: str) -> tuple[Friendship, str]:
     return row, f"Friend request sent to {other.name}."
 
 
-def _incoming_row(user: User, friendship_id: int) -> Friendship:
-    row = db.session.get(Friendship, friendship_id)
+def _accept(user: User, row: Optional[Friendship]) -> Friendship:
     if row is None or row.addressee_id != user.id or row.status != "pending":
         raise FriendError("That friend request is not waiting for you.", 404)
-    return row
-
-
-def accept(user: User, friendship_id: int) -> Friendship:
-    row = _incoming_row(user, friendship_id)
     row.status, row.responded_at = "accepted", utcnow()
     return row
 
 
-def decline(user: User, friendship_id: int) -> None:
-    """Decline an incoming request, or cancel one you sent."""
-    row = db.session.get(Friendship, friendship_id)
+def accept(user: User, friendship_id: int) -> Friendship:
+    return _accept(user, db.session.get(Friendship, friendship_id))
+
+
+def accept_from(user: User, other: User) -> Friendship:
+    """Accept `other`'s request (the API names the pair, not the row)."""
+    return _accept(user, _pair(user.id, other.id))
+
+
+def _decline(user: User, row: Optional[Friendship]) -> None:
     if row is None or row.status != "pending" or user.id not in (row.requester_id, row.addressee_id):
         raise FriendError("That friend request no longer exists.", 404)
     db.session.delete(row)
+
+
+def decline(user: User, friendship_id: int) -> None:
+    """Decline an incoming request, or cancel one you sent."""
+    _decline(user, db.session.get(Friendship, friendship_id))
+
+
+def decline_with(user: User, other: User) -> None:
+    """Decline `other`'s request, or cancel the one you sent them."""
+    _decline(user, _pair(user.id, other.id))
 
 
 def remove(user: User, other_id: int) -> None:
@@ -120,6 +135,11 @@ def remove(user: User, other_id: int) -> None:
 
 
 def friends(user: User) -> list[User]:
+    return [other for other, _row in friendships(user)]
+
+
+def friendships(user: User) -> list[tuple[User, Friendship]]:
+    """The player's friends with the row that made them friends, by name."""
     rows = db.session.execute(
         db.select(Friendship).where(
             Friendship.status == "accepted", or_(Friendship.requester_id == user.id, Friendship.addressee_id == user.id)
@@ -130,8 +150,8 @@ def friends(user: User) -> list[User]:
         other = r.other(user.id)
         if other.id not in seen:
             seen.add(other.id)
-            out.append(other)
-    return sorted(out, key=lambda u: u.name.lower())
+            out.append((other, r))
+    return sorted(out, key=lambda pair: pair[0].name.lower())
 
 
 def incoming(user: User) -> list[Friendship]:

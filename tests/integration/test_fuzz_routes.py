@@ -121,6 +121,11 @@ JSON_FIELDS = [
     "events",
     "metric",
     "minutes",
+    "recipient",
+    "message",
+    "friend",
+    "preferences",
+    "users",
 ]
 QUERY_FIELDS = [
     "page",
@@ -138,6 +143,9 @@ QUERY_FIELDS = [
     "days",
     "view",
     "type",
+    "box",
+    "cursor",
+    "unread",
 ]
 SKIP = {"static"}
 
@@ -169,8 +177,9 @@ class Site:
                 if r.endpoint not in SKIP
                 for m in sorted((r.methods or set()) - {"HEAD", "OPTIONS"})
             ),
+            # Destructive routes last (an erased player or a logged-out session would starve the rest).
             key=lambda rm: (
-                "delete" in rm[0].rule or "remove" in rm[0].rule or "logout" in rm[0].rule,
+                "delete" in rm[0].rule or "remove" in rm[0].rule or "logout" in rm[0].rule or rm[1] == "DELETE",
                 rm[0].rule,
                 rm[1],
             ),

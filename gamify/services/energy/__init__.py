@@ -5,16 +5,18 @@ notifications and the anti-cheat review. Services write in the caller's transact
 Public API (other teams):
   status(user, now=None) -> dict                 what the bar, the pages and the API show
   spend(user, amount, ...) / perform_action(...)  spend energy (actions go through events.process_event)
-  refill(user, tokens) / apply_boost(user, key) / send_gift(...) / accept_gift(...)
+  refill(user, tokens) / apply_boost(user, key) / send_gift(...) / accept_gift(...) / decline_gift(...)
   expire_gifts(now) -> int                        run hourly by gamify.jobs.expire_gifts (idempotent)
   actions on events: gamify/pipeline/energy.py (the spend inside the event's transaction)
 
 By concern: `catalogue` (settings, actions, boosts shop, tokens), `ledger` (the locked state, spending
 and crediting, anti-cheat), `status` (what pages and the API show), `operations` (actions, refills,
-boosts, tier, skills, rest, adjustments), `gifts`. Everything callers use is imported here.
+boosts, tier, skills, rest, adjustments), `gifts`, `audit` (energy that rose with no ledger row).
+Everything callers use is imported here.
 """
 
 # The package's interface (and, underscored, what the event pipeline and tests reach into).
+from .audit import audit_ledger  # noqa: F401
 from .catalogue import (  # noqa: F401
     INFLOW_TYPES,
     SPEND_TYPES,
@@ -39,7 +41,20 @@ from .catalogue import (  # noqa: F401
     token_system,
     update_settings,
 )
-from .gifts import accept_gift, expire_gifts, gift_limits, pending_gifts, send_gift, sent_gifts  # noqa: F401
+from .gifts import (  # noqa: F401
+    GIFT_BOXES,
+    GIFT_STATUSES,
+    accept_gift,
+    decline_gift,
+    expire_gifts,
+    gift_limits,
+    gift_page,
+    gift_status,
+    pending_gifts,
+    return_unanswered_gifts,
+    send_gift,
+    sent_gifts,
+)
 from .ledger import (  # noqa: F401
     _after_write,
     _env,

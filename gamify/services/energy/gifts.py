@@ -1,12 +1,12 @@
 """Energy gifts between friends: daily limits in the sender's local day, sending (spent at once),
-accepting, and expiry of gifts nobody accepted."""
+accepting or declining (refunded), listing, and expiry of gifts nobody accepted."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ...engine import calendar as cal
@@ -193,6 +193,80 @@ def accept_gift(user: User, gift_id: int, now: Optional[datetime] = None) -> dic
     return {"gift_id": gift.id, "amount": gift.amount, "credited": credited, "current": L.row.current, "max": L.max}
 
 
+def decline_gift(user: User, gift_id: int, now: Optional[datetime] = None) -> EnergyGift:
+    """The recipient refuses a pending gift: it becomes "declined" and its energy goes back to the sender
+    at once. The energy specs describe sending, accepting and expiring only; a refusal returns the
+    energy because nobody will ever have it otherwise (uncapped, as an expiry refund: it was the
+    sender's). The gift still counts against both daily limits, as any gift sent."""
+    now = _now(now)
+    gift = db.session.get(EnergyGift, gift_id)
+    if gift is None or gift.recipient_id != user.id:
+        raise EnergyError("gift", "Gift not found.", 404)
+    _lock_users([gift.sender_id, user.id])
+    db.session.refresh(gift)
+    if gift.status != "pending":
+        raise EnergyError("gift", f"This gift was already {gift.status}.", 409)
+    if gift.expires_at <= now:
+        raise EnergyError("gift", "This gift has expired.", 409)
+    res = db.session.execute(
+        update(EnergyGift)
+        .where(EnergyGift.id == gift.id, EnergyGift.status == "pending")
+        .values(status="declined", resolved_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        raise EnergyError("gift", "This gift is no longer pending.", 409)
+    db.session.refresh(gift)
+    _refund(gift, "gift declined", now)
+    outbox.notify(
+        gift.sender_id,
+        "gift",
+        f"{user.name} declined your gift",
+        f"The {gift.amount} energy you sent is back in your bar.",
+        link="/energy#gifts",
+    )
+    return gift
+
+
+GIFT_BOXES = ("received", "sent")
+GIFT_STATUSES = ("pending", "accepted", "declined", "expired")
+
+
+def gift_status(gift: EnergyGift, now: Optional[datetime] = None) -> str:
+    """What a gift is now: a pending gift past its expiry is expired, even before the job marks it."""
+    if gift.status == "pending" and gift.expires_at <= _now(now):
+        return "expired"
+    return gift.status
+
+
+def gift_page(
+    user: User,
+    box: str,
+    status: Optional[str] = None,
+    before: Optional[tuple[datetime, int]] = None,
+    limit: int = 20,
+    now: Optional[datetime] = None,
+) -> list[EnergyGift]:
+    """The player's received or sent gifts, newest first, after `before` (a (created_at, id) cursor),
+    optionally only those with `status` as `gift_status` tells it."""
+    now = _now(now)
+    side = EnergyGift.recipient_id if box == "received" else EnergyGift.sender_id
+    stmt = db.select(EnergyGift).where(side == user.id)
+    if status == "pending":
+        stmt = stmt.where(EnergyGift.status == "pending", EnergyGift.expires_at > now)
+    elif status == "expired":
+        stmt = stmt.where(
+            or_(EnergyGift.status == "expired", (EnergyGift.status == "pending") & (EnergyGift.expires_at <= now))
+        )
+    elif status is not None:
+        stmt = stmt.where(EnergyGift.status == status)
+    if before is not None:
+        at, gid = before
+        stmt = stmt.where(or_(EnergyGift.created_at < at, (EnergyGift.created_at == at) & (EnergyGift.id < gid)))
+    stmt = stmt.order_by(EnergyGift.created_at.desc(), EnergyGift.id.desc()).limit(limit)
+    return list(db.session.execute(stmt).scalars())
+
+
 def expire_gifts(now: Optional[datetime] = None) -> int:
     """Mark pending gifts past their expiry as expired (refunding senders when the settings say so).
     Idempotent and safe to run concurrently: each gift flips pending -> expired exactly once."""
@@ -221,18 +295,39 @@ def expire_gifts(now: Optional[datetime] = None) -> int:
         gift = db.session.get(EnergyGift, gid)
         db.session.refresh(gift)
         if s.refund_expired_gifts:
-            sender = db.session.get(User, gift.sender_id)
-            L = _lock(sender, now)
-            # Not capped: the energy was the sender's, so nothing is lost even if they are full now.
-            _credit(
-                L,
-                gift.amount,
-                "gift_refund",
-                cap=False,
-                related_type="gift",
-                related_id=gift.id,
-                meta={"reason": "gift expired", "amount": gift.amount},
-            )
-            gift.refunded = True
-            _after_write(L, added_by_player=True)
+            _refund(gift, "gift expired", now)
     return count
+
+
+def _refund(gift: EnergyGift, reason: str, now: datetime) -> None:
+    """The gift's energy back to its sender (the caller holds the users' locks, in id order). Not capped:
+    the energy was the sender's, so nothing is lost even if they are full now."""
+    L = _lock(db.session.get(User, gift.sender_id), now)
+    _credit(
+        L,
+        gift.amount,
+        "gift_refund",
+        cap=False,
+        related_type="gift",
+        related_id=gift.id,
+        meta={"reason": reason, "amount": gift.amount},
+    )
+    gift.refunded = True
+    _after_write(L, added_by_player=True)
+
+
+def return_unanswered_gifts(user: User, now: Optional[datetime] = None) -> int:
+    """Before a player's erasure: the gifts still waiting for them go back to their senders (quietly: no
+    notification names the erased player). The caller holds the locks of the player and the senders."""
+    now = _now(now)
+    gifts = list(
+        db.session.execute(
+            db.select(EnergyGift)
+            .where(EnergyGift.recipient_id == user.id, EnergyGift.status == "pending", EnergyGift.expires_at > now)
+            .order_by(EnergyGift.id)
+        ).scalars()
+    )
+    for gift in gifts:
+        gift.status, gift.resolved_at = "declined", now
+        _refund(gift, "recipient erased", now)
+    return len(gifts)
