@@ -1,20 +1,24 @@
-"""A player's metric and points over time: per day, week (ISO, Monday first) or month of their local
-calendar, the change in each period and the running total at its end, from the ledgers (metric events
-carry the player's local date, points awards too). Whole periods only: a window that starts or ends
-inside a week or month is widened to it, so every change covers its whole period."""
+"""A player's metric and points over time by day, week (ISO, Monday first) or month of their local
+calendar: the change in each period and the running total at its end. Whole periods only: a window that
+starts or ends inside a week or month is widened to it, so every change covers its whole period.
+
+Days come from the ledgers: metric events carry the player's local date (summed here), points per day
+are points_history.daily's (the one daily points summary, also behind /api/v1)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import func
 
 from ..engine import calendar as cal
 from ..extensions import db
-from ..models import MetricEvent, PointsAward
+from ..models import MetricEvent, PointsSystem, User
+from . import points_history
+from .day_ranges import MAX_DAYS as DAILY_MAX_DAYS
 
-MAX_DAYS = 400
+MAX_DAYS = 400  # the longest window asked for (Trophy's limit)
 
 
 class SummaryPoint(NamedTuple):
@@ -23,35 +27,59 @@ class SummaryPoint(NamedTuple):
     change: float  # what the period added
 
 
-def _buckets(frequency: str, first: date, last: date, base: float, by_day: dict[date, float]) -> list[SummaryPoint]:
-    out, total = [], base
-    start = cal.period_start(frequency, first)
-    while start <= last:
-        end = cal.period_end(frequency, start)
-        change = sum(v for d, v in by_day.items() if start <= d <= end)
-        total += change
-        out.append(SummaryPoint(start, total, change))
-        start = cal.next_period_start(frequency, start)
+def window(frequency: str, first: date, last: date) -> tuple[date, date]:
+    """The whole periods covering first..last: (first day of the first, last day of the last)."""
+    return cal.period_start(frequency, first), cal.period_end(frequency, cal.period_start(frequency, last))
+
+
+def by_period(frequency: str, days: list[tuple[date, float, float]]) -> list[SummaryPoint]:
+    """Consecutive (day, change, total at its end) rows, oldest first, summed per period."""
+    out: list[SummaryPoint] = []
+    for day, change, total in days:
+        start = cal.period_start(frequency, day)
+        if out and out[-1].start == start:
+            out[-1] = SummaryPoint(start, total, out[-1].change + change)
+        else:
+            out.append(SummaryPoint(start, total, change))
     return out
-
-
-def _series(column, day_column, where: tuple, frequency: str, first: date, last: date) -> list[SummaryPoint]:
-    lo = cal.period_start(frequency, first)
-    hi = cal.period_end(frequency, cal.period_start(frequency, last))
-    base = db.session.execute(db.select(func.coalesce(func.sum(column), 0)).where(*where, day_column < lo)).scalar_one()
-    rows = db.session.execute(
-        db.select(day_column, func.sum(column)).where(*where, day_column >= lo, day_column <= hi).group_by(day_column)
-    ).all()
-    return _buckets(frequency, lo, hi, float(base), {d: float(v) for d, v in rows})
 
 
 def metric_summary(user_id: int, metric_id: int, frequency: str, first: date, last: date) -> list[SummaryPoint]:
     """The player's metric per period from `first` to `last` (local dates)."""
-    where = (MetricEvent.user_id == user_id, MetricEvent.metric_id == metric_id)
-    return _series(MetricEvent.value, MetricEvent.local_date, where, frequency, first, last)
+    lo, hi = window(frequency, first, last)
+    mine = (MetricEvent.user_id == user_id, MetricEvent.metric_id == metric_id)
+    total = float(
+        db.session.execute(
+            db.select(func.coalesce(func.sum(MetricEvent.value), 0)).where(*mine, MetricEvent.local_date < lo)
+        ).scalar_one()
+    )
+    changes = dict(
+        db.session.execute(
+            db.select(MetricEvent.local_date, func.sum(MetricEvent.value))
+            .where(*mine, MetricEvent.local_date >= lo, MetricEvent.local_date <= hi)
+            .group_by(MetricEvent.local_date)
+        ).all()
+    )
+    days = []
+    day = lo
+    while day <= hi:
+        change = float(changes.get(day, 0.0))
+        total += change
+        days.append((day, change, total))
+        day += timedelta(days=1)
+    return by_period(frequency, days)
 
 
-def points_summary(user_id: int, system_id: int, frequency: str, first: date, last: date) -> list[SummaryPoint]:
-    """The player's balance in a points system per period (every change of a balance is an award row)."""
-    where = (PointsAward.user_id == user_id, PointsAward.system_id == system_id)
-    return _series(PointsAward.amount, PointsAward.local_date, where, frequency, first, last)
+def points_summary(user: User, system: PointsSystem, frequency: str, first: date, last: date) -> list[SummaryPoint]:
+    """The player's balance in a points system per period (from points_history.daily, a year at a time)."""
+    lo, hi = window(frequency, first, last)
+    days = []
+    start = lo
+    while start <= hi:
+        end = min(hi, start + timedelta(days=DAILY_MAX_DAYS - 1))
+        days += [
+            (date.fromisoformat(d["date"]), float(d["net"]), float(d["balance"]))
+            for d in points_history.daily(user, system, start, end)
+        ]
+        start = end + timedelta(days=1)
+    return by_period(frequency, days)

@@ -10,9 +10,10 @@ the same services /api/v1 uses. Trophy has no time-zone parameter: the current p
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta
 from typing import Optional
 
+from ..engine import calendar as cal
 from ..extensions import db
 from ..models import Leaderboard, LeaderboardRankChange, User
 from ..models._common import utcnow
@@ -131,41 +132,48 @@ def user_leaderboard(external_id: str, key: str):
             **shapes.board_fields(board),
             rank=rank,
             value=shapes.board_value(value),
-            history=_history(board, period, user, q.num_events),
+            history=_history(board, period, run, user, q.num_events, utcnow()),
         )
     )
 
 
-def _history(board: Leaderboard, period: str, user: User, days: int) -> list[s.LeaderboardEventOut]:
-    """The user's rank per day (UTC) on which it changed, the last `days` such days, oldest first:
-    the rank before the day's first change and after its last. gamify records ranks, not the value at
-    each change: values are null here (docs/trophy-compat.md)."""
+def _history(board: Leaderboard, period: str, run, user: User, days: int, now: datetime) -> list[s.LeaderboardEventOut]:
+    """The user's whole-board rank on each of their local days with a change, over the last `days` days
+    (of the run, for a past one), oldest first: from services.leaderboards.rank_history (the rank at the
+    end of the day), with the rank before it (the previous day's, or the last change before the window).
+    gamify records ranks, not the value at each change: values are null (docs/trophy-compat.md)."""
     if days <= 0:
         return []
-    changes = db.session.execute(
-        db.select(LeaderboardRankChange)
+    end = cal.local_date(now, user.timezone)
+    if run is not None:
+        end = min(end, run.period_end)
+    start = end - timedelta(days=days - 1)
+    found = svc.rank_history(board, user, start, end, segment=svc.GLOBAL)
+    entries = [e for e in (found[0]["days"] if found else []) if e["period"] == period]
+    before = db.session.execute(
+        db.select(LeaderboardRankChange.new_rank)
         .where(
             LeaderboardRankChange.leaderboard_id == board.id,
             LeaderboardRankChange.period == period,
             LeaderboardRankChange.segment == svc.GLOBAL,
             LeaderboardRankChange.user_id == user.id,
+            LeaderboardRankChange.occurred_at < cal.local_midnight_utc(start, user.timezone),
         )
-        .order_by(LeaderboardRankChange.occurred_at, LeaderboardRankChange.id)
-    ).scalars()
-    by_day: dict[date, list] = {}
-    for c in changes:
-        by_day.setdefault(c.occurred_at.astimezone(timezone.utc).date(), []).append(c)
+        .order_by(LeaderboardRankChange.occurred_at.desc(), LeaderboardRankChange.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     out = []
-    for day in sorted(by_day)[-days:]:
-        first, last = by_day[day][0], by_day[day][-1]
+    for e in entries:
+        day = date.fromisoformat(e["date"])
         out.append(
             s.LeaderboardEventOut(
-                date=day.isoformat(),
-                timestamp=ts(datetime(day.year, day.month, day.day, tzinfo=timezone.utc)),
-                previous_rank=first.previous_rank,
-                rank=last.new_rank,
+                date=e["date"],
+                timestamp=ts(cal.local_midnight_utc(day, user.timezone)),
+                previous_rank=before,
+                rank=e["rank"],
                 previous_value=None,
                 value=None,
             )
         )
+        before = e["rank"]
     return out

@@ -69,7 +69,7 @@ def user_points_summary(external_id: str, key: str):
     system = known_system(key)
     q = query(s.SummaryQuery)
     check_window(q)
-    return answer(summary_out(summaries.points_summary(user.id, system.id, q.aggregation, q.start_date, q.end_date)))
+    return answer(summary_out(summaries.points_summary(user, system, q.aggregation, q.start_date, q.end_date)))
 
 
 @bp.get("/points/<key>")
