@@ -17,7 +17,7 @@ from ..extensions import db
 from ..models import PointsBalance, PointsBoost, PointsSystem, PointsTrigger, User
 from ..models._common import utcnow
 from ..services import points as svc
-from ..services import summaries
+from ..services import points_history, summaries
 from . import schemas as s
 from . import shapes
 from .achievements import attribute_pairs
@@ -112,14 +112,8 @@ def level_summary(key: str):
     levels = list(system.levels)
     if not levels:
         raise TrophyError(422, f"points system '{key}' has no levels")
-    counts = dict(
-        db.session.execute(
-            db.select(PointsBalance.level_id, db.func.count())
-            .where(PointsBalance.system_id == system.id, PointsBalance.level_id.is_not(None))
-            .group_by(PointsBalance.level_id)
-        ).all()
-    )
-    return answer([s.LevelCountOut(level=shapes.level_out(lv), users=counts.get(lv.id, 0)) for lv in levels])
+    counts = {lv["key"]: lv["players"] for lv in points_history.level_summary(system)["levels"]}
+    return answer([s.LevelCountOut(level=shapes.level_out(lv), users=counts.get(lv.key, 0)) for lv in levels])
 
 
 def ranges(balances: list[int], players: int) -> list[s.PointsRangeOut]:
