@@ -7,5 +7,5 @@ points, leaderboards. `base` holds the blueprint, the key check and Trophy's err
 request and response models (camelCase on the wire); `shapes` maps gamify's rows to Trophy's shapes.
 """
 
-from . import achievements, leaderboards, metrics, points, streaks, users  # noqa: F401  (routes attach to bp)
+from . import achievements, leaderboards, metrics, points, streaks, users, wrapped  # noqa: F401  (routes attach)
 from .base import bp  # noqa: F401
