@@ -181,7 +181,13 @@ def test_freeze_grants_stop_at_the_maximum(client, headers, db):
     client.post("/api/v1/users/u1", json={}, headers=headers)
     r = client.post("/api/v1/users/u1/streak/freezes", json={"amount": 2, "reason": "ticket 1"}, headers=headers)
     body = api_contract.check(spec, r, FREEZES, "post")
-    assert r.status_code == 201 and body == {"granted": 2, "requested": 2, "freezes": 2, "max_freezes": 3}
+    assert r.status_code == 201 and body == {
+        "granted": 2,
+        "requested": 2,
+        "freezes": 2,
+        "max_freezes": 3,
+        "control": False,
+    }
     r = client.post("/api/v1/users/u1/streak/freezes", json={"amount": 2, "reason": "ticket 2"}, headers=headers)
     assert r.status_code == 201 and (r.json["granted"], r.json["freezes"]) == (1, 3)
     r = client.post("/api/v1/users/u1/streak/freezes", json={"reason": "ticket 3"}, headers=headers)
