@@ -14,6 +14,7 @@ from ..models._common import utcnow
 from ..services import streaks
 from ..services import wrapped as svc
 from . import schemas as s
+from . import schemas_wrapped as w
 from . import shapes
 from .base import TrophyError, answer, bp, query, require_key
 from .users import known_user
@@ -31,20 +32,20 @@ def user_wrapped(external_id: str):
         raise TrophyError(422, f"year must be at most {this_year}")
     review = svc.year_in_review(user, year, now)
     names = _Names()
-    activity = s.WrappedActivityOut(
+    activity = w.WrappedActivityOut(
         days_active=review.days_active,
         weeks_active=review.weeks_active,
         months_active=review.months_active,
-        most_active_day=s.WrappedDayOut(**_period(review.day, names, now), date=review.day.start.isoformat()),
-        most_active_week=s.WrappedWeekOut(
+        most_active_day=w.WrappedDayOut(**_period(review.day, names, now), date=review.day.start.isoformat()),
+        most_active_week=w.WrappedWeekOut(
             **_period(review.week, names, now), start=review.week.start.isoformat(), end=review.week.end.isoformat()
         ),
-        most_active_month=s.WrappedMonthOut(**_period(review.month, names, now), month=review.month.start.month - 1),
-        entire_year=s.WrappedYearOut(
+        most_active_month=w.WrappedMonthOut(**_period(review.month, names, now), month=review.month.start.month - 1),
+        entire_year=w.WrappedYearOut(
             **_period(review.entire_year, names, now), longest_streak=_streak(review.longest_streak)
         ),
     )
-    return answer(s.WrappedOut(user=shapes.user_out(user), activity=activity))
+    return answer(w.WrappedOut(user=shapes.user_out(user), activity=activity))
 
 
 class _Names:
@@ -71,21 +72,21 @@ def _period(p: svc.Period, names: _Names, now: datetime) -> dict:
     for metric_id, c in p.metrics.items():
         m = names.metrics[metric_id]
         by_attribute = {
-            key: {value: s.WrappedAttributeOut(**_change(m.name, m.unit, a)) for value, a in values.items()}
+            key: {value: w.WrappedAttributeOut(**_change(m.name, m.unit, a)) for value, a in values.items()}
             for key, values in p.by_attribute.get(metric_id, {}).items()
         }
-        metrics[m.key] = s.WrappedMetricOut(**_change(m.name, m.unit, c), by_attribute=by_attribute)
+        metrics[m.key] = w.WrappedMetricOut(**_change(m.name, m.unit, c), by_attribute=by_attribute)
     points = {}
     for system_id, c in p.points.items():
         system = names.systems[system_id]
         fields = _change(system.name, None, c)
         del fields["units"]
-        points[system.key] = s.WrappedPointsOut(**fields)
+        points[system.key] = w.WrappedPointsOut(**fields)
     boards = {}
     for board_id, rank in p.best_ranks.items():
         board = names.boards.get(board_id)
         if board is not None:  # the best rank reached; gamify keeps no value with each rank change
-            boards[board.key] = s.UserBoardOut(**shapes.board_fields(board, now), rank=rank, value=None)
+            boards[board.key] = w.UserBoardOut(**shapes.board_fields(board, now), rank=rank, value=None)
     return {
         "metrics": metrics,
         "points": points,
@@ -94,8 +95,8 @@ def _period(p: svc.Period, names: _Names, now: datetime) -> dict:
     }
 
 
-def _streak(longest: svc.LongestStreak) -> s.WrappedStreakOut:
-    return s.WrappedStreakOut(
+def _streak(longest: svc.LongestStreak) -> w.WrappedStreakOut:
+    return w.WrappedStreakOut(
         length=longest.length,
         frequency=shapes.streak_frequency(streaks.current_rules()),
         period_start=longest.period_start.isoformat() if longest.period_start else None,
