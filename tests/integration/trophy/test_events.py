@@ -111,3 +111,8 @@ def test_errors_have_trophys_status_and_shape(sdk, world, http):
     assert empty.value.body["error"].startswith("user.id must be")
     with pytest.raises(UnprocessableEntityError):
         sdk.metrics.event("words", user=UpsertedUser(id="u", tz="Mars/Base"), value=1)
+
+
+def test_unknown_paths_answer_in_trophys_shape(world, http):
+    r = http("GET", "/no-such-thing")
+    assert r.status_code == 404 and isinstance(r.json()["error"], str)

@@ -8,6 +8,9 @@ from trophy import UpsertedUser
 from trophy.errors import NotFoundError, UnprocessableEntityError
 
 from gamify.services import leaderboards
+from gamify.services.events import process_event
+from gamify.services.users import identify
+from tests import factories as f
 from tests.integration.trophy.conftest import wire
 
 
@@ -98,3 +101,30 @@ def test_a_users_rank_and_history(sdk, ranked, conforms):
         sdk.users.leaderboard("b", "nope")
     with pytest.raises(NotFoundError):
         sdk.users.leaderboard("nobody", "words-all")
+
+
+def test_a_past_run_from_the_archive(sdk, world, db, conforms):
+    monday = date(2026, 1, 5)
+    leaderboards.create(
+        {
+            "key": "weekly-words",
+            "name": "Weekly words",
+            "ranked_by": "metric",
+            "metric_id": world["words"].id,
+            "frequency": "weekly",
+            "start_date": monday,
+            "participant_limit": 5,
+        },
+        now=f.utc(2026, 1, 5, 1),
+    )
+    for uid, words in (("a", 2), ("b", 7)):
+        process_event("words", identify(uid)[0], words, now=f.utc(2026, 1, 6, 12))
+    leaderboards.finalise_due(f.utc(2026, 1, 13, 13))  # the week of the 5th is over everywhere
+    db.session.commit()
+    raw = sdk.leaderboards.with_raw_response.get("weekly-words", run=monday.isoformat())
+    conforms(wire(raw), "get", "/leaderboards/{key}")
+    assert [(r.user_id, r.rank, r.value) for r in raw.data.rankings] == [("b", 1, 7), ("a", 2, 2)]
+    mine = sdk.users.leaderboard("a", "weekly-words", run=monday.isoformat())
+    assert (mine.rank, mine.value) == (2, 2)
+    with pytest.raises(NotFoundError):
+        sdk.leaderboards.get("weekly-words", run=(monday + timedelta(days=1)).isoformat())  # no run starts then
