@@ -148,6 +148,7 @@ def event_in(metric_key: str, body: s.EventBody, idempotency_header: str | None 
         body.idempotency_key or idempotency_header,
         body.action,
         body.difficulty,
+        occurred_at=body.occurred_at,
     )
 
 
