@@ -6,16 +6,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask import flash
 from wtforms import TextAreaField
 from wtforms.validators import NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as OptionalV
 
 from ..fields import Amount, Whole
+from ..services import config_rules
 
-KEY_RE = r"^[a-z0-9][a-z0-9_.-]*$"
-key_validator = Regexp(
-    KEY_RE, message="Use lowercase letters, digits, '_', '-' or '.', starting with a letter or digit."
-)
+key_validator = Regexp(config_rules.KEY_PATTERN, message=config_rules.KEY_MESSAGE)
+
+
+def show_refusal(form, err: config_rules.ConfigError) -> None:
+    """A service's refusal on the form field it names (a flash message when no field matches)."""
+    target = getattr(form, err.field, None)
+    if target is not None and hasattr(target, "errors"):
+        target.errors = list(target.errors) + [str(err)]
+    else:
+        flash(str(err), "error")
 
 
 def _scalar(text: str) -> Any:

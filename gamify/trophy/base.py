@@ -25,8 +25,10 @@ from ..pipeline.base import EventError
 from ..services.achievements import AchievementError
 from ..services.users import UserError
 
-bp = Blueprint("trophy", __name__)
+bp = Blueprint("trophy", __name__)  # the application API, /trophy/v1
+admin_bp = Blueprint("trophy_admin", __name__)  # the admin API, /trophy/admin/v1 (gamify/trophy/admin/)
 csrf.exempt(bp)
+csrf.exempt(admin_bp)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,40 +49,43 @@ def _answer(status: int, message: str):
     return jsonify({"error": message}), status
 
 
-@bp.errorhandler(TrophyError)
 def _trophy_error(e: TrophyError):
     db.session.rollback()
     return _answer(e.status, e.message)
 
 
-@bp.errorhandler(EventError)
 def _event_error(e: EventError):
     db.session.rollback()
     # The pipeline's 400s are values it refuses (a negative value, a bad time zone): Trophy's 422.
     return _answer(404 if e.status == 404 else 422, str(e))
 
 
-@bp.errorhandler(UserError)
 def _user_error(e: UserError):
     db.session.rollback()
     return _answer(422, str(e))
 
 
-@bp.errorhandler(AchievementError)
 def _achievement_error(e: AchievementError):
     db.session.rollback()
     return _answer(422, str(e))
 
 
-@bp.errorhandler(params.BadInput)
 def _bad_input(e: params.BadInput):
     db.session.rollback()
     return _answer(422, str(e))
 
 
-@bp.errorhandler(HTTPException)
 def _http_error(e: HTTPException):
     return _answer(e.code or 500, e.description or e.name)
+
+
+for _blueprint in (bp, admin_bp):  # both APIs answer in Trophy's error shape
+    _blueprint.register_error_handler(TrophyError, _trophy_error)
+    _blueprint.register_error_handler(EventError, _event_error)
+    _blueprint.register_error_handler(UserError, _user_error)
+    _blueprint.register_error_handler(AchievementError, _achievement_error)
+    _blueprint.register_error_handler(params.BadInput, _bad_input)
+    _blueprint.register_error_handler(HTTPException, _http_error)
 
 
 def require_key(fn):
