@@ -232,9 +232,10 @@ def batch_events():
 
 
 def batch_size() -> int:
-    """What a request costs against the event rate limit: its number of events (1 for the others)."""
+    """What a request costs against the event rate limit: its number of events (1 for the others). The
+    Trophy admin batch (POST /trophy/admin/v1/metrics/events) sends its events as the body's array."""
     body = request.get_json(silent=True)
-    items = body.get("events") if isinstance(body, dict) else None
+    items = body.get("events") if isinstance(body, dict) else body
     return max(1, min(len(items), events.MAX_BATCH)) if isinstance(items, list) else 1
 
 

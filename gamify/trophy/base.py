@@ -135,6 +135,8 @@ def _message(err: dict) -> tuple[bool, str]:
     ctx = err.get("ctx") or {}
     message = str(ctx.get("message") or f"{where}: {err['msg']}")
     loc = tuple(err["loc"])
+    if ctx.get("field") and loc and isinstance(loc[-1], str) and ctx["field"] != loc[-1]:
+        message = message.replace(ctx["field"], loc[-1], 1)  # the check's Python name: say it as sent (camelCase)
     if ctx.get("message") and len(loc) > 1 and isinstance(loc[-1], str):  # a check names "id": say "user.id"
         message = message.replace(loc[-1], f"{_where(loc[:-1])}.{loc[-1]}", 1)
     return False, message
