@@ -4,13 +4,13 @@ keys, and the WTForms pieces used by several modules."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from flask import flash
 from wtforms import TextAreaField
 from wtforms.validators import NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as OptionalV
 
+from ..engine import filters
 from ..fields import Amount, Whole
 from ..services import config_rules
 
@@ -24,15 +24,6 @@ def show_refusal(form, err: config_rules.ConfigError) -> None:
         target.errors = list(target.errors) + [str(err)]
     else:
         flash(str(err), "error")
-
-
-def _scalar(text: str) -> Any:
-    low = text.lower()
-    if low == "true":
-        return True
-    if low == "false":
-        return False
-    return text
 
 
 def parse_filters(text: str | None) -> dict:
@@ -54,10 +45,10 @@ def parse_filters(text: str | None) -> dict:
         if key in out:
             raise ValueError(f"line {n}: '{key}' appears twice; use {key}=a|b for 'one of'")
         if "|" in value:
-            options = [_scalar(v.strip()) for v in value.split("|") if v.strip()]
+            options = [filters.value_of(v.strip()) for v in value.split("|") if v.strip()]
             out[key] = options if len(options) > 1 else options[0]
         else:
-            out[key] = _scalar(value)
+            out[key] = filters.value_of(value)
     return out
 
 

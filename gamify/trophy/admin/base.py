@@ -89,14 +89,14 @@ def items(model: type[M], limit: int = MAX_ITEMS) -> list[tuple[int, M | str]]:
     return [(i, item(model, raw)) for i, raw in enumerate(array(limit))]
 
 
-def attempt(issues: Issues, fn: Callable[[], T], **where) -> Optional[T]:
+def attempt(issues: Issues, fn: Callable[[], T], prefix: str = "", **where) -> Optional[T]:
     """Run one item's change in a savepoint: its result, or None with the refusal as an issue (the item
-    changes nothing; the others go on)."""
+    changes nothing; the others go on). `prefix` names a part of the item ("levels[0]: ")."""
     try:
         with db.session.begin_nested():
             return fn()
     except REFUSALS as e:
-        issues.add(e.message if isinstance(e, TrophyError) else str(e), **where)
+        issues.add(prefix + (e.message if isinstance(e, TrophyError) else str(e)), **where)
         return None
 
 

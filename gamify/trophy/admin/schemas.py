@@ -275,6 +275,7 @@ class LeaderboardIn(TIn):
     breakdown_attributes: Optional[list[str]] = None
     run_unit: Optional[RunUnit] = None
     run_interval: Optional[int] = None
+    user_attributes: Optional[list[AttributeFilterIn]] = None
 
 
 class LeaderboardPatchIn(TIn):
@@ -294,6 +295,7 @@ class LeaderboardPatchIn(TIn):
     breakdown_attributes: Optional[list[str]] = None
     run_unit: Optional[RunUnit] = None
     run_interval: Optional[int] = None
+    user_attributes: Optional[list[AttributeFilterIn]] = None
 
 
 class LeaderboardOut(TOut):
@@ -305,6 +307,7 @@ class LeaderboardOut(TOut):
     max_participants: Optional[int]
     start: str
     breakdown_attributes: list[str]
+    user_attributes: list[AttributeFilterOut]  # who may take part: gamify boards take every player
     metric_id: Optional[str] = None
     points_system_id: Optional[str] = None
     run_unit: Optional[RunUnit] = None
