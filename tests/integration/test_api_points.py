@@ -2,11 +2,16 @@
 awards and deductions (ledgered, idempotent by key), the daily summary over the player's local days, and
 how many players hold each level. Responses are checked against the generated OpenAPI document."""
 
+import threading
+
 import pytest
 import time_machine
 
-from gamify.models import PointsAward, PointsBalance, User
+from gamify.extensions import db as _db
+from gamify.models import PointsAward, PointsBalance, PointsSystem, User
 from gamify.params import MAX_INT
+from gamify.services import points
+from gamify.services import points_history as history
 from tests import factories as f
 from tests.apispec import Spec
 
@@ -314,3 +319,35 @@ def test_level_summary_counts_players_at_each_level(client, headers):
     r = client.get("/api/v1/points/xp/levels", headers={"X-API-Key": "gk_wrong"})
     assert r.status_code == 401
     spec.check(r, LEVELS, "get")
+
+
+def test_concurrent_requests_with_one_key_make_one_award(app, headers, db):
+    """Six requests race with the same key: the player's row lock queues them, so one awards and the
+    others answer it again (without the lock, two would insert and one fail on the unique key)."""
+    uid = db.session.execute(db.select(User.id).where(User.external_id == "u1")).scalar_one()
+    sid = points.system_by_key("xp").id
+    db.session.commit()  # end our transaction: on SQLite it would hold the write lock
+    start, replayed, errors = threading.Barrier(6), [], []
+
+    def request():
+        with app.app_context():
+            try:
+                start.wait()
+                user, system = _db.session.get(User, uid), _db.session.get(PointsSystem, sid)
+                done = history.manual_award(user, system, 10, "race", "same-key")
+                _db.session.commit()
+                replayed.append(done.replayed)
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(repr(e))
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=request) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(replayed) == [False, True, True, True, True, True]
+    db.session.expire_all()
+    assert _count(db) == 1 and points.balance_of(uid, sid) == 10
