@@ -151,7 +151,8 @@ def app(_app, redis_server):
 @pytest.fixture(scope="session")
 def live_server(_app):
     """The session app served over real HTTP on 127.0.0.1 (werkzeug, threaded) for browser and end-to-end
-    tests; the per-test `app` fixture still empties the database after each test."""
+    tests; the per-test `app` fixture still empties the database after each test; test code must commit
+    before calling it (with SQLite every transaction takes the write lock)."""
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, _app, threaded=True)

@@ -63,18 +63,25 @@ def _http_error(e: HTTPException):
     return error_response(e.code or 500, None, e.description or e.name)
 
 
+def authenticated_key():
+    """The request's API key (X-API-Key, or Authorization: Bearer), verified and its use recorded; None
+    when missing or refused. /api/v1 and the Trophy-compatible /trophy/v1 authenticate through it."""
+    secret = request.headers.get("X-API-Key")
+    auth = request.headers.get("Authorization", "")
+    if not secret and auth.lower().startswith("bearer "):
+        secret = auth[7:].strip()
+    key = apikeys.verify(secret)
+    if key is not None:
+        g.api_key = key
+        _touch(key)
+    return key
+
+
 def require_api_key(fn):
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        secret = request.headers.get("X-API-Key")
-        auth = request.headers.get("Authorization", "")
-        if not secret and auth.lower().startswith("bearer "):
-            secret = auth[7:].strip()
-        key = apikeys.verify(secret)
-        if key is None:
+        if authenticated_key() is None:
             raise ApiError(401, "api_key", "missing or invalid API key (send it as X-API-Key)")
-        g.api_key = key
-        _touch(key)
         return fn(*args, **kwargs)
 
     return wrapper
@@ -321,10 +328,7 @@ def complete_achievement(key: str):
     if achievement is None:
         raise ApiError(404, "key", f"unknown achievement '{key}'")
     user = _user_from_body(parse(s.AchievementCompleteBody, raw), create=True)
-    created, unlocked = achievements_svc.award_via_api(user, achievement)
-    pts = points.evaluate_event(
-        user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}), None, achievements_svc.utcnow()
-    )
+    created, unlocked, pts = achievements_svc.complete_via_api(user, achievement)
     return jsonify(
         {
             "completed": created,

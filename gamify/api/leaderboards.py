@@ -76,26 +76,10 @@ def _run_period(board: Leaderboard, run: LeaderboardRun) -> dict:
 
 def _archived(board: Leaderboard, day: date, segment: str) -> Optional[LeaderboardRun]:
     """A finalised run, or None if that period is still open (then it is served live)."""
-    run = svc.get_run(board, day, segment)
-    if run is not None:
-        return run
-    if svc.has_run(board, day):  # the period is final, this segment just had nobody in it
-        return LeaderboardRun(
-            leaderboard_id=board.id,
-            segment=segment,
-            period_start=day,
-            period_end=engine.period_end(board.frequency, board.start_date, day),
-            rankings=[],
-            participants=0,
-            finalised_at=svc.utcnow(),
-        )
-    if (
-        svc.is_open(board, day.isoformat())
-        and svc.has_started(board, day.isoformat())
-        and engine.period_start(board.frequency, board.start_date, day) == day
-    ):
-        return None  # still open: served live
-    raise ApiError(404, "run", f"no run of '{board.key}' starts on {day.isoformat()}")
+    try:
+        return svc.archived_run(board, day, segment)
+    except svc.LeaderboardError as e:
+        raise ApiError(e.status, e.field, str(e)) from e
 
 
 @bp.get("/leaderboards")

@@ -268,10 +268,23 @@ def freeze_balance(user_id: int) -> int:
     )
 
 
+def current_state(
+    user, now: Optional[datetime] = None
+) -> tuple[Optional[engine.StreakRules], Optional[engine.StreakState]]:
+    """The streak's rules and the player's state, settled at `now` (a lapsed streak reads as 0);
+    (None, None) when there is no streak."""
+    rules = current_rules()
+    if rules is None:
+        return None, None
+    settle_user(user, now or utcnow())
+    row = db.session.get(UserStreak, user.id)
+    return rules, (_state_of(row) if row else engine.StreakState())
+
+
 def summary(user, now: Optional[datetime] = None) -> dict:
     """The streak as the API and pages show it (settling first, so a lapsed streak reads as 0)."""
     now = now or utcnow()
-    rules = current_rules()
+    rules, state = current_state(user, now)
     if rules is None:
         return {
             "length": 0,
@@ -284,9 +297,6 @@ def summary(user, now: Optional[datetime] = None) -> dict:
             "period_end": None,
             "at_risk": False,
         }
-    settle_user(user, now)
-    row = db.session.get(UserStreak, user.id)
-    state = _state_of(row) if row else engine.StreakState()
     today = cal.local_date(now, user.timezone)
     current = cal.period_start(rules.frequency, today)
     expires = engine.expires_at(rules, state, today, user.timezone)

@@ -1,12 +1,11 @@
-"""Browser tests: the real app served on 127.0.0.1 (werkzeug, in a thread) on the test database,
-driven by Playwright with Debian's Chromium.
+"""Browser tests: the real app served on 127.0.0.1 (`live_server`, tests/conftest.py) on the test
+database, driven by Playwright with Debian's Chromium.
 
 The server (tests/conftest.py's `live_server`) serves the session app (`_app`), so the per-test `app`
 fixture still empties the database after each test. Test code must commit (or roll back) before
 driving the browser: with SQLite every transaction takes the write lock (BEGIN IMMEDIATE)."""
 
 import os
-import threading
 
 import pytest
 

@@ -259,6 +259,7 @@ def test_request_accept_and_list_friends(client, api, db, spec):
         "friends": [],
         "incoming": [],
         "outgoing": [{"id": "ann", "name": "Ann", "requested_at": "2026-03-02T09:05:00+00:00"}],
+        "control": False,
     }
     ann = client.get("/api/v1/users/ann/friends", headers=api).json
     assert ann["friends"] == [{"id": "bob", "name": "Bob", "since": "2026-03-02T09:05:00+00:00"}]

@@ -37,6 +37,7 @@ from .boards import (  # noqa: F401
     LeaderboardError,
     active_boards,
     all_boards,
+    archived_run,
     by_id,
     by_key,
     current_period,
