@@ -12,6 +12,7 @@ from .api import bp as api_bp
 from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
 from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
 from .api import notifications as _api_notifications  # noqa: F401  (inbox and preferences, before api_bp)
+from .api import players as _api_players  # noqa: F401  (bulk identify and erasure, before api_bp is registered)
 from .api import social as _api_social  # noqa: F401  (gifts and friends, before api_bp is registered)
 from .api.docs import bp as api_docs_bp
 from .pipeline import achievements, base, energy, leaderboards, points, streaks
