@@ -1,7 +1,7 @@
 """Players in bulk and data erasure over the JSON API, attached to the shared `api` blueprint (/api/v1;
 imported by features.py before the blueprint is registered).
 
-    POST   /users        identify up to 1,000 players (one result each; a refused one sinks nothing else)
+    POST   /users        identify up to 100 players (one result each; a refused one sinks nothing else)
     DELETE /users/<id>   erase a player and every row that references them (services/erasure.py)
 """
 
@@ -25,7 +25,7 @@ def _erasure_error(e: ErasureError):
 
 @bp.post("/users")
 @operation(
-    "Create or update up to 1,000 players", body=s.BulkIdentifyBody, responses={200: s.BulkIdentifyOut}, tag="players"
+    "Create or update up to 100 players", body=s.BulkIdentifyBody, responses={200: s.BulkIdentifyOut}, tag="players"
 )
 @require_api_key
 def bulk_identify():
