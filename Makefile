@@ -60,7 +60,7 @@ test-pg: venv browsers
 # and replayed first next time). Not part of `make test`, which must give the same result every run.
 PROPERTY_TESTS := tests/unit/test_energy_properties.py tests/unit/test_streak_properties.py \
                   tests/integration/test_batch_equivalence.py tests/integration/test_fuzz_routes.py \
-                  tests/integration/test_hardening.py
+                  tests/integration/test_hardening.py tests/integration/test_api_fuzz_spec.py
 test-random: venv
 	HYPOTHESIS_PROFILE=random env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PROPERTY_TESTS) $(PYTEST_ARGS)
 

@@ -10,7 +10,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
-from . import jsonfast, models, params, security, uow
+from . import jsonfast, models, origin, params, security, uow
 from .extensions import csrf, db, login_manager, migrate
 from .web import errors, ui
 
@@ -102,6 +102,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
     app.json = jsonfast.FlaskProvider(app)
+    if app.config.get("PROXY_FIX_X_FOR"):
+        from werkzeug.middleware.proxy_fix import ProxyFix  # noqa: PLC0415
+
+        hops = int(app.config["PROXY_FIX_X_FOR"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(root / "migrations"))
@@ -126,6 +131,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.init_app(app)
     ui.init_app(app)
     uow.init_app(app)
+    origin.init_app(app)
     # The composition root: features imports every blueprint and job module, and some of those build
     # apps of their own with create_app (the worker, background backfills), so it is imported here.
     from . import features  # noqa: PLC0415

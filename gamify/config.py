@@ -42,4 +42,7 @@ def from_env() -> dict:
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         # Webhooks to loopback/private addresses (also an admin setting); off: no request forgery.
         "WEBHOOKS_ALLOW_PRIVATE": _bool("WEBHOOKS_ALLOW_PRIVATE", False),
+        # Behind this many reverse proxies, the client address is taken from X-Forwarded-For (werkzeug's
+        # ProxyFix); 0 trusts nobody's header: the socket's peer is the client.
+        "PROXY_FIX_X_FOR": int(os.environ.get("PROXY_FIX_X_FOR", "0")),
     }

@@ -7,7 +7,10 @@ from __future__ import annotations
 import random
 from datetime import datetime, time, timedelta, timezone
 
+from flask import current_app
+
 from . import after_commit, demo_extras
+from .client import Client
 from .engine import calendar as cal
 from .extensions import db
 from .models import (
@@ -24,7 +27,7 @@ from .models import (
     User,
 )
 from .models._common import utcnow
-from .services import achievements, apikeys, users
+from .services import apikeys, users
 from .services.events import MAX_BATCH, EventIn, process_batch
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@gamify.local", "admin1234"
@@ -331,7 +334,6 @@ def _seed(rng: random.Random, players: int, days: int, echo) -> None:
     demo.created_at = today - timedelta(days=days)
     db.session.commit()
     total = _send(_history(rng, demo, days, today, 0.97))
-    achievements.award_via_api(demo, cfg["achievements"]["beta_tester"])
     db.session.commit()
 
     pending: list[EventIn] = []
@@ -355,7 +357,10 @@ def _seed(rng: random.Random, players: int, days: int, echo) -> None:
             echo(f"  … {i + 2}/{players} players, {total} events")
     echo("  building leaderboards from the history …")
     demo_extras.configure_leaderboards()
-    demo_extras.after_history(rng, demo)
+    # The present day as a host app sends it: through the typed client, in-process (same routes and checks).
+    api = Client.in_app(current_app, secret)
+    api.complete_achievement(cfg["achievements"]["beta_tester"].key, demo.external_id)
+    demo_extras.after_history(api, demo)
     db.session.execute(db.update(DomainEvent).where(DomainEvent.dispatched_at.is_(None)).values(dispatched_at=utcnow()))
     db.session.commit()
     echo(f"seeded {players} players and {total} events over {days} days")

@@ -7,7 +7,7 @@ from datetime import timedelta
 from .extensions import db
 from .models import EnergyAction, EnergyBoost, Metric, PointsSystem, User
 from .models._common import utcnow
-from .services import energy, friends, leaderboards
+from .services import leaderboards
 
 
 def configure() -> None:
@@ -134,22 +134,21 @@ def configure_leaderboards() -> None:
     db.session.commit()
 
 
-def after_history(rng, demo_user: User) -> None:
-    """Friends, a gift waiting for the demo player, and some energy use, through the real services."""
-
+def after_history(api, demo_user: User) -> None:
+    """Today, as a host app would do it: friends, two gifts waiting for the demo player and some energy
+    use, sent through the typed API client (`api`, gamify.client.Client)."""
     others = list(
         db.session.execute(
-            db.select(User).where(User.role == "player", User.id != demo_user.id).order_by(User.id).limit(6)
+            db.select(User.external_id).where(User.role == "player", User.id != demo_user.id).order_by(User.id).limit(6)
         ).scalars()
     )
+    db.session.commit()  # the client's requests write in their own transactions
+    me = demo_user.external_id
     for i, other in enumerate(others):
-        row, _ = friends.request(demo_user, other.email)
+        api.request_friend(me, other)
         if i < 4:
-            friends.accept(other, row.id)
-    db.session.commit()
-    now = utcnow()
-    energy.send_gift(others[0], demo_user, 15, "Keep going! 💪", now=now - timedelta(hours=2))
-    energy.send_gift(others[1], demo_user, 10, "", now=now - timedelta(hours=1))
-    db.session.commit()
+            api.accept_friend(other, me)
+    api.send_gift(others[0], me, amount=15, message="Keep going! 💪")
+    api.send_gift(others[1], me, amount=10)
     for key in ("lesson", "review", "practice"):
-        energy.perform_action(demo_user, key, "medium" if key == "lesson" else None)
+        api.perform_action(key, me, "medium" if key == "lesson" else None)

@@ -8,15 +8,20 @@ from .admin.energy import bp as admin_energy_bp
 from .admin.jobs import bp as admin_jobs_bp
 from .admin.leaderboards import bp as admin_leaderboards_bp
 from .admin.webhooks import bp as admin_webhooks_bp
+from .api import achievements as _api_achievements  # noqa: F401  (achievement progress and details routes)
 from .api import bp as api_bp
 from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
+from .api import leaderboard_history as _api_lb_history  # noqa: F401  (past runs, rank history)
 from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
 from .api import notifications as _api_notifications  # noqa: F401  (inbox and preferences, before api_bp)
 from .api import players as _api_players  # noqa: F401  (bulk identify and erasure, before api_bp is registered)
+from .api import points_api as _api_points  # noqa: F401  (points history, daily, levels, manual awards)
 from .api import social as _api_social  # noqa: F401  (gifts and friends, before api_bp is registered)
+from .api import streaks_api as _api_streaks  # noqa: F401  (freeze grants, restore a lost streak)
 from .api.docs import bp as api_docs_bp
 from .pipeline import achievements, base, energy, leaderboards, points, streaks
 from .services import leaderboards as _leaderboards
+from .trophy import bp as trophy_bp
 from .web.auth import bp as auth_bp
 from .web.energy import bp as energy_bp
 from .web.leaderboards import bp as leaderboards_bp
@@ -31,6 +36,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)  # /api/docs: the reference generated from /api/v1/openapi.json
+    app.register_blueprint(trophy_bp, url_prefix="/trophy/v1")  # Trophy's SDKs, pointed at gamify
     cli.register(app)
 
     # Messaging: e-mail links, webhooks/jobs/notification-settings admin, outbox dispatch after commit.

@@ -464,6 +464,17 @@ def expire_gifts(now=None) -> str:
 
 
 @app_job
+def audit_energy_ledger(now=None) -> str:
+    """Every 15 minutes: flag energy that rose with no ledger row to explain it (services.energy.audit)."""
+    fn = _optional("gamify.services.energy", "audit_ledger")
+    if fn is None:
+        return "skipped: gamify.services.energy is not installed"
+    opened = fn(now)
+    db.session.commit()
+    return f"done: {opened} flagged"
+
+
+@app_job
 def rebuild_leaderboards() -> str:
     """Restore the Redis copy of boards that lost it (enqueued by events that found it missing)."""
 
@@ -586,6 +597,12 @@ SCHEDULE: tuple[Scheduled, ...] = (
         energy_fills,
         "Tell players whose energy filled up (once per fill), without them opening the app",
         cron="*/5 * * * *",
+    ),
+    Scheduled(
+        "energy-ledger-audit",
+        audit_energy_ledger,
+        "Flag energy that rose with no ledger row to explain it (anti-cheat)",
+        cron="*/15 * * * *",
     ),
     Scheduled(
         "expire-gifts", expire_gifts, "Expire energy gifts (when the energy feature is installed)", cron="*/5 * * * *"

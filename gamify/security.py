@@ -84,7 +84,7 @@ def apply_limits(app: Flask) -> None:
     auth_limit = app.config.get("RATE_LIMIT_AUTH_FAILURES", "20 per minute")
 
     for endpoint, fn in list(app.view_functions.items()):
-        if not endpoint.startswith("api."):
+        if not endpoint.startswith(("api.", "trophy.")):  # /api/v1 and the Trophy-compatible /trophy/v1
             continue
         if request_methods(app, endpoint) & {"POST"}:
             # A batch counts as many requests as it carries events.

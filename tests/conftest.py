@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -145,6 +146,21 @@ def app(_app, redis_server):
     snapshot.invalidate()  # the emptied config_version counter restarts at 0
     achievements._count_cache.clear()  # tables emptied behind the ORM's back
     ctx.pop()
+
+
+@pytest.fixture(scope="session")
+def live_server(_app):
+    """The session app served over real HTTP on 127.0.0.1 (werkzeug, threaded) for browser and end-to-end
+    tests; the per-test `app` fixture still empties the database after each test; test code must commit
+    before calling it (with SQLite every transaction takes the write lock)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, _app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
 
 
 @pytest.fixture

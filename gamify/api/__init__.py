@@ -63,18 +63,25 @@ def _http_error(e: HTTPException):
     return error_response(e.code or 500, None, e.description or e.name)
 
 
+def authenticated_key():
+    """The request's API key (X-API-Key, or Authorization: Bearer), verified and its use recorded; None
+    when missing or refused. /api/v1 and the Trophy-compatible /trophy/v1 authenticate through it."""
+    secret = request.headers.get("X-API-Key")
+    auth = request.headers.get("Authorization", "")
+    if not secret and auth.lower().startswith("bearer "):
+        secret = auth[7:].strip()
+    key = apikeys.verify(secret)
+    if key is not None:
+        g.api_key = key
+        _touch(key)
+    return key
+
+
 def require_api_key(fn):
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        secret = request.headers.get("X-API-Key")
-        auth = request.headers.get("Authorization", "")
-        if not secret and auth.lower().startswith("bearer "):
-            secret = auth[7:].strip()
-        key = apikeys.verify(secret)
-        if key is None:
+        if authenticated_key() is None:
             raise ApiError(401, "api_key", "missing or invalid API key (send it as X-API-Key)")
-        g.api_key = key
-        _touch(key)
         return fn(*args, **kwargs)
 
     return wrapper
@@ -148,7 +155,23 @@ def _known_user(external_id: str):
     user = users.by_external_id(external_id)
     if user is None:
         raise ApiError(404, "user_id", f"unknown user '{external_id}'")
+    g.api_player_control = bool(user.control_group)  # for _say_control, read now (a view may delete the user)
     return user
+
+
+@bp.after_request
+def _say_control(response):
+    """Every successful answer about one player (a route with <external_id> that found them) says whether
+    they are in the control group, so the host app can hide its own gamification for them. Declared in
+    the OpenAPI document for those routes (openapi.CONTROL)."""
+    control = g.pop("api_player_control", None)
+    if control is None or response.status_code >= 300 or response.mimetype != "application/json":
+        return response
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and "control" not in body:
+        body["control"] = control
+        response.set_data(current_app.json.dumps(body))
+    return response
 
 
 @bp.get("/openapi.json")
@@ -305,10 +328,7 @@ def complete_achievement(key: str):
     if achievement is None:
         raise ApiError(404, "key", f"unknown achievement '{key}'")
     user = _user_from_body(parse(s.AchievementCompleteBody, raw), create=True)
-    created, unlocked = achievements_svc.award_via_api(user, achievement)
-    pts = points.evaluate_event(
-        user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}), None, achievements_svc.utcnow()
-    )
+    created, unlocked, pts = achievements_svc.complete_via_api(user, achievement)
     return jsonify(
         {
             "completed": created,

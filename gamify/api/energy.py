@@ -104,7 +104,7 @@ def user_energy_rest(external_id: str):
 
 
 @bp.post("/users/<external_id>/energy/adjust")
-@operation("Add or take energy", body=s.AdjustBody, responses={200: s.AdjustOut}, errors=(404,), tag="energy")
+@operation("Add or take energy", body=s.AdjustBody, responses={200: s.AdjustOut}, errors=(404, 409), tag="energy")
 @require_api_key
 def user_energy_adjust(external_id: str):
     body = parse(s.AdjustBody, json_body())

@@ -16,8 +16,7 @@ from flask import jsonify, request
 from ..engine import leaderboards as engine
 from ..models import Leaderboard, LeaderboardRun
 from ..services import leaderboards as svc
-from ..services import users
-from . import ApiError, bp, require_api_key
+from . import ApiError, _known_user, bp, require_api_key
 from .openapi import operation
 from .schemas import leaderboards as s
 from .schemas.base import query
@@ -77,26 +76,10 @@ def _run_period(board: Leaderboard, run: LeaderboardRun) -> dict:
 
 def _archived(board: Leaderboard, day: date, segment: str) -> Optional[LeaderboardRun]:
     """A finalised run, or None if that period is still open (then it is served live)."""
-    run = svc.get_run(board, day, segment)
-    if run is not None:
-        return run
-    if svc.has_run(board, day):  # the period is final, this segment just had nobody in it
-        return LeaderboardRun(
-            leaderboard_id=board.id,
-            segment=segment,
-            period_start=day,
-            period_end=engine.period_end(board.frequency, board.start_date, day),
-            rankings=[],
-            participants=0,
-            finalised_at=svc.utcnow(),
-        )
-    if (
-        svc.is_open(board, day.isoformat())
-        and svc.has_started(board, day.isoformat())
-        and engine.period_start(board.frequency, board.start_date, day) == day
-    ):
-        return None  # still open: served live
-    raise ApiError(404, "run", f"no run of '{board.key}' starts on {day.isoformat()}")
+    try:
+        return svc.archived_run(board, day, segment)
+    except svc.LeaderboardError as e:
+        raise ApiError(e.status, e.field, str(e)) from e
 
 
 @bp.get("/leaderboards")
@@ -156,9 +139,7 @@ def leaderboard_user(key: str, external_id: str):
     q = query(s.PositionQuery, request.args)
     radius = q.radius
     run_day = _run_day(board, q.run)
-    user = users.by_external_id(external_id)
-    if user is None:
-        raise ApiError(404, "user_id", f"unknown user '{external_id}'")
+    user = _known_user(external_id)
     body = {"leaderboard": board.key, "segment": segment, "user_id": user.external_id, "name": user.name}
     run = _archived(board, run_day, segment) if run_day else None
     if run is not None:

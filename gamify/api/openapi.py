@@ -23,6 +23,18 @@ API_PREFIX = "/api/v1"
 SECURITY = [{"ApiKey": []}, {"Bearer": []}]
 # Endpoints that record an event take their idempotency key from the body or this header.
 IDEMPOTENCY_HEADER = {"Idempotency-Key": "Used when the body has no idempotency_key."}
+# Answers about one player (routes with {external_id}) also say whether they are in the control group
+# (added by api._say_control).
+CONTROL = {
+    "type": "object",
+    "required": ["control"],
+    "properties": {
+        "control": {
+            "type": "boolean",
+            "description": "The player is in the control group: the host app should hide gamification from them.",
+        }
+    },
+}
 ERROR_TEXT = {
     400: "Invalid input: `error.field` names what to fix.",
     401: "Missing or invalid API key.",
@@ -143,7 +155,7 @@ def build(app: Flask) -> dict:
         "servers": [{"url": (app.config.get("PUBLIC_URL") or "").rstrip("/") or "/"}],
         "paths": paths,
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": {**defs.get("$defs", {}), "ControlFlag": CONTROL},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "Bearer": {"type": "http", "scheme": "bearer", "description": "The API key as a bearer token."},
@@ -161,6 +173,9 @@ def build(app: Flask) -> dict:
             {"name": "players", "description": "Players, their streaks, points and achievements"},
             {"name": "energy", "description": "Energy, boosts, skills and rest"},
             {"name": "leaderboards", "description": "Rankings"},
+            {"name": "achievements", "description": "Achievements, with a player's progress"},
+            {"name": "points", "description": "Points history, summaries, levels and manual awards"},
+            {"name": "streaks", "description": "Streak freezes and restores"},
             {"name": "social", "description": "Friends and energy gifts between them"},
             {"name": "notifications", "description": "A player's in-app inbox and notification preferences"},
             {"name": "meta", "description": "This document"},
@@ -196,8 +211,11 @@ def _operation(endpoint: str, op: Optional[Operation], path_params: list[dict], 
             "content": {"application/json": media},
         }
     responses: dict[str, Any] = {}
+    about_a_player = any(p["name"] == "external_id" for p in path_params)
     for code, model in op.responses.items():
         schema = ref[model] if model is not None else {"type": "object"}
+        if about_a_player and 200 <= code < 300 and model is not None:
+            schema = {"allOf": [schema, {"$ref": "#/components/schemas/ControlFlag"}]}
         responses[str(code)] = {
             "description": HTTPStatus(code).phrase,
             "content": {"application/json": {"schema": schema}},
@@ -239,6 +257,8 @@ def _type(schema: dict) -> str:
     """A schema in a few words: "string", "UserIn", "array of BatchEvent", "string or integer"."""
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[-1]
+    if "allOf" in schema:
+        return " + ".join(_type(s) for s in schema["allOf"])
     if "anyOf" in schema:
         kinds = [_type(s) for s in schema["anyOf"]]
         return " or ".join(dict.fromkeys(k for k in kinds if k != "null")) + (" or null" if "null" in kinds else "")

@@ -3,6 +3,7 @@
 from .achievements import Achievement, AchievementCompletion, AchievementProgress  # noqa: F401
 from .backfill import BackfillRun  # noqa: F401
 from .config_version import ConfigVersion  # noqa: F401
+from .cursors import JobCursor  # noqa: F401
 from .energy import (  # noqa: F401
     EnergyAction,
     EnergyBoost,
@@ -31,6 +32,13 @@ from .points import (  # noqa: F401
     PointsSystem,
     PointsTrigger,
 )
-from .streaks import FreezeLedger, StreakConfig, StreakPeriod, StreakRequirement, UserStreak  # noqa: F401
+from .streaks import (  # noqa: F401
+    FreezeLedger,
+    StreakConfig,
+    StreakPeriod,
+    StreakRequirement,
+    StreakRestoration,
+    UserStreak,
+)
 from .users import ROLE_ADMIN, ROLE_PLAYER, ApiKey, UsedLoginLink, User  # noqa: F401
 from .webhooks import EmailSend, MessagingSettings, WebhookDelivery, WebhookEndpoint  # noqa: F401

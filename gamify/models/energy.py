@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -87,7 +87,10 @@ class EnergyTransaction(db.Model):
     """Ledger: every change of a player's energy."""
 
     __tablename__ = "energy_transactions"
-    __table_args__ = (Index("ix_energy_tx_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_energy_tx_user_created", "user_id", "created_at"),
+        Index("ix_energy_tx_user_id_id", "user_id", "id"),  # the ledger audit: a row's predecessor
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -99,6 +102,8 @@ class EnergyTransaction(db.Model):
     related_id: Mapped[Optional[int]] = mapped_column(Integer)
     meta: Mapped[dict] = mapped_column("metadata", JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The client's address for changes made through the web or the API (gamify.origin); None in jobs.
+    client_ip: Mapped[Optional[str]] = mapped_column(String(45))
 
 
 class EnergyAction(db.Model):
@@ -189,9 +194,12 @@ class EnergyGift(db.Model):
 
 
 class EnergyReview(db.Model):
-    """Anti-cheat: a player who spent more in an hour than max + regeneration + top-ups allow."""
+    """Anti-cheat: a player who spent more in an hour than max + regeneration + top-ups allow (kind
+    "spending"), or whose energy rose with no ledger row to explain it (kind "unexplained_increase":
+    `spent` holds the unexplained amount, `transaction_id` the first row after the gap)."""
 
     __tablename__ = "energy_reviews"
+    __table_args__ = (UniqueConstraint("transaction_id", name="uq_energy_reviews_transaction_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -201,5 +209,7 @@ class EnergyReview(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     resolved_note: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(24), default="spending", server_default="spending")
+    transaction_id: Mapped[Optional[int]] = mapped_column(Integer)
 
     user = relationship("User")

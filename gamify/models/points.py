@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -83,6 +83,9 @@ class PointsAward(db.Model):
     """Audit ledger: every change of a balance, with how it was computed and what caused it."""
 
     __tablename__ = "points_awards"
+    # Manual awards through the API carry the host app's Idempotency-Key: one award per key, player and
+    # system (as events are per player and metric); NULL for every other award.
+    __table_args__ = (UniqueConstraint("user_id", "system_id", "idempotency_key", name="uq_points_award_idempotency"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -96,6 +99,7 @@ class PointsAward(db.Model):
     reason: Mapped[str] = mapped_column(String(255), default="")
     local_date: Mapped[date] = mapped_column(Date)
     awarded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    idempotency_key: Mapped[Optional[str]] = mapped_column(String(255))
 
 
 class PointsBalance(db.Model):

@@ -1,4 +1,4 @@
-"""Streak configuration, per-user state, closed periods and the freeze ledger."""
+"""Streak configuration, per-user state, closed periods, the freeze ledger and restored losses."""
 
 from datetime import date, datetime
 from typing import Optional
@@ -82,4 +82,19 @@ class FreezeLedger(db.Model):
     reason: Mapped[str] = mapped_column(String(64))
     period_start: Mapped[Optional[date]] = mapped_column(Date)
     event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"), index=True)  # (see above)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StreakRestoration(db.Model):
+    """Ledger: a lost streak given back at the length it had (by the host app through the API), and why.
+    The broken period stays in the history; this row says it was undone. A loss is restored once."""
+
+    __tablename__ = "streak_restorations"
+    __table_args__ = (UniqueConstraint("user_id", "lost_period_start", name="uq_streak_restoration"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    lost_period_start: Mapped[date] = mapped_column(Date)  # the period that broke the streak
+    length: Mapped[int] = mapped_column(Integer)  # the length given back
+    reason: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,6 +21,7 @@ WEBHOOK_EVENT_TYPES = {
     "streak.extended": "A streak was extended",
     "streak.lost": "A streak was lost",
     "energy.full": "A player's energy is full again",
+    "energy.flagged": "A player was flagged for review (unusual spending, or energy that rose with no ledger row)",
 }
 TEST_EVENT_TYPE = "webhook.test"
 

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import text
 
+from .. import origin
 from ..engine import energy as engine
 from ..services import energy as energy_svc
 from ..services.energy import EnergyError
@@ -308,6 +309,7 @@ def _ledger(
             "related_id": related_id,
             "metadata": meta or {},
             "created_at": now,
+            "client_ip": origin.client_ip(),
         },
     )
     if type_ in _TX_TYPES:
@@ -360,4 +362,4 @@ def _review(run: Run, state: dict, user_id: int, L, now) -> None:
             "reason": reason,
         },
     )
-    run.emit("energy.flagged", user_id, {"spent": spent, "allowed": allowed}, None, now)
+    run.emit("energy.flagged", user_id, {"kind": "spending", "spent": spent, "allowed": allowed}, None, now)

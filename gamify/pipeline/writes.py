@@ -222,6 +222,7 @@ OPS: dict[str, Op] = {
                 ("related_id", INT),
                 ("metadata", JSON),
                 ("created_at", DATETIME),
+                ("client_ip", TEXT),
             ),
         ),
         Op(
@@ -391,7 +392,9 @@ def _dml(d: Dialect, op: Op) -> str:
         return (
             f"INSERT INTO {op.table} ({collist}) SELECT {collist} FROM ({_select(d, op)}) AS x "
             "WHERE NOT EXISTS (SELECT 1 FROM notification_preferences p WHERE p.user_id = x.user_id "
-            "AND p.type = x.type AND p.channel = 'in_app' AND p.enabled = false)"
+            "AND p.type = x.type AND p.channel = 'in_app' AND p.enabled = false) "
+            # Control-group players get no gamification, in-app notices included (their events count).
+            "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x.user_id AND u.control_group)"
         )
     match = " AND ".join(f't."{k}" = x."{k}"' for k in op.key)
     if d.pg:

@@ -22,7 +22,7 @@ from ..models import (
     User,
 )
 from ..models._common import utcnow
-from . import outbox, snapshot
+from . import outbox, points, snapshot
 
 
 class AchievementError(ValueError):
@@ -244,6 +244,17 @@ def award_via_api(user: User, achievement: Achievement, now: Optional[datetime] 
         return False, []
     done = completed_ids(user.id) | {achievement.id}
     return True, [achievement] + _composites(user, done, dict(user.attributes or {}), None, now, players)
+
+
+def complete_via_api(user: User, achievement: Achievement, now: Optional[datetime] = None) -> tuple[bool, list, dict]:
+    """An API completion with its consequences: (newly completed, every achievement unlocked incl.
+    composites, the points their triggers awarded per system as points.evaluate_event answers)."""
+    now = now or utcnow()
+    created, unlocked = award_via_api(user, achievement, now)
+    awarded = points.evaluate_event(
+        user, -1, 0, 0, None, [a.id for a in unlocked], dict(user.attributes or {}), None, now
+    )
+    return created, unlocked, awarded
 
 
 def progress_for(user: User) -> dict[int, float]:

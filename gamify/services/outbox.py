@@ -68,11 +68,13 @@ SELECT CAST(:user_id AS INTEGER), CAST(:type AS VARCHAR(32)), CAST(:title AS VAR
 WHERE NOT EXISTS (SELECT 1 FROM notification_preferences
                   WHERE user_id = CAST(:user_id AS INTEGER) AND type = CAST(:type AS VARCHAR(32))
                     AND channel = 'in_app' AND enabled = false)
+  AND NOT EXISTS (SELECT 1 FROM users WHERE id = CAST(:user_id AS INTEGER) AND control_group)
 """).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def notify(user_id: int, type_: str, title: str, body: str = "", link: str = "") -> None:
-    """An in-app notification, unless the player switched that type off in-app."""
+    """An in-app notification, unless the player switched that type off in-app or is in the control group
+    (who get no gamification; the pipeline's bulk write checks the same two things)."""
     db.session.execute(
         _NOTIFY,
         {"user_id": user_id, "type": type_, "title": title, "body": body or "", "link": link or "", "now": utcnow()},

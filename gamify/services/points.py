@@ -87,9 +87,10 @@ def award(
     boosts: bool = True,
     limits: bool = True,
     balance_missing: bool = False,
+    idempotency_key: Optional[str] = None,
 ) -> dict:
-    """Change a balance through the ledger. Returns {added, total, level_changed, level}.
-    `system` is a PointsSystem or its cached SystemDef.
+    """Change a balance through the ledger. Returns {added, total, level_changed, level} (and "award":
+    the ledger row, when one was written). `system` is a PointsSystem or its cached SystemDef.
 
     Spends (negative amounts from spend/refill) must never overdraw: they raise PointsError."""
     now = now or utcnow()
@@ -106,21 +107,21 @@ def award(
     result = {"added": amount, "total": row.balance, "level_changed": False, "level": None}
     if amount == 0 and base == 0:
         return result
-    db.session.add(
-        PointsAward(
-            user_id=user.id,
-            system_id=system.id,
-            amount=amount,
-            base_amount=base,
-            boost_multiplier=multiplier,
-            trigger_type=trigger_type,
-            trigger_id=trigger_id,
-            source_event_id=source_event_id,
-            reason=reason,
-            local_date=day,
-            awarded_at=now,
-        )
+    result["award"] = ledger = PointsAward(
+        user_id=user.id,
+        system_id=system.id,
+        amount=amount,
+        base_amount=base,
+        boost_multiplier=multiplier,
+        trigger_type=trigger_type,
+        trigger_id=trigger_id,
+        source_event_id=source_event_id,
+        reason=reason,
+        local_date=day,
+        awarded_at=now,
+        idempotency_key=idempotency_key,
     )
+    db.session.add(ledger)
     if amount == 0:
         return result  # capped to nothing: the ledger says so, the balance stays
     row.balance += amount

@@ -1,5 +1,5 @@
-"""Streak persistence: rules from config, state rows, period history, the freeze ledger, and the admin's
-settings and requirements."""
+"""Streak persistence: rules from config, state rows, period history, the freeze ledger, restoring a
+lost streak, and the admin's settings and requirements."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import func
 from ..engine import calendar as cal
 from ..engine import streaks as engine
 from ..extensions import db
-from ..models import FreezeLedger, StreakConfig, StreakPeriod, StreakRequirement, UserStreak
+from ..models import FreezeLedger, StreakConfig, StreakPeriod, StreakRequirement, StreakRestoration, User, UserStreak
 from ..models._common import utcnow
 from . import leaderboards, outbox, snapshot
 from .snapshot import rules_from
@@ -166,6 +166,100 @@ def grant_freeze(user_id: int, reason: str, amount: int = 1) -> int:
     return granted
 
 
+class StreakStateError(ValueError):
+    """Refused in the streak's current state (409): nothing to restore, no streak configured, ..."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def freeze_cap() -> Optional[int]:
+    """The most freezes a player may hold (None: no maximum; a maximum of 0 means none is set)."""
+    config = get_config()
+    return config.freeze_max if config and config.freeze_max else None
+
+
+def _lost_streak(user_id: int) -> tuple[StreakPeriod, int, Optional[date]]:
+    """The player's latest loss: (the period that broke the streak, the length it had, the period it began
+    in). StreakStateError when they never lost one."""
+    broken = db.session.execute(
+        db.select(StreakPeriod)
+        .where(StreakPeriod.user_id == user_id, StreakPeriod.outcome == "broken")
+        .order_by(StreakPeriod.period_start.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    before = None
+    if broken is not None:
+        before = db.session.execute(
+            db.select(StreakPeriod)
+            .where(StreakPeriod.user_id == user_id, StreakPeriod.period_start < broken.period_start)
+            .order_by(StreakPeriod.period_start.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    length = before.length if before is not None else 0
+    if broken is not None:
+        # A streak restored before and lost again: the period before this loss is the earlier loss (length
+        # 0), undone by the restoration, which says what length the streak went on from.
+        undone = db.session.execute(
+            db.select(StreakRestoration)
+            .where(StreakRestoration.user_id == user_id, StreakRestoration.lost_period_start < broken.period_start)
+            .order_by(StreakRestoration.lost_period_start.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if undone is not None and (before is None or undone.lost_period_start >= before.period_start):
+            length = undone.length
+    if broken is None or length <= 0:
+        raise StreakStateError("streak", "the player has no lost streak to restore")
+    # The run began at its latest first period (length 1) before the loss; frozen periods keep the length.
+    started = db.session.execute(
+        db.select(func.max(StreakPeriod.period_start)).where(
+            StreakPeriod.user_id == user_id,
+            StreakPeriod.outcome == "extended",
+            StreakPeriod.length == 1,
+            StreakPeriod.period_start < broken.period_start,
+        )
+    ).scalar()
+    return broken, length, started
+
+
+def restore(user: User, reason: str, now: Optional[datetime] = None) -> StreakRestoration:
+    """Give the player's lost streak back at the length it had when it broke, as if the periods since
+    had been frozen: it is alive again and needs activity in the current period to grow. Only while the
+    streak is lost (a new one already running is refused), once per loss; ledgered with the reason.
+    StreakStateError otherwise."""
+    now = now or utcnow()
+    rules = current_rules()
+    if rules is None:
+        raise StreakStateError("streak", "no streak is configured")
+    # The player's row lock, as events take it: a restore and an event of the player queue.
+    db.session.execute(db.select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    settle_user(user, now)
+    row = streak_row(user.id)
+    if row is not None and row.length > 0:
+        raise StreakStateError(
+            "streak", f"the streak is running (length {row.length}): only a lost streak can be restored"
+        )
+    broken, length, started = _lost_streak(user.id)
+    done = db.session.execute(
+        db.select(StreakRestoration.id).where(
+            StreakRestoration.user_id == user.id, StreakRestoration.lost_period_start == broken.period_start
+        )
+    ).first()
+    if done is not None or row is None:
+        raise StreakStateError("streak", "that streak was restored already")
+    current = cal.period_start(rules.frequency, cal.local_date(now, user.timezone))
+    row.length, row.longest, row.started_on = length, max(row.longest, length), started
+    row.last_covered = cal.previous_period_start(rules.frequency, current)
+    row.updated_at = now
+    restoration = StreakRestoration(
+        user_id=user.id, lost_period_start=broken.period_start, length=length, reason=reason, created_at=now
+    )
+    db.session.add(restoration)
+    leaderboards.streak_restored(user.id, length, now)
+    return restoration
+
+
 def freeze_balance(user_id: int) -> int:
     return int(
         db.session.execute(
@@ -174,10 +268,23 @@ def freeze_balance(user_id: int) -> int:
     )
 
 
+def current_state(
+    user, now: Optional[datetime] = None
+) -> tuple[Optional[engine.StreakRules], Optional[engine.StreakState]]:
+    """The streak's rules and the player's state, settled at `now` (a lapsed streak reads as 0);
+    (None, None) when there is no streak."""
+    rules = current_rules()
+    if rules is None:
+        return None, None
+    settle_user(user, now or utcnow())
+    row = db.session.get(UserStreak, user.id)
+    return rules, (_state_of(row) if row else engine.StreakState())
+
+
 def summary(user, now: Optional[datetime] = None) -> dict:
     """The streak as the API and pages show it (settling first, so a lapsed streak reads as 0)."""
     now = now or utcnow()
-    rules = current_rules()
+    rules, state = current_state(user, now)
     if rules is None:
         return {
             "length": 0,
@@ -190,9 +297,6 @@ def summary(user, now: Optional[datetime] = None) -> dict:
             "period_end": None,
             "at_risk": False,
         }
-    settle_user(user, now)
-    row = db.session.get(UserStreak, user.id)
-    state = _state_of(row) if row else engine.StreakState()
     today = cal.local_date(now, user.timezone)
     current = cal.period_start(rules.frequency, today)
     expires = engine.expires_at(rules, state, today, user.timezone)

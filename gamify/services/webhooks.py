@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import func, update
 
 from .. import after_commit, netguard
 from ..extensions import db
@@ -250,11 +250,12 @@ def _coalesce(events: list) -> list:
             out.append(ev)
             continue
         payload = ev.payload or {}
-        window = _coalesce_window(ev.created_at)
-        merged = groups.get((ev.user_id, payload.get("system"), window))
+        key = _group_key(ev)
+        window = key[2]
+        merged = groups.get(key)
         if merged is None:
             merged = SimpleNamespace(type=ev.type, user_id=ev.user_id, payload={"added": 0, "changes": 0})
-            groups[(ev.user_id, payload.get("system"), window)] = merged
+            groups[key] = merged
             out.append(merged)
         merged.id, merged.created_at = ev.id, ev.created_at
         merged.payload = {
@@ -264,6 +265,39 @@ def _coalesce(events: list) -> list:
             "window_start": window.isoformat(),
         }
     return out
+
+
+_EVENT_COLUMNS = db.select(
+    DomainEvent.id, DomainEvent.type, DomainEvent.user_id, DomainEvent.payload, DomainEvent.created_at
+)
+_COALESCE_LOCK = 0x6761_6D69_6679  # pg_try_advisory_xact_lock key: one coalescing dispatcher at a time
+
+
+def _coalesced_rows(limit: int, window: datetime) -> list:
+    """Undispatched points.changed events of minutes that are over, as whole (player, system, minute)
+    groups: a group split between two batches or two dispatchers would be delivered twice. On PostgreSQL
+    only one dispatcher takes them at a time (an advisory lock held until its commit; the others leave
+    them for the next run); SQLite serialises writers anyway. Up to `limit` events, plus the rest of the
+    groups those events belong to."""
+    if db.engine.dialect.name == "postgresql":
+        if not db.session.execute(db.select(func.pg_try_advisory_xact_lock(_COALESCE_LOCK))).scalar():
+            return []
+    pending = (DomainEvent.dispatched_at.is_(None), DomainEvent.type == COALESCED_TYPE, DomainEvent.created_at < window)
+    rows = db.session.execute(_EVENT_COLUMNS.where(*pending).order_by(DomainEvent.id).limit(limit)).all()
+    if len(rows) < limit:
+        return rows  # every pending one: nothing left out
+    groups = {_group_key(r) for r in rows}
+    taken = {r.id for r in rows}
+    rest = db.session.execute(
+        _EVENT_COLUMNS.where(
+            *pending, DomainEvent.user_id.in_({u for u, _s, _w in groups}), DomainEvent.id > rows[-1].id
+        ).order_by(DomainEvent.id)
+    ).all()
+    return rows + [r for r in rest if r.id not in taken and _group_key(r) in groups]
+
+
+def _group_key(ev) -> tuple:
+    return ev.user_id, (ev.payload or {}).get("system"), _coalesce_window(ev.created_at)
 
 
 @dataclass
@@ -281,17 +315,14 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
     now = now or utcnow()
     window = _coalesce_window(now)
     # Plain rows, not ORM objects, and one UPDATE to mark them: events come by the thousand a second.
-    # points.changed of the current minute wait for the minute to end (coalesced, below).
+    # points.changed events are taken apart (`_coalesced_rows`): whole groups, by one dispatcher at a time.
     events = db.session.execute(
-        db.select(DomainEvent.id, DomainEvent.type, DomainEvent.user_id, DomainEvent.payload, DomainEvent.created_at)
-        .where(
-            DomainEvent.dispatched_at.is_(None),
-            or_(DomainEvent.type != COALESCED_TYPE, DomainEvent.created_at < window),
-        )
+        _EVENT_COLUMNS.where(DomainEvent.dispatched_at.is_(None), DomainEvent.type != COALESCED_TYPE)
         .order_by(DomainEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    events = sorted([*events, *_coalesced_rows(limit, window)], key=lambda e: e.id)
     result = DispatchResult(events=len(events))
     if not events:
         return result

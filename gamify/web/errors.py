@@ -21,6 +21,8 @@ PAGES = {
 def _answer(code: int, title: str, message: str, short: str, toast: bool = False):
     if request.path.startswith("/api/"):
         return jsonify({"error": {"message": short or message}}), code
+    if request.path.startswith("/trophy/"):  # the Trophy-compatible API: Trophy's error shape
+        return jsonify({"error": short or message}), code
     if ui.is_htmx():
         if toast:
             return ui.toast(make_response("", code), short, kind="error")

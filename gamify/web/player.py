@@ -24,7 +24,11 @@ from . import ui
 from .auth import safe_next
 
 bp = Blueprint("player", __name__)
-bp.before_request(ui.control_gate({"player.dashboard", "player.streak", "player.achievements", "player.points"}))
+bp.before_request(
+    ui.control_gate(
+        {"player.dashboard", "player.streak", "player.achievements", "player.points", "player.notifications"}
+    )
+)
 
 AWARDS_PER_PAGE = 20
 NOTIFICATIONS_PER_PAGE = 20

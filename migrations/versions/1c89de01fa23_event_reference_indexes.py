@@ -1,7 +1,7 @@
 """indexes on the columns referencing metric_events (deleting a player's events checks each one's key)
 
 Revision ID: 1c89de01fa23
-Revises: 0b78cd90ef12
+Revises: 1d2e3f4a5b6c
 Create Date: 2026-12-02 09:00:00
 
 """
@@ -9,7 +9,7 @@ Create Date: 2026-12-02 09:00:00
 from alembic import op
 
 revision = "1c89de01fa23"
-down_revision = "0b78cd90ef12"
+down_revision = "1d2e3f4a5b6c"
 branch_labels = None
 depends_on = None
 

@@ -1,12 +1,11 @@
-"""Browser tests: the real app served on 127.0.0.1 (werkzeug, in a thread) on the test database,
-driven by Playwright with Debian's Chromium.
+"""Browser tests: the real app served on 127.0.0.1 (`live_server`, tests/conftest.py) on the test
+database, driven by Playwright with Debian's Chromium.
 
-The server serves the session app (`_app`), so the per-test `app` fixture still empties the database
-after each test. Test code must commit (or roll back) before driving the browser: with SQLite every
-transaction takes the write lock (BEGIN IMMEDIATE)."""
+The server (tests/conftest.py's `live_server`) serves the session app (`_app`), so the per-test `app`
+fixture still empties the database after each test. Test code must commit (or roll back) before
+driving the browser: with SQLite every transaction takes the write lock (BEGIN IMMEDIATE)."""
 
 import os
-import threading
 
 import pytest
 
@@ -22,18 +21,6 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
-
-
-@pytest.fixture(scope="session")
-def live_server(_app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, _app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,7 @@ def test_reading_one_and_all(client, api, db, spec):
         again = client.post(f"/api/v1/users/ann/notifications/{ids[0]}/read", headers=api).json
         assert again["read_at"] == "2026-03-02T09:05:00+00:00"
         r = client.post("/api/v1/users/ann/notifications/read-all", headers=api)
-        assert spec.check(r, READ_ALL, "post") == {"marked": 2, "unread_count": 0}
+        assert spec.check(r, READ_ALL, "post") == {"marked": 2, "unread_count": 0, "control": False}
         assert client.post("/api/v1/users/ann/notifications/read-all", headers=api).json["marked"] == 0
     times = db.session.execute(db.select(Notification.read_at).where(Notification.id.in_(ids))).scalars()
     assert sorted(t.isoformat() for t in times) == ["2026-03-02T09:05:00+00:00"] + ["2026-03-02T10:05:00+00:00"] * 2

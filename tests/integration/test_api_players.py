@@ -22,6 +22,7 @@ from gamify.models import (
     EnergyTransaction,
     Leaderboard,
     LeaderboardRun,
+    StreakRestoration,
     User,
     WebhookEndpoint,
 )
@@ -219,6 +220,7 @@ def world(client, api, db, app):
             EnergyReview(user_id=ann.id, reason="test", spent=300, allowed=200),
             AchievementProgress(user_id=ann.id, achievement_id=first.id, value=3.0),
             BackfillRun(achievement_id=first.id, created_by_id=ann.id, status="done"),
+            StreakRestoration(user_id=ann.id, lost_period_start=date(2026, 2, 20), length=3, reason="support"),
         ]
     )
     db.session.commit()

@@ -79,3 +79,51 @@ def test_control_players_see_no_gamification_and_get_no_mail(app, client, db):
         raise AssertionError("a control player's mail was composed")
     except reminders.Skip as skip:
         assert "control group" in skip.reason
+
+
+def test_control_players_get_no_in_app_notifications(app, client, db):
+    """Neither from the event pipeline (an achievement) nor from services outside it (energy full); the
+    bell and the notifications page are gone for them. The other player gets both notices."""
+    from gamify.models import Notification
+    from gamify.services import outbox
+
+    m = f.metric("lessons")
+    f.achievement("first", "metric", metric_id=m.id, threshold=1)
+    user = f.web_player()
+    user.control_group = True
+    other = f.player("other")
+    db.session.commit()
+    headers = {"X-API-Key": f.api_key()}
+    for who in (user.external_id, "other"):
+        r = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": who}}, headers=headers)
+        assert r.status_code == 201 and r.json["achievements"], r.json
+    for uid in (user.id, other.id):
+        outbox.notify(uid, "energy_full", "Your energy is full")
+    db.session.commit()
+    got = db.session.execute(db.select(Notification.user_id, Notification.type).order_by(Notification.id)).all()
+    assert sorted(got) == sorted([(other.id, "achievement"), (other.id, "energy_full")])
+    f.login(client)
+    assert "notif-slot" not in client.get("/settings").get_data(as_text=True)
+    assert "nothing to show on this page" in client.get("/notifications").get_data(as_text=True)
+
+
+def test_every_answer_about_a_control_player_says_so(app, client, db):
+    """Each GET route about one player (in the OpenAPI document) answers `control: true` for a control
+    player, and declares it."""
+    m = f.metric("lessons")
+    f.streak({m: 1})
+    f.system("xp")
+    user = f.player("ctl")
+    user.control_group = True
+    db.session.commit()
+    headers = {"X-API-Key": f.api_key()}
+    assert client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "ctl"}}, headers=headers).json["control"]
+    spec = client.get("/api/v1/openapi.json").json
+    paths = [p for p, ops in spec["paths"].items() if "{external_id}" in p and "get" in ops and "{key}" not in p]
+    assert len(paths) >= 5
+    for path in paths:
+        url = path.replace("{external_id}", "ctl").replace("{system_key}", "xp")
+        r = client.get(url, headers=headers)
+        assert r.status_code == 200 and r.json["control"] is True, (url, r.status_code, r.json)
+        schema = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert {"$ref": "#/components/schemas/ControlFlag"} in schema.get("allOf", [schema]), path

@@ -119,7 +119,13 @@ def test_refill_tier_and_transactions(client, headers, db):
     db.session.commit()
     client.post("/api/v1/users/u1/energy/adjust", json={"amount": -100, "reason": "test"}, headers=headers)
     r = client.post("/api/v1/users/u1/energy/refill", json={"tokens": 2}, headers=headers)
-    assert r.status_code == 200 and r.json == {"tokens_charged": 2, "energy_added": 20, "current": 70, "max": 150}
+    assert r.status_code == 200 and r.json == {
+        "tokens_charged": 2,
+        "energy_added": 20,
+        "current": 70,
+        "max": 150,
+        "control": False,
+    }
     r = client.post("/api/v1/users/u1/energy/refill", json={"tokens": 2}, headers=headers)
     assert r.status_code == 409 and r.json["error"]["field"] == "tokens"
     assert "Not enough Gems" in r.json["error"]["message"]
@@ -131,7 +137,7 @@ def test_refill_tier_and_transactions(client, headers, db):
         == 1
     )
     r = client.put("/api/v1/users/u1/energy/tier", json={"premium": True}, headers=headers)
-    assert r.json == {"premium": True, "current": 70, "max": 250}
+    assert r.json == {"premium": True, "current": 70, "max": 250, "control": False}
     tx = client.get("/api/v1/users/u1/energy/transactions", headers=headers).json
     assert [t["type"] for t in tx["transactions"]] == ["token_refill", "admin_adjust"]
     assert tx["transactions"][0]["metadata"]["tokens"] == 2

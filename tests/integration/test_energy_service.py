@@ -277,6 +277,21 @@ def test_full_notification_once_per_fill(db):
     )
 
 
+def test_energy_full_reaches_every_player_however_many_are_still_filling(db):
+    """Players still far below max do not keep the scheduled check from the others: each run looks at the
+    next `limit` waiting players and starts over at the end."""
+    slow, quick = f.player("slow"), f.player("quick")  # slow has the lower id: looked at first
+    energy.spend(slow, 140, now=NOW)  # 10 of 150: a day and more from full
+    energy.spend(quick, 5, now=NOW)  # 145 of 150: full within two hours
+    db.session.commit()
+    later = NOW + timedelta(hours=3)
+    assert energy.announce_fills(later, limit=1) == 0  # slow: not full yet
+    assert energy.announce_fills(later + timedelta(minutes=5), limit=1) == 1  # then quick
+    assert energy.announce_fills(later + timedelta(minutes=10), limit=1) == 0  # slow again, still filling
+    notified = db.session.execute(db.select(Notification.user_id).where(Notification.type == "energy_full"))
+    assert list(notified.scalars()) == [quick.id]
+
+
 def test_energy_full_is_announced_by_the_schedule_without_opening_the_app(db):
     """Ann spends and never looks again: the scheduled job tells her once when her energy is full again,
     not before, and not twice; preferences are respected by outbox.notify."""

@@ -146,6 +146,33 @@ def test_points_changed_is_coalesced_per_player_system_and_minute(app, db):
     assert later.events == 1 and len(later.deliveries) == 1  # the next minute's change: its own delivery
 
 
+def test_a_coalesced_minute_is_never_split_between_batches(app, db):
+    """Five changes in one minute and a batch limit of two: the batch takes the whole group (one
+    delivery, all five changes), not two and then three."""
+    pts = webhooks.create_endpoint("http://127.0.0.1:9/p", ["points.changed"])
+    ann, bob = player("ann"), player("bob")
+    t0 = datetime(2026, 5, 4, 10, 0, 10, tzinfo=timezone.utc)
+    with time_machine.travel(t0, tick=False):
+        outbox.emit("points.changed", bob.id, {"system": "xp", "added": 1, "total": 1})
+        for total in (10, 20, 30, 40, 50):
+            outbox.emit("points.changed", ann.id, {"system": "xp", "added": 10, "total": total})
+        db.session.commit()
+    first = webhooks.dispatch_batch(limit=2, now=t0 + timedelta(seconds=70))
+    db.session.commit()
+    assert first.events == 6  # bob's, and ann's five (two by the limit, three to complete the minute)
+    data = sorted(
+        (b["user"]["id"], b["data"]["added"], b["data"]["total"], b["data"]["changes"])
+        for b in (
+            json.loads(d.body)
+            for d in db.session.execute(
+                db.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == pts.id)
+            ).scalars()
+        )
+    )
+    assert data == [("ann", 50, 50, 5), ("bob", 1, 1, 1)]
+    assert webhooks.dispatch_batch(limit=2, now=t0 + timedelta(seconds=80)).events == 0
+
+
 def test_retry_on_500_then_success_with_signed_identical_body(app, db, http_receiver):
     http_receiver.statuses = [500, 200]
     _achievement_setup()

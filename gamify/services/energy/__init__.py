@@ -11,10 +11,12 @@ Public API (other teams):
 
 By concern: `catalogue` (settings, actions, boosts shop, tokens), `ledger` (the locked state, spending
 and crediting, anti-cheat), `status` (what pages and the API show), `operations` (actions, refills,
-boosts, tier, skills, rest, adjustments), `gifts`. Everything callers use is imported here.
+boosts, tier, skills, rest, adjustments), `gifts`, `audit` (energy that rose with no ledger row).
+Everything callers use is imported here.
 """
 
 # The package's interface (and, underscored, what the event pipeline and tests reach into).
+from .audit import audit_ledger  # noqa: F401
 from .catalogue import (  # noqa: F401
     INFLOW_TYPES,
     SPEND_TYPES,

@@ -12,6 +12,7 @@ from typing import Optional
 from sqlalchemy import func, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ... import origin
 from ...engine import energy as engine
 from ...extensions import db
 from ...models import (
@@ -161,6 +162,7 @@ def _ledger(
         related_id=related_id,
         meta=meta or {},
         created_at=_now(now),
+        client_ip=origin.client_ip(),
     )
     db.session.add(tx)
     return tx
@@ -373,7 +375,7 @@ def _review_spending(L: _Locked) -> Optional[EnergyReview]:
         reason=reason,
     )
     db.session.add(review)
-    outbox.emit("energy.flagged", uid, {"spent": spent, "allowed": allowed})
+    outbox.emit("energy.flagged", uid, {"kind": "spending", "spent": spent, "allowed": allowed})
     return review
 
 

@@ -15,6 +15,7 @@ from ...extensions import db
 from ...models import (
     EnergyAction,
     EnergyTransaction,
+    JobCursor,
     PlayerEnergy,
     User,
 )
@@ -139,21 +140,30 @@ def action_costs(user: User, actions: list[EnergyAction], now: Optional[datetime
     return out
 
 
+FILLS_CURSOR = "energy_full_announcer"
+
+
 def announce_fills(now: Optional[datetime] = None, limit: int = 5000) -> int:
     """Players whose energy filled up by regeneration since it was last looked at get their once-per-fill
     "energy full" notification now, without opening the app (scheduled; `status` does the announcing).
-    Returns how many were announced."""
+    Each run looks at up to `limit` players still waiting for their bar to fill, taking up after the last
+    one the previous run looked at and starting over at the end, so every such player is looked at in
+    turn however many are still below max. Returns how many were announced."""
     now = _now(now)
-    ids = (
-        db.session.execute(
-            select(PlayerEnergy.user_id)
-            .where(PlayerEnergy.full_notified.is_(False))
-            .order_by(PlayerEnergy.user_id)
-            .limit(limit)
-        )
-        .scalars()
-        .all()
-    )
+    cursor = db.session.get(JobCursor, FILLS_CURSOR, with_for_update=True)
+    if cursor is None:
+        cursor = JobCursor(name=FILLS_CURSOR, position=0)
+        db.session.add(cursor)
+
+    def waiting(after: int, n: int) -> list[int]:
+        q = select(PlayerEnergy.user_id).where(PlayerEnergy.full_notified.is_(False), PlayerEnergy.user_id > after)
+        return list(db.session.execute(q.order_by(PlayerEnergy.user_id).limit(n)).scalars())
+
+    ids = waiting(cursor.position, limit)
+    if len(ids) < limit:  # the end: start over from the first (those not already in this run)
+        ids += [i for i in waiting(0, limit - len(ids)) if i not in set(ids)]
+    if ids:
+        cursor.position = ids[-1]
     announced = 0
     for user in db.session.execute(select(User).where(User.id.in_(ids))).scalars() if ids else ():
         row = db.session.get(PlayerEnergy, user.id)

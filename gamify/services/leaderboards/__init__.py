@@ -24,8 +24,9 @@ after the commit (services/rank_fanout.py, from `leaderboard_score_log`).
 
 The package holds the rest, by concern: `boards` (look-ups and periods), `store` (the Redis copy: keys,
 the Lua upsert, writes, rebuild), `ranking` (reads: pages, positions, a player's ranks), `finalise`
-(closing periods into archived runs), `config` (validation, create/update/delete, recompute from the
-ledgers), `cli`. Everything callers use is imported here: `from gamify.services import leaderboards`.
+(closing periods into archived runs), `history` (past runs page by page, a player's rank history by day),
+`config` (validation, create/update/delete, recompute from the ledgers), `cli`. Everything callers use
+is imported here: `from gamify.services import leaderboards`.
 """
 
 # The package's interface (and, underscored, what the event pipeline and tests reach into).
@@ -36,6 +37,7 @@ from .boards import (  # noqa: F401
     LeaderboardError,
     active_boards,
     all_boards,
+    archived_run,
     by_id,
     by_key,
     current_period,
@@ -50,8 +52,9 @@ from .boards import (  # noqa: F401
 from .cli import cli  # noqa: F401
 from .config import create, delete_board, recompute, update_board, validate_config  # noqa: F401
 from .finalise import finalise_due  # noqa: F401
+from .history import rank_history, runs_before  # noqa: F401
 from .ranking import _slice, my_ranks, participants, position, rankings  # noqa: F401
-from .scores import streak_lost  # noqa: F401
+from .scores import streak_lost, streak_restored  # noqa: F401
 from .store import (  # noqa: F401
     CLOSED_TTL,
     _f,

@@ -127,3 +127,29 @@ def has_started(board: Leaderboard, period: str, now: Optional[datetime] = None)
     if period == engine.ALL:
         return True
     return date.fromisoformat(period) <= cal.local_date(now or utcnow(), "Pacific/Kiritimati")
+
+
+def archived_run(board: Leaderboard, day: date, segment: str = GLOBAL) -> Optional[LeaderboardRun]:
+    """The finalised run of `board` that starts on `day` in `segment`, or None while that period is still
+    open (it is then served live). A final period this segment had nobody in is an empty run; a day on
+    which no run of the board starts is LeaderboardError("run", ..., 404)."""
+    run = get_run(board, day, segment)
+    if run is not None:
+        return run
+    if has_run(board, day):  # the period is final, this segment just had nobody in it
+        return LeaderboardRun(
+            leaderboard_id=board.id,
+            segment=segment,
+            period_start=day,
+            period_end=engine.period_end(board.frequency, board.start_date, day),
+            rankings=[],
+            participants=0,
+            finalised_at=utcnow(),
+        )
+    if (
+        is_open(board, day.isoformat())
+        and has_started(board, day.isoformat())
+        and engine.period_start(board.frequency, board.start_date, day) == day
+    ):
+        return None  # still open: served live
+    raise LeaderboardError("run", f"no run of '{board.key}' starts on {day.isoformat()}", 404)

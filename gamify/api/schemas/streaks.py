@@ -1,0 +1,80 @@
+"""Shapes of the streak admin API: freeze grants and restoring a lost streak."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+from pydantic import ConfigDict, Field
+
+from ... import params
+from .base import In, Missing, Out, checked
+
+MAX_FREEZE_GRANT = 50  # as the admin console's form
+FREEZE_REASON_MAX = 40  # the ledger's reason column also holds who granted it
+
+
+def _amount(value: Any, field: str) -> int:
+    return params.whole_number(value, field, 1, MAX_FREEZE_GRANT)
+
+
+def _reason(max_len: int):
+    def check(value: Any, field: str) -> str:
+        return params.text(value, field, max_len, required=True)
+
+    return check
+
+
+class FreezeBody(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 2, "reason": "support ticket 123"}]})
+
+    amount: Annotated[int, checked(_amount), Field(ge=1, le=MAX_FREEZE_GRANT, description="Freezes to grant.")] = 1
+    reason: Annotated[
+        str,
+        checked(_reason(FREEZE_REASON_MAX)),
+        Missing("reason is required: why the freezes are granted (kept in the ledger)"),
+        Field(min_length=1, max_length=FREEZE_REASON_MAX),
+    ]
+
+
+class RestoreBody(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "outage on 3 March"}]})
+
+    reason: Annotated[
+        str,
+        checked(_reason(255)),
+        Missing("reason is required: why the streak is given back (kept in the ledger)"),
+        Field(min_length=1, max_length=255),
+    ]
+
+
+# ------------------------------------------------------------------------------------------ responses
+
+
+class FreezesOut(Out):
+    granted: int = Field(description="Fewer than requested when the player reached the maximum.")
+    requested: int
+    freezes: int = Field(description="Freezes the player holds now.")
+    max_freezes: Optional[int] = Field(None, description="The most a player may hold (null: no maximum).")
+
+
+class StreakNow(Out):
+    length: int
+    longest: int
+    frequency: Optional[str] = None
+    freezes: int
+    at_risk: bool
+    period_start: Optional[str] = None
+    period_end: Optional[str] = None
+    expires_utc: Optional[str] = Field(None, description="ISO 8601, UTC: lost then unless extended.")
+
+
+class Restoration(Out):
+    length: int = Field(description="The length given back: what the streak had when it broke.")
+    lost_period_start: str = Field(description="The period that broke it (kept in the history).")
+    reason: str
+    created_at: str = Field(description="ISO 8601, UTC.")
+
+
+class RestoreOut(Out):
+    restored: Restoration
+    streak: StreakNow
