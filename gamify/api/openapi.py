@@ -142,45 +142,61 @@ def build(app: Flask) -> dict:
         op = OPERATIONS.get(rule.endpoint)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(rule.endpoint, op, path_params, ref)
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "gamify API",
-            "version": "1",
-            "description": "The host product's API: send events, identify players, read streaks, points, "
-            "achievements, energy and leaderboards. Authenticate with an API key (Admin → API keys) in "
-            "`X-API-Key` or `Authorization: Bearer`. Every 4xx answers "
-            '`{"error": {"field": ..., "message": ...}}`.',
-        },
-        "servers": [{"url": (app.config.get("PUBLIC_URL") or "").rstrip("/") or "/"}],
-        "paths": paths,
-        "components": {
-            "schemas": {**defs.get("$defs", {}), "ControlFlag": CONTROL},
-            "securitySchemes": {
-                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                "Bearer": {"type": "http", "scheme": "bearer", "description": "The API key as a bearer token."},
+    return _json_schema_bounds(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "gamify API",
+                "version": "1",
+                "description": "The host product's API: send events, identify players, read streaks, points, "
+                "achievements, energy and leaderboards. Authenticate with an API key (Admin → API keys) in "
+                "`X-API-Key` or `Authorization: Bearer`. Every 4xx answers "
+                '`{"error": {"field": ..., "message": ...}}`.',
             },
-            "responses": {
-                str(code): {
-                    "description": text,
-                    "content": {"application/json": {"schema": ref[ErrorOut]}},
-                }
-                for code, text in ERROR_TEXT.items()
+            "servers": [{"url": (app.config.get("PUBLIC_URL") or "").rstrip("/") or "/"}],
+            "paths": paths,
+            "components": {
+                "schemas": {**defs.get("$defs", {}), "ControlFlag": CONTROL},
+                "securitySchemes": {
+                    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                    "Bearer": {"type": "http", "scheme": "bearer", "description": "The API key as a bearer token."},
+                },
+                "responses": {
+                    str(code): {
+                        "description": text,
+                        "content": {"application/json": {"schema": ref[ErrorOut]}},
+                    }
+                    for code, text in ERROR_TEXT.items()
+                },
             },
-        },
-        "tags": [
-            {"name": "events", "description": "Metric events and actions"},
-            {"name": "players", "description": "Players, their streaks, points and achievements"},
-            {"name": "energy", "description": "Energy, boosts, skills and rest"},
-            {"name": "leaderboards", "description": "Rankings"},
-            {"name": "achievements", "description": "Achievements, with a player's progress"},
-            {"name": "points", "description": "Points history, summaries, levels and manual awards"},
-            {"name": "streaks", "description": "Streak freezes and restores"},
-            {"name": "social", "description": "Friends and energy gifts between them"},
-            {"name": "notifications", "description": "A player's in-app inbox and notification preferences"},
-            {"name": "meta", "description": "This document"},
-        ],
-    }
+            "tags": [
+                {"name": "events", "description": "Metric events and actions"},
+                {"name": "players", "description": "Players, their streaks, points and achievements"},
+                {"name": "energy", "description": "Energy, boosts, skills and rest"},
+                {"name": "leaderboards", "description": "Rankings"},
+                {"name": "achievements", "description": "Achievements, with a player's progress"},
+                {"name": "points", "description": "Points history, summaries, levels and manual awards"},
+                {"name": "streaks", "description": "Streak freezes and restores"},
+                {"name": "social", "description": "Friends and energy gifts between them"},
+                {"name": "notifications", "description": "A player's in-app inbox and notification preferences"},
+                {"name": "meta", "description": "This document"},
+            ],
+        }
+    )
+
+
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _json_schema_bounds(node):
+    """pydantic copies ge/le/gt/lt verbatim into a schema when a custom check (schemas.base.checked) stands
+    between them and the type: rename them to the JSON Schema keywords clients and fuzzers read."""
+    if isinstance(node, dict):
+        typed = "type" in node
+        return {(_BOUNDS.get(k, k) if typed else k): _json_schema_bounds(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_schema_bounds(v) for v in node]
+    return node
 
 
 def _operation(endpoint: str, op: Optional[Operation], path_params: list[dict], ref: dict) -> dict:
