@@ -80,8 +80,11 @@ def authenticated_key():
 def require_api_key(fn):
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        if authenticated_key() is None:
+        key = authenticated_key()
+        if key is None:
             raise ApiError(401, "api_key", "missing or invalid API key (send it as X-API-Key)")
+        if key.user_external_id is not None:  # made through the Trophy admin API for one user's client
+            raise ApiError(403, "api_key", "an application API key acts for one user, through /trophy/v1 only")
         return fn(*args, **kwargs)
 
     return wrapper

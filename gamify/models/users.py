@@ -58,6 +58,9 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # An application key (Trophy's, made through its admin API): it acts for this one player, on the
+    # Trophy application API only (gamify/trophy/base.py checks every request). None: a host-app key.
+    user_external_id: Mapped[Optional[str]] = mapped_column(String(128))
 
 
 class UsedLoginLink(db.Model):

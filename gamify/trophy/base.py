@@ -89,15 +89,57 @@ for _blueprint in (bp, admin_bp):  # both APIs answer in Trophy's error shape
 
 
 def require_key(fn):
-    """The same API keys as /api/v1 (Trophy's SDKs send theirs as X-API-KEY)."""
+    """The same API keys as /api/v1 (Trophy's SDKs send theirs as X-API-KEY). An application key (made
+    through the admin API for one user) acts for that user only: see _acts_for."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        if authenticated_key() is None:
+        key = authenticated_key()
+        if key is None:
             raise TrophyError(401, "missing or invalid API key (send it in the X-API-KEY header)")
+        scope = key.user_external_id
+        if scope is not None and not _acts_for(scope):
+            raise TrophyError(403, f"this application API key acts for user '{scope}' only")
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def require_admin_key(fn):
+    """The admin API takes the host app's keys, never an application key (Trophy's admin API and its
+    application API take the same X-API-KEY; its application keys are for one user's client)."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        key = authenticated_key()
+        if key is None:
+            raise TrophyError(401, "missing or invalid API key (send it in the X-API-KEY header)")
+        if key.user_external_id is not None:
+            raise TrophyError(403, "an application API key cannot use the admin API")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _acts_for(scope: str) -> bool:
+    """Does the request concern the application key's own user only? Every user it names (in the path,
+    as the body's `user.id` or `id`, in `userIds`) must be that user; a request naming none may only read
+    (the catalogue: achievements, points systems, leaderboards)."""
+    named: list[str] = []
+    if request.view_args and "external_id" in request.view_args:
+        named.append(request.view_args["external_id"])
+    raw = request.get_json(silent=True) if request.method in ("POST", "PUT", "PATCH") else None
+    if isinstance(raw, dict):
+        user = raw.get("user")
+        if isinstance(user, dict) and "id" in user:
+            named.append(str(user["id"]))
+        if request.endpoint == "trophy.create_user" and "id" in raw:
+            named.append(str(raw["id"]))
+    for value in request.args.getlist("userIds"):
+        named.extend(part.strip() for part in value.split(",") if part.strip())
+    if not named:
+        return request.method == "GET"
+    return all(name == scope for name in named)
 
 
 # ------------------------------------------------------------------------------------------ input
