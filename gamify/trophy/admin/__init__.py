@@ -7,5 +7,5 @@ Thin views over the services that also serve the admin pages: every rule (keys, 
 needs, what may be deleted) is a service's, answered here as an issue of the item it refuses. `base`
 holds the bulk plumbing, `schemas` the items and resources (camelCase on the wire)."""
 
-from . import keys, leaderboards, metrics, points, points_parts, streaks  # noqa: F401  (routes attach)
+from . import attributes, keys, leaderboards, metrics, points, points_parts, streaks  # noqa: F401  (routes attach)
 from .base import bp  # noqa: F401

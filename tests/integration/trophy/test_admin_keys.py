@@ -1,14 +1,15 @@
-"""Trophy's admin API: application API keys (one user's key) and the unsupported tenants and environments,
-through the SDK's admin client and plain HTTP."""
+"""Trophy's admin API: application API keys (one user's key), attributes, and the unsupported tenants and
+environments, through the SDK's admin client and plain HTTP."""
 
 import pytest
 import requests
-from trophy import CreateApplicationKeyRequestItem, TrophyApi
+from trophy import CreateApplicationKeyRequestItem, CreateAttributeRequestItem, TrophyApi, UpdateAttributeRequestItem
 from trophy.core.api_error import ApiError
 from trophy.environment import TrophyApiEnvironment
 
 from gamify.extensions import db as _db
 from gamify.models import ApiKey
+from gamify.services import leaderboards
 from tests import factories as f
 
 from .conftest import wire
@@ -79,3 +80,45 @@ def test_tenants_and_environments_are_not_supported(sdk, admin_http):
     ):
         assert admin_http(method, path).status_code == 501
     assert admin_http("GET", "/tenants", key=False).status_code == 401
+
+
+def test_attributes_declared_listed_renamed_and_deleted(sdk, admin_conforms, admin_http, db):
+    m = f.metric("words")
+    leaderboards.create(
+        {
+            "key": "by-city",
+            "name": "By city",
+            "ranked_by": "metric",
+            "metric_id": m.id,
+            "frequency": "perpetual",
+            "participant_limit": 10,
+            "breakdown": ["city"],
+        }
+    )
+    db.session.commit()
+    raw = sdk.admin.attributes.with_raw_response.create(
+        request=[
+            CreateAttributeRequestItem(name="Plan", key="plan", type="user"),
+            CreateAttributeRequestItem(name="Device", key="device", type="event"),
+            CreateAttributeRequestItem(name="Again", key="plan", type="user"),
+            CreateAttributeRequestItem(name="Bad", key="bad key", type="user"),
+        ]
+    )
+    assert raw._response.status_code == 201
+    admin_conforms(wire(raw), "post", "/attributes", 201)
+    assert [(a.id, a.key, a.name, a.type) for a in raw.data.created] == [
+        ("plan", "plan", "Plan", "user"),
+        ("device", "device", "Device", "event"),
+    ]
+    assert [i.index for i in raw.data.issues] == [2, 3]
+    # The breakdown's attribute is listed too (undeclared: named by its key).
+    listed = sdk.admin.attributes.list()
+    assert [(a.key, a.name) for a in listed] == [("city", "city"), ("device", "Device"), ("plan", "Plan")]
+    admin_conforms([a.dict(by_alias=True) for a in listed], "get", "/attributes")
+    assert sdk.admin.attributes.get("plan").type == "user"
+    up = sdk.admin.attributes.update(request=[UpdateAttributeRequestItem(id="city", name="City")])
+    assert up.updated[0].name == "City"
+    gone = sdk.admin.attributes.delete(ids=["plan", "city", "nope"])
+    assert [d.id for d in gone.deleted] == ["plan"]
+    assert [i.id for i in gone.issues] == ["city", "nope"] and "leaderboard 'by-city'" in gone.issues[0].message
+    assert admin_http("GET", "/attributes/plan").status_code == 404
