@@ -68,6 +68,7 @@ GROUPS = {
             "tests/integration/test_points_ledger.py",
             "tests/integration/test_energy_service.py",
             "tests/integration/test_energy_api.py",
+            "tests/integration/test_leaderboards_ranking.py",
             "tests/integration/test_leaderboards_service.py",
             "tests/integration/test_api.py",
         ],
