@@ -66,6 +66,7 @@ GROUPS = {
         "tests": [
             "tests/integration/test_points.py",
             "tests/integration/test_points_ledger.py",
+            "tests/integration/test_energy_pipeline.py",
             "tests/integration/test_energy_service.py",
             "tests/integration/test_energy_api.py",
             "tests/integration/test_leaderboards_ranking.py",
