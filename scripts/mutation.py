@@ -73,6 +73,19 @@ GROUPS = {
             "tests/integration/test_leaderboards_service.py",
             "tests/integration/test_api.py",
         ],
+        # Slow tests of those files that exercise other code (gifts, Redis outages, archiving, sign-up
+        # races): every surviving mutant they reach would wait for them.
+        "deselect": [
+            "tests/integration/test_energy_service.py::test_gift_moves_energy_on_accept",
+            "tests/integration/test_energy_service.py::test_gift_credit_is_capped_and_refused_when_full",
+            "tests/integration/test_energy_service.py::test_gift_refusals",
+            "tests/integration/test_energy_service.py::test_daily_gift_limits_follow_the_local_day",
+            "tests/integration/test_energy_service.py::test_daily_received_limit",
+            "tests/integration/test_energy_service.py::test_expire_gifts_is_idempotent_and_refunds_only_when_set",
+            "tests/integration/test_leaderboards_service.py::test_redis_down_event_succeeds_and_rankings_catch_up",
+            "tests/integration/test_leaderboards_service.py::test_archive_and_reset_lose_nothing_under_concurrent_writers",
+            "tests/integration/test_api.py::test_parallel_identify_and_signup_race_without_errors",
+        ],
     },
 }
 
@@ -104,6 +117,7 @@ def sync(group: str) -> Path:
             if str(p.relative_to(dest)) not in wanted:
                 p.unlink()
     cfg = GROUPS[group]
+    deselect = [f"--deselect={t}" for t in cfg.get("deselect", [])]
     pyproject = (ROOT / "pyproject.toml").read_text()
     section = (
         "[tool.mutmut]\n"
@@ -111,7 +125,7 @@ def sync(group: str) -> Path:
         f"only_mutate = {_toml_list(cfg['only_mutate'])}\n"
         f"also_copy = {_toml_list(ALSO_COPY + ['pyproject.toml'])}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(cfg['tests'])}\n"
-        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
+        f"pytest_add_cli_args = {_toml_list(['-q', '-p', 'no:cacheprovider', '-x', *deselect])}\n"
         # mutmut's time limit is (the tests' measured time + this) x 15: the default 1 s would time out a
         # mutant whose one short test waited for a busy machine, and count it as caught.
         "timeout_constant = 4.0\n"
