@@ -33,6 +33,7 @@ from .api.schemas import events as ev
 from .api.schemas import leaderboard_history as lh
 from .api.schemas import leaderboards as lb
 from .api.schemas import notifications as no
+from .api.schemas import players as pl
 from .api.schemas import points as pt
 from .api.schemas import social as so
 from .api.schemas import streaks as st
@@ -105,6 +106,8 @@ OPERATIONS: dict[str, Op] = {
         _op("batch_events", "POST", "/events", ev.BatchBody, ev.BatchOut),
         _op("get_user", "GET", "/users/{external_id}", None, ev.UserOut),
         _op("identify", "POST", "/users/{external_id}", ev.IdentifyBody, ev.UserOut),
+        _op("bulk_identify", "POST", "/users", pl.BulkIdentifyBody, pl.BulkIdentifyOut),
+        _op("erase_user", "DELETE", "/users/{external_id}", None, pl.ErasedOut),
         _op("user_streak", "GET", "/users/{external_id}/streak", None, ev.StreakOut),
         _op("user_streak_freezes", "POST", "/users/{external_id}/streak/freezes", st.FreezeBody, st.FreezesOut),
         _op("user_streak_restore", "POST", "/users/{external_id}/streak/restore", st.RestoreBody, st.RestoreOut),
@@ -254,6 +257,14 @@ class Client:
 
     def user(self, external_id: str) -> ev.UserOut:
         return self.call("get_user", {"external_id": external_id})
+
+    def identify_many(self, users: list[dict]) -> pl.BulkIdentifyOut:
+        """Up to 100 players ({"id", "name", "email", "tz", "attributes"}), one result each."""
+        return self.call("bulk_identify", body={"users": users})
+
+    def erase_user(self, external_id: str) -> pl.ErasedOut:
+        """The player and every row that references them (a data-erasure request)."""
+        return self.call("erase_user", {"external_id": external_id})
 
     # --------------------------------------------------------------------------------------- streaks
 

@@ -14,6 +14,7 @@ from .api import energy as _energy_api  # noqa: F401  (energy routes attach to a
 from .api import leaderboard_history as _api_lb_history  # noqa: F401  (past runs, rank history)
 from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
 from .api import notifications as _api_notifications  # noqa: F401  (inbox and preferences, before api_bp)
+from .api import players as _api_players  # noqa: F401  (bulk identify and erasure, before api_bp is registered)
 from .api import points_api as _api_points  # noqa: F401  (points history, daily, levels, manual awards)
 from .api import social as _api_social  # noqa: F401  (gifts and friends, before api_bp is registered)
 from .api import streaks_api as _api_streaks  # noqa: F401  (freeze grants, restore a lost streak)

@@ -1,4 +1,5 @@
-"""Admin: player lookup, full ledger history, audited manual points adjustments and freeze grants."""
+"""Admin: player lookup, full ledger history, audited manual points adjustments and freeze grants, and
+erasing a player (a data-erasure request; the same service as DELETE /api/v1/users/<id>)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from .. import params
 from ..fields import Whole
 from ..models import User
+from ..services import erasure, users
 from ..services import points as points_svc
 from ..services import streaks as streaks_svc
-from ..services import users
 from ..web import ui
 from ..web.player import streak_view
 from .base import bp
@@ -57,6 +58,13 @@ class FreezeForm(FlaskForm):
     )
 
 
+class EraseForm(FlaskForm):
+    confirm = StringField(
+        "Type the player's external id to confirm",
+        validators=[DataRequired(message="Type the player's external id to confirm."), Length(max=128)],
+    )
+
+
 @bp.get("/players")
 def players():
     q = request.args.get("q", "")
@@ -67,7 +75,13 @@ def players():
     return render_template("admin/players.html", results=results, q=q)
 
 
-def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeForm | None = None, status: int = 200):
+def _player_page(
+    user: User,
+    adjust: AdjustForm | None = None,
+    freeze: FreezeForm | None = None,
+    erase: EraseForm | None = None,
+    status: int = 200,
+):
     tab = request.args.get("tab", "events")
     if tab not in dict(TABS):
         tab = "events"
@@ -84,6 +98,7 @@ def _player_page(user: User, adjust: AdjustForm | None = None, freeze: FreezeFor
         adjust=adjust or AdjustForm(prefix="adj"),
         streak_info=streak_view(summary, user.timezone),
         freeze=freeze or FreezeForm(prefix="frz"),
+        erase=erase or EraseForm(prefix="era"),
         balances=balances,
         streak=streak,
         summary=summary,
@@ -144,3 +159,24 @@ def player_freezes(user_id: int):
             flash("No freeze granted: the player already holds the maximum.", "error")
         return redirect(url_for("admin.player", user_id=user.id, tab="freezes"))
     return _player_page(user, freeze=form, status=400)
+
+
+@bp.post("/players/<int:user_id>/delete")
+def player_erase(user_id: int):
+    """Erase the player and everything that references them (services/erasure.py), once the admin typed
+    the player's external id: a slip of the mouse on the wrong player's page erases nothing."""
+    user = _player_or_404(user_id)
+    form = EraseForm(prefix="era")
+    if form.validate_on_submit():
+        if not user.external_id or form.confirm.data.strip() != user.external_id:
+            form.confirm.errors.append(f"That is not {user.name}'s external id: nothing was erased.")
+        else:
+            name, external_id = user.name, user.external_id
+            try:
+                rows = erasure.erase(user)
+            except erasure.ErasureError as e:
+                form.confirm.errors.append(str(e))
+            else:
+                flash(f"Erased {name} ({external_id}): {sum(rows.values())} rows in {len(rows)} tables.", "success")
+                return redirect(url_for("admin.players"))
+    return _player_page(user, erase=form, status=400)

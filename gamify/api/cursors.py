@@ -7,6 +7,7 @@ is a 400 naming `cursor`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Optional
 
 from flask import current_app
@@ -35,3 +36,18 @@ def decode(scope: str, cursor: Optional[str]) -> Optional[list[Any]]:
     if not isinstance(position, list):
         raise ApiError(400, "cursor", "cursor is not one this list gave (send back next_cursor unchanged)")
     return position
+
+
+def time_id_before(scope: str, cursor: Optional[str]) -> Optional[tuple[datetime, int]]:
+    """For lists ordered by (time, id), newest first: the (time, id) a cursor of `scope` ends at."""
+    position = decode(scope, cursor)
+    return (datetime.fromisoformat(position[0]), int(position[1])) if position else None
+
+
+def time_id_next(scope: str, rows: list, limit: int, at: str = "created_at") -> tuple[list, Optional[str]]:
+    """A page of at most `limit` rows from `rows` (fetched with one extra, limit + 1, to know whether more
+    follow) and the cursor after its last row, or None when nothing follows."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode(scope, [getattr(rows[-1], at).isoformat(), rows[-1].id])

@@ -16,11 +16,10 @@ from flask import jsonify, request
 from ..models import Notification
 from ..models.notifications import NOTIFICATION_TYPES
 from ..services import notifications
-from . import ApiError, _known_user, bp, json_body, require_api_key
+from . import ApiError, _known_user, bp, cursors, json_body, require_api_key
 from .openapi import operation
 from .schemas import notifications as s
 from .schemas.base import parse, query
-from .schemas.paging import next_cursor
 
 
 def notification_json(n: Notification) -> dict:
@@ -47,12 +46,14 @@ def notification_json(n: Notification) -> dict:
 def list_notifications(external_id: str):
     user = _known_user(external_id)
     q = query(s.InboxQuery, request.args)
-    items = notifications.inbox_page(user.id, q.unread, q.cursor, q.limit)
+    scope = f"notifications:{user.id}:{int(q.unread)}"
+    rows = notifications.inbox_page(user.id, q.unread, cursors.time_id_before(scope, q.cursor), q.limit + 1)
+    items, next_cursor = cursors.time_id_next(scope, rows, q.limit)
     return jsonify(
         {
             "notifications": [notification_json(n) for n in items],
             "unread_count": notifications.unread_count(user.id),
-            "next_cursor": next_cursor(items, q.limit),
+            "next_cursor": next_cursor,
         }
     )
 

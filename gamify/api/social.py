@@ -21,11 +21,10 @@ from ..extensions import db
 from ..models import EnergyGift, Friendship, User
 from ..services import energy, friends, users
 from ..services.friends import FriendError
-from . import ApiError, _known_user, bp, error_response, json_body, require_api_key
+from . import ApiError, _known_user, bp, cursors, error_response, json_body, require_api_key
 from .openapi import operation
 from .schemas import social as s
 from .schemas.base import parse, query
-from .schemas.paging import next_cursor
 
 
 @bp.errorhandler(FriendError)
@@ -101,13 +100,11 @@ def send_gift(external_id: str):
 def list_gifts(external_id: str):
     user = _known_user(external_id)
     q = query(s.GiftsQuery, request.args)
-    gifts = energy.gift_page(user, q.box, q.status, q.cursor, q.limit)
+    scope = f"gifts:{user.id}:{q.box}:{q.status or ''}"
+    rows = energy.gift_page(user, q.box, q.status, cursors.time_id_before(scope, q.cursor), q.limit + 1)
+    gifts, next_cursor = cursors.time_id_next(scope, rows, q.limit)
     return jsonify(
-        {
-            "gifts": [gift_json(g) for g in gifts],
-            "next_cursor": next_cursor(gifts, q.limit),
-            "limits": energy.gift_limits(user),
-        }
+        {"gifts": [gift_json(g) for g in gifts], "next_cursor": next_cursor, "limits": energy.gift_limits(user)}
     )
 
 

@@ -70,7 +70,8 @@ class AchievementCompletion(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     achievement_id: Mapped[int] = mapped_column(ForeignKey("achievements.id"), index=True)
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    trigger_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"))
+    # Indexed for deleting events (a player's erasure): each deleted event's key check finds its rows here.
+    trigger_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"), index=True)
     backdated: Mapped[bool] = mapped_column(Boolean, default=False)
     seen_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 

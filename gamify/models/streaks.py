@@ -68,7 +68,8 @@ class StreakPeriod(db.Model):
     length: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))  # extended|paused|frozen|broken
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"))
+    # Indexed for deleting events (a player's erasure): each deleted event's key check finds its rows here.
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"), index=True)
 
 
 class FreezeLedger(db.Model):
@@ -80,7 +81,7 @@ class FreezeLedger(db.Model):
     kind: Mapped[str] = mapped_column(String(16))  # granted|consumed
     reason: Mapped[str] = mapped_column(String(64))
     period_start: Mapped[Optional[date]] = mapped_column(Date)
-    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"))
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"), index=True)  # (see above)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -1,11 +1,11 @@
-"""Players: identify from the host app, sign up in the browser, time zone changes, look-ups, and one
-player's ledgers page by page (the admin player page)."""
+"""Players: identify from the host app (one or many), sign up in the browser, time zone changes,
+look-ups, and one player's ledgers page by page (the admin player page)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import email_validator
 from sqlalchemy import func, or_
@@ -183,6 +183,20 @@ def identify(
     if created:
         on_created(user)
     return user, created
+
+
+def identify_many(items: list[dict], describe: Callable[[User, bool], Any]) -> list:
+    """`identify(**item)` for each item, each in a savepoint of the caller's transaction: an item the
+    service refuses is rolled back alone. One result per item, in order: `describe(user, created)` taken
+    right after that item (a player named twice is described as each item left them), or its UserError."""
+    results: list = []
+    for item in items:
+        try:
+            with db.session.begin_nested():
+                results.append(describe(*identify(**item)))
+        except UserError as e:
+            results.append(e)
+    return results
 
 
 def control_ratio() -> int:

@@ -222,6 +222,18 @@ def accept_gift(gift_id: int):
     return redirect(url_for("energy.page") + "#gifts")
 
 
+@bp.post("/energy/gifts/<int:gift_id>/decline")
+@login_required
+def decline_gift(gift_id: int):
+    user = ui.me()
+    try:
+        gift = energy.decline_gift(user, gift_id)
+    except EnergyError as e:
+        return _fail(e, "#gifts")
+    flash(f"Gift declined: the {gift.amount} energy went back to {gift.sender.name}.", "info")
+    return redirect(url_for("energy.page") + "#gifts")
+
+
 @bp.post("/energy/boosts/<key>")
 @login_required
 def apply_boost(key: str):

@@ -8,8 +8,8 @@ import time_machine
 
 from gamify.extensions import db as _db
 from gamify.models import AchievementCompletion
-from tests import api_contract
 from tests import factories as f
+from tests.apispec import Spec
 
 NOW = f.utc(2026, 3, 2, 9, 0)
 PROGRESS = "/api/v1/users/{external_id}/achievements/progress"
@@ -48,8 +48,8 @@ def _progress(client, headers, user="u1", **args):
 
 
 def test_progress_lists_every_achievement_with_the_players_standing(client, world):
-    spec = api_contract.spec_of(client)
-    body = api_contract.check(spec, _progress(client, world), PROGRESS)
+    spec = Spec(client)
+    body = spec.check(_progress(client, world), PROGRESS, "get")
     assert body["user_id"] == "u1"
     items = {a["key"]: a for a in body["achievements"]}
     # the page's set: active and locked ones; not the one being set up, nor a retired one not held
@@ -98,10 +98,10 @@ def test_a_hidden_achievement_is_masked_until_earned(client, world):
 
 
 def test_progress_filtered_by_status(client, world):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     keys = {}
     for status in ("completed", "incomplete", "locked"):
-        body = api_contract.check(spec, _progress(client, world, status=status), PROGRESS)
+        body = spec.check(_progress(client, world, status=status), PROGRESS, "get")
         keys[status] = [a["key"] for a in body["achievements"]]
         assert {a["status"] for a in body["achievements"]} <= {status}
     assert keys == {
@@ -111,7 +111,7 @@ def test_progress_filtered_by_status(client, world):
     }
     r = _progress(client, world, status="done")
     assert r.status_code == 400 and r.json["error"]["field"] == "status"
-    api_contract.check(spec, r, PROGRESS)
+    spec.check(r, PROGRESS, "get")
 
 
 def test_a_retired_achievement_the_player_holds_is_listed_as_completed(client, world, db):
@@ -130,24 +130,24 @@ def test_each_player_sees_only_their_own_progress(client, world):
 
 
 def test_progress_needs_a_key_and_a_known_player(client, world):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     for headers in ({}, {"X-API-Key": "gk_wrong"}):
         r = _progress(client, headers)
         assert r.status_code == 401 and r.json["error"]["field"] == "api_key"
-        api_contract.check(spec, r, PROGRESS)
+        spec.check(r, PROGRESS, "get")
     r = _progress(client, world, user="nobody")
     assert r.status_code == 404 and r.json["error"]["field"] == "user_id"
-    api_contract.check(spec, r, PROGRESS)
+    spec.check(r, PROGRESS, "get")
 
 
 def test_details_with_rarity_completion_count_and_a_players_progress(client, world):
-    spec = api_contract.spec_of(client)
-    body = api_contract.check(spec, client.get("/api/v1/achievements/lessons_3", headers=world), DETAILS)
+    spec = Spec(client)
+    body = spec.check(client.get("/api/v1/achievements/lessons_3", headers=world), DETAILS, "get")
     assert (body["key"], body["name"], body["state"], body["trigger"]) == ("lessons_3", "Three", "active", "metric")
     assert (body["rarity_pct"], body["completion_count"], body["players"]) == (50.0, 1, 2)
     assert body["target"] == 3.0 and body["progress"] is None
     r = client.get("/api/v1/achievements/lessons_3", query_string={"user_id": "u1"}, headers=world)
-    mine = api_contract.check(spec, r, DETAILS)["progress"]
+    mine = spec.check(r, DETAILS, "get")["progress"]
     assert mine["status"] == "completed" and mine["completed_at"] == "2026-03-02T09:00:00+00:00"
     r = client.get("/api/v1/achievements/lessons_3", query_string={"user_id": "u2"}, headers=world)
     theirs = r.json["progress"]
@@ -172,16 +172,16 @@ def test_details_of_a_hidden_achievement_are_masked_unless_the_player_earned_it(
 
 
 def test_details_refuses_unknown_achievements_players_and_keys(client, world):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     for key in ("nope", "draft"):  # one being set up does not exist yet for the API
         r = client.get(f"/api/v1/achievements/{key}", headers=world)
         assert r.status_code == 404 and r.json["error"]["field"] == "key", key
-        api_contract.check(spec, r, DETAILS)
+        spec.check(r, DETAILS, "get")
     r = client.get("/api/v1/achievements/lessons_3", query_string={"user_id": "ghost"}, headers=world)
     assert r.status_code == 404 and r.json["error"]["field"] == "user_id"
     r = client.get("/api/v1/achievements/lessons_3", query_string={"user_id": "x" * 129}, headers=world)
     assert r.status_code == 400 and r.json["error"]["field"] == "user_id"
     r = client.get("/api/v1/achievements/lessons_3")
     assert r.status_code == 401
-    api_contract.check(spec, r, DETAILS)
+    spec.check(r, DETAILS, "get")
     assert _db.session.execute(_db.select(_db.func.count(AchievementCompletion.id))).scalar() == 1

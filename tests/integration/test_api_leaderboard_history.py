@@ -9,8 +9,8 @@ import time_machine
 
 from gamify.services import leaderboards as svc
 from gamify.services import rank_fanout
-from tests import api_contract
 from tests import factories as f
+from tests.apispec import Spec
 
 RUNS = "/api/v1/leaderboards/{key}/runs"
 RUN = "/api/v1/leaderboards/{key}/runs/{run}"
@@ -84,9 +84,9 @@ def _entries(rankings):
 
 
 def test_runs_are_listed_newest_first_a_page_at_a_time(client, played, now):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     r = client.get("/api/v1/leaderboards/daily/runs?limit=2", headers=played)
-    body = api_contract.check(spec, r, RUNS)
+    body = spec.check(r, RUNS, "get")
     assert (body["leaderboard"], body["segment"], body["has_more"]) == ("daily", "global", True)
     assert [x["run"] for x in body["runs"]] == ["2026-03-03", "2026-03-02"]
     second = body["runs"][1]
@@ -96,21 +96,21 @@ def test_runs_are_listed_newest_first_a_page_at_a_time(client, played, now):
     r = client.get(
         "/api/v1/leaderboards/daily/runs", query_string={"limit": 2, "cursor": body["next_cursor"]}, headers=played
     )
-    body = api_contract.check(spec, r, RUNS)
+    body = spec.check(r, RUNS, "get")
     assert [x["run"] for x in body["runs"]] == ["2026-03-01"] and body["has_more"] is False
     assert body["next_cursor"] is None
     assert _entries(body["runs"][0]["top"]) == [(1, "a", 3), (2, "c", 2), (3, "b", 1)]
 
 
 def test_runs_of_a_segment_and_a_cursor_of_another_list(client, played, now):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     r = client.get("/api/v1/leaderboards/daily/runs?segment=city:london&limit=1", headers=played)
-    body = api_contract.check(spec, r, RUNS)
+    body = spec.check(r, RUNS, "get")
     assert body["segment"] == "city:london" and [x["run"] for x in body["runs"]] == ["2026-03-02"]  # none on the 3rd
     london_cursor = body["next_cursor"]
     r = client.get("/api/v1/leaderboards/daily/runs", query_string={"cursor": london_cursor}, headers=played)
     assert r.status_code == 400 and r.json["error"]["field"] == "cursor"  # the global list's is another
-    api_contract.check(spec, r, RUNS)
+    spec.check(r, RUNS, "get")
     r = client.get("/api/v1/leaderboards/daily/runs?segment=planet:mars", headers=played)
     assert r.status_code == 400 and r.json["error"]["field"] == "segment"
     body = client.get("/api/v1/leaderboards/total/runs", headers=played).json
@@ -118,20 +118,20 @@ def test_runs_of_a_segment_and_a_cursor_of_another_list(client, played, now):
 
 
 def test_runs_refuse_unknown_boards_bad_limits_and_missing_keys(client, played, now):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     r = client.get("/api/v1/leaderboards/nope/runs", headers=played)
     assert r.status_code == 404 and r.json["error"]["field"] == "key"
-    api_contract.check(spec, r, RUNS)
+    spec.check(r, RUNS, "get")
     r = client.get("/api/v1/leaderboards/daily/runs?limit=0", headers=played)
     assert r.status_code == 400 and r.json["error"]["field"] == "limit"
     r = client.get("/api/v1/leaderboards/daily/runs")
     assert r.status_code == 401
-    api_contract.check(spec, r, RUNS)
+    spec.check(r, RUNS, "get")
 
 
 def test_one_run_with_its_rankings(client, played, now):
-    spec = api_contract.spec_of(client)
-    body = api_contract.check(spec, client.get("/api/v1/leaderboards/daily/runs/2026-03-01", headers=played), RUN)
+    spec = Spec(client)
+    body = spec.check(client.get("/api/v1/leaderboards/daily/runs/2026-03-01", headers=played), RUN, "get")
     assert (body["run"], body["segment"], body["participants"], body["total"]) == ("2026-03-01", "global", 3, 3)
     assert body["leaderboard"]["key"] == "daily" and body["limit"] == 5 and body["offset"] == 0
     assert _entries(body["rankings"]) == [(1, "a", 3), (2, "c", 2), (3, "b", 1)]
@@ -141,7 +141,7 @@ def test_one_run_with_its_rankings(client, played, now):
     assert _entries(r.json["rankings"]) == [(1, "b", 5), (2, "a", 1)]
     # the 3rd is final, London had nobody: an empty run, not a 404
     r = client.get("/api/v1/leaderboards/daily/runs/2026-03-03?segment=city:london", headers=played)
-    body = api_contract.check(spec, r, RUN)
+    body = spec.check(r, RUN, "get")
     assert body["rankings"] == [] and body["participants"] == 0
 
 
@@ -162,27 +162,27 @@ def test_one_run_with_its_rankings(client, played, now):
 def test_one_run_refuses_what_is_not_a_past_run(client, played, now, url, status, field):
     r = client.get(url, headers=played)
     assert r.status_code == status and r.json["error"]["field"] == field, r.json
-    api_contract.check(api_contract.spec_of(client), r, RUN)
+    Spec(client).check(r, RUN, "get")
 
 
 def test_one_run_needs_a_key(client, played, now):
     r = client.get("/api/v1/leaderboards/daily/runs/2026-03-01", headers={"X-API-Key": "gk_nope"})
     assert r.status_code == 401
-    api_contract.check(api_contract.spec_of(client), r, RUN)
+    Spec(client).check(r, RUN, "get")
 
 
 # ------------------------------------------------------------------------------------------ rank history
 
 
 def test_rank_history_per_segment_and_local_day(client, headers, now):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     # on the perpetual board (a in New York: 2 March 02:00 UTC is still the 1st there)
     _lesson(client, headers, "a", 2, f.utc(2026, 3, 1, 14))  # a enters: 1st (global, london)
     _lesson(client, headers, "b", 3, f.utc(2026, 3, 1, 15))  # b 3 > a 2: a 2nd in both
     _lesson(client, headers, "a", 2, f.utc(2026, 3, 2, 2))  # a 4: 1st again (the 1st in New York)
     _lesson(client, headers, "c", 10, f.utc(2026, 3, 2, 15))  # c (paris) 10: a 2nd globally only
     r = client.get("/api/v1/leaderboards/total/users/a/history?from=2026-02-28&to=2026-03-06", headers=headers)
-    body = api_contract.check(spec, r, HISTORY)
+    body = spec.check(r, HISTORY, "get")
     assert (body["leaderboard"], body["user_id"], body["tz"]) == ("total", "a", "America/New_York")
     assert (body["from"], body["to"]) == ("2026-02-28", "2026-03-06")
     day1 = {"date": "2026-03-01", "period": "all", "rank": 1, "best_rank": 1, "changes": 3}
@@ -216,18 +216,18 @@ def test_rank_history_per_segment_and_local_day(client, headers, now):
 def test_rank_history_refuses_bad_ranges_and_segments(client, headers, now, args, field):
     r = client.get("/api/v1/leaderboards/total/users/a/history", query_string=args, headers=headers)
     assert r.status_code == 400 and r.json["error"]["field"] == field, r.json
-    api_contract.check(api_contract.spec_of(client), r, HISTORY)
+    Spec(client).check(r, HISTORY, "get")
 
 
 def test_rank_history_refuses_unknowns_and_missing_keys(client, headers, now):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     for url, field in (
         ("/api/v1/leaderboards/total/users/ghost/history", "user_id"),
         ("/api/v1/leaderboards/nope/users/a/history", "key"),
     ):
         r = client.get(url, headers=headers)
         assert r.status_code == 404 and r.json["error"]["field"] == field
-        api_contract.check(spec, r, HISTORY)
+        spec.check(r, HISTORY, "get")
     r = client.get("/api/v1/leaderboards/total/users/a/history")
     assert r.status_code == 401
-    api_contract.check(spec, r, HISTORY)
+    spec.check(r, HISTORY, "get")

@@ -2,13 +2,18 @@
 awards and deductions (ledgered, idempotent by key), the daily summary over the player's local days, and
 how many players hold each level. Responses are checked against the generated OpenAPI document."""
 
+import threading
+
 import pytest
 import time_machine
 
-from gamify.models import PointsAward, PointsBalance, User
+from gamify.extensions import db as _db
+from gamify.models import PointsAward, PointsBalance, PointsSystem, User
 from gamify.params import MAX_INT
-from tests import api_contract
+from gamify.services import points
+from gamify.services import points_history as history
 from tests import factories as f
+from tests.apispec import Spec
 
 NOW = f.utc(2026, 3, 2, 9, 0)
 AWARDS = "/api/v1/users/{external_id}/points/{system_key}/awards"
@@ -48,10 +53,10 @@ def _award(client, headers, body, user="u1", system="xp", **extra):
 
 
 def test_history_shows_trigger_base_multiplier_and_source_event(client, headers):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     event = client.post("/api/v1/metrics/lessons/event", json={"user_id": "u1"}, headers=headers).json
     _award(client, headers, {"amount": -5, "reason": "typo"})
-    body = api_contract.check(spec, client.get("/api/v1/users/u1/points/xp/awards", headers=headers), AWARDS)
+    body = spec.check(client.get("/api/v1/users/u1/points/xp/awards", headers=headers), AWARDS, "get")
     assert body["user_id"] == "u1" and body["system"] == "xp"
     assert body["has_more"] is False and body["next_cursor"] is None
     manual, earned = body["awards"]  # newest first (same instant: the later one first)
@@ -63,7 +68,7 @@ def test_history_shows_trigger_base_multiplier_and_source_event(client, headers)
 
 
 def test_history_pages_by_cursor_newest_first_without_gaps_or_repeats(client, headers):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     times = [f.utc(2026, 3, 1, h) for h in (8, 9, 9, 9, 10)]  # three awards in the same instant
     for i, at in enumerate(times, 1):
         with time_machine.travel(at, tick=False):
@@ -72,7 +77,7 @@ def test_history_pages_by_cursor_newest_first_without_gaps_or_repeats(client, he
     while True:
         args = {"limit": 2, **({"cursor": cursor} if cursor else {})}
         r = client.get("/api/v1/users/u1/points/xp/awards", query_string=args, headers=headers)
-        body = api_contract.check(spec, r, AWARDS)
+        body = spec.check(r, AWARDS, "get")
         seen += [a["amount"] for a in body["awards"]]
         pages += 1
         cursor = body["next_cursor"]
@@ -83,7 +88,7 @@ def test_history_pages_by_cursor_newest_first_without_gaps_or_repeats(client, he
 
 
 def test_a_cursor_is_refused_on_another_players_or_systems_list(client, headers):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     for i in range(3):
         _award(client, headers, {"amount": 1, "reason": f"r{i}"})
         _award(client, headers, {"amount": 1, "reason": f"r{i}"}, user="u2")
@@ -95,36 +100,36 @@ def test_a_cursor_is_refused_on_another_players_or_systems_list(client, headers)
     ):
         r = client.get(url, query_string={"cursor": cursor}, headers=headers)
         assert r.status_code == 400 and r.json["error"]["field"] == "cursor", url
-        api_contract.check(spec, r, AWARDS)
+        spec.check(r, AWARDS, "get")
     for bad in ("nonsense", cursor[:-2] + "xx", "W10"):
         r = client.get("/api/v1/users/u1/points/xp/awards", query_string={"cursor": bad}, headers=headers)
         assert r.status_code == 400 and r.json["error"]["field"] == "cursor", bad
 
 
 def test_history_refuses_bad_limits_unknown_players_systems_and_missing_keys(client, headers):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     for limit in ("0", "101", "ten", "-1"):
         r = client.get("/api/v1/users/u1/points/xp/awards", query_string={"limit": limit}, headers=headers)
         assert r.status_code == 400 and r.json["error"]["field"] == "limit", limit
-        api_contract.check(spec, r, AWARDS)
+        spec.check(r, AWARDS, "get")
     r = client.get("/api/v1/users/ghost/points/xp/awards", headers=headers)
     assert r.status_code == 404 and r.json["error"]["field"] == "user_id"
     r = client.get("/api/v1/users/u1/points/nope/awards", headers=headers)
     assert r.status_code == 404 and r.json["error"]["field"] == "system"
-    api_contract.check(spec, r, AWARDS)
+    spec.check(r, AWARDS, "get")
     for h in ({}, {"X-API-Key": "gk_wrong"}):
         r = client.get("/api/v1/users/u1/points/xp/awards", headers=h)
         assert r.status_code == 401 and r.json["error"]["field"] == "api_key"
-        api_contract.check(spec, r, AWARDS)
+        spec.check(r, AWARDS, "get")
 
 
 # ------------------------------------------------------------------------------------------ manual awards
 
 
 def test_manual_award_is_ledgered_without_boosts_and_changes_the_level(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     r = _award(client, headers, {"amount": 60, "reason": "Referred a friend"}, **{"Idempotency-Key": "ref-1"})
-    body = api_contract.check(spec, r, AWARDS, "post")
+    body = spec.check(r, AWARDS, "post")
     assert r.status_code == 201 and body["idempotent_replayed"] is False
     award = body["award"]
     assert (award["amount"], award["base_amount"], award["multiplier"]) == (60, 60, 1.0)  # the x1.5 boost: not here
@@ -140,17 +145,17 @@ def test_manual_award_is_ledgered_without_boosts_and_changes_the_level(client, h
 
 
 def test_the_same_key_answers_the_first_award_again_and_refuses_a_different_one(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     first = _award(client, headers, {"amount": 20, "reason": "bonus", "idempotency_key": "k-1"})
     assert first.status_code == 201
     again = _award(client, headers, {"amount": 20, "reason": "bonus"}, **{"Idempotency-Key": "k-1"})
-    body = api_contract.check(spec, again, AWARDS, "post")
+    body = spec.check(again, AWARDS, "post")
     assert again.status_code == 202 and body["idempotent_replayed"] is True
     assert body["award"] == first.json["award"] and body["points"]["total"] == 20
     for changed in ({"amount": 21, "reason": "bonus"}, {"amount": 20, "reason": "other"}):
         r = _award(client, headers, {**changed, "idempotency_key": "k-1"})
         assert r.status_code == 409 and r.json["error"]["field"] == "idempotency_key", changed
-        api_contract.check(spec, r, AWARDS, "post")
+        spec.check(r, AWARDS, "post")
     # keys are per player and system: the same key elsewhere is a new award
     assert (
         _award(client, headers, {"amount": 20, "reason": "bonus", "idempotency_key": "k-1"}, user="u2").json[
@@ -169,11 +174,11 @@ def test_the_same_key_answers_the_first_award_again_and_refuses_a_different_one(
 
 
 def test_a_deduction_never_takes_the_balance_below_zero_nor_past_the_largest(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     _award(client, headers, {"amount": 10, "reason": "start"})
     r = _award(client, headers, {"amount": -11, "reason": "too much", "idempotency_key": "d-1"})
     assert r.status_code == 409 and r.json["error"]["field"] == "amount" and "10" in r.json["error"]["message"]
-    api_contract.check(spec, r, AWARDS, "post")
+    spec.check(r, AWARDS, "post")
     assert _award(client, headers, {"amount": -10, "reason": "all"}).json["points"]["total"] == 0
     assert _award(client, headers, {"amount": MAX_INT, "reason": "max"}).status_code == 201
     r = _award(client, headers, {"amount": 1, "reason": "one more"})
@@ -200,12 +205,12 @@ def test_a_deduction_never_takes_the_balance_below_zero_nor_past_the_largest(cli
 def test_manual_award_bad_input_names_the_field_and_writes_nothing(client, headers, db, body, field):
     r = _award(client, headers, body)
     assert r.status_code == 400 and r.json["error"]["field"] == field, r.json
-    api_contract.check(api_contract.spec_of(client), r, AWARDS, "post")
+    Spec(client).check(r, AWARDS, "post")
     assert _count(db) == 0
 
 
 def test_manual_award_refuses_a_bad_header_key_unknown_players_and_missing_api_keys(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     r = _award(client, headers, {"amount": 5, "reason": "ok"}, **{"Idempotency-Key": "k" * 256})
     assert r.status_code == 400 and r.json["error"]["field"] == "Idempotency-Key"
     players = _count(db, User)
@@ -214,10 +219,10 @@ def test_manual_award_refuses_a_bad_header_key_unknown_players_and_missing_api_k
     assert _count(db, User) == players  # not created on first sight
     r = _award(client, headers, {"amount": 5, "reason": "ok"}, system="nope")
     assert r.status_code == 404 and r.json["error"]["field"] == "system"
-    api_contract.check(spec, r, AWARDS, "post")
+    spec.check(r, AWARDS, "post")
     r = client.post("/api/v1/users/u1/points/xp/awards", json={"amount": 5, "reason": "ok"})
     assert r.status_code == 401
-    api_contract.check(spec, r, AWARDS, "post")
+    spec.check(r, AWARDS, "post")
     assert _count(db) == 0
 
 
@@ -225,7 +230,7 @@ def test_manual_award_refuses_a_bad_header_key_unknown_players_and_missing_api_k
 
 
 def test_daily_summary_over_the_players_local_days(client, headers):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     # u1 lives in New York (UTC-5 in February and early March)
     for at, amount in (
         (f.utc(2026, 2, 27, 12), 30),  # Feb 27
@@ -237,7 +242,7 @@ def test_daily_summary_over_the_players_local_days(client, headers):
         with time_machine.travel(at, tick=False):
             assert _award(client, headers, {"amount": amount, "reason": "r"}).status_code == 201
     r = client.get("/api/v1/users/u1/points/xp/daily?from=2026-02-26&to=2026-03-01", headers=headers)
-    body = api_contract.check(spec, r, DAILY)
+    body = spec.check(r, DAILY, "get")
     assert (body["from"], body["to"], body["tz"]) == ("2026-02-26", "2026-03-01", "America/New_York")
     assert body["days"] == [
         {"date": "2026-02-26", "earned": 0, "deducted": 0, "net": 0, "awards": 0, "balance": 0},
@@ -271,11 +276,11 @@ def test_daily_summary_over_the_players_local_days(client, headers):
 def test_daily_summary_refuses_a_bad_or_unbounded_range(client, headers, args, field):
     r = client.get("/api/v1/users/u1/points/xp/daily", query_string=args, headers=headers)
     assert r.status_code == 400 and r.json["error"]["field"] == field, r.json
-    api_contract.check(api_contract.spec_of(client), r, DAILY)
+    Spec(client).check(r, DAILY, "get")
 
 
 def test_daily_summary_takes_a_year_and_refuses_unknowns_and_missing_keys(client, headers):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     r = client.get("/api/v1/users/u1/points/xp/daily?from=2025-01-01&to=2026-01-01", headers=headers)
     assert r.status_code == 200 and len(r.json["days"]) == 366
     for url, field in (
@@ -284,7 +289,7 @@ def test_daily_summary_takes_a_year_and_refuses_unknowns_and_missing_keys(client
     ):
         r = client.get(url, headers=headers)
         assert r.status_code == 404 and r.json["error"]["field"] == field
-        api_contract.check(spec, r, DAILY)
+        spec.check(r, DAILY, "get")
     assert client.get("/api/v1/users/u1/points/xp/daily").status_code == 401
 
 
@@ -292,14 +297,14 @@ def test_daily_summary_takes_a_year_and_refuses_unknowns_and_missing_keys(client
 
 
 def test_level_summary_counts_players_at_each_level(client, headers):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     f.admin()  # not a player: not counted
     client.post("/api/v1/users/u3", json={}, headers=headers)
     _award(client, headers, {"amount": 60, "reason": "r"})  # silver
     _award(client, headers, {"amount": 10, "reason": "r"}, user="u2")  # bronze
     _award(client, headers, {"amount": 5, "reason": "r"}, user="u3")
     _award(client, headers, {"amount": -5, "reason": "r"}, user="u3")  # back to 0: below bronze
-    body = api_contract.check(spec, client.get("/api/v1/points/xp/levels", headers=headers), LEVELS)
+    body = spec.check(client.get("/api/v1/points/xp/levels", headers=headers), LEVELS, "get")
     assert (body["system"], body["players"], body["below_first_level"]) == ("xp", 3, 1)
     assert [(lv["key"], lv["threshold"], lv["players"], lv["share_pct"]) for lv in body["levels"]] == [
         ("bronze", 10, 1, 33.3),
@@ -310,7 +315,39 @@ def test_level_summary_counts_players_at_each_level(client, headers):
     assert body["levels"] == [] and body["below_first_level"] == 3
     r = client.get("/api/v1/points/nope/levels", headers=headers)
     assert r.status_code == 404 and r.json["error"]["field"] == "system"
-    api_contract.check(spec, r, LEVELS)
+    spec.check(r, LEVELS, "get")
     r = client.get("/api/v1/points/xp/levels", headers={"X-API-Key": "gk_wrong"})
     assert r.status_code == 401
-    api_contract.check(spec, r, LEVELS)
+    spec.check(r, LEVELS, "get")
+
+
+def test_concurrent_requests_with_one_key_make_one_award(app, headers, db):
+    """Six requests race with the same key: the player's row lock queues them, so one awards and the
+    others answer it again (without the lock, two would insert and one fail on the unique key)."""
+    uid = db.session.execute(db.select(User.id).where(User.external_id == "u1")).scalar_one()
+    sid = points.system_by_key("xp").id
+    db.session.commit()  # end our transaction: on SQLite it would hold the write lock
+    start, replayed, errors = threading.Barrier(6), [], []
+
+    def request():
+        with app.app_context():
+            try:
+                start.wait()
+                user, system = _db.session.get(User, uid), _db.session.get(PointsSystem, sid)
+                done = history.manual_award(user, system, 10, "race", "same-key")
+                _db.session.commit()
+                replayed.append(done.replayed)
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(repr(e))
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=request) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(replayed) == [False, True, True, True, True, True]
+    db.session.expire_all()
+    assert _count(db) == 1 and points.balance_of(uid, sid) == 10

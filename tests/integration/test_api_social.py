@@ -158,6 +158,11 @@ def test_gift_pages_follow_a_cursor_newest_first(client, api, db, spec):
             with time_machine.travel(NOW + timedelta(minutes=9), tick=False):
                 ids.append(send(client, api, amount=1).json["gift"]["id"])
     assert pages == [[ids[4], ids[3]], [ids[2], ids[1]], [ids[0]]]
+    # A cursor belongs to its list: not to another player's, nor to the other box.
+    cursor = client.get("/api/v1/users/ann/gifts?box=sent&limit=1", headers=api).json["next_cursor"]
+    for url in ("/api/v1/users/bob/gifts?box=sent", "/api/v1/users/ann/gifts?box=received"):
+        r = client.get(f"{url}&cursor={cursor}", headers=api)
+        assert r.status_code == 400 and spec.check(r, GIFTS, "get")["error"]["field"] == "cursor", url
     assert client.get("/api/v1/users/bob/gifts?box=sent", headers=api).json["gifts"] == []
     assert len(client.get("/api/v1/users/bob/gifts?box=received&limit=100", headers=api).json["gifts"]) == 6
 

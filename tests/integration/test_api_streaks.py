@@ -10,8 +10,8 @@ import time_machine
 from gamify.models import FreezeLedger, StreakConfig, StreakRestoration, UserStreak
 from gamify.services import leaderboards as boards
 from gamify.services import snapshot
-from tests import api_contract
 from tests import factories as f
+from tests.apispec import Spec
 
 FREEZES = "/api/v1/users/{external_id}/streak/freezes"
 RESTORE = "/api/v1/users/{external_id}/streak/restore"
@@ -79,11 +79,11 @@ def _lost_after_three_days(client, headers):
 
 
 def test_restore_gives_the_lost_length_back_ledgered_and_on_streak_boards(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     _lost_after_three_days(client, headers)
     assert _score(client, headers) == 0
     r = _restore(client, headers, 6, {"reason": "app outage on 4 March"})
-    body = api_contract.check(spec, r, RESTORE, "post")
+    body = spec.check(r, RESTORE, "post")
     assert r.status_code == 201
     assert body["restored"] == {
         "length": 3,
@@ -115,11 +115,11 @@ def test_a_restored_streak_lost_again_can_be_restored_again(client, headers):
 
 
 def test_restore_refuses_when_there_is_nothing_to_restore(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     client.post("/api/v1/users/fresh", json={}, headers=headers)  # no streak activity at all
     r = _restore(client, headers, 6, user="fresh")
     assert r.status_code == 409 and r.json["error"]["field"] == "streak"
-    api_contract.check(spec, r, RESTORE, "post")
+    spec.check(r, RESTORE, "post")
     for day in (1, 2):
         _lesson(client, headers, day)
     r = _restore(client, headers, 2)  # running, never lost
@@ -156,31 +156,31 @@ def test_restore_bad_input_names_the_field_and_restores_nothing(client, headers,
     _lost_after_three_days(client, headers)
     r = _restore(client, headers, 6, body)
     assert r.status_code == 400 and r.json["error"]["field"] == field
-    api_contract.check(api_contract.spec_of(client), r, RESTORE, "post")
+    Spec(client).check(r, RESTORE, "post")
     assert _count(db, StreakRestoration) == 0
     with _at(6):
         assert client.get("/api/v1/users/u1/streak", headers=headers).json["length"] == 0
 
 
 def test_restore_refuses_unknown_players_and_missing_keys(client, headers):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     r = _restore(client, headers, 6, user="ghost")
     assert r.status_code == 404 and r.json["error"]["field"] == "user_id"
-    api_contract.check(spec, r, RESTORE, "post")
+    spec.check(r, RESTORE, "post")
     for h in ({}, {"Authorization": "Bearer gk_wrong"}):
         r = _restore(client, h, 6)
         assert r.status_code == 401
-        api_contract.check(spec, r, RESTORE, "post")
+        spec.check(r, RESTORE, "post")
 
 
 # ------------------------------------------------------------------------------------------ freezes
 
 
 def test_freeze_grants_stop_at_the_maximum(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     client.post("/api/v1/users/u1", json={}, headers=headers)
     r = client.post("/api/v1/users/u1/streak/freezes", json={"amount": 2, "reason": "ticket 1"}, headers=headers)
-    body = api_contract.check(spec, r, FREEZES, "post")
+    body = spec.check(r, FREEZES, "post")
     assert r.status_code == 201 and body == {
         "granted": 2,
         "requested": 2,
@@ -192,7 +192,7 @@ def test_freeze_grants_stop_at_the_maximum(client, headers, db):
     assert r.status_code == 201 and (r.json["granted"], r.json["freezes"]) == (1, 3)
     r = client.post("/api/v1/users/u1/streak/freezes", json={"reason": "ticket 3"}, headers=headers)
     assert r.status_code == 409 and r.json["error"]["field"] == "amount" and "3" in r.json["error"]["message"]
-    api_contract.check(spec, r, FREEZES, "post")
+    spec.check(r, FREEZES, "post")
     rows = db.session.execute(db.select(FreezeLedger)).scalars().all()
     assert len(rows) == 3 and all(x.kind == "granted" and x.delta == 1 for x in rows)
     assert rows[0].reason.startswith("api key #") and rows[0].reason.endswith(": ticket 1")
@@ -223,16 +223,16 @@ def test_freeze_bad_input_names_the_field_and_grants_nothing(client, headers, db
     client.post("/api/v1/users/u1", json={}, headers=headers)
     r = client.post("/api/v1/users/u1/streak/freezes", json=body, headers=headers)
     assert r.status_code == 400 and r.json["error"]["field"] == field
-    api_contract.check(api_contract.spec_of(client), r, FREEZES, "post")
+    Spec(client).check(r, FREEZES, "post")
     assert _count(db, FreezeLedger) == 0
 
 
 def test_freezes_refuse_unknown_players_and_missing_keys(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     r = client.post("/api/v1/users/ghost/streak/freezes", json={"reason": "r"}, headers=headers)
     assert r.status_code == 404 and r.json["error"]["field"] == "user_id"
-    api_contract.check(spec, r, FREEZES, "post")
+    spec.check(r, FREEZES, "post")
     r = client.post("/api/v1/users/u1/streak/freezes", json={"reason": "r"})
     assert r.status_code == 401
-    api_contract.check(spec, r, FREEZES, "post")
+    spec.check(r, FREEZES, "post")
     assert _count(db, FreezeLedger) == 0

@@ -107,6 +107,14 @@ def test_a_host_app_over_http(live_server, world):
     assert accepted.credited == 5 and accepted.energy.current == 130
     assert [g.id for g in api.gifts("bob", box="received").gifts] == [gift.id]
 
+    many = api.identify_many([{"id": "cat", "name": "Cat"}, {"id": "dan", "email": "not an address"}])
+    assert [r.status for r in many.results] == [201, 400] and many.results[1].error.field == "email"
+    erased = api.erase_user("cat")
+    assert erased.deleted is True and erased.rows["users"] == 1
+    with pytest.raises(GamifyError) as e:
+        api.user("cat")
+    assert e.value.status == 404
+
     with pytest.raises(GamifyError) as e:
         api.user("nobody")
     assert (e.value.status, e.value.field) == (404, "user_id")

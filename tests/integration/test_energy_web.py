@@ -15,7 +15,7 @@ from gamify.models import (
     MetricEvent,
     User,
 )
-from gamify.services import energy, points
+from gamify.services import energy, friends, points
 from tests import factories as f
 
 NOW = f.utc(2026, 3, 2, 9, 5)  # mid-tick: the next tick is at 09:12
@@ -296,6 +296,26 @@ def test_friends_and_gifts_through_the_pages(app, db):
     r = post(ann, "/energy/gifts", {"recipient": b.id, "amount": 51})
     assert r.status_code == 400 and "between 1 and 50" in r.get_data(as_text=True)
     assert db.session.execute(db.select(db.func.count(EnergyGift.id))).scalar() == 1
+
+
+def test_declining_a_gift_on_the_page_returns_it_to_the_sender(app, db):
+    ann, bob = As(app), As(app)
+    a = f.web_player("ann@example.com", name="Ann")
+    b = f.web_player("bob@example.com", name="Bob")
+    friends.accept(b, friends.request(a, "Bob")[0].id)
+    db.session.commit()
+    f.login(ann, "ann@example.com")
+    f.login(bob, "bob@example.com")
+    assert post(ann, "/energy/gifts", {"recipient": b.id, "amount": 15}).status_code == 302
+    assert energy.status(db.session.get(User, a.id))["current"] == 135
+    gid = re.search(r"/energy/gifts/(\d+)/decline", bob.get("/energy").get_data(as_text=True)).group(1)
+    assert post(ann, f"/energy/gifts/{gid}/decline").status_code == 302  # not hers to decline
+    assert "Gift not found." in ann.get("/energy").get_data(as_text=True)
+    assert post(bob, f"/energy/gifts/{gid}/decline").status_code == 302
+    assert "the 15 energy went back to Ann" in bob.get("/energy").get_data(as_text=True)
+    assert db.session.get(EnergyGift, int(gid)).status == "declined"
+    assert energy.status(db.session.get(User, a.id))["current"] == 150
+    assert f"/energy/gifts/{gid}/" not in bob.get("/energy").get_data(as_text=True)
 
 
 def test_gift_to_a_non_friend_is_refused_by_the_form(client, player, db):

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, WithJsonSchema, create_model
 from ... import params
 from ...models.notifications import CHANNELS, NOTIFICATION_TYPES
 from .base import In, Missing, Out, checked
-from .paging import CursorArg, PageSizeArg
+from .paging import Cursor, PageSizeArg
 
 
 def _flag(value: Any, field: str) -> bool:
@@ -31,7 +31,7 @@ class InboxQuery(In):
         checked(_flag),
         WithJsonSchema({"type": "boolean", "description": "Only the unread ones (true/false)."}),
     ] = False
-    cursor: CursorArg = None
+    cursor: Cursor = None
     limit: PageSizeArg = 20
 
 

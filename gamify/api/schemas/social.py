@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, WithJsonSchema
 from ... import params
 from .base import ExternalId, In, Missing, Out, checked
 from .energy import EnergyOut
-from .paging import CursorArg, PageSizeArg
+from .paging import Cursor, PageSizeArg
 
 GIFT_MESSAGE_MAX = 200  # the service's limit (and the web form's)
 
@@ -72,7 +72,7 @@ class GiftsQuery(In):
         choice("pending", "accepted", "declined", "expired"),
         Field(description="Only gifts in this state (a pending gift past its expiry is expired)."),
     ] = None
-    cursor: CursorArg = None
+    cursor: Cursor = None
     limit: PageSizeArg = 20
 
 
