@@ -283,7 +283,7 @@ class Client:
         body = _fields(start=start, end=end, reason=reason)
         return self.call("user_streak_pause", {"external_id": external_id}, body)
 
-    def delete_streak_pause(self, external_id: str, pause_id: int) -> st.PauseDeleted:
+    def delete_streak_pause(self, external_id: str, pause_id: str) -> st.PauseDeleted:
         return self.call("user_streak_unpause", {"external_id": external_id, "pause_id": pause_id})
 
     # ---------------------------------------------------------------------------------------- points

@@ -94,15 +94,15 @@ def user_streak_pause(external_id: str):
     return jsonify({"pause": streak_pauses.as_json(pause, user), "streak": streaks.summary(user)}), 201
 
 
-@bp.delete("/users/<external_id>/streak/pauses/<int:pause_id>")
+@bp.delete("/users/<external_id>/streak/pauses/<pause_id>")
 @operation("Delete a streak pause", responses={200: s.PauseDeleted}, errors=(404,), tag="streaks")
 @require_api_key
-def user_streak_unpause(external_id: str, pause_id: int):
+def user_streak_unpause(external_id: str, pause_id: str):
     """Periods the pause already covered stay paused in the history; from the current period on, the
-    streak needs activity again. 404 naming `pause_id` when the player has no such pause."""
+    streak needs activity again. 404 naming `pause_id` when the player has no such pause (ids are UUIDs)."""
     user = _known_user(external_id)
     pause = streak_pauses.get(pause_id)
     if pause is None or pause.user_id != user.id:
         raise ApiError(404, "pause_id", f"the player has no streak pause {pause_id}")
     streak_pauses.delete(pause)
-    return jsonify({"deleted": pause_id, "streak": streaks.summary(user)})
+    return jsonify({"deleted": pause.public_id, "streak": streaks.summary(user)})

@@ -1,5 +1,6 @@
 """Streak configuration, per-user state, closed periods, the freeze ledger, restored losses and pauses."""
 
+import uuid
 from datetime import date, datetime
 from typing import Optional
 
@@ -108,6 +109,8 @@ class StreakPause(db.Model):
     __tablename__ = "streak_pauses"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The id both APIs show: a UUID, as Trophy's definition declares pause ids.
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     start_on: Mapped[date] = mapped_column(Date)  # first paused local day
     end_on: Mapped[date] = mapped_column(Date)  # last paused local day (included)

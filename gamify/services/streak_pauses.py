@@ -9,10 +9,12 @@ The interface, for every caller:
     delete(pause, now=)                                                        settles the streak first
     delete_many([pause id, ...], now=)                                         -> [(id, PauseError | None), ...]
     get(id), of_user(user_id), upcoming(user, now), status(pause, user, now)   "active" | "archived"
+A pause's id in every API is its `public_id`, a UUID (Trophy's definition declares pause ids so).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Optional, Union
@@ -92,8 +94,12 @@ def status(pause: StreakPause, user: User, now: Optional[datetime] = None) -> st
     return "active" if pause.end_on >= today_of(user, now) else "archived"
 
 
-def get(pause_id: int) -> Optional[StreakPause]:
-    return db.session.get(StreakPause, pause_id)
+def get(pause_id: str) -> Optional[StreakPause]:
+    """The pause with this public id (a UUID string); None for any other string."""
+    if not valid_id(pause_id):
+        return None
+    key = str(uuid.UUID(pause_id))  # the stored form: lower case, hyphens
+    return db.session.execute(db.select(StreakPause).where(StreakPause.public_id == key)).scalar_one_or_none()
 
 
 def create(
@@ -181,26 +187,38 @@ def delete(pause: StreakPause, now: Optional[datetime] = None) -> None:
     db.session.flush()
 
 
-def delete_many(ids: list[int], now: Optional[datetime] = None) -> list[tuple[int, Optional[PauseError]]]:
-    """Delete pauses by id: (id, None) for each deleted, (id, PauseError 404) for each unknown, in order."""
+def delete_many(ids: list[str], now: Optional[datetime] = None) -> list[tuple[str, Optional[PauseError]]]:
+    """Delete pauses by public id: (id, None) for each deleted, (id, PauseError) for each refused (400 not
+    a UUID, 404 unknown), in order."""
     if len(ids) > MAX_BATCH:
         raise PauseError("ids", f"at most {MAX_BATCH} pauses per request (got {len(ids)})")
     now = now or utcnow()
-    out: list[tuple[int, Optional[PauseError]]] = []
+    out: list[tuple[str, Optional[PauseError]]] = []
     for pause_id in ids:
+        if not valid_id(pause_id):
+            out.append((pause_id, PauseError("id", "id must be a valid UUID")))
+            continue
         pause = get(pause_id)
         if pause is None:
-            out.append((pause_id, PauseError("id", f"no streak pause {pause_id}", 404)))
+            out.append((pause_id, PauseError("id", "streak pause not found by id", 404)))
             continue
         delete(pause, now)
         out.append((pause_id, None))
     return out
 
 
+def valid_id(pause_id) -> bool:
+    try:
+        uuid.UUID(pause_id)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
 def as_json(pause: StreakPause, user: User, now: Optional[datetime] = None) -> dict:
     """A pause as /api/v1 answers it."""
     return {
-        "id": pause.id,
+        "id": pause.public_id,
         "start": pause.start_on.isoformat(),
         "end": pause.end_on.isoformat(),
         "reason": pause.reason,

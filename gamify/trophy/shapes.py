@@ -461,4 +461,4 @@ def run_bounds(board: Leaderboard, period: str) -> tuple[str, Optional[str]]:
 
 
 def pause_out(pause) -> s.StreakPauseOut:
-    return s.StreakPauseOut(id=str(pause.id), start=pause.start_on.isoformat(), end=pause.end_on.isoformat())
+    return s.StreakPauseOut(id=pause.public_id, start=pause.start_on.isoformat(), end=pause.end_on.isoformat())

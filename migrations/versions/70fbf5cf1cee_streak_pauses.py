@@ -1,7 +1,7 @@
 """streak_pauses: spans of local days in which a player's streak neither extends nor breaks
 
 Revision ID: 70fbf5cf1cee
-Revises: 1d2e3f4a5b6c
+Revises: 1c89de01fa23
 Create Date: 2026-12-10 10:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 from gamify.models._common import UTCDateTime
 
 revision = "70fbf5cf1cee"
-down_revision = "1d2e3f4a5b6c"
+down_revision = "1c89de01fa23"
 branch_labels = None
 depends_on = None
 
@@ -21,6 +21,7 @@ def upgrade():
     op.create_table(
         "streak_pauses",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=36), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("start_on", sa.Date(), nullable=False),
         sa.Column("end_on", sa.Date(), nullable=False),
@@ -29,6 +30,7 @@ def upgrade():
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("public_id"),
     )
     with op.batch_alter_table("streak_pauses") as batch_op:
         batch_op.create_index(batch_op.f("ix_streak_pauses_user_id"), ["user_id"], unique=False)

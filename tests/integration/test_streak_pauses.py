@@ -12,8 +12,8 @@ from gamify import jobs
 from gamify.models import EmailSend, FreezeLedger, StreakPause, StreakPeriod, User
 from gamify.services import reminders, streak_pauses
 from gamify.services.users import identify
-from tests import api_contract
 from tests import factories as f
+from tests.apispec import Spec
 
 PAUSES = "/api/v1/users/{external_id}/streak/pauses"
 PAUSE = "/api/v1/users/{external_id}/streak/pauses/{pause_id}"
@@ -64,17 +64,17 @@ def _periods(db) -> list[tuple]:
 
 
 def test_a_pause_carries_the_streak_over_missed_days_without_a_freeze(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     _three_days(client, headers)
     with _at(3):
         assert (
             client.post("/api/v1/users/u1/streak/freezes", json={"reason": "gift"}, headers=headers).status_code == 201
         )
     r = _pause(client, headers, 4, {"start": "2026-03-04", "end": "2026-03-06", "reason": "holiday"})
-    body = api_contract.check(spec, r, PAUSES, "post")
+    body = spec.check(r, PAUSES, "post")
     assert r.status_code == 201
-    assert body["pause"] | {"id": 0} == {
-        "id": 0,
+    assert body["pause"] | {"id": "x"} == {
+        "id": "x",
         "start": "2026-03-04",
         "end": "2026-03-06",
         "reason": "holiday",
@@ -161,18 +161,18 @@ def test_no_streak_reminder_on_a_paused_day(client, headers, db):
 
 
 def test_deleting_a_pause_keeps_the_covered_days_and_ends_it_from_today(client, headers, db):
-    spec = api_contract.spec_of(client)
+    spec = Spec(client)
     _three_days(client, headers)
     pid = _pause(client, headers, 4, {"start": "2026-03-04", "end": "2026-03-10"}).json["pause"]["id"]
     with _at(6):
         r = client.delete(f"/api/v1/users/u1/streak/pauses/{pid}", headers=headers)
-    body = api_contract.check(spec, r, PAUSE, "delete")
+    body = spec.check(r, PAUSE, "delete")
     assert r.status_code == 200 and body["deleted"] == pid
     # The 4th and 5th closed as paused when it was deleted; the 6th needs a lesson again.
     assert (body["streak"]["length"], body["streak"]["at_risk"], body["streak"]["paused"]) == (3, True, False)
     assert body["streak"]["expires_utc"] == "2026-03-07T00:00:00+00:00"
     assert _periods(db)[3:] == [(4, "paused", 3), (5, "paused", 3)]
-    assert db.session.get(StreakPause, pid) is None
+    assert streak_pauses.get(pid) is None
     assert _lesson(client, headers, 6)["length"] == 4
 
 
@@ -183,8 +183,9 @@ def test_another_players_pause_is_refused(client, headers, db):
     with _at(4):
         r = client.delete(f"/api/v1/users/u2/streak/pauses/{pid}", headers=headers)
         assert r.status_code == 404 and r.json["error"]["field"] == "pause_id"
-        assert client.delete("/api/v1/users/u1/streak/pauses/999999", headers=headers).status_code == 404
-    assert db.session.get(StreakPause, pid) is not None
+        for other in ("999999", "5f0e1b52-7f5e-4c43-9d3f-0d5e0c2c9a10"):
+            assert client.delete(f"/api/v1/users/u1/streak/pauses/{other}", headers=headers).status_code == 404
+    assert streak_pauses.get(pid) is not None
     # u2's streak is not paused by u1's pause: u2 misses the 4th and loses it.
     assert _streak(client, headers, 5, "u2")["length"] == 0
     assert _streak(client, headers, 5)["length"] == 3
@@ -270,5 +271,12 @@ def test_create_many_reports_each_pause_on_its_own(db, headers):
     ]
     with _at(7):
         assert streak_pauses.status(out[0].pause, ann) == "archived"
-        gone = streak_pauses.delete_many([out[0].pause.id, 424242])
-    assert [(i == out[0].pause.id, e and e.status) for i, e in gone] == [(True, None), (False, 404)]
+        gone = streak_pauses.delete_many(
+            [out[0].pause.public_id.upper(), "5f0e1b52-7f5e-4c43-9d3f-0d5e0c2c9a10", "not-a-uuid"]
+        )
+    assert [e and (e.status, str(e)) for _i, e in gone] == [
+        None,
+        (404, "streak pause not found by id"),
+        (400, "id must be a valid UUID"),
+    ]
+    assert streak_pauses.of_user(ann.id) == []

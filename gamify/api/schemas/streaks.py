@@ -114,7 +114,7 @@ class RestoreOut(Out):
 
 
 class PauseOut(Out):
-    id: int
+    id: str = Field(description="The pause's id, a UUID.", json_schema_extra={"format": "uuid"})
     start: str = Field(description="First paused day (YYYY-MM-DD, the player's local calendar).")
     end: str = Field(description="Last paused day (included).")
     reason: str
@@ -128,5 +128,5 @@ class PauseCreated(Out):
 
 
 class PauseDeleted(Out):
-    deleted: int = Field(description="The id of the pause deleted.")
+    deleted: str = Field(description="The id of the pause deleted.")
     streak: StreakNow
