@@ -53,7 +53,10 @@ class EventIn:
     idempotency_key: Any = None
     action: Any = None
     difficulty: Any = None
-    now: Optional[datetime] = None  # when it happened (default: when the batch arrived)
+    now: Optional[datetime] = None  # when it happened (default: when the batch arrived); trusted
+    # A past moment the caller states (importing a product's history): checked, unlike `now` — not in
+    # the future, and not before the player's latest recorded event (409), under the player's lock.
+    occurred_at: Optional[datetime] = None
 
 
 @dataclass
@@ -94,6 +97,7 @@ class EventCtx:
     action: Any
     difficulty: Any
     profile: Optional[UserRef] = None  # the host product's name/email/attributes sent with the event
+    stated: bool = False  # `now` is the caller's occurred_at: checked against the player's latest event
     event_id: int = 0
     old_total: float = 0.0
     new_total: float = 0.0
