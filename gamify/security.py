@@ -9,6 +9,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from .api import batch_size
+from .ops import bp as ops_bp
 
 # Scripts only from our own files: no inline <script>, no on*= attributes, no eval (templates use
 # data-* attributes that static/js/app.js reads). Inline styles stay allowed: style attributes cannot
@@ -66,6 +67,8 @@ def init_app(app: Flask) -> None:
 def apply_limits(app: Flask) -> None:
     """Limits on views registered elsewhere, kept here so they are reviewed in one place."""
     limiter: Limiter = app.extensions["rate_limiter"]
+    # Probes and scrapes come often from a few addresses (load balancers, Prometheus): never limited.
+    limiter.exempt(ops_bp)
     login_limit = app.config.get("RATE_LIMIT_LOGIN", "10 per minute")
     event_limit = app.config.get("RATE_LIMIT_EVENTS", "300 per second")
     for endpoint in ("auth.login", "auth.signup"):

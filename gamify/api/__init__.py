@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from .. import params
 from ..extensions import csrf, db
 from ..services import achievements as achievements_svc
-from ..services import apikeys, events, points, streaks, users
+from ..services import apikeys, events, points, streak_pauses, streaks, users
 from ..services.achievements import AchievementError
 from ..services.events import EventError, EventIn, UserRef
 from ..services.users import UserError
@@ -289,9 +289,11 @@ def user_streak(external_id: str):
             "period_end": p.period_end.isoformat(),
             "length": p.length,
             "outcome": p.outcome,
+            "paused": p.outcome == "paused",
         }
         for p in periods
     ]
+    summary["pauses"] = [streak_pauses.as_json(p, user) for p in streak_pauses.upcoming(user)]
     return jsonify(summary)
 
 

@@ -35,6 +35,7 @@ from .points import (  # noqa: F401
 from .streaks import (  # noqa: F401
     FreezeLedger,
     StreakConfig,
+    StreakPause,
     StreakPeriod,
     StreakRequirement,
     StreakRestoration,

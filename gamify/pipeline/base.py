@@ -186,7 +186,8 @@ class Run:
         """One SELECT of the parts' JSON aggregates; `parts`: [(feature or None for the core, Part)].
         Returns {feature: {part name: rows}}."""
         d = self.dialect
-        key = (d.name,) + tuple(p.name + "\x00" + p.sql for _f, p in parts)
+        # Keyed by everything the text is built from: a part that changes its columns gets a new statement.
+        key = (d.name,) + tuple((p.name, p.sql, tuple(p.columns)) for _f, p in parts)
         stmt = _select_sql.get(key)
         if stmt is None:
             stmt = _select_sql[key] = text(

@@ -37,6 +37,7 @@ from .base import (
     bad_input,
     checked,
 )
+from .streaks import PauseOut
 
 # ------------------------------------------------------------------------------------------ requests
 
@@ -255,6 +256,7 @@ class StreakBlock(Out):
     length: int
     extended: bool
     frozen: bool
+    paused: bool = Field(False, description="The current period is paused: it neither extends nor breaks the streak.")
     freezes: int
     period_start: Optional[str] = None
     period_end: Optional[str] = None
@@ -321,7 +323,8 @@ class StreakPeriod(Out):
     period_start: str
     period_end: str
     length: int
-    outcome: Optional[str] = None
+    outcome: Optional[str] = Field(None, description="extended, paused, frozen or broken.")
+    paused: bool = Field(False, description="A pause covered the period: it neither extended nor broke the streak.")
 
 
 class StreakOut(Out):
@@ -330,7 +333,9 @@ class StreakOut(Out):
     frequency: Optional[str] = None
     freezes: int
     at_risk: bool
+    paused: bool = Field(False, description="The current period is paused.")
     history: list[StreakPeriod]
+    pauses: list[PauseOut] = Field(default_factory=list, description="Current and upcoming pauses.")
 
 
 class PointsOut(Out):
