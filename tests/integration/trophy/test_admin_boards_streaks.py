@@ -7,7 +7,7 @@ import pytest
 from trophy import CreateLeaderboardRequestItem, UpdateLeaderboardRequestItem
 
 from gamify.extensions import db as _db
-from gamify.models import FreezeLedger, Leaderboard, UserStreak
+from gamify.models import FreezeLedger, Leaderboard, User, UserStreak
 from gamify.models._common import utcnow
 from tests import factories as f
 
@@ -125,7 +125,10 @@ def test_a_lost_streak_is_restored_at_the_length_it_had(sdk, admin_conforms, adm
     assert sdk.users.streak("ann").length == 2  # the length it had when it broke
     twice = sdk.admin.streaks.restore(users=[{"id": "ann"}])
     assert twice.restored_users == [] and "only a lost streak can be restored" in twice.issues[0].message
-    assert _db.session.get(UserStreak, 1).length == 2
+    row = _db.session.execute(
+        _db.select(UserStreak).join(User, User.id == UserStreak.user_id).where(User.external_id == "ann")
+    )
+    assert row.scalar_one().length == 2
     _db.session.rollback()
 
 
