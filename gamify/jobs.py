@@ -37,7 +37,7 @@ from .models import User, UserStreak
 from .models._common import utcnow
 from .models.users import UsedLoginLink
 from .models.webhooks import EmailSend, WebhookDelivery
-from .ops import logs
+from .ops import logs, telemetry
 from .queue import get_queue, get_redis, redis_failed, redis_resting
 from .services import backfill, leaderboards, points, rank_fanout, reminders, streaks, webhooks
 
@@ -101,16 +101,16 @@ def _guarded(fn, args, kwargs, job):
         result = fn(*args, **kwargs)
     except BaseException as e:
         uow.finish(ok=False)
+        took = time.perf_counter() - started
+        telemetry.job_ended(name, False, took)
         log.info(
-            "job %s (%s) failed after %.0f ms: %s",
-            name,
-            job.id if job else "inline",
-            (time.perf_counter() - started) * 1000,
-            type(e).__name__,
+            "job %s (%s) failed after %.0f ms: %s", name, job.id if job else "inline", took * 1000, type(e).__name__
         )
         raise
     uow.finish(ok=True)
-    log.info("job %s (%s) done in %.0f ms", name, job.id if job else "inline", (time.perf_counter() - started) * 1000)
+    took = time.perf_counter() - started
+    telemetry.job_ended(name, True, took)
+    log.info("job %s (%s) done in %.0f ms", name, job.id if job else "inline", took * 1000)
     return result
 
 

@@ -34,7 +34,7 @@ from rq.exceptions import StopRequested
 from . import create_app
 from .extensions import db
 from .jobs import build_cron
-from .ops import logs
+from .ops import logs, telemetry
 
 log = logging.getLogger("gamify.worker")
 
@@ -73,7 +73,7 @@ class AppWorker(Worker):
     stop_asked = False  # SIGTERM/SIGINT, as opposed to RQ quitting on a Redis error
 
     def main_work_horse(self, job, queue):
-
+        telemetry.as_work_horse(os.getppid())  # first: before this job records anything
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
 
