@@ -25,6 +25,7 @@ from .ops import telemetry as _ops_telemetry  # noqa: F401  (/metrics)
 from .pipeline import achievements, base, energy, leaderboards, points, streaks
 from .services import leaderboards as _leaderboards
 from .trophy import bp as trophy_bp
+from .trophy.admin import bp as trophy_admin_bp
 from .web.auth import bp as auth_bp
 from .web.energy import bp as energy_bp
 from .web.leaderboards import bp as leaderboards_bp
@@ -40,6 +41,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)  # /api/docs: the reference generated from /api/v1/openapi.json
     app.register_blueprint(trophy_bp, url_prefix="/trophy/v1")  # Trophy's SDKs, pointed at gamify
+    app.register_blueprint(trophy_admin_bp, url_prefix="/trophy/admin/v1")  # ... and their admin client
     app.register_blueprint(ops_bp)  # /healthz, /readyz, /metrics: probes and scrapes (no login, no rate limits)
     cli.register(app)
 

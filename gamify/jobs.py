@@ -439,10 +439,8 @@ def settle_streaks(batch: int = 200) -> int:
     db.session.commit()
     closed = 0
     for i in range(0, len(ids), batch):
-        for user in db.session.execute(db.select(User).where(User.id.in_(ids[i : i + batch]))).scalars():
-            change = streaks.settle_user(user, now)
-            if change is not None and change.periods:
-                closed += 1
+        chunk = list(db.session.execute(db.select(User).where(User.id.in_(ids[i : i + batch]))).scalars())
+        closed += sum(1 for change in streaks.settle_users(chunk, now) if change is not None and change.periods)
         db.session.commit()
     if closed:
         request_dispatch()

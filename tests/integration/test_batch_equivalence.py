@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gamify.extensions import db as _db
-from gamify.models import EnergyAction, EnergySettings, LeaderboardScoreLog
+from gamify.models import EnergyAction, EnergySettings, LeaderboardScoreLog, StreakPause
 from gamify.queue import get_redis
 from gamify.services import achievements, leaderboards, rank_fanout, snapshot
 from tests import factories as f
@@ -105,6 +105,11 @@ def _configure() -> str:
         leaderboards.create({"name": data["key"].title(), **data}, now=T0)
     _db.session.commit()
     leaderboards.rebuild()
+    _db.session.commit()
+    # Streak pauses are loaded with the players' state: p1 paused on 3-4 March, p2 on 5-6 March.
+    for who, first in (("p1", 3), ("p2", 5)):
+        user = f.player(who)
+        _db.session.add(StreakPause(user_id=user.id, start_on=date(2026, 3, first), end_on=date(2026, 3, first + 1)))
     _db.session.commit()
     return f.api_key()
 
