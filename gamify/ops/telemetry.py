@@ -69,6 +69,8 @@ def as_work_horse(worker_pid: int) -> None:
 
 
 if MULTIPROC_DIR:
+    # A missing directory would fail every request that records a value (tmpfiles.d makes it at boot).
+    os.makedirs(MULTIPROC_DIR, exist_ok=True)
     # Chosen before any series below is made: values then live in the shared directory.
     values.ValueClass = values.MultiProcessValue(process_identifier=_process_identity)
 
