@@ -172,7 +172,7 @@ def _run(client, key: str, chunks: list, batched: bool) -> list:
     return out
 
 
-_SKIP = {"id", "created_at", "updated_at", "last_seen_at", "claimed_at", "dispatched_at", "password_hash"}
+_SKIP = {"id", "created_at", "updated_at", "last_seen_at", "claimed_at", "dispatched_at", "password_hash", "public_id"}
 _EVENT_REFS = {"source_event_id", "event_id", "trigger_event_id"}
 
 
