@@ -11,7 +11,7 @@ burst of webhooks, nor the other way round) and the cron scheduler; a child that
 started again.
 
 Options: --queues "default,mail;mail,default"  --burst  --no-cron  --cron-only  --logging-level INFO
-Environment: the app's (REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, ...).
+Environment: the app's (REDIS_QUEUE_URL or REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, ...).
 """
 
 from __future__ import annotations
@@ -245,7 +245,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     app = create_app()
     ctx = app.app_context()
     ctx.push()
-    url = app.config["REDIS_URL"]
+    url = app.config.get("REDIS_QUEUE_URL") or app.config["REDIS_URL"]
     groups = [[q.strip() for q in g.split(",") if q.strip()] for g in args.queues.split(";") if g.strip()]
     try:
         if args.cron_only:
