@@ -231,6 +231,7 @@ def app(_app, redis_server, request):
     from gamify import queue
 
     queue.reset_redis_backoff()  # a test that stopped Redis must not make the next one skip it
+    cluster = request.getfixturevalue("redis_cluster") if RANKINGS_ON_CLUSTER else None
     ctx = _app.app_context()
     ctx.push()
     yield _app
@@ -240,8 +241,8 @@ def app(_app, redis_server, request):
         for table in reversed(_db.metadata.sorted_tables):
             conn.execute(table.delete())
     redis_lib.Redis.from_url(redis_server["url"]).flushall()
-    if RANKINGS_ON_CLUSTER:
-        request.getfixturevalue("redis_cluster")["flush"]()
+    if cluster is not None:
+        cluster["flush"]()
     from gamify.services import achievements, snapshot
 
     snapshot.invalidate()  # the emptied config_version counter restarts at 0

@@ -18,6 +18,8 @@ def limited_app(app, database_url, redis_server):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "REDIS_URL": redis_server["url"],
+            # the session app's Redis by role: the rate limits on the cluster under GAMIFY_TEST_REDIS_CLUSTER=1
+            **{k: app.config[k] for k in ("REDIS_RANKINGS_URL", "REDIS_RANKINGS_CLUSTER", "REDIS_RATELIMIT_URL")},
             "SECRET_KEY": "t",
             "RATELIMIT_ENABLED": True,
             "RATE_LIMIT_LOGIN": "3 per minute",
