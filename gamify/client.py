@@ -111,6 +111,8 @@ OPERATIONS: dict[str, Op] = {
         _op("user_streak", "GET", "/users/{external_id}/streak", None, ev.StreakOut),
         _op("user_streak_freezes", "POST", "/users/{external_id}/streak/freezes", st.FreezeBody, st.FreezesOut),
         _op("user_streak_restore", "POST", "/users/{external_id}/streak/restore", st.RestoreBody, st.RestoreOut),
+        _op("user_streak_pause", "POST", "/users/{external_id}/streak/pauses", st.PauseBody, st.PauseCreated),
+        _op("user_streak_unpause", "DELETE", "/users/{external_id}/streak/pauses/{pause_id}", None, st.PauseDeleted),
         _op("user_points", "GET", "/users/{external_id}/points/{system_key}", None, ev.PointsOut),
         _op("user_points_awards", "GET", "/users/{external_id}/points/{system_key}/awards", None, pt.AwardsOut),
         _op(
@@ -226,7 +228,9 @@ class Client:
         tz: Optional[str] = None,
         action: Optional[str] = None,
         difficulty: Optional[str] = None,
+        occurred_at: Optional[str] = None,
     ) -> ev.EventOut:
+        """`occurred_at` (ISO 8601 with its offset) imports a past event: oldest first for each player."""
         body = _fields(
             user=_user(user),
             value=value,
@@ -235,6 +239,7 @@ class Client:
             tz=tz,
             action=action,
             difficulty=difficulty,
+            occurred_at=occurred_at,
         )
         return self.call("metric_event", {"key": metric}, body)
 
@@ -275,6 +280,14 @@ class Client:
 
     def restore_streak(self, external_id: str, reason: str) -> st.RestoreOut:
         return self.call("user_streak_restore", {"external_id": external_id}, {"reason": reason})
+
+    def pause_streak(self, external_id: str, start: str, end: str, reason: Optional[str] = None) -> st.PauseCreated:
+        """Pause the streak from `start` to `end` (YYYY-MM-DD, the player's local days, both included)."""
+        body = _fields(start=start, end=end, reason=reason)
+        return self.call("user_streak_pause", {"external_id": external_id}, body)
+
+    def delete_streak_pause(self, external_id: str, pause_id: str) -> st.PauseDeleted:
+        return self.call("user_streak_unpause", {"external_id": external_id, "pause_id": pause_id})
 
     # ---------------------------------------------------------------------------------------- points
 

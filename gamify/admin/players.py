@@ -1,5 +1,5 @@
-"""Admin: player lookup, full ledger history, audited manual points adjustments and freeze grants, and
-erasing a player (a data-erasure request; the same service as DELETE /api/v1/users/<id>)."""
+"""Admin: player lookup, full ledger history, audited manual points adjustments, freeze grants and streak
+pauses, and erasing a player (a data-erasure request; the same service as DELETE /api/v1/users/<id>)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from .. import params
-from ..fields import Whole
+from ..fields import Day, Whole
 from ..models import User
-from ..services import erasure, users
+from ..services import erasure, streak_pauses, users
 from ..services import points as points_svc
 from ..services import streaks as streaks_svc
 from ..web import ui
@@ -58,6 +58,16 @@ class FreezeForm(FlaskForm):
     )
 
 
+class PauseForm(FlaskForm):
+    start = Day("First paused day", validators=[InputRequired(message="Enter the first paused day.")])
+    end = Day("Last paused day", validators=[InputRequired(message="Enter the last paused day.")])
+    reason = StringField(
+        "Reason",
+        validators=[Length(max=streak_pauses.REASON_MAX)],
+        description="Optional, e.g. “holiday”; the player sees it on their streak page.",
+    )
+
+
 class EraseForm(FlaskForm):
     confirm = StringField(
         "Type the player's external id to confirm",
@@ -79,6 +89,7 @@ def _player_page(
     user: User,
     adjust: AdjustForm | None = None,
     freeze: FreezeForm | None = None,
+    pause: PauseForm | None = None,
     erase: EraseForm | None = None,
     status: int = 200,
 ):
@@ -98,6 +109,9 @@ def _player_page(
         adjust=adjust or AdjustForm(prefix="adj"),
         streak_info=streak_view(summary, user.timezone),
         freeze=freeze or FreezeForm(prefix="frz"),
+        pause=pause or PauseForm(prefix="pse"),
+        pauses=streak_pauses.of_user(user.id)[:10],
+        today=streak_pauses.today_of(user),
         erase=erase or EraseForm(prefix="era"),
         balances=balances,
         streak=streak,
@@ -159,6 +173,39 @@ def player_freezes(user_id: int):
             flash("No freeze granted: the player already holds the maximum.", "error")
         return redirect(url_for("admin.player", user_id=user.id, tab="freezes"))
     return _player_page(user, freeze=form, status=400)
+
+
+@bp.post("/players/<int:user_id>/pauses")
+def player_pause(user_id: int):
+    """Pause the player's streak for a span of their local days (services/streak_pauses.py)."""
+    user = _player_or_404(user_id)
+    form = PauseForm(prefix="pse")
+    if form.validate_on_submit():
+        try:
+            pause = streak_pauses.create(
+                user,
+                form.start.data,
+                form.end.data,
+                reason=(form.reason.data or "").strip(),
+                created_by=f"admin #{current_user.id}",
+            )
+        except streak_pauses.PauseError as e:
+            getattr(form, e.field, form.start).errors.append(str(e))
+        else:
+            flash(f"Streak paused from {pause.start_on.isoformat()} to {pause.end_on.isoformat()}.", "success")
+            return redirect(url_for("admin.player", user_id=user.id, tab="streak"))
+    return _player_page(user, pause=form, status=400)
+
+
+@bp.post("/players/<int:user_id>/pauses/<pause_id>/delete")
+def player_unpause(user_id: int, pause_id: str):
+    user = _player_or_404(user_id)
+    pause = streak_pauses.get(pause_id)
+    if pause is None or pause.user_id != user.id:
+        abort(404)
+    streak_pauses.delete(pause)
+    flash(f"Pause of {pause.start_on.isoformat()} to {pause.end_on.isoformat()} deleted.", "success")
+    return redirect(url_for("admin.player", user_id=user.id, tab="streak"))
 
 
 @bp.post("/players/<int:user_id>/delete")

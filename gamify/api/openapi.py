@@ -38,7 +38,8 @@ CONTROL = {
 ERROR_TEXT = {
     400: "Invalid input: `error.field` names what to fix.",
     401: "Missing or invalid API key.",
-    403: "Not allowed between these players (e.g. a gift to someone who is not a friend).",
+    403: "Not allowed: an application API key (made for one user's client, valid on /trophy/v1 only), or an "
+    "operation between these players (e.g. a gift to someone who is not a friend).",
     404: "Not found: `error.field` names what (user_id, metric, key, ...).",
     409: "Refused in the current state (not enough energy or tokens, already resting, ...).",
     413: "Request body too large (2 MB).",
@@ -243,7 +244,7 @@ def _operation(endpoint: str, op: Optional[Operation], path_params: list[dict], 
         errors.add(413)
     errors.add(429)  # refused keys per address (and events per key on POST)
     if not op.public:
-        errors.add(401)
+        errors.update((401, 403))  # 403: an application key (Trophy's, for one user) is refused here
     for code in sorted(errors):
         responses[str(code)] = {"$ref": f"#/components/responses/{code}"}
     out["responses"] = responses

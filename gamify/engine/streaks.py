@@ -1,17 +1,27 @@
 """Streak evaluation on the player's local calendar.
 
-`settle` closes the periods a player missed (consuming freezes or breaking the streak); `record_activity`
-adds an event's value to the current period and extends the streak when the requirements are met.
-Both take and return plain dataclasses, so every rule here is testable without a database.
+`settle` closes the periods a player missed (passing paused ones, consuming freezes or breaking the
+streak); `record_activity` adds an event's value to the current period and extends the streak when the
+requirements are met. Both take and return plain dataclasses, so every rule here is testable without a
+database.
+
+Pauses: an admin (or the host app) pauses a player's streak for a span of local days. A period touched
+by a pause is paused as a whole: it neither extends nor breaks the streak, and uses no freeze; the
+streak keeps its length through it. Activity inside it still counts as progress (if the pause is lifted
+the same period, the next event can extend), but extends nothing while the pause stands. A period that
+was already extended when the pause was set stays extended (closed history is never rewritten).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Optional
+from typing import Iterable, Optional
 
 from . import calendar as cal
+
+# A pause: its first and last local day, both included.
+Pause = tuple[date, date]
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ class PeriodClosed:
     period_start: date
     period_end: date
     length: int
-    outcome: str  # extended | frozen | broken
+    outcome: str  # extended | paused | frozen | broken
 
 
 @dataclass
@@ -56,17 +66,28 @@ class StreakChange:
     lost_length: int = 0  # length of the streak that broke, for reactivation mails
 
 
-def settle(rules: StreakRules, state: StreakState, today: date) -> StreakChange:
-    """Close every whole period between the last covered one and the period containing `today`."""
+def paused(frequency: str, period_start: date, pauses: Iterable[Pause]) -> bool:
+    """True when a pause covers at least one day of the period starting on `period_start`."""
+    end = cal.period_end(frequency, period_start)
+    return any(first <= end and last >= period_start for first, last in pauses)
+
+
+def settle(rules: StreakRules, state: StreakState, today: date, pauses: Iterable[Pause] = ()) -> StreakChange:
+    """Close every whole period between the last covered one and the period containing `today`: a paused
+    one keeps the streak as it is, a missed one takes a freeze or breaks it."""
     state = replace(state, progress=dict(state.progress))
     change = StreakChange(state=state)
     if state.length <= 0 or state.last_covered is None:
         return change
+    pauses = tuple(pauses)
     current = cal.period_start(rules.frequency, today)
     p = cal.next_period_start(rules.frequency, state.last_covered)
     while p < current:
         end = cal.period_end(rules.frequency, p)
-        if state.freezes > 0:
+        if paused(rules.frequency, p, pauses):
+            state.last_covered = p
+            change.periods.append(PeriodClosed(p, end, state.length, "paused"))
+        elif state.freezes > 0:
             state.freezes -= 1
             state.last_covered = p
             change.freezes_consumed.append(p)
@@ -90,9 +111,18 @@ def requirements_met(rules: StreakRules, progress: dict) -> bool:
     return all(met) if rules.mode == "all" else any(met)
 
 
-def record_activity(rules: StreakRules, state: StreakState, today: date, metric_key: str, value: float) -> StreakChange:
-    """Settle, then count `value` of `metric_key` towards the period containing `today`."""
-    change = settle(rules, state, today)
+def record_activity(
+    rules: StreakRules,
+    state: StreakState,
+    today: date,
+    metric_key: str,
+    value: float,
+    pauses: Iterable[Pause] = (),
+) -> StreakChange:
+    """Settle, then count `value` of `metric_key` towards the period containing `today` (a paused period
+    counts it and extends nothing)."""
+    pauses = tuple(pauses)
+    change = settle(rules, state, today, pauses)
     state = change.state
     current = cal.period_start(rules.frequency, today)
     # Travelling west can put "today" before a period already extended: count it there, never
@@ -100,7 +130,7 @@ def record_activity(rules: StreakRules, state: StreakState, today: date, metric_
     if state.last_covered is not None and current < state.last_covered:
         current = state.last_covered
     if current == state.last_covered and state.last_extended != current:
-        return change  # that period was closed by a freeze
+        return change  # that period was closed by a freeze or a pause
     if metric_key not in rules.requirements:
         return change
     if state.progress_period != current:
@@ -108,6 +138,8 @@ def record_activity(rules: StreakRules, state: StreakState, today: date, metric_
         state.progress = {}
     state.progress[metric_key] = state.progress.get(metric_key, 0) + value
     if state.last_extended == current or not requirements_met(rules, state.progress):
+        return change
+    if paused(rules.frequency, current, pauses):
         return change
     continuing = state.length > 0 and state.last_covered == cal.previous_period_start(rules.frequency, current)
     state.length = state.length + 1 if continuing else 1
@@ -128,20 +160,25 @@ def record_activity(rules: StreakRules, state: StreakState, today: date, metric_
     return change
 
 
-def expires_at(rules: StreakRules, state: StreakState, today: date, tz: str) -> Optional[datetime]:
-    """When the streak is lost if nothing more happens (freezes not counted), in UTC."""
+def expires_at(
+    rules: StreakRules, state: StreakState, today: date, tz: str, pauses: Iterable[Pause] = ()
+) -> Optional[datetime]:
+    """When the streak is lost if nothing more happens (freezes not counted; paused periods passed), in UTC."""
     if state.length <= 0 or state.last_covered is None:
         return None
+    pauses = tuple(pauses)
     current = cal.period_start(rules.frequency, today)
     deadline_period = cal.next_period_start(rules.frequency, state.last_covered)
     if deadline_period < current:  # not settled yet: it already lapsed
         deadline_period = current
+    while paused(rules.frequency, deadline_period, pauses):  # pauses are bounded spans: this ends
+        deadline_period = cal.next_period_start(rules.frequency, deadline_period)
     return cal.local_midnight_utc(cal.next_period_start(rules.frequency, deadline_period), tz)
 
 
-def at_risk(rules: StreakRules, state: StreakState, today: date) -> bool:
-    """True when the streak is alive but the current period still needs activity."""
+def at_risk(rules: StreakRules, state: StreakState, today: date, pauses: Iterable[Pause] = ()) -> bool:
+    """True when the streak is alive but the current period still needs activity (a paused one needs none)."""
     if state.length <= 0 or state.last_covered is None:
         return False
     current = cal.period_start(rules.frequency, today)
-    return state.last_covered < current
+    return state.last_covered < current and not paused(rules.frequency, current, pauses)

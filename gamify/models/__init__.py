@@ -35,10 +35,11 @@ from .points import (  # noqa: F401
 from .streaks import (  # noqa: F401
     FreezeLedger,
     StreakConfig,
+    StreakPause,
     StreakPeriod,
     StreakRequirement,
     StreakRestoration,
     UserStreak,
 )
-from .users import ROLE_ADMIN, ROLE_PLAYER, ApiKey, UsedLoginLink, User  # noqa: F401
+from .users import ROLE_ADMIN, ROLE_PLAYER, ApiKey, AttributeDefinition, UsedLoginLink, User  # noqa: F401
 from .webhooks import EmailSend, MessagingSettings, WebhookDelivery, WebhookEndpoint  # noqa: F401

@@ -1,5 +1,6 @@
-"""Streak configuration, per-user state, closed periods, the freeze ledger and restored losses."""
+"""Streak configuration, per-user state, closed periods, the freeze ledger, restored losses and pauses."""
 
+import uuid
 from datetime import date, datetime
 from typing import Optional
 
@@ -44,7 +45,7 @@ class UserStreak(db.Model):
     length: Mapped[int] = mapped_column(Integer, default=0)
     longest: Mapped[int] = mapped_column(Integer, default=0)
     started_on: Mapped[Optional[date]] = mapped_column(Date)
-    # Start of the last period that was extended, and of the last one kept alive (extended or frozen).
+    # Start of the last period that was extended, and of the last one kept alive (extended, paused or frozen).
     last_extended: Mapped[Optional[date]] = mapped_column(Date)
     last_covered: Mapped[Optional[date]] = mapped_column(Date)
     # Metric sums inside the period being worked on, so ALL/ANY thresholds can be met over several events.
@@ -56,7 +57,7 @@ class UserStreak(db.Model):
 
 
 class StreakPeriod(db.Model):
-    """History: one row per period that was extended, frozen or broke the streak."""
+    """History: one row per period that was extended, paused, frozen or broke the streak."""
 
     __tablename__ = "streak_periods"
     __table_args__ = (UniqueConstraint("user_id", "period_start", name="uq_streak_period"),)
@@ -66,7 +67,7 @@ class StreakPeriod(db.Model):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     length: Mapped[int] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(16))  # extended|frozen|broken
+    outcome: Mapped[str] = mapped_column(String(16))  # extended|paused|frozen|broken
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Indexed for deleting events (a player's erasure): each deleted event's key check finds its rows here.
     event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("metric_events.id"), index=True)
@@ -97,4 +98,22 @@ class StreakRestoration(db.Model):
     lost_period_start: Mapped[date] = mapped_column(Date)  # the period that broke the streak
     length: Mapped[int] = mapped_column(Integer)  # the length given back
     reason: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StreakPause(db.Model):
+    """A span of the player's local days in which their streak is paused (engine.streaks: a period it
+    touches neither extends nor breaks the streak). Set by an admin or the host app; deleting one ends
+    its effect from the current period on (periods already closed as paused stay so in the history)."""
+
+    __tablename__ = "streak_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The id both APIs show: a UUID, as Trophy's definition declares pause ids.
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    start_on: Mapped[date] = mapped_column(Date)  # first paused local day
+    end_on: Mapped[date] = mapped_column(Date)  # last paused local day (included)
+    reason: Mapped[str] = mapped_column(String(120), default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")  # "admin #3", "api key #5"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,13 +1,14 @@
-"""Streaks in the event pipeline: the player's streak row in, the local-calendar rules of
+"""Streaks in the event pipeline: the player's streak row and pauses in, the local-calendar rules of
 `engine.streaks` applied in memory, the row, closed periods and freeze ledger out."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Optional
 
 from ..engine import calendar as cal
 from ..engine import streaks as engine
+from ..services import streaks as streaks_svc
 from .base import EventCtx, Feature, Part, Run
 from .sql import DATE, DATETIME, INT, JSON
 
@@ -47,18 +48,34 @@ class Streaks(Feature):
         if run.snap.streak is None:
             return []
         d = run.dialect
+        uids = d.list_param(sorted(run.players))
+        # Pauses that can matter (services.streaks.pause_floor): reaching the last covered period, or the
+        # lookback before today in any zone (UTC's date minus a day is on or before every local today).
+        floor = run.now.date() - timedelta(days=streaks_svc.PAUSE_LOOKBACK_DAYS + 1)
         return [
             Part(
                 "user_streaks",
                 _COLUMNS,
                 f"user_streaks s WHERE {d.in_list('s.user_id', 'uids')}",
-                {"uids": d.list_param(sorted(run.players))},
-            )
+                {"uids": uids},
+            ),
+            Part(
+                "streak_pauses",
+                [("user_id", "sp.user_id", INT), ("start_on", "sp.start_on", DATE), ("end_on", "sp.end_on", DATE)],
+                f"streak_pauses sp WHERE {d.in_list('sp.user_id', 'uids')} AND (sp.end_on >= :pause_floor OR "
+                "sp.end_on >= (SELECT s2.last_covered FROM user_streaks s2 WHERE s2.user_id = sp.user_id))",
+                {"uids": uids, "pause_floor": floor if d.pg else floor.isoformat()},
+            ),
         ]
 
     def loaded(self, run: Run, rows: dict) -> None:
         for r in rows.get("user_streaks", []):
             run.players[r["user_id"]].state["streak"] = state_of(r)
+        for r in rows.get("streak_pauses", []):
+            player = run.players[r["user_id"]]
+            player.state["streak_pauses"] = tuple(
+                sorted(player.state.get("streak_pauses", ()) + ((r["start_on"], r["end_on"]),))
+            )
 
     def apply(self, ctx: EventCtx) -> None:
         rules = ctx.run.snap.streak
@@ -66,7 +83,8 @@ class Streaks(Feature):
             ctx.response["streak"] = None
             return
         state = self._state(ctx, rules)
-        change = engine.record_activity(rules, state, ctx.local_date, ctx.metric.key, ctx.value)
+        pauses = ctx.player.state.get("streak_pauses", ())
+        change = engine.record_activity(rules, state, ctx.local_date, ctx.metric.key, ctx.value, pauses)
         self._write(ctx.run, ctx.player.id, change, rules, ctx.tz, ctx.event_id, ctx.now)
         ctx.streak_extended = change.extended
         ctx.streak_length = change.state.length
@@ -75,6 +93,7 @@ class Streaks(Feature):
             rules,
             ctx.now,
             ctx.player.timezone,
+            pauses,
             extended=change.extended,
             frozen=bool(change.freezes_consumed),
         )
@@ -85,13 +104,14 @@ class Streaks(Feature):
         if rules is None:
             return
         state = ctx.player.state.get("streak")
+        pauses = ctx.player.state.get("streak_pauses", ())
         if state is not None:
-            change = engine.settle(rules, state, cal.local_date(ctx.now, ctx.player.timezone))
+            change = engine.settle(rules, state, cal.local_date(ctx.now, ctx.player.timezone), pauses)
             if change.periods:
                 self._write(ctx.run, ctx.player.id, change, rules, ctx.player.timezone, None, ctx.now)
             state = change.state
         ctx.response["streak"] = _response(
-            state or engine.StreakState(), rules, ctx.now, ctx.player.timezone, extended=False, frozen=False
+            state or engine.StreakState(), rules, ctx.now, ctx.player.timezone, pauses, extended=False, frozen=False
         )
 
     @staticmethod
@@ -192,15 +212,23 @@ class Streaks(Feature):
 
 
 def _response(
-    state: engine.StreakState, rules: engine.StreakRules, now: datetime, tz: str, *, extended: bool, frozen: bool
+    state: engine.StreakState,
+    rules: engine.StreakRules,
+    now: datetime,
+    tz: str,
+    pauses: tuple,
+    *,
+    extended: bool,
+    frozen: bool,
 ) -> dict:
     today = cal.local_date(now, tz)
     current = cal.period_start(rules.frequency, today)
-    expires = engine.expires_at(rules, state, today, tz)
+    expires = engine.expires_at(rules, state, today, tz, pauses)
     return {
         "length": state.length,
         "extended": extended,
         "frozen": frozen,
+        "paused": engine.paused(rules.frequency, current, pauses),
         "freezes": state.freezes,
         "expires_utc": expires.isoformat() if expires else None,
         "period_start": current.isoformat(),

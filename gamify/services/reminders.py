@@ -291,6 +291,10 @@ def select_streak_reminders(now: Optional[datetime] = None) -> list[int]:
     period_of = {u.id: start_of[u.timezone] for u in users}
     reminded = _existing("streak_reminder", period_of.items())
     off = _opted_out("streak_reminder")
+    # Pauses of them all at once: a paused period is not at risk.
+    pauses = streaks.pause_spans_for(
+        {u.id: streaks.pause_floor(st.last_covered, cal.local_date(now, u.timezone)) for u, st in rows}
+    )
     due = []
     # Nothing in the loop reads the database (streak rows are loaded): what settling writes is flushed
     # once, with the ledger rows, instead of once per lapsed streak.
@@ -300,7 +304,7 @@ def select_streak_reminders(now: Optional[datetime] = None) -> list[int]:
             # = wants(user, "streak_reminder"): e-mail and role are in the query, opt-outs loaded at once
             if (user.id, period) in reminded or user.id in off:
                 continue
-            s = streaks.summary(user, now)  # settles first: a lapsed streak is not "at risk"
+            s = streaks.summary(user, now, pauses[user.id])  # settles first: a lapsed streak is not "at risk"
             if not s["at_risk"] or s["period_start"] != period.isoformat():
                 continue
             due.append((s, user, period))

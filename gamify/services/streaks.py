@@ -1,9 +1,10 @@
 """Streak persistence: rules from config, state rows, period history, the freeze ledger, restoring a
-lost streak, and the admin's settings and requirements."""
+lost streak, the pauses the rules read (`pause_spans`; creating and deleting them is
+services/streak_pauses.py), and the admin's settings and requirements."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Optional
 
 from sqlalchemy import func
@@ -11,7 +12,16 @@ from sqlalchemy import func
 from ..engine import calendar as cal
 from ..engine import streaks as engine
 from ..extensions import db
-from ..models import FreezeLedger, StreakConfig, StreakPeriod, StreakRequirement, StreakRestoration, User, UserStreak
+from ..models import (
+    FreezeLedger,
+    StreakConfig,
+    StreakPause,
+    StreakPeriod,
+    StreakRequirement,
+    StreakRestoration,
+    User,
+    UserStreak,
+)
 from ..models._common import utcnow
 from . import leaderboards, outbox, snapshot
 from .snapshot import rules_from
@@ -121,6 +131,41 @@ def current_rules() -> Optional[engine.StreakRules]:
     return snapshot.get().streak
 
 
+# How far back pauses matter: from the last period the streak covered (the periods settling may close),
+# or, with no running streak, from the start of the current period (whether it is paused). A month
+# covers the longest period.
+PAUSE_LOOKBACK_DAYS = 31
+
+
+def pause_floor(last_covered: Optional[date], today: date) -> date:
+    """The earliest day a pause must reach to matter to a streak last covered on `last_covered`."""
+    floor = today - timedelta(days=PAUSE_LOOKBACK_DAYS)
+    return min(last_covered, floor) if last_covered is not None else floor
+
+
+def pause_spans_for(floors: dict[int, date]) -> dict[int, tuple[engine.Pause, ...]]:
+    """Each player's pauses reaching `floors[user_id]` or later, as the engine takes them (one query)."""
+    if not floors:
+        return {}
+    oldest = min(floors.values())
+    rows = db.session.execute(
+        db.select(StreakPause.user_id, StreakPause.start_on, StreakPause.end_on).where(
+            StreakPause.user_id.in_(list(floors)), StreakPause.end_on >= oldest
+        )
+    ).all()
+    out: dict[int, list] = {uid: [] for uid in floors}
+    for uid, start, end in rows:
+        if end >= floors[uid]:
+            out[uid].append((start, end))
+    return {uid: tuple(sorted(spans)) for uid, spans in out.items()}
+
+
+def pause_spans(user, state: Optional[engine.StreakState], now: datetime) -> tuple[engine.Pause, ...]:
+    """The player's pauses that can still matter to `state` at `now`."""
+    today = cal.local_date(now, user.timezone)
+    return pause_spans_for({user.id: pause_floor(state.last_covered if state else None, today)})[user.id]
+
+
 def record_activity(
     user, metric_key: str, value: float, tz: str, now: datetime, event_id: Optional[int]
 ) -> Optional[tuple[engine.StreakChange, engine.StreakRules]]:
@@ -128,13 +173,17 @@ def record_activity(
     if rules is None:
         return None
     row = get_or_create_row(user.id, rules)
-    change = engine.record_activity(rules, _state_of(row), cal.local_date(now, tz), metric_key, value)
+    state = _state_of(row)
+    today = cal.local_date(now, tz)
+    pauses = pause_spans_for({user.id: pause_floor(state.last_covered, today)})[user.id]
+    change = engine.record_activity(rules, state, today, metric_key, value, pauses)
     _write(row, change, rules, tz, event_id, now)
     return change, rules
 
 
-def settle_user(user, now: Optional[datetime] = None) -> Optional[engine.StreakChange]:
-    """Close missed periods (freezes consumed at the local midnight they protect)."""
+def settle_user(user, now: Optional[datetime] = None, pauses=None) -> Optional[engine.StreakChange]:
+    """Close missed periods (paused ones pass; freezes consumed at the local midnight they protect).
+    `pauses`: the player's spans when the caller loaded them for many players at once."""
     rules = current_rules()
     if rules is None:
         return None
@@ -142,12 +191,26 @@ def settle_user(user, now: Optional[datetime] = None) -> Optional[engine.StreakC
     row = db.session.get(UserStreak, user.id)
     if row is None:
         return None
-    change = engine.settle(rules, _state_of(row), cal.local_date(now, user.timezone))
+    state = _state_of(row)
+    if pauses is None:
+        pauses = pause_spans(user, state, now)
+    change = engine.settle(rules, state, cal.local_date(now, user.timezone), pauses)
     if change.periods:
         _write(row, change, rules, user.timezone, None, now)
     if change.broken:  # lost without an event: streak boards learn it now, not at the next event
         leaderboards.streak_lost(user.id, now)
     return change
+
+
+def settle_users(users: list, now: datetime) -> list[Optional[engine.StreakChange]]:
+    """settle_user for many players, their streak rows and pauses loaded at once (the scheduled job)."""
+    if current_rules() is None or not users:
+        return [None] * len(users)
+    # Whole rows: settle_user's get() then finds them in the session.
+    rows = db.session.execute(db.select(UserStreak).where(UserStreak.user_id.in_([u.id for u in users]))).scalars()
+    covered = {r.user_id: r.last_covered for r in rows}
+    pauses = pause_spans_for({u.id: pause_floor(covered.get(u.id), cal.local_date(now, u.timezone)) for u in users})
+    return [settle_user(u, now, pauses[u.id]) for u in users]
 
 
 def grant_freeze(user_id: int, reason: str, amount: int = 1) -> int:
@@ -269,22 +332,26 @@ def freeze_balance(user_id: int) -> int:
 
 
 def current_state(
-    user, now: Optional[datetime] = None
+    user, now: Optional[datetime] = None, pauses=None
 ) -> tuple[Optional[engine.StreakRules], Optional[engine.StreakState]]:
     """The streak's rules and the player's state, settled at `now` (a lapsed streak reads as 0);
     (None, None) when there is no streak."""
     rules = current_rules()
     if rules is None:
         return None, None
-    settle_user(user, now or utcnow())
+    settle_user(user, now or utcnow(), pauses)
     row = db.session.get(UserStreak, user.id)
     return rules, (_state_of(row) if row else engine.StreakState())
 
 
-def summary(user, now: Optional[datetime] = None) -> dict:
-    """The streak as the API and pages show it (settling first, so a lapsed streak reads as 0)."""
+def summary(user, now: Optional[datetime] = None, pauses=None) -> dict:
+    """The streak as the API and pages show it (settling first, so a lapsed streak reads as 0).
+    `pauses`: the player's spans when the caller loaded them for many players at once."""
     now = now or utcnow()
-    rules, state = current_state(user, now)
+    if pauses is None and current_rules() is not None:
+        row = streak_row(user.id)
+        pauses = pause_spans(user, _state_of(row) if row else None, now)
+    rules, state = current_state(user, now, pauses)
     if rules is None:
         return {
             "length": 0,
@@ -296,10 +363,11 @@ def summary(user, now: Optional[datetime] = None) -> dict:
             "period_start": None,
             "period_end": None,
             "at_risk": False,
+            "paused": False,
         }
     today = cal.local_date(now, user.timezone)
     current = cal.period_start(rules.frequency, today)
-    expires = engine.expires_at(rules, state, today, user.timezone)
+    expires = engine.expires_at(rules, state, today, user.timezone, pauses)
     return {
         "length": state.length,
         "longest": state.longest,
@@ -307,7 +375,9 @@ def summary(user, now: Optional[datetime] = None) -> dict:
         "freezes": state.freezes,
         "started_on": state.started_on.isoformat() if state.started_on else None,
         "extended_this_period": state.last_extended == current,
-        "at_risk": engine.at_risk(rules, state, today),
+        "at_risk": engine.at_risk(rules, state, today, pauses),
+        # The current period is paused: it neither extends nor breaks the streak.
+        "paused": engine.paused(rules.frequency, current, pauses),
         "period_start": current.isoformat(),
         "period_end": cal.period_end(rules.frequency, current).isoformat(),
         "expires_utc": expires.isoformat() if expires else None,

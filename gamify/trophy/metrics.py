@@ -77,8 +77,9 @@ def event_out(user: User, metric_key: str, r: dict, idempotency_key, now: dateti
 
 def _event_streak(user: User, block, now: datetime) -> s.EventStreakOut:
     rules, state = streaks.current_state(user, now)
+    spans = streaks.pause_spans(user, state, now) if rules is not None else ()
     return s.EventStreakOut(
-        **shapes.streak_fields(user, rules, state, now), extended=bool(block and block.get("extended"))
+        **shapes.streak_fields(user, rules, state, now, spans), extended=bool(block and block.get("extended"))
     )
 
 

@@ -171,8 +171,11 @@ def streak_frequency(rules) -> str:
     return config.frequency if config is not None else "daily"
 
 
-def streak_fields(user: User, rules, state: Optional[streak_engine.StreakState], now: datetime) -> dict:
-    """BaseStreakResponse: the streak, the current period, the last day it can still be kept."""
+def streak_fields(
+    user: User, rules, state: Optional[streak_engine.StreakState], now: datetime, pauses: tuple = ()
+) -> dict:
+    """BaseStreakResponse: the streak, the current period, the last day it can still be kept (paused
+    periods passed: `pauses` are the player's spans, services.streaks.pause_spans)."""
     frequency = streak_frequency(rules)
     out: dict = {
         "length": 0,
@@ -193,7 +196,7 @@ def streak_fields(user: User, rules, state: Optional[streak_engine.StreakState],
         period_start=current.isoformat(),
         period_end=cal.period_end(frequency, current).isoformat(),
     )
-    expires = streak_engine.expires_at(rules, state, today, user.timezone)
+    expires = streak_engine.expires_at(rules, state, today, user.timezone, pauses)
     if expires is not None:  # the local midnight it is lost at: the day before is the last one to act
         out["expires"] = (cal.local_date(expires, user.timezone) - timedelta(days=1)).isoformat()
     if freezes_enabled(rules):
@@ -217,9 +220,12 @@ def last_extended(user_ids: list[int]) -> dict[int, datetime]:
     return dict(rows)
 
 
-def streak_history(user: User, rules, length: int, periods: int, now: datetime) -> list[s.StreakPeriodOut]:
+def streak_history(
+    user: User, rules, length: int, periods: int, now: datetime, pauses: tuple = ()
+) -> list[s.StreakPeriodOut]:
     """The last `periods` calendar periods up to the current one, oldest first, each with the streak's
-    length in it (0 in a period that broke it or had no streak), from gamify's closed-period record."""
+    length in it (0 in a period that broke it or had no streak), from gamify's closed-period record;
+    `usedPause` where a pause covered it (the current period: where one covers it now)."""
     if rules is None or periods <= 0:
         return []
     frequency = rules.frequency
@@ -241,7 +247,9 @@ def streak_history(user: User, rules, length: int, periods: int, now: datetime) 
             "period_start": start.isoformat(),
             "period_end": cal.period_end(frequency, start).isoformat(),
             "length": n,
-            "used_pause": False,  # gamify has no streak pauses
+            "used_pause": (p.outcome == "paused")
+            if p is not None
+            else (start == current and streak_engine.paused(frequency, start, pauses)),
         }
         if freezes:
             item["used_freeze"] = p is not None and p.outcome == "frozen"
@@ -291,6 +299,12 @@ def boost_out(boost: PointsBoost, now: datetime) -> s.PointsBoostOut:
     )
 
 
+def metric_threshold(t: PointsTrigger) -> int:
+    """gamify's "points per N units" as Trophy's metricThreshold, a whole number (the SDKs refuse a
+    fraction): a fractional N is shown rounded, at least 1."""
+    return max(1, round(t.per_units or 1.0))
+
+
 def trigger_out(t: PointsTrigger) -> s.PointsTriggerOut:
     out: dict = {
         "id": str(t.id),
@@ -302,12 +316,11 @@ def trigger_out(t: PointsTrigger) -> s.PointsTriggerOut:
     }
     if t.type == "metric":
         metric = t.metric or db.session.get(Metric, t.metric_id)
-        per = t.per_units or 1.0
         out.update(
             type="metric",
             metric_id=str(t.metric_id),
             metric_name=metric.name if metric else None,
-            metric_threshold=int(per) if float(per).is_integer() else per,
+            metric_threshold=metric_threshold(t),
             event_attributes=[],
         )
     elif t.type in ("streak", "streak_day"):
@@ -450,3 +463,7 @@ def run_bounds(board: Leaderboard, period: str) -> tuple[str, Optional[str]]:
         return (board.start_date or board.created_at.date()).isoformat(), None
     start = datetime.fromisoformat(period).date()
     return period, lb_engine.period_end(board.frequency, board.start_date, start).isoformat()
+
+
+def pause_out(pause) -> s.StreakPauseOut:
+    return s.StreakPauseOut(id=pause.public_id, start=pause.start_on.isoformat(), end=pause.end_on.isoformat())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..extensions import db
 from ..models import User
 from ..models._common import utcnow
-from ..services import streaks
+from ..services import streak_pauses, streaks
 from . import schemas as s
 from . import shapes
 from .base import TrophyError, answer, bp, query, require_key, ts
@@ -25,15 +25,16 @@ def user_streak(external_id: str):
     q = query(s.HistoryQuery)
     now = utcnow()
     rules, state = streaks.current_state(user, now)
-    fields = shapes.streak_fields(user, rules, state, now)
+    spans = streaks.pause_spans(user, state, now) if rules is not None else ()
+    fields = shapes.streak_fields(user, rules, state, now, spans)
     length = fields["length"]
     extended = shapes.last_extended([user.id]).get(user.id) if length > 0 else None
     return answer(
         s.StreakOut(
             **fields,
             extended=ts(extended),
-            streak_history=shapes.streak_history(user, rules, length, q.history_periods, now),
-            pauses=[],  # gamify has no streak pauses
+            streak_history=shapes.streak_history(user, rules, length, q.history_periods, now, spans),
+            pauses=[shapes.pause_out(p) for p in streak_pauses.upcoming(user, now)],
         )
     )
 

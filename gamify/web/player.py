@@ -19,7 +19,7 @@ from ..models._common import utcnow
 from ..models.notifications import CHANNELS, NOTIFICATION_TYPES
 from ..services import achievements as achievements_svc
 from ..services import notifications as notifications_svc
-from ..services import outbox, points, streaks, users
+from ..services import outbox, points, streak_pauses, streaks, users
 from . import ui
 from .auth import safe_next
 
@@ -100,6 +100,7 @@ def dashboard():
 
 OUTCOME_LABELS = {
     "extended": "Streak extended",
+    "paused": "Streak paused",
     "frozen": "Protected by a freeze",
     "broken": "Streak lost",
     "none": "No streak activity",
@@ -108,11 +109,17 @@ OUTCOME_LABELS = {
 }
 
 
-def build_calendar(periods, today: date, months: int = 12) -> list[dict]:
+def build_calendar(periods, today: date, months: int = 12, pauses=()) -> list[dict]:
     """Month blocks (Monday-first weeks) for the last `months` months, each day tagged with the outcome
-    of the streak period that contains it (weekly/monthly periods colour all their days)."""
+    of the streak period that contains it (weekly/monthly periods colour all their days); the days of
+    current and upcoming `pauses` (StreakPause rows) not closed yet are tagged paused, to the end of
+    the current month."""
     first = ui.month_start_back(today, months - 1)
+    last = cal.next_period_start("monthly", today) - timedelta(days=1)
     outcome: dict[date, tuple[str, int]] = {}
+    for pause in pauses:
+        for d in ui.days(max(pause.start_on, first), min(pause.end_on, last)):
+            outcome[d] = ("paused", 0)
     for p in periods:  # oldest first, later rows win
         for d in ui.days(max(p.period_start, first), min(p.period_end, today)):
             outcome[d] = (p.outcome, p.length)
@@ -123,7 +130,7 @@ def build_calendar(periods, today: date, months: int = 12) -> list[dict]:
         cells = [None] * start.weekday()
         for d in ui.days(start, nxt - timedelta(days=1)):
             if d > today:
-                state, length = "future", 0
+                state, length = outcome.get(d, ("future", 0))
             else:
                 state, length = outcome.get(d, ("pending" if d == today else "none", 0))
             label = f"{d.strftime('%A')}, {ui.fmt_date(d, with_year=True)}: {OUTCOME_LABELS[state]}"
@@ -146,9 +153,10 @@ def streak():
     today = cal.local_date(now, user.timezone)
     first = ui.month_start_back(today, 11)
     periods = streaks.history(user.id, since=first - timedelta(days=31))
-    months = build_calendar(periods, today)
+    pauses = streak_pauses.upcoming(user, now)
+    months = build_calendar(periods, today, pauses=pauses)
     window = [p for p in periods if p.period_end >= first]
-    counts = {k: sum(1 for p in window if p.outcome == k) for k in ("extended", "frozen", "broken")}
+    counts = {k: sum(1 for p in window if p.outcome == k) for k in ("extended", "paused", "frozen", "broken")}
     config = streaks.get_config()
     html = render_template(
         "player/streak.html",
@@ -157,6 +165,7 @@ def streak():
         counts=counts,
         config=config,
         today=today,
+        pauses=pauses,
         recent=list(reversed(periods[-8:])),
     )
     return html

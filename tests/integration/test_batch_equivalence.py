@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from gamify import redis_roles
 from gamify.extensions import db as _db
-from gamify.models import EnergyAction, EnergySettings, LeaderboardScoreLog
+from gamify.models import EnergyAction, EnergySettings, LeaderboardScoreLog, StreakPause
 from gamify.services import achievements, leaderboards, rank_fanout, snapshot
 from tests import factories as f
 from tests.hypo import examples
@@ -108,6 +108,11 @@ def _configure() -> str:
         leaderboards.create({"name": data["key"].title(), **data}, now=T0)
     _db.session.commit()
     leaderboards.rebuild()
+    _db.session.commit()
+    # Streak pauses are loaded with the players' state: p1 paused on 3-4 March, p2 on 5-6 March.
+    for who, first in (("p1", 3), ("p2", 5)):
+        user = f.player(who)
+        _db.session.add(StreakPause(user_id=user.id, start_on=date(2026, 3, first), end_on=date(2026, 3, first + 1)))
     _db.session.commit()
     return f.api_key()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Optional, Union
 
 from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     WrapValidator,
     model_validator,
 )
@@ -35,6 +37,7 @@ from .base import (
     bad_input,
     checked,
 )
+from .streaks import PauseOut
 
 # ------------------------------------------------------------------------------------------ requests
 
@@ -97,6 +100,10 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _moment(value: Any, field: str) -> Optional[datetime]:
+    return None if value is None else params.moment(value, field)
+
+
 class EventBody(UserRefBody):
     """One metric event."""
 
@@ -125,6 +132,16 @@ class EventBody(UserRefBody):
         Optional[str], checked(_action), Field(description="An energy action to pay for with this event.")
     ] = None
     difficulty: Annotated[Optional[str], checked(_string), Field(description="The action's difficulty.")] = None
+    occurred_at: Annotated[
+        Optional[datetime],
+        checked(_moment),
+        WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}),
+        Field(
+            description="When it happened, for importing past events (ISO 8601 with its offset; default: now). "
+            "Not in the future, and not before the player's latest recorded event (409): send each player's "
+            "history oldest first."
+        ),
+    ] = None
 
 
 def _metric(value: Any, field: str) -> str:
@@ -239,6 +256,7 @@ class StreakBlock(Out):
     length: int
     extended: bool
     frozen: bool
+    paused: bool = Field(False, description="The current period is paused: it neither extends nor breaks the streak.")
     freezes: int
     period_start: Optional[str] = None
     period_end: Optional[str] = None
@@ -305,7 +323,8 @@ class StreakPeriod(Out):
     period_start: str
     period_end: str
     length: int
-    outcome: Optional[str] = None
+    outcome: Optional[str] = Field(None, description="extended, paused, frozen or broken.")
+    paused: bool = Field(False, description="A pause covered the period: it neither extended nor broke the streak.")
 
 
 class StreakOut(Out):
@@ -314,7 +333,9 @@ class StreakOut(Out):
     frequency: Optional[str] = None
     freezes: int
     at_risk: bool
+    paused: bool = Field(False, description="The current period is paused.")
     history: list[StreakPeriod]
+    pauses: list[PauseOut] = Field(default_factory=list, description="Current and upcoming pauses.")
 
 
 class PointsOut(Out):

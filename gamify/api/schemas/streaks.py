@@ -1,7 +1,8 @@
-"""Shapes of the streak admin API: freeze grants and restoring a lost streak."""
+"""Shapes of the streak admin API: freeze grants, restoring a lost streak, pauses."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Optional
 
 from pydantic import ConfigDict, Field
@@ -15,6 +16,13 @@ FREEZE_REASON_MAX = 40  # the ledger's reason column also holds who granted it
 
 def _amount(value: Any, field: str) -> int:
     return params.whole_number(value, field, 1, MAX_FREEZE_GRANT)
+
+
+def _plain_reason(max_len: int):
+    def check(value: Any, field: str) -> Optional[str]:
+        return params.text(value, field, max_len)
+
+    return check
 
 
 def _reason(max_len: int):
@@ -47,6 +55,31 @@ class RestoreBody(In):
     ]
 
 
+def _day(value: Any, field: str) -> date:
+    raw = value.strip() if isinstance(value, str) else ""
+    try:
+        if len(raw) != 10:
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise params.BadInput(field, f"{field} must be a date (YYYY-MM-DD), a day in the player's time zone") from None
+
+
+Day = Annotated[date, checked(_day)]
+
+
+class PauseBody(In):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"start": "2026-08-20", "end": "2026-08-27", "reason": "holiday"}]}
+    )
+
+    start: Annotated[
+        Day, Missing("start is required: the first paused day (YYYY-MM-DD, not before the player's today)")
+    ]
+    end: Annotated[Day, Missing("end is required: the last paused day (YYYY-MM-DD, on or after start)")]
+    reason: Annotated[Optional[str], checked(_plain_reason(120)), Field(max_length=120)] = None
+
+
 # ------------------------------------------------------------------------------------------ responses
 
 
@@ -77,4 +110,23 @@ class Restoration(Out):
 
 class RestoreOut(Out):
     restored: Restoration
+    streak: StreakNow
+
+
+class PauseOut(Out):
+    id: str = Field(description="The pause's id, a UUID.", json_schema_extra={"format": "uuid"})
+    start: str = Field(description="First paused day (YYYY-MM-DD, the player's local calendar).")
+    end: str = Field(description="Last paused day (included).")
+    reason: str
+    status: str = Field(description="active (covers today or a later day) or archived (over).")
+    created_at: str = Field(description="ISO 8601, UTC.")
+
+
+class PauseCreated(Out):
+    pause: PauseOut
+    streak: StreakNow
+
+
+class PauseDeleted(Out):
+    deleted: str = Field(description="The id of the pause deleted.")
     streak: StreakNow
