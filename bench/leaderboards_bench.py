@@ -228,7 +228,7 @@ def scale(make_app, fresh_database, Gunicorn, load, db_url: str, redis_url: str,
     if result.exit_code != 0:
         raise RuntimeError(f"flask leaderboards rebuild failed: {result.output} {result.exception!r}")
     r = redis.Redis.from_url(redis_url)
-    zcard = r.zcard("lb:xp_all_time:all:global")
+    zcard = r.zcard("lb:{xp_all_time}:all:global")  # services/leaderboards/store.zkey: hash-tagged by board
 
     server = Gunicorn(db_url, redis_url)
     try:

@@ -13,10 +13,12 @@ module registers what each topic does (`HANDLERS`, or `REDIS_HANDLERS` for a han
 Redis commands), so services never import jobs. Repeated requests of the same topic and arguments in
 one transaction run once.
 
-Redis steps (`defer_redis`, `REDIS_HANDLERS`) of one commit share one pipeline, so an event's
-after-commit Redis work (its rankings, waking the dispatcher) costs one round trip: each step queues
-its commands on the pipeline and returns `done(replies)`, called with its own commands' replies, or
-with the RedisError if the pipeline failed.
+Redis steps (`defer_redis`, `REDIS_HANDLERS`) of one commit share one pipeline per Redis, so an event's
+after-commit Redis work (its rankings, waking the dispatcher) costs one round trip when one Redis holds
+every role: each step queues its commands on the pipeline and returns `done(replies)`, called with its
+own commands' replies, or with the RedisError if the pipeline failed. A step names its role
+(gamify.redis_roles): "rankings" steps go to the rankings Redis (perhaps a cluster), the rest ("queue",
+and every REDIS_HANDLERS topic) to the queue's.
 
 The session class below runs the queue at the end of every successful `commit()`; a rollback drops
 it. Every callable runs in isolation: its failure is logged and never reaches the caller, whose data
@@ -34,6 +36,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
+from . import redis_roles
 from .ops import telemetry
 from .queue import get_redis, redis_failed, redis_resting
 
@@ -59,17 +62,18 @@ def defer(fn: Callable[[], object]) -> None:
     _info().setdefault(_PENDING, []).append(fn)
 
 
-def defer_redis(queue: Callable[[object], Callable[[object], object]]) -> None:
-    """After the commit, `queue(pipe)` adds Redis commands to the commit's shared pipeline and returns
-    `done(replies)` (its commands' replies in order, or the RedisError when the pipeline failed)."""
-    _info().setdefault(_PENDING, []).append(_RedisStep(queue))
+def defer_redis(queue: Callable[[object], Callable[[object], object]], role: str = "queue") -> None:
+    """After the commit, `queue(pipe)` adds Redis commands to the commit's shared pipeline on `role`'s
+    Redis and returns `done(replies)` (its commands' replies in order, or the RedisError when the
+    pipeline failed)."""
+    _info().setdefault(_PENDING, []).append(_RedisStep(queue, role))
 
 
 class _RedisStep:
-    __slots__ = ("queue",)
+    __slots__ = ("queue", "role")
 
-    def __init__(self, queue):
-        self.queue = queue
+    def __init__(self, queue, role: str = "queue"):
+        self.queue, self.role = queue, role
 
     def __repr__(self) -> str:
         return f"defer_redis({self.queue!r})"
@@ -122,26 +126,41 @@ def run(session: OrmSession) -> None:
                     continue
                 seen.add(handled)
                 if fn.topic in REDIS_HANDLERS:
-                    steps.append(lambda pipe, fn=fn: REDIS_HANDLERS[fn.topic](pipe, *fn.args))
+                    steps.append(("queue", lambda pipe, fn=fn: REDIS_HANDLERS[fn.topic](pipe, *fn.args)))
                     continue
             if isinstance(fn, _RedisStep):
-                steps.append(fn.queue)
+                steps.append((fn.role, fn.queue))
             else:
                 rest.append(fn)
-        if steps:
-            _run_redis(steps)
+        for group in _by_redis(steps):
+            _run_redis(*group)
         for fn in rest:
             _isolated(session, fn)
 
 
-def _run_redis(steps: list) -> None:
+def _by_redis(steps: list) -> list[tuple]:
+    """[(client or the error getting it, [queue, ...])]: steps grouped by the Redis their role uses, in
+    order (roles that share one Redis share one pipeline)."""
+    groups: dict[int, tuple] = {}
+    for role, queue in steps:
+        try:
+            client = redis_roles.rankings_redis() if role == "rankings" else get_redis()
+        except Exception as e:  # noqa: BLE001 - e.g. a cluster that cannot be reached: its steps hear of it
+            client = e
+        groups.setdefault(id(client), (client, []))[1].append(queue)
+    return list(groups.values())
+
+
+def _run_redis(client, steps: list) -> None:
     pipe = None
     if redis_resting():  # it timed out moments ago: do not wait for it again after every commit
         replies_if_down: object = RedisError("Redis was unreachable moments ago")
     else:
         replies_if_down = None
         try:
-            pipe = get_redis().pipeline(transaction=False)
+            if isinstance(client, Exception):
+                raise client
+            pipe = redis_roles.pipeline(client)
         except Exception as e:  # noqa: BLE001 - e.g. no Redis configured: every step hears of it
             replies_if_down = RedisError(str(e))
     queued = []

@@ -23,6 +23,14 @@ def from_env() -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-insecure-change-me"),
         "SQLALCHEMY_DATABASE_URI": db_url,
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0"),
+        # Redis by role (each falls back to REDIS_URL; see README "Redis by role"): the live rankings
+        # (may be a Redis Cluster: REDIS_RANKINGS_CLUSTER=1 or a redis+cluster:// URL), the rate-limit
+        # counters (Flask-Limiter's storage URI: redis+cluster://host:port,... for a cluster) and the RQ
+        # queues (one Redis: RQ needs MULTI/EXEC across its keys).
+        "REDIS_RANKINGS_URL": os.environ.get("REDIS_RANKINGS_URL") or None,
+        "REDIS_RANKINGS_CLUSTER": _bool("REDIS_RANKINGS_CLUSTER", False),
+        "REDIS_RATELIMIT_URL": os.environ.get("REDIS_RATELIMIT_URL") or None,
+        "REDIS_QUEUE_URL": os.environ.get("REDIS_QUEUE_URL") or None,
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "8025")),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME"),

@@ -1,4 +1,5 @@
-"""Redis connection and RQ queues, configured from the app (REDIS_URL)."""
+"""Redis connection and RQ queues, configured from the app (REDIS_QUEUE_URL, falling back to REDIS_URL;
+the other roles are in gamify.redis_roles)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ _clients: dict[str, redis.Redis] = {}
 
 
 def redis_url() -> str:
-    return current_app.config["REDIS_URL"]
+    """The queue role's Redis (RQ, the dispatch flag)."""
+    return current_app.config.get("REDIS_QUEUE_URL") or current_app.config["REDIS_URL"]
 
 
 def get_redis(url: Optional[str] = None) -> redis.Redis:

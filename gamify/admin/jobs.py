@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 from rq import Queue, Worker
@@ -22,7 +22,7 @@ from ..extensions import db
 from ..fields import Whole
 from ..models.notifications import NOTIFICATION_TYPES
 from ..models.webhooks import EMAIL_TYPES
-from ..queue import QUEUES, get_queue, get_redis
+from ..queue import QUEUES, get_queue, get_redis, redis_url
 from ..services import analytics, email_sends, reminders, users
 from .base import admin_blueprint
 
@@ -115,7 +115,7 @@ def _redis_overview() -> dict:
 
 def _redis_error(e: Exception) -> str:
     return (
-        f"The job queue (Redis at {current_app.config.get('REDIS_URL')}) is not reachable: "
+        f"The job queue (Redis at {redis_url()}) is not reachable: "
         f"{type(e).__name__}: {e}. Jobs cannot be listed or started until it is back; e-mails and webhooks "
         "wait in the database and are sent once it is."
     )

@@ -25,9 +25,8 @@ from typing import Optional
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
-from .. import after_commit
+from .. import after_commit, redis_roles
 from ..engine import leaderboards as engine
-from ..queue import get_redis
 from ..services import leaderboards as lb_svc
 from .base import EventCtx, Feature, Part, Run
 from .sql import BOOL, DATE, DATETIME, FLOAT, INT, JSON, TEXT
@@ -397,7 +396,9 @@ class Leaderboards(Feature):
                 ctx.now,
             )
         if lbr.touched:
-            after_commit.defer_redis(lb_svc.redis_step(list(lbr.redis_writes), set(lbr.touched), redis_down))
+            after_commit.defer_redis(
+                lb_svc.redis_step(list(lbr.redis_writes), set(lbr.touched), redis_down), role="rankings"
+            )
             after_commit.request("leaderboards.fanout")
 
 
@@ -413,7 +414,7 @@ def _count(run: Run, lbr: _LbRun) -> bool:
     if clean:
         keys = sorted({(p.board.key, p.period, p.segment, p.score) for p in probes if not p.board.redis_dirty})
         try:
-            pipe = get_redis().pipeline(transaction=False)
+            pipe = redis_roles.pipeline()
             lb_svc._queue_markers(pipe, clean)
             for key, period, seg, score in keys:
                 pipe.zcount(lb_svc.zkey(key, period, seg), "(" + lb_svc._f(score), "+inf")

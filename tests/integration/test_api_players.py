@@ -10,6 +10,7 @@ import redis as redis_lib
 import time_machine
 from sqlalchemy import Integer
 
+from gamify import redis_roles
 from gamify.extensions import db as _db
 from gamify.models import (
     Achievement,
@@ -254,10 +255,10 @@ def test_erasure_leaves_no_row_referencing_the_player(client, api, db, app, worl
     # Leaderboards: Redis rebuilt after the commit (before anyone read), live rankings without her, the
     # archive anonymised with the ranks kept.
     assert not any(db.session.execute(db.select(Leaderboard.redis_dirty)).scalars())
-    r = redis_lib.Redis.from_url(app.config["REDIS_URL"])
-    hashes = list(r.scan_iter("lbm:*"))
+    r = redis_roles.rankings_redis()  # the rankings' Redis (a cluster under GAMIFY_TEST_REDIS_CLUSTER=1)
+    hashes = redis_roles.scan("lbm:*", client=r)
     assert hashes and all(r.hkeys(name) == [str(bob).encode()] for name in hashes), hashes
-    assert all(r.zcard(name) == 1 for name in r.scan_iter("lb:*"))
+    assert all(r.zcard(name) == 1 for name in redis_roles.scan("lb:*", client=r))
     for key in ("ever", "weekly"):
         ranking = client.get(f"/api/v1/leaderboards/{key}", headers=api).json["rankings"]
         assert [(e["rank"], e["user_id"]) for e in ranking] == [(1, "bob")], key

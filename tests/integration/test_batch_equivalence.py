@@ -18,9 +18,9 @@ import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gamify import redis_roles
 from gamify.extensions import db as _db
 from gamify.models import EnergyAction, EnergySettings, LeaderboardScoreLog, StreakPause
-from gamify.queue import get_redis
 from gamify.services import achievements, leaderboards, rank_fanout, snapshot
 from tests import factories as f
 from tests.hypo import examples
@@ -43,6 +43,9 @@ def _reset(redis_url: str) -> None:
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
     redis_lib.Redis.from_url(redis_url).flushall()
+    rankings = redis_roles.rankings_redis()  # a cluster under GAMIFY_TEST_REDIS_CLUSTER=1
+    if redis_roles.is_cluster(rankings):
+        rankings.flushall(target_nodes=rankings.PRIMARIES)
     snapshot.invalidate()
     achievements._count_cache.clear()
 
@@ -217,10 +220,10 @@ def _rankings() -> dict:
 
     conn = _db.session.connection()
     users = {r.id: r.external_id for r in conn.execute(_db.text("SELECT id, external_id FROM users"))}
-    r = get_redis()
+    r = redis_roles.rankings_redis()
     return {
         k.decode(): [(users[lb_engine.decode_member(m)], s) for m, s in r.zrevrange(k, 0, -1, withscores=True)]
-        for k in r.scan_iter(match="lb:*")
+        for k in redis_roles.scan("lb:*", client=r)
     }
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from gamify import create_app
 from tests import factories as f
+from tests.conftest import RANKINGS_ON_CLUSTER
 from tests.hypo import examples
 
 
@@ -18,6 +19,8 @@ def limited_app(app, database_url, redis_server):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "REDIS_URL": redis_server["url"],
+            # the session app's Redis by role: the rate limits on the cluster under GAMIFY_TEST_REDIS_CLUSTER=1
+            **{k: app.config[k] for k in ("REDIS_RANKINGS_URL", "REDIS_RANKINGS_CLUSTER", "REDIS_RATELIMIT_URL")},
             "SECRET_KEY": "t",
             "RATELIMIT_ENABLED": True,
             "RATE_LIMIT_LOGIN": "3 per minute",
@@ -82,6 +85,11 @@ def test_event_api_is_rate_limited_per_key(limited_app, db):
     assert codes[:5] == [201] * 5 and codes[5:] == [429, 429]
     r = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u"}}, headers=headers)
     assert r.json["error"]["message"].startswith("rate limit exceeded")
+    # counted in the rate-limit Redis (the cluster under GAMIFY_TEST_REDIS_CLUSTER=1), not in the
+    # per-process fallback that a Redis error would switch to
+    limiter = limited_app.extensions["rate_limiter"]
+    assert not limiter._storage_dead and limiter._storage.check()
+    assert type(limiter._storage).__name__ == ("RedisClusterStorage" if RANKINGS_ON_CLUSTER else "RedisStorage")
 
 
 def test_the_event_limit_counts_per_api_key_not_per_address(limited_app, db):

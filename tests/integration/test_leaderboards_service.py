@@ -5,15 +5,30 @@ import logging
 import threading
 from datetime import date, datetime, timezone
 
+import pytest
 import redis as redis_lib
 
-from gamify import after_commit
+from gamify import after_commit, redis_roles
 from gamify.extensions import db as _db
 from gamify.models import DomainEvent, Leaderboard, LeaderboardRankChange, LeaderboardRun, LeaderboardScore
 from gamify.queue import get_redis
 from gamify.services import leaderboards as svc
 from gamify.services.events import process_event
 from tests import factories as f
+from tests.conftest import RANKINGS_ON_CLUSTER
+
+
+def rk():
+    """The Redis holding the rankings (a cluster under GAMIFY_TEST_REDIS_CLUSTER=1)."""
+    return redis_roles.rankings_redis()
+
+
+def flush_redis():
+    """Redis lost everything (a restart without persistence): every role's Redis."""
+    get_redis().flushall()
+    r = rk()
+    if redis_roles.is_cluster(r):
+        r.flushall(target_nodes=r.PRIMARIES)
 
 
 def utc(*a):
@@ -56,7 +71,7 @@ def players(n, **attrs):
 
 
 def zset(key):
-    return [(m.decode(), s) for m, s in get_redis().zrevrange(key, 0, -1, withscores=True)]
+    return [(m.decode(), s) for m, s in rk().zrevrange(key, 0, -1, withscores=True)]
 
 
 def top(board, period="all", segment="global", limit=None):
@@ -71,7 +86,7 @@ def test_segmented_write_lands_in_global_city_and_tier_keys(db):
     u = f.player("ann", attributes={"city": "London", "tier": "Gold"})
     db.session.commit()
     resp = process_event("lessons", u, 3)
-    r = get_redis()
+    r = rk()
     for seg in ("global", "city:london", "tier:gold"):
         members = r.zrevrange(svc.zkey("lessons", "all", seg), 0, -1, withscores=True)
         assert len(members) == 1 and members[0][1] == 3.0, seg
@@ -206,9 +221,9 @@ def test_board_created_after_events_is_filled_from_history(db):
 
 
 def _dump(prefixes=("lb:", "lbm:", "lbmeta:")):
-    r = get_redis()
+    r = rk()
     out = {}
-    for key in sorted(k for p in prefixes for k in r.scan_iter(match=p + "*")):
+    for key in sorted(k for p in prefixes for k in redis_roles.scan(p + "*", client=r)):
         t = r.type(key)
         if t == b"zset":
             out[key] = r.zrange(key, 0, -1, withscores=True)
@@ -244,7 +259,7 @@ def test_rebuild_after_flushall_restores_identical_rankings(db, app):
         for b, p in ((perpetual, "all"), (weekly, "2026-01-05"))
         for seg in ("global", "city:rome", "city:oslo")
     }
-    get_redis().flushall()
+    flush_redis()
     result = app.test_cli_runner().invoke(args=["leaderboards", "rebuild"])
     assert result.exit_code == 0, result.output
     assert "rebuilt 2" in result.output
@@ -253,7 +268,7 @@ def test_rebuild_after_flushall_restores_identical_rankings(db, app):
         k: v for k, v in before.items() if not k.startswith(b"lbmeta:")
     }
     # ... and automatically on the next read when the marker is gone
-    get_redis().flushall()
+    flush_redis()
     ranks_after = {
         (seg, p): top(b, p, seg)
         for b, p in ((perpetual, "all"), (weekly, "2026-01-05"))
@@ -268,13 +283,14 @@ def test_events_while_redis_marker_is_missing_rank_from_sql_and_never_write_part
     board = make_board(metric=m)
     a, b = players(2)
     process_event("lessons", a, 5)
-    get_redis().flushall()
+    flush_redis()
     resp = process_event("lessons", b, 7)
     assert resp["leaderboards"][0]["rank"] == 1
-    assert not get_redis().exists(svc.zkey("lessons", "all", "global"))  # left for the rebuild
+    assert not rk().exists(svc.zkey("lessons", "all", "global"))  # left for the rebuild
     assert top(board) == [("p1", 1, 7), ("p0", 2, 5)]
 
 
+@pytest.mark.skipif(RANKINGS_ON_CLUSTER, reason="stops the single Redis; the rankings are on the cluster")
 def test_redis_down_event_succeeds_and_rankings_catch_up(db, app, redis_server, caplog):
     m = f.metric("lessons")
     board = make_board(metric=m)
@@ -324,11 +340,13 @@ def test_redis_blip_with_data_kept_marks_dirty_and_rebuilds(db, monkeypatch):
 
     url = current_app.config["REDIS_URL"]
     # the network to Redis is gone for this event (nothing listens on port 1): every caller sees it
-    monkeypatch.setitem(gamify.queue._clients, url, redis_lib.Redis.from_url("redis://127.0.0.1:1/0"))
+    unreachable = redis_lib.Redis.from_url("redis://127.0.0.1:1/0")
+    monkeypatch.setitem(gamify.queue._clients, url, unreachable)
+    monkeypatch.setattr(redis_roles, "rankings_redis", lambda: unreachable)  # also when on a cluster
     resp = process_event("lessons", b, 9)
     assert resp["leaderboards"][0]["rank"] == 1  # ranked from SQL
     monkeypatch.undo()
-    assert get_redis().exists(svc.meta_key("lessons"))  # marker still there, but data is stale
+    assert rk().exists(svc.meta_key("lessons"))  # marker still there, but data is stale
     assert len(zset(svc.zkey("lessons", "all", "global"))) == 1
     db.session.expire_all()
     assert db.session.get(Leaderboard, board.id).redis_dirty
@@ -368,8 +386,8 @@ def test_weekly_board_finalised_only_after_the_last_time_zone(db):
         .order_by(DomainEvent.id)
     ]
     assert types == ["leaderboard.started", "leaderboard.finished", "leaderboard.started"]
-    assert not get_redis().exists(svc.zkey("weekly", "2026-01-05", "global"))
-    assert get_redis().exists(svc.closed_key("weekly", "2026-01-05"))
+    assert not rk().exists(svc.zkey("weekly", "2026-01-05", "global"))
+    assert rk().exists(svc.closed_key("weekly", "2026-01-05"))
     assert top(board, "2026-01-12") == [("kiri", 1, 2)]
 
 
@@ -405,7 +423,7 @@ def test_late_redis_write_after_the_archive_is_dropped_not_resurrected(db):
     db.session.commit()
     db.session.info[after_commit._READY] = delayed  # the held-back Redis write arrives now
     after_commit.run(db.session())
-    assert not get_redis().exists(svc.zkey("daily", "2026-01-05", "global"))
+    assert not rk().exists(svc.zkey("daily", "2026-01-05", "global"))
     run = db.session.query(LeaderboardRun).filter_by(leaderboard_id=board.id, segment="global").one()
     assert [e["score"] for e in run.rankings] == [2]
 
@@ -476,7 +494,7 @@ def test_archive_and_reset_lose_nothing_under_concurrent_writers(db, app):
     assert live_redis == live_sql
     # segments add up the same way (a team whose writers had not run yet has no run at all)
     assert sum(e["score"] for seg in ("team:a", "team:b") if seg in runs for e in runs[seg].rankings) == archived
-    assert not get_redis().exists(svc.zkey("daily", "2026-01-05", "global"))
+    assert not rk().exists(svc.zkey("daily", "2026-01-05", "global"))
     assert top(board, "2026-01-06", limit=1000) and sum(x[2] for x in top(board, "2026-01-06", limit=1000)) == live_sql
 
 
@@ -534,14 +552,14 @@ def test_event_that_finds_the_redis_copy_missing_asks_a_worker_to_rebuild(db, ap
     board = make_board("lessons", metric=m)
     a, b = f.player("a"), f.player("b")
     process_event("lessons", a, 3)
-    get_redis().flushall()  # Redis lost everything (restart without persistence)
+    flush_redis()  # Redis lost everything (restart without persistence)
     r = process_event("lessons", b, 5)
     assert [e["rank"] for e in r["leaderboards"]] == [1]  # ranked from SQL meanwhile
     job = Job.fetch("leaderboards-rebuild", connection=get_redis())
     assert job.func_name == "gamify.jobs.rebuild_leaderboards"
     assert "leaderboards-rebuild" in Queue("default", connection=get_redis()).job_ids
     assert jobs.rebuild_leaderboards() == "rebuilt: ['lessons']"
-    assert get_redis().exists(svc.meta_key(board.key))
+    assert rk().exists(svc.meta_key(board.key))
     assert top(board) == [("b", 1, 5), ("a", 2, 3)]
     Job.fetch("leaderboards-rebuild", connection=get_redis()).delete()
     process_event("lessons", a, 1)  # Redis is whole again: no further rebuild is asked for

@@ -1,7 +1,8 @@
 """Leaderboards: SQL is the record, Redis sorted sets serve live rankings.
 
 Redis key layout (board keys are [a-z0-9_-], periods "all" or an ISO date, segments "global" or
-"attr:value"):
+"attr:value"; every key of a board carries the hash tag {key}, so on a Redis Cluster they share one slot
+and the Lua upsert, rebuilds and period closes run on one node; see gamify/redis_roles.py):
 
     lb:{key}:{period}:{segment}     ZSET  member = tie-break-encoded player (engine.encode_member),
                                           score = the exact primary score
@@ -11,6 +12,8 @@ Redis key layout (board keys are [a-z0-9_-], periods "all" or an ISO date, segme
                                           periods; missing (FLUSHALL, restart) => rebuilt from SQL on read
     lbc:{key}:{period}              STRING  the period was finalised: writes to it are dropped (they are
                                           in the SQL archive already)
+
+(Here {key} is literal: the braces are part of the name, e.g. lb:{weekly}:2026-01-05:global.)
 
 Writes (gamify/pipeline/leaderboards.py): inside the event transaction the pipeline updates
 `leaderboard_scores` (holding FOR SHARE on the board rows, which finalisation and rebuild lock FOR

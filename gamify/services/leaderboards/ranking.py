@@ -11,6 +11,7 @@ from typing import Optional
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
+from ... import redis_roles
 from ...engine import leaderboards as engine
 from ...extensions import db
 from ...models import (
@@ -18,7 +19,6 @@ from ...models import (
     LeaderboardScore,
     User,
 )
-from ...queue import get_redis
 from .boards import GLOBAL, active_boards, current_period
 from .store import _f, _limit, _num, _s, ensure_redis, hkey, zkey
 
@@ -73,9 +73,9 @@ def _slice(
         count = 0
     if use_redis:
         try:
-            r = get_redis()
+            r = redis_roles.rankings_redis()
             k = zkey(board.key, period, segment)
-            pipe = r.pipeline(transaction=False)
+            pipe = redis_roles.pipeline(r)
             pipe.zcard(k)
             if count:
                 pipe.zrevrange(k, offset, offset + count - 1, withscores=True)
@@ -132,13 +132,13 @@ def position(
         use_redis = ensure_redis(board)
     if use_redis:
         try:
-            r = get_redis()
+            r = redis_roles.rankings_redis()
             k = zkey(board.key, period, segment)
             raw = r.hget(hkey(board.key, period, segment), user_id)
             member = _s(raw).split("|", 1)[1] if raw else ""
             if not member:
                 return None
-            pipe = r.pipeline(transaction=False)
+            pipe = redis_roles.pipeline(r)
             pipe.zrevrank(k, member)
             pipe.zscore(k, member)
             pipe.zcard(k)
@@ -219,7 +219,8 @@ def my_ranks(user: User, now: Optional[datetime] = None) -> list[dict]:
             rank = None
             if use_redis:
                 try:
-                    rank = 1 + get_redis().zcount(zkey(b.key, row.period, row.segment), "(" + _f(row.score), "+inf")
+                    k = zkey(b.key, row.period, row.segment)
+                    rank = 1 + redis_roles.rankings_redis().zcount(k, "(" + _f(row.score), "+inf")
                 except RedisError:
                     use_redis = False
             if rank is None:

@@ -72,6 +72,6 @@ def _set_streak_score(user_id: int, score: float, now: datetime) -> int:
             writes.append(_Write(boards[board_id].key, period, row.segment, user_id, version, score, member))
         touched.add(board_id)
     if writes:
-        after_commit.defer_redis(redis_step(writes, touched))
+        after_commit.defer_redis(redis_step(writes, touched), role="rankings")
         after_commit.request("leaderboards.fanout")
     return len(writes)

@@ -11,6 +11,7 @@ from typing import Any, Optional
 from redis.exceptions import RedisError
 from sqlalchemy import update
 
+from ... import redis_roles
 from ...engine import leaderboards as engine
 from ...extensions import db
 from ...models import (
@@ -19,7 +20,6 @@ from ...models import (
 )
 from ...models._common import utcnow
 from ...ops import telemetry
-from ...queue import get_redis
 from .boards import open_period_filter
 
 log = logging.getLogger(__name__)
@@ -28,20 +28,33 @@ log = logging.getLogger(__name__)
 CLOSED_TTL = 35 * 24 * 3600  # a finalised period's "closed" marker outlives any straggling write
 
 
+# Every key of a board carries the hash tag {<board key>}, so on a Redis Cluster they all hash to one
+# slot: the Lua upsert (four keys), the rebuild's MULTI/EXEC and the period close's DEL run on one node.
+# A tag per board rather than per period: the meta marker is per board, and a board has one or two
+# open periods at a time, so a finer tag would not spread the load; boards spread across the nodes.
 def zkey(board_key: str, period: str, segment: str) -> str:
-    return f"lb:{board_key}:{period}:{segment}"
+    return f"lb:{{{board_key}}}:{period}:{segment}"
 
 
 def hkey(board_key: str, period: str, segment: str) -> str:
-    return f"lbm:{board_key}:{period}:{segment}"
+    return f"lbm:{{{board_key}}}:{period}:{segment}"
 
 
 def meta_key(board_key: str) -> str:
-    return f"lbmeta:{board_key}"
+    return f"lbmeta:{{{board_key}}}"
 
 
 def closed_key(board_key: str, period: str) -> str:
-    return f"lbc:{board_key}:{period}"
+    return f"lbc:{{{board_key}}}:{period}"
+
+
+def _legacy_keys(r, board_key: str) -> list[bytes]:
+    """Keys of the layout before hash tags (lb:<key>:..., lbmeta:<key>): a rebuild deletes them. Their
+    marker name changed too, so the first read after an upgrade finds no copy and rebuilds anyway."""
+    if redis_roles.is_cluster(r):  # the old layout could never run on a cluster
+        return []
+    found = [k for p in ("lb", "lbm", "lbc") for k in redis_roles.scan(f"{p}:{board_key}:*", client=r)]
+    return found + ([f"lbmeta:{board_key}".encode()] if r.exists(f"lbmeta:{board_key}") else [])
 
 
 # KEYS: zset, hash, meta marker, closed marker. ARGV: user id, version, score, member ("" = leave).
@@ -117,7 +130,7 @@ def _queue_markers(pipe, boards: list[Leaderboard]) -> list[Leaderboard]:
 
 def _redis_usable(boards: list[Leaderboard]) -> dict[int, bool]:
     """Per board: does Redis hold a complete, clean copy? (Raises RedisError when it is down.)"""
-    pipe = get_redis().pipeline(transaction=False)
+    pipe = redis_roles.pipeline()
     clean = _queue_markers(pipe, boards)
     found = dict(zip([b.id for b in clean], pipe.execute() if clean else []))
     return {b.id: bool(found.get(b.id)) for b in boards}
@@ -138,7 +151,7 @@ def queue_writes(pipe, writes: list[_Write]) -> None:
     """The Lua upsert per (board, period, segment) a player's score changed in, queued on `pipe`."""
     if not writes:
         return
-    script = _upsert_script(get_redis())
+    script = _upsert_script(redis_roles.rankings_redis())
     for w in writes:
         script(
             keys=[
@@ -161,7 +174,7 @@ def apply_writes(writes: list[_Write]) -> list:
     """queue_writes in a pipeline of its own (one round trip)."""
     if not writes:
         return []
-    pipe = get_redis().pipeline(transaction=False)
+    pipe = redis_roles.pipeline()
     queue_writes(pipe, writes)
     return pipe.execute()
 
@@ -170,7 +183,7 @@ def ensure_redis(board: Leaderboard) -> bool:
     """True when Redis can serve `board` (rebuilding it from SQL first if its marker is missing or it was
     marked dirty). False when Redis is unreachable: callers read from SQL instead."""
     try:
-        if not board.redis_dirty and get_redis().exists(meta_key(board.key)):
+        if not board.redis_dirty and redis_roles.rankings_redis().exists(meta_key(board.key)):
             return True
         rebuild(board, only_if_needed=True)
         return True
@@ -188,15 +201,16 @@ def _lock(board_id: int) -> Leaderboard:
     ).scalar_one()
 
 
-def _scan(r, pattern: str) -> list[bytes]:
-    return list(r.scan_iter(match=pattern, count=1000))
+def _scan(r, pattern: str, board_key: str) -> list[bytes]:
+    """A board's keys matching `pattern` (on a cluster: only the node holding the board's slot)."""
+    return redis_roles.scan(pattern, key=meta_key(board_key), client=r)
 
 
 def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -> list[str]:
     """Restore Redis exactly from SQL: every open period and segment of the board (or of all boards),
     written in one MULTI/EXEC with the board row locked, so no event commits scores in between.
     Inactive or deleted boards lose their keys. The caller commits (it clears the dirty flag)."""
-    r = get_redis()
+    r = redis_roles.rankings_redis()
     targets = [board] if board is not None else list(db.session.execute(db.select(Leaderboard)).scalars())
     done = []
     for b in targets:
@@ -217,14 +231,14 @@ def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -
             if b.active
             else []
         )
-        old = _scan(r, f"lb:{b.key}:*") + _scan(r, f"lbm:{b.key}:*")
+        old = _scan(r, f"lb:{{{b.key}}}:*", b.key) + _scan(r, f"lbm:{{{b.key}}}:*", b.key)
         zsets: dict[tuple, dict] = defaultdict(dict)
         hashes: dict[tuple, dict] = defaultdict(dict)
         for period, segment, uid, score, achieved, version in rows:
             member = engine.encode_member(uid, achieved)
             zsets[(period, segment)][member] = score
             hashes[(period, segment)][uid] = f"{version}|{member}"
-        pipe = r.pipeline(transaction=True)
+        pipe = redis_roles.transaction(meta_key(b.key), client=r)
         for i in range(0, len(old), 500):
             pipe.delete(*old[i : i + 500])
         for (period, segment), mapping in zsets.items():
@@ -241,6 +255,9 @@ def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -
         else:
             pipe.delete(meta_key(b.key))
         pipe.execute()
+        legacy = _legacy_keys(r, b.key)
+        for i in range(0, len(legacy), 500):
+            r.delete(*legacy[i : i + 500])  # one Redis (never a cluster): a multi-key DEL is fine
         if b.redis_dirty:
             b.redis_dirty = False
         done.append(b.key)
@@ -249,26 +266,31 @@ def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -
 
 
 def drop_redis(board_key: str) -> None:
-    r = get_redis()
+    r = redis_roles.rankings_redis()
     keys = (
-        _scan(r, f"lb:{board_key}:*")
-        + _scan(r, f"lbm:{board_key}:*")
-        + _scan(r, f"lbc:{board_key}:*")
+        [k for p in ("lb", "lbm", "lbc") for k in _scan(r, f"{p}:{{{board_key}}}:*", board_key)]
         + [meta_key(board_key).encode()]
+        + _legacy_keys(r, board_key)
     )
     for i in range(0, len(keys), 500):
-        r.delete(*keys[i : i + 500])
+        chunk = keys[i : i + 500]
+        if redis_roles.is_cluster(r):  # one slot (the board's hash tag): DEL them on its node at once
+            pipe = redis_roles.transaction(meta_key(board_key), client=r)
+            pipe.delete(*chunk)
+            pipe.execute()
+        else:
+            r.delete(*chunk)
 
 
 def _close_redis_period(board_key: str, period: str, segments: list[str]) -> None:
     """After the archive committed: mark the period closed (the Lua write drops anything still arriving
     for it) and delete its live keys, atomically."""
     try:
-        r = get_redis()
-        keys = set(_scan(r, f"lb:{board_key}:{period}:*") + _scan(r, f"lbm:{board_key}:{period}:*"))
+        r = redis_roles.rankings_redis()
+        keys = {k for p in ("lb", "lbm") for k in _scan(r, f"{p}:{{{board_key}}}:{period}:*", board_key)}
         keys |= {zkey(board_key, period, s).encode() for s in segments}
         keys |= {hkey(board_key, period, s).encode() for s in segments}
-        pipe = r.pipeline(transaction=True)
+        pipe = redis_roles.transaction(closed_key(board_key, period), client=r)
         pipe.set(closed_key(board_key, period), "1", ex=CLOSED_TTL)
         pipe.delete(*keys)
         pipe.execute()
