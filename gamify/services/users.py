@@ -185,7 +185,9 @@ def clean_device_tokens(value: Any) -> list[str]:
         if token.strip() not in out:
             out.append(token.strip())
     if len(out) > MAX_DEVICE_TOKENS:
-        raise UserError("device_tokens", f"at most {MAX_DEVICE_TOKENS} device tokens per player (got {len(out)})")
+        raise UserError(
+            "device_tokens", f"device_tokens holds at most {MAX_DEVICE_TOKENS} tokens per player (got {len(out)})"
+        )
     return out
 
 
