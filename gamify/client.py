@@ -228,7 +228,9 @@ class Client:
         tz: Optional[str] = None,
         action: Optional[str] = None,
         difficulty: Optional[str] = None,
+        occurred_at: Optional[str] = None,
     ) -> ev.EventOut:
+        """`occurred_at` (ISO 8601 with its offset) imports a past event: oldest first for each player."""
         body = _fields(
             user=_user(user),
             value=value,
@@ -237,6 +239,7 @@ class Client:
             tz=tz,
             action=action,
             difficulty=difficulty,
+            occurred_at=occurred_at,
         )
         return self.call("metric_event", {"key": metric}, body)
 

@@ -45,4 +45,7 @@ def from_env() -> dict:
         # Behind this many reverse proxies, the client address is taken from X-Forwarded-For (werkzeug's
         # ProxyFix); 0 trusts nobody's header: the socket's peer is the client.
         "PROXY_FIX_X_FOR": int(os.environ.get("PROXY_FIX_X_FOR", "0")),
+        # Log lines: "text" (a terminal) or "json" (one object per line, for a log shipper); see ops/logs.py.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").lower(),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
     }

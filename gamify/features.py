@@ -19,9 +19,12 @@ from .api import points_api as _api_points  # noqa: F401  (points history, daily
 from .api import social as _api_social  # noqa: F401  (gifts and friends, before api_bp is registered)
 from .api import streaks_api as _api_streaks  # noqa: F401  (freeze grants, restore a lost streak)
 from .api.docs import bp as api_docs_bp
+from .ops import bp as ops_bp
+from .ops import health as _ops_health  # noqa: F401  (/healthz, /readyz attach to ops_bp before it is registered)
 from .pipeline import achievements, base, energy, leaderboards, points, streaks
 from .services import leaderboards as _leaderboards
 from .trophy import bp as trophy_bp
+from .trophy.admin import bp as trophy_admin_bp
 from .web.auth import bp as auth_bp
 from .web.energy import bp as energy_bp
 from .web.leaderboards import bp as leaderboards_bp
@@ -39,6 +42,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(api_docs_bp)  # /api/docs: the reference generated from /api/v1/openapi.json
     app.register_blueprint(trophy_bp, url_prefix="/trophy/v1")  # Trophy's SDKs, pointed at gamify
+    app.register_blueprint(trophy_admin_bp, url_prefix="/trophy/admin/v1")  # ... and their admin client
+    app.register_blueprint(ops_bp)  # /healthz, /readyz: probes (no login, no rate limits)
     cli.register(app)
 
     # Messaging: e-mail links, webhooks/jobs/notification-settings admin, outbox dispatch after commit.

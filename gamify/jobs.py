@@ -17,6 +17,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, Optional
@@ -36,6 +37,7 @@ from .models import User, UserStreak
 from .models._common import utcnow
 from .models.users import UsedLoginLink
 from .models.webhooks import EmailSend, WebhookDelivery
+from .ops import logs
 from .queue import get_queue, get_redis, redis_failed, redis_resting
 from .services import backfill, leaderboards, points, rank_fanout, reminders, streaks, webhooks
 
@@ -73,25 +75,42 @@ def _app():
 def app_job(fn: Callable) -> Callable:
     """Run `fn` inside an app context (the current one when there is one: the worker's, or the
     caller's with RQ_ASYNC=False) as a unit of work (gamify.uow): committed when it returns, rolled
-    back if it raises."""
+    back if it raises. Its log lines carry the request id of the request that enqueued it (RQ meta),
+    and it logs one line when it ends."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if has_app_context():
-            return _guarded(fn, args, kwargs)
-        with _app().app_context():
-            return _guarded(fn, args, kwargs)
+        job = get_current_job()
+        rid = job.meta.get(logs.META_KEY) if job is not None else None
+        token = logs.bind(rid or logs.current())
+        try:
+            if has_app_context():
+                return _guarded(fn, args, kwargs, job)
+            with _app().app_context():
+                return _guarded(fn, args, kwargs, job)
+        finally:
+            logs.unbind(token)
 
     return wrapper
 
 
-def _guarded(fn, args, kwargs):
+def _guarded(fn, args, kwargs, job):
+    name = fn.__name__
+    started = time.perf_counter()
     try:
         result = fn(*args, **kwargs)
-    except BaseException:
+    except BaseException as e:
         uow.finish(ok=False)
+        log.info(
+            "job %s (%s) failed after %.0f ms: %s",
+            name,
+            job.id if job else "inline",
+            (time.perf_counter() - started) * 1000,
+            type(e).__name__,
+        )
         raise
     uow.finish(ok=True)
+    log.info("job %s (%s) done in %.0f ms", name, job.id if job else "inline", (time.perf_counter() - started) * 1000)
     return result
 
 

@@ -7,6 +7,7 @@ database then refuses): both ended as 500s. Here only ASCII digits count, and ev
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 from flask import abort, jsonify, request
@@ -163,6 +164,28 @@ def whole_number(value: Any, field: str, lo: Optional[int] = None, hi: Optional[
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise BadInput(field, f"{field} must be a whole number from {lo} to {hi}")
     return value
+
+
+EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=timezone.utc)  # older stated times are typos, not history
+
+
+def moment(value: Any, field: str) -> datetime:
+    """An ISO 8601 moment with its UTC offset ("2026-01-05T08:00:00Z", "...+01:00"), in UTC. A time without
+    an offset is refused, never guessed (whose local time would it be?)."""
+    if not isinstance(value, str) or not 10 < len(value) <= 40:
+        raise BadInput(field, f"{field} must be an ISO 8601 date and time with its offset, e.g. 2026-01-05T08:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BadInput(
+            field, f"{field} must be an ISO 8601 date and time with its offset, e.g. 2026-01-05T08:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise BadInput(field, f"{field} has no UTC offset: add Z or one such as +01:00 ('{value}' is ambiguous)")
+    parsed = parsed.astimezone(timezone.utc)
+    if parsed < EARLIEST_MOMENT:
+        raise BadInput(field, f"{field} must not be before {EARLIEST_MOMENT.date().isoformat()}")
+    return parsed
 
 
 def first_bad_field(items) -> Optional[tuple[str, str]]:

@@ -9,6 +9,8 @@ import redis
 from flask import current_app, has_app_context
 from rq import Queue
 
+from .ops import logs
+
 _clients: dict[str, redis.Redis] = {}
 
 
@@ -26,10 +28,20 @@ def get_redis(url: Optional[str] = None) -> redis.Redis:
     return client
 
 
+class AppQueue(Queue):
+    """RQ's queue; a job enqueued while a request or a job runs carries its request id (ops.logs)."""
+
+    def create_job(self, *args, meta: Optional[dict] = None, **kwargs):
+        carried = logs.meta_for_job()
+        if carried:
+            meta = {**carried, **(meta or {})}
+        return super().create_job(*args, meta=meta, **kwargs)
+
+
 def get_queue(name: str = "default") -> Queue:
     # RQ_ASYNC=False (tests) runs jobs inline, in the caller's app context.
     is_async = current_app.config.get("RQ_ASYNC", True) if has_app_context() else True
-    return Queue(name, connection=get_redis(), is_async=is_async)
+    return AppQueue(name, connection=get_redis(), is_async=is_async)
 
 
 def enqueue(func, *args, queue: str = "default", **kwargs):

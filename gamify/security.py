@@ -9,6 +9,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from .api import batch_size
+from .ops import bp as ops_bp
 
 # Scripts only from our own files: no inline <script>, no on*= attributes, no eval (templates use
 # data-* attributes that static/js/app.js reads). Inline styles stay allowed: style attributes cannot
@@ -66,6 +67,8 @@ def init_app(app: Flask) -> None:
 def apply_limits(app: Flask) -> None:
     """Limits on views registered elsewhere, kept here so they are reviewed in one place."""
     limiter: Limiter = app.extensions["rate_limiter"]
+    # Probes and scrapes come often from a few addresses (load balancers, Prometheus): never limited.
+    limiter.exempt(ops_bp)
     login_limit = app.config.get("RATE_LIMIT_LOGIN", "10 per minute")
     event_limit = app.config.get("RATE_LIMIT_EVENTS", "300 per second")
     for endpoint in ("auth.login", "auth.signup"):
@@ -84,11 +87,11 @@ def apply_limits(app: Flask) -> None:
     auth_limit = app.config.get("RATE_LIMIT_AUTH_FAILURES", "20 per minute")
 
     for endpoint, fn in list(app.view_functions.items()):
-        if not endpoint.startswith(("api.", "trophy.")):  # /api/v1 and the Trophy-compatible /trophy/v1
+        if not endpoint.startswith(("api.", "trophy.", "trophy_admin.")):  # /api/v1, /trophy/v1, /trophy/admin/v1
             continue
         if request_methods(app, endpoint) & {"POST"}:
             # A batch counts as many requests as it carries events.
-            cost = batch_size if endpoint == "api.batch_events" else 1
+            cost = batch_size if endpoint in ("api.batch_events", "trophy_admin.batch_events") else 1
             fn = limiter.limit(event_limit, key_func=_api_key_or_ip, cost=cost)(fn)
         # Guessing keys: every refused key counts against the client address (a per-key bucket would
         # give each guess a fresh one); past the limit the address gets 429 before any look-up.

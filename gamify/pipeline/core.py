@@ -24,7 +24,7 @@ and later features read what earlier ones put on the event (`EventCtx`).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from sqlalchemy import text
@@ -52,12 +52,15 @@ from .base import (  # noqa: F401  (re-exported: the pipeline's public names)
     UserRef,
     register,
 )
-from .sql import INT, TEXT, Dialect
+from .sql import DATETIME, INT, TEXT, Dialect
 
 # ------------------------------------------------------------------------------------------ validation
 
+# A stated time this far ahead of the server's clock is taken as now (the caller's clock runs a little fast).
+CLOCK_SKEW = timedelta(seconds=60)
 
-def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
+
+def _validate(ev: EventIn, now: datetime) -> tuple[float, Optional[str], dict, Optional[str]]:
     try:
         value = params.number(ev.value, "value")
     except params.BadInput as e:
@@ -78,7 +81,42 @@ def _validate(ev: EventIn) -> tuple[float, Optional[str], dict, Optional[str]]:
         raise EventError("idempotency_key", "idempotency_key must be a string of 1 to 255 characters")
     if not isinstance(ev.metric, str) or not ev.metric:
         raise EventError("metric", "metric must be a metric key")
+    if ev.occurred_at is not None:
+        _check_stated_time(ev, now)
     return float(value), ev.tz, dict(attrs or {}), key
+
+
+def _check_stated_time(ev: EventIn, now: datetime) -> None:
+    at = ev.occurred_at
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        raise EventError("occurred_at", "occurred_at must be a moment with its UTC offset")
+    if at > now + CLOCK_SKEW:
+        raise EventError(
+            "occurred_at",
+            f"occurred_at {_iso(at)} is in the future (the server's time is {_iso(now)}): only past events "
+            "can be imported",
+        )
+    if ev.action is not None:  # energy is spent and regenerates in the present
+        raise EventError("occurred_at", "an action spends energy now: send it without occurred_at")
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _check_order(ctx: EventCtx) -> None:
+    """A stated time must not come before the player's latest recorded event: streaks, totals and
+    leaderboard periods are computed forward in time. Checked under the player's lock (the batch holds
+    it), so a concurrent batch cannot record a later event in between."""
+    latest = ctx.player.state.get("latest_at")
+    if latest is not None and ctx.now < latest:
+        raise EventError(
+            "occurred_at",
+            f"occurred_at {_iso(ctx.now)} is before this player's latest recorded event ({_iso(latest)}): "
+            "import each player's events oldest first, before their new activity",
+            409,
+            latest_recorded=_iso(latest),
+        )
 
 
 # ------------------------------------------------------------------------------------------ load
@@ -106,6 +144,16 @@ def _core_parts(run: Run) -> list[Part]:
             {"uids": uids, "mids": mids},
         )
     ]
+    if any(c.stated for c in run.ctxs):  # only imports of past events pay for this look-up
+        parts.append(
+            Part(
+                "latest_events",
+                [("user_id", "le.user_id", INT), ("at", "le.at", DATETIME)],
+                "(SELECT e.user_id AS user_id, max(e.occurred_at) AS at FROM metric_events e "
+                f"WHERE {d.in_list('e.user_id', 'uids')} GROUP BY e.user_id) AS le",
+                {"uids": uids},
+            )
+        )
     keys = sorted({c.idempotency_key for c in run.ctxs if c.idempotency_key is not None})
     if keys:
         parts.append(
@@ -150,6 +198,8 @@ def _event_sequence() -> str:
 def _core_loaded(run: Run, rows: dict) -> None:
     for r in rows.get("metric_totals", []):
         run.players[r["user_id"]].state.setdefault("totals", {})[r["metric_id"]] = r["total"]
+    for r in rows.get("latest_events", []):
+        run.players[r["user_id"]].state["latest_at"] = r["at"]
     run.stored_keys = {(r["user_id"], r["metric_id"], r["key"]): r["id"] for r in rows.get("stored_keys", [])}
     ids = [r["id"] for r in rows.get("event_ids", [])]
     if run.dialect.pg:
@@ -178,7 +228,7 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
     valid: list[tuple[int, EventIn, tuple]] = []
     for i, ev in enumerate(events):
         try:
-            valid.append((i, ev, _validate(ev)))
+            valid.append((i, ev, _validate(ev, now)))
         except EventError as e:
             results[i].error = e
 
@@ -238,6 +288,8 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
         # Stamped in the order given, a microsecond apart: the earlier event stays the earlier achiever
         # (leaderboard ties), as when the events are sent one by one.
         at = ev.now or (now + timedelta(microseconds=i))
+        if ev.occurred_at is not None:
+            at = min(ev.occurred_at, at)  # a stated time slightly ahead (clock skew) is taken as now
         if player.id in run.created and run.created[player.id] is None:
             run.created[player.id] = len(run.ctxs)
         run.ctxs.append(
@@ -257,6 +309,7 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
                 action=ev.action,
                 difficulty=ev.difficulty,
                 profile=ev.user if isinstance(ev.user, UserRef) else None,
+                stated=ev.occurred_at is not None,
             )
         )
     if run.ctxs:
@@ -336,6 +389,8 @@ def _apply(run: Run, ctx: EventCtx) -> None:
             for f in FEATURES:
                 f.replay(ctx)
             return
+    if ctx.stated:
+        _check_order(ctx)
     tz = ctx.tz or player.timezone
     ctx.tz = tz
     ctx.local_date = cal.local_date(ctx.now, tz)
@@ -377,6 +432,9 @@ def _apply(run: Run, ctx: EventCtx) -> None:
         f.apply(ctx)
     if key is not None:
         run.batch_keys[(player.id, ctx.metric.id, key)] = ctx
+    latest = player.state.get("latest_at")
+    if latest is None or ctx.now > latest:
+        player.state["latest_at"] = ctx.now  # a later event of the batch is checked against this one
 
 
 def _sync_orm(events: list[EventIn], players: dict[int, Player]) -> None:

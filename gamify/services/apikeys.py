@@ -1,4 +1,5 @@
-"""API keys for the host app: shown once, stored as SHA-256."""
+"""API keys: shown once, stored as SHA-256. A host-app key acts for every player; an application key
+(Trophy's, `user_external_id` set) acts for one player, on the Trophy application API only."""
 
 import hashlib
 import secrets
@@ -16,9 +17,16 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create(name: str) -> tuple[ApiKey, str]:
-    secret = "gk_" + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, prefix=secret[:10], key_hash=_hash(secret), created_at=utcnow())
+def create(name: str, user_external_id: Optional[str] = None) -> tuple[ApiKey, str]:
+    """A new key and its secret (shown once). `user_external_id`: an application key for that player."""
+    secret = ("ga_" if user_external_id is not None else "gk_") + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name,
+        prefix=secret[:10],
+        key_hash=_hash(secret),
+        created_at=utcnow(),
+        user_external_id=user_external_id,
+    )
     db.session.add(key)
     return key, secret
 
@@ -27,10 +35,11 @@ class VerifiedKey(NamedTuple):
     id: int
     name: str
     last_used_at: Optional[datetime]
+    user_external_id: Optional[str]  # an application key's player (None: a host-app key)
 
 
 # Every API request asks this: a plain statement built once, no ORM object.
-_VERIFY = select(ApiKey.id, ApiKey.name, ApiKey.last_used_at).where(
+_VERIFY = select(ApiKey.id, ApiKey.name, ApiKey.last_used_at, ApiKey.user_external_id).where(
     ApiKey.key_hash == bindparam("h"), ApiKey.revoked_at.is_(None)
 )
 

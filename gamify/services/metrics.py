@@ -8,6 +8,8 @@ from sqlalchemy import func
 
 from ..extensions import db
 from ..models import Achievement, Metric, MetricEvent, MetricTotal, PointsTrigger, StreakRequirement
+from . import config_rules
+from .config_rules import ConfigError
 
 
 def list_by_name() -> list[Metric]:
@@ -55,15 +57,36 @@ def usage(metric_id: int) -> list[str]:
     return uses
 
 
+def check(metric: Optional[Metric], *, key: str, name: str, unit: str) -> dict:
+    """The metric's settings, cleaned, or ConfigError naming the one to fix: a key of the allowed form that no
+    other metric uses, and unchanged once events were recorded (the host app sends them with it)."""
+    key = config_rules.key(key)
+    if key_taken(key, except_id=metric.id if metric is not None else None):
+        raise ConfigError("key", "Another metric already uses this key.")
+    if metric is not None and key != metric.key and event_count(metric.id):
+        raise ConfigError("key", "This metric already has events; the host app sends them with the old key.")
+    return {
+        "key": key,
+        "name": config_rules.name(name),
+        "unit": config_rules.optional_text(unit, "unit", 32),
+    }
+
+
 def save(metric: Optional[Metric], *, key: str, name: str, unit: str, allow_negative: bool) -> Metric:
-    """Create (`metric` None) or update a metric; flushed, so a new one has its id."""
+    """Create (`metric` None) or update a metric (checked: ConfigError); flushed, so a new one has its id."""
+    fields = check(metric, key=key, name=name, unit=unit)
     if metric is None:
         metric = Metric()
         db.session.add(metric)
-    metric.key, metric.name, metric.unit, metric.allow_negative = key, name, unit, allow_negative
+    metric.key, metric.name, metric.unit = fields["key"], fields["name"], fields["unit"]
+    metric.allow_negative = bool(allow_negative)
     db.session.flush()
     return metric
 
 
 def delete(metric: Metric) -> None:
+    """Delete a metric nothing uses; ConfigError naming what still does otherwise."""
+    uses = usage(metric.id)
+    if uses:
+        raise ConfigError("metric", f"“{metric.name}” cannot be deleted: it is used by {', '.join(uses)}.")
     db.session.delete(metric)

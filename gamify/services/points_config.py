@@ -1,5 +1,6 @@
-"""Points systems, levels, triggers and boosts as the admin defines them: overviews, key checks, saving
-and deletion (a level change puts every balance on its new level)."""
+"""Points systems, levels, triggers and boosts as the admin defines them: overviews, the checks every
+change takes (ConfigError naming the field; the admin pages and the Trophy admin API both call these),
+saving and deletion (a level change puts every balance on its new level)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,24 @@ from typing import NamedTuple, Optional
 
 from sqlalchemy import func
 
+from .. import params
 from ..extensions import db
-from ..models import PointsAward, PointsBalance, PointsBoost, PointsLevel, PointsSystem, PointsTrigger
-from ..models.points import ROUNDING
-from . import achievements_config, points
+from ..models import (
+    Achievement,
+    Metric,
+    PointsAward,
+    PointsBalance,
+    PointsBoost,
+    PointsLevel,
+    PointsSystem,
+    PointsTrigger,
+)
+from ..models.points import ROUNDING, TRIGGER_TYPES
+from . import achievements_config, config_rules, points
+from .config_rules import ConfigError
+
+MAX_TRIGGER_POINTS = 1_000_000
+MAX_INTERVAL_HOURS = 24 * 366
 
 
 class SystemsOverview(NamedTuple):
@@ -102,7 +117,15 @@ def save_system(
     daily_cap: Optional[int],
     max_balance: Optional[int],
 ) -> PointsSystem:
-    """Create (`system` None) or update a points system; flushed, so a new one has its id."""
+    """Create (`system` None) or update a points system (checked: ConfigError); flushed, so a new one has
+    its id."""
+    key = config_rules.key(key)
+    if system_key_taken(key, except_id=system.id if system is not None else None):
+        raise ConfigError("key", "Another points system already uses this key.")
+    name = config_rules.name(name)
+    badge = config_rules.name(badge, "badge", 64)
+    daily_cap = config_rules.whole(daily_cap, "daily_cap", 1, params.MAX_INT, required=False)
+    max_balance = config_rules.whole(max_balance, "max_balance", 1, params.MAX_INT, required=False)
     if system is None:
         system = PointsSystem()
         db.session.add(system)
@@ -120,7 +143,15 @@ def system_award_count(system_id: int) -> int:
 
 
 def delete_system(system: PointsSystem) -> None:
-    """Delete with its balances, triggers and boosts (check system_award_count first)."""
+    """Delete with its balances, triggers and boosts; ConfigError when its ledger holds awards (the
+    history would point at nothing)."""
+    awards = system_award_count(system.id)
+    if awards:
+        raise ConfigError(
+            "system",
+            f"“{system.name}” has {awards} awards in its ledger and cannot be deleted. "
+            "Deactivate its triggers to stop new points.",
+        )
     db.session.execute(db.delete(PointsBalance).where(PointsBalance.system_id == system.id))
     for model in (PointsTrigger, PointsBoost):
         for row in db.session.execute(db.select(model).where(model.system_id == system.id)).scalars():
@@ -134,8 +165,17 @@ def delete_system(system: PointsSystem) -> None:
 def save_level(
     system: PointsSystem, level: Optional[PointsLevel], *, key: str, name: str, threshold: int, badge: str
 ) -> tuple[PointsLevel, int]:
-    """Create (`level` None) or update a level, then put every balance on its level. Returns the level
-    and how many players moved."""
+    """Create (`level` None) or update a level (checked: ConfigError), then put every balance on its level.
+    Returns the level and how many players moved."""
+    key = config_rules.key(key)
+    name = config_rules.name(name)
+    threshold = config_rules.whole(threshold, "threshold", 0, params.MAX_INT)
+    badge = config_rules.optional_text(badge, "badge", 64)
+    others = [lv for lv in system.levels if level is None or lv.id != level.id]
+    if any(lv.key == key for lv in others):
+        raise ConfigError("key", "Another level of this system uses this key.")
+    if any(lv.threshold == threshold for lv in others):
+        raise ConfigError("threshold", "Another level starts at this balance.")
     if level is None:
         level = PointsLevel(system_id=system.id)
         db.session.add(level)
@@ -169,7 +209,17 @@ def save_trigger(
     interval_hours: Optional[int],
     attribute_filters: dict,
 ) -> PointsTrigger:
-    """Create (`trigger` None) or update a trigger; the settings of other types than its own are reset."""
+    """Create (`trigger` None) or update a trigger (checked: ConfigError); the settings of other types than
+    its own are reset."""
+    check_trigger(
+        trigger_type=trigger_type,
+        amount=amount,
+        metric_id=metric_id,
+        per_units=per_units,
+        streak_length=streak_length,
+        achievement_id=achievement_id,
+        interval_hours=interval_hours,
+    )
     if trigger is None:
         trigger = PointsTrigger(system_id=system.id)
         db.session.add(trigger)
@@ -183,6 +233,40 @@ def save_trigger(
     trigger.interval_hours = interval_hours if t == "time_interval" else None
     trigger.attribute_filters = attribute_filters
     return trigger
+
+
+def check_trigger(
+    *,
+    trigger_type: str,
+    amount,
+    metric_id: Optional[int],
+    per_units,
+    streak_length,
+    achievement_id: Optional[int],
+    interval_hours,
+) -> None:
+    """What a trigger of its type needs: a non-zero amount, and its metric, length, achievement or interval."""
+    if trigger_type not in TRIGGER_TYPES:
+        raise ConfigError("type", f"Choose one of: {', '.join(TRIGGER_TYPES)}.")
+    config_rules.whole(amount, "points", -MAX_TRIGGER_POINTS, MAX_TRIGGER_POINTS)
+    if amount == 0:
+        raise ConfigError("points", "A trigger worth 0 points does nothing.")
+    if trigger_type == "metric":
+        if metric_id is None or db.session.get(Metric, metric_id) is None:
+            raise ConfigError("metric_id", "Choose the metric.")
+        if per_units is not None and (isinstance(per_units, bool) or not float(per_units) >= 0.0001):
+            raise ConfigError("per_units", "Number must be at least 0.0001.")
+    elif trigger_type == "streak":
+        if streak_length is None:
+            raise ConfigError("streak_length", "Enter the streak length.")
+        config_rules.whole(streak_length, "streak_length", 1, params.MAX_INT)
+    elif trigger_type == "achievement":
+        if achievement_id is None or db.session.get(Achievement, achievement_id) is None:
+            raise ConfigError("achievement_id", "Choose the achievement.")
+    elif trigger_type == "time_interval":
+        if interval_hours is None:
+            raise ConfigError("interval_hours", "Enter the interval in hours.")
+        config_rules.whole(interval_hours, "interval_hours", 1, MAX_INTERVAL_HOURS)
 
 
 def toggle_trigger(trigger: PointsTrigger) -> None:
@@ -216,7 +300,12 @@ def save_boost(
     ends_at: datetime,
     attribute_filters: dict,
 ) -> PointsBoost:
-    """Create (`boost` None) or update a boost (an unknown rounding rounds down)."""
+    """Create (`boost` None) or update a boost (checked: ConfigError; an unknown rounding rounds down)."""
+    name = config_rules.name(name)
+    if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not 0.01 <= multiplier <= 100:
+        raise ConfigError("multiplier", "Number must be between 0.01 and 100.")
+    if ends_at <= starts_at:
+        raise ConfigError("ends_at", "Must be after the start.")
     if boost is None:
         boost = PointsBoost(system_id=system.id)
         db.session.add(boost)

@@ -25,8 +25,10 @@ from ..pipeline.base import EventError
 from ..services.achievements import AchievementError
 from ..services.users import UserError
 
-bp = Blueprint("trophy", __name__)
+bp = Blueprint("trophy", __name__)  # the application API, /trophy/v1
+admin_bp = Blueprint("trophy_admin", __name__)  # the admin API, /trophy/admin/v1 (gamify/trophy/admin/)
 csrf.exempt(bp)
+csrf.exempt(admin_bp)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,52 +49,97 @@ def _answer(status: int, message: str):
     return jsonify({"error": message}), status
 
 
-@bp.errorhandler(TrophyError)
 def _trophy_error(e: TrophyError):
     db.session.rollback()
     return _answer(e.status, e.message)
 
 
-@bp.errorhandler(EventError)
 def _event_error(e: EventError):
     db.session.rollback()
     # The pipeline's 400s are values it refuses (a negative value, a bad time zone): Trophy's 422.
     return _answer(404 if e.status == 404 else 422, str(e))
 
 
-@bp.errorhandler(UserError)
 def _user_error(e: UserError):
     db.session.rollback()
     return _answer(422, str(e))
 
 
-@bp.errorhandler(AchievementError)
 def _achievement_error(e: AchievementError):
     db.session.rollback()
     return _answer(422, str(e))
 
 
-@bp.errorhandler(params.BadInput)
 def _bad_input(e: params.BadInput):
     db.session.rollback()
     return _answer(422, str(e))
 
 
-@bp.errorhandler(HTTPException)
 def _http_error(e: HTTPException):
     return _answer(e.code or 500, e.description or e.name)
 
 
+for _blueprint in (bp, admin_bp):  # both APIs answer in Trophy's error shape
+    _blueprint.register_error_handler(TrophyError, _trophy_error)
+    _blueprint.register_error_handler(EventError, _event_error)
+    _blueprint.register_error_handler(UserError, _user_error)
+    _blueprint.register_error_handler(AchievementError, _achievement_error)
+    _blueprint.register_error_handler(params.BadInput, _bad_input)
+    _blueprint.register_error_handler(HTTPException, _http_error)
+
+
 def require_key(fn):
-    """The same API keys as /api/v1 (Trophy's SDKs send theirs as X-API-KEY)."""
+    """The same API keys as /api/v1 (Trophy's SDKs send theirs as X-API-KEY). An application key (made
+    through the admin API for one user) acts for that user only: see _acts_for."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        if authenticated_key() is None:
+        key = authenticated_key()
+        if key is None:
             raise TrophyError(401, "missing or invalid API key (send it in the X-API-KEY header)")
+        scope = key.user_external_id
+        if scope is not None and not _acts_for(scope):
+            raise TrophyError(403, f"this application API key acts for user '{scope}' only")
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def require_admin_key(fn):
+    """The admin API takes the host app's keys, never an application key (Trophy's admin API and its
+    application API take the same X-API-KEY; its application keys are for one user's client)."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        key = authenticated_key()
+        if key is None:
+            raise TrophyError(401, "missing or invalid API key (send it in the X-API-KEY header)")
+        if key.user_external_id is not None:
+            raise TrophyError(403, "an application API key cannot use the admin API")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _acts_for(scope: str) -> bool:
+    """Does the request concern the application key's own user only? Every user it names (in the path,
+    as the body's `user.id` or `id`, in `userIds`) must be that user; a request naming none may only read
+    (the catalogue: achievements, points systems, leaderboards)."""
+    named: list[str] = []
+    if request.view_args and "external_id" in request.view_args:
+        named.append(request.view_args["external_id"])
+    raw = request.get_json(silent=True) if request.method in ("POST", "PUT", "PATCH") else None
+    if isinstance(raw, dict):
+        user = raw.get("user")
+        if isinstance(user, dict) and "id" in user:
+            named.append(str(user["id"]))
+        if request.endpoint == "trophy.create_user" and "id" in raw:
+            named.append(str(raw["id"]))
+    for value in request.args.getlist("userIds"):
+        named.extend(part.strip() for part in value.split(",") if part.strip())
+    if not named:
+        return request.method == "GET"
+    return all(name == scope for name in named)
 
 
 # ------------------------------------------------------------------------------------------ input
@@ -130,6 +177,8 @@ def _message(err: dict) -> tuple[bool, str]:
     ctx = err.get("ctx") or {}
     message = str(ctx.get("message") or f"{where}: {err['msg']}")
     loc = tuple(err["loc"])
+    if ctx.get("field") and loc and isinstance(loc[-1], str) and ctx["field"] != loc[-1]:
+        message = message.replace(ctx["field"], loc[-1], 1)  # the check's Python name: say it as sent (camelCase)
     if ctx.get("message") and len(loc) > 1 and isinstance(loc[-1], str):  # a check names "id": say "user.id"
         message = message.replace(loc[-1], f"{_where(loc[:-1])}.{loc[-1]}", 1)
     return False, message

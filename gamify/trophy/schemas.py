@@ -312,7 +312,7 @@ class PointsTriggerOut(TOut):
     achievement_name: Optional[str] = None
     metric_id: Optional[str] = None
     metric_name: Optional[str] = None
-    metric_threshold: Optional[Union[int, float]] = None
+    metric_threshold: Optional[int] = None
     streak_length_threshold: Optional[int] = None
     time_unit: Optional[Literal["hour", "day"]] = None
     time_interval: Optional[int] = None

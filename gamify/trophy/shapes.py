@@ -300,6 +300,12 @@ def boost_out(boost: PointsBoost, now: datetime) -> s.PointsBoostOut:
     )
 
 
+def metric_threshold(t: PointsTrigger) -> int:
+    """gamify's "points per N units" as Trophy's metricThreshold, a whole number (the SDKs refuse a
+    fraction): a fractional N is shown rounded, at least 1."""
+    return max(1, round(t.per_units or 1.0))
+
+
 def trigger_out(t: PointsTrigger) -> s.PointsTriggerOut:
     out: dict = {
         "id": str(t.id),
@@ -311,12 +317,11 @@ def trigger_out(t: PointsTrigger) -> s.PointsTriggerOut:
     }
     if t.type == "metric":
         metric = t.metric or db.session.get(Metric, t.metric_id)
-        per = t.per_units or 1.0
         out.update(
             type="metric",
             metric_id=str(t.metric_id),
             metric_name=metric.name if metric else None,
-            metric_threshold=int(per) if float(per).is_integer() else per,
+            metric_threshold=metric_threshold(t),
             event_attributes=[],
         )
     elif t.type in ("streak", "streak_day"):

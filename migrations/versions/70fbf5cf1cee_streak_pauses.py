@@ -1,7 +1,7 @@
 """streak_pauses: spans of local days in which a player's streak neither extends nor breaks
 
 Revision ID: 70fbf5cf1cee
-Revises: 1c89de01fa23
+Revises: 3b8c4d0e5f21
 Create Date: 2026-12-10 10:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 from gamify.models._common import UTCDateTime
 
 revision = "70fbf5cf1cee"
-down_revision = "1c89de01fa23"
+down_revision = "3b8c4d0e5f21"
 branch_labels = None
 depends_on = None
 

@@ -147,7 +147,8 @@ QUERY_FIELDS = [
     "cursor",
     "unread",
 ]
-SKIP = {"static"}
+# /readyz answers 503 by design here: the tests build tables with create_all, so no migration is recorded.
+SKIP = {"static", "ops.readyz"}
 
 
 class Site:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Optional, Union
 
 from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     WrapValidator,
     model_validator,
 )
@@ -99,6 +101,10 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _moment(value: Any, field: str) -> Optional[datetime]:
+    return None if value is None else params.moment(value, field)
+
+
 class EventBody(UserRefBody):
     """One metric event."""
 
@@ -127,6 +133,16 @@ class EventBody(UserRefBody):
         Optional[str], checked(_action), Field(description="An energy action to pay for with this event.")
     ] = None
     difficulty: Annotated[Optional[str], checked(_string), Field(description="The action's difficulty.")] = None
+    occurred_at: Annotated[
+        Optional[datetime],
+        checked(_moment),
+        WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}),
+        Field(
+            description="When it happened, for importing past events (ISO 8601 with its offset; default: now). "
+            "Not in the future, and not before the player's latest recorded event (409): send each player's "
+            "history oldest first."
+        ),
+    ] = None
 
 
 def _metric(value: Any, field: str) -> str:

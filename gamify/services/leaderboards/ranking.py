@@ -20,7 +20,7 @@ from ...models import (
 )
 from ...queue import get_redis
 from .boards import GLOBAL, active_boards, current_period
-from .store import _f, _limit, _num, _redis_usable, _s, ensure_redis, hkey, zkey
+from .store import _f, _limit, _num, _s, ensure_redis, hkey, zkey
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,9 @@ def position(
     }
 
 
-def _current_entries(user: User, rebuild: bool = True, now: Optional[datetime] = None) -> list[dict]:
+def my_ranks(user: User, now: Optional[datetime] = None) -> list[dict]:
+    """The player's current rank on every board and segment they are on (for the dashboard partial
+    templates/leaderboards/_my_ranks.html): [{key, name, segment, segment_label, period, rank, score, url}]."""
     boards = active_boards()
     if not boards:
         return []
@@ -207,18 +209,12 @@ def _current_entries(user: User, rebuild: bool = True, now: Optional[datetime] =
     for row in rows:
         if row.period == periods[row.leaderboard_id]:
             by_board[row.leaderboard_id].append(row)
-    if not by_board:
-        return []
-    try:
-        usable = _redis_usable([b for b in boards if b.id in by_board]) if not rebuild else {}
-    except RedisError:
-        usable = {}
     out = []
     for b in boards:
         mine = sorted(by_board.get(b.id, []), key=lambda r: (r.segment != GLOBAL, r.segment))
         if not mine:
             continue
-        use_redis = ensure_redis(b) if rebuild else usable.get(b.id, False)
+        use_redis = ensure_redis(b)
         for row in mine:
             rank = None
             if use_redis:
@@ -241,12 +237,6 @@ def _current_entries(user: User, rebuild: bool = True, now: Optional[datetime] =
                 }
             )
     return out
-
-
-def my_ranks(user: User) -> list[dict]:
-    """The player's current rank on every board and segment they are on (for the dashboard partial
-    templates/leaderboards/_my_ranks.html): [{key, name, segment, segment_label, period, rank, score, url}]."""
-    return _current_entries(user, rebuild=True)
 
 
 def participants(board: Leaderboard, period: Optional[str] = None, segment: str = GLOBAL) -> int:

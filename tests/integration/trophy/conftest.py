@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 from trophy import TrophyApi
@@ -19,18 +19,39 @@ SPEC_PATH = Path(__file__).resolve().parents[3].parent / "shared/sources/trophy-
 SPEC_URI = "urn:trophy:application-1.21.1"
 
 
+ADMIN_SPEC_PATH = SPEC_PATH.with_name("admin-1.21.1.json")
+ADMIN_SPEC_URI = "urn:trophy:admin-1.21.1"
+
+
+def _spec(path: Path) -> dict:
+    if not path.exists():
+        pytest.fail(f"Trophy's OpenAPI definition is missing at {path} (shared/ sits beside the checkout)")
+    return json.loads(path.read_text())
+
+
 @pytest.fixture(scope="session")
 def trophy_spec():
-    if not SPEC_PATH.exists():
-        pytest.fail(f"Trophy's OpenAPI definition is missing at {SPEC_PATH} (shared/ sits beside the checkout)")
-    return json.loads(SPEC_PATH.read_text())
+    return _spec(SPEC_PATH)
 
 
 @pytest.fixture(scope="session")
 def conforms(trophy_spec):
     """conforms(body, method, path, status): the body validates against that operation's response schema
     in Trophy's definition (a JSON Schema 2020-12 check, formats included); returns the body."""
-    registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(trophy_spec))
+    return _checker(trophy_spec, SPEC_URI)
+
+
+@pytest.fixture(scope="session")
+def admin_conforms():
+    """conforms for the admin API's definition (admin-1.21.1.json). Its ids are UUIDs (`format: uuid`);
+    gamify's are integers as strings (docs/trophy-compat.md): every format but that one is checked."""
+    return _checker(_spec(ADMIN_SPEC_PATH), ADMIN_SPEC_URI, skip_formats=("uuid",))
+
+
+def _checker(spec: dict, uri: str, skip_formats: tuple = ()):
+    registry = Registry().with_resource(uri, DRAFT202012.create_resource(spec))
+    all_formats = Draft202012Validator.FORMAT_CHECKER
+    formats = FormatChecker(formats=[f for f in all_formats.checkers if f not in skip_formats])
 
     def check(instance, method: str, path: str, status: int = 200):
         pointer = "/".join(
@@ -38,9 +59,9 @@ def conforms(trophy_spec):
             for p in ("paths", path, method, "responses", str(status), "content", "application/json", "schema")
         )
         validator = Draft202012Validator(
-            {"$ref": f"{SPEC_URI}#/{pointer}"},
+            {"$ref": f"{uri}#/{pointer}"},
             registry=registry,
-            format_checker=Draft202012Validator.FORMAT_CHECKER,
+            format_checker=formats,
         )
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
         assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
@@ -62,10 +83,10 @@ def sdk(live_server, api_key):
 
 
 class Http:
-    """Plain HTTP to /trophy/v1 with the key (or none), for what the SDK would not send."""
+    """Plain HTTP to /trophy/v1 (or another prefix) with the key (or none), for what the SDK would not send."""
 
-    def __init__(self, base: str, key: str):
-        self.base, self.key = base + "/trophy/v1", key
+    def __init__(self, base: str, key: str, prefix: str = "/trophy/v1"):
+        self.base, self.key = base + prefix, key
 
     def __call__(self, method: str, path: str, key: bool = True, **kw) -> requests.Response:
         headers = {**({"X-API-KEY": self.key} if key else {}), **kw.pop("headers", {})}
@@ -75,6 +96,11 @@ class Http:
 @pytest.fixture
 def http(live_server, api_key):
     return Http(live_server, api_key)
+
+
+@pytest.fixture
+def admin_http(live_server, api_key):
+    return Http(live_server, api_key, "/trophy/admin/v1")
 
 
 @pytest.fixture

@@ -1,0 +1,7 @@
+"""Operations: what an operator watches and probes. `health` (/healthz, /readyz); routes here are
+exempt from rate limits (security.apply_limits skips them), need no login and take no POSTs (no CSRF).
+Nothing here may be needed for the app to serve players: a probe or scrape that fails changes nothing."""
+
+from flask import Blueprint
+
+bp = Blueprint("ops", __name__)

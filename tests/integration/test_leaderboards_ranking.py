@@ -1,0 +1,183 @@
+"""Reading rankings (services/leaderboards/ranking.py): a player's rank and display position with the
+players around them, from Redis and from SQL (the same answer both ways), ties broken by the earlier
+achiever and then the lower id, segments, the dashboard's ranks on every board, and participant counts.
+
+Six players on a lessons board broken down by city, ranks worked out by hand:
+
+    position  player  city    score  rank
+    1         a       London  50     1
+    2         b       Paris   40     2    b and c scored 40 at the same instant: the lower id first
+    3         c       London  40     2
+    4         d       Paris   30     4
+    5         e       London  20     5
+    6         f       Paris   10     6
+"""
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+from gamify.extensions import db as _db
+from gamify.models import User
+from gamify.queue import get_redis
+from gamify.services import leaderboards as svc
+from gamify.services.events import process_event
+from tests import factories as f
+
+T = f.utc(2026, 3, 2, 9)
+
+
+def board(key, metric, breakdown=()):
+    b = svc.create(
+        {
+            "key": key,
+            "name": key.title(),
+            "ranked_by": "metric",
+            "metric_id": metric.id,
+            "frequency": "perpetual",
+            "participant_limit": 10,
+            "breakdown": list(breakdown),
+        },
+    )
+    _db.session.commit()
+    svc.rebuild(b)
+    _db.session.commit()
+    return b
+
+
+@pytest.fixture
+def six(db):
+    lessons = f.metric("lessons")
+    b = board("lessons", lessons, breakdown=["city"])
+    cities = {"a": "London", "b": "Paris", "c": "London", "d": "Paris", "e": "London", "f": "Paris"}
+    users = {name: f.player(name, attributes={"city": city}) for name, city in cities.items()}
+    f.player("g", attributes={"city": "London"})  # never on the board
+    db.session.commit()
+    for name, score, at in [("a", 50, 1), ("b", 40, 2), ("c", 40, 2), ("d", 30, 3), ("e", 20, 4), ("f", 10, 5)]:
+        process_event("lessons", users[name], score, now=T + timedelta(seconds=at))
+    return b, users
+
+
+def seen(found):
+    """A position without the display names: (external id, rank, position, score) around."""
+    if found is None:
+        return None
+    out = {k: v for k, v in found.items() if k != "around"}
+    out["around"] = [(e["external_id"], e["rank"], e["position"], e["score"]) for e in found["around"]]
+    return out
+
+
+EXPECTED = {
+    # c, one neighbour each side: b shares the rank, d is the next score.
+    ("c", "global", 1): {
+        "rank": 2,
+        "position": 3,
+        "score": 40,
+        "participants": 6,
+        "around": [("b", 2, 2, 40), ("c", 2, 3, 40), ("d", 4, 4, 30)],
+    },
+    # e with the default two each side: the list runs out after f.
+    ("e", "global", None): {
+        "rank": 5,
+        "position": 5,
+        "score": 20,
+        "participants": 6,
+        "around": [("c", 2, 3, 40), ("d", 4, 4, 30), ("e", 5, 5, 20), ("f", 6, 6, 10)],
+    },
+    # the leader: nobody above, two below.
+    ("a", "global", 2): {
+        "rank": 1,
+        "position": 1,
+        "score": 50,
+        "participants": 6,
+        "around": [("a", 1, 1, 50), ("b", 2, 2, 40), ("c", 2, 3, 40)],
+    },
+    # London alone: a, c, e.
+    ("c", "city:london", 1): {
+        "rank": 2,
+        "position": 2,
+        "score": 40,
+        "participants": 3,
+        "around": [("a", 1, 1, 50), ("c", 2, 2, 40), ("e", 3, 3, 20)],
+    },
+}
+
+
+def positions(b, users, use_redis):
+    out = {}
+    for (name, segment, radius), _expected in EXPECTED.items():
+        kwargs = {} if radius is None else {"radius": radius}
+        out[(name, segment, radius)] = seen(
+            svc.position(b, "all", segment, users[name].id, use_redis=use_redis, **kwargs)
+        )
+    return out
+
+
+def test_positions_from_redis_with_ties_neighbours_and_segments(six, caplog):
+    b, users = six
+    with caplog.at_level(logging.WARNING, logger="gamify.services.leaderboards"):
+        assert positions(b, users, None) == EXPECTED
+    assert not caplog.records  # answered by Redis: no fallback to SQL on the way
+
+
+def test_positions_from_sql_are_the_same_without_redis(six):
+    b, users = six
+    get_redis().flushall()  # nothing in Redis: every answer must come from SQL
+    assert positions(b, users, False) == EXPECTED
+
+
+def test_a_player_not_on_the_board_has_no_position(six, db):
+    b, _users = six
+    g = db.session.execute(db.select(User).where(User.external_id == "g")).scalar_one()
+    assert svc.position(b, "all", "global", g.id) is None
+    assert svc.position(b, "all", "global", g.id, use_redis=False) is None
+
+
+def test_participants_count_the_period_and_segment(six):
+    b, _users = six
+    assert svc.participants(b) == 6  # the current period, every player
+    assert svc.participants(b, "all", "city:london") == 3
+    assert svc.participants(b, "2026-03-02") == 0  # a period the board does not have
+
+
+def test_my_ranks_lists_every_board_and_segment_the_player_is_on(six, db):
+    b, users = six
+    minutes = f.metric("minutes", "Minutes", "minutes")
+    other = board("minutes", minutes)
+    board("empty", f.metric("reads", "Reads", "reads"))  # c is not on it
+    process_event("minutes", users["c"], 7, now=T)
+    process_event("minutes", users["a"], 9, now=T)
+    assert svc.my_ranks(users["c"]) == [
+        {
+            "key": "lessons",
+            "name": "Lessons",
+            "segment": "global",
+            "period": "all",
+            "segment_label": "Global",
+            "rank": 2,
+            "score": 40,
+            "url": "/leaderboards?board=lessons&segment=global",
+        },
+        {
+            "key": "lessons",
+            "name": "Lessons",
+            "segment": "city:london",
+            "period": "all",
+            "segment_label": "My city",
+            "rank": 2,
+            "score": 40,
+            "url": "/leaderboards?board=lessons&segment=city:london",
+        },
+        {
+            "key": "minutes",
+            "name": "Minutes",
+            "segment": "global",
+            "period": "all",
+            "segment_label": "Global",
+            "rank": 2,
+            "score": 7,
+            "url": "/leaderboards?board=minutes&segment=global",
+        },
+    ]
+    assert other.key == "minutes"

@@ -1,0 +1,129 @@
+"""Test sessions under mutation testing (scripts/mutation.py; active when GAMIFY_MUTATION_SLOTS is set).
+
+mutmut tests each mutant in a new pytest session forked from one process. Building the app, the schema
+and a Redis server in every session would cost seconds per mutant, more than most mutants' tests. Here
+the sessions share one app (built by the first session, inherited by every fork) and each session holds
+one of the slots the script prepared: a SQLite file and a Redis port. A lock file per slot says which
+slot is free, so two mutants tested side by side never share a database or a Redis.
+
+A session starts by emptying its slot (the last mutant tested there may have been stopped mid-test), and
+ends by closing its database connections: no SQLite connection is ever inherited across a fork.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import subprocess
+import time
+
+import redis as redis_lib
+from sqlalchemy import inspect
+
+from gamify import create_app
+from gamify.extensions import db as _db
+
+SLOTS: list[dict] | None = json.loads(os.environ.get("GAMIFY_MUTATION_SLOTS") or "null")
+ACTIVE = SLOTS is not None
+
+_apps: list = []  # the one app, once built
+_database: list[str] = [""]  # the SQLite file of the slot this session holds: where new connections go
+
+
+def acquire() -> tuple[dict, int]:
+    """A free slot and its lock (released by `release`, or by the process ending)."""
+    deadline = time.monotonic() + 120
+    while True:
+        for slot in SLOTS or []:
+            fd = os.open(slot["lock"], os.O_CREAT | os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return slot, fd
+        if time.monotonic() > deadline:
+            raise RuntimeError("no free mutation slot: more sessions at once than GAMIFY_MUTATION_SLOTS has")
+        time.sleep(0.05)
+
+
+def release(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+def redis_server(slot: dict, binary: str) -> dict:
+    """The slot's Redis ({'url', 'port', 'start()', 'stop()'} as conftest's), started if a test stopped it
+    and the session ended before starting it again."""
+    port = slot["port"]
+    client = redis_lib.Redis(port=port, socket_connect_timeout=1)
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--dir", slot["dir"]]
+
+    def up() -> bool:
+        try:
+            return bool(client.ping())
+        except redis_lib.ConnectionError:
+            return False
+
+    def start() -> None:
+        # Detached: it outlives the forked session that starts it; scripts/mutation.py shuts it down.
+        subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        for _ in range(250):
+            if up():
+                return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop() -> None:
+        try:
+            client.shutdown(nosave=True)
+        except redis_lib.ConnectionError:
+            pass  # it closes the connection as it goes
+        while up():
+            time.sleep(0.01)
+
+    if not up():
+        start()
+    return {"url": f"redis://127.0.0.1:{port}/0", "port": port, "start": start, "stop": stop}
+
+
+def _connect():
+    return sqlite3.connect(_database[0], check_same_thread=False)
+
+
+def shared_app(config: dict, slot: dict, redis_url: str):
+    """The app, built once (its engine connects to the current slot's file), pointed at this slot."""
+    if not _apps:
+        engine = {**config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "creator": _connect}
+        _apps.append(
+            create_app(
+                {
+                    **config,
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{slot['db']}",
+                    "SQLALCHEMY_ENGINE_OPTIONS": engine,
+                    "REDIS_URL": redis_url,
+                }
+            )
+        )
+    app = _apps[0]
+    _database[0] = slot["db"]
+    app.config["REDIS_URL"] = redis_url
+    with app.app_context():
+        _db.engine.dispose(close=False)  # any pooled connection belongs to the process this one forked from
+        if not inspect(_db.engine).has_table("users"):
+            _db.create_all()
+        else:
+            with _db.engine.begin() as conn:
+                for table in reversed(_db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+    redis_lib.Redis.from_url(redis_url).flushall()
+    return app
+
+
+def session_done(app) -> None:
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
