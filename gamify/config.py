@@ -48,4 +48,6 @@ def from_env() -> dict:
         # Log lines: "text" (a terminal) or "json" (one object per line, for a log shipper); see ops/logs.py.
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").lower(),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+        # GET /metrics answers only with "Authorization: Bearer <this>"; unset: /metrics is a 404.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
     }

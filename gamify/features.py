@@ -21,6 +21,7 @@ from .api import streaks_api as _api_streaks  # noqa: F401  (freeze grants, rest
 from .api.docs import bp as api_docs_bp
 from .ops import bp as ops_bp
 from .ops import health as _ops_health  # noqa: F401  (/healthz, /readyz attach to ops_bp before it is registered)
+from .ops import telemetry as _ops_telemetry  # noqa: F401  (/metrics)
 from .pipeline import achievements, base, energy, leaderboards, points, streaks
 from .services import leaderboards as _leaderboards
 from .trophy import bp as trophy_bp
@@ -43,7 +44,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(api_docs_bp)  # /api/docs: the reference generated from /api/v1/openapi.json
     app.register_blueprint(trophy_bp, url_prefix="/trophy/v1")  # Trophy's SDKs, pointed at gamify
     app.register_blueprint(trophy_admin_bp, url_prefix="/trophy/admin/v1")  # ... and their admin client
-    app.register_blueprint(ops_bp)  # /healthz, /readyz: probes (no login, no rate limits)
+    app.register_blueprint(ops_bp)  # /healthz, /readyz, /metrics: probes and scrapes (no login, no rate limits)
     cli.register(app)
 
     # Messaging: e-mail links, webhooks/jobs/notification-settings admin, outbox dispatch after commit.

@@ -1,13 +1,20 @@
 """Every RQ job, and the recurring schedule.
 
-Jobs run on RQ workers (`python -m gamify.worker`, or `rq worker -w gamify.worker.AppWorker default mail
---with-scheduler` to scale out). Each job gets an app context (the worker's, or one it creates), commits
-its own work and rolls back on failure. Mail is sent on queue "mail", everything else runs on "default".
+Jobs run on RQ workers (`python -m gamify.worker`). Each job gets an app context (the worker's, or one
+it creates), commits its own work and rolls back on failure. The queues (gamify.queue.QUEUES):
+
+- "events-fanout": the dispatcher (`dispatch_outbox`: others' rank changes, then domain events into
+  webhook deliveries and e-mails), asked for after every commit that leaves work for it. Its own queue so
+  that rank changes never wait behind a webhook or backfill burst.
+- "mail": every e-mail (`deliver_email`): a slow mail server never delays the rest, nor the other way.
+- "default": webhook deliveries, the recurring jobs, leaderboard rebuilds, backfills.
+- "push": reserved for mobile push deliveries (no job uses it yet).
 
 The schedule uses RQ's own cron (`rq.cron.CronScheduler`), run by `python -m gamify.worker` in a child
-process. Several workers may each run one: a Redis lock makes only one of them (the leader) enqueue,
-and every recurring job is idempotent anyway. Retries (RQ `Retry`, with intervals) need the worker's
-RQ scheduler (`--with-scheduler`, on by default in gamify.worker).
+process or on its own (`--cron-only`). Several may run: a Redis lock makes one of them (the leader)
+enqueue; the others take over within CRON_LEADER_TTL + CRON_TICK seconds of its death. Every recurring
+job is idempotent anyway (tests/integration/test_jobs_idempotent.py runs each twice). Retries (RQ `Retry`,
+with intervals) need the worker's RQ scheduler (`--with-scheduler`, on by default in gamify.worker).
 """
 
 from __future__ import annotations
@@ -37,13 +44,15 @@ from .models import User, UserStreak
 from .models._common import utcnow
 from .models.users import UsedLoginLink
 from .models.webhooks import EmailSend, WebhookDelivery
-from .ops import logs
+from .ops import logs, telemetry
 from .queue import get_queue, get_redis, redis_failed, redis_resting
 from .services import backfill, leaderboards, points, rank_fanout, reminders, streaks, webhooks
 
 log = logging.getLogger(__name__)
 
+FANOUT_QUEUE = "events-fanout"
 MAIL_QUEUE = "mail"
+PUSH_QUEUE = "push"  # reserved
 DEFAULT_QUEUE = "default"
 # A mail server that is down loses nothing: 1 min, 5 min, 15 min, 1 h, 2 h.
 MAIL_RETRY = (5, [60, 300, 900, 3600, 7200])
@@ -101,16 +110,16 @@ def _guarded(fn, args, kwargs, job):
         result = fn(*args, **kwargs)
     except BaseException as e:
         uow.finish(ok=False)
+        took = time.perf_counter() - started
+        telemetry.job_ended(name, False, took)
         log.info(
-            "job %s (%s) failed after %.0f ms: %s",
-            name,
-            job.id if job else "inline",
-            (time.perf_counter() - started) * 1000,
-            type(e).__name__,
+            "job %s (%s) failed after %.0f ms: %s", name, job.id if job else "inline", took * 1000, type(e).__name__
         )
         raise
     uow.finish(ok=True)
-    log.info("job %s (%s) done in %.0f ms", name, job.id if job else "inline", (time.perf_counter() - started) * 1000)
+    took = time.perf_counter() - started
+    telemetry.job_ended(name, True, took)
+    log.info("job %s (%s) done in %.0f ms", name, job.id if job else "inline", took * 1000)
     return result
 
 
@@ -222,9 +231,9 @@ def dispatch_step(pipe, *_args):
 def _enqueue_dispatch(flag_was_set) -> None:
 
     if not current_app.config.get("RQ_ASYNC", True):
-        get_queue(DEFAULT_QUEUE).enqueue(dispatch_outbox)
+        get_queue(FANOUT_QUEUE).enqueue(dispatch_outbox)
     elif flag_was_set:
-        get_queue(DEFAULT_QUEUE).enqueue(
+        get_queue(FANOUT_QUEUE).enqueue(
             dispatch_outbox, job_timeout=300, result_ttl=60, failure_ttl=86400, at_front=True
         )
 
@@ -569,6 +578,7 @@ class Scheduled:
     cron: Optional[str] = None
     interval: Optional[int] = None
     timeout: int = 600
+    queue: str = DEFAULT_QUEUE
 
     @property
     def when(self) -> str:
@@ -587,6 +597,7 @@ SCHEDULE: tuple[Scheduled, ...] = (
         "Others' rank changes, then domain events to webhooks and e-mails; catch up on anything left pending",
         interval=60,
         timeout=300,
+        queue=FANOUT_QUEUE,
     ),
     Scheduled(
         "streak-reminders",
@@ -642,7 +653,11 @@ def scheduled(name: str) -> Scheduled:
 
 
 CRON_LEADER_KEY = "gamify:cron:leader"
-CRON_LEADER_TTL = 90  # the scheduler loop wakes at least every 60 s and refreshes the lock
+# The leader refreshes the lock every CRON_TICK seconds; a leader that died (killed, its machine gone)
+# holds it CRON_LEADER_TTL seconds more at most, and a follower tries every CRON_TICK seconds: another
+# scheduler leads within TTL + TICK (40 s) of the leader's death. A clean stop releases it at once.
+CRON_TICK = 10
+CRON_LEADER_TTL = 30
 
 
 class LeaderCronScheduler(CronScheduler):
@@ -676,6 +691,10 @@ class LeaderCronScheduler(CronScheduler):
                 job.set_enqueue_time(t)
         return []
 
+    def calculate_sleep_interval(self) -> float:
+        # RQ sleeps until the next job is due (up to 60 s); the lock needs a shorter beat.
+        return min(super().calculate_sleep_interval(), CRON_TICK)
+
     def heartbeat(self) -> None:
         if self.parent_pid and os.getppid() != self.parent_pid:
             self.log.info("CronScheduler %s: parent process gone, stopping", self.name)
@@ -695,7 +714,7 @@ def build_cron(connection, parent_pid: Optional[int] = None, name: str = "") -> 
     for s in SCHEDULE:
         cron.register(
             s.func,
-            DEFAULT_QUEUE,
+            s.queue,
             interval=s.interval,
             cron=s.cron,
             job_timeout=s.timeout,

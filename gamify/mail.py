@@ -14,6 +14,8 @@ from typing import Callable, Optional
 
 from flask import current_app, render_template
 
+from .ops import telemetry
+
 SMTP_TIMEOUT = 15  # seconds, per socket operation
 
 
@@ -60,7 +62,21 @@ def send(msg: EmailMessage, on_submit: Optional[Callable[[], None]] = None) -> s
 
     `on_submit` runs once the session is ready, just before the message goes out: the caller records
     the attempt there (gamify.jobs.deliver_email), so a crash from then on is never retried blindly.
-    Whatever fails after the server accepted the message (QUIT) is ignored: it was accepted."""
+    Whatever fails after the server accepted the message (QUIT) is ignored: it was accepted.
+    Every submission counts in the e-mail deliveries series (sent, failed, unknown)."""
+    try:
+        message_id = _submit(msg, on_submit)
+    except OutcomeUnknown:
+        telemetry.delivered("email", "unknown")
+        raise
+    except BaseException:
+        telemetry.delivered("email", "failed")
+        raise
+    telemetry.delivered("email", "sent")
+    return message_id
+
+
+def _submit(msg: EmailMessage, on_submit: Optional[Callable[[], None]]) -> str:
     cfg = current_app.config
     host, port = cfg.get("MAIL_SERVER") or "127.0.0.1", int(cfg.get("MAIL_PORT") or 25)
     smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)

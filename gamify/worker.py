@@ -1,17 +1,22 @@
-"""`python -m gamify.worker`: an RQ worker for the app (queues "default" and "mail"), with RQ's
-scheduler (retries with intervals, enqueue_in/at) and, in a child process, RQ's cron scheduler for the
-recurring jobs in gamify.jobs.SCHEDULE.
+"""`python -m gamify.worker`: RQ workers for the app, with RQ's scheduler (retries with intervals,
+enqueue_in/at) and, in a child process, RQ's cron scheduler for the recurring jobs in gamify.jobs.SCHEDULE.
 
-Scaling out: run more `python -m gamify.worker --no-cron` (or
-`rq worker -w gamify.worker.AppWorker --with-scheduler default mail`); running the cron on several
-machines is safe too (one leader enqueues, the others stand by).
+Queues (gamify.jobs says what runs where): "events-fanout" (the dispatcher: rank fan-out and outbox),
+"mail", "default" (webhooks, recurring jobs, rebuilds, backfills), "push" (reserved).
 
-Processes: a supervisor, two RQ workers ("default,mail" and "mail,default": mail never waits behind a
-burst of webhooks, nor the other way round) and the cron scheduler; a child that exits unasked is
-started again.
+Processes: a supervisor, one RQ worker per group of --queues (by default "events-fanout,default,mail"
+and "mail,events-fanout,default": each serves every queue, the first in its list first, so neither mail
+nor rank changes wait behind a burst of the other) and the cron scheduler; a child that exits unasked
+is started again.
 
-Options: --queues "default,mail;mail,default"  --burst  --no-cron  --cron-only  --logging-level INFO
-Environment: the app's (REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, ...).
+Scaling out (deploy/ has systemd units): on each machine run workers for the queues it should serve,
+e.g. `--queues "events-fanout;events-fanout,default" --no-cron` for the event fan-out and
+`--queues mail --no-cron` for mail; run the scheduler wherever convenient (`--cron-only`), on two
+machines for failover: one leader enqueues, the other takes over within 40 s of its death.
+
+Options: --queues "events-fanout,default,mail;mail,events-fanout,default"  --burst  --no-cron  --cron-only
+         --logging-level INFO
+Environment: the app's (REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, LOG_FORMAT, ...).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from rq.exceptions import StopRequested
 from . import create_app
 from .extensions import db
 from .jobs import build_cron
-from .ops import logs
+from .ops import logs, telemetry
+from .queue import QUEUES
 
 log = logging.getLogger("gamify.worker")
 
@@ -73,7 +79,7 @@ class AppWorker(Worker):
     stop_asked = False  # SIGTERM/SIGINT, as opposed to RQ quitting on a Redis error
 
     def main_work_horse(self, job, queue):
-
+        telemetry.as_work_horse(os.getppid())  # first: before this job records anything
         db.engine.dispose(close=False)
         return super().main_work_horse(job, queue)
 
@@ -129,7 +135,7 @@ def _stop_pubsub(worker) -> None:
             log.debug("could not stop the pubsub thread of %s", worker.name, exc_info=True)
 
 
-DEFAULT_WORKERS = "default,mail;mail,default"
+DEFAULT_WORKERS = "events-fanout,default,mail;mail,events-fanout,default"
 
 
 def run_worker(url: str, queue_names: list[str], logging_level: str, burst: bool = False) -> None:
@@ -233,20 +239,23 @@ def main(argv: Optional[list[str]] = None) -> int:
         "--queues",
         default=DEFAULT_WORKERS,
         help="worker processes separated by ';', each a comma-separated list of queues in priority "
-        f"order (default '{DEFAULT_WORKERS}': mail never waits behind a webhook burst, nor "
-        "webhooks behind a mail burst)",
+        f"order, from {', '.join(QUEUES)} (default '{DEFAULT_WORKERS}': mail never waits behind "
+        "a burst of other jobs, nor the rest behind a mail burst)",
     )
     p.add_argument("--burst", action="store_true", help="process what is queued, then exit")
     p.add_argument("--no-cron", action="store_true", help="do not run the recurring-job scheduler here")
     p.add_argument("--cron-only", action="store_true", help="run only the recurring-job scheduler")
     p.add_argument("--logging-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     args = p.parse_args(argv)
+    groups = [[q.strip() for q in g.split(",") if q.strip()] for g in args.queues.split(";") if g.strip()]
+    unknown = sorted({q for g in groups for q in g} - set(QUEUES))
+    if unknown or not groups:  # a worker on a misspelt queue would wait forever, quietly
+        p.error(f"unknown queue(s) {', '.join(unknown) or '(none given)'}: the queues are {', '.join(QUEUES)}")
     app = create_app()
     logs.configure(app.config["LOG_FORMAT"], args.logging_level)
     ctx = app.app_context()
     ctx.push()
     url = app.config["REDIS_URL"]
-    groups = [[q.strip() for q in g.split(",") if q.strip()] for g in args.queues.split(";") if g.strip()]
     try:
         if args.cron_only:
             run_cron(url, None, args.logging_level)

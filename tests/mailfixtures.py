@@ -131,7 +131,7 @@ def rq_inline(app, monkeypatch):
     return app
 
 
-def work(queues=("default", "mail"), with_scheduler: bool = True) -> bool:
+def work(queues=("events-fanout", "default", "mail"), with_scheduler: bool = True) -> bool:
     """Run a real RQ SimpleWorker in burst mode against the test Redis (same process, so jobs use the
     test's app context). With the scheduler, jobs whose retry time has come are enqueued first."""
     from rq import Queue, SimpleWorker

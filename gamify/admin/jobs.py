@@ -22,7 +22,7 @@ from ..extensions import db
 from ..fields import Whole
 from ..models.notifications import NOTIFICATION_TYPES
 from ..models.webhooks import EMAIL_TYPES
-from ..queue import get_queue, get_redis
+from ..queue import QUEUES, get_queue, get_redis
 from ..services import analytics, email_sends, reminders, users
 from .base import admin_blueprint
 
@@ -31,7 +31,6 @@ _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 bp = admin_blueprint("admin_jobs", __name__)
 log = logging.getLogger(__name__)
 
-QUEUES = (jobs.DEFAULT_QUEUE, jobs.MAIL_QUEUE)
 LIST_LIMIT = 100
 
 

@@ -24,17 +24,19 @@ and later features read what earlier ones put on the event (`EventCtx`).
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from sqlalchemy import text
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import params
+from .. import after_commit, params
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import User
 from ..models._common import utcnow
+from ..ops import telemetry
 from ..services import snapshot
 from . import players as players_mod
 from . import writes as writes_mod
@@ -349,11 +351,32 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
     for f in FEATURES:
         f.written(run, returned)
     _sync_orm(events, players)
+    _count(events, results, run)
     if commit:
         session.commit()
     else:
         session.expire_all()  # ORM rows loaded earlier in this session may predate the write
     return results
+
+
+def _count(events: list[EventIn], results: list[Result], run: Run) -> None:
+    """The events series (ops.telemetry): refusals now, created and replayed events once their
+    transaction committed. Unknown metric keys count as "unknown" (a series per typo would grow without
+    end)."""
+    known = run.snap.metrics
+    refused: Counter = Counter()
+    recorded: Counter = Counter()
+    for ev, res in zip(events, results):
+        metric = ev.metric if isinstance(ev.metric, str) and ev.metric in known else "unknown"
+        if res.error is not None:
+            refused[(metric, "refused")] += 1
+        else:
+            recorded[(metric, "replayed" if res.response.get("idempotent_replayed") else "created")] += 1
+    telemetry.batch_ran(len(events))
+    if refused:
+        telemetry.events_done(refused)
+    if recorded:
+        after_commit.defer(lambda: telemetry.events_done(recorded))
 
 
 def _user_id(ev: EventIn) -> int:

@@ -37,6 +37,7 @@ from ..engine import leaderboards as engine
 from ..extensions import db
 from ..models import Leaderboard, LeaderboardScoreLog
 from ..models._common import utcnow
+from ..ops import telemetry
 from ..pipeline import writes as writes_mod
 from ..pipeline.sql import Dialect
 
@@ -134,6 +135,8 @@ def process_board(board_id: int, limit: Optional[int] = None) -> tuple[int, int]
                     }
                 )
     _write(changes, now)
+    lags = [(now - r.created_at).total_seconds() for r in rows]
+    after_commit.defer(lambda: telemetry.rank_changes_lagged(lags))  # a batch rolled back was not done
     session.execute(
         delete(LeaderboardScoreLog).where(
             LeaderboardScoreLog.leaderboard_id == board_id, LeaderboardScoreLog.id <= rows[-1].id

@@ -34,6 +34,7 @@ from ..models import DomainEvent, User
 from ..models._common import utcnow
 from ..models.webhooks import TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 from ..netguard import BlockedAddress
+from ..ops import telemetry
 from . import reminders
 
 log = logging.getLogger(__name__)
@@ -473,8 +474,14 @@ def post(
 ) -> Attempt:
     """One HTTP attempt. Network errors and non-2xx replies are failures. Redirects are not followed
     (the signed body must reach the registered URL). Unless `allow_private`, the URL's addresses must
-    be public, checked after resolution and again on connecting (gamify.netguard)."""
+    be public, checked after resolution and again on connecting (gamify.netguard). Every attempt counts
+    in the webhook deliveries series (delivered, failed: retried, refused: final)."""
+    attempt = _attempt(url, secret, body, event_type, delivery_id, timestamp, allow_private)
+    telemetry.delivered("webhook", "delivered" if attempt.ok else "refused" if attempt.final else "failed")
+    return attempt
 
+
+def _attempt(url, secret, body, event_type, delivery_id, timestamp, allow_private) -> Attempt:
     if not allow_private:
         refusal = netguard.check_url(url)
         if refusal:

@@ -8,14 +8,14 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from gamify import jobs
-from gamify.queue import get_redis
+from gamify.queue import QUEUES, get_redis
 from tests import factories as f
 from tests.mailfixtures import player, work  # noqa: F401
 
 
-def queued_names() -> list[str]:
-    q = Queue("default", connection=get_redis())
-    return sorted(j.func_name.rsplit(".", 1)[-1] for j in q.get_jobs())
+def queued_names(queues=QUEUES) -> list[str]:
+    conn = get_redis()
+    return sorted(j.func_name.rsplit(".", 1)[-1] for name in queues for j in Queue(name, connection=conn).get_jobs())
 
 
 def test_schedule_enqueues_on_rq_cron_times(app, db):
@@ -24,6 +24,7 @@ def test_schedule_enqueues_on_rq_cron_times(app, db):
         assert {j.name for j in cron.get_jobs()} == {s.name for s in jobs.SCHEDULE}
         cron.enqueue_jobs()
         assert queued_names() == ["dispatch_outbox"]  # interval jobs start at once, cron ones wait
+        assert queued_names(["events-fanout"]) == ["dispatch_outbox"]  # the dispatcher's own queue
     with time_machine.travel(datetime(2026, 4, 1, 10, 15, 1, tzinfo=timezone.utc), tick=False):
         cron.enqueue_jobs()
         assert queued_names() == sorted(

@@ -206,3 +206,30 @@ def test_delayed_jobs_run_and_no_worker_process_crashes(app, db, database_url, r
     assert "exited with" not in out and "unhandled exception" not in out and "stopped on an error" not in out, out[
         -3000:
     ]
+
+
+def test_kill_the_cron_leader_and_another_takes_over_within_a_minute(app, db, database_url, redis_server):
+    """Two schedulers (`--cron-only`, as deploy/ runs them on two machines); the leader is killed with
+    SIGKILL (no clean release of the lock: a machine lost): the other leads within a minute."""
+    db.session.commit()
+    procs = [_start_worker(database_url, redis_server, "--cron-only") for _ in range(2)]
+    conn = get_redis()
+
+    def holder_pid():
+        value = conn.get(jobs.CRON_LEADER_KEY)
+        return int(value.decode().rsplit(":", 2)[1]) if value else None  # name: host:pid:suffix
+
+    try:
+        assert _wait(lambda: holder_pid() is not None, timeout=60), "no cron leader"
+        leader = next(p for p in procs if p.pid == holder_pid())
+        other = next(p for p in procs if p is not leader)
+        leader.kill()
+        leader.wait(10)
+        killed = time.monotonic()
+        assert _wait(lambda: holder_pid() == other.pid, timeout=75), "nobody took over"
+        took = time.monotonic() - killed
+        assert took < 60, took
+        assert other.poll() is None
+    finally:
+        outs = [_stop(p, timeout=30) for p in procs]
+    assert other.returncode == 0, outs

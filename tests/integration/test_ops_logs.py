@@ -81,7 +81,7 @@ def test_a_job_enqueued_by_a_request_carries_its_id_and_logs_it(client, db, capl
     headers = {"X-API-Key": f.api_key(), "X-Request-ID": "evt-9"}
     r = client.post("/api/v1/metrics/lessons/event", headers=headers, json={"user": {"id": "u1"}})
     assert r.status_code == 201 and r.headers["X-Request-ID"] == "evt-9"
-    queued = Queue("default", connection=get_redis()).get_jobs()
+    queued = Queue("events-fanout", connection=get_redis()).get_jobs()
     assert [j.func_name.rsplit(".", 1)[-1] for j in queued] == ["dispatch_outbox"]
     assert queued[0].meta["request_id"] == "evt-9"
     caplog.set_level(logging.INFO, logger="gamify.jobs")

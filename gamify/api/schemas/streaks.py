@@ -77,7 +77,8 @@ class PauseBody(In):
         Day, Missing("start is required: the first paused day (YYYY-MM-DD, not before the player's today)")
     ]
     end: Annotated[Day, Missing("end is required: the last paused day (YYYY-MM-DD, on or after start)")]
-    reason: Annotated[Optional[str], checked(_plain_reason(120)), Field(max_length=120)] = None
+    # The length inside the Optional: on the Optional itself pydantic would measure a null (a 500).
+    reason: Annotated[Optional[Annotated[str, Field(max_length=120)]], checked(_plain_reason(120))] = None
 
 
 # ------------------------------------------------------------------------------------------ responses

@@ -18,6 +18,7 @@ from ...models import (
     LeaderboardScore,
 )
 from ...models._common import utcnow
+from ...ops import telemetry
 from ...queue import get_redis
 from .boards import open_period_filter
 
@@ -243,6 +244,7 @@ def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -
         if b.redis_dirty:
             b.redis_dirty = False
         done.append(b.key)
+    telemetry.leaderboards_rebuilt(len(done))
     return done
 
 

@@ -333,6 +333,24 @@ class RestoreIn(TIn):
     users: list[dict] = Field(min_length=1, max_length=100)
 
 
+class PausesIn(TIn):
+    pauses: list[dict] = Field(min_length=1, max_length=100)
+
+
+class PauseIn(TIn):
+    user_id: str
+    start: Day
+    end: Day
+
+
+class PauseOut(TOut):
+    id: str
+    user_id: str
+    start: str
+    end: str
+    status: Literal["active", "archived"]
+
+
 class AppKeyOut(TOut):
     id: str
     user_id: str

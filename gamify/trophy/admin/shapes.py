@@ -110,6 +110,8 @@ def boost_args(data: s.BoostIn) -> dict:
         raise ConfigError(
             "userId", "gamify boosts apply to every player, or to those matching userAttributes, not to one user"
         )
+    if data.end is not None and _midnight(data.end) >= NO_END:
+        raise ConfigError("end", f"end must be before {NO_END.date().isoformat()} (or none: no end)")
     return {
         "name": data.name,
         "multiplier": data.multiplier,

@@ -1,11 +1,14 @@
-"""Trophy's admin streak operations (services/streaks.py): freezes granted, lost streaks restored.
+"""Trophy's admin streak operations (services/streaks.py, services/streak_pauses.py): freezes granted,
+lost streaks restored, pauses set and deleted.
 
-    POST /trophy/admin/v1/streaks/freezes   {"freezes": [{"userId"}]}: one freeze each, up to the maximum
-    POST /trophy/admin/v1/streaks/restore   {"users": [{"id"}]}: the lost streak given back
+    POST   /trophy/admin/v1/streaks/freezes   {"freezes": [{"userId"}]}: one freeze each, up to the maximum
+    POST   /trophy/admin/v1/streaks/restore   {"users": [{"id"}]}: the lost streak given back
+    POST   /trophy/admin/v1/streaks/pauses    {"pauses": [{"userId", "start", "end"}]}: the user's local days
+    DELETE /trophy/admin/v1/streaks/pauses?ids=   by the pause's id (a UUID)
 
 Trophy restores the longest streak of a recent window; gamify gives the latest lost streak back at the
 length it had when it broke, once per loss (services/streaks.restore, also POST /api/v1/users/{id}/streak/
-restore). Streak pauses (POST/DELETE /streaks/pauses) are not served yet: gamify has no pauses.
+restore). A pause's rules (not before the user's today, no overlap, ...) are streak_pauses.create's.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from __future__ import annotations
 from flask import g
 
 from ...models import User
-from ...services import streaks, users
+from ...services import streak_pauses, streaks, users
 from ...services.streaks import StreakStateError
-from ..base import TrophyError, answer, body
+from ..base import TrophyError, answer, body, dump
 from . import schemas as s
-from .base import Issues, attempt, bp, item, require_admin_key
+from .base import Issues, attempt, bp, ids_arg, item, require_admin_key
 
 
 def _reason() -> str:
@@ -79,3 +82,50 @@ def restore_streaks():
         ):
             restored.append(entry.id)
     return answer({"restoredUsers": restored, "issues": issues.items}, 201 if restored else 200)
+
+
+# ------------------------------------------------------------------------------------------ pauses
+
+
+def pause_out(pause, user: User) -> s.PauseOut:
+    return s.PauseOut(
+        id=pause.public_id,
+        user_id=user.external_id,
+        start=pause.start_on.isoformat(),
+        end=pause.end_on.isoformat(),
+        status=streak_pauses.status(pause, user),
+    )
+
+
+@bp.post("/streaks/pauses")
+@require_admin_key
+def create_pauses():
+    data = body(s.PausesIn, shape_status=422)
+    issues, wanted = Issues(), []
+    for i, raw in enumerate(data.pauses):
+        entry = item(s.PauseIn, raw)
+        if isinstance(entry, str):
+            issues.add(entry, index=i)
+        else:
+            wanted.append((i, streak_pauses.PauseRequest(entry.user_id, entry.start, entry.end)))
+    outcomes = streak_pauses.create_many([r for _i, r in wanted], created_by=_reason()[:64])
+    done = []
+    for (i, _r), outcome in zip(wanted, outcomes):
+        if outcome.error is not None:
+            issues.add(str(outcome.error), index=i, user_id=outcome.user_id)
+        else:
+            done.append(pause_out(outcome.pause, users.by_external_id(outcome.user_id)))
+    issues.items.sort(key=lambda x: x.get("index", 0))
+    return answer({"created": [dump(p) for p in done], "issues": issues.items}, 201 if done else 200)
+
+
+@bp.delete("/streaks/pauses")
+@require_admin_key
+def delete_pauses():
+    issues, done = Issues(), []
+    for pause_id, error in streak_pauses.delete_many(ids_arg()):
+        if error is None:
+            done.append({"id": pause_id})
+        else:
+            issues.add(str(error), id=pause_id)
+    return answer({"deleted": done, "issues": issues.items})

@@ -7,7 +7,7 @@ import pytest
 from trophy import CreateLeaderboardRequestItem, UpdateLeaderboardRequestItem
 
 from gamify.extensions import db as _db
-from gamify.models import FreezeLedger, Leaderboard, UserStreak
+from gamify.models import FreezeLedger, Leaderboard, User, UserStreak
 from gamify.models._common import utcnow
 from tests import factories as f
 
@@ -125,11 +125,40 @@ def test_a_lost_streak_is_restored_at_the_length_it_had(sdk, admin_conforms, adm
     assert sdk.users.streak("ann").length == 2  # the length it had when it broke
     twice = sdk.admin.streaks.restore(users=[{"id": "ann"}])
     assert twice.restored_users == [] and "only a lost streak can be restored" in twice.issues[0].message
-    assert _db.session.get(UserStreak, 1).length == 2
+    row = _db.session.execute(
+        _db.select(UserStreak).join(User, User.id == UserStreak.user_id).where(User.external_id == "ann")
+    )
+    assert row.scalar_one().length == 2
     _db.session.rollback()
 
 
-def test_streak_operations_without_a_streak_and_pauses(admin_http, db):
+def test_pauses_set_and_deleted(sdk, admin_conforms, admin_http, ids):
+    sdk.metrics.event("words", user={"id": "ann", "tz": "UTC"}, value=1)
+    today = utcnow().date()
+    day = lambda n: (today + timedelta(days=n)).isoformat()  # noqa: E731
+    raw = sdk.admin.streaks.pauses.with_raw_response.create(
+        pauses=[
+            {"user_id": "ann", "start": day(2), "end": day(4)},
+            {"user_id": "ann", "start": day(-1), "end": day(1)},  # starts in the past
+            {"user_id": "ann", "start": day(3), "end": day(5)},  # overlaps the first
+            {"user_id": "nobody", "start": day(2), "end": day(3)},
+        ]
+    )
+    assert raw._response.status_code == 201
+    admin_conforms(wire(raw), "post", "/streaks/pauses", 201)
+    (made,) = raw.data.created
+    assert (made.user_id, made.start, made.end, made.status) == ("ann", day(2), day(4), "active")
+    assert [(i.index, i.user_id) for i in raw.data.issues] == [(1, "ann"), (2, "ann"), (3, "nobody")]
+    assert "start must not be before" in raw.data.issues[0].message and "overlaps" in raw.data.issues[1].message
+    assert [(p.id, p.start, p.end) for p in sdk.users.streak("ann").pauses] == [(made.id, day(2), day(4))]
+
+    gone = sdk.admin.streaks.pauses.delete(ids=[made.id, "not-a-uuid"])
+    assert [d.id for d in gone.deleted] == [made.id] and gone.issues[0].id == "not-a-uuid"
+    assert sdk.users.streak("ann").pauses == []
+    assert admin_http("POST", "/streaks/pauses", json={"pauses": []}).status_code == 422
+
+
+def test_streak_operations_without_a_streak(admin_http, db):
     assert admin_http("POST", "/streaks/freezes", json={"freezes": [{"userId": "a"}]}).json() == {
         "error": "no streak is configured"
     }

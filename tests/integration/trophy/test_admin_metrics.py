@@ -152,3 +152,28 @@ def test_admin_api_needs_a_key_and_answers_trophys_errors(admin_http, lessons):
         "name is required",
         "each item must be an object",
     ]
+
+
+def test_odd_items_are_issues_never_server_errors(admin_http, lessons, db):
+    system = f.system("xp")
+    sid = str(system.id)
+    db.session.commit()
+    odd = [
+        {},
+        None,
+        {"name": 5, "key": ["x"]},
+        {"name": "x", "key": "k" * 200, "points": 10**14, "type": "metric", "rankBy": "metric"},
+        {"name": "x", "start": "9999-12-31", "end": "9999-12-31", "multiplier": 2},
+        {"name": "x", "start": "0001-01-01", "multiplier": 1e14},
+        {"type": "time", "points": 1, "timeUnit": "days", "timeInterval": 10**9},
+        {"type": "metric", "points": 1, "metricId": lessons, "metricThreshold": 10**14},
+        {"id": "1", "name": None, "points": -5, "maxParticipants": 0, "runUnit": "day", "runInterval": 2},
+    ]
+    paths = ["/metrics", "/attributes", "/points", f"/points/{sid}/levels", f"/points/{sid}/boosts"]
+    paths += [f"/points/{sid}/triggers", "/leaderboards", "/application-api-keys"]
+    for path in paths:
+        for method in ("POST", "PATCH"):
+            r = admin_http(method, path, json=odd)
+            assert r.status_code in (200, 201, 405), (method, path, r.status_code, r.text[:300])
+            if r.status_code != 405:
+                assert len(r.json()["issues"]) >= len(odd) - 2, (method, path, r.json())
