@@ -148,3 +148,16 @@ def test_no_email_reaches_a_player_unsubscribed_by_the_product(app, client, head
     achievement = EmailSend(user_id=ann.id, type="achievement", period_start=date(2026, 3, 10), ref="x", payload={})
     with pytest.raises(reminders.Skip, match="subscribe_to_emails"):
         reminders.compose(achievement, EVENING)
+
+
+def test_null_fields_are_left_as_they_are(client, headers):
+    _identify(
+        client, headers, "u1", {"sign_up_date": "2026-01-01", "device_tokens": ["a"], "subscribe_to_emails": False}
+    )
+    r = _identify(client, headers, "u1", {"sign_up_date": None, "device_tokens": None, "subscribe_to_emails": None})
+    assert r.status_code == 200, r.json
+    assert (r.json["sign_up_date"], r.json["device_tokens"], r.json["subscribe_to_emails"]) == (
+        "2026-01-01",
+        ["a"],
+        False,
+    )

@@ -227,25 +227,29 @@ class IdentifyBody(In):
     name: Annotated[Optional[Name], checked(_plain_text(120))] = None
     email: Annotated[Optional[Email], checked(_plain_text(255))] = None
     tz: Annotated[Optional[ZoneName], checked(_plain_text(64))] = None
+    # Lengths inside the Optional: on the Optional itself pydantic would measure a null (a 500).
     sign_up_date: Annotated[
-        Optional[str],
+        Optional[Annotated[str, Field(max_length=40)]],
         checked(_string),
         Field(
-            max_length=40,
             description="When the player signed up in your product: YYYY-MM-DD, or an ISO 8601 date-time (its "
-            "UTC day); not after the player's today.",
+            "UTC day); not after the player's today."
         ),
     ] = None
     subscribe_to_emails: Optional[bool] = Field(
         None, description="false: gamify sends this player no e-mail at all (reminders, recaps, achievements)."
     )
     device_tokens: Annotated[
-        Optional[list[Annotated[str, Field(min_length=1, max_length=users.DEVICE_TOKEN_MAX)]]],
+        Optional[
+            Annotated[
+                list[Annotated[str, Field(min_length=1, max_length=users.DEVICE_TOKEN_MAX)]],
+                Field(max_length=users.MAX_DEVICE_TOKENS),
+            ]
+        ],
         checked(_device_tokens),
         Field(
-            max_length=users.MAX_DEVICE_TOKENS,
             description="Push tokens of the player's devices; replaces the stored ones ([] removes them). A token "
-            "another player held moves to this one.",
+            "another player held moves to this one."
         ),
     ] = None
 
