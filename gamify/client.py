@@ -254,8 +254,19 @@ class Client:
         email: Optional[str] = None,
         tz: Optional[str] = None,
         attributes: Optional[dict] = None,
+        sign_up_date: Optional[str] = None,
+        subscribe_to_emails: Optional[bool] = None,
+        device_tokens: Optional[list[str]] = None,
     ) -> ev.UserOut:
-        body = _fields(name=name, email=email, tz=tz, attributes=attributes)
+        body = _fields(
+            name=name,
+            email=email,
+            tz=tz,
+            attributes=attributes,
+            sign_up_date=sign_up_date,
+            subscribe_to_emails=subscribe_to_emails,
+            device_tokens=device_tokens,
+        )
         return self.call("identify", {"external_id": external_id}, body)
 
     def user(self, external_id: str) -> ev.UserOut:

@@ -1,6 +1,7 @@
-"""Signed links in e-mails (itsdangerous): deep links that log a player into one page, and one-click
-unsubscribe links. Each purpose has its own salt, so a token made for one purpose is refused by every
-other. A login link signs in once (its nonce is recorded on first use) and expires after 48 hours."""
+"""Signed links (itsdangerous): deep links in e-mails that log a player into one page, one-click
+unsubscribe links, and share links that show a player's year in review read-only to anyone holding one.
+Each purpose has its own salt, so a token made for one purpose is refused by every other. A login link
+signs in once (its nonce is recorded on first use) and expires after 48 hours."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ LOGIN_MAX_AGE = int(timedelta(hours=48).total_seconds())
 # Unsubscribe links only switch an e-mail type off (no login), and mail clients show the
 # List-Unsubscribe button on old messages too: they live longer than login links.
 UNSUBSCRIBE_MAX_AGE = int(timedelta(days=365).total_seconds())
+# A share link shows one year in review without login; it cannot be taken back, so it does not live long.
+WRAPPED_SHARE_DAYS = 90
+WRAPPED_MAX_AGE = int(timedelta(days=WRAPPED_SHARE_DAYS).total_seconds())
 
 # Deep-link purpose -> the page it opens. The purpose is part of the salt.
 DEEP_LINK_TARGETS = {
@@ -119,6 +123,25 @@ def read_unsubscribe_token(token: str) -> UnsubscribeClaim:
     if not isinstance(uid, int) or isinstance(uid, bool) or type_ not in NOTIFICATION_TYPES:
         raise LinkError(400, "This link is not valid.")
     return UnsubscribeClaim(uid, type_)
+
+
+@dataclass(frozen=True)
+class WrappedClaim:
+    user_id: int
+    year: int
+
+
+def wrapped_token(user_id: int, year: int) -> str:
+    return _dumps("wrapped.share", {"u": user_id, "y": year})
+
+
+def read_wrapped_token(token: str) -> WrappedClaim:
+    data = _loads("wrapped.share", token, WRAPPED_MAX_AGE)
+    uid, year = data.get("u"), data.get("y")
+    for v in (uid, year):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise LinkError(400, "This link is not valid.")
+    return WrappedClaim(uid, year)
 
 
 def external_url(endpoint: str, **values) -> str:

@@ -117,6 +117,7 @@ def _player_page(
         streak=streak,
         summary=summary,
         counts=users.activity_counts(user.id),
+        devices=users.device_tokens(user.id),
         **ctx,
     )
     return html, status

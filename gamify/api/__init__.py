@@ -249,10 +249,21 @@ def identify(external_id: str):
     body = parse(s.IdentifyBody, json_body())
     if len(external_id) > 128:
         raise ApiError(400, "id", "user id must be at most 128 characters")
-    user, created = users.identify(
-        external_id, name=body.name, email=body.email, tz=body.tz, attributes=body.attributes
-    )
+    user, created = users.identify(external_id, **profile_fields(body))
     return jsonify(_user_json(user)), (201 if created else 200)
+
+
+def profile_fields(body: s.IdentifyBody) -> dict:
+    """The identify body as users.identify takes it (single and bulk identify)."""
+    return {
+        "name": body.name,
+        "email": body.email,
+        "tz": body.tz,
+        "attributes": body.attributes,
+        "sign_up_date": body.sign_up_date,
+        "subscribe_to_emails": body.subscribe_to_emails,
+        "device_tokens": body.device_tokens,
+    }
 
 
 def _user_json(user) -> dict:
@@ -262,6 +273,9 @@ def _user_json(user) -> dict:
         "email": user.email,
         "tz": user.timezone,
         "attributes": user.attributes or {},
+        "sign_up_date": user.sign_up_date.isoformat() if user.sign_up_date else None,
+        "subscribe_to_emails": user.subscribe_to_emails is not False,
+        "device_tokens": users.device_tokens(user.id),
         "created_at": user.created_at.isoformat(),
         # The control group (Admin → Analytics): the host app hides its gamification UI for them.
         "control": bool(user.control_group),

@@ -12,7 +12,7 @@ from flask import jsonify
 from .. import params
 from ..services import erasure, users
 from ..services.erasure import ErasureError
-from . import _known_user, _user_json, bp, error_response, json_body, require_api_key
+from . import _known_user, _user_json, bp, error_response, json_body, profile_fields, require_api_key
 from .openapi import operation
 from .schemas import players as s
 from .schemas.base import parse
@@ -40,8 +40,7 @@ def bulk_identify():
         if isinstance(item, params.BadInput):
             results[i] = {"status": 400, "error": {"message": str(item), "field": item.field}}
         else:
-            fields = {"name": item.name, "email": item.email, "tz": item.tz, "attributes": item.attributes}
-            valid.append((i, {"external_id": item.id, **fields}))
+            valid.append((i, {"external_id": item.id, **profile_fields(item)}))
     outcomes = users.identify_many(
         [item for _i, item in valid], lambda user, created: {"status": 201 if created else 200, **_user_json(user)}
     )

@@ -41,5 +41,13 @@ from .streaks import (  # noqa: F401
     StreakRestoration,
     UserStreak,
 )
-from .users import ROLE_ADMIN, ROLE_PLAYER, ApiKey, AttributeDefinition, UsedLoginLink, User  # noqa: F401
+from .users import (  # noqa: F401
+    ROLE_ADMIN,
+    ROLE_PLAYER,
+    ApiKey,
+    AttributeDefinition,
+    DeviceToken,
+    UsedLoginLink,
+    User,
+)
 from .webhooks import EmailSend, MessagingSettings, WebhookDelivery, WebhookEndpoint  # noqa: F401

@@ -1,10 +1,11 @@
-"""Players, admins, API keys and the attributes players and events carry."""
+"""Players (with the host product's profile fields and device tokens), admins, API keys and the
+attributes players and events carry."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -30,6 +31,11 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default=ROLE_PLAYER, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # When the player signed up in the host product (its own calendar day; gamify's row may be younger).
+    sign_up_date: Mapped[Optional[date]] = mapped_column(Date)
+    # The host product's master switch for gamify's e-mails (false: none is sent, whatever the per-type
+    # preferences say; reminders.compose skips them).
+    subscribe_to_emails: Mapped[bool] = mapped_column(Boolean, default=True)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -44,6 +50,18 @@ class User(UserMixin, db.Model):
     @property
     def name(self) -> str:
         return self.display_name or self.external_id or (self.email or "").split("@")[0] or f"#{self.id}"
+
+
+class DeviceToken(db.Model):
+    """A push token of one of the player's devices, as the host product sends it (for push notifications).
+    A token names one device: registered for another player, it moves to them."""
+
+    __tablename__ = "device_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token: Mapped[str] = mapped_column(String(512), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiKey(db.Model):

@@ -554,6 +554,8 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
         raise Skip("not a player")
     if user.control_group:
         raise Skip("the player is in the control group (no gamification e-mails)")
+    if user.subscribe_to_emails is False:
+        raise Skip("the host product unsubscribed the player from e-mails (subscribe_to_emails false)")
     if not get_settings().email_enabled:
         raise Skip("e-mail is switched off in the messaging settings")
     if not outbox.channel_enabled(user.id, send.type, CHANNEL):

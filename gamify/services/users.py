@@ -1,21 +1,25 @@
-"""Players: identify from the host app (one or many), sign up in the browser, time zone changes,
-look-ups, and one player's ledgers page by page (the admin player page)."""
+"""Players: identify from the host app (one or many, with the product's profile fields: sign-up day,
+the e-mail switch, device tokens), sign up in the browser, time zone changes, look-ups, and one player's
+ledgers page by page (the admin player page)."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, Optional
 
 import email_validator
-from sqlalchemy import func, or_
+from sqlalchemy import delete, func, or_
 from werkzeug.security import generate_password_hash
 
+from .. import params
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import (
     ROLE_PLAYER,
     AchievementCompletion,
+    DeviceToken,
     FreezeLedger,
     MetricEvent,
     PointsAward,
@@ -132,6 +136,89 @@ def on_created(user: User) -> None:
         streaks.get_or_create_row(user.id, rules)
 
 
+# ---------------------------------------------------------------------------------------------
+# The host product's profile fields: sign-up day, the e-mail switch, device tokens
+
+MAX_DEVICE_TOKENS = 20  # devices per player
+DEVICE_TOKEN_MAX = 512  # characters: FCM tokens are ~160, APNs 64 hex digits
+SIGN_UP_YEARS = (1970, 2200)
+
+
+def clean_sign_up_date(value: Any, tz: str, now: Optional[datetime] = None) -> date:
+    """The host product's sign-up day: a date (YYYY-MM-DD), or an ISO 8601 date-time taken as its UTC
+    calendar day (Trophy's rule); not after today in the player's zone `tz`. UserError("sign_up_date")."""
+    day = value if isinstance(value, date) and not isinstance(value, datetime) else None
+    if isinstance(value, datetime):
+        day = value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
+    elif isinstance(value, str) and day is None:
+        raw = value.strip()
+        try:
+            if len(raw) == 10:
+                day = date.fromisoformat(raw)
+            elif len(raw) > 10:
+                moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+                day = moment.astimezone(timezone.utc).date() if moment.tzinfo else moment.date()
+        except ValueError:
+            day = None
+    if day is None:
+        raise UserError("sign_up_date", "sign_up_date must be a date (YYYY-MM-DD) or an ISO 8601 date-time")
+    today = cal.local_date(now or utcnow(), tz)
+    if day > today:
+        raise UserError("sign_up_date", f"sign_up_date must not be after the player's today ({today.isoformat()})")
+    if day.year < SIGN_UP_YEARS[0]:
+        raise UserError("sign_up_date", f"sign_up_date must be in {SIGN_UP_YEARS[0]} or later")
+    return day
+
+
+def clean_device_tokens(value: Any) -> list[str]:
+    """A list of at most MAX_DEVICE_TOKENS tokens (non-empty text of at most DEVICE_TOKEN_MAX characters),
+    repeats dropped, order kept. UserError("device_tokens")."""
+    if not isinstance(value, list):
+        raise UserError("device_tokens", "device_tokens must be an array of strings")
+    out: list[str] = []
+    for i, token in enumerate(value):
+        where = f"device_tokens[{i}]"
+        if not isinstance(token, str) or not token.strip() or len(token) > DEVICE_TOKEN_MAX:
+            raise UserError(where, f"{where} must be a non-empty string of at most {DEVICE_TOKEN_MAX} characters")
+        if params.text_problem(token):
+            raise UserError(where, f"{where} {params.text_problem(token)}")
+        if token.strip() not in out:
+            out.append(token.strip())
+    if len(out) > MAX_DEVICE_TOKENS:
+        raise UserError(
+            "device_tokens", f"device_tokens holds at most {MAX_DEVICE_TOKENS} tokens per player (got {len(out)})"
+        )
+    return out
+
+
+def device_tokens(user_id: int) -> list[str]:
+    """The player's device tokens, oldest first."""
+    return list(
+        db.session.execute(
+            db.select(DeviceToken.token).where(DeviceToken.user_id == user_id).order_by(DeviceToken.id)
+        ).scalars()
+    )
+
+
+def set_device_tokens(user: User, tokens: list[str]) -> None:
+    """Make `tokens` (clean_device_tokens) the player's device tokens: others are removed, and a token
+    another player held moves to this one (a token names one device: the last player to register it)."""
+    db.session.execute(
+        delete(DeviceToken).where(
+            or_(
+                (DeviceToken.user_id == user.id) & DeviceToken.token.not_in(tokens or [""]),
+                (DeviceToken.user_id != user.id) & DeviceToken.token.in_(tokens or [""]),
+            )
+        )
+    )
+    held = set(device_tokens(user.id))
+    now = utcnow()
+    for token in tokens:
+        if token not in held:
+            db.session.add(DeviceToken(user_id=user.id, token=token, created_at=now))
+    db.session.flush()
+
+
 def identify(
     external_id: str,
     *,
@@ -139,8 +226,12 @@ def identify(
     email: Optional[str] = None,
     tz: Optional[str] = None,
     attributes: Optional[dict] = None,
+    sign_up_date: Any = None,
+    subscribe_to_emails: Optional[bool] = None,
+    device_tokens: Optional[list] = None,
 ) -> tuple[User, bool]:
-    """Create or update a player by the host app's id. Returns (user, created)."""
+    """Create or update a player by the host app's id. Returns (user, created). Fields left None are
+    kept; `device_tokens` replaces the player's tokens ([] removes them)."""
     if email is not None:
         email = clean_email(email)
     if tz is not None:
@@ -148,7 +239,13 @@ def identify(
             cal.zone(tz)
         except cal.InvalidTimezone as e:
             raise UserError("tz", str(e)) from e
+    if device_tokens is not None:
+        device_tokens = clean_device_tokens(device_tokens)
+    if subscribe_to_emails is not None and not isinstance(subscribe_to_emails, bool):
+        raise UserError("subscribe_to_emails", "subscribe_to_emails must be true or false")
     user = by_external_id(external_id)
+    if sign_up_date is not None:
+        sign_up_date = clean_sign_up_date(sign_up_date, tz or (user.timezone if user else "UTC"))
     created = False
     if user is None:
         # INSERT ... ON CONFLICT DO NOTHING: two first requests for one id race; the loser reads the
@@ -180,6 +277,12 @@ def identify(
         user.timezone = tz
     if attributes is not None:
         user.attributes = {**(user.attributes or {}), **attributes}
+    if sign_up_date is not None:
+        user.sign_up_date = sign_up_date
+    if subscribe_to_emails is not None:
+        user.subscribe_to_emails = subscribe_to_emails
+    if device_tokens is not None:
+        set_device_tokens(user, device_tokens)
     if created:
         on_created(user)
     return user, created

@@ -62,7 +62,7 @@ class UpdatedUserIn(TIn):
     tz: Annotated[Optional[str], checked(_zone)] = None
     device_tokens: Optional[list[str]] = None
     subscribe_to_emails: Optional[bool] = None
-    sign_up_date: Optional[str] = None  # sent by SDKs after 1.21.1; not stored (docs/trophy-compat.md)
+    sign_up_date: Optional[str] = None  # sent by SDKs after 1.21.1
     attributes: Attributes = None
 
 
@@ -230,6 +230,7 @@ class UserOut(TOut):
     tz: Optional[str]
     device_tokens: Optional[list[str]]
     subscribe_to_emails: bool
+    sign_up_date: Optional[str]  # in the SDKs after 1.21.1: YYYY-MM-DD, null when not sent
     attributes: dict[str, str]
     control: bool
     created: str

@@ -29,7 +29,7 @@ from ..models import (
     User,
 )
 from ..models._common import utcnow
-from ..services import outbox, streaks
+from ..services import outbox, streaks, users
 from . import schemas as s
 from .base import ts
 
@@ -151,8 +151,9 @@ def user_out(user: User) -> s.UserOut:
         email=user.email,
         name=name,
         tz=user.timezone,
-        device_tokens=None,  # gamify has no push notifications: no device tokens are stored
-        subscribe_to_emails=any(email_types_enabled(user.id).values()),
+        device_tokens=users.device_tokens(user.id),
+        subscribe_to_emails=user.subscribe_to_emails is not False,
+        sign_up_date=user.sign_up_date.isoformat() if user.sign_up_date else None,
         attributes=text_attributes(user.attributes),
         control=bool(user.control_group),
         created=ts(user.created_at),

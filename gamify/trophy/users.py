@@ -26,27 +26,49 @@ def known_user(external_id: str) -> User:
     return user
 
 
-def set_emails(user: User, subscribed: bool) -> None:
-    """Trophy's subscribeToEmails: every e-mail type on or off (gamify keeps a switch per type)."""
-    for gamify_type in shapes.NOTIFICATION_TYPES.values():
-        if outbox.channel_enabled(user.id, gamify_type, "email") != subscribed:
-            outbox.set_preference(user.id, gamify_type, "email", subscribed)
+_FIELD_NAMES = {
+    "sign_up_date": "signUpDate",
+    "device_tokens": "deviceTokens",
+    "subscribe_to_emails": "subscribeToEmails",
+}
+
+
+def _extras(fields: s.UpdatedUserIn) -> dict:
+    """Trophy's user fields beyond the profile, as users.identify takes them (stored: docs/trophy-compat.md)."""
+    return {
+        "sign_up_date": fields.sign_up_date,
+        "subscribe_to_emails": fields.subscribe_to_emails,
+        "device_tokens": fields.device_tokens,
+    }
+
+
+def _identify(external_id: str, **fields) -> tuple[User, bool]:
+    """users.identify, its refusals in Trophy's words (camelCase field names; 422)."""
+    try:
+        return users.identify(external_id, **fields)
+    except users.UserError as e:
+        message = str(e)
+        for snake, camel in _FIELD_NAMES.items():
+            message = message.replace(snake, camel)
+        raise TrophyError(422, message) from e
 
 
 def identify(external_id: str, fields: s.UpdatedUserIn) -> tuple[User, bool]:
-    """Create or update the player with Trophy's user fields; (user, created). deviceTokens and
-    signUpDate are accepted and not stored (docs/trophy-compat.md)."""
-    user, created = users.identify(
-        external_id, name=fields.name, email=fields.email, tz=fields.tz, attributes=fields.attributes
+    """Create or update the player with Trophy's user fields; (user, created)."""
+    return _identify(
+        external_id,
+        name=fields.name,
+        email=fields.email,
+        tz=fields.tz,
+        attributes=fields.attributes,
+        **_extras(fields),
     )
-    apply_extras(user, fields)
-    return user, created
 
 
 def apply_extras(user: User, fields: Optional[s.UpdatedUserIn]) -> None:
-    """The user fields the event pipeline does not take (subscribeToEmails)."""
-    if fields is not None and fields.subscribe_to_emails is not None:
-        set_emails(user, fields.subscribe_to_emails)
+    """The user fields the event pipeline does not take (signUpDate, subscribeToEmails, deviceTokens)."""
+    if fields is not None and any(v is not None for v in _extras(fields).values()):
+        _identify(user.external_id, **_extras(fields))
 
 
 @bp.post("/users")

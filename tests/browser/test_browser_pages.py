@@ -215,7 +215,7 @@ def test_main_pages_fit_a_phone_screen(db, new_page):
     script = "document.documentElement.scrollWidth"
     page = new_page(PHONE)
     sign_in(page)
-    for path in ("/dashboard", "/streak", "/achievements", "/points", "/settings", "/notifications"):
+    for path in ("/dashboard", "/streak", "/achievements", "/points", "/settings", "/notifications", "/wrapped"):
         page.goto(path)
         assert page.evaluate(script) <= PHONE["width"], path
     admin = new_page(PHONE)

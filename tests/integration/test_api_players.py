@@ -81,6 +81,9 @@ def test_bulk_identify_creates_and_updates_one_result_each(client, api, db, spec
         "email": "ada@example.com",
         "tz": "Europe/London",
         "attributes": {"city": "x"},
+        "sign_up_date": None,
+        "subscribe_to_emails": True,
+        "device_tokens": [],
         "created_at": None,
         "control": False,
     }
@@ -210,6 +213,9 @@ def world(client, api, db, app):
     )
     prefs = {"preferences": {"recap": {"email": False}}}
     client.patch("/api/v1/users/ann/notification-preferences", json=prefs, headers=api)
+    client.post("/api/v1/users/ann", json={"device_tokens": ["ann-phone"]}, headers=api)
+    today = client.get("/api/v1/users/ann/streak", headers=api).json["period_start"]
+    client.post("/api/v1/users/ann/streak/pauses", json={"start": today, "end": today}, headers=api)
     ann, bob = user_row(db, "ann"), user_row(db, "bob")
     streaks.grant_freeze(ann.id, "support", 1)
     webhooks.dispatch_pending()

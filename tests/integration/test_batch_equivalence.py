@@ -112,7 +112,14 @@ def _configure() -> str:
     # Streak pauses are loaded with the players' state: p1 paused on 3-4 March, p2 on 5-6 March.
     for who, first in (("p1", 3), ("p2", 5)):
         user = f.player(who)
-        _db.session.add(StreakPause(user_id=user.id, start_on=date(2026, 3, first), end_on=date(2026, 3, first + 1)))
+        _db.session.add(
+            StreakPause(
+                public_id=f"00000000-0000-4000-8000-00000000000{first}",  # the same in both runs
+                user_id=user.id,
+                start_on=date(2026, 3, first),
+                end_on=date(2026, 3, first + 1),
+            )
+        )
     _db.session.commit()
     return f.api_key()
 

@@ -7,7 +7,7 @@ import re
 import time_machine
 
 from gamify.models import StreakPause
-from gamify.services import streak_pauses
+from gamify.services import streak_pauses, users
 from gamify.services.events import process_event
 from tests import factories as f
 
@@ -150,3 +150,16 @@ def test_players_cannot_pause_streaks(client, db):
         )
         assert r.status_code == 403
     assert _pauses(db, player.id) == []
+
+
+def test_the_admin_player_page_shows_the_products_fields(client, db):
+    player = _world(db)
+    with time_machine.travel(NOW, tick=False):
+        users.identify(
+            player.external_id, sign_up_date="2025-12-24", subscribe_to_emails=False, device_tokens=["a", "b"]
+        )
+        db.session.commit()
+        _admin(client)
+        html = client.get(f"/admin/players/{player.id}").get_data(as_text=True)
+    assert "signed up in the product Dec 24, 2025" in html
+    assert "(the product unsubscribed them)" in html and "2 push tokens" in html

@@ -13,7 +13,7 @@ from gamify.services import points as points_svc
 from gamify.services.events import process_event
 from tests import factories as f
 
-PLAYER_PAGES = ["/dashboard", "/streak", "/achievements", "/points", "/settings", "/notifications"]
+PLAYER_PAGES = ["/dashboard", "/streak", "/achievements", "/points", "/settings", "/notifications", "/wrapped"]
 HX = {"HX-Request": "true"}
 
 

@@ -16,6 +16,7 @@ from pydantic import (
 
 from ... import params
 from ...pipeline.base import MAX_BATCH
+from ...services import users
 from .base import (
     Attributes,
     Email,
@@ -207,6 +208,10 @@ class BatchBody(In):
     ]
 
 
+def _device_tokens(value: Any, field: str) -> Any:
+    return None if value is None else users.clean_device_tokens(value)
+
+
 class IdentifyBody(In):
     """Create or update a player (profile fields are optional; attributes merge into the stored ones)."""
 
@@ -222,6 +227,31 @@ class IdentifyBody(In):
     name: Annotated[Optional[Name], checked(_plain_text(120))] = None
     email: Annotated[Optional[Email], checked(_plain_text(255))] = None
     tz: Annotated[Optional[ZoneName], checked(_plain_text(64))] = None
+    # Lengths inside the Optional: on the Optional itself pydantic would measure a null (a 500).
+    sign_up_date: Annotated[
+        Optional[Annotated[str, Field(max_length=40)]],
+        checked(_string),
+        Field(
+            description="When the player signed up in your product: YYYY-MM-DD, or an ISO 8601 date-time (its "
+            "UTC day); not after the player's today."
+        ),
+    ] = None
+    subscribe_to_emails: Optional[bool] = Field(
+        None, description="false: gamify sends this player no e-mail at all (reminders, recaps, achievements)."
+    )
+    device_tokens: Annotated[
+        Optional[
+            Annotated[
+                list[Annotated[str, Field(min_length=1, max_length=users.DEVICE_TOKEN_MAX)]],
+                Field(max_length=users.MAX_DEVICE_TOKENS),
+            ]
+        ],
+        checked(_device_tokens),
+        Field(
+            description="Push tokens of the player's devices; replaces the stored ones ([] removes them). A token "
+            "another player held moves to this one."
+        ),
+    ] = None
 
 
 class AchievementCompleteBody(UserRefBody):
@@ -315,6 +345,9 @@ class UserOut(Out):
     email: Optional[str] = None
     tz: str
     attributes: dict[str, Any]
+    sign_up_date: Optional[str] = Field(None, description="YYYY-MM-DD, as your product sent it (null: not sent).")
+    subscribe_to_emails: bool = True
+    device_tokens: list[str] = Field(default_factory=list)
     created_at: str
     control: bool
 

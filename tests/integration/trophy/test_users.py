@@ -17,7 +17,7 @@ def test_create_get_identify_update(sdk, world, http, conforms):
     ann = raw.data
     assert (ann.id, ann.email, ann.name, ann.tz) == ("u-1", "ann@example.com", "Ann", "Europe/London")
     assert (ann.attributes, ann.subscribe_to_emails, ann.control) == ({"plan": "pro"}, True, False)
-    assert ann.device_tokens is None
+    assert (ann.device_tokens, ann.sign_up_date) == ([], None)
     got = sdk.users.with_raw_response.get("u-1")
     assert conforms(wire(got), "get", "/users/{id}") == wire(raw)
 
@@ -70,7 +70,7 @@ def test_preferences(sdk, world, http, conforms):
     )
     conforms(wire(changed), "patch", "/users/{id}/preferences")
     assert changed.data.notifications.streak_reminder == [] and changed.data.notifications.recap == ["email"]
-    assert sdk.users.get("u-1").subscribe_to_emails is True  # three types still e-mailed
+    assert sdk.users.get("u-1").subscribe_to_emails is True  # the master switch, apart from the types
     with pytest.raises(UnprocessableEntityError) as push:
         sdk.users.update_preferences("u-1", notifications=NotificationPreferences(recap=["email", "push"]))
     assert "push" in push.value.body["error"]
