@@ -64,6 +64,7 @@ GROUPS = {
             "gamify/services/leaderboards/ranking.py",
         ],
         "tests": [
+            "tests/integration/test_event_pipeline.py",
             "tests/integration/test_points.py",
             "tests/integration/test_points_ledger.py",
             "tests/integration/test_energy_pipeline.py",

@@ -19,7 +19,7 @@ from gamify.models import (
     PlayerBoost,
     PlayerEnergy,
 )
-from gamify.services import energy
+from gamify.services import energy, snapshot
 from gamify.services.events import EventIn, process_batch, process_event
 from tests import factories as f
 
@@ -217,3 +217,17 @@ def test_the_hour_under_review_ends_at_each_events_own_time(db):
     )
     [review] = db.session.execute(db.select(EnergyReview)).scalars().all()
     assert (review.spent, review.allowed) == (160, 155)
+
+
+def test_a_snapshot_without_the_energy_configuration_still_prices_actions(db, monkeypatch):
+    """A snapshot built before the energy module registered its loader holds no energy configuration:
+    the step loads it itself, once per batch."""
+    action(db, cost=25)
+    u = f.player()
+    db.session.commit()
+    monkeypatch.delitem(snapshot.EXTRA_LOADERS, "energy")
+    snapshot.invalidate()
+    first, second = process_batch(
+        [EventIn("lessons", u, 1, action="drill", now=NOW), EventIn("lessons", u, 1, action="drill", now=NOW)]
+    )
+    assert [first.response["energy"]["current"], second.response["energy"]["current"]] == [125, 100]
