@@ -159,7 +159,7 @@ def test_spending_more_than_the_hour_allows_opens_one_review(db):
     assert (review.user_id, review.spent, review.allowed, review.created_at) == (u.id, 192, 191, NOW)
     assert review.reason == "spent 192 energy in the last hour; max 150 + regeneration 10 + top-ups 31 allow 191"
     assert (review.resolved_at, review.resolved_note) == (None, "")
-    assert events(db, "energy.flagged") == [{"spent": 192, "allowed": 191}]
+    assert events(db, "energy.flagged") == [{"kind": "spending", "spent": 192, "allowed": 191}]
 
 
 def test_a_repeated_action_key_pays_once_and_answers_with_the_energy_now(db):
