@@ -14,31 +14,35 @@ Six players on a lessons board broken down by city, ranks worked out by hand:
 """
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
+from redis.exceptions import RedisError
 
 from gamify.extensions import db as _db
 from gamify.models import User
 from gamify.queue import get_redis
 from gamify.services import leaderboards as svc
 from gamify.services.events import process_event
+from gamify.services.leaderboards import ranking
 from tests import factories as f
 
 T = f.utc(2026, 3, 2, 9)
 
 
-def board(key, metric, breakdown=()):
+def board(key, metric, breakdown=(), frequency="perpetual", start=None, now=None):
     b = svc.create(
         {
             "key": key,
             "name": key.title(),
             "ranked_by": "metric",
             "metric_id": metric.id,
-            "frequency": "perpetual",
+            "frequency": frequency,
+            "start_date": start,
             "participant_limit": 10,
             "breakdown": list(breakdown),
         },
+        now=now,
     )
     _db.session.commit()
     svc.rebuild(b)
@@ -141,43 +145,81 @@ def test_participants_count_the_period_and_segment(six):
     assert svc.participants(b, "2026-03-02") == 0  # a period the board does not have
 
 
-def test_my_ranks_lists_every_board_and_segment_the_player_is_on(six, db):
+class BrokenRedis:
+    """A Redis that answers nothing: every read raises."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise RedisError("boom")
+
+        return fail
+
+
+def test_a_failed_redis_read_falls_back_to_sql_and_says_so(six, caplog, monkeypatch):
     b, users = six
+    monkeypatch.setattr(ranking, "get_redis", BrokenRedis)
+    with caplog.at_level(logging.WARNING, logger="gamify.services.leaderboards"):
+        got = seen(svc.position(b, "all", "global", users["c"].id, radius=1))
+    assert got == EXPECTED[("c", "global", 1)]
+    assert [r.getMessage() for r in caplog.records] == ["leaderboards: Redis read failed (boom); reading from SQL"]
+
+
+def my_ranks_setup(db, users):
     minutes = f.metric("minutes", "Minutes", "minutes")
-    other = board("minutes", minutes)
-    board("empty", f.metric("reads", "Reads", "reads"))  # c is not on it
-    process_event("minutes", users["c"], 7, now=T)
+    board("empty", f.metric("reads", "Reads", "reads"))  # d is not on it: the boards after it still count
+    board("minutes", minutes)
+    old = board("old", f.metric("old", "Old", "old"))
+    process_event("old", users["d"], 1, now=T)
+    old.active = False  # d's row stays, the board is off
+    db.session.commit()
+    process_event("minutes", users["d"], 7, now=T)
     process_event("minutes", users["a"], 9, now=T)
-    assert svc.my_ranks(users["c"]) == [
-        {
-            "key": "lessons",
-            "name": "Lessons",
-            "segment": "global",
+
+
+def expected_my_ranks():
+    def entry(key, segment, label, rank, score):
+        url = f"/leaderboards?board={key}&segment={segment}"
+        return {
+            "key": key,
+            "name": key.title(),
+            "segment": segment,
             "period": "all",
-            "segment_label": "Global",
-            "rank": 2,
-            "score": 40,
-            "url": "/leaderboards?board=lessons&segment=global",
-        },
-        {
-            "key": "lessons",
-            "name": "Lessons",
-            "segment": "city:london",
-            "period": "all",
-            "segment_label": "My city",
-            "rank": 2,
-            "score": 40,
-            "url": "/leaderboards?board=lessons&segment=city:london",
-        },
-        {
-            "key": "minutes",
-            "name": "Minutes",
-            "segment": "global",
-            "period": "all",
-            "segment_label": "Global",
-            "rank": 2,
-            "score": 7,
-            "url": "/leaderboards?board=minutes&segment=global",
-        },
+            "segment_label": label,
+            "rank": rank,
+            "score": score,
+            "url": url,
+        }
+
+    # d: fourth of six on the lessons board, second in Paris (after b), second on minutes (after a)
+    return [
+        entry("lessons", "global", "Global", 4, 30),
+        entry("lessons", "city:paris", "My city", 2, 30),
+        entry("minutes", "global", "Global", 2, 7),
     ]
-    assert other.key == "minutes"
+
+
+def test_my_ranks_lists_every_active_board_and_segment_the_player_is_on(six, db):
+    _b, users = six
+    my_ranks_setup(db, users)
+    assert svc.my_ranks(users["d"]) == expected_my_ranks()
+
+
+def test_my_ranks_from_sql_when_redis_cannot_serve_or_fails(six, db, monkeypatch):
+    _b, users = six
+    my_ranks_setup(db, users)
+    monkeypatch.setattr(ranking, "ensure_redis", lambda board: False)
+    assert svc.my_ranks(users["d"]) == expected_my_ranks()
+    monkeypatch.setattr(ranking, "ensure_redis", lambda board: True)
+    monkeypatch.setattr(ranking, "get_redis", BrokenRedis)
+    assert svc.my_ranks(users["d"]) == expected_my_ranks()
+
+
+def test_my_ranks_on_a_daily_board_is_the_players_local_day(db):
+    lessons = f.metric("lessons")
+    board("daily", lessons, frequency="daily", start=date(2030, 1, 1), now=f.utc(2030, 6, 1))
+    u = f.player("u", tz="Asia/Tokyo")
+    db.session.commit()
+    at = f.utc(2030, 6, 1, 20)  # 05:00 on 2 June in Tokyo
+    process_event("lessons", u, 3, now=at)
+    [mine] = svc.my_ranks(u, now=at)
+    assert (mine["key"], mine["period"], mine["rank"], mine["score"]) == ("daily", "2030-06-02", 1, 3)

@@ -1,14 +1,16 @@
-"""Points changed outside metric events (services/points.py): the triggers an achievement completed through
-the API fires, boosts and the daily cap on such awards, the scheduled triggers, admin corrections, level
-ladders recomputed, and the reads of the points pages. Expected values are worked out by hand in each test."""
+"""The points ledger. Outside metric events (services/points.py): the triggers an achievement completed
+through the API fires, boosts and the daily cap on such awards, the scheduled triggers, admin corrections,
+level ladders recomputed, and the reads of the points pages. In events (pipeline/points.py): the daily cap
+over the player's local day, boost windows, levels and their notices. Expected values are worked out by
+hand in each test."""
 
 from datetime import timedelta
 
 import pytest
 
-from gamify.models import PointsAward, PointsBalance, PointsLevel, PointsTrigger
+from gamify.models import DomainEvent, Notification, PointsAward, PointsBalance, PointsLevel, PointsTrigger
 from gamify.services import points as svc
-from gamify.services.events import process_event
+from gamify.services.events import EventIn, process_batch, process_event
 from tests import factories as f
 
 NOW = f.utc(2030, 1, 1, 9)  # far from the real clock: a `now` dropped on the way shows
@@ -200,3 +202,100 @@ def test_the_awards_page_is_the_players_awards_in_the_system_newest_first(db):
     assert [a.amount for a in first.items] == [3, 2] and first.total == 3
     assert [a.amount for a in svc.awards_page(u.id, xp.id, 2, 2).items] == [1]
     assert svc.awards_page(u.id, xp.id, 3, 2).items == []  # past the end: empty, not an error
+
+
+# ------------------------------------------------------------------------------------------ in events
+
+
+def test_the_daily_cap_in_events_counts_the_players_local_day_east_and_west_of_utc(db):
+    """The batch loads the capped earnings of the local days it can touch: a day either side of UTC's."""
+    lessons = f.metric("lessons")
+    xp = f.system("xp", daily_cap=25)
+    f.trigger(xp, "metric", 10, metric_id=lessons.id)
+    tokyo, la = f.player("tokyo", tz="Asia/Tokyo"), f.player("la", tz="America/Los_Angeles")
+    # Tokyo: 16:00 and 20:00 UTC on 1 June are 01:00 and 05:00 on 2 June there.
+    assert process_event("lessons", tokyo, 2, now=f.utc(2030, 6, 1, 16))["points"]["xp"]["added"] == 20
+    assert process_event("lessons", tokyo, 1, now=f.utc(2030, 6, 1, 20))["points"]["xp"]["added"] == 5
+    # Los Angeles: 03:00 and 06:00 UTC on 2 June are 20:00 and 23:00 on 1 June there.
+    assert process_event("lessons", la, 2, now=f.utc(2030, 6, 2, 3))["points"]["xp"]["added"] == 20
+    assert process_event("lessons", la, 1, now=f.utc(2030, 6, 2, 6))["points"]["xp"]["added"] == 5
+
+
+def test_the_daily_cap_in_events_counts_only_capped_gains_and_grows_within_a_batch(db):
+    lessons = f.metric("lessons")
+    xp = f.system("xp", daily_cap=25)
+    f.trigger(xp, "metric", 10, metric_id=lessons.id)
+    u = f.player()
+    for amount, type_ in [(100, "admin"), (-5, "metric"), (1, "streak")]:  # only the 1 counts
+        svc.award(u, xp, amount, type_, now=NOW, limits=False)
+    db.session.commit()
+    results = process_batch([EventIn("lessons", u, 1, now=NOW + timedelta(minutes=m)) for m in range(3)])
+    assert [r.response["points"]["xp"]["added"] for r in results] == [10, 10, 4]  # 24 left, then 14, then 4
+
+
+def test_boosts_in_events_apply_from_their_start_until_just_before_their_end(db):
+    lessons = f.metric("lessons")
+    xp = f.system("xp")
+    f.trigger(xp, "metric", 10, metric_id=lessons.id)
+    f.boost(xp, 2, starts=NOW, ends=NOW + timedelta(hours=1))
+    f.boost(xp, 3, starts=NOW - timedelta(hours=1), ends=NOW)
+    f.boost(f.system("gems"), 5)
+    f.boost(xp, 7, attribute_filters={"tier": "gold"})
+    u = f.player(attributes={"tier": "free"})
+    r = process_event("lessons", u, 1, now=NOW)
+    assert r["points"]["xp"] == {"added": 20, "total": 20}
+    [row] = db.session.execute(db.select(PointsAward)).scalars().all()
+    assert (row.base_amount, row.boost_multiplier, row.amount) == (10, 2.0, 20)
+
+
+def test_levels_in_events_notify_on_the_way_up_only_and_name_both_levels(db):
+    lessons, minus = f.metric("lessons"), f.metric("mistakes", "Mistakes", "mistakes")
+    xp = f.system("xp", name="XP", levels=[("bronze", "Bronze", 0), ("silver", "Silver", 20)])
+    f.trigger(xp, "metric", 10, metric_id=lessons.id)
+    f.trigger(xp, "metric", -15, metric_id=minus.id)
+    u = f.player()
+    got = [
+        process_event("lessons", u, 1, now=NOW)["points"]["xp"],  # 10: bronze
+        process_event("lessons", u, 1, now=NOW)["points"]["xp"],  # 20: silver
+        process_event("mistakes", u, 1, now=NOW)["points"]["xp"],  # 5: back to bronze
+    ]
+    bronze = {"key": "bronze", "name": "Bronze", "threshold": 0, "badge": ""}
+    silver = {"key": "silver", "name": "Silver", "threshold": 20, "badge": ""}
+    assert got == [
+        {"added": 10, "total": 10, "level": bronze},
+        {"added": 10, "total": 20, "level": silver},
+        {"added": -15, "total": 5, "level": bronze},
+    ]
+    notes = db.session.execute(
+        db.select(Notification).where(Notification.type == "level_up").order_by(Notification.id)
+    ).scalars()
+    assert [(n.title, n.link) for n in notes] == [
+        ("XP: you reached Bronze!", "/points"),
+        ("XP: you reached Silver!", "/points"),
+    ]
+    changes = db.session.execute(
+        db.select(DomainEvent).where(DomainEvent.type == "points.level_changed").order_by(DomainEvent.id)
+    ).scalars()
+    assert [(c.payload["previous_level"], c.payload["new_level"]) for c in changes] == [
+        (None, bronze),
+        (bronze, silver),
+        (silver, bronze),
+    ]
+    balance = db.session.get(PointsBalance, (u.id, xp.id))
+    bronze_id = db.session.execute(db.select(PointsLevel.id).where(PointsLevel.key == "bronze")).scalar()
+    assert (balance.balance, balance.level_id) == (5, bronze_id)
+
+
+def test_points_changed_events_carry_each_award_with_its_source(db):
+    lessons = f.metric("lessons")
+    xp = f.system("xp")
+    f.trigger(xp, "metric", 10, metric_id=lessons.id)
+    u = f.player()
+    r = process_event("lessons", u, 1, now=NOW)
+    [e] = db.session.execute(db.select(DomainEvent).where(DomainEvent.type == "points.changed")).scalars().all()
+    assert (e.user_id, e.payload, e.source_event_id, e.created_at) == (
+        u.id,
+        {"system": "xp", "added": 10, "total": 10},
+        r["event_id"],
+        NOW,
+    )
