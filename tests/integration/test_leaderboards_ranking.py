@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from gamify.extensions import db as _db
 from gamify.models import User
-from gamify.queue import get_redis
+from gamify.redis_roles import rankings_redis
 from gamify.services import leaderboards as svc
 from gamify.services.events import process_event
 from gamify.services.leaderboards import ranking
@@ -127,7 +127,7 @@ def test_positions_from_redis_with_ties_neighbours_and_segments(six, caplog):
 
 def test_positions_from_sql_are_the_same_without_redis(six):
     b, users = six
-    get_redis().flushall()  # nothing in Redis: every answer must come from SQL
+    rankings_redis().flushall()  # nothing in Redis: every answer must come from SQL
     assert positions(b, users, False) == EXPECTED
 
 
@@ -157,7 +157,8 @@ class BrokenRedis:
 
 def test_a_failed_redis_read_falls_back_to_sql_and_says_so(six, caplog, monkeypatch):
     b, users = six
-    monkeypatch.setattr(ranking, "get_redis", BrokenRedis)
+    monkeypatch.setattr(ranking, "ensure_redis", lambda board: True)  # the copy is there; the read fails
+    monkeypatch.setattr(ranking.redis_roles, "rankings_redis", BrokenRedis)
     with caplog.at_level(logging.WARNING, logger="gamify.services.leaderboards"):
         got = seen(svc.position(b, "all", "global", users["c"].id, radius=1))
     assert got == EXPECTED[("c", "global", 1)]
@@ -210,7 +211,7 @@ def test_my_ranks_from_sql_when_redis_cannot_serve_or_fails(six, db, monkeypatch
     monkeypatch.setattr(ranking, "ensure_redis", lambda board: False)
     assert svc.my_ranks(users["d"]) == expected_my_ranks()
     monkeypatch.setattr(ranking, "ensure_redis", lambda board: True)
-    monkeypatch.setattr(ranking, "get_redis", BrokenRedis)
+    monkeypatch.setattr(ranking.redis_roles, "rankings_redis", BrokenRedis)
     assert svc.my_ranks(users["d"]) == expected_my_ranks()
 
 
