@@ -335,3 +335,13 @@ def test_points_changed_events_carry_each_award_with_its_source(db):
         r["event_id"],
         NOW,
     )
+
+
+def test_a_repeated_key_answers_every_systems_balance_without_awarding(db):
+    lessons = f.metric("lessons")
+    xp, gems = f.system("xp"), f.system("gems")
+    f.trigger(xp, "metric", 10, metric_id=lessons.id)
+    u = f.player()
+    process_event("lessons", u, 1, idempotency_key="k", now=NOW)
+    again = process_event("lessons", u, 1, idempotency_key="k", now=NOW)
+    assert again["points"] == {"xp": {"added": 0, "total": 10}, "gems": {"added": 0, "total": 0}}
