@@ -51,7 +51,7 @@ def notices(db, type_):
 
 def events(db, type_):
     rows = db.session.execute(db.select(DomainEvent).where(DomainEvent.type == type_).order_by(DomainEvent.id))
-    return [e.payload for e in rows.scalars()]
+    return [(e.user_id, e.payload) for e in rows.scalars()]
 
 
 def test_an_action_after_a_pause_regenerates_first_then_pays(db):
@@ -96,7 +96,7 @@ def test_low_energy_is_announced_when_an_action_goes_below_20_and_only_then(db):
     assert notices(db, "energy_low") == [
         ("Your energy is low", "10/150 left. It comes back over time - or refill with tokens.", "/energy")
     ]
-    assert events(db, "energy.low") == [{"current": 10, "max": 150, "threshold": 20}]
+    assert events(db, "energy.low") == [(u.id, {"current": 10, "max": 150, "threshold": 20})]
 
 
 def test_a_free_action_at_full_energy_announces_the_fill_once(db):
@@ -108,12 +108,12 @@ def test_a_free_action_at_full_energy_announces_the_fill_once(db):
     assert act(u, "wave", at=later)["energy"]["current"] == 150
     act(u, "wave", at=later + timedelta(minutes=1))
     assert notices(db, "energy_full") == [("Your energy is full", "150/150: time to use it!", "/actions")]
-    assert events(db, "energy.full") == [{"current": 150, "max": 150}]
+    assert events(db, "energy.full") == [(u.id, {"current": 150, "max": 150})]
     assert db.session.get(PlayerEnergy, u.id).full_notified
 
 
 def test_spending_more_than_the_hour_allows_opens_one_review(db):
-    action(db, "raid", cost=72)
+    action(db, "raid", cost=74)
     action(db, "step", cost=1)
     u = f.player()
     for type_, amount, minutes_ago in [
@@ -136,7 +136,7 @@ def test_spending_more_than_the_hour_allows_opens_one_review(db):
         PlayerBoost(
             user_id=u.id,
             type="regen_speed",
-            effect_value=100,
+            effect_value=121,
             applied_at=NOW - timedelta(minutes=10),
             expires_at=NOW + timedelta(minutes=20),
             name="Rush",
@@ -144,8 +144,8 @@ def test_spending_more_than_the_hour_allows_opens_one_review(db):
     )
     db.session.commit()
 
-    # Two raids in one batch: 120 + 72 = 192 spent; allowed 150 + ceil(5 x 2) + 31 = 191. The second raid
-    # (264) finds the review already open.
+    # Two raids in one batch: 120 + 74 = 194 spent; allowed 150 + ceil(5 x 2.21) + 31 = 193. The second
+    # raid (268) finds the review already open.
     results = process_batch(
         [
             EventIn("lessons", u, 1, action="raid", now=NOW),
@@ -156,10 +156,10 @@ def test_spending_more_than_the_hour_allows_opens_one_review(db):
     act(u, "step", at=NOW + timedelta(seconds=2))  # a later event loads the open review
 
     [review] = db.session.execute(db.select(EnergyReview)).scalars().all()
-    assert (review.user_id, review.spent, review.allowed, review.created_at) == (u.id, 192, 191, NOW)
-    assert review.reason == "spent 192 energy in the last hour; max 150 + regeneration 10 + top-ups 31 allow 191"
+    assert (review.user_id, review.spent, review.allowed, review.created_at) == (u.id, 194, 193, NOW)
+    assert review.reason == "spent 194 energy in the last hour; max 150 + regeneration 12 + top-ups 31 allow 193"
     assert (review.resolved_at, review.resolved_note) == (None, "")
-    assert events(db, "energy.flagged") == [{"kind": "spending", "spent": 192, "allowed": 191}]
+    assert events(db, "energy.flagged") == [(u.id, {"kind": "spending", "spent": 194, "allowed": 193})]
 
 
 def test_a_repeated_action_key_pays_once_and_answers_with_the_energy_now(db):
@@ -191,7 +191,7 @@ def test_a_repeated_key_after_regeneration_filled_the_bar_announces_the_fill_onc
     assert act(u, at=later, idempotency_key="k")["energy"]["current"] == 150
     act(u, at=later + timedelta(minutes=1), idempotency_key="k")
     assert notices(db, "energy_full") == [("Your energy is full", "150/150: time to use it!", "/actions")]
-    assert events(db, "energy.full") == [{"current": 150, "max": 150}]
+    assert events(db, "energy.full") == [(u.id, {"current": 150, "max": 150})]
     assert db.session.get(PlayerEnergy, u.id).full_notified
 
 

@@ -33,10 +33,11 @@ def test_an_achievement_outside_events_awards_the_metric_streak_and_achievement_
     lessons, minutes = f.metric("lessons"), f.metric("minutes", "Minutes", "minutes")
     xp = f.system("xp", levels=[("bronze", "Bronze", 0), ("silver", "Silver", 25)])
     gems, hearts = f.system("gems"), f.system("hearts")
+    f.system("stars")  # no balance, nothing fired: 0
     first = f.achievement("first", "metric", metric_id=lessons.id, threshold=1)
     other = f.achievement("other", "metric", metric_id=lessons.id, threshold=5)
     premium_only = f.trigger(xp, "metric", 100, metric_id=lessons.id, attribute_filters={"tier": "premium"})
-    per_30 = f.trigger(xp, "metric", 10, metric_id=lessons.id, per_units=30)
+    per_30 = f.trigger(xp, "metric", 10, metric_id=lessons.id, per_units=30, attribute_filters={"tier": "free"})
     f.trigger(gems, "metric", 3, metric_id=minutes.id)  # another metric: not this event's
     milestone = f.trigger(gems, "streak", 7, streak_length=3)
     f.trigger(gems, "streak", 70, streak_length=4)
@@ -59,6 +60,7 @@ def test_an_achievement_outside_events_awards_the_metric_streak_and_achievement_
         "xp": {"added": 25, "total": 25, "level": silver},
         "gems": {"added": 7, "total": 17},
         "hearts": {"added": 0, "total": 4},
+        "stars": {"added": 0, "total": 0},
     }
     assert premium_only.id not in [a[4] for a in awards(db, u.id)]
     assert awards(db, u.id)[-3:] == [
@@ -85,10 +87,11 @@ def test_boosts_on_awards_outside_events_count_from_their_start_until_just_befor
     f.boost(xp, 3, starts=NOW - timedelta(hours=1), ends=NOW)  # ended now: does not
     f.boost(gems, 5)  # another system's
     f.boost(xp, 7, attribute_filters={"tier": "gold"})  # another audience
+    f.boost(xp, 1.5, attribute_filters={"tier": "free"})  # this player's audience
     u = f.player(attributes={"tier": "free"})
-    assert svc.award(u, xp, 10, "time_interval", now=NOW)["added"] == 20
+    assert svc.award(u, xp, 10, "time_interval", now=NOW)["added"] == 30
     [row] = db.session.execute(db.select(PointsAward)).scalars().all()
-    assert (row.base_amount, row.boost_multiplier, row.amount) == (10, 2.0, 20)
+    assert (row.base_amount, row.boost_multiplier, row.amount) == (10, 3.0, 30)
 
 
 def test_the_daily_cap_outside_events_counts_only_todays_capped_gains_of_the_player_in_the_system(db):
@@ -193,8 +196,8 @@ def test_systems_by_creation_and_by_name(db):
 def test_the_awards_page_is_the_players_awards_in_the_system_newest_first(db):
     xp, gems = f.system("xp"), f.system("gems")
     u, other = f.player("u"), f.player("other")
-    svc.award(u, xp, 1, "admin", now=NOW)
     svc.award(u, xp, 2, "admin", now=NOW + timedelta(hours=1))
+    svc.award(u, xp, 1, "admin", now=NOW)  # recorded later, happened earlier
     svc.award(u, xp, 3, "admin", now=NOW + timedelta(hours=1))  # same time: the later row first
     svc.award(u, gems, 4, "admin", now=NOW + timedelta(hours=2))
     svc.award(other, xp, 5, "admin", now=NOW + timedelta(hours=2))
@@ -202,6 +205,39 @@ def test_the_awards_page_is_the_players_awards_in_the_system_newest_first(db):
     assert [a.amount for a in first.items] == [3, 2] and first.total == 3
     assert [a.amount for a in svc.awards_page(u.id, xp.id, 2, 2).items] == [1]
     assert svc.awards_page(u.id, xp.id, 3, 2).items == []  # past the end: empty, not an error
+
+
+def test_the_daily_cap_outside_events_with_nothing_earned_yet(db):
+    xp = f.system("xp", daily_cap=25)
+    u = f.player()
+    assert svc.award(u, xp, 30, "time_interval", now=NOW)["added"] == 25
+
+
+def test_a_summary_names_the_level_the_next_one_and_the_progress_between(db):
+    xp = f.system("xp", badge="X", levels=[("bronze", "Bronze", 0), ("silver", "Silver", 30), ("gold", "Gold", 60)])
+    late = f.system("late", levels=[("first", "First", 50)])
+    plain = f.system("plain")
+    u = f.player()
+    svc.award(u, xp, 10, "admin")
+    svc.award(u, late, 30, "admin")
+    assert svc.summary(u, xp) == {
+        "system": "xp",
+        "name": "XP",
+        "badge": "X",
+        "total": 10,
+        "level": {"key": "bronze", "name": "Bronze", "badge": "", "threshold": 0},
+        "next_level": {"key": "silver", "name": "Silver", "threshold": 30},
+        "progress_pct": 33.3,  # 10 of the 30 from bronze to silver
+    }
+    # below the first level: the progress counts from 0
+    assert (svc.summary(u, late)["level"], svc.summary(u, late)["progress_pct"]) == (None, 60.0)
+    svc.award(u, xp, 50, "admin")  # 60: exactly gold, the top
+    top = svc.summary(u, xp)
+    assert (top["level"]["key"], top["next_level"], top["progress_pct"]) == ("gold", None, 100.0)
+    svc.award(u, xp, -30, "admin")  # 30: exactly silver; gold is next
+    mid = svc.summary(u, xp)
+    assert (mid["level"]["key"], mid["next_level"]["key"], mid["progress_pct"]) == ("silver", "gold", 0.0)
+    assert svc.summary(u, plain)["progress_pct"] == 100.0 and svc.summary(u, plain)["level"] is None
 
 
 # ------------------------------------------------------------------------------------------ in events
@@ -299,3 +335,14 @@ def test_points_changed_events_carry_each_award_with_its_source(db):
         r["event_id"],
         NOW,
     )
+
+
+def test_a_repeated_key_answers_every_systems_balance_without_awarding(db):
+    lessons = f.metric("lessons")
+    xp = f.system("xp")
+    f.system("gems")  # nothing ever awarded there
+    f.trigger(xp, "metric", 10, metric_id=lessons.id)
+    u = f.player()
+    process_event("lessons", u, 1, idempotency_key="k", now=NOW)
+    again = process_event("lessons", u, 1, idempotency_key="k", now=NOW)
+    assert again["points"] == {"xp": {"added": 0, "total": 10}, "gems": {"added": 0, "total": 0}}
