@@ -262,7 +262,7 @@ def init_app(app) -> None:
 
 
 @app_job
-def deliver_email(send_id: int) -> str:
+def deliver_email(send_id: int, at=None) -> str:
     """Send one ledger row over SMTP (queue "mail"). Raises on SMTP failure so RQ retries; the row is
     marked sent only after the server accepted the message.
 
@@ -270,9 +270,11 @@ def deliver_email(send_id: int) -> str:
     just before the message goes out. A row in 'submitting' is never claimed again: if the worker dies
     between the server accepting the message and 'sent' being recorded, or the connection drops
     while the server answers, the row ends 'unknown' (shown to admins, who may resend it with the
-    same Message-ID) instead of being sent a second time."""
+    same Message-ID) instead of being sent a second time.
 
-    now = utcnow()
+    `at`: the moment to send as (the demo's replayed week); the queue never passes it."""
+
+    now = at or utcnow()
     if not reminders.claim(send_id, now):
         db.session.rollback()
         return "not claimable (already sent, skipped, or being sent)"
@@ -286,7 +288,7 @@ def deliver_email(send_id: int) -> str:
         try:
             composed = reminders.compose(send, now)
         except reminders.Skip as skip:
-            reminders.mark_skipped(send, skip)
+            reminders.mark_skipped(send, skip, now)
             db.session.commit()
             return f"{skip.status}: {skip.reason}"
         if send.message_id:  # an admin's resend of an uncertain attempt: the same message, the same id
@@ -297,7 +299,7 @@ def deliver_email(send_id: int) -> str:
         db.session.commit()  # compose may settle a streak; never hold a transaction during SMTP
 
         def submitting() -> None:
-            reminders.mark_submitting(db.session.get(EmailSend, send_id), utcnow())
+            reminders.mark_submitting(db.session.get(EmailSend, send_id), at or utcnow())
             db.session.commit()
 
         message_id = mail.send(composed.message, on_submit=submitting)
@@ -311,11 +313,11 @@ def deliver_email(send_id: int) -> str:
         # when the job is gone) and shown to admins with the error.
         db.session.rollback()
         send = db.session.get(EmailSend, send_id)
-        reminders.mark_failed(send, f"{type(e).__name__}: {e}")
+        reminders.mark_failed(send, f"{type(e).__name__}: {e}", at or utcnow())
         db.session.commit()
         raise
     send = db.session.get(EmailSend, send_id)
-    reminders.mark_sent(send, message_id, utcnow())
+    reminders.mark_sent(send, message_id, at or utcnow(), composed.template_id)
     db.session.commit()
     return f"sent to {composed.to}"
 

@@ -1,7 +1,8 @@
 """Signed links (itsdangerous): deep links in e-mails that log a player into one page, one-click
 unsubscribe links, and share links that show a player's year in review read-only to anyone holding one.
-Each purpose has its own salt, so a token made for one purpose is refused by every other. A login link
-signs in once (its nonce is recorded on first use) and expires after 48 hours."""
+A deep link may name the message it came in (its delivery ref), for click counts. Each purpose has its
+own salt, so a token made for one purpose is refused by every other. A login link signs in once (its
+nonce is recorded on first use) and expires after 48 hours."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def _loads(salt: str, token: str, max_age: int) -> dict:
 class LoginClaim:
     user_id: int
     nonce: str
+    delivery: str = ""  # the ref of the message the link came in (its click is recorded), or ''
 
 
 class LinkUsed(LinkError):
@@ -82,20 +84,25 @@ class LinkUsed(LinkError):
         self.user_id = user_id
 
 
-def login_token(user_id: int, purpose: str) -> str:
+def login_token(user_id: int, purpose: str, delivery: str = "") -> str:
     if purpose not in DEEP_LINK_TARGETS:
         raise ValueError(f"unknown deep-link purpose {purpose!r}")
-    return _dumps(f"login.{purpose}", {"u": user_id, "n": secrets.token_urlsafe(16)})
+    payload = {"u": user_id, "n": secrets.token_urlsafe(16)}
+    if delivery:
+        payload["d"] = delivery
+    return _dumps(f"login.{purpose}", payload)
 
 
 def read_login_token(token: str, purpose: str) -> LoginClaim:
     if purpose not in DEEP_LINK_TARGETS:
         raise LinkError(400, "This link is not valid.")
     data = _loads(f"login.{purpose}", token, LOGIN_MAX_AGE)
-    uid, nonce = data.get("u"), data.get("n")
+    uid, nonce, delivery = data.get("u"), data.get("n"), data.get("d", "")
     if not isinstance(uid, int) or isinstance(uid, bool) or not isinstance(nonce, str) or not 0 < len(nonce) <= 32:
         raise LinkError(400, "This link is not valid.")
-    return LoginClaim(uid, nonce)
+    if not isinstance(delivery, str) or len(delivery) > 64:
+        raise LinkError(400, "This link is not valid.")
+    return LoginClaim(uid, nonce, delivery)
 
 
 def use_login_nonce(claim: LoginClaim) -> None:
@@ -153,8 +160,16 @@ def external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
-def deep_link(user_id: int, purpose: str) -> str:
-    return external_url("links.open", purpose=purpose, token=login_token(user_id, purpose))
+def deep_link(user_id: int, purpose: str, delivery: str = "") -> str:
+    """A login link into the page of `purpose`; `delivery` names the message it goes out in, so the
+    link route can record the click (gamify.services.deliveries)."""
+    return external_url("links.open", purpose=purpose, token=login_token(user_id, purpose, delivery))
+
+
+def page_url(purpose: str) -> str:
+    """The page a deep link of `purpose` opens, as a plain link (no login): for previews and test sends."""
+    public = (current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/")
+    return public + DEEP_LINK_TARGETS[purpose]
 
 
 def unsubscribe_link(user_id: int, type_: str) -> str:

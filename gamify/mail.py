@@ -13,6 +13,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Callable, Optional
 
 from flask import current_app, render_template
+from markupsafe import Markup
 
 from .ops import telemetry
 
@@ -49,6 +50,14 @@ def build(
     # providers do not decode there, breaking one-click unsubscribe).
     msg.policy = msg.policy.clone(max_line_length=998)
     return msg
+
+
+def build_notification(to: str, rendered, type_label: str, unsubscribe_url: Optional[str] = None) -> EmailMessage:
+    """A notification e-mail: `rendered` (services.notification_templates.Rendered: subject, text, html)
+    inside the frame every notification shares (templates/email/notification.*: header, unsubscribe
+    footer). The HTML body was rendered, escaped, by the template sandbox."""
+    ctx = {"text_body": rendered.text, "html_body": Markup(rendered.html), "type_label": type_label}
+    return build(to, rendered.subject, "notification", ctx, unsubscribe_url=unsubscribe_url)
 
 
 class OutcomeUnknown(Exception):

@@ -22,6 +22,7 @@ from .leaderboards import (  # noqa: F401
     LeaderboardScore,
     LeaderboardScoreLog,
 )
+from .messaging import NotificationDelivery, NotificationTemplate  # noqa: F401
 from .metrics import Metric, MetricEvent, MetricTotal  # noqa: F401
 from .notifications import DomainEvent, Notification, NotificationPreference  # noqa: F401
 from .points import (  # noqa: F401

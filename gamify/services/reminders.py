@@ -3,7 +3,9 @@ achievement mails and the weekly recap.
 
 Producers write an `EmailSend` row (the send ledger, UNIQUE per user/type/period/ref) in the caller's
 transaction; the `deliver_email` job (gamify/jobs.py, queue "mail") claims the row, re-checks that the
-mail is still wanted (`compose`), sends it over SMTP and only then marks it sent. Like every service,
+mail is still wanted (`compose`: the type's facts here, the words from the template picked for the
+player, services/notification_templates.py), sends it over SMTP and only then marks it sent; marking
+it sent or failed writes the delivery log (services/deliveries.py) in the same transaction. Like every service,
 nothing here commits.
 """
 
@@ -38,7 +40,9 @@ from ..models._common import utcnow
 from ..models.notifications import NOTIFICATION_TYPES, NotificationPreference
 from ..models.users import ROLE_PLAYER
 from ..models.webhooks import EmailSend, MessagingSettings
-from . import outbox, streaks
+from . import deliveries, outbox, streaks
+from . import notification_templates as templates
+from .config_rules import ConfigError
 from .users import UserError, clean_email
 
 CHANNEL = "email"
@@ -46,7 +50,6 @@ CHANNEL = "email"
 CLAIM_TIMEOUT = timedelta(minutes=10)
 # Pending rows older than this are never (re-)enqueued.
 MAX_PENDING_AGE = timedelta(days=8)
-UNITS = {"daily": ("day", "days"), "weekly": ("week", "weeks"), "monthly": ("month", "months")}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -520,22 +523,45 @@ def settle_uncertain(now: Optional[datetime] = None) -> int:
     return result.rowcount
 
 
-def mark_sent(send: EmailSend, message_id: str, now: Optional[datetime] = None) -> None:
+def mark_sent(
+    send: EmailSend, message_id: str, now: Optional[datetime] = None, template_id: Optional[int] = None
+) -> None:
     send.status, send.sent_at, send.message_id, send.last_error = "sent", now or utcnow(), message_id or "", ""
+    _delivered(send, "sent", send.sent_at, template_id)
 
 
-def mark_failed(send: EmailSend, error: str) -> None:
+def mark_failed(send: EmailSend, error: str, now: Optional[datetime] = None) -> None:
     send.status, send.last_error = "failed", error[:2000]
+    _delivered(send, "failed", now or utcnow())
 
 
-def mark_skipped(send: EmailSend, skip: Skip) -> None:
+def mark_skipped(send: EmailSend, skip: Skip, now: Optional[datetime] = None) -> None:
     send.status, send.last_error = skip.status, skip.reason
+    if skip.status == "failed":  # e.g. a template that cannot be rendered: the admin's to fix
+        _delivered(send, "failed", now or utcnow())
+
+
+def _delivered(send: EmailSend, status: str, now: datetime, template_id: Optional[int] = None) -> None:
+    """The delivery log's row for this message, in the transaction that records its outcome."""
+    reminder = send.type == "streak_reminder"
+    deliveries.record(
+        deliveries.email_ref(send.id),
+        type=send.type,
+        channel=CHANNEL,
+        user_id=send.user_id,
+        status=status,
+        now=now,
+        template_id=template_id,
+        period_start=send.period_start if reminder else None,
+        period_ends_at=send.expires_at if reminder else None,
+    )
 
 
 @dataclass
 class Composed:
     message: EmailMessage
     to: str
+    template_id: Optional[int] = None  # the admin's template it was rendered from (None: the shipped one)
 
 
 def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
@@ -568,20 +594,22 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
     }.get(send.type)
     if builder is None:
         raise Skip(f"unknown e-mail type {send.type!r}")
-    subject, template, ctx, purpose = builder(send, user, now)
-    ctx.update(
-        user=user,
-        name=user.name,
-        type_label=NOTIFICATION_TYPES.get(send.type, send.type),
-        link=links.deep_link(user.id, purpose),
+    facts, purpose, summary = builder(send, user, now)
+    link = links.deep_link(user.id, purpose, deliveries.email_ref(send.id))
+    ctx = templates.context(user, facts, link=link, now=now, summary=summary)
+    try:  # the template is picked for the player now (an attribute may have changed since)
+        rendered = templates.render_notification(send.type, CHANNEL, user, ctx)
+    except templates.NoTemplate as e:
+        raise Skip(str(e)) from e
+    except ConfigError as e:
+        raise Skip(f"the {e.field} template could not be rendered: {e}", "failed") from e
+    msg = mail.build_notification(
+        user.email,
+        rendered,
+        NOTIFICATION_TYPES.get(send.type, send.type),
+        unsubscribe_url=links.unsubscribe_link(user.id, send.type),
     )
-    msg = mail.build(user.email, subject, template, ctx, unsubscribe_url=links.unsubscribe_link(user.id, send.type))
-    return Composed(msg, user.email)
-
-
-def _unit(frequency: Optional[str], n: int) -> str:
-    one, many = UNITS.get(frequency or "daily", UNITS["daily"])
-    return one if n == 1 else many
+    return Composed(msg, user.email, rendered.template_id)
 
 
 def _streak_reminder(send: EmailSend, user: User, now: datetime):
@@ -592,37 +620,7 @@ def _streak_reminder(send: EmailSend, user: User, now: datetime):
         raise Skip("already extended this period" if s["extended_this_period"] else "the streak is gone")
     if not s["at_risk"]:
         raise Skip("the streak is not at risk")
-    n, freezes = s["length"], s["freezes"]
-    unit = _unit(s["frequency"], 1)
-    ends = _ends(s, user, now)
-    if freezes > 0:
-        subject = f"Keep your {n}-{unit} streak going" + (" today" if ends == "at midnight" else "")
-    else:
-        subject = f"Your {n}-{unit} streak ends {ends}"
-    ctx = {
-        "length": n,
-        "freezes": freezes,
-        "unit": unit,
-        "frequency": s["frequency"],
-        "expires_utc": s["expires_utc"],
-        "ends": ends,
-    }
-    return subject, "streak_reminder", ctx, "streak"
-
-
-def _ends(summary: dict, user: User, now: datetime) -> str:
-    """When the period ends, in the player's words: "at midnight" today, else "on Sunday at midnight"
-    (weekly streaks are reminded on Friday) or "on 31 May at midnight"."""
-    try:
-        last_day = date.fromisoformat(summary["period_end"])
-    except (KeyError, TypeError, ValueError):
-        return "at midnight"
-    today = cal.local_date(now, user.timezone)
-    if last_day <= today:
-        return "at midnight"
-    if (last_day - today).days < 7:
-        return f"on {WEEKDAYS[last_day.weekday()]} at midnight"
-    return f"on {last_day.day} {last_day.strftime('%B')} at midnight"
+    return {}, "streak", s
 
 
 def _reactivation(send: EmailSend, user: User, now: datetime):
@@ -644,30 +642,29 @@ def _reactivation(send: EmailSend, user: User, now: datetime):
     if newer is not None:
         raise Skip("a later lost streak started its own come-back sequence")
     lost = int((send.payload or {}).get("lost_length") or 0)
-    unit = _unit(s["frequency"], 1)
-    subject = f"Your {lost}-{unit} streak ended. Start a new one today"
-    return subject, "reactivation", {"lost_length": lost, "unit": unit}, "streak"
+    return {"lost_length": lost}, "streak", s
 
 
 def _achievement(send: EmailSend, user: User, now: datetime):
-    p = dict(send.payload or {})
-    name = p.get("name") or p.get("achievement") or "an achievement"
+    return {"achievement": achievement_facts(dict(send.payload or {}))}, "achievements", None
+
+
+def achievement_facts(payload: dict) -> dict:
+    """{name, badge, description} of the achievement an `achievement.completed` payload names."""
+    name = payload.get("name") or payload.get("achievement") or "an achievement"
     description = ""
-    if p.get("achievement"):
-        a = db.session.execute(db.select(Achievement).where(Achievement.key == p["achievement"])).scalar_one_or_none()
+    if payload.get("achievement"):
+        a = db.session.execute(
+            db.select(Achievement).where(Achievement.key == payload["achievement"])
+        ).scalar_one_or_none()
         if a is not None:
             description = a.description or ""
-    subject = f"Achievement unlocked: {name}"
-    return (
-        subject,
-        "achievement",
-        {"achievement_name": name, "badge": p.get("badge") or "🏅", "description": description},
-        "achievements",
-    )
+    return {"name": name, "badge": payload.get("badge") or "🏅", "description": description}
 
 
-def recap_data(user: User, since: datetime, until: datetime, now: Optional[datetime] = None) -> dict:
-    """What a player did in [since, until): points gained per system, live achievements, streak."""
+def recap_week(user: User, since: datetime, until: datetime) -> dict:
+    """What a player did in [since, until): points gained per system, live achievements, periods kept
+    going, freezes used (the recap's `week`)."""
     pts = db.session.execute(
         db.select(PointsSystem.name, PointsSystem.badge, func.sum(PointsAward.amount))
         .join(PointsSystem, PointsSystem.id == PointsAward.system_id)
@@ -712,18 +709,11 @@ def recap_data(user: User, since: datetime, until: datetime, now: Optional[datet
             )
         ).scalar_one()
     )
-    s = streaks.summary(user, now or until)
     return {
         "points": [{"name": n, "badge": b or "", "gained": int(g or 0)} for n, b, g in pts if g],
         "achievements": [{"name": n, "badge": b or "🏅"} for n, b in achievements],
-        "streak": {
-            "length": s["length"],
-            "longest": s["longest"],
-            "extended": extended,
-            "frozen": frozen,
-            "unit": _unit(s["frequency"], 1),
-            "frequency": s["frequency"],
-        },
+        "extended": extended,
+        "frozen": frozen,
     }
 
 
@@ -731,12 +721,8 @@ def _recap(send: EmailSend, user: User, now: datetime):
     p = send.payload or {}
     since = datetime.fromisoformat(p["since"]) if p.get("since") else now - timedelta(days=7)
     until = datetime.fromisoformat(p["until"]) if p.get("until") else now
-    data = recap_data(user, since, until, now)
-    if (
-        not data["points"]
-        and not data["achievements"]
-        and not data["streak"]["extended"]
-        and not data["streak"]["length"]
-    ):
+    week = recap_week(user, since, until)
+    s = streaks.summary(user, now)
+    if not week["points"] and not week["achievements"] and not week["extended"] and not s["length"]:
         raise Skip("nothing happened this week")
-    return "Your week in review", "recap", data, "dashboard"
+    return {"week": week}, "dashboard", s

@@ -1,7 +1,8 @@
 """Links from e-mails: deep links that log a player into one page, and one-click unsubscribe.
 
 GET /l/<purpose>/<token>   logs the player in (players only, never an admin) and redirects to the page;
-                           once: a link used before lands on the login page (then on the page).
+                           once: a link used before lands on the login page (then on the page). The first
+                           click on a message's link is recorded first, whatever happens next.
 GET /unsubscribe/<token>   confirmation page (mail scanners that follow links change nothing)
 POST /unsubscribe/<token>  unsubscribes (RFC 8058 one-click: no login, no CSRF token)
 Bad links get a friendly page: 400 (tampered / not usable) or 410 (expired), with a login button.
@@ -15,7 +16,7 @@ from ..extensions import csrf, db
 from ..models import User
 from ..models.notifications import NOTIFICATION_TYPES
 from ..models.users import ROLE_PLAYER
-from ..services import outbox, users
+from ..services import deliveries, outbox, users
 
 bp = Blueprint("links", __name__)
 
@@ -47,6 +48,9 @@ def open(purpose: str, token: str):  # noqa: A001 - the route's name
         claim, user = _player_from_login_link(purpose, token)
     except links.LinkError as e:
         return _invalid(e)
+    if claim.delivery and deliveries.record_click(claim.delivery, user.id):
+        # The click counts before anything else can fail (a link used before, a refused sign-in).
+        db.session.commit()
     target = links.target_for(purpose)
     if current_user.is_authenticated and current_user.id == user.id:
         return redirect(target)  # already signed in as this player: nothing to use up

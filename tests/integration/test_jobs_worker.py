@@ -163,14 +163,8 @@ def test_devmail_writes_an_eml_file(app, tmp_path):
         msg = mail.build(
             "dev@example.com",
             "Hello dev",
-            "reactivation",
-            {
-                "name": "Dev",
-                "lost_length": 9,
-                "unit": "day",
-                "type_label": "Come-back messages",
-                "link": "http://127.0.0.1:5000/l/streak/x",
-            },
+            "notification",
+            {"text_body": "Start again: http://127.0.0.1:5000/l/streak/x", "type_label": "Come-back messages"},
             unsubscribe_url="http://127.0.0.1:5000/u",
         )
         mail.send(msg)

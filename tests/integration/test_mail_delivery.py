@@ -10,6 +10,7 @@ from gamify import jobs, mail
 from gamify.extensions import db
 from gamify.models import EmailSend
 from gamify.services import reminders
+from gamify.services.notification_templates import Rendered
 from tests import factories as f
 from tests.mailfixtures import player, registries, smtp_server, streak_until, work  # noqa: F401
 
@@ -29,18 +30,10 @@ def _row() -> EmailSend:
 
 
 def test_build_and_send_a_multipart_message(app, smtp_server):
-    msg = mail.build(
+    msg = mail.build_notification(
         "x@example.com",
-        "Hello",
-        "achievement",
-        {
-            "name": "X",
-            "achievement_name": "First lesson",
-            "badge": "🎓",
-            "description": "",
-            "type_label": "Achievements unlocked",
-            "link": "http://h/l/achievements/t",
-        },
+        Rendered("Hello", "🎓 First lesson", "<p>🎓 <b>First lesson</b></p>"),
+        "Achievements unlocked",
         unsubscribe_url="http://h/unsubscribe/t",
     )
     assert isinstance(msg, EmailMessage)
@@ -54,12 +47,7 @@ def test_build_and_send_a_multipart_message(app, smtp_server):
 
 def test_send_raises_when_the_server_is_down(app, smtp_server):
     smtp_server.stop()
-    msg = mail.build(
-        "x@example.com",
-        "Hello",
-        "reactivation",
-        {"name": "X", "lost_length": 9, "unit": "day", "type_label": "x", "link": "http://h/l"},
-    )
+    msg = mail.build_notification("x@example.com", Rendered("Hello", "Start again", "<p>Start again</p>"), "x")
     with pytest.raises(OSError):
         mail.send(msg)
 

@@ -168,11 +168,11 @@ def test_webhook_and_email_deliveries_by_outcome(app, db, scrape, http_receiver,
     assert webhooks.post(http_receiver.url, "s", "{}", "t", 1, allow_private=True).ok
     refused = webhooks.post(http_receiver.url, "s", "{}", "t", 1, allow_private=False)  # loopback: never
     assert refused.final
-    message = mail.build("a@example.com", "Hi", "reactivation", _mail_context(), unsubscribe_url="http://x/u")
+    message = mail.build("a@example.com", "Hi", "notification", _mail_context(), unsubscribe_url="http://x/u")
     mail.send(message)
     app.config["MAIL_PORT"] = free_port()  # nobody listens there
     with pytest.raises(OSError):
-        mail.send(mail.build("a@example.com", "Hi", "reactivation", _mail_context(), unsubscribe_url="http://x/u"))
+        mail.send(mail.build("a@example.com", "Hi", "notification", _mail_context(), unsubscribe_url="http://x/u"))
     after = scrape()
     assert delta(before, after, "gamify_deliveries_total", channel="webhook", outcome="failed") == 1
     assert delta(before, after, "gamify_deliveries_total", channel="webhook", outcome="delivered") == 1
@@ -182,7 +182,7 @@ def test_webhook_and_email_deliveries_by_outcome(app, db, scrape, http_receiver,
 
 
 def _mail_context() -> dict:
-    return {"name": "A", "lost_length": 3, "unit": "day", "type_label": "Come-back messages", "link": "http://x/l"}
+    return {"text_body": "Start again: http://x/l", "type_label": "Come-back messages"}
 
 
 def _board(metric_id: int):
