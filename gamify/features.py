@@ -7,6 +7,7 @@ from .admin import bp as admin_bp
 from .admin.energy import bp as admin_energy_bp
 from .admin.jobs import bp as admin_jobs_bp
 from .admin.leaderboards import bp as admin_leaderboards_bp
+from .admin.notification_templates import bp as admin_templates_bp
 from .admin.webhooks import bp as admin_webhooks_bp
 from .api import achievements as _api_achievements  # noqa: F401  (achievement progress and details routes)
 from .api import bp as api_bp
@@ -52,6 +53,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(links_bp)
     app.register_blueprint(admin_webhooks_bp, url_prefix="/admin/webhooks")
     app.register_blueprint(admin_jobs_bp, url_prefix="/admin")
+    app.register_blueprint(admin_templates_bp, url_prefix="/admin/templates")  # notification templates
     after_commit.init_app(app)
     jobs.init_app(app)
 

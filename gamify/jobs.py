@@ -20,6 +20,7 @@ with intervals) need the worker's RQ scheduler (`--with-scheduler`, on by defaul
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import importlib.util
 import logging
@@ -47,6 +48,7 @@ from .models.webhooks import EmailSend, WebhookDelivery
 from .ops import logs, telemetry
 from .queue import get_queue, get_redis, redis_failed, redis_resting
 from .services import backfill, leaderboards, points, rank_fanout, reminders, streaks, webhooks
+from .services.notification_templates import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +202,28 @@ def enqueue_webhook_delivery(delivery_id: int) -> bool:
     )
 
 
+def enqueue_test_email(to: str, subject: str, text: str, html: str, type_label: str) -> bool:
+    """An admin's "send me a test" (after_commit topic "email.test"): the same message twice in a row
+    (a double click) is queued once."""
+    digest = hashlib.sha256("\x00".join((to, subject, text, html)).encode()).hexdigest()[:32]
+    return _safe(
+        "a test e-mail",
+        lambda: enqueue_unique(
+            send_test_email,
+            to,
+            subject,
+            text,
+            html,
+            type_label,
+            job_id=f"gamify-email-test-{digest}",
+            queue=MAIL_QUEUE,
+            retry=mail_retry(),
+            job_timeout=120,
+            result_ttl=300,
+        ),
+    )
+
+
 DISPATCH_FLAG = "gamify:dispatch:queued"
 
 
@@ -251,6 +275,7 @@ def init_app(app) -> None:
             "leaderboards.rebuild": request_rebuild,
             "webhook.deliver": enqueue_webhook_delivery,
             "email.send": enqueue_email,
+            "email.test": enqueue_test_email,
         }
     )
     # The dispatcher runs the rank fan-out first (its rank changes are outbox events too).
@@ -320,6 +345,14 @@ def deliver_email(send_id: int, at=None) -> str:
     reminders.mark_sent(send, message_id, at or utcnow(), composed.template_id)
     db.session.commit()
     return f"sent to {composed.to}"
+
+
+@app_job
+def send_test_email(to: str, subject: str, text: str, html: str, type_label: str) -> str:
+    """An admin's test of a template, to their own address, through the same frame and SMTP path as
+    the players' e-mails (queue "mail"; RQ retries a failure). No send row, no delivery: not a player's."""
+    message_id = mail.send(mail.build_notification(to, Rendered(subject, text, html), type_label))
+    return f"test sent to {to} ({message_id})"
 
 
 class WebhookDeliveryFailed(Exception):

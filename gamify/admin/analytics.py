@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, NumberRange
 
 from ..fields import Whole
 from ..services import analytics as analytics_svc
-from ..services import reminders
+from ..services import deliveries, notification_templates, reminders
 from .base import bp
 
 
@@ -18,6 +18,9 @@ def analytics():
         "admin/analytics.html",
         control=ControlForm(formdata=None, control_ratio=reminders.get_settings().control_ratio),
         retention_days=analytics_svc.RETENTION_DAYS,
+        delivery=deliveries.stats(),
+        type_labels=notification_templates.TYPES,
+        channel_labels=notification_templates.CHANNELS,
         **analytics_svc.charts(),
     )
 

@@ -136,11 +136,12 @@ class Stats:
     days: int
     rows: list[Row] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
-    daily: list[tuple[str, int]] = field(default_factory=list)  # (day, sent) for the last `days` days
+    daily: list[tuple[str, int]] = field(default_factory=list)  # (day, sent), oldest first
 
 
-def stats(days: int = 30, now: Optional[datetime] = None) -> Stats:
-    """Deliveries created in the last `days` days, per type and channel."""
+def stats(days: int = 30, now: Optional[datetime] = None, daily_days: int = 14) -> Stats:
+    """Deliveries created in the last `days` days, per type and channel; messages sent per day over the
+    last `daily_days`."""
     now = now or utcnow()
     since = now - timedelta(days=days)
     d = NotificationDelivery
@@ -160,7 +161,7 @@ def stats(days: int = 30, now: Optional[datetime] = None) -> Stats:
     ).all():
         out.rows.append(Row(type_, channel, int(sent or 0), int(failed or 0), int(fell_back or 0), int(clicked or 0)))
     out.effects = reminder_effect(since, now)
-    out.daily = daily_sent(days, now)
+    out.daily = daily_sent(daily_days, now)
     return out
 
 

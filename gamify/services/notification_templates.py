@@ -2,13 +2,16 @@
 
 One function renders a notification for every sender (the e-mail job, push, the admin's preview):
 
-    render_notification(kind, channel, player, context) -> Rendered(subject, text, html, template_id)
+    ctx = context(player, facts, link=links.deep_link(player.id, PURPOSES[kind], delivery_ref), now=now)
+    render_notification(kind, channel, player, ctx) -> Rendered(subject, text, html, template_id)
 
 `kind` is a type of TYPES, `channel` "email" (subject, text, HTML) or "push" (title in `subject`, body in
-`text`, no HTML); `context` holds plain values only (dicts, lists, str, int, bool), built by `context()`
-from the player's state and the type's own facts. The template is picked for the player at render time:
-an active one scoped to an attribute value the player has (plan = pro), else the active unscoped one
-(an admin's, else the shipped default in templates/notifications/), else none (NoTemplate).
+`text`, no HTML); `context` holds plain values only (dicts, lists, str, int, bool): the player's state
+from `context()`, the type's own facts (reminders.py's builders: achievement, lost_length, week) and the
+link. The template is picked for the player at render time: an active one scoped to an attribute value
+the player has (plan = pro), else the active unscoped one (an admin's, else the shipped default in
+templates/notifications/), else none (NoTemplate). A sender records the outcome with
+services.deliveries.record(ref, ..., template_id=rendered.template_id).
 
 Templates run in Jinja's ImmutableSandboxedEnvironment: no attribute starting with "_" (so no
 `__class__`, `__globals__`), no method that changes a value, no include/extends/import (there is no
@@ -47,6 +50,8 @@ TYPES = {
     "reactivation": "Come-back after a lost streak",
     "recap": "Weekly recap",
 }
+# The page each type's link opens (links.DEEP_LINK_TARGETS).
+PURPOSES = {"streak_reminder": "streak", "achievement": "achievements", "reactivation": "streak", "recap": "dashboard"}
 CHANNELS = {"email": "E-mail", "push": "Push"}
 assert tuple(CHANNELS) == TEMPLATE_CHANNELS
 # The fields each channel has, with the names admins see.
@@ -223,7 +228,7 @@ def _default_source(folder: str, kind: str, channel: str) -> Source:
     return Source(kind, channel, texts["subject"], texts["text"], texts["html"])
 
 
-def _source(row: NotificationTemplate) -> Source:
+def source_of(row: NotificationTemplate) -> Source:
     return Source(
         row.type,
         row.channel,
@@ -247,6 +252,19 @@ def templates_of(kind: str, channel: str) -> list[NotificationTemplate]:
     )
 
 
+def all_templates() -> list[NotificationTemplate]:
+    return list(
+        db.session.execute(
+            db.select(NotificationTemplate).order_by(
+                NotificationTemplate.type,
+                NotificationTemplate.channel,
+                NotificationTemplate.scope_attribute,
+                NotificationTemplate.id,
+            )
+        ).scalars()
+    )
+
+
 def scope_matches(row, attributes: Optional[dict]) -> bool:
     """A scoped template's attribute value against the player's (as achievement filters match:
     "true"/"false" are booleans, numbers match by their text)."""
@@ -262,13 +280,13 @@ def pick(kind: str, channel: str, player: User) -> Source:
     attributes = player.attributes if player is not None else None
     for row in rows:
         if row.active and row.scope_attribute and scope_matches(row, attributes):
-            return _source(row)
+            return source_of(row)
     base = next((r for r in rows if not r.scope_attribute), None)
     if base is None:
         return default_source(kind, channel)
     if not base.active:
         raise NoTemplate(f"the {CHANNELS[channel].lower()} template for {TYPES[kind].lower()} is switched off")
-    return _source(base)
+    return source_of(base)
 
 
 def _check_kind(kind: str, channel: str) -> None:

@@ -594,8 +594,8 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
     }.get(send.type)
     if builder is None:
         raise Skip(f"unknown e-mail type {send.type!r}")
-    facts, purpose, summary = builder(send, user, now)
-    link = links.deep_link(user.id, purpose, deliveries.email_ref(send.id))
+    facts, summary = builder(send, user, now)
+    link = links.deep_link(user.id, templates.PURPOSES[send.type], deliveries.email_ref(send.id))
     ctx = templates.context(user, facts, link=link, now=now, summary=summary)
     try:  # the template is picked for the player now (an attribute may have changed since)
         rendered = templates.render_notification(send.type, CHANNEL, user, ctx)
@@ -620,7 +620,7 @@ def _streak_reminder(send: EmailSend, user: User, now: datetime):
         raise Skip("already extended this period" if s["extended_this_period"] else "the streak is gone")
     if not s["at_risk"]:
         raise Skip("the streak is not at risk")
-    return {}, "streak", s
+    return {}, s
 
 
 def _reactivation(send: EmailSend, user: User, now: datetime):
@@ -642,11 +642,11 @@ def _reactivation(send: EmailSend, user: User, now: datetime):
     if newer is not None:
         raise Skip("a later lost streak started its own come-back sequence")
     lost = int((send.payload or {}).get("lost_length") or 0)
-    return {"lost_length": lost}, "streak", s
+    return {"lost_length": lost}, s
 
 
 def _achievement(send: EmailSend, user: User, now: datetime):
-    return {"achievement": achievement_facts(dict(send.payload or {}))}, "achievements", None
+    return {"achievement": achievement_facts(dict(send.payload or {}))}, None
 
 
 def achievement_facts(payload: dict) -> dict:
@@ -725,4 +725,4 @@ def _recap(send: EmailSend, user: User, now: datetime):
     s = streaks.summary(user, now)
     if not week["points"] and not week["achievements"] and not week["extended"] and not s["length"]:
         raise Skip("nothing happened this week")
-    return {"week": week}, "dashboard", s
+    return {"week": week}, s

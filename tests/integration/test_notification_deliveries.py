@@ -164,7 +164,7 @@ def test_counts_per_type_and_channel_against_hand_built_data(app, db):
         )
     db.session.commit()
 
-    s = deliveries.stats(days=30, now=NOW)
+    s = deliveries.stats(days=30, now=NOW, daily_days=30)
     got = {(r.type, r.channel): (r.sent, r.failed, r.fell_back, r.clicked) for r in s.rows}
     assert got == {
         ("achievement", "email"): (2, 1, 0, 1),

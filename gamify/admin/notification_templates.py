@@ -1,0 +1,262 @@
+"""Admin: notification templates. Every type's e-mail (subject, text, HTML) and push (title, body), for
+everyone or scoped to players with an attribute value; a live preview against a chosen player (HTMX
+POST, CSRF header from base.html; without JavaScript the Preview button reloads the page with it) and
+"send me a test" to the admin's own address. The rules (sandbox, scope, checks) are the service's:
+services/notification_templates.py; a refused template is a 400 with the error on its field."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import Length
+
+from .. import after_commit, mail
+from ..models.messaging import NotificationTemplate
+from ..models.notifications import NOTIFICATION_TYPES
+from ..services import notification_preview, users
+from ..services import notification_templates as t
+from ..services.attributes import all_attributes
+from ..services.config_rules import ConfigError
+from ..web import ui
+from .base import admin_blueprint, admin_tag
+
+bp = admin_blueprint("admin_templates", __name__)
+
+
+class TemplateForm(FlaskForm):
+    scope_attribute = StringField(
+        "Only for players whose attribute",
+        validators=[Length(max=64)],
+        description="An attribute the host app sends with its players, e.g. plan.",
+    )
+    scope_value = StringField("has the value", validators=[Length(max=255)], description="e.g. pro")
+    subject = TextAreaField("Subject")
+    text = TextAreaField("Text")
+    html = TextAreaField("HTML")
+    active = BooleanField("Active", default=True)
+    preview_as = StringField(
+        "Preview as player",
+        validators=[Length(max=255)],
+        description="E-mail or the host app's id; empty: a sample player.",
+    )
+
+
+def _kind_channel(kind: str, channel: str) -> None:
+    if kind not in t.TYPES or channel not in t.CHANNELS:
+        abort(404)
+
+
+def _form(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: bool = False) -> TemplateForm:
+    """The form, filled from the request (a POST) or from the template (row, else the shipped one)."""
+    if request.method == "POST":
+        form = TemplateForm()
+    else:
+        src = t.source_of(row) if row is not None else t.default_source(kind, channel)
+        form = TemplateForm(
+            formdata=None,
+            subject=src.subject,
+            text=src.text,
+            html=src.html,
+            active=src.active,
+            scope_attribute=src.scope_attribute,
+            scope_value=src.scope_value,
+        )
+    for name, label in t.FIELDS[channel].items():
+        getattr(form, name).label.text = label
+    form.active.label.text = (
+        "Active: players with this attribute value get this template"
+        if scoped
+        else "Active: players no scoped template matches get this one (off: they get none of this type)"
+    )
+    return form
+
+
+def _page(kind, channel, form, row=None, scoped=False, preview=None, status=200):
+    if row is not None:
+        save_url = url_for("admin_templates.edit", template_id=row.id)
+    elif scoped:
+        save_url = url_for("admin_templates.new_scoped", kind=kind, channel=channel)
+    else:
+        save_url = url_for("admin_templates.edit_default", kind=kind, channel=channel)
+    return render_template(
+        "admin/templates/edit.html",
+        save_url=save_url,
+        kind=kind,
+        channel=channel,
+        form=form,
+        row=row,
+        scoped=scoped,
+        preview=preview,
+        kinds=t.TYPES,
+        channels=t.CHANNELS,
+        fields=t.FIELDS[channel],
+        variables=[(n, d) for n, d, only in t.VARIABLES if only is None or kind in only],
+        attributes=[a.key for a in all_attributes()],
+    ), status
+
+
+# ---------------------------------------------------------------------------------------------
+# List
+
+
+@bp.get("/")
+def index():
+    rows: dict[tuple[str, str], list[NotificationTemplate]] = {}
+    for row in t.all_templates():
+        rows.setdefault((row.type, row.channel), []).append(row)
+    return render_template("admin/templates/index.html", kinds=t.TYPES, channels=t.CHANNELS, rows=rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Edit
+
+
+def _save(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: bool):
+    form = _form(kind, channel, row, scoped)
+    if form.validate_on_submit():
+        try:
+            saved = t.save(
+                kind,
+                channel,
+                subject=form.subject.data or "",
+                text=form.text.data or "",
+                html=form.html.data or "",
+                scope_attribute=form.scope_attribute.data if scoped else "",
+                scope_value=form.scope_value.data if scoped else "",
+                active=form.active.data,
+                row=row,
+                by=admin_tag(),
+            )
+        except ConfigError as e:
+            getattr(form, e.field).errors.append(str(e))
+        else:
+            flash(f"{t.TYPES[kind]} ({t.CHANNELS[channel].lower()}) template saved.", "success")
+            if saved.scope_attribute:
+                return redirect(url_for("admin_templates.edit", template_id=saved.id))
+            return redirect(url_for("admin_templates.edit_default", kind=kind, channel=channel))
+    return _page(kind, channel, form, row, scoped, status=400)
+
+
+def _unscoped(kind: str, channel: str) -> Optional[NotificationTemplate]:
+    return next((r for r in t.templates_of(kind, channel) if not r.scope_attribute), None)
+
+
+@bp.route("/<kind>/<channel>", methods=["GET", "POST"])
+def edit_default(kind: str, channel: str):
+    """The type's template for everyone (the shipped one until an admin saves theirs)."""
+    _kind_channel(kind, channel)
+    row = _unscoped(kind, channel)
+    if request.method == "POST":
+        return _save(kind, channel, row, scoped=False)
+    return _page(kind, channel, _form(kind, channel, row), row)
+
+
+@bp.route("/<kind>/<channel>/new", methods=["GET", "POST"])
+def new_scoped(kind: str, channel: str):
+    """A version for players with an attribute value, starting from the one everyone gets."""
+    _kind_channel(kind, channel)
+    if request.method == "POST":
+        return _save(kind, channel, None, scoped=True)
+    form = _form(kind, channel, _unscoped(kind, channel), scoped=True)
+    form.scope_attribute.data, form.scope_value.data, form.active.data = "", "", True
+    return _page(kind, channel, form, None, scoped=True)
+
+
+@bp.route("/<int:template_id>", methods=["GET", "POST"])
+def edit(template_id: int):
+    row = t.find(template_id) or abort(404)
+    if request.method == "POST":
+        return _save(row.type, row.channel, row, scoped=bool(row.scope_attribute))
+    scoped = bool(row.scope_attribute)
+    return _page(row.type, row.channel, _form(row.type, row.channel, row, scoped), row, scoped=scoped)
+
+
+@bp.post("/<int:template_id>/delete")
+def delete(template_id: int):
+    row = t.find(template_id) or abort(404)
+    kind, channel, scoped = row.type, row.channel, bool(row.scope_attribute)
+    t.delete(row)
+    flash(
+        "Scoped template deleted." if scoped else "Back to the shipped template.",
+        "success",
+    )
+    return redirect(url_for("admin_templates.edit_default", kind=kind, channel=channel))
+
+
+# ---------------------------------------------------------------------------------------------
+# Preview and test
+
+
+def _draft(kind: str, channel: str, form: TemplateForm) -> t.Source:
+    html = (form.html.data or "") if channel == "email" else ""
+    return t.Source(kind, channel, form.subject.data or "", form.text.data or "", html)
+
+
+def _render_preview(kind: str, channel: str, form: TemplateForm) -> dict:
+    """{rendered, html_frame, player, errors}: the draft rendered for the chosen player (or a sample)."""
+    out = {"rendered": None, "frame": "", "player": None, "errors": []}
+    who = (form.preview_as.data or "").strip()
+    player = None
+    if who:
+        player = users.by_email_or_external_id(who)
+        if player is None or player.role != "player":
+            out["errors"].append((form.preview_as.label.text, "No player with that e-mail or id."))
+            return out
+    out["player"] = player
+    draft = _draft(kind, channel, form)
+    try:
+        for field in t.FIELDS[channel]:
+            if len(getattr(draft, field)) > t.SOURCE_LIMITS[field]:
+                raise ConfigError(field, f"At most {t.SOURCE_LIMITS[field]:,} characters.")
+        rendered = t.render_source(draft, notification_preview.context_for(kind, player))
+    except ConfigError as e:
+        out["errors"].append((t.FIELDS[channel][e.field], str(e)))
+        return out
+    out["rendered"] = rendered
+    if channel == "email":
+        label = NOTIFICATION_TYPES.get(kind, kind)
+        out["frame"] = mail.build_notification("preview@example.invalid", rendered, label).get_body(("html",))
+        out["frame"] = out["frame"].get_content()
+    return out
+
+
+@bp.post("/<kind>/<channel>/preview")
+def preview(kind: str, channel: str):
+    _kind_channel(kind, channel)
+    form = _form(kind, channel, None)
+    result = _render_preview(kind, channel, form)
+    if ui.is_htmx():
+        return render_template("admin/templates/_preview.html", channel=channel, fields=t.FIELDS[channel], **result)
+    row = t.find(request.args.get("id", type=int) or 0)
+    scoped = bool(row and row.scope_attribute) or request.args.get("scoped") == "1"
+    return _page(kind, channel, form, row, scoped=scoped, preview=result)
+
+
+@bp.post("/<kind>/<channel>/test")
+def send_test(kind: str, channel: str):
+    """The draft, rendered for the chosen player (or a sample), to the admin's own address."""
+    _kind_channel(kind, channel)
+    if channel != "email":
+        abort(404)
+    form = _form(kind, channel, None)
+    result = _render_preview(kind, channel, form)
+    to = current_user.email
+    if result["errors"]:
+        message, ok = "Not sent: " + "; ".join(f"{f}: {m}" for f, m in result["errors"]), False
+    elif not to:
+        message, ok = "Not sent: your admin account has no e-mail address.", False
+    else:
+        r = result["rendered"]
+        label = f"{NOTIFICATION_TYPES.get(kind, kind)} (test)"
+        after_commit.request("email.test", to, f"[Test] {r.subject}", r.text, r.html, label)
+        message, ok = f"Test e-mail on its way to {to}.", True
+    if ui.is_htmx():  # the answer is a toast; the editor stays as it is
+        return ui.toast(make_response("", 200 if ok else 422), message, kind="success" if ok else "error")
+    row = t.find(request.args.get("id", type=int) or 0)
+    scoped = bool(row and row.scope_attribute) or request.args.get("scoped") == "1"
+    flash(message, "success" if ok else "error")
+    return _page(kind, channel, form, row, scoped=scoped, status=200 if ok else 400)
