@@ -1,12 +1,25 @@
 """`flask seed-demo`: the generated history through the batch path, then the present day through the typed
 API client (gamify/client.py, in-process): the beta-tester badge, friends, gifts waiting, energy used."""
 
-from gamify import demo
-from gamify.models import AchievementCompletion, EnergyGift, EnergyTransaction, Friendship, MetricEvent, User
+from datetime import timedelta
+
+from gamify import demo, demo_messages
+from gamify.models import (
+    AchievementCompletion,
+    EmailSend,
+    EnergyGift,
+    EnergyTransaction,
+    Friendship,
+    MetricEvent,
+    NotificationDelivery,
+    UsedLoginLink,
+    User,
+)
+from gamify.services import deliveries
 
 
-def test_seed_demo_sends_the_present_day_through_the_client(app, db):
-    demo.seed(players=8, days=5, echo=lambda *a: None)
+def test_seed_demo_sends_the_present_day_through_the_client(app, db, tmp_path):
+    demo.seed(players=8, days=5, echo=lambda *a: None, mail_dir=tmp_path)
     me = db.session.execute(db.select(User).where(User.email == demo.DEMO_EMAIL)).scalar_one()
     held = db.session.execute(db.select(AchievementCompletion).where(AchievementCompletion.user_id == me.id)).scalars()
     assert "beta_tester" in {c.achievement.key for c in held}
@@ -21,3 +34,30 @@ def test_seed_demo_sends_the_present_day_through_the_client(app, db):
     ).scalars()
     assert len(list(spent)) == 3
     assert db.session.execute(db.select(db.func.count(MetricEvent.id))).scalar() > 8  # the history is there too
+
+
+def test_the_demo_week_sends_real_mails_and_the_delivery_chart_counts_them(app, db, tmp_path):
+    """The last week is replayed with the e-mail schedule: every delivery row is a send row's outcome
+    (written by the mail job), sent ones reached the SMTP server, clicks came through the link route."""
+    demo.seed(players=40, days=10, echo=lambda *a: None, mail_dir=tmp_path)
+    sends = {s.id: s for s in db.session.execute(db.select(EmailSend)).scalars()}
+    log = list(db.session.execute(db.select(NotificationDelivery)).scalars())
+    assert log and {d.ref for d in log} <= {f"email-{i}" for i in sends}
+    for d in log:
+        send = sends[int(d.ref.removeprefix("email-"))]
+        assert (d.type, d.user_id) == (send.type, send.user_id)
+        assert (d.status == "sent") == (send.status == "sent"), (d.status, send.status)
+        assert d.clicked_at is None or d.status == "sent"
+    assert len(list(tmp_path.glob("*.eml"))) == sum(d.status == "sent" for d in log)
+    # The evening the mail server was down, nothing was sent.
+    end = max(d.created_at for d in log)
+    down = (end - timedelta(days=demo_messages.OUTAGE_DAY)).replace(hour=18, minute=0, second=0, microsecond=0)
+    assert not [d for d in log if d.sent_at and down <= d.sent_at < down + timedelta(hours=6)]
+    used = db.session.execute(db.select(db.func.count(UsedLoginLink.nonce))).scalar()
+    s = deliveries.stats()
+    rows = {(r.type, r.channel): r for r in s.rows}
+    reminders_ = rows[("streak_reminder", "email")]
+    assert reminders_.sent > 0 and 0 < reminders_.clicked <= reminders_.sent
+    assert sum(r.clicked for r in s.rows) == used  # each click signed a player in through the link route
+    assert s.effects and 0 < s.effects[0].decided <= reminders_.sent
+    assert sum(n for _, n in s.daily) == sum(r.sent for r in s.rows)
