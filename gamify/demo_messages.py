@@ -11,6 +11,7 @@ itself."""
 
 from __future__ import annotations
 
+import logging
 import random
 import socket
 from datetime import datetime, timedelta
@@ -59,6 +60,11 @@ def replay(
     current_app.config.update(
         MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False, MAIL_USERNAME=None, MAIL_PASSWORD=None
     )
+    # A thousand mails would log several lines each (the SMTP server, devmail, the job): not news here.
+    quiet = [logging.getLogger(n) for n in ("mail.log", "gamify.devmail", "gamify.jobs")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.WARNING)
     server = devmail.serve("127.0.0.1", port, directory)
     outage = (
         (end - timedelta(days=OUTAGE_DAY)).replace(hour=OUTAGE_HOURS[0], minute=0, second=0, microsecond=0),
@@ -86,6 +92,8 @@ def replay(
         if server is not None:
             server.stop()
         current_app.config.update(saved)
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
     _open_some(rng)
     echo(f"  … the last {REPLAY_DAYS} days' e-mails sent hour by hour to {directory}")
     return sent

@@ -197,8 +197,9 @@ def _draft(kind: str, channel: str, form: TemplateForm) -> t.Source:
 
 
 def _render_preview(kind: str, channel: str, form: TemplateForm) -> dict:
-    """{rendered, html_frame, player, errors}: the draft rendered for the chosen player (or a sample)."""
-    out = {"rendered": None, "frame": "", "player": None, "errors": []}
+    """{rendered, frame, player, errors, notes}: the draft rendered for the chosen player (or a sample),
+    with what would keep this version from reaching them now."""
+    out = {"rendered": None, "frame": "", "player": None, "errors": [], "notes": []}
     who = (form.preview_as.data or "").strip()
     player = None
     if who:
@@ -212,11 +213,14 @@ def _render_preview(kind: str, channel: str, form: TemplateForm) -> dict:
         for field in t.FIELDS[channel]:
             if len(getattr(draft, field)) > t.SOURCE_LIMITS[field]:
                 raise ConfigError(field, f"At most {t.SOURCE_LIMITS[field]:,} characters.")
-        rendered = t.render_source(draft, notification_preview.context_for(kind, player))
+        ctx = notification_preview.context_for(kind, player)
+        rendered = t.render_source(draft, ctx)
     except ConfigError as e:
         out["errors"].append((t.FIELDS[channel][e.field], str(e)))
         return out
     out["rendered"] = rendered
+    if player is not None:
+        out["notes"] = _notes(kind, channel, form, player, ctx)
     if channel == "email":
         label = NOTIFICATION_TYPES.get(kind, kind)
         out["frame"] = mail.build_notification("preview@example.invalid", rendered, label).get_body(("html",))
@@ -224,14 +228,36 @@ def _render_preview(kind: str, channel: str, form: TemplateForm) -> dict:
     return out
 
 
+def _notes(kind: str, channel: str, form: TemplateForm, player, ctx: dict) -> list[str]:
+    """Why the chosen player would not get this version now (another template, none, not at risk)."""
+    notes = []
+    attribute, value = (form.scope_attribute.data or "").strip(), (form.scope_value.data or "").strip()
+    if attribute:  # a scoped version (only its form has the scope fields)
+        if not t.scope_matches(NotificationTemplate(scope_attribute=attribute, scope_value=value), player.attributes):
+            notes.append(f"{player.name} does not have {attribute} = {value}: they would not get this version.")
+    else:
+        try:
+            picked = t.pick(kind, channel, player)
+        except t.NoTemplate:
+            notes.append(f"{player.name} would get none: this type's template for everyone is switched off.")
+        else:
+            if picked.scope_attribute:
+                notes.append(
+                    f"{player.name} gets the version for {picked.scope_attribute} = {picked.scope_value} instead."
+                )
+    if kind == "streak_reminder" and not ctx["streak"]["at_risk"]:
+        notes.append(f"No reminder would go to {player.name} now: their streak is not at risk this period.")
+    return notes
+
+
 @bp.post("/<kind>/<channel>/preview")
 def preview(kind: str, channel: str):
     _kind_channel(kind, channel)
     form = _form(kind, channel, None)
+    row = t.find(request.args.get("id", type=int) or 0)
     result = _render_preview(kind, channel, form)
     if ui.is_htmx():
         return render_template("admin/templates/_preview.html", channel=channel, fields=t.FIELDS[channel], **result)
-    row = t.find(request.args.get("id", type=int) or 0)
     scoped = bool(row and row.scope_attribute) or request.args.get("scoped") == "1"
     return _page(kind, channel, form, row, scoped=scoped, preview=result)
 

@@ -136,7 +136,12 @@ class Stats:
     days: int
     rows: list[Row] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
-    daily: list[tuple[str, int]] = field(default_factory=list)  # (day, sent), oldest first
+    daily: list[tuple[date, int]] = field(default_factory=list)  # (UTC day, sent), oldest first
+
+    @property
+    def daily_by_day_of_month(self) -> list[tuple[str, int]]:
+        """The chart's labels: the day of the month (the heading names the months)."""
+        return [(str(d.day), n) for d, n in self.daily]
 
 
 def stats(days: int = 30, now: Optional[datetime] = None, daily_days: int = 14) -> Stats:
@@ -203,7 +208,7 @@ def reminder_effect(since: datetime, now: datetime) -> list[Effect]:
     return out
 
 
-def daily_sent(days: int, now: datetime) -> list[tuple[str, int]]:
+def daily_sent(days: int, now: datetime) -> list[tuple[date, int]]:
     """Messages sent per UTC day over the last `days` days, oldest first (one scan: a CASE per day,
     the same SQL on PostgreSQL and SQLite)."""
     first = datetime.combine((now - timedelta(days=days - 1)).date(), time(), tzinfo=timezone.utc)
@@ -214,4 +219,4 @@ def daily_sent(days: int, now: datetime) -> list[tuple[str, int]]:
             *[func.sum(case((and_(sent_at >= a, sent_at < b), 1), else_=0)) for a, b in zip(edges, edges[1:])]
         ).where(NotificationDelivery.status == "sent", sent_at >= first)
     ).one()
-    return [(a.strftime("%d %b"), int(n or 0)) for a, n in zip(edges, counts)]
+    return [(a.date(), int(n or 0)) for a, n in zip(edges, counts)]

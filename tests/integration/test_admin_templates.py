@@ -182,3 +182,27 @@ def test_the_analytics_page_shows_the_delivery_numbers(app, client, db, rq_inlin
     assert re.findall(r'class="num">(?:<strong>)?([^<]*)', row) == ["1", "0", "0", "0", "0.0%"]
     row = re.search(r"<tr><td>Streak reminder</td><td>Push</td>(.*?)</tr>", page, re.S).group(1)
     assert re.findall(r'class="num">(?:<strong>)?([^<]*)', row) == ["0", "0", "1", "0", "—"]
+
+
+def test_the_preview_says_when_the_chosen_player_would_not_get_this_version(app, client, db):
+    u = _at_risk_player()  # plan = pro
+    with time_machine.travel(EVENING, tick=False):
+        _, token = _admin(client)
+        hx = {"HX-Request": "true", "X-CSRFToken": token}
+        r = client.post(f"{URL}/preview", data=_fields(token, preview_as=u.email), headers=hx)
+        assert "flash-info" not in r.get_data(as_text=True)  # at risk, the template everyone gets
+        t.save("streak_reminder", "email", subject="Pro", text="", html="", scope_attribute="plan", scope_value="pro")
+        db.session.commit()
+        r = client.post(f"{URL}/preview", data=_fields(token, preview_as=u.email), headers=hx)
+        assert "Ann Lee gets the version for plan = pro instead." in r.get_data(as_text=True)
+        draft = _fields(token, preview_as=u.email, scope_attribute="plan", scope_value="free")
+        r = client.post(f"{URL}/preview?scoped=1", data=draft, headers=hx)
+        assert "Ann Lee does not have plan = free: they would not get this version." in r.get_data(as_text=True)
+    with time_machine.travel(datetime(2026, 3, 9, 20, 30, tzinfo=timezone.utc), tick=False):  # kept going that day
+        token = f.csrf_token(client, "/admin/")
+        r = client.post(
+            f"{URL}/preview",
+            data=_fields(token, preview_as=u.email),
+            headers={"HX-Request": "true", "X-CSRFToken": token},
+        )
+        assert "their streak is not at risk this period" in r.get_data(as_text=True)

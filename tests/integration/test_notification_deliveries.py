@@ -180,9 +180,10 @@ def test_counts_per_type_and_channel_against_hand_built_data(app, db):
     assert [(x.channel, x.decided, x.extended) for x in s.effects] == [("email", 3, 2), ("push", 1, 1), ("all", 3, 2)]
     assert round(s.effects[0].rate, 1) == 66.7
     daily = dict(s.daily)
-    assert len(s.daily) == 30 and s.daily[-1][0] == "20 Apr"
+    assert len(s.daily) == 30 and s.daily[-1][0] == date(2026, 4, 20) and s.daily[0][0] == date(2026, 3, 22)
     # 18 Apr: r-a, r-b, p-a sent; 20 Apr: r-c, r-d, a-1, a-2. (The 31-day-old one is outside.)
-    assert (daily["18 Apr"], daily["19 Apr"], daily["20 Apr"]) == (3, 0, 4)
+    assert (daily[date(2026, 4, 18)], daily[date(2026, 4, 19)], daily[date(2026, 4, 20)]) == (3, 0, 4)
+    assert s.daily_by_day_of_month[-3:] == [("18", 3), ("19", 0), ("20", 4)]
     assert sum(daily.values()) == 7
 
 
