@@ -182,6 +182,11 @@ def test_the_analytics_page_shows_the_delivery_numbers(app, client, db, rq_inlin
     assert re.findall(r'class="num">(?:<strong>)?([^<]*)', row) == ["1", "0", "0", "0", "0.0%"]
     row = re.search(r"<tr><td>Streak reminder</td><td>Push</td>(.*?)</tr>", page, re.S).group(1)
     assert re.findall(r'class="num">(?:<strong>)?([^<]*)', row) == ["0", "0", "1", "0", "—"]
+    # Sent per day: 14 days to 10 March, labelled by day of the month, the reminder on the last one.
+    assert "Sent per day (UTC, 25 Feb – 10 Mar)" in page
+    chart = re.search(r'<svg class="chart" id="chart-deliveries-daily".*?</svg>', page, re.S).group(0)
+    labels = re.findall(r'text-anchor="middle">([^<]*)</text>', chart)
+    assert labels[1::2] == [str(d) for d in (25, 26, 27, 28, *range(1, 11))] and labels[-2] == "1"
 
 
 def test_the_preview_says_when_the_chosen_player_would_not_get_this_version(app, client, db):
