@@ -23,6 +23,7 @@ from gamify.models import (
     EnergyTransaction,
     Leaderboard,
     LeaderboardRun,
+    NotificationDelivery,
     StreakRestoration,
     User,
     WebhookEndpoint,
@@ -224,6 +225,7 @@ def world(client, api, db, app):
         [
             EmailSend(user_id=ann.id, type="recap", period_start=date(2026, 3, 2), payload={"name": "Ann"}),
             UsedLoginLink(nonce="n" * 32, user_id=ann.id),
+            NotificationDelivery(ref="email-1", type="recap", channel="email", status="sent", user_id=ann.id),
             EnergyReview(user_id=ann.id, reason="test", spent=300, allowed=200),
             AchievementProgress(user_id=ann.id, achievement_id=first.id, value=3.0),
             BackfillRun(achievement_id=first.id, created_by_id=ann.id, status="done"),
