@@ -1,0 +1,29 @@
+"""languages: the player's chosen locale, the admin's default
+
+Revision ID: 4c8e2f1a9b7d
+Revises: 1cf501f69967
+Create Date: 2026-12-02 06:00:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "4c8e2f1a9b7d"
+down_revision = "1cf501f69967"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.add_column(sa.Column("locale", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("messaging_settings") as batch_op:
+        batch_op.add_column(sa.Column("default_locale", sa.String(length=16), nullable=False, server_default="en"))
+
+
+def downgrade():
+    with op.batch_alter_table("messaging_settings") as batch_op:
+        batch_op.drop_column("default_locale")
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_column("locale")
