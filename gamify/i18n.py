@@ -14,6 +14,7 @@ compiles the catalogues (gamify/translations/).
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Optional
@@ -119,9 +120,13 @@ def user_tz() -> str:
     return "UTC"
 
 
-def to_local(moment: Optional[datetime], tz: Optional[str] = None) -> Optional[datetime]:
+def to_local(moment, tz: Optional[str] = None) -> Optional[datetime]:
+    """A UTC datetime (or its ISO text, as JSON-shaped service results hold it) in the zone `tz`
+    (by default the signed-in player's)."""
     if moment is None:
         return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     try:
@@ -171,7 +176,7 @@ def month_title(d: date, short: bool = False) -> str:
     return babel_dates.format_skeleton("yMMM" if short else "yMMMM", d, locale=current())
 
 
-def localdt(moment: Optional[datetime], tz: Optional[str] = None) -> str:
+def localdt(moment, tz: Optional[str] = None) -> str:
     local = to_local(moment, tz)
     if local is None:
         return "—"
@@ -179,8 +184,11 @@ def localdt(moment: Optional[datetime], tz: Optional[str] = None) -> str:
 
 
 def localdate(moment, tz: Optional[str] = None) -> str:
+    """A date (or a UTC datetime in the zone `tz`, or either's ISO text) as fmt_date prints it."""
     if moment is None:
         return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment) if "T" in moment else date.fromisoformat(moment)
     if isinstance(moment, datetime):
         moment = to_local(moment, tz).date()
     return fmt_date(moment)
@@ -188,8 +196,9 @@ def localdate(moment, tz: Optional[str] = None) -> str:
 
 def duration(seconds, parts: int = 2) -> str:
     """A length of time in the largest units, at most `parts` of them: '2 hr 5 min' / '2 h 5 min',
-    '3 days' / '3 d'. Under a minute: '0 min'."""
-    secs = max(0, int(seconds.total_seconds() if isinstance(seconds, timedelta) else seconds))
+    '3 days' / '3 d'; rounded up to the minute ('0 min' only for nothing at all)."""
+    # Rounded up to the minute: "1 min" left, never "0 min" while something is still to wait for.
+    secs = max(0, math.ceil((seconds.total_seconds() if isinstance(seconds, timedelta) else seconds) / 60) * 60)
     out = []
     for unit, size in (("duration-day", 86400), ("duration-hour", 3600), ("duration-minute", 60)):
         n, secs = divmod(secs, size)
@@ -215,10 +224,13 @@ def reltime(moment: Optional[datetime], now: Optional[datetime] = None) -> str:
     return _("in %(duration)s", duration=span) if secs < 0 else _("%(duration)s ago", duration=span)
 
 
-def num(value, digits: int = 1) -> str:
-    """1234.0 -> '1,234' / '1.234'; 2.5 -> '2.5' / '2,5'; None -> '0'."""
+def num(value, digits: int = 1, fixed: bool = False) -> str:
+    """1234.0 -> '1,234' / '1.234'; 2.5 -> '2.5' / '2,5'; None -> '0'. With `fixed`, always `digits`
+    decimals: 5 -> '5.0' / '5,0'."""
     if value is None:
         value = 0
+    if fixed and digits:
+        return babel_numbers.format_decimal(value, "#,##0." + "0" * digits, locale=current())
     if isinstance(value, float) and not value.is_integer():
         return babel_numbers.format_decimal(round(value, digits), locale=current())
     return babel_numbers.format_decimal(int(value), locale=current())

@@ -24,7 +24,16 @@ from jinja2 import Environment
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 PLACEHOLDER = "\x00"
-READ_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label", "aria-description", "aria-roledescription", "label"}
+READ_ATTRIBUTES = {
+    "title",
+    "alt",
+    "placeholder",
+    "aria-label",
+    "aria-description",
+    "aria-roledescription",
+    "label",
+    "data-confirm",
+}
 NO_PROSE = {"script", "style", "code", "pre", "kbd", "samp"}
 # Words that are the same in every language: the product's name.
 NOT_WORDS = {"gamify"}
@@ -151,9 +160,31 @@ class _Visible(HTMLParser):
             self.texts.append((self._offset(), data))
 
 
+def _blank_tags_in_markup(flat: str) -> str:
+    """A tag inside an element's tag (`<tr{% if me %} class="me"{% endif %}>`) becomes a space, so the
+    HTML parser still reads one element; inside a quoted attribute value it stays a placeholder."""
+    out = []
+    in_tag, quote = False, ""
+    for i, ch in enumerate(flat):
+        if in_tag:
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "\"'":
+                quote = ch
+            elif ch == ">":
+                in_tag = False
+            elif ch == PLACEHOLDER:
+                ch = " "
+        elif ch == "<" and i + 1 < len(flat) and (flat[i + 1].isalpha() or flat[i + 1] == "/"):
+            in_tag = True
+        out.append(ch)
+    return "".join(out)
+
+
 def check_source(env: Environment, name: str, source: str) -> list[Finding]:
     flat, lines = _flatten(env, source)
     if name.endswith(".html"):
+        flat = _blank_tags_in_markup(flat)
         parser = _Visible()
         parser.feed_text(flat)
         texts = parser.texts

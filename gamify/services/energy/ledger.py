@@ -12,7 +12,7 @@ from typing import Optional
 from sqlalchemy import func, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ... import origin
+from ... import i18n, origin
 from ...engine import energy as engine
 from ...extensions import db
 from ...models import (
@@ -26,6 +26,8 @@ from ...models import (
 from ...models._common import utcnow
 from .. import outbox
 from .catalogue import INFLOW_TYPES, SPEND_TYPES, CachedConfig, EnergyError, _insert_ignore, config, get_settings
+
+_ = i18n.gettext
 
 
 def _now(now: Optional[datetime]) -> datetime:
@@ -211,11 +213,22 @@ def _credit(
 def _resting_error(L: _Locked, required: int) -> None:
     until = L.row.incapacitated_until
     if until is not None and L.now < until:
-        reason = f" ({L.row.incapacitated_reason})" if L.row.incapacitated_reason else ""
+        when = i18n.localdt(until, getattr(L.user, "timezone", None))
+        if L.row.incapacitated_reason:
+            message = _(
+                "You are resting (%(reason)s) until %(when)s: energy keeps regenerating, "
+                "but you can't spend it before then.",
+                reason=L.row.incapacitated_reason,
+                when=when,
+            )
+        else:
+            message = _(
+                "You are resting until %(when)s: energy keeps regenerating, but you can't spend it before then.",
+                when=when,
+            )
         raise EnergyError(
             "energy",
-            f"You are resting{reason} until {until.strftime('%H:%M')} UTC: energy keeps regenerating, "
-            f"but you can't spend it before then.",
+            message,
             409,
             incapacitated_until=until.isoformat(),
             required=required,
@@ -230,15 +243,21 @@ def _insufficient(L: _Locked, amount: int) -> EnergyError:
     seconds = None if when is None else max(0, math.ceil((when - L.now).total_seconds()))
     if seconds is None:
         hint = (
-            f" That is more than your maximum energy ({L.max})."
+            _("That is more than your maximum energy (%(max)s).", max=i18n.num(L.max))
             if amount > L.max
-            else " Your energy is not regenerating right now."
+            else _("Your energy is not regenerating right now.")
         )
     else:
-        hint = f" You'll have enough in {engine.human_duration(seconds)}."
+        hint = _("You'll have enough in %(duration)s.", duration=i18n.duration(seconds))
     return EnergyError(
         "energy",
-        f"Not enough energy: this needs {amount} and you have {available}.{hint}",
+        _(
+            "Not enough energy: this needs %(amount)s and you have %(available)s.",
+            amount=i18n.num(amount),
+            available=i18n.num(available),
+        )
+        + " "
+        + hint,
         409,
         required=amount,
         available=available,
