@@ -24,7 +24,7 @@ from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from babel import units as babel_units
 from flask import has_request_context, request
-from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext, ngettext
+from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext, ngettext, refresh
 from flask_login import current_user
 
 from .engine import calendar as cal
@@ -82,6 +82,9 @@ def current() -> str:
 
 def init_app(app) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel caches the language on the app context's `g`, which can outlive a request (a test's
+    # context, a CLI command's): every request chooses afresh.
+    app.before_request(refresh)
     for name, fn in (
         ("localdt", localdt),
         ("localdate", localdate),

@@ -35,6 +35,8 @@ READ_ATTRIBUTES = {
     "data-confirm",
 }
 NO_PROSE = {"script", "style", "code", "pre", "kbd", "samp"}
+# Templates still to be marked (issue 20 item 2 goes area by area); the test skips these prefixes.
+PENDING = ("admin/", "email/", "api/", "notifications/")
 # Words that are the same in every language: the product's name.
 NOT_WORDS = {"gamify"}
 MARKERS = {"_", "gettext", "ngettext", "pgettext", "npgettext"}

@@ -33,6 +33,10 @@ class Notification(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(255), default="")
+    # The message's key in gamify.notices and the values it names: the words are chosen when the
+    # notification is shown, in the reader's language ('' and {}: title and body are shown as stored).
+    message: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    params: Mapped[Optional[dict]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     read_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 

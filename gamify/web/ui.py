@@ -17,7 +17,7 @@ from typing import Any, Optional
 from flask import current_app, render_template, request
 from flask_login import current_user
 
-from .. import i18n
+from .. import i18n, notices
 from ..services import notifications
 
 
@@ -144,6 +144,7 @@ def init_app(app) -> None:
             "has_route": has_route,
             "unread_notifications": unread_notifications,
             "feature_available": feature_available,
+            "notice_text": notices.text,
         }
 
 

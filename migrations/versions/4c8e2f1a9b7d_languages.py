@@ -1,4 +1,4 @@
-"""languages: the player's chosen locale, the admin's default
+"""languages: the player's chosen locale, the admin's default, notifications worded when shown
 
 Revision ID: 4c8e2f1a9b7d
 Revises: 1cf501f69967
@@ -20,9 +20,15 @@ def upgrade():
         batch_op.add_column(sa.Column("locale", sa.String(length=16), nullable=True))
     with op.batch_alter_table("messaging_settings") as batch_op:
         batch_op.add_column(sa.Column("default_locale", sa.String(length=16), nullable=False, server_default="en"))
+    with op.batch_alter_table("notifications") as batch_op:
+        batch_op.add_column(sa.Column("message", sa.String(length=64), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("params", sa.JSON(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("notifications") as batch_op:
+        batch_op.drop_column("params")
+        batch_op.drop_column("message")
     with op.batch_alter_table("messaging_settings") as batch_op:
         batch_op.drop_column("default_locale")
     with op.batch_alter_table("users") as batch_op:

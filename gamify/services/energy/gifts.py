@@ -9,7 +9,7 @@ from typing import Optional
 from sqlalchemy import func, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ... import i18n
+from ... import i18n, notices
 from ...engine import calendar as cal
 from ...extensions import db
 from ...models import (
@@ -139,13 +139,10 @@ def send_gift(
     db.session.add(gift)
     db.session.flush()
     _spend_locked(L, amount, "gift_sent", "gift", gift.id, {"to": recipient.id}, fatigue=False)
-    outbox.notify(
-        recipient.id,
-        "gift",
-        f"{sender.name} sent you {amount} energy",
-        message or "Accept it on your energy page before it expires.",
-        link="/energy#gifts",
-    )
+    key = "gift_sent_with_message" if message else "gift_sent"
+    params = {"sender": sender.name, "amount": amount}
+    title, body = notices.words(key, **params)
+    outbox.notify(recipient.id, "gift", title, message or body, link="/energy#gifts", message=key, params=params)
     outbox.emit("energy.gift_sent", sender.id, {"gift_id": gift.id, "to_user_id": recipient.id, "amount": amount})
     return gift
 
@@ -241,12 +238,14 @@ def decline_gift(user: User, gift_id: int, now: Optional[datetime] = None) -> En
         raise EnergyError("gift", _("This gift is no longer pending."), 409)
     db.session.refresh(gift)
     _refund(gift, "gift declined", now)
+    params = {"name": user.name, "amount": gift.amount}
     outbox.notify(
         gift.sender_id,
         "gift",
-        f"{user.name} declined your gift",
-        f"The {gift.amount} energy you sent is back in your bar.",
+        *notices.words("gift_declined", **params),
         link="/energy#gifts",
+        message="gift_declined",
+        params=params,
     )
     return gift
 

@@ -12,7 +12,7 @@ from typing import Optional
 from sqlalchemy import func, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ... import i18n, origin
+from ... import i18n, notices, origin
 from ...engine import energy as engine
 from ...extensions import db
 from ...models import (
@@ -187,8 +187,14 @@ def _after_write(L: _Locked, added_by_player: bool) -> None:
 
 
 def _announce_full(user_id: int, current: int, max_energy: int) -> None:
+    params = {"current": current, "max": max_energy}
     outbox.notify(
-        user_id, "energy_full", "Your energy is full", f"{current}/{max_energy}: time to use it!", link="/actions"
+        user_id,
+        "energy_full",
+        *notices.words("energy_full", **params),
+        link="/actions",
+        message="energy_full",
+        params=params,
     )
     outbox.emit("energy.full", user_id, {"current": current, "max": max_energy})
 
@@ -300,12 +306,14 @@ def _spend_locked(
     _ledger(L.user.id, type_, -amount, before, row.current, related_type, related_id, meta, L.now)
     threshold = L.s.low_threshold
     if amount > 0 and before >= threshold > row.current:
+        params = {"current": row.current, "max": L.max}
         outbox.notify(
             L.user.id,
             "energy_low",
-            "Your energy is low",
-            f"{row.current}/{L.max} left. It comes back over time - or refill with tokens.",
+            *notices.words("energy_low", **params),
             link="/energy",
+            message="energy_low",
+            params=params,
         )
         outbox.emit("energy.low", L.user.id, {"current": row.current, "max": L.max, "threshold": threshold})
     _after_write(L, added_by_player=False)
