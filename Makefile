@@ -10,6 +10,7 @@
 #                    make test-fuzz: the same, ten times longer
 #   make mutation    mutation testing (mutmut): engine and event path, report in docs/mutation.md
 #   make bench       bench/run.py (installs wrk when missing); BENCH_ARGS="--quick --only postgres"
+#   make i18n        extract the marked strings (messages.pot), update and compile the catalogues
 #   make stop        stop the local Redis and PostgreSQL started by scripts/
 #   make clean       remove caches;  make distclean: also .venv, instance/, the PG data dir
 
@@ -25,10 +26,10 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run lint test test-sqlite test-pg test-cluster test-random test-fuzz mutation bench stop clean distclean browsers node-sdk
+.PHONY: help venv run lint i18n test test-sqlite test-pg test-cluster test-random test-fuzz mutation bench stop clean distclean browsers node-sdk
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -107,6 +108,17 @@ mutation: venv
 bench: venv
 	bash scripts/wrk.sh ensure
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Languages (gamify/i18n.py): the strings marked in gamify/ and templates/ into messages.pot, merged into
+# each catalogue (gamify/translations/<lang>/LC_MESSAGES/messages.po), compiled to the .mo the app reads.
+# The .mo files are committed (a deployment needs no build step); tests/integration/test_i18n.py fails
+# when one is older than its .po, or a string has no translation.
+I18N_DIR := gamify/translations
+i18n: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project gamify --copyright-holder "gamify" -o $(I18N_DIR)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(I18N_DIR)/messages.pot -d $(I18N_DIR) --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(I18N_DIR) --statistics
 
 stop:
 	-bash scripts/redis.sh stop

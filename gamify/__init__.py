@@ -10,7 +10,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
-from . import jsonfast, models, origin, params, security, uow
+from . import i18n, jsonfast, models, origin, params, security, uow
 from .extensions import csrf, db, login_manager, migrate
 from .ops import logs, telemetry
 from .web import errors, ui
@@ -132,6 +132,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     params.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    i18n.init_app(app)
     ui.init_app(app)
     uow.init_app(app)
     origin.init_app(app)

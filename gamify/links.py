@@ -13,6 +13,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .extensions import db
@@ -63,11 +64,11 @@ def _loads(salt: str, token: str, max_age: int) -> dict:
     try:
         data = _serializer(salt).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise LinkError(410, "This link has expired.") from None
+        raise LinkError(410, _l("This link has expired.")) from None
     except BadSignature:
-        raise LinkError(400, "This link is not valid. It may have been copied incompletely.") from None
+        raise LinkError(400, _l("This link is not valid. It may have been copied incompletely.")) from None
     if not isinstance(data, dict):
-        raise LinkError(400, "This link is not valid.")
+        raise LinkError(400, _l("This link is not valid."))
     return data
 
 
@@ -80,7 +81,7 @@ class LoginClaim:
 
 class LinkUsed(LinkError):
     def __init__(self, user_id: int):
-        super().__init__(410, "This sign-in link was already used. Log in with your password to continue.")
+        super().__init__(410, _l("This sign-in link was already used. Log in with your password to continue."))
         self.user_id = user_id
 
 
@@ -95,13 +96,13 @@ def login_token(user_id: int, purpose: str, delivery: str = "") -> str:
 
 def read_login_token(token: str, purpose: str) -> LoginClaim:
     if purpose not in DEEP_LINK_TARGETS:
-        raise LinkError(400, "This link is not valid.")
+        raise LinkError(400, _l("This link is not valid."))
     data = _loads(f"login.{purpose}", token, LOGIN_MAX_AGE)
     uid, nonce, delivery = data.get("u"), data.get("n"), data.get("d", "")
     if not isinstance(uid, int) or isinstance(uid, bool) or not isinstance(nonce, str) or not 0 < len(nonce) <= 32:
-        raise LinkError(400, "This link is not valid.")
+        raise LinkError(400, _l("This link is not valid."))
     if not isinstance(delivery, str) or len(delivery) > 64:
-        raise LinkError(400, "This link is not valid.")
+        raise LinkError(400, _l("This link is not valid."))
     return LoginClaim(uid, nonce, delivery)
 
 
@@ -128,7 +129,7 @@ def read_unsubscribe_token(token: str) -> UnsubscribeClaim:
     data = _loads("unsubscribe", token, UNSUBSCRIBE_MAX_AGE)
     uid, type_ = data.get("u"), data.get("t")
     if not isinstance(uid, int) or isinstance(uid, bool) or type_ not in NOTIFICATION_TYPES:
-        raise LinkError(400, "This link is not valid.")
+        raise LinkError(400, _l("This link is not valid."))
     return UnsubscribeClaim(uid, type_)
 
 
@@ -147,7 +148,7 @@ def read_wrapped_token(token: str) -> WrappedClaim:
     uid, year = data.get("u"), data.get("y")
     for v in (uid, year):
         if not isinstance(v, int) or isinstance(v, bool):
-            raise LinkError(400, "This link is not valid.")
+            raise LinkError(400, _l("This link is not valid."))
     return WrappedClaim(uid, year)
 
 

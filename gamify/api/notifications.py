@@ -80,7 +80,10 @@ def read_all_notifications(external_id: str):
 
 
 def _preferences_json(user_id: int) -> dict:
-    return {"preferences": notifications.preferences(user_id), "types": dict(NOTIFICATION_TYPES)}
+    return {
+        "preferences": notifications.preferences(user_id),
+        "types": {t: str(label) for t, label in NOTIFICATION_TYPES.items()},
+    }
 
 
 @bp.get("/users/<external_id>/notification-preferences")

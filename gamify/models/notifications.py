@@ -3,21 +3,23 @@
 from datetime import datetime
 from typing import Optional
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ._common import JSONType, UTCDateTime, utcnow
 
+# Labels are lazy: translated where they are shown (str() outside a request gives the English).
 NOTIFICATION_TYPES = {
-    "streak_reminder": "Streak reminders",
-    "achievement": "Achievements unlocked",
-    "reactivation": "Come-back messages after a lost streak",
-    "recap": "Weekly recap",
-    "energy_full": "Energy is full",
-    "energy_low": "Energy is low",
-    "gift": "Energy gifts",
-    "level_up": "Level ups",
+    "streak_reminder": _l("Streak reminders"),
+    "achievement": _l("Achievements unlocked"),
+    "reactivation": _l("Come-back messages after a lost streak"),
+    "recap": _l("Weekly recap"),
+    "energy_full": _l("Energy is full"),
+    "energy_low": _l("Energy is low"),
+    "gift": _l("Energy gifts"),
+    "level_up": _l("Level ups"),
 }
 CHANNELS = ("in_app", "email")
 
@@ -31,6 +33,10 @@ class Notification(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(255), default="")
+    # The message's key in gamify.notices and the values it names: the words are chosen when the
+    # notification is shown, in the reader's language ('' and {}: title and body are shown as stored).
+    message: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    params: Mapped[Optional[dict]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     read_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 

@@ -26,6 +26,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[Optional[str]] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(120), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The language the player chose (gamify.i18n.LANGUAGES); None: their browser's, else the admin's default.
+    locale: Mapped[Optional[str]] = mapped_column(String(16))
     attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
     control_group: Mapped[bool] = mapped_column(Boolean, default=False)
     role: Mapped[str] = mapped_column(String(16), default=ROLE_PLAYER, index=True)

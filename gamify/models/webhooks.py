@@ -131,4 +131,6 @@ class MessagingSettings(db.Model):
     # of their id; analytics compares the two groups.
     control_ratio: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     webhooks_allow_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # The language of players who chose none and whose browser asks for none gamify speaks (gamify.i18n).
+    default_locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,6 +10,7 @@ one (players a batch creates count from their first event on).
 
 from __future__ import annotations
 
+from .. import notices
 from ..engine import achievements as engine
 from ..services import achievements as achievements_svc
 from .base import EventCtx, Feature, Part, Run
@@ -121,10 +122,12 @@ class Achievements(Feature):
             run.notify(
                 player.id,
                 "achievement",
-                f"Achievement unlocked: {a.name}",
+                notices.words("achievement", name=a.name)[0],
                 a.description,
                 f"/achievements#{a.key}",
                 ctx.now,
+                "achievement",
+                {"name": a.name},
             )
 
     def written(self, run: Run, returned: list) -> None:

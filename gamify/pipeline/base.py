@@ -217,7 +217,18 @@ class Run:
             {"type": type_, "user_id": user_id, "payload": payload, "source_event_id": event_id, "created_at": now},
         )
 
-    def notify(self, user_id: int, type_: str, title: str, body: str, link: str, now: datetime):
+    def notify(
+        self,
+        user_id: int,
+        type_: str,
+        title: str,
+        body: str,
+        link: str,
+        now: datetime,
+        message: str = "",
+        params: Optional[dict] = None,
+    ):
+        """`message` and `params`: the notice's key in gamify.notices (worded in the reader's language)."""
         self.writes.add(
             "notifications",
             {
@@ -226,6 +237,8 @@ class Run:
                 "title": title,
                 "body": body or "",
                 "link": link or "",
+                "message": message,
+                "params": params,
                 "created_at": now,
             },
         )

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import text
 
-from .. import origin
+from .. import notices, origin
 from ..engine import energy as engine
 from ..services import energy as energy_svc
 from ..services.energy import EnergyError
@@ -118,14 +118,8 @@ class Energy(Feature):
         _ledger(run, state, uid, "consumption", -cost, before, row.current, "metric_event", ctx.event_id, meta, now)
         threshold = L.s.low_threshold
         if cost > 0 and before >= threshold > row.current:
-            run.notify(
-                uid,
-                "energy_low",
-                "Your energy is low",
-                f"{row.current}/{L.max} left. It comes back over time - or refill with tokens.",
-                "/energy",
-                now,
-            )
+            params = {"current": row.current, "max": L.max}
+            run.notify(uid, "energy_low", *notices.words("energy_low", **params), "/energy", now, "energy_low", params)
             run.emit("energy.low", uid, {"current": row.current, "max": L.max, "threshold": threshold}, None, now)
         _full_flag(run, uid, row, L.max, now)
         if cost > 0:
@@ -321,9 +315,8 @@ def _write_row(run: Run, row) -> None:
 
 
 def _announce_full(run: Run, user_id: int, current: int, max_energy: int, now) -> None:
-    run.notify(
-        user_id, "energy_full", "Your energy is full", f"{current}/{max_energy}: time to use it!", "/actions", now
-    )
+    params = {"current": current, "max": max_energy}
+    run.notify(user_id, "energy_full", *notices.words("energy_full", **params), "/actions", now, "energy_full", params)
     run.emit("energy.full", user_id, {"current": current, "max": max_energy}, None, now)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from .. import notices
 from ..engine import points as engine
 from ..engine.filters import matches
 from .base import EventCtx, Feature, Part, Run
@@ -169,7 +170,9 @@ class Points(Feature):
             changed = (payload["new_level"],)
             run.emit("points.level_changed", player.id, payload, ctx.event_id, now)
             if level and (old_id is None or amount > 0):
-                run.notify(player.id, "level_up", f"{system.name}: you reached {level.name}!", "", "/points", now)
+                params = {"system": system.name, "level": level.name}
+                title = notices.words("level_up", **params)[0]
+                run.notify(player.id, "level_up", title, "", "/points", now, "level_up", params)
         run.writes.add(
             "points_balances",
             {"user_id": player.id, "system_id": system.id, "balance": row[0], "level_id": row[1], "updated_at": now},

@@ -311,6 +311,8 @@ OPS: dict[str, Op] = {
                 ("title", TEXT),
                 ("body", TEXT),
                 ("link", TEXT),
+                ("message", TEXT),
+                ("params", JSON),
                 ("created_at", DATETIME),
             ),
         ),

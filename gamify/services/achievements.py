@@ -10,6 +10,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, insert, update
 from sqlalchemy.orm import Session
 
+from .. import notices
 from ..engine.filters import matches
 from ..extensions import db
 from ..models import (
@@ -122,9 +123,11 @@ def complete(
     outbox.notify(
         user.id,
         "achievement",
-        f"Achievement unlocked: {achievement.name}",
+        notices.words("achievement", name=achievement.name)[0],
         achievement.description,
         link=f"/achievements#{achievement.key}",
+        message="achievement",
+        params={"name": achievement.name},
     )
     return row
 

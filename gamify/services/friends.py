@@ -6,10 +6,13 @@ from typing import Optional
 
 from sqlalchemy import func, or_
 
+from .. import i18n
 from ..extensions import db
 from ..models import ROLE_PLAYER, Friendship, User
 from ..models._common import utcnow
 from . import outbox
+
+_ = i18n.gettext
 
 
 class FriendError(ValueError):
@@ -22,9 +25,9 @@ def find_player(query: str) -> User:
     """A player by email (exact, case-insensitive) or display name (case-insensitive, must be unique)."""
     query = (query or "").strip()
     if not query:
-        raise FriendError("Enter a display name or an email address.")
+        raise FriendError(_("Enter a display name or an email address."))
     if len(query) > 255:
-        raise FriendError("That is too long for a name or an email address.")
+        raise FriendError(_("That is too long for a name or an email address."))
     players = db.select(User).where(User.role == ROLE_PLAYER)
     if "@" in query:
         user = db.session.execute(players.where(User.email == query.lower())).scalar_one_or_none()
@@ -32,9 +35,9 @@ def find_player(query: str) -> User:
             return user
     matches = list(db.session.execute(players.where(func.lower(User.display_name) == query.lower()).limit(2)).scalars())
     if len(matches) > 1:
-        raise FriendError(f"Several players are called “{query}”: use their email address instead.")
+        raise FriendError(_("Several players are called “%(query)s”: use their email address instead.", query=query))
     if not matches:
-        raise FriendError(f"No player found with the name or email “{query}”.", 404)
+        raise FriendError(_("No player found with the name or email “%(query)s”.", query=query), 404)
     return matches[0]
 
 
@@ -78,26 +81,26 @@ def request(user: User, query: str) -> tuple[Friendship, str]:
 def request_to(user: User, other: User) -> tuple[Friendship, str]:
     """`request` for a player already found (the API names them by the host app's id)."""
     if other.id == user.id:
-        raise FriendError("You can't add yourself as a friend.")
+        raise FriendError(_("You can't add yourself as a friend."))
     existing = _pair(user.id, other.id)
     if existing is not None:
         if existing.status == "accepted":
-            raise FriendError(f"You and {other.name} are already friends.", 409)
+            raise FriendError(_("You and %(name)s are already friends.", name=other.name), 409)
         if existing.requester_id == user.id:
-            raise FriendError(f"You already asked {other.name}; waiting for an answer.", 409)
+            raise FriendError(_("You already asked %(name)s; waiting for an answer.", name=other.name), 409)
         existing.status, existing.responded_at = "accepted", utcnow()
-        return existing, f"You and {other.name} are now friends."
+        return existing, _("You and %(name)s are now friends.", name=other.name)
     row = Friendship(requester_id=user.id, addressee_id=other.id, status="pending", created_at=utcnow())
     db.session.add(row)
     db.session.flush()
 
     outbox.emit("friend.requested", other.id, {"from_user_id": user.id})
-    return row, f"Friend request sent to {other.name}."
+    return row, _("Friend request sent to %(name)s.", name=other.name)
 
 
 def _accept(user: User, row: Optional[Friendship]) -> Friendship:
     if row is None or row.addressee_id != user.id or row.status != "pending":
-        raise FriendError("That friend request is not waiting for you.", 404)
+        raise FriendError(_("That friend request is not waiting for you."), 404)
     row.status, row.responded_at = "accepted", utcnow()
     return row
 
@@ -113,7 +116,7 @@ def accept_from(user: User, other: User) -> Friendship:
 
 def _decline(user: User, row: Optional[Friendship]) -> None:
     if row is None or row.status != "pending" or user.id not in (row.requester_id, row.addressee_id):
-        raise FriendError("That friend request no longer exists.", 404)
+        raise FriendError(_("That friend request no longer exists."), 404)
     db.session.delete(row)
 
 
@@ -130,7 +133,7 @@ def decline_with(user: User, other: User) -> None:
 def remove(user: User, other_id: int) -> None:
     row = _pair(user.id, other_id)
     if row is None or row.status != "accepted":
-        raise FriendError("You are not friends with that player.", 404)
+        raise FriendError(_("You are not friends with that player."), 404)
     db.session.delete(row)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, text
 from .. import after_commit
 from ..extensions import db
 from ..models import DomainEvent, NotificationPreference
-from ..models._common import UTCDateTime, utcnow
+from ..models._common import JSONType, UTCDateTime, utcnow
 from .upsert import insert_rows
 
 
@@ -62,20 +62,38 @@ def set_preference(user_id: int, type_: str, channel: str, enabled: bool) -> Non
 
 # One INSERT ... SELECT that checks the opt-out itself (no read round trip on the event path).
 _NOTIFY = text("""
-INSERT INTO notifications (user_id, type, title, body, link, created_at)
+INSERT INTO notifications (user_id, type, title, body, link, message, params, created_at)
 SELECT CAST(:user_id AS INTEGER), CAST(:type AS VARCHAR(32)), CAST(:title AS VARCHAR(200)), CAST(:body AS TEXT),
-       CAST(:link AS VARCHAR(255)), :now
+       CAST(:link AS VARCHAR(255)), CAST(:message AS VARCHAR(64)), :params, :now
 WHERE NOT EXISTS (SELECT 1 FROM notification_preferences
                   WHERE user_id = CAST(:user_id AS INTEGER) AND type = CAST(:type AS VARCHAR(32))
                     AND channel = 'in_app' AND enabled = false)
   AND NOT EXISTS (SELECT 1 FROM users WHERE id = CAST(:user_id AS INTEGER) AND control_group)
-""").bindparams(bindparam("now", type_=UTCDateTime()))
+""").bindparams(bindparam("now", type_=UTCDateTime()), bindparam("params", type_=JSONType()))
 
 
-def notify(user_id: int, type_: str, title: str, body: str = "", link: str = "") -> None:
+def notify(
+    user_id: int,
+    type_: str,
+    title: str,
+    body: str = "",
+    link: str = "",
+    message: str = "",
+    params: Optional[dict] = None,
+) -> None:
     """An in-app notification, unless the player switched that type off in-app or is in the control group
-    (who get no gamification; the pipeline's bulk write checks the same two things)."""
+    (who get no gamification; the pipeline's bulk write checks the same two things). `message` and
+    `params`: its key in gamify.notices, so it is worded in the reader's language when shown."""
     db.session.execute(
         _NOTIFY,
-        {"user_id": user_id, "type": type_, "title": title, "body": body or "", "link": link or "", "now": utcnow()},
+        {
+            "user_id": user_id,
+            "type": type_,
+            "title": title,
+            "body": body or "",
+            "link": link or "",
+            "message": message,
+            "params": params,
+            "now": utcnow(),
+        },
     )

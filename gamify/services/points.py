@@ -7,6 +7,7 @@ from typing import Optional
 
 from sqlalchemy import func
 
+from .. import notices
 from ..engine import calendar as cal
 from ..engine import points as engine
 from ..engine.filters import matches
@@ -139,7 +140,9 @@ def award(
         result["level"] = payload["new_level"]
         outbox.emit("points.level_changed", user.id, payload, source_event_id)
         if level and (old_id is None or amount > 0):
-            outbox.notify(user.id, "level_up", f"{system.name}: you reached {level.name}!", link="/points")
+            params = {"system": system.name, "level": level.name}
+            title = notices.words("level_up", **params)[0]
+            outbox.notify(user.id, "level_up", title, link="/points", message="level_up", params=params)
     return result
 
 

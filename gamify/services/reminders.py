@@ -78,6 +78,7 @@ DEFAULTS = {
     "recap_hour": 9,
     "webhooks_allow_private": False,
     "control_ratio": 0,
+    "default_locale": "en",
 }
 
 

@@ -361,9 +361,11 @@ def by_email(email: str) -> Optional[User]:
     return db.session.execute(db.select(User).where(User.email == email)).scalar_one_or_none()
 
 
-def update_profile(user: User, display_name: str, tz: str) -> None:
+def update_profile(user: User, display_name: str, tz: str, locale: Optional[str] = None) -> None:
+    """`locale`: a shipped language (gamify.i18n.LANGUAGES) or None for none of the player's own."""
     user.display_name = display_name
     user.timezone = tz
+    user.locale = locale
 
 
 def set_timezone(user: User, tz: str) -> None:

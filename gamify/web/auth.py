@@ -8,25 +8,28 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
+from .. import i18n
 from ..engine import calendar as cal
 from ..extensions import db, login_manager
 from ..services import users
 from . import ui
+
+_, _l = i18n.gettext, i18n.lazy_gettext
 
 bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
     # No format check here: the account decides (e.g. admin@gamify.local is a valid login).
-    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
 class SignupForm(FlaskForm):
-    display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=255)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
-    timezone = SelectField("Time zone", validators=[DataRequired()])
+    display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=255)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=200)])
+    timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -56,7 +59,7 @@ def _unauthorized():
         resp.headers["HX-Redirect"] = url_for("auth.login", next=back or target)
         return resp
     if request.method == "GET":
-        flash("Please log in to see that page.", "info")
+        flash(_("Please log in to see that page."), "info")
         return redirect(url_for("auth.login", next=target))
     return redirect(url_for("auth.login"))
 
@@ -75,7 +78,7 @@ def login():
         if user is not None and user.check_password(form.password.data):
             login_user(user, remember=True)
             return redirect(safe_next(request.args.get("next")) or home_for(user))
-        flash("Wrong email or password.", "error")
+        flash(_("Wrong email or password."), "error")
     return render_template("auth/login.html", form=form), (200 if request.method == "GET" or form.errors else 401)
 
 
@@ -93,7 +96,7 @@ def signup():
             # The account must be committed before its id goes into the session cookie.
             db.session.commit()
             login_user(user, remember=True)
-            flash("Welcome to gamify!", "success")
+            flash(_("Welcome to gamify!"), "success")
             return redirect(url_for("player.dashboard"))
     return render_template("auth/signup.html", form=form), (400 if form.errors else 200)
 
@@ -102,5 +105,5 @@ def signup():
 @login_required
 def logout():
     logout_user()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))

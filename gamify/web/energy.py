@@ -12,8 +12,7 @@ from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.validators import Optional as Opt
 
-from .. import params
-from ..engine.energy import human_duration
+from .. import i18n, params
 from ..extensions import db
 from ..fields import Whole
 from ..models import User
@@ -24,24 +23,25 @@ from ..services.friends import FriendError
 from . import ui
 
 bp = Blueprint("energy", __name__)
+_, _l = i18n.gettext, i18n.lazy_gettext
 bp.before_request(ui.control_gate())
 
 TX_LABELS = {
-    "consumption": "Spent",
-    "regeneration": "Regenerated",
-    "token_refill": "Token refill",
-    "gift_sent": "Gift sent",
-    "gift_received": "Gift received",
-    "gift_refund": "Gift refunded",
-    "boost_applied": "Boost",
-    "admin_adjust": "Adjustment",
-    "daily_grant": "Daily energy",
+    "consumption": _l("Spent"),
+    "regeneration": _l("Regenerated"),
+    "token_refill": _l("Token refill"),
+    "gift_sent": _l("Gift sent"),
+    "gift_received": _l("Gift received"),
+    "gift_refund": _l("Gift refunded"),
+    "boost_applied": _l("Boost"),
+    "admin_adjust": _l("Adjustment"),
+    "daily_grant": _l("Daily energy"),
 }
 BOOST_LABELS = {
-    "regen_speed": "Faster regeneration",
-    "max_energy_increase": "More max energy",
-    "consumption_reduction": "Cheaper actions",
-    "instant_refill": "Instant refill",
+    "regen_speed": _l("Faster regeneration"),
+    "max_energy_increase": _l("More max energy"),
+    "consumption_reduction": _l("Cheaper actions"),
+    "instant_refill": _l("Instant refill"),
 }
 
 
@@ -49,7 +49,7 @@ BOOST_LABELS = {
 def _helpers():
 
     return {
-        "energy_duration": human_duration,
+        "energy_duration": i18n.duration,
         "tx_labels": TX_LABELS,
         "boost_labels": BOOST_LABELS,
     }
@@ -59,17 +59,19 @@ def _helpers():
 
 
 class GiftForm(FlaskForm):
-    recipient = SelectField("Friend", coerce=int, validators=[InputRequired(message="Choose a friend.")])
-    amount = Whole("Energy", validators=[InputRequired(message="How much energy?")])
-    message = StringField("Message (optional)", validators=[Opt(), Length(max=200)])
+    recipient = SelectField(_l("Friend"), coerce=int, validators=[InputRequired(message=_l("Choose a friend."))])
+    amount = Whole(_l("Energy"), validators=[InputRequired(message=_l("How much energy?"))])
+    message = StringField(_l("Message (optional)"), validators=[Opt(), Length(max=200)])
 
 
 class RefillForm(FlaskForm):
-    tokens = Whole("Tokens", default=1, validators=[InputRequired(message="How many tokens?"), NumberRange(min=1)])
+    tokens = Whole(
+        _l("Tokens"), default=1, validators=[InputRequired(message=_l("How many tokens?")), NumberRange(min=1)]
+    )
 
 
 class FriendForm(FlaskForm):
-    who = StringField("Display name or email", validators=[DataRequired(), Length(max=255)])
+    who = StringField(_l("Display name or email"), validators=[DataRequired(), Length(max=255)])
 
 
 def _gift_form(user: User, limits: dict) -> GiftForm:
@@ -78,7 +80,7 @@ def _gift_form(user: User, limits: dict) -> GiftForm:
     if request.method == "GET" and form.amount.data is None:
         form.amount.data = limits["default"]
     form.amount.validators = [
-        InputRequired(message="How much energy?"),
+        InputRequired(message=_l("How much energy?")),
         NumberRange(min=limits["min"], max=limits["max"]),
     ]
     return form
@@ -130,7 +132,10 @@ def perform(key: str):
     action = energy.get_action(key)
     status = energy.status(user)
     if not ui.is_htmx():
-        flash(f"{action.name}: done, {result['energy']['spent']} energy spent.", "success")
+        flash(
+            _("%(action)s: done, %(n)s energy spent.", action=action.name, n=i18n.num(result["energy"]["spent"])),
+            "success",
+        )
         return redirect(url_for("energy.actions"))
     return render_template("energy/_action_result.html", result=result, action=action, energy=status, error=None)
 
@@ -184,7 +189,12 @@ def refill():
     except EnergyError as e:
         return _fail(e, "#refill")
     flash(
-        f"+{r['energy_added']} energy for {r['tokens_charged']} token{'s' if r['tokens_charged'] != 1 else ''}.",
+        i18n.ngettext(
+            "+%(energy)s energy for %(num)s token.",
+            "+%(energy)s energy for %(num)s tokens.",
+            r["tokens_charged"],
+            energy=i18n.num(r["energy_added"]),
+        ),
         "success",
     )
     return redirect(url_for("energy.page"))
@@ -203,7 +213,7 @@ def send_gift():
         gift = energy.send_gift(user, recipient, form.amount.data, form.message.data or "")
     except EnergyError as e:
         return _fail(e, "#gifts")
-    flash(f"Sent {gift.amount} energy to {recipient.name}.", "success")
+    flash(_("Sent %(n)s energy to %(name)s.", n=i18n.num(gift.amount), name=recipient.name), "success")
     return redirect(url_for("energy.page") + "#gifts")
 
 
@@ -216,9 +226,17 @@ def accept_gift(gift_id: int):
     except EnergyError as e:
         return _fail(e, "#gifts")
     if r["credited"] < r["amount"]:
-        flash(f"+{r['credited']} energy (of {r['amount']}): your energy is capped at {r['max']}.", "info")
+        flash(
+            _(
+                "+%(credited)s energy (of %(amount)s): your energy is capped at %(max)s.",
+                credited=i18n.num(r["credited"]),
+                amount=i18n.num(r["amount"]),
+                max=i18n.num(r["max"]),
+            ),
+            "info",
+        )
     else:
-        flash(f"+{r['credited']} energy from your friend.", "success")
+        flash(_("+%(n)s energy from your friend.", n=i18n.num(r["credited"])), "success")
     return redirect(url_for("energy.page") + "#gifts")
 
 
@@ -230,7 +248,10 @@ def decline_gift(gift_id: int):
         gift = energy.decline_gift(user, gift_id)
     except EnergyError as e:
         return _fail(e, "#gifts")
-    flash(f"Gift declined: the {gift.amount} energy went back to {gift.sender.name}.", "info")
+    flash(
+        _("Gift declined: the %(n)s energy went back to %(name)s.", n=i18n.num(gift.amount), name=gift.sender.name),
+        "info",
+    )
     return redirect(url_for("energy.page") + "#gifts")
 
 
@@ -242,11 +263,10 @@ def apply_boost(key: str):
         pb = energy.apply_boost(user, key)
     except EnergyError as e:
         return _fail(e, "#boosts")
-    flash(
-        f"{pb.name} applied"
-        + (f" until {ui.localdt(pb.expires_at)}." if pb.expires_at and pb.type != "instant_refill" else "."),
-        "success",
-    )
+    if pb.expires_at and pb.type != "instant_refill":
+        flash(_("%(boost)s applied until %(when)s.", boost=pb.name, when=ui.localdt(pb.expires_at)), "success")
+    else:
+        flash(_("%(boost)s applied.", boost=pb.name), "success")
     return redirect(url_for("energy.page") + "#boosts")
 
 
@@ -297,14 +317,14 @@ def _friend_action(fn, ok: str):
 @login_required
 def accept_friend(fid: int):
     user = ui.me()
-    return _friend_action(lambda: friends.accept(user, fid), "Friend request accepted.")
+    return _friend_action(lambda: friends.accept(user, fid), _("Friend request accepted."))
 
 
 @bp.post("/friends/<int:fid>/decline")
 @login_required
 def decline_friend(fid: int):
     user = ui.me()
-    return _friend_action(lambda: friends.decline(user, fid), "Request removed.")
+    return _friend_action(lambda: friends.decline(user, fid), _("Request removed."))
 
 
 @bp.post("/friends/remove/<int:user_id>")
@@ -313,4 +333,4 @@ def remove_friend(user_id: int):
     user = ui.me()
     if user_id == user.id:
         abort(400)
-    return _friend_action(lambda: friends.remove(user, user_id), "Friend removed.")
+    return _friend_action(lambda: friends.remove(user, user_id), _("Friend removed."))

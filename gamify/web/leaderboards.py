@@ -8,12 +8,14 @@ from datetime import date
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
+from .. import i18n
 from ..engine import leaderboards as engine
 from ..models import Leaderboard
 from ..services import leaderboards as svc
 from . import ui
 
 bp = Blueprint("leaderboards", __name__)
+_ = i18n.gettext
 bp.before_request(ui.control_gate())
 
 
@@ -21,9 +23,7 @@ bp.before_request(ui.control_gate())
 def lb_score(value) -> str:
     if value is None:
         return "—"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{int(value):,}"
+    return ui.num(value, 2)
 
 
 def board_unit(board: Leaderboard) -> str:
@@ -31,12 +31,20 @@ def board_unit(board: Leaderboard) -> str:
         return board.metric.unit or board.metric.name
     if board.ranked_by == "points" and board.system is not None:
         return board.system.name
-    return "streak"
+    return _("streak")
 
 
 def _segment_tabs(board: Leaderboard) -> list[dict]:
     mine = engine.segments_for(current_user.attributes, board.breakdown or [])
-    return [{"segment": s, "label": engine.segment_label(s, mine=True)} for s in mine]
+    return [{"segment": s, "label": segment_label(s)} for s in mine]
+
+
+@bp.app_template_filter("lb_segment")
+def segment_label(segment: str) -> str:
+    """The player's own segment as the tabs name it: 'Global', 'My country' (the attribute's name as sent)."""
+    if segment == engine.GLOBAL:
+        return _("Global")
+    return _("My %(attribute)s", attribute=segment.partition(":")[0].replace("_", " "))
 
 
 def _panel(board: Leaderboard, segment: str) -> dict:
@@ -49,7 +57,7 @@ def _panel(board: Leaderboard, segment: str) -> dict:
     return {
         "board": board,
         "segment": segment,
-        "segment_label": engine.segment_label(segment, mine=True),
+        "segment_label": segment_label(segment),
         "segment_tabs": _segment_tabs(board),
         "period": svc.period_info(board, period, tz),
         "data": data,
@@ -115,6 +123,6 @@ def run(key: str, period_start: str):
         entries=entries,
         mine=mine,
         unit=board_unit(board),
-        segment_label=engine.segment_label(segment, mine=True),
+        segment_label=segment_label(segment),
         runs=svc.runs(board, segment, 10),
     )

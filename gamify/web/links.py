@@ -11,7 +11,7 @@ Bad links get a friendly page: 400 (tampered / not usable) or 410 (expired), wit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from .. import links
+from .. import i18n, links
 from ..extensions import csrf, db
 from ..models import User
 from ..models.notifications import NOTIFICATION_TYPES
@@ -19,6 +19,7 @@ from ..models.users import ROLE_PLAYER
 from ..services import deliveries, outbox, users
 
 bp = Blueprint("links", __name__)
+_ = i18n.gettext
 
 
 def _invalid(err: links.LinkError):
@@ -28,7 +29,7 @@ def _invalid(err: links.LinkError):
 def _link_owner(user_id: int) -> User:
     user = users.by_id(user_id)
     if user is None:
-        raise links.LinkError(400, "This link belongs to an account that no longer exists.")
+        raise links.LinkError(400, _("This link belongs to an account that no longer exists."))
     return user
 
 
@@ -37,7 +38,7 @@ def _player_from_login_link(purpose: str, token: str) -> tuple[links.LoginClaim,
     user = _link_owner(claim.user_id)
     if user.role != ROLE_PLAYER or user.is_admin:
         raise links.LinkError(
-            400, "This kind of link cannot sign in to this account. Please log in with your password."
+            400, _("This kind of link cannot sign in to this account. Please log in with your password.")
         )
     return claim, user
 
@@ -63,7 +64,7 @@ def open(purpose: str, token: str):  # noqa: A001 - the route's name
         db.session.commit()
     except links.LinkUsed as e:
         db.session.rollback()
-        flash(e.message, "info")
+        flash(str(e.message), "info")
         return redirect(url_for("auth.login", next=target))
     if current_user.is_authenticated:
         logout_user()
@@ -84,9 +85,11 @@ def unsubscribe(token: str):
     except links.LinkError as e:
         return _invalid(e)
     label = NOTIFICATION_TYPES.get(claim.type, claim.type)
-    if request.method == "GET":
-        enabled = outbox.channel_enabled(user.id, claim.type, "email")
-        return render_template("links/unsubscribe.html", user=user, label=label, token=token, enabled=enabled)
-    resubscribe = request.form.get("action") == "resubscribe"
-    outbox.set_preference(user.id, claim.type, "email", resubscribe)
-    return render_template("links/unsubscribed.html", user=user, label=label, token=token, resubscribed=resubscribe)
+    # The page a player reaches from an e-mail speaks the e-mail's language (no one is logged in here).
+    with i18n.force_locale(i18n.locale_of(user)):
+        if request.method == "GET":
+            enabled = outbox.channel_enabled(user.id, claim.type, "email")
+            return render_template("links/unsubscribe.html", user=user, label=label, token=token, enabled=enabled)
+        resubscribe = request.form.get("action") == "resubscribe"
+        outbox.set_preference(user.id, claim.type, "email", resubscribe)
+        return render_template("links/unsubscribed.html", user=user, label=label, token=token, resubscribed=resubscribe)

@@ -9,10 +9,10 @@ from typing import Optional
 from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from .. import params
+from .. import i18n, params
 from ..engine import calendar as cal
 from ..models import User
 from ..models._common import utcnow
@@ -22,6 +22,8 @@ from ..services import notifications as notifications_svc
 from ..services import outbox, points, streak_pauses, streaks, users
 from . import ui
 from .auth import safe_next
+
+_, _l = i18n.gettext, i18n.lazy_gettext
 
 bp = Blueprint("player", __name__)
 bp.before_request(
@@ -47,7 +49,8 @@ def index():
 
 def streak_view(summary: dict, tz: str, now: Optional[datetime] = None) -> dict:
     """The streak summary plus what the page prints: the deadline as the last minute of the period in
-    the player's own zone ("11:59 PM"), the day word ("today", "tomorrow", "Sunday, Jan 12")."""
+    the player's own zone ("11:59 PM"), the day word ("today", "tomorrow", "Sun, Jan 12"), in the
+    player's language."""
     view = dict(summary)
     now = now or utcnow()
     view["tz"] = tz
@@ -60,11 +63,11 @@ def streak_view(summary: dict, tz: str, now: Optional[datetime] = None) -> dict:
     today = cal.local_date(now, tz)
     d = last_minute.date()
     if d == today:
-        day_word = "today"
+        day_word = _("today")
     elif d == today + timedelta(days=1):
-        day_word = "tomorrow"
+        day_word = _("tomorrow")
     else:
-        day_word = f"{last_minute.strftime('%A')}, {ui.fmt_date(d)}"
+        day_word = ui.fmt_day(d)
     view.update(
         expires_iso=expires.isoformat(),
         expires_time=ui.fmt_time(last_minute),
@@ -99,13 +102,13 @@ def dashboard():
 
 
 OUTCOME_LABELS = {
-    "extended": "Streak extended",
-    "paused": "Streak paused",
-    "frozen": "Protected by a freeze",
-    "broken": "Streak lost",
-    "none": "No streak activity",
-    "future": "Still to come",
-    "pending": "Not extended yet",
+    "extended": _l("Streak extended"),
+    "paused": _l("Streak paused"),
+    "frozen": _l("Protected by a freeze"),
+    "broken": _l("Streak lost"),
+    "none": _l("No streak activity"),
+    "future": _l("Still to come"),
+    "pending": _l("Not extended yet"),
 }
 
 
@@ -125,7 +128,7 @@ def build_calendar(periods, today: date, months: int = 12, pauses=()) -> list[di
             outcome[d] = (p.outcome, p.length)
     out = []
     start = first
-    for _ in range(months):
+    for _month in range(months):
         nxt = cal.next_period_start("monthly", start)
         cells = [None] * start.weekday()
         for d in ui.days(start, nxt - timedelta(days=1)):
@@ -133,13 +136,13 @@ def build_calendar(periods, today: date, months: int = 12, pauses=()) -> list[di
                 state, length = outcome.get(d, ("future", 0))
             else:
                 state, length = outcome.get(d, ("pending" if d == today else "none", 0))
-            label = f"{d.strftime('%A')}, {ui.fmt_date(d, with_year=True)}: {OUTCOME_LABELS[state]}"
-            if state == "extended" and length:
-                label += f" (streak day {length})" if length > 0 else ""
+            label = _("%(day)s: %(outcome)s", day=ui.fmt_day(d, with_year=True), outcome=OUTCOME_LABELS[state])
+            if state == "extended" and length > 0:
+                label = _("%(label)s (streak day %(n)s)", label=label, n=ui.num(length))
             cells.append({"date": d, "state": state, "label": label, "today": d == today})
         while len(cells) % 7:
             cells.append(None)
-        out.append({"title": start.strftime("%B %Y"), "short": start.strftime("%b %Y"), "cells": cells})
+        out.append({"title": ui.month_title(start), "short": ui.month_title(start, short=True), "cells": cells})
         start = nxt
     return out
 
@@ -223,16 +226,16 @@ def achievements():
 # ------------------------------------------------------------------------------------------ points
 
 SOURCE_LABELS = {
-    "metric": "Activity",
-    "streak": "Streak bonus",
-    "streak_day": "Streak day",
-    "achievement": "Achievement bonus",
-    "time_interval": "Scheduled bonus",
-    "local_midnight": "Daily bonus",
-    "signup": "Welcome bonus",
-    "admin": "Adjustment",
-    "spend": "Spent",
-    "refill": "Refill",
+    "metric": _l("Activity"),
+    "streak": _l("Streak bonus"),
+    "streak_day": _l("Streak day"),
+    "achievement": _l("Achievement bonus"),
+    "time_interval": _l("Scheduled bonus"),
+    "local_midnight": _l("Daily bonus"),
+    "signup": _l("Welcome bonus"),
+    "admin": _l("Adjustment"),
+    "spend": _l("Spent"),
+    "refill": _l("Refill"),
 }
 
 
@@ -262,12 +265,22 @@ def points_page():
 
 class ProfileForm(FlaskForm):
     display_name = StringField(
-        "Display name",
+        _l("Display name"),
         validators=[DataRequired(), Length(max=120)],
-        description="Shown to friends and on leaderboards.",
+        description=_l("Shown to friends and on leaderboards."),
     )
     timezone = SelectField(
-        "Time zone", validators=[DataRequired()], description="Your streak day ends at midnight in this time zone."
+        _l("Time zone"),
+        validators=[DataRequired()],
+        description=_l("Your streak day ends at midnight in this time zone."),
+    )
+    # "": no choice of the player's own (their browser's language, else the default an admin set).
+    locale = SelectField(
+        _l("Language"),
+        choices=[SelectChoice("", _l("Automatic (your browser's language)"))]
+        + [SelectChoice(code, name) for code, name in i18n.LANGUAGES.items()],
+        description=_l("Pages, e-mails and notifications use this language."),
+        default="",
     )
 
     def __init__(self, *a, **kw):
@@ -291,17 +304,16 @@ class PreferencesForm(FlaskForm):
 
 for _type, _label in NOTIFICATION_TYPES.items():
     for _channel in CHANNELS:
-        setattr(
-            PreferencesForm,
-            PreferencesForm.field_name(_type, _channel),
-            BooleanField(f"{_label}: {'in the app' if _channel == 'in_app' else 'by email'}"),
+        _field = (
+            _l("%(type)s: in the app", type=_label) if _channel == "in_app" else _l("%(type)s: by email", type=_label)
         )
+        setattr(PreferencesForm, PreferencesForm.field_name(_type, _channel), BooleanField(_field))
 
-CHANNEL_LABELS = {"in_app": "In the app", "email": "Email"}
+CHANNEL_LABELS = {"in_app": _l("In the app"), "email": _l("Email")}
 
 
 class TimezoneForm(FlaskForm):
-    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
 
 
 def _prefs_form(user: User, formdata=None) -> PreferencesForm:
@@ -330,10 +342,17 @@ def _settings_page(profile: ProfileForm, prefs: PreferencesForm, status: int = 2
 def settings():
     user = ui.me()
     form = ProfileForm(obj=user) if request.method == "GET" else ProfileForm()
+    if request.method == "GET":
+        form.locale.data = user.locale or ""
     if form.validate_on_submit():
         changed_tz = form.timezone.data != user.timezone
-        users.update_profile(user, form.display_name.data.strip(), form.timezone.data)
-        flash("Settings saved." + (f" Your days now follow {user.timezone}." if changed_tz else ""), "success")
+        users.update_profile(user, form.display_name.data.strip(), form.timezone.data, form.locale.data or None)
+        with i18n.force_locale(i18n.select_locale()):
+            # Said in the language just chosen (the request began in the old one).
+            message = _("Settings saved.")
+            if changed_tz:
+                message = _("Settings saved. Your days now follow %(tz)s.", tz=user.timezone)
+        flash(message, "success")
         return redirect(url_for("player.settings"))
     return _settings_page(form, _prefs_form(user), 400 if form.errors else 200)
 
@@ -363,8 +382,8 @@ def save_preferences():
                 saved=True,
             )
         )
-        return ui.toast(resp, "Notification preferences saved.")
-    flash("Notification preferences saved.", "success")
+        return ui.toast(resp, _("Notification preferences saved."))
+    flash(_("Notification preferences saved."), "success")
     return redirect(url_for("player.settings") + "#notifications")
 
 
@@ -387,7 +406,7 @@ def set_timezone():
         resp = make_response("")
         resp.headers["HX-Refresh"] = "true"
         return resp
-    flash(f"Time zone set to {tz}.", "success")
+    flash(_("Time zone set to %(tz)s.", tz=tz), "success")
     return redirect(url_for("player.dashboard"))
 
 
@@ -432,10 +451,12 @@ def notifications_read_all():
             body = render_template("player/_notifications_list.html", items=items, unread=0)
         return ui.toast(
             _bell_response(body),
-            f"Marked {n} notification{'s' if n != 1 else ''} as read." if n else "Everything was already read.",
+            i18n.ngettext("Marked %(num)d notification as read.", "Marked %(num)d notifications as read.", n)
+            if n
+            else _("Everything was already read."),
             kind="info",
         )
-    flash("All notifications marked as read." if n else "Everything was already read.", "success")
+    flash(_("All notifications marked as read.") if n else _("Everything was already read."), "success")
     return redirect(url_for("player.notifications"))
 
 

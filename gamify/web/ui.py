@@ -1,5 +1,5 @@
-"""Helpers shared by the server-rendered pages (player and admin): HTMX detection, toasts, template
-filters for local times and numbers, route lookup for guarded nav links, optional feature services.
+"""Helpers shared by the server-rendered pages (player and admin): HTMX detection, toasts, route
+lookup for guarded nav links, optional feature services (times and numbers: gamify/i18n.py).
 
 Toasts from any HTMX response:  `ui.toast(resp, "Saved")`  or
 `resp.headers["HX-Trigger"] = json.dumps({"toast": {"message": ..., "kind": "success|error|info|achievement",
@@ -11,13 +11,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any, Optional
 
 from flask import current_app, render_template, request
 from flask_login import current_user
 
-from ..engine import calendar as cal
+from .. import i18n, notices
 from ..services import notifications
 
 
@@ -129,89 +129,14 @@ def feature_available(module: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ formatting
-
-
-def user_tz() -> str:
-    if current_user and getattr(current_user, "is_authenticated", False):
-        return current_user.timezone or "UTC"
-    return "UTC"
-
-
-def to_local(moment: Optional[datetime], tz: Optional[str] = None) -> Optional[datetime]:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    try:
-        return moment.astimezone(cal.zone(tz or user_tz()))
-    except cal.InvalidTimezone:
-        return moment.astimezone(timezone.utc)
-
-
-def fmt_time(moment: datetime) -> str:
-    """12-hour clock without a leading zero: '11:59 PM'."""
-    return moment.strftime("%I:%M %p").lstrip("0")
-
-
-def fmt_date(d: date, with_year: Optional[bool] = None) -> str:
-    if with_year is None:
-        with_year = d.year != datetime.now(timezone.utc).year
-    s = f"{d.strftime('%b')} {d.day}"
-    return f"{s}, {d.year}" if with_year else s
-
-
-def localdt(moment: Optional[datetime], tz: Optional[str] = None) -> str:
-    local = to_local(moment, tz)
-    if local is None:
-        return "—"
-    return f"{fmt_date(local.date())}, {fmt_time(local)}"
-
-
-def localdate(moment, tz: Optional[str] = None) -> str:
-    if moment is None:
-        return "—"
-    if isinstance(moment, datetime):
-        moment = to_local(moment, tz).date()
-    return fmt_date(moment)
-
-
-def reltime(moment: Optional[datetime], now: Optional[datetime] = None) -> str:
-    if moment is None:
-        return "never"
-    now = now or datetime.now(timezone.utc)
-    secs = (now - moment).total_seconds()
-    future = secs < 0
-    secs = abs(secs)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if secs >= size:
-            n = int(secs // size)
-            label = f"{n} {unit}{'s' if n != 1 else ''}"
-            return f"in {label}" if future else f"{label} ago"
-    return "just now"
-
-
-def num(value, digits: int = 1) -> str:
-    """1234.0 -> '1,234'; 2.5 -> '2.5'; None -> '0'."""
-    if value is None:
-        return "0"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
-    return f"{int(value):,}"
-
-
-def pct(value, digits: int = 0) -> str:
-    if value is None:
-        return "0%"
-    v = float(value)
-    if 0 < v < 1 and digits == 0:
-        return "<1%"
-    return f"{v:.{digits}f}%"
+# The one formatter lives in gamify/i18n.py (pages, e-mails and jobs share it); views reach it as ui.*.
+fmt_date, fmt_day, fmt_time = i18n.fmt_date, i18n.fmt_day, i18n.fmt_time
+localdate, localdt, reltime, to_local = i18n.localdate, i18n.localdt, i18n.reltime, i18n.to_local
+month_title, num, pct, weekday = i18n.month_title, i18n.num, i18n.pct, i18n.weekday
 
 
 def init_app(app) -> None:
-    """Template filters and globals for every template (pages and e-mails): the one formatter."""
-    for name, fn in (("localdt", localdt), ("localdate", localdate), ("reltime", reltime), ("num", num), ("pct", pct)):
-        app.add_template_filter(fn, name)
+    """Template globals for every page (the formatting filters come from gamify.i18n)."""
 
     @app.context_processor
     def _globals():
@@ -219,6 +144,7 @@ def init_app(app) -> None:
             "has_route": has_route,
             "unread_notifications": unread_notifications,
             "feature_available": feature_available,
+            "notice_text": notices.text,
         }
 
 

@@ -16,7 +16,7 @@ from typing import Optional
 from flask import Blueprint, abort, render_template
 from flask_login import login_required
 
-from .. import links
+from .. import i18n, links
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import Leaderboard, Metric, MetricEvent, PointsSystem, User
@@ -26,11 +26,12 @@ from ..services import streaks, users
 from ..services import wrapped as svc
 from . import ui
 
+_ = i18n.gettext
+
 bp = Blueprint("wrapped", __name__)
 bp.before_request(ui.control_gate({"wrapped.mine", "wrapped.year"}))
 
 FIRST_YEAR = 2000
-UNITS = {"daily": ("day", "days"), "weekly": ("week", "weeks"), "monthly": ("month", "months")}
 
 
 @bp.get("/wrapped")
@@ -81,7 +82,7 @@ def shared(token: str):
         return _unavailable(e.message, e.status)
     user = users.by_id(claim.user_id)
     if user is None or user.role != ROLE_PLAYER or user.control_group or claim.year < FIRST_YEAR:
-        return _unavailable("This year in review is not shared any more.", 404)
+        return _unavailable(_("This year in review is not shared any more."), 404)
     return render_template("player/wrapped.html", v=review_view(user, claim.year, utcnow(), shared=True), shared=True)
 
 
@@ -120,13 +121,13 @@ def review_view(user: User, year: int, now: datetime, shared: bool) -> dict:
         ],
         "streak": {
             "length": streak.length,
-            "unit": UNITS[frequency][0 if streak.length == 1 else 1],
+            "unit": i18n.unit_word(frequency, streak.length),
             "started": day_text(streak.started),
             "reached": day_text(streak.period_start),
         },
         "achievements": [
             {
-                "name": "A hidden achievement" if shared and c.achievement.hidden else c.achievement.name,
+                "name": _("A hidden achievement") if shared and c.achievement.hidden else c.achievement.name,
                 "badge": "❓" if shared and c.achievement.hidden else c.achievement.badge,
                 "on": day_text(cal.local_date(c.completed_at, user.timezone)),
             }
@@ -137,9 +138,9 @@ def review_view(user: User, year: int, now: datetime, shared: bool) -> dict:
             key=lambda r: (r["rank"], r["board"]),
         ),
         "top": [
-            _top("Most active day", review.day, metrics, single=True),
-            _top("Most active week", review.week, metrics),
-            _top("Most active month", review.month, metrics),
+            _top(_("Most active day"), review.day, metrics, single=True),
+            _top(_("Most active week"), review.week, metrics),
+            _top(_("Most active month"), review.month, metrics),
         ]
         if review.days_active
         else [],
@@ -165,5 +166,5 @@ def _top(title: str, period: svc.Period, metrics: dict, single: bool = False) ->
 
 
 def day_text(d: Optional[date]) -> Optional[str]:
-    """ "Sunday, Feb 1, 2026" (None stays None)."""
-    return f"{d.strftime('%A')}, {ui.fmt_date(d, with_year=True)}" if d else None
+    """ "Sun, Feb 1, 2026" / "dom, 1 feb 2026" (None stays None)."""
+    return ui.fmt_day(d, with_year=True) if d else None

@@ -112,7 +112,7 @@ def test_insufficient_energy_names_required_available_and_when(db):
     e = ei.value
     assert e.status == 409 and e.extra["required"] == 25 and e.extra["available"] == 12
     assert e.extra["seconds_until_enough"] == 13 * 12 * 60  # 13 points at 1 per 12-minute tick
-    assert "needs 25" in str(e) and "2 h 36 min" in str(e)
+    assert "needs 25" in str(e) and "2 hr 36 min" in str(e)  # CLDR English short units
     db.session.rollback()
     with pytest.raises(EnergyError) as ei:
         energy.spend(u, 151, now=NOW)

@@ -149,7 +149,7 @@ def test_bar_partial_contract(client, player, db):
     assert 'hx-trigger="every 5s"' in html and 'hx-swap="outerHTML"' in html
     assert "138" in html and "/ 150" in html
     assert "next +1 in <time" in html and ">07:00</time>" in html  # 09:05 -> 09:12
-    assert "full in 2 h 19 min" in html  # 12 ticks: 09:12 ... 11:24
+    assert "full in 2 hr 19 min" in html  # CLDR English short units; 12 ticks: 09:12 ... 11:24
     assert "Fatigue 0.0/100" in html and "+5.0 per hour" in html
 
 
@@ -209,7 +209,7 @@ def test_action_without_enough_energy_shows_the_empty_state(client, player, duel
     assert r.status_code == 200
     assert 'class="empty"' in html and "Not enough energy" in html
     assert "needs <strong>25</strong>" in html and "have <strong>10</strong>" in html
-    assert "You'll have enough in <strong>2 h 55 min</strong>" in html  # 15 points: 09:12 + 14 ticks = 12:00
+    assert "You'll have enough in <strong>2 hr 55 min</strong>" in html  # 15 points: 09:12 + 14 ticks = 12:00
     assert db.session.execute(db.select(db.func.count(MetricEvent.id))).scalar() == 0
     assert (
         db.session.execute(

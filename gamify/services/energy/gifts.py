@@ -9,6 +9,7 @@ from typing import Optional
 from sqlalchemy import func, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ... import i18n, notices
 from ...engine import calendar as cal
 from ...extensions import db
 from ...models import (
@@ -18,6 +19,14 @@ from ...models import (
 from .. import friends, outbox
 from .catalogue import EnergyError, get_settings
 from .ledger import _after_write, _credit, _lock, _lock_users, _now, _spend_locked
+
+_ = i18n.gettext
+# What a player reads for a gift that is no longer pending (keys: EnergyGift.status).
+_GIFT_DONE = {
+    "accepted": i18n.lazy_gettext("This gift was already accepted."),
+    "declined": i18n.lazy_gettext("This gift was already declined."),
+    "expired": i18n.lazy_gettext("This gift has expired."),
+}
 
 
 def _local_day(user: User, now: datetime):
@@ -63,18 +72,22 @@ def send_gift(
     now = _now(now)
     s = get_settings()
     if recipient is None:
-        raise EnergyError("recipient", "No player found to send energy to.", 404)
+        raise EnergyError("recipient", _("No player found to send energy to."), 404)
     if recipient.id == sender.id:
-        raise EnergyError("recipient", "You can't send energy to yourself.")
+        raise EnergyError("recipient", _("You can't send energy to yourself."))
     amount = s.gift_default if amount in (None, "") else amount
     if isinstance(amount, bool) or not isinstance(amount, int) or not s.gift_min <= amount <= s.gift_max:
-        raise EnergyError("amount", f"A gift is {s.gift_min} to {s.gift_max} energy.")
+        raise EnergyError(
+            "amount", _("A gift is %(min)s to %(max)s energy.", min=i18n.num(s.gift_min), max=i18n.num(s.gift_max))
+        )
     message = (message or "").strip()
     if len(message) > 200:
-        raise EnergyError("message", "The message can be at most 200 characters.")
+        raise EnergyError("message", _("The message can be at most 200 characters."))
     if not friends.are_friends(sender.id, recipient.id):
         raise EnergyError(
-            "recipient", f"You can only send energy to friends: add {recipient.name} as a friend first.", 403
+            "recipient",
+            _("You can only send energy to friends: add %(name)s as a friend first.", name=recipient.name),
+            403,
         )
     _lock_users([sender.id, recipient.id])
     L = _lock(sender, now)
@@ -87,7 +100,11 @@ def send_gift(
     if sent >= s.gifts_sent_per_day:
         raise EnergyError(
             "recipient",
-            f"You've already sent {sent} gifts today (the limit is {s.gifts_sent_per_day}). Try again tomorrow.",
+            _(
+                "You've already sent %(sent)s gifts today (the limit is %(limit)s). Try again tomorrow.",
+                sent=i18n.num(sent),
+                limit=i18n.num(s.gifts_sent_per_day),
+            ),
             429,
             limit=s.gifts_sent_per_day,
         )
@@ -99,8 +116,12 @@ def send_gift(
     if received >= s.gifts_received_per_day:
         raise EnergyError(
             "recipient",
-            f"{recipient.name} has already received {received} gifts today (the limit "
-            f"is {s.gifts_received_per_day}). Try again tomorrow.",
+            _(
+                "%(name)s has already received %(received)s gifts today (the limit is %(limit)s). Try again tomorrow.",
+                name=recipient.name,
+                received=i18n.num(received),
+                limit=i18n.num(s.gifts_received_per_day),
+            ),
             429,
             limit=s.gifts_received_per_day,
         )
@@ -118,13 +139,10 @@ def send_gift(
     db.session.add(gift)
     db.session.flush()
     _spend_locked(L, amount, "gift_sent", "gift", gift.id, {"to": recipient.id}, fatigue=False)
-    outbox.notify(
-        recipient.id,
-        "gift",
-        f"{sender.name} sent you {amount} energy",
-        message or "Accept it on your energy page before it expires.",
-        link="/energy#gifts",
-    )
+    key = "gift_sent_with_message" if message else "gift_sent"
+    params = {"sender": sender.name, "amount": amount}
+    title, body = notices.words(key, **params)
+    outbox.notify(recipient.id, "gift", title, message or body, link="/energy#gifts", message=key, params=params)
     outbox.emit("energy.gift_sent", sender.id, {"gift_id": gift.id, "to_user_id": recipient.id, "amount": amount})
     return gift
 
@@ -156,18 +174,20 @@ def accept_gift(user: User, gift_id: int, now: Optional[datetime] = None) -> dic
     now = _now(now)
     gift = db.session.get(EnergyGift, gift_id)
     if gift is None or gift.recipient_id != user.id:
-        raise EnergyError("gift", "Gift not found.", 404)
+        raise EnergyError("gift", _("Gift not found."), 404)
     L = _lock(user, now)
     db.session.refresh(gift)
     if gift.status != "pending":
-        raise EnergyError("gift", f"This gift was already {gift.status}.", 409)
+        raise EnergyError("gift", str(_GIFT_DONE.get(gift.status, _("This gift is no longer pending."))), 409)
     if gift.expires_at <= now:
-        raise EnergyError("gift", "This gift has expired.", 409)
+        raise EnergyError("gift", _("This gift has expired."), 409)
     if L.row.current >= L.max:
         raise EnergyError(
             "gift",
-            f"Your energy is full: use some first, then accept the gift (before it expires "
-            f"at {gift.expires_at.strftime('%H:%M')} UTC).",
+            _(
+                "Your energy is full: use some first, then accept the gift (before it expires %(when)s).",
+                when=i18n.localdt(gift.expires_at, user.timezone),
+            ),
             409,
         )
     res = db.session.execute(
@@ -177,7 +197,7 @@ def accept_gift(user: User, gift_id: int, now: Optional[datetime] = None) -> dic
         .execution_options(synchronize_session=False)
     )
     if res.rowcount != 1:
-        raise EnergyError("gift", "This gift is no longer pending.", 409)
+        raise EnergyError("gift", _("This gift is no longer pending."), 409)
     credited = _credit(
         L,
         gift.amount,
@@ -201,13 +221,13 @@ def decline_gift(user: User, gift_id: int, now: Optional[datetime] = None) -> En
     now = _now(now)
     gift = db.session.get(EnergyGift, gift_id)
     if gift is None or gift.recipient_id != user.id:
-        raise EnergyError("gift", "Gift not found.", 404)
+        raise EnergyError("gift", _("Gift not found."), 404)
     _lock_users([gift.sender_id, user.id])
     db.session.refresh(gift)
     if gift.status != "pending":
-        raise EnergyError("gift", f"This gift was already {gift.status}.", 409)
+        raise EnergyError("gift", str(_GIFT_DONE.get(gift.status, _("This gift is no longer pending."))), 409)
     if gift.expires_at <= now:
-        raise EnergyError("gift", "This gift has expired.", 409)
+        raise EnergyError("gift", _("This gift has expired."), 409)
     res = db.session.execute(
         update(EnergyGift)
         .where(EnergyGift.id == gift.id, EnergyGift.status == "pending")
@@ -215,15 +235,17 @@ def decline_gift(user: User, gift_id: int, now: Optional[datetime] = None) -> En
         .execution_options(synchronize_session=False)
     )
     if res.rowcount != 1:
-        raise EnergyError("gift", "This gift is no longer pending.", 409)
+        raise EnergyError("gift", _("This gift is no longer pending."), 409)
     db.session.refresh(gift)
     _refund(gift, "gift declined", now)
+    params = {"name": user.name, "amount": gift.amount}
     outbox.notify(
         gift.sender_id,
         "gift",
-        f"{user.name} declined your gift",
-        f"The {gift.amount} energy you sent is back in your bar.",
+        *notices.words("gift_declined", **params),
         link="/energy#gifts",
+        message="gift_declined",
+        params=params,
     )
     return gift
 

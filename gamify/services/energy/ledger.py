@@ -12,7 +12,7 @@ from typing import Optional
 from sqlalchemy import func, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ... import origin
+from ... import i18n, notices, origin
 from ...engine import energy as engine
 from ...extensions import db
 from ...models import (
@@ -26,6 +26,8 @@ from ...models import (
 from ...models._common import utcnow
 from .. import outbox
 from .catalogue import INFLOW_TYPES, SPEND_TYPES, CachedConfig, EnergyError, _insert_ignore, config, get_settings
+
+_ = i18n.gettext
 
 
 def _now(now: Optional[datetime]) -> datetime:
@@ -185,8 +187,14 @@ def _after_write(L: _Locked, added_by_player: bool) -> None:
 
 
 def _announce_full(user_id: int, current: int, max_energy: int) -> None:
+    params = {"current": current, "max": max_energy}
     outbox.notify(
-        user_id, "energy_full", "Your energy is full", f"{current}/{max_energy}: time to use it!", link="/actions"
+        user_id,
+        "energy_full",
+        *notices.words("energy_full", **params),
+        link="/actions",
+        message="energy_full",
+        params=params,
     )
     outbox.emit("energy.full", user_id, {"current": current, "max": max_energy})
 
@@ -211,11 +219,22 @@ def _credit(
 def _resting_error(L: _Locked, required: int) -> None:
     until = L.row.incapacitated_until
     if until is not None and L.now < until:
-        reason = f" ({L.row.incapacitated_reason})" if L.row.incapacitated_reason else ""
+        when = i18n.localdt(until, getattr(L.user, "timezone", None))
+        if L.row.incapacitated_reason:
+            message = _(
+                "You are resting (%(reason)s) until %(when)s: energy keeps regenerating, "
+                "but you can't spend it before then.",
+                reason=L.row.incapacitated_reason,
+                when=when,
+            )
+        else:
+            message = _(
+                "You are resting until %(when)s: energy keeps regenerating, but you can't spend it before then.",
+                when=when,
+            )
         raise EnergyError(
             "energy",
-            f"You are resting{reason} until {until.strftime('%H:%M')} UTC: energy keeps regenerating, "
-            f"but you can't spend it before then.",
+            message,
             409,
             incapacitated_until=until.isoformat(),
             required=required,
@@ -230,15 +249,21 @@ def _insufficient(L: _Locked, amount: int) -> EnergyError:
     seconds = None if when is None else max(0, math.ceil((when - L.now).total_seconds()))
     if seconds is None:
         hint = (
-            f" That is more than your maximum energy ({L.max})."
+            _("That is more than your maximum energy (%(max)s).", max=i18n.num(L.max))
             if amount > L.max
-            else " Your energy is not regenerating right now."
+            else _("Your energy is not regenerating right now.")
         )
     else:
-        hint = f" You'll have enough in {engine.human_duration(seconds)}."
+        hint = _("You'll have enough in %(duration)s.", duration=i18n.duration(seconds))
     return EnergyError(
         "energy",
-        f"Not enough energy: this needs {amount} and you have {available}.{hint}",
+        _(
+            "Not enough energy: this needs %(amount)s and you have %(available)s.",
+            amount=i18n.num(amount),
+            available=i18n.num(available),
+        )
+        + " "
+        + hint,
         409,
         required=amount,
         available=available,
@@ -281,12 +306,14 @@ def _spend_locked(
     _ledger(L.user.id, type_, -amount, before, row.current, related_type, related_id, meta, L.now)
     threshold = L.s.low_threshold
     if amount > 0 and before >= threshold > row.current:
+        params = {"current": row.current, "max": L.max}
         outbox.notify(
             L.user.id,
             "energy_low",
-            "Your energy is low",
-            f"{row.current}/{L.max} left. It comes back over time - or refill with tokens.",
+            *notices.words("energy_low", **params),
             link="/energy",
+            message="energy_low",
+            params=params,
         )
         outbox.emit("energy.low", L.user.id, {"current": row.current, "max": L.max, "threshold": threshold})
     _after_write(L, added_by_player=False)

@@ -9,6 +9,7 @@ from typing import Optional, Union
 
 from sqlalchemy import func, select
 
+from ... import i18n
 from ...engine import energy as engine
 from ...extensions import db
 from ...models import (
@@ -30,6 +31,8 @@ from .catalogue import (
     token_system,
 )
 from .ledger import _after_write, _credit, _ledger, _lock, _now, _refresh_env
+
+_ = i18n.gettext
 
 
 def perform_action(
@@ -69,7 +72,12 @@ def _debit_tokens(user: User, tokens: int, trigger_type: str, reason: str, now: 
     except points_svc.PointsError as e:
         raise EnergyError(
             "tokens",
-            f"Not enough {system.name}: {tokens} needed, {token_balance(user)} available.",
+            _(
+                "Not enough %(system)s: %(needed)s needed, %(available)s available.",
+                system=system.name,
+                needed=i18n.num(tokens),
+                available=i18n.num(token_balance(user)),
+            ),
             409,
             required=tokens,
             available=token_balance(user),
@@ -112,7 +120,7 @@ def apply_boost(user: User, boost: Union[str, EnergyBoost], now: Optional[dateti
     L = _lock(user, now)
     if boost.type == "instant_refill":
         if L.row.current >= L.max:
-            raise EnergyError("boost", "Your energy is already full.", 409)
+            raise EnergyError("boost", _("Your energy is already full."), 409)
     else:
         same = (
             db.session.execute(
@@ -126,8 +134,12 @@ def apply_boost(user: User, boost: Union[str, EnergyBoost], now: Optional[dateti
             .first()
         )
         if same is not None:
-            until = "for good" if same.expires_at is None else f"until {same.expires_at.strftime('%H:%M')} UTC"
-            raise EnergyError("boost", f"{boost.name} is already active {until}.", 409)
+            if same.expires_at is None:
+                message = _("%(boost)s is already active for good.", boost=boost.name)
+            else:
+                until = i18n.localdt(same.expires_at, user.timezone)
+                message = _("%(boost)s is already active until %(when)s.", boost=boost.name, when=until)
+            raise EnergyError("boost", message, 409)
     _debit_tokens(user, boost.token_cost, "spend", f"energy boost {boost.key}", now)
     expires = None
     if boost.type == "instant_refill":

@@ -1,0 +1,188 @@
+"""Languages: every string marked, every string translated (Spanish), the language chosen per request,
+and pages and notifications in Spanish with Spanish dates and numbers (e-mails: test_i18n_mail.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import time_machine
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from gamify.services import points as points_svc
+from gamify.services import reminders
+from gamify.services.events import process_event
+from tests import factories as f
+from tests import i18n_lint
+from tests.integration.test_web_player import login_client, world
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUES = ROOT / "gamify" / "translations"
+SHIPPED = ("es",)
+
+
+def _extracted() -> set:
+    """Every msgid marked in gamify/ and templates/, extracted now as `make i18n` does (babel.cfg)."""
+    with open(ROOT / "babel.cfg", encoding="utf-8") as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+    ids = set()
+    for _file, _line, msg, _comments, _ctx in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=keywords, strip_comment_tags=True
+    ):
+        ids.add(msg[0] if isinstance(msg, (tuple, list)) else msg)
+    return ids
+
+
+def _catalogue(lang: str):
+    with open(CATALOGUES / lang / "LC_MESSAGES" / "messages.po", "rb") as fh:
+        po = read_po(fh, locale=lang)
+    with open(CATALOGUES / lang / "LC_MESSAGES" / "messages.mo", "rb") as fh:
+        mo = read_mo(fh)
+    return po, mo
+
+
+def _strings(catalog) -> dict:
+    out = {}
+    for m in catalog:
+        if m.id:
+            key = m.id[0] if isinstance(m.id, (tuple, list)) else m.id
+            out[key] = tuple(m.string) if isinstance(m.string, (tuple, list)) else m.string
+    return out
+
+
+def test_every_template_string_is_marked_for_translation():
+    findings = [f for f in i18n_lint.check_all() if not f.template.startswith(i18n_lint.PENDING)]
+    assert not findings, "\n".join(map(str, findings))
+
+
+def test_the_template_checker_finds_unmarked_text_nodes_attributes_and_literals():
+    env = i18n_lint.Environment(extensions=["jinja2.ext.i18n"])
+    src = (
+        '<p title="Hello there">{{ _("Marked") }} Plain words</p><tr{% if x %} class="me"{% endif %}>'
+        "{{ navlink('/a', 'Year in review') }}{{ 3 }} · — 🔥 &amp; {% trans %}Fine here{% endtrans %}"
+        "<script>var x = 'not prose';</script><code>GET /api</code> gamify"
+    )
+    found = sorted(x.text for x in i18n_lint.check_source(env, "t.html", src))
+    assert found == ["Hello there", "Plain words", "Year in review"]
+    assert [x.text for x in i18n_lint.check_source(env, "t.txt", "Hi {{ name }},\n{{ _('ok') }}")] == ["Hi"]
+
+
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_every_marked_string_has_a_translation_in_the_compiled_catalogue(lang):
+    po, mo = _catalogue(lang)
+    compiled = _strings(mo)
+    missing = []
+    for msgid in sorted(_extracted()):
+        got = compiled.get(msgid)
+        if not got or (isinstance(got, tuple) and not all(got)):
+            missing.append(msgid)
+    assert not missing, f"{len(missing)} strings without a {lang} translation (make i18n, then translate): {missing}"
+    fuzzy = [m.id for m in po if m.id and m.fuzzy]
+    assert not fuzzy, f"fuzzy entries in {lang}: {fuzzy}"
+
+
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_the_committed_mo_is_compiled_from_the_po(lang):
+    po, mo = _catalogue(lang)
+    wanted = {k: v for k, v in _strings(po).items() if v and not (isinstance(v, tuple) and not all(v))}
+    assert _strings(mo) == wanted, "the .mo is older than the .po: run make i18n"
+
+
+# ------------------------------------------------------------------------------------------ choosing
+
+
+def _lang(html: str) -> str:
+    return html.split('<html lang="', 1)[1].split('"', 1)[0]
+
+
+def test_an_anonymous_visitor_gets_their_browsers_language_else_the_admins_default(client, db):
+    html = client.get("/login", headers={"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert _lang(html) == "es" and "Hola de nuevo" in html and "Iniciar sesión" in html
+    html = client.get("/login", headers={"Accept-Language": "de-DE,de;q=0.9"}).get_data(as_text=True)
+    assert _lang(html) == "en" and "Welcome back" in html
+    reminders.update_settings(default_locale="es")
+    db.session.commit()
+    html = client.get("/login", headers={"Accept-Language": "de-DE,de;q=0.9"}).get_data(as_text=True)
+    assert _lang(html) == "es" and "Hola de nuevo" in html
+    html = client.get("/login", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+    assert _lang(html) == "en", "a language the browser asks for beats the admin's default"
+
+
+def test_the_players_choice_beats_the_browser_and_the_apis_stay_english(client, db):
+    user = f.web_player()
+    login_client(client)
+    html = client.get("/settings", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert _lang(html) == "es" and "Ajustes" in html
+    user.locale = "en"
+    db.session.commit()
+    html = client.get("/settings", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert _lang(html) == "en" and "Settings" in html
+    user.locale = "es"
+    db.session.commit()
+    resp = client.get("/api/v1/nothing-here", headers={"Accept-Language": "es"})
+    assert resp.status_code == 404 and resp.get_json()["error"]["message"] == "Not found."
+
+
+def test_the_settings_page_saves_the_language_and_answers_in_it(client, db):
+    user = f.web_player()
+    token = login_client(client)
+    form = {"display_name": "Pat", "timezone": "UTC", "locale": "es", "csrf_token": token}
+    resp = client.post("/settings", data=form, follow_redirects=True)
+    db.session.refresh(user)
+    html = resp.get_data(as_text=True)
+    assert user.locale == "es" and "Ajustes guardados." in html and '<option selected value="es">' in html
+    resp = client.post("/settings", data={**form, "locale": ""}, follow_redirects=True)
+    db.session.refresh(user)
+    assert user.locale is None and "Settings saved." in resp.get_data(as_text=True)
+    resp = client.post("/settings", data={**form, "locale": "xx"})
+    db.session.refresh(user)
+    assert resp.status_code == 400 and user.locale is None
+
+
+# ------------------------------------------------------------------------------------------ Spanish pages
+
+
+def test_a_spanish_player_sees_spanish_pages_dates_numbers_and_notifications(client, db):
+    with time_machine.travel(datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc), tick=False):
+        user, _m, xp = world(db, tz="Europe/Madrid")
+        process_event("lessons", user, 1)  # "First lesson" and 10 XP
+        points_svc.award(user, xp, 1224, "admin", reason="bonus")  # 1,234 XP: Gold (500)
+        db.session.commit()
+    with time_machine.travel(datetime(2027, 1, 5, 9, 0, tzinfo=timezone.utc), tick=False):
+        user.locale = "es"
+        db.session.commit()
+        login_client(client)
+        dash = client.get("/dashboard").get_data(as_text=True)
+        assert _lang(dash) == "es" and "Hola, Pat" in dash and "Logros recientes" in dash
+        assert 'data-points-total="1234">1.234<' in dash  # Spanish grouping
+        achievements = client.get("/achievements").get_data(as_text=True)
+        assert "Conseguido el 2 dic 2026" in achievements  # earlier year: with the year, Spanish month
+        points = client.get("/points?system=xp").get_data(as_text=True)
+        assert "2 dic 2026, 13:00" in points  # the award, at noon UTC = 13:00 in Madrid, 24-hour clock
+        notes = client.get("/notifications").get_data(as_text=True)
+        assert "Logro desbloqueado: First lesson" in notes
+        assert "XP: ¡has llegado a Gold!" in notes
+        assert "hace 33 d" in notes  # 2 Dec 12:00 -> 5 Jan 09:00: 33 days 21 h, in days, CLDR's short Spanish
+        user.locale = "en"
+        db.session.commit()
+        notes = client.get("/notifications").get_data(as_text=True)
+        assert "Achievement unlocked: First lesson" in notes and "XP: you reached Gold!" in notes
+
+
+def test_numbers_in_a_notification_follow_the_readers_language(client, db):
+    from gamify import notices
+    from gamify.services import outbox
+
+    user = f.web_player()
+    params = {"current": 1250, "max": 1500}
+    outbox.notify(user.id, "energy_full", *notices.words("energy_full", **params), message="energy_full", params=params)
+    user.locale = "es"
+    db.session.commit()
+    login_client(client)
+    html = client.get("/notifications").get_data(as_text=True)
+    assert "Tu energía está llena" in html and "1.250/1.500: ¡es hora de usarla!" in html
