@@ -45,6 +45,7 @@ from .streaks import (  # noqa: F401
 from .users import (  # noqa: F401
     ROLE_ADMIN,
     ROLE_PLAYER,
+    THEMES,
     ApiKey,
     AttributeDefinition,
     DeviceToken,

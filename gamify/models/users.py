@@ -14,6 +14,7 @@ from ._common import JSONType, UTCDateTime, utcnow
 
 ROLE_PLAYER = "player"
 ROLE_ADMIN = "admin"
+THEMES = ("light", "dark")
 
 
 class User(UserMixin, db.Model):
@@ -38,6 +39,9 @@ class User(UserMixin, db.Model):
     # The host product's master switch for gamify's e-mails (false: none is sent, whatever the per-type
     # preferences say; reminders.compose skips them).
     subscribe_to_emails: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The colour theme the player chose with the toggle (one of THEMES); None follows the device's
+    # preference (prefers-color-scheme). Remembered here so it follows the player to every device.
+    theme: Mapped[Optional[str]] = mapped_column(String(8))
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

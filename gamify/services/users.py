@@ -18,6 +18,7 @@ from ..engine import calendar as cal
 from ..extensions import db
 from ..models import (
     ROLE_PLAYER,
+    THEMES,
     AchievementCompletion,
     DeviceToken,
     FreezeLedger,
@@ -370,3 +371,10 @@ def update_profile(user: User, display_name: str, tz: str, locale: Optional[str]
 
 def set_timezone(user: User, tz: str) -> None:
     user.timezone = tz
+
+
+def set_theme(user: User, theme: Optional[str]) -> None:
+    """The player's colour theme: "light", "dark", or None to follow the device again."""
+    if theme is not None and theme not in THEMES:
+        raise ValueError(f"theme must be one of {', '.join(THEMES)} or empty")
+    user.theme = theme

@@ -16,7 +16,7 @@ from .. import i18n, params
 from ..extensions import db
 from ..fields import Whole
 from ..models import User
-from ..services import energy, friends, users
+from ..services import energy, friends, leaderboards, users
 from ..services.energy import EnergyError
 from ..services.events import EventError
 from ..services.friends import FriendError
@@ -137,7 +137,25 @@ def perform(key: str):
             "success",
         )
         return redirect(url_for("energy.actions"))
-    return render_template("energy/_action_result.html", result=result, action=action, energy=status, error=None)
+    return render_template(
+        "energy/_action_result.html",
+        result=result,
+        action=action,
+        energy=status,
+        error=None,
+        rank_moves=rank_moves(result.get("leaderboards") or []),
+    )
+
+
+def rank_moves(entries: list[dict]) -> list[dict]:
+    """The player's overall ranks (global segment) this action changed, named, for the result (which a
+    live region reads out): [{"name", "rank", "previous_rank"}]; previous_rank None on a first entry."""
+    names = {b.key: b.name for b in leaderboards.active_boards()}
+    return [
+        {"name": names.get(e["key"], e["key"]), "rank": e["rank"], "previous_rank": e.get("previous_rank")}
+        for e in entries
+        if e.get("segment") == "global" and e.get("rank") is not None and e.get("rank") != e.get("previous_rank")
+    ]
 
 
 # ------------------------------------------------------------------------------------------ energy page

@@ -140,7 +140,10 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _globals():
+        from .theme import choice as theme_choice  # noqa: PLC0415 (theme imports ui)
+
         return {
+            "theme_choice": theme_choice,
             "has_route": has_route,
             "unread_notifications": unread_notifications,
             "feature_available": feature_available,

@@ -17,6 +17,83 @@
     nav.classList.toggle("open", open);
   });
 
+  // Escape closes the open phone menu and gives the focus back to its button.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var toggle = document.querySelector(".nav-toggle[aria-expanded='true']");
+    if (!toggle) return;
+    toggle.setAttribute("aria-expanded", "false");
+    document.getElementById(toggle.getAttribute("aria-controls")).classList.remove("open");
+    toggle.focus();
+  });
+
+  /* ------------------------------------------------------------ light/dark theme */
+  // html[data-theme] holds the player's choice (rendered by the server); without it the device's
+  // preference applies (CSS light-dark()). The toggle's aria-pressed says whether the page is dark.
+  var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function isDark() {
+    var t = document.documentElement.getAttribute("data-theme");
+    if (t) return t === "dark";
+    return !!(darkQuery && darkQuery.matches);
+  }
+  function syncThemeToggle() {
+    var dark = isDark();
+    document.querySelectorAll("[data-theme-toggle]").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(dark));
+      b.value = dark ? "light" : "dark";  // what pressing it asks for
+    });
+  }
+  ready(syncThemeToggle);
+  if (darkQuery && darkQuery.addEventListener) darkQuery.addEventListener("change", syncThemeToggle);
+  // HX-Trigger {"theme-changed": {"theme": "dark"|"light"|null}} after POST /theme: saved, so apply it.
+  document.addEventListener("theme-changed", function (e) {
+    var d = e.detail || {};
+    var theme = d.theme !== undefined ? d.theme : (d.value && d.value.theme);
+    var root = document.documentElement;
+    if (theme) root.setAttribute("data-theme", theme); else root.removeAttribute("data-theme");
+    var meta = document.querySelector('meta[name="color-scheme"]');
+    if (meta) meta.setAttribute("content", theme || "light dark");
+    syncThemeToggle();
+  });
+
+  /* ------------------------------------------------------------ announcements */
+  // Elements with an id and data-announce (the energy bar, the bell) are replaced by HTMX polls; when
+  // the text of a new one differs from the last one seen, it is read out through #announcer (a
+  // polite live region). data-announce-silent: the change is already told by the response's own
+  // live region (an action's result), so only remember it.
+  var announced = {};
+  function collectAnnouncements() {
+    var news = [];
+    document.querySelectorAll("[data-announce][id]").forEach(function (el) {
+      var text = el.getAttribute("data-announce");
+      var before = announced[el.id];
+      announced[el.id] = text;
+      if (before !== undefined && text && text !== before && !el.hasAttribute("data-announce-silent")) news.push(text);
+    });
+    return news;
+  }
+  function announce(text) {
+    var box = document.getElementById("announcer");
+    if (!box || !text) return;
+    // Emptied first, so the same words said twice in a row are read twice.
+    box.textContent = "";
+    setTimeout(function () { box.textContent = text; }, 50);
+  }
+  window.gamifyAnnounce = announce;
+  ready(function () {
+    collectAnnouncements();
+    var pending = false;
+    new MutationObserver(function () {
+      if (pending) return;
+      pending = true;
+      setTimeout(function () {
+        pending = false;
+        var news = collectAnnouncements();
+        if (news.length) announce(news.join(". "));
+      }, 0);
+    }).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-announce"] });
+  });
+
   /* ------------------------------------------------------------ toasts */
   var ICONS = { success: "✅", error: "⚠️", info: "ℹ️", achievement: "🏆", level: "⭐" };
 
@@ -129,6 +206,82 @@
     a.closest("ul").querySelectorAll("a[data-tab]").forEach(function (t) { t.removeAttribute("aria-current"); });
     a.setAttribute("aria-current", "page");
   });
+
+  /* ------------------------------------------------------------ streak calendar */
+  // One day of [data-calendar] is in the tab order (roving tabindex); the arrow keys move by a day
+  // (left/right) or a week (up/down), Home/End to the week's ends, Page Up/Down by a month, across
+  // the month grids. The focused day's label is also shown in #cal-detail for sighted users.
+  function isoShift(iso, days, months) {
+    var p = iso.split("-").map(Number);
+    var d = new Date(Date.UTC(p[0], p[1] - 1 + (months || 0), 1));
+    var last = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)).getUTCDate();
+    d.setUTCDate(Math.min(p[2], last) + (days || 0));
+    return d.toISOString().slice(0, 10);
+  }
+  document.addEventListener("keydown", function (e) {
+    var cell = e.target.closest ? e.target.closest("[data-calendar] [data-date]") : null;
+    if (!cell) return;
+    var iso = cell.getAttribute("data-date"), target = null;
+    var dow = (new Date(iso + "T00:00:00Z").getUTCDay() + 6) % 7;  // 0 = Monday
+    switch (e.key) {
+      case "ArrowLeft": target = isoShift(iso, -1); break;
+      case "ArrowRight": target = isoShift(iso, 1); break;
+      case "ArrowUp": target = isoShift(iso, -7); break;
+      case "ArrowDown": target = isoShift(iso, 7); break;
+      case "Home": target = isoShift(iso, -dow); break;
+      case "End": target = isoShift(iso, 6 - dow); break;
+      case "PageUp": target = isoShift(iso, 0, -1); break;
+      case "PageDown": target = isoShift(iso, 0, 1); break;
+      default: return;
+    }
+    e.preventDefault();
+    var root = cell.closest("[data-calendar]");
+    var next = root.querySelector('[data-date="' + target + '"]');
+    if (!next) return;  // past either end of the calendar: stay
+    cell.setAttribute("tabindex", "-1");
+    next.setAttribute("tabindex", "0");
+    next.focus();
+  });
+  document.addEventListener("focusin", function (e) {
+    var cell = e.target.closest ? e.target.closest("[data-calendar] [data-date]") : null;
+    var out = cell && document.getElementById("cal-detail");
+    if (out) out.textContent = cell.getAttribute("aria-label");
+  });
+
+  /* ------------------------------------------------------------ sideways-scrolling boxes */
+  // A wide table (or code block) scrolls inside its own box on a phone. While it overflows and holds
+  // nothing focusable, the box itself is a named tab stop, so the arrow keys can scroll it (WCAG 2.1.1).
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+  function boxName(el) {
+    var cap = el.querySelector("caption");
+    if (cap && cap.textContent.trim()) return cap.textContent.trim();
+    var scope = el.closest("section, article, .card, main");
+    var h = scope && scope.querySelector("h1, h2, h3");
+    return h ? h.textContent.trim() : document.title;
+  }
+  function markScrollBoxes() {
+    document.querySelectorAll(".table-wrap, pre").forEach(function (el) {
+      var scrolls = el.scrollWidth > el.clientWidth + 1;
+      var managed = el.hasAttribute("data-scroll-focus");
+      if (scrolls && !managed && !el.querySelector(FOCUSABLE) && !el.hasAttribute("tabindex")) {
+        el.setAttribute("data-scroll-focus", "");
+        el.setAttribute("tabindex", "0");
+        el.setAttribute("role", "region");
+        el.setAttribute("aria-label", boxName(el));
+      } else if (!scrolls && managed) {
+        ["data-scroll-focus", "tabindex", "role", "aria-label"].forEach(function (a) { el.removeAttribute(a); });
+      }
+    });
+  }
+  var scrollScan = null;
+  function scheduleScrollScan() {
+    if (scrollScan) return;
+    scrollScan = requestAnimationFrame(function () { scrollScan = null; markScrollBoxes(); });
+  }
+  ready(markScrollBoxes);
+  window.addEventListener("resize", scheduleScrollScan);
+  document.addEventListener("htmx:afterSettle", scheduleScrollScan);
+  document.addEventListener("toggle", scheduleScrollScan, true);  // a <details> opened
 
   /* ------------------------------------------------------------ live countdowns */
   function pad(n) { return (n < 10 ? "0" : "") + n; }
