@@ -10,7 +10,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from . import config as config_module
-from . import i18n, jsonfast, models, origin, params, security, uow
+from . import database, i18n, jsonfast, models, origin, params, security, uow
 from .extensions import csrf, db, login_manager, migrate
 from .ops import logs, telemetry
 from .web import errors, ui
@@ -77,13 +77,21 @@ def _ping_when_idle(engine: Engine) -> None:
             raise exc.DisconnectionError(str(e)) from e
 
 
-def _postgres_settings(engine: Engine) -> None:
-    """psycopg prepares a statement on its second execution (default: fifth): the event pipeline runs a
-    handful of fixed statements whose planning would otherwise cost more than running them."""
+def _postgres_settings(engine: Engine, threshold) -> None:
+    """psycopg's prepared statements (gamify.database.prepare_threshold: early, or never behind PgBouncer)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
-        dbapi_conn.prepare_threshold = 1
+        dbapi_conn.prepare_threshold = threshold
+
+
+def _configure_engine(app: Flask, engine: Engine) -> None:
+    """The connection hooks every engine of the app gets (the primary's and the replica's)."""
+    _ping_when_idle(engine)
+    if engine.dialect.name == "sqlite":
+        _sqlite_pragmas(engine)
+    elif engine.dialect.name == "postgresql":
+        _postgres_settings(engine, database.prepare_threshold(app.config))
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -100,8 +108,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     logs.init_app(app)  # first: every later hook, and what it logs, runs under the request id
     telemetry.init_app(app)  # next: its after_request runs after every other one (uow's commit included)
     # JSON columns are parsed with orjson (gamify.jsonfast), API bodies too.
+    # Pool sizes, timeouts and PgBouncer safety from the DATABASE_* settings (gamify/database.py).
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         "json_deserializer": jsonfast.loads,
+        **database.engine_options(
+            app.config, app.config["SQLALCHEMY_DATABASE_URI"], job=bool(app.config.get("GAMIFY_JOB_PROCESS"))
+        ),
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
     app.json = jsonfast.FlaskProvider(app)
@@ -119,11 +131,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
 
     with app.app_context():
-        _ping_when_idle(db.engine)
-        if db.engine.dialect.name == "sqlite":
-            _sqlite_pragmas(db.engine)
-        elif db.engine.dialect.name == "postgresql":
-            _postgres_settings(db.engine)
+        _configure_engine(app, db.engine)
+    database.init_app(app, lambda engine: _configure_engine(app, engine))
 
     @login_manager.user_loader
     def _load_user(user_id: str):

@@ -12,16 +12,31 @@ def _bool(name: str, default: bool) -> bool:
     return default if v is None else v.lower() in ("1", "true", "yes", "on")
 
 
+def _db_url(url: str) -> str:
+    if url.startswith("postgres://"):  # Heroku-style URLs
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
 def from_env() -> dict:
     INSTANCE.mkdir(exist_ok=True)
-    db_url = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gamify.db'}")
-    if db_url.startswith("postgres://"):  # Heroku-style URLs
-        db_url = "postgresql+psycopg://" + db_url[len("postgres://") :]
-    elif db_url.startswith("postgresql://"):
-        db_url = "postgresql+psycopg://" + db_url[len("postgresql://") :]
+    db_url = _db_url(os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gamify.db'}"))
+    replica_url = os.environ.get("DATABASE_REPLICA_URL")
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-insecure-change-me"),
         "SQLALCHEMY_DATABASE_URI": db_url,
+        # PostgreSQL at scale (gamify/database.py): a streaming replica for the lag-tolerant read-only
+        # pages (unset: the primary), pools per process, statement timeouts, PgBouncer (transaction mode).
+        "DATABASE_REPLICA_URL": _db_url(replica_url) if replica_url else None,
+        "DATABASE_POOL_SIZE": int(os.environ.get("DATABASE_POOL_SIZE", "2")),
+        "DATABASE_MAX_OVERFLOW": int(os.environ.get("DATABASE_MAX_OVERFLOW", "2")),
+        "DATABASE_POOL_TIMEOUT": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
+        "DATABASE_POOL_RECYCLE": int(os.environ.get("DATABASE_POOL_RECYCLE", "1800")),
+        "DATABASE_STATEMENT_TIMEOUT_MS": int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "15000")),
+        "DATABASE_JOB_STATEMENT_TIMEOUT_MS": int(os.environ.get("DATABASE_JOB_STATEMENT_TIMEOUT_MS", "0")),
+        "DATABASE_PGBOUNCER": _bool("DATABASE_PGBOUNCER", False),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0"),
         # Redis by role (each falls back to REDIS_URL; see README "Redis by role"): the live rankings
         # (may be a Redis Cluster: REDIS_RANKINGS_CLUSTER=1 or a redis+cluster:// URL), the rate-limit

@@ -79,7 +79,7 @@ _worker_app = None
 def _app():
     global _worker_app
     if _worker_app is None:
-        _worker_app = create_app()
+        _worker_app = create_app({"GAMIFY_JOB_PROCESS": True})  # the job statement timeout
     return _worker_app
 
 

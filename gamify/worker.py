@@ -36,7 +36,7 @@ from flask import has_app_context
 from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
-from . import create_app
+from . import create_app, database
 from .extensions import db
 from .jobs import build_cron
 from .ops import logs, telemetry
@@ -45,6 +45,8 @@ from .queue import QUEUES
 log = logging.getLogger("gamify.worker")
 
 REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
+# Jobs walk every player (rebuilds, backfills): DATABASE_JOB_STATEMENT_TIMEOUT_MS, not the web's timeout.
+JOB_PROCESS = {"GAMIFY_JOB_PROCESS": True}
 
 
 def wait_for_redis(conn: redis.Redis, stopped, cap: float = 10.0) -> bool:
@@ -72,7 +74,7 @@ class AppWorker(Worker):
 
     def __init__(self, *args, **kwargs):
         if not has_app_context():
-            self._app_ctx = create_app().app_context()
+            self._app_ctx = create_app(JOB_PROCESS).app_context()
             self._app_ctx.push()
         super().__init__(*args, **kwargs)
 
@@ -81,6 +83,9 @@ class AppWorker(Worker):
     def main_work_horse(self, job, queue):
         telemetry.as_work_horse(os.getppid())  # first: before this job records anything
         db.engine.dispose(close=False)
+        replica = database.replica_engine()
+        if replica is not None:
+            replica.dispose(close=False)
         return super().main_work_horse(job, queue)
 
     def request_stop(self, signum, frame):
@@ -251,7 +256,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     unknown = sorted({q for g in groups for q in g} - set(QUEUES))
     if unknown or not groups:  # a worker on a misspelt queue would wait forever, quietly
         p.error(f"unknown queue(s) {', '.join(unknown) or '(none given)'}: the queues are {', '.join(QUEUES)}")
-    app = create_app()
+    app = create_app(JOB_PROCESS)
     logs.configure(app.config["LOG_FORMAT"], args.logging_level)
     ctx = app.app_context()
     ctx.push()

@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms.validators import InputRequired, NumberRange
 
+from ..database import replica_reads
 from ..fields import Whole
 from ..services import analytics as analytics_svc
 from ..services import deliveries, notification_templates, reminders
@@ -13,6 +14,7 @@ from .base import bp
 
 
 @bp.get("/analytics")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics():
     return render_template(
         "admin/analytics.html",

@@ -13,6 +13,7 @@ from typing import Optional
 
 from flask import jsonify, request
 
+from ..database import replica_reads
 from ..engine import leaderboards as engine
 from ..models import Leaderboard, LeaderboardRun
 from ..services import leaderboards as svc
@@ -85,6 +86,7 @@ def _archived(board: Leaderboard, day: date, segment: str) -> Optional[Leaderboa
 @bp.get("/leaderboards")
 @operation("The active leaderboards", responses={200: s.BoardsOut}, tag="leaderboards")
 @require_api_key
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def leaderboards_index():
     return jsonify({"leaderboards": [_board_json(b) for b in svc.active_boards()]})
 
@@ -94,6 +96,7 @@ def leaderboards_index():
     "A leaderboard's rankings", query=s.RankingsQuery, responses={200: s.RankingsOut}, errors=(404,), tag="leaderboards"
 )
 @require_api_key
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def leaderboard_rankings(key: str):
     board = _board(key)
     segment = _segment_arg(board)

@@ -31,7 +31,7 @@ from typing import Any, Optional
 from sqlalchemy import text
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import after_commit, params
+from .. import after_commit, database, params
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import User
@@ -222,6 +222,7 @@ def process_batch(events: list[EventIn], *, now: Optional[datetime] = None, comm
     now = now or utcnow()
     session = db.session
     session.flush()  # pending ORM changes first: the pipeline reads and writes with plain statements
+    database.event_transaction(session)  # committed state only: nothing of the event reads a replica
     conn = session.connection()
     run = Run(Dialect(conn.dialect.name), conn, now)
     results: list[Result] = [Result() for _ in events]

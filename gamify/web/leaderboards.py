@@ -9,6 +9,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from .. import i18n
+from ..database import replica_reads
 from ..engine import leaderboards as engine
 from ..models import Leaderboard
 from ..services import leaderboards as svc
@@ -81,6 +82,7 @@ def _resolve(key: str | None) -> tuple[list[Leaderboard], Leaderboard | None, st
 
 @bp.get("/leaderboards")
 @login_required
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def index():
     boards, board, segment = _resolve(request.args.get("board"))
     ctx = {"boards": boards, **(_panel(board, segment) if board else {"board": None})}
@@ -91,6 +93,7 @@ def index():
 
 @bp.get("/leaderboards/<key>/panel")
 @login_required
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def panel(key: str):
     """HTMX partial: one board (and segment) panel, swapped into #lb-panel by the tabs."""
     boards, board, segment = _resolve(key)
@@ -100,6 +103,7 @@ def panel(key: str):
 
 @bp.get("/leaderboards/<key>/runs/<period_start>")
 @login_required
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def run(key: str, period_start: str):
     _boards, board, segment = _resolve(key)
     try:

@@ -11,7 +11,7 @@ from typing import Any, Optional
 from redis.exceptions import RedisError
 from sqlalchemy import update
 
-from ... import redis_roles
+from ... import database, redis_roles
 from ...engine import leaderboards as engine
 from ...extensions import db
 from ...models import (
@@ -209,7 +209,14 @@ def _scan(r, pattern: str, board_key: str) -> list[bytes]:
 def rebuild(board: Optional[Leaderboard] = None, only_if_needed: bool = False) -> list[str]:
     """Restore Redis exactly from SQL: every open period and segment of the board (or of all boards),
     written in one MULTI/EXEC with the board row locked, so no event commits scores in between.
-    Inactive or deleted boards lose their keys. The caller commits (it clears the dirty flag)."""
+    Inactive or deleted boards lose their keys. The caller commits (it clears the dirty flag).
+    Always from the primary, even when a page on the replica asks: a lagging copy would put old scores
+    into Redis, where they would stay until the next rebuild."""
+    with database.primary_reads():
+        return _rebuild(board, only_if_needed)
+
+
+def _rebuild(board: Optional[Leaderboard], only_if_needed: bool) -> list[str]:
     r = redis_roles.rankings_redis()
     targets = [board] if board is not None else list(db.session.execute(db.select(Leaderboard)).scalars())
     done = []
