@@ -14,6 +14,8 @@ Series (kind → keys):
   energy        spent / refilled / gifted            (UTC day)
   notification  "<channel>:sent" / "<channel>:clicked" (UTC day of the send / first click)
   level         "<system id>:<level id or 0>" → players on that level at the end of the day
+  active        dau / wau / mau → distinct players active that day, in the 7 and in the 30 days ending it
+                (from player_activity_days; a range's rows change them for 29 days after it too)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from ..models.messaging import NotificationDelivery
 MAX_AUTO_BACKFILL = 400
 # Local days span UTC offsets from -12 h to +14 h: a local day's events lie within this UTC window.
 _BEFORE, _AFTER = timedelta(hours=14), timedelta(hours=36)
+ACTIVE_WINDOWS = (("dau", 1), ("wau", 7), ("mau", 30))
 ENERGY_KEYS = {"consumption": "spent", "token_refill": "refilled", "gift_sent": "gifted"}
 
 
@@ -80,7 +83,31 @@ def recompute(start: date, end: date, now: Optional[datetime] = None) -> int:
         written += len(counts) + _activity(day)
         db.session.add(RollupDay(day=day, computed_at=now))
     db.session.flush()
-    return written
+    return written + _active_counts(start, end)
+
+
+def _active_counts(start: date, end: date) -> int:
+    """DAU/WAU/MAU of the range and of the rolled-up days up to 29 after it (their windows include it)."""
+    later = db.session.execute(
+        db.select(RollupDay.day).where(
+            RollupDay.day > end, RollupDay.day <= end + timedelta(days=ACTIVE_WINDOWS[-1][1] - 1)
+        )
+    ).scalars()
+    days = days_between(start, end) + sorted(later)
+    db.session.execute(db.delete(DailyCount).where(DailyCount.kind == "active", DailyCount.day.in_(days)))
+    rows = []
+    for day in days:
+        for key, width in ACTIVE_WINDOWS:
+            n = db.session.execute(
+                db.select(func.count(func.distinct(PlayerActivityDay.user_id))).where(
+                    PlayerActivityDay.day > day - timedelta(days=width), PlayerActivityDay.day <= day
+                )
+            ).scalar_one()
+            if n:
+                rows.append({"day": day, "kind": "active", "key": key, "value": n})
+    if rows:
+        db.session.execute(db.insert(DailyCount), rows)
+    return len(rows)
 
 
 def _activity(day: date) -> int:

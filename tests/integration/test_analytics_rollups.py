@@ -57,6 +57,15 @@ def test_rollups_match_direct_sql(app, seed):
     expected = {(u, _day(d)) for u, d in q("SELECT DISTINCT user_id, local_date FROM metric_events")}
     assert {(u, d) for u, d in _rows()[1]} == expected
 
+    # DAU/WAU/MAU: distinct players with an event in the 1, 7 and 30 local days ending each day.
+    pairs = q("SELECT DISTINCT user_id, local_date FROM metric_events")
+    expected = Counter()
+    for i in range(data["days"]):
+        day = FIRST + timedelta(days=i)
+        for key, width in (("dau", 1), ("wau", 7), ("mau", 30)):
+            expected[(day, key)] = len({u for u, d in pairs if day - timedelta(days=width) < _day(d) <= day})
+    assert _series("active") == +expected
+
     expected = Counter()
     for d, o, ln in q("SELECT period_start, outcome, length FROM streak_periods"):
         key = {"extended": "extended", "frozen": "frozen", "broken": "lost"}.get(o)
@@ -111,6 +120,11 @@ def test_rerunning_a_range_gives_the_same_rows(app):
     db.session.commit()
     before = _rows()
     ru.recompute(FIRST + timedelta(days=2), FIRST + timedelta(days=6))  # a middle part again
+    db.session.commit()
+    assert _rows() == before
+    # A range in the middle also refreshes the active counts of the days after it.
+    db.session.execute(db.delete(DailyCount).where(DailyCount.kind == "active", DailyCount.day == FIRST + timedelta(9)))
+    ru.recompute(FIRST + timedelta(days=3), FIRST + timedelta(days=3))
     db.session.commit()
     assert _rows() == before
     ru.recompute(FIRST, FIRST + timedelta(days=9))
