@@ -6,6 +6,8 @@ from flask import Flask
 from .demo import seed
 from .extensions import db
 from .models import ROLE_ADMIN, User
+from .models._common import utcnow
+from .services import analytics_rollups
 
 
 def register(app: Flask) -> None:
@@ -32,3 +34,15 @@ def register(app: Flask) -> None:
         """Create the language-learning demo app with generated history (through the real engine)."""
 
         seed(players=players, days=days, echo=click.echo)
+
+    @app.cli.command("analytics-backfill")
+    @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: the first event)")
+    @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today, UTC)")
+    def analytics_backfill(start, end):
+        """Recompute the analytics rollups of a range of days (idempotent: the range is replaced)."""
+        today = utcnow().date()
+        last = end.date() if end else today
+        first = start.date() if start else (analytics_rollups.first_day() or last)
+        rows = analytics_rollups.recompute(first, last)
+        db.session.commit()
+        click.echo(f"analytics rollups: {first} .. {last}, {rows} rows")

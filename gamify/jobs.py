@@ -47,7 +47,7 @@ from .models.users import UsedLoginLink
 from .models.webhooks import EmailSend, WebhookDelivery
 from .ops import logs, telemetry
 from .queue import get_queue, get_redis, redis_failed, redis_resting
-from .services import backfill, leaderboards, points, rank_fanout, reminders, streaks, webhooks
+from .services import analytics_rollups, backfill, leaderboards, points, rank_fanout, reminders, streaks, webhooks
 from .services.notification_templates import Rendered
 
 log = logging.getLogger(__name__)
@@ -579,6 +579,13 @@ def run_backfill(run_id: int) -> Optional[int]:
 
 
 @app_job
+def roll_up_analytics() -> dict:
+    """Hourly: the analytics rollups of yesterday and today, and of any day never rolled up (the whole
+    history on the first run after the upgrade), in one transaction."""
+    return analytics_rollups.roll_up()
+
+
+@app_job
 def prune_logs(days: int = 90) -> dict:
     """Daily: forget delivery-log and send-ledger rows older than `days` (finished ones only), and the
     nonces of login links that have expired anyway."""
@@ -675,6 +682,13 @@ SCHEDULE: tuple[Scheduled, ...] = (
         finalise_leaderboards,
         "Finalise leaderboards whose period ended (when the leaderboards feature is installed)",
         cron="*/5 * * * *",
+    ),
+    Scheduled(
+        "analytics-rollups",
+        roll_up_analytics,
+        "Analytics rollups: yesterday and today again, and any day missing (the history on the first run)",
+        cron="41 * * * *",
+        timeout=3600,
     ),
     Scheduled("prune-logs", prune_logs, "Forget delivery logs older than 90 days", cron="17 3 * * *"),
 )

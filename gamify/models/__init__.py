@@ -1,6 +1,7 @@
 """All models, imported here so Alembic and create_all() see every table."""
 
 from .achievements import Achievement, AchievementCompletion, AchievementProgress  # noqa: F401
+from .analytics import DailyCount, PlayerActivityDay, RollupDay  # noqa: F401
 from .backfill import BackfillRun  # noqa: F401
 from .config_version import ConfigVersion  # noqa: F401
 from .cursors import JobCursor  # noqa: F401
