@@ -186,3 +186,13 @@ def test_numbers_in_a_notification_follow_the_readers_language(client, db):
     login_client(client)
     html = client.get("/notifications").get_data(as_text=True)
     assert "Tu energía está llena" in html and "1.250/1.500: ¡es hora de usarla!" in html
+
+
+def test_the_checker_wants_a_copy_of_every_notification_default_per_language(tmp_path):
+    (tmp_path / "notifications" / "recap").mkdir(parents=True)
+    (tmp_path / "notifications" / "es" / "recap").mkdir(parents=True)
+    for name in ("email_subject.txt", "email_text.txt"):
+        (tmp_path / "notifications" / "recap" / name).write_text("Your week {{ name }}")
+    (tmp_path / "notifications" / "es" / "recap" / "email_subject.txt").write_text("Tu semana")
+    found = [str(x) for x in i18n_lint.check_all(tmp_path)]  # the sandboxed texts themselves are not marked
+    assert found == ["templates/notifications/es/recap/email_text.txt: missing: the copy of recap/email_text.txt"]
