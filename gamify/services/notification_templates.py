@@ -451,14 +451,16 @@ def context(
     link: str = "",
     now: Optional[datetime] = None,
     summary: Optional[dict] = None,
+    locale: Optional[str] = None,
 ) -> dict:
     """The variables of a notification to `player`: their name, attributes, streak, freezes and
     balances now, the signed `link`, and `facts`, the type's own (achievement, lost_length, week).
-    `summary`: streaks.summary(player, now) when the caller has it. Words in the player's language."""
+    `summary`: streaks.summary(player, now) when the caller has it. Words in the player's language (or
+    `locale`: the admin's preview of a version in another)."""
     now = now or utcnow()
     if summary is None:
         summary = streaks.summary(player, now)
-    with i18n.force_locale(i18n.locale_of(player)):
+    with i18n.force_locale(locale or i18n.locale_of(player)):
         streak = streak_vars(summary, player.timezone, now)
     ctx = {
         "name": player.name,
