@@ -214,6 +214,11 @@ def duration(seconds, parts: int = 2) -> str:
     return " ".join(out)
 
 
+def quantity(n: int, unit: str) -> str:
+    """A whole number of a time unit in words: (4, "hour") -> '4 hours' / '4 horas' (CLDR's long form)."""
+    return babel_units.format_unit(n, f"duration-{unit}", length="long", locale=current())
+
+
 def reltime(moment: Optional[datetime], now: Optional[datetime] = None) -> str:
     """'in 2 hr 5 min' / 'dentro de 2 h 5 min', '3 days ago' / 'hace 3 d', 'just now' / 'ahora mismo'."""
     if moment is None:

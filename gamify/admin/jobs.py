@@ -17,7 +17,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from .. import jobs
+from .. import i18n, jobs
 from ..extensions import db
 from ..fields import Whole
 from ..models.notifications import NOTIFICATION_TYPES
@@ -255,6 +255,13 @@ class SettingsForm(FlaskForm):
         "Weekly recap on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)]
     )
     recap_hour = SelectField("Weekly recap from (local time)", coerce=int, choices=HOURS)
+    # Choices from the shipped catalogues: a language without one can never be stored.
+    default_locale = SelectField(
+        "Default language",
+        choices=[SelectChoice(code, name) for code, name in i18n.LANGUAGES.items()],
+        description="For pages and e-mails of players who chose no language and whose browser asks for none "
+        "the app speaks.",
+    )
 
 
 @bp.route("/notifications", methods=["GET", "POST"])

@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from .. import after_commit, mail
+from .. import after_commit, i18n, mail
 from ..models.messaging import NotificationTemplate
 from ..models.notifications import NOTIFICATION_TYPES
 from ..services import notification_preview, users
@@ -45,17 +45,27 @@ class TemplateForm(FlaskForm):
     )
 
 
-def _kind_channel(kind: str, channel: str) -> None:
-    if kind not in t.TYPES or channel not in t.CHANNELS:
+def _kind_channel(kind: str, channel: str) -> str:
+    """The version's language (?lang=, English by default); 404 for an unknown type, channel or language."""
+    locale = request.args.get("lang") or i18n.FALLBACK
+    if kind not in t.TYPES or channel not in t.CHANNELS or not i18n.valid(locale):
         abort(404)
+    return locale
 
 
-def _form(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: bool = False) -> TemplateForm:
+def _lang(locale: str) -> Optional[str]:
+    """The ?lang= of a version's URLs: none for English, so its URLs stay as they were."""
+    return None if locale == i18n.FALLBACK else locale
+
+
+def _form(
+    kind: str, channel: str, row: Optional[NotificationTemplate], scoped: bool = False, locale: str = i18n.FALLBACK
+) -> TemplateForm:
     """The form, filled from the request (a POST) or from the template (row, else the shipped one)."""
     if request.method == "POST":
         form = TemplateForm()
     else:
-        src = t.source_of(row) if row is not None else t.default_source(kind, channel)
+        src = t.source_of(row) if row is not None else t.default_source(kind, channel, locale)
         form = TemplateForm(
             formdata=None,
             subject=src.subject,
@@ -75,13 +85,14 @@ def _form(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: 
     return form
 
 
-def _page(kind, channel, form, row=None, scoped=False, preview=None, status=200):
+def _page(kind, channel, form, row=None, scoped=False, preview=None, status=200, locale=i18n.FALLBACK):
     if row is not None:
+        locale = row.locale
         save_url = url_for("admin_templates.edit", template_id=row.id)
     elif scoped:
-        save_url = url_for("admin_templates.new_scoped", kind=kind, channel=channel)
+        save_url = url_for("admin_templates.new_scoped", kind=kind, channel=channel, lang=_lang(locale))
     else:
-        save_url = url_for("admin_templates.edit_default", kind=kind, channel=channel)
+        save_url = url_for("admin_templates.edit_default", kind=kind, channel=channel, lang=_lang(locale))
     return render_template(
         "admin/templates/edit.html",
         save_url=save_url,
@@ -91,6 +102,8 @@ def _page(kind, channel, form, row=None, scoped=False, preview=None, status=200)
         row=row,
         scoped=scoped,
         preview=preview,
+        locale=locale,
+        languages=i18n.LANGUAGES,
         kinds=t.TYPES,
         channels=t.CHANNELS,
         fields=t.FIELDS[channel],
@@ -105,18 +118,20 @@ def _page(kind, channel, form, row=None, scoped=False, preview=None, status=200)
 
 @bp.get("/")
 def index():
-    rows: dict[tuple[str, str], list[NotificationTemplate]] = {}
+    rows: dict[tuple[str, str, str], list[NotificationTemplate]] = {}
     for row in t.all_templates():
-        rows.setdefault((row.type, row.channel), []).append(row)
-    return render_template("admin/templates/index.html", kinds=t.TYPES, channels=t.CHANNELS, rows=rows)
+        rows.setdefault((row.type, row.channel, row.locale), []).append(row)
+    return render_template(
+        "admin/templates/index.html", kinds=t.TYPES, channels=t.CHANNELS, rows=rows, languages=i18n.LANGUAGES
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Edit
 
 
-def _save(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: bool):
-    form = _form(kind, channel, row, scoped)
+def _save(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: bool, locale: str):
+    form = _form(kind, channel, row, scoped, locale)
     if form.validate_on_submit():
         try:
             saved = t.save(
@@ -128,6 +143,7 @@ def _save(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: 
                 scope_attribute=form.scope_attribute.data if scoped else "",
                 scope_value=form.scope_value.data if scoped else "",
                 active=form.active.data,
+                locale=locale,
                 row=row,
                 by=admin_tag(),
             )
@@ -137,40 +153,42 @@ def _save(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: 
             flash(f"{t.TYPES[kind]} ({t.CHANNELS[channel].lower()}) template saved.", "success")
             if saved.scope_attribute:
                 return redirect(url_for("admin_templates.edit", template_id=saved.id))
-            return redirect(url_for("admin_templates.edit_default", kind=kind, channel=channel))
-    return _page(kind, channel, form, row, scoped, status=400)
+            return redirect(
+                url_for("admin_templates.edit_default", kind=kind, channel=channel, lang=_lang(saved.locale))
+            )
+    return _page(kind, channel, form, row, scoped, status=400, locale=locale)
 
 
-def _unscoped(kind: str, channel: str) -> Optional[NotificationTemplate]:
-    return next((r for r in t.templates_of(kind, channel) if not r.scope_attribute), None)
+def _unscoped(kind: str, channel: str, locale: str) -> Optional[NotificationTemplate]:
+    return next((r for r in t.templates_of(kind, channel, locale) if not r.scope_attribute), None)
 
 
 @bp.route("/<kind>/<channel>", methods=["GET", "POST"])
 def edit_default(kind: str, channel: str):
-    """The type's template for everyone (the shipped one until an admin saves theirs)."""
-    _kind_channel(kind, channel)
-    row = _unscoped(kind, channel)
+    """The type's template for everyone in one language (the shipped one until an admin saves theirs)."""
+    locale = _kind_channel(kind, channel)
+    row = _unscoped(kind, channel, locale)
     if request.method == "POST":
-        return _save(kind, channel, row, scoped=False)
-    return _page(kind, channel, _form(kind, channel, row), row)
+        return _save(kind, channel, row, scoped=False, locale=locale)
+    return _page(kind, channel, _form(kind, channel, row, locale=locale), row, locale=locale)
 
 
 @bp.route("/<kind>/<channel>/new", methods=["GET", "POST"])
 def new_scoped(kind: str, channel: str):
     """A version for players with an attribute value, starting from the one everyone gets."""
-    _kind_channel(kind, channel)
+    locale = _kind_channel(kind, channel)
     if request.method == "POST":
-        return _save(kind, channel, None, scoped=True)
-    form = _form(kind, channel, _unscoped(kind, channel), scoped=True)
+        return _save(kind, channel, None, scoped=True, locale=locale)
+    form = _form(kind, channel, _unscoped(kind, channel, locale), scoped=True, locale=locale)
     form.scope_attribute.data, form.scope_value.data, form.active.data = "", "", True
-    return _page(kind, channel, form, None, scoped=True)
+    return _page(kind, channel, form, None, scoped=True, locale=locale)
 
 
 @bp.route("/<int:template_id>", methods=["GET", "POST"])
 def edit(template_id: int):
     row = t.find(template_id) or abort(404)
     if request.method == "POST":
-        return _save(row.type, row.channel, row, scoped=bool(row.scope_attribute))
+        return _save(row.type, row.channel, row, scoped=bool(row.scope_attribute), locale=row.locale)
     scoped = bool(row.scope_attribute)
     return _page(row.type, row.channel, _form(row.type, row.channel, row, scoped), row, scoped=scoped)
 
@@ -178,27 +196,27 @@ def edit(template_id: int):
 @bp.post("/<int:template_id>/delete")
 def delete(template_id: int):
     row = t.find(template_id) or abort(404)
-    kind, channel, scoped = row.type, row.channel, bool(row.scope_attribute)
+    kind, channel, scoped, locale = row.type, row.channel, bool(row.scope_attribute), row.locale
     t.delete(row)
     flash(
         "Scoped template deleted." if scoped else "Back to the shipped template.",
         "success",
     )
-    return redirect(url_for("admin_templates.edit_default", kind=kind, channel=channel))
+    return redirect(url_for("admin_templates.edit_default", kind=kind, channel=channel, lang=_lang(locale)))
 
 
 # ---------------------------------------------------------------------------------------------
 # Preview and test
 
 
-def _draft(kind: str, channel: str, form: TemplateForm) -> t.Source:
+def _draft(kind: str, channel: str, form: TemplateForm, locale: str) -> t.Source:
     html = (form.html.data or "") if channel == "email" else ""
-    return t.Source(kind, channel, form.subject.data or "", form.text.data or "", html)
+    return t.Source(kind, channel, form.subject.data or "", form.text.data or "", html, locale=locale)
 
 
-def _render_preview(kind: str, channel: str, form: TemplateForm) -> dict:
+def _render_preview(kind: str, channel: str, form: TemplateForm, locale: str) -> dict:
     """{rendered, frame, player, errors, notes}: the draft rendered for the chosen player (or a sample),
-    with what would keep this version from reaching them now."""
+    in the version's language, with what would keep this version from reaching them now."""
     out = {"rendered": None, "frame": "", "player": None, "errors": [], "notes": []}
     who = (form.preview_as.data or "").strip()
     player = None
@@ -208,29 +226,35 @@ def _render_preview(kind: str, channel: str, form: TemplateForm) -> dict:
             out["errors"].append((form.preview_as.label.text, "No player with that e-mail or id."))
             return out
     out["player"] = player
-    draft = _draft(kind, channel, form)
+    draft = _draft(kind, channel, form, locale)
     try:
         for field in t.FIELDS[channel]:
             if len(getattr(draft, field)) > t.SOURCE_LIMITS[field]:
                 raise ConfigError(field, f"At most {t.SOURCE_LIMITS[field]:,} characters.")
-        ctx = notification_preview.context_for(kind, player)
+        ctx = notification_preview.context_for(kind, player, locale=locale)
         rendered = t.render_source(draft, ctx)
     except ConfigError as e:
         out["errors"].append((t.FIELDS[channel][e.field], str(e)))
         return out
     out["rendered"] = rendered
     if player is not None:
-        out["notes"] = _notes(kind, channel, form, player, ctx)
+        out["notes"] = _notes(kind, channel, form, player, ctx, locale)
     if channel == "email":
         label = NOTIFICATION_TYPES.get(kind, kind)
-        out["frame"] = mail.build_notification("preview@example.invalid", rendered, label).get_body(("html",))
-        out["frame"] = out["frame"].get_content()
+        with i18n.force_locale(locale):
+            frame = mail.build_notification("preview@example.invalid", rendered, label).get_body(("html",))
+        out["frame"] = frame.get_content()
     return out
 
 
-def _notes(kind: str, channel: str, form: TemplateForm, player, ctx: dict) -> list[str]:
-    """Why the chosen player would not get this version now (another template, none, not at risk)."""
+def _notes(kind: str, channel: str, form: TemplateForm, player, ctx: dict, locale: str) -> list[str]:
+    """Why the chosen player would not get this version now (another language, another template, none,
+    not at risk)."""
     notes = []
+    theirs = i18n.locale_of(player)
+    if theirs != locale:
+        language = i18n.LANGUAGES[theirs]
+        notes.append(f"{player.name} reads {language}: they get the {language} version, not this one.")
     attribute, value = (form.scope_attribute.data or "").strip(), (form.scope_value.data or "").strip()
     if attribute:  # a scoped version (only its form has the scope fields)
         if not t.scope_matches(NotificationTemplate(scope_attribute=attribute, scope_value=value), player.attributes):
@@ -252,24 +276,27 @@ def _notes(kind: str, channel: str, form: TemplateForm, player, ctx: dict) -> li
 
 @bp.post("/<kind>/<channel>/preview")
 def preview(kind: str, channel: str):
-    _kind_channel(kind, channel)
+    locale = _kind_channel(kind, channel)
     form = _form(kind, channel, None)
     row = t.find(request.args.get("id", type=int) or 0)
-    result = _render_preview(kind, channel, form)
+    locale = row.locale if row is not None else locale
+    result = _render_preview(kind, channel, form, locale)
     if ui.is_htmx():
         return render_template("admin/templates/_preview.html", channel=channel, fields=t.FIELDS[channel], **result)
     scoped = bool(row and row.scope_attribute) or request.args.get("scoped") == "1"
-    return _page(kind, channel, form, row, scoped=scoped, preview=result)
+    return _page(kind, channel, form, row, scoped=scoped, preview=result, locale=locale)
 
 
 @bp.post("/<kind>/<channel>/test")
 def send_test(kind: str, channel: str):
     """The draft, rendered for the chosen player (or a sample), to the admin's own address."""
-    _kind_channel(kind, channel)
+    locale = _kind_channel(kind, channel)
     if channel != "email":
         abort(404)
     form = _form(kind, channel, None)
-    result = _render_preview(kind, channel, form)
+    row = t.find(request.args.get("id", type=int) or 0)
+    locale = row.locale if row is not None else locale
+    result = _render_preview(kind, channel, form, locale)
     to = current_user.email
     if result["errors"]:
         message, ok = "Not sent: " + "; ".join(f"{f}: {m}" for f, m in result["errors"]), False
@@ -282,7 +309,6 @@ def send_test(kind: str, channel: str):
         message, ok = f"Test e-mail on its way to {to}.", True
     if ui.is_htmx():  # the answer is a toast; the editor stays as it is
         return ui.toast(make_response("", 200 if ok else 422), message, kind="success" if ok else "error")
-    row = t.find(request.args.get("id", type=int) or 0)
     scoped = bool(row and row.scope_attribute) or request.args.get("scoped") == "1"
     flash(message, "success" if ok else "error")
-    return _page(kind, channel, form, row, scoped=scoped, status=200 if ok else 400)
+    return _page(kind, channel, form, row, scoped=scoped, status=200 if ok else 400, locale=locale)

@@ -25,16 +25,21 @@ class NotificationTemplate(db.Model):
     """An admin's version of one notification type on one channel. Without a row the shipped default
     (templates/notifications/) is used. scope_attribute '' is the type's template for everyone; a scoped
     one (plan = pro) is used instead for players whose attribute has that value. An inactive template is
-    ignored; an inactive unscoped one means players no scoped template matches get none."""
+    ignored; an inactive unscoped one means players no scoped template matches get none. Each version is
+    in one language (`locale`): a player gets the versions in theirs, else that language's shipped default
+    (templates/notifications/<locale>/), else the English one."""
 
     __tablename__ = "notification_templates"
     __table_args__ = (
-        UniqueConstraint("type", "channel", "scope_attribute", "scope_value", name="uq_notification_template"),
+        UniqueConstraint(
+            "type", "channel", "locale", "scope_attribute", "scope_value", name="uq_notification_template_locale"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     scope_attribute: Mapped[str] = mapped_column(String(64), default="")
     scope_value: Mapped[str] = mapped_column(String(255), default="")
     subject: Mapped[str] = mapped_column(Text, default="")

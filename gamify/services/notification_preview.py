@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Optional
 
-from .. import links
+from .. import i18n, links
 from ..extensions import db
 from ..models import Achievement, AchievementCompletion, DomainEvent, User
 from ..models._common import utcnow
@@ -16,10 +16,12 @@ from . import notification_templates as templates
 from . import reminders, streaks
 
 
-def context_for(kind: str, player: Optional[User], now: Optional[datetime] = None) -> dict:
-    """Variables as `kind` would have them for `player` now; the first sample player without one."""
+def context_for(kind: str, player: Optional[User], now: Optional[datetime] = None, locale: str = "en") -> dict:
+    """Variables as `kind` would have them for `player` now, words in `locale` (the version's language);
+    the first sample player without one."""
     if player is None:
-        return templates.sample_contexts(kind)[0]
+        with i18n.force_locale(locale):
+            return templates.sample_contexts(kind)[0]
     now = now or utcnow()
     summary = streaks.summary(player, now)
     sample = templates.SAMPLE_FACTS[kind][1]
@@ -32,7 +34,7 @@ def context_for(kind: str, player: Optional[User], now: Optional[datetime] = Non
     else:
         facts = {}
     link = links.page_url(templates.PURPOSES[kind])
-    return templates.context(player, facts, link=link, now=now, summary=summary)
+    return templates.context(player, facts, link=link, now=now, summary=summary, locale=locale)
 
 
 def _latest_achievement(player: User) -> Optional[dict]:

@@ -8,16 +8,19 @@ One function renders a notification for every sender (the e-mail job, push, the 
 `kind` is a type of TYPES, `channel` "email" (subject, text, HTML) or "push" (title in `subject`, body in
 `text`, no HTML); `context` holds plain values only (dicts, lists, str, int, bool): the player's state
 from `context()`, the type's own facts (reminders.py's builders: achievement, lost_length, week) and the
-link. The template is picked for the player at render time: an active one scoped to an attribute value
-the player has (plan = pro), else the active unscoped one (an admin's, else the shipped default in
-templates/notifications/), else none (NoTemplate). A sender records the outcome with
-services.deliveries.record(ref, ..., template_id=rendered.template_id).
+link. The template is picked for the player at render time, among the versions in the player's language
+(i18n.locale_of): an active one scoped to an attribute value the player has (plan = pro), else the active
+unscoped one (an admin's, else the shipped default in templates/notifications/<locale>/, else the English
+one in templates/notifications/), else none (NoTemplate). Rendering, and the words and numbers the
+context holds (streak.ends, streak.time_left, the `num` filter), are in that language
+(flask_babel.force_locale) and in the player's time zone, whoever asks (a job, an admin's request).
+A sender records the outcome with services.deliveries.record(ref, ..., template_id=rendered.template_id).
 
 Templates run in Jinja's ImmutableSandboxedEnvironment: no attribute starting with "_" (so no
 `__class__`, `__globals__`), no method that changes a value, no include/extends/import (there is no
-loader), no globals but `range` and `button`, bounded `*` and `**`. Saving checks a template by
-rendering it against sample players (StrictUndefined: an unknown variable is an error naming the
-field); at send time a missing value (an attribute the player does not have) reads as empty."""
+loader), no globals but `range` and `button`, no filters but Jinja's and `num`, bounded `*` and `**`.
+Saving checks a template by rendering it against sample players (StrictUndefined: an unknown variable
+is an error naming the field); at send time a missing value (an attribute the player does not have) reads as empty."""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from .. import i18n
 from ..engine import calendar as cal
 from ..engine.filters import matches, value_of
 from ..extensions import db
@@ -70,12 +74,17 @@ VARIABLES = [
     ("player.name, player.timezone", "the player's name and time zone", None),
     ("player.attributes.<key>", "an attribute the host app sent (e.g. player.attributes.plan)", None),
     ("streak.length, streak.longest", "the current and the longest streak", None),
-    ("streak.unit", "day, week or month", None),
+    ("streak.unit", "day, week or month (in the player's language)", None),
+    ("streak.units", "the unit agreeing with streak.length: day / days, día / días", None),
+    ("streak.units_plural", "the unit's plural: days, días", None),
+    ("streak.ends_today", "true when the period ends at midnight today", None),
+    ("streak.last_day", "the period's last day in the player's language (\"Tuesday, Mar 10\")", None),
     ("streak.freezes, streak.has_freeze", "freezes the player holds; true when at least one", None),
     ("freezes", "the same as streak.freezes", None),
     ("streak.at_risk, streak.extended", "not yet kept going this period; kept going this period", None),
     ("streak.ends", 'when the period ends, in words ("at midnight", "on Sunday at midnight")', None),
     ("streak.time_left, streak.hours_left", 'time until the period ends ("4 hours"; whole hours)', None),
+    ("x|num", "a number in the player's language: 1,234 / 1.234", None),
     ("points", "the player's balances: a list of {name, badge, balance}", None),
     ("link", "the signed link that opens the app (logs the player in once)", None),
     ("achievement.name, .badge, .description", "the achievement just completed", ("achievement",)),
@@ -110,6 +119,7 @@ class Source:
     text: str
     html: str
     id: Optional[int] = None
+    locale: str = "en"
     scope_attribute: str = ""
     scope_value: str = ""
     active: bool = True
@@ -157,13 +167,15 @@ def _button(ctx, label) -> Markup:
     return Markup(
         '<p style="margin:28px 0;"><a href="{link}" style="background:#6b4eff;color:#ffffff;text-decoration:none;'
         'padding:12px 20px;border-radius:6px;display:inline-block;font-weight:bold;">{label}</a></p>\n'
-        '<p style="font-size:12px;color:#6b6f80;">This button logs you in once, within 48 hours.</p>'
-    ).format(link=link, label=str(label))
+        '<p style="font-size:12px;color:#6b6f80;">{note}</p>'
+    ).format(link=link, label=str(label), note=i18n.gettext("This button logs you in once, within 48 hours."))
 
 
 def _sandbox(html: bool, strict: bool) -> _Sandbox:
     env = _Sandbox(autoescape=html, undefined=_Strict if strict else _SendUndefined, keep_trailing_newline=False)
     env.globals = {"range": env.globals["range"]}
+    # Numbers as the reader writes them (the language in force when rendering: the player's).
+    env.filters["num"] = i18n.num
     if html:
         env.globals["button"] = _button
     return env
@@ -213,19 +225,28 @@ def _render(src: Source, ctx: dict, strict: bool) -> Rendered:
 # Picking the template
 
 
-def default_source(kind: str, channel: str) -> Source:
-    """The shipped template (templates/notifications/<kind>/<channel>_<field>.*)."""
-    return _default_source(current_app.template_folder, kind, channel)
+def default_source(kind: str, channel: str, locale: str = i18n.FALLBACK) -> Source:
+    """The shipped template in `locale` (templates/notifications/<locale>/<kind>/<channel>_<field>.*),
+    else the English one (templates/notifications/<kind>/...)."""
+    return _default_source(current_app.template_folder, kind, channel, locale)
+
+
+def default_path(folder: str, kind: str, channel: str, field: str, locale: str = i18n.FALLBACK) -> Path:
+    base = Path(folder) / DEFAULTS_DIR
+    if locale != i18n.FALLBACK:
+        base = base / locale
+    return base / kind / _FILES[field].format(channel=channel)
 
 
 @functools.lru_cache(maxsize=64)
-def _default_source(folder: str, kind: str, channel: str) -> Source:
-    base = Path(folder) / DEFAULTS_DIR / kind
-    texts = {}
-    for field in ("subject", "text", "html"):
-        path = base / _FILES[field].format(channel=channel)
-        texts[field] = path.read_text(encoding="utf-8").removesuffix("\n") if field in FIELDS[channel] else ""
-    return Source(kind, channel, texts["subject"], texts["text"], texts["html"])
+def _default_source(folder: str, kind: str, channel: str, locale: str) -> Source:
+    texts = {"html": ""}
+    for field in FIELDS[channel]:
+        path = default_path(folder, kind, channel, field, locale)
+        if locale != i18n.FALLBACK and not path.is_file():  # a language without its own version: English
+            return _default_source(folder, kind, channel, i18n.FALLBACK)
+        texts[field] = path.read_text(encoding="utf-8").removesuffix("\n")
+    return Source(kind, channel, texts["subject"], texts["text"], texts["html"], locale=locale)
 
 
 def source_of(row: NotificationTemplate) -> Source:
@@ -236,17 +257,23 @@ def source_of(row: NotificationTemplate) -> Source:
         row.text or "",
         row.html or "",
         row.id,
+        row.locale or i18n.FALLBACK,
         row.scope_attribute or "",
         row.scope_value or "",
         bool(row.active),
     )
 
 
-def templates_of(kind: str, channel: str) -> list[NotificationTemplate]:
+def templates_of(kind: str, channel: str, locale: str = i18n.FALLBACK) -> list[NotificationTemplate]:
+    """The admins' versions of a type and channel in one language, oldest first."""
     return list(
         db.session.execute(
             db.select(NotificationTemplate)
-            .where(NotificationTemplate.type == kind, NotificationTemplate.channel == channel)
+            .where(
+                NotificationTemplate.type == kind,
+                NotificationTemplate.channel == channel,
+                NotificationTemplate.locale == locale,
+            )
             .order_by(NotificationTemplate.id)
         ).scalars()
     )
@@ -258,6 +285,7 @@ def all_templates() -> list[NotificationTemplate]:
             db.select(NotificationTemplate).order_by(
                 NotificationTemplate.type,
                 NotificationTemplate.channel,
+                NotificationTemplate.locale,
                 NotificationTemplate.scope_attribute,
                 NotificationTemplate.id,
             )
@@ -272,18 +300,20 @@ def scope_matches(row, attributes: Optional[dict]) -> bool:
 
 
 def pick(kind: str, channel: str, player: User) -> Source:
-    """The template this player gets: the first active scoped one (oldest first) whose attribute value
-    the player has, else the active unscoped one (an admin's, else the shipped default). NoTemplate
-    when the unscoped one is switched off and no scoped one matches."""
+    """The template this player gets, among the versions in their language: the first active scoped one
+    (oldest first) whose attribute value the player has, else the active unscoped one (an admin's, else
+    the language's shipped default, else the English one). NoTemplate when the unscoped one is switched
+    off and no scoped one matches."""
     _check_kind(kind, channel)
-    rows = templates_of(kind, channel)
+    locale = i18n.locale_of(player)
+    rows = templates_of(kind, channel, locale)
     attributes = player.attributes if player is not None else None
     for row in rows:
         if row.active and row.scope_attribute and scope_matches(row, attributes):
             return source_of(row)
     base = next((r for r in rows if not r.scope_attribute), None)
     if base is None:
-        return default_source(kind, channel)
+        return default_source(kind, channel, locale)
     if not base.active:
         raise NoTemplate(f"the {CHANNELS[channel].lower()} template for {TYPES[kind].lower()} is switched off")
     return source_of(base)
@@ -299,9 +329,11 @@ def _check_kind(kind: str, channel: str) -> None:
 def render_notification(kind: str, channel: str, player: User, context: dict) -> Rendered:
     """The notification `kind` for `player` on `channel`, from the template picked for them (`pick`).
     Raises NoTemplate (none is active for this player) or ConfigError(field, message) when the template
-    cannot be rendered (the sender records the send as failed with that message)."""
-    src = pick(kind, channel, player)
-    rendered = _render(src, context, strict=False)
+    cannot be rendered (the sender records the send as failed with that message). In the player's
+    language, whoever asks."""
+    with i18n.force_locale(i18n.locale_of(player)):
+        src = pick(kind, channel, player)
+        rendered = _render(src, context, strict=False)
     if channel == "push":  # what the push services show anyway; cut here so every device shows the same
         rendered = Rendered(
             _cut(rendered.subject, PUSH_LIMITS["subject"]), _cut(rendered.text, PUSH_LIMITS["text"]), "", src.id
@@ -316,8 +348,9 @@ def _cut(text: str, limit: int) -> str:
 
 def render_source(src: Source, context: dict) -> Rendered:
     """A template as given (the admin's draft, for the preview), strictly: an unknown variable, or
-    anything the sandbox refuses, is a ConfigError naming the field."""
-    return _render(src, context, strict=True)
+    anything the sandbox refuses, is a ConfigError naming the field. In the template's language."""
+    with i18n.force_locale(src.locale):
+        return _render(src, context, strict=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,40 +358,36 @@ def render_source(src: Source, context: dict) -> Rendered:
 
 
 def _time_left(until: Optional[datetime], now: datetime) -> tuple[str, int]:
+    """Time until `until` in words of the language in force ("4 hours" / "4 horas"), whole units
+    rounded down, and the whole hours."""
     if until is None:
         return "", 0
     secs = max(0, int((until - now).total_seconds()))
     hours = secs // 3600
     if secs >= 2 * 86400:
-        words = f"{secs // 86400} days"
-    elif hours >= 2:
-        words = f"{hours} hours"
-    elif hours == 1:
-        words = "1 hour"
+        words = i18n.quantity(secs // 86400, "day")
+    elif hours >= 1:
+        words = i18n.quantity(hours, "hour")
     elif secs >= 120:
-        words = f"{secs // 60} minutes"
+        words = i18n.quantity(secs // 60, "minute")
     else:
-        words = "a minute"
+        words = i18n.gettext("a minute")
     return words, hours
 
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
-
-
 def ends_in_words(period_end: Optional[str], timezone: str, now: datetime) -> str:
-    """When the period ends, in the player's words: "at midnight" today, else "on Sunday at midnight"
-    (weekly streaks are reminded on Friday) or "on 31 May at midnight"."""
+    """When the period ends, in the player's words (the language in force): "at midnight" today, else
+    "on Sunday at midnight" (weekly streaks are reminded on Friday) or "on May 31 at midnight"."""
     try:
         last_day = date.fromisoformat(period_end)
     except (TypeError, ValueError):
-        return "at midnight"
+        return i18n.gettext("at midnight")
     today = cal.local_date(now, timezone)
     if last_day <= today:
-        return "at midnight"
+        return i18n.gettext("at midnight")
     if (last_day - today).days < 7:
-        return f"on {WEEKDAYS[last_day.weekday()]} at midnight"
-    return f"on {last_day.day} {last_day.strftime('%B')} at midnight"
+        return i18n.gettext("on %(weekday)s at midnight", weekday=i18n.weekday(last_day))
+    return i18n.gettext("on %(date)s at midnight", date=i18n.fmt_date(last_day, with_year=False))
 
 
 def _plain(value):
@@ -373,6 +402,7 @@ def _plain(value):
 
 
 def streak_vars(summary: dict, timezone: str, now: datetime) -> dict:
+    """The streak's variables, words in the language in force."""
     freq = summary.get("frequency")
     period_end = summary.get("period_end")
     until = None
@@ -380,16 +410,25 @@ def streak_vars(summary: dict, timezone: str, now: datetime) -> dict:
         until = cal.local_midnight_utc(date.fromisoformat(period_end) + timedelta(days=1), timezone)
     time_left, hours_left = _time_left(until, now)
     freezes = int(summary.get("freezes") or 0)
+    length = int(summary.get("length") or 0)
+    try:
+        last_day = date.fromisoformat(period_end)
+    except (TypeError, ValueError):
+        last_day = None
     return {
-        "length": int(summary.get("length") or 0),
+        "length": length,
         "longest": int(summary.get("longest") or 0),
-        "unit": UNITS.get(freq or "daily", "day"),
+        "unit": i18n.unit_word(freq or "daily", 1),
+        "units": i18n.unit_word(freq or "daily", length),
+        "units_plural": i18n.unit_word(freq or "daily", 2),
         "frequency": freq or "",
         "freezes": freezes,
         "has_freeze": freezes > 0,
         "at_risk": bool(summary.get("at_risk")),
         "extended": bool(summary.get("extended_this_period")),
         "ends": ends_in_words(period_end, timezone, now),
+        "ends_today": last_day is None or last_day <= cal.local_date(now, timezone),
+        "last_day": i18n.fmt_day(last_day) if last_day else "",
         "time_left": time_left,
         "hours_left": hours_left,
     }
@@ -412,14 +451,17 @@ def context(
     link: str = "",
     now: Optional[datetime] = None,
     summary: Optional[dict] = None,
+    locale: Optional[str] = None,
 ) -> dict:
     """The variables of a notification to `player`: their name, attributes, streak, freezes and
     balances now, the signed `link`, and `facts`, the type's own (achievement, lost_length, week).
-    `summary`: streaks.summary(player, now) when the caller has it."""
+    `summary`: streaks.summary(player, now) when the caller has it. Words in the player's language (or
+    `locale`: the admin's preview of a version in another)."""
     now = now or utcnow()
     if summary is None:
         summary = streaks.summary(player, now)
-    streak = streak_vars(summary, player.timezone, now)
+    with i18n.force_locale(locale or i18n.locale_of(player)):
+        streak = streak_vars(summary, player.timezone, now)
     ctx = {
         "name": player.name,
         "player": {
@@ -439,6 +481,7 @@ def context(
 # Sample players, for checking a template before it is saved and for previews without a player:
 # one with a freeze and one without, so both sides of the usual condition are rendered.
 def sample_contexts(kind: str, now: Optional[datetime] = None) -> list[dict]:
+    """In the language in force (the template's, when checking or previewing it)."""
     base = {
         "name": "Alex",
         "player": {"name": "Alex", "timezone": "Europe/London", "attributes": {"plan": "pro"}},
@@ -450,14 +493,18 @@ def sample_contexts(kind: str, now: Optional[datetime] = None) -> list[dict]:
         streak = {
             "length": 12,
             "longest": 30,
-            "unit": "day",
+            "unit": i18n.unit_word("daily", 1),
+            "units": i18n.unit_word("daily", 12),
+            "units_plural": i18n.unit_word("daily", 2),
             "frequency": "daily",
             "freezes": freezes,
             "has_freeze": freezes > 0,
             "at_risk": True,
             "extended": False,
-            "ends": "at midnight",
-            "time_left": "4 hours",
+            "ends": i18n.gettext("at midnight"),
+            "ends_today": True,
+            "last_day": i18n.fmt_day(date(2026, 3, 10)),
+            "time_left": i18n.quantity(4, "hour"),
             "hours_left": 4,
         }
         out.append({**base, "streak": streak, "freezes": freezes, **SAMPLE_FACTS[kind][freezes]})
@@ -494,8 +541,9 @@ def check(src: Source) -> None:
             raise ConfigError(field, f"At most {SOURCE_LIMITS[field]:,} characters.")
         if field == "subject" and not text.strip():
             raise ConfigError(field, "This field is required.")
-    for ctx in sample_contexts(src.type):
-        render_source(src, ctx)
+    with i18n.force_locale(src.locale):
+        for ctx in sample_contexts(src.type):
+            render_source(src, ctx)
 
 
 def check_scope(attribute: str, value: str) -> tuple[str, str]:
@@ -523,18 +571,24 @@ def save(
     scope_attribute: str = "",
     scope_value: str = "",
     active: bool = True,
+    locale: str = i18n.FALLBACK,
     row: Optional[NotificationTemplate] = None,
     by: str = "",
 ) -> NotificationTemplate:
-    """Create or update a template after `check`; nothing is written when it is refused. Two templates
-    of a type and channel never share a scope (ConfigError on scope_value)."""
+    """Create or update a template in `locale` after `check`; nothing is written when it is refused. Two
+    templates of a type, channel and language never share a scope (ConfigError on scope_value)."""
+    if row is not None:
+        locale = row.locale
+    if not i18n.valid(locale):
+        raise ConfigError("locale", f"Not a language the app ships: {locale!r}.")
     scope_attribute, scope_value = check_scope(scope_attribute, scope_value)
-    src = Source(kind, channel, subject, text, html if channel == "email" else "")
+    src = Source(kind, channel, subject, text, html if channel == "email" else "", locale=locale)
     check(src)
     clash = db.session.execute(
         db.select(NotificationTemplate.id).where(
             NotificationTemplate.type == kind,
             NotificationTemplate.channel == channel,
+            NotificationTemplate.locale == locale,
             NotificationTemplate.scope_attribute == scope_attribute,
             NotificationTemplate.scope_value == scope_value,
         )
@@ -547,7 +601,7 @@ def save(
             else "This type already has its template for everyone: edit that one.",
         )
     if row is None:
-        row = NotificationTemplate(type=kind, channel=channel)
+        row = NotificationTemplate(type=kind, channel=channel, locale=locale)
         db.session.add(row)
     row.scope_attribute, row.scope_value = scope_attribute, scope_value
     row.subject, row.text, row.html = src.subject, src.text, src.html

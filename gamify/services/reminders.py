@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 
-from .. import links, mail
+from .. import i18n, links, mail
 from ..engine import calendar as cal
 from ..extensions import db
 from ..models import (
@@ -604,12 +604,13 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
         raise Skip(str(e)) from e
     except ConfigError as e:
         raise Skip(f"the {e.field} template could not be rendered: {e}", "failed") from e
-    msg = mail.build_notification(
-        user.email,
-        rendered,
-        NOTIFICATION_TYPES.get(send.type, send.type),
-        unsubscribe_url=links.unsubscribe_link(user.id, send.type),
-    )
+    with i18n.force_locale(i18n.locale_of(user)):  # the frame (footer, labels) in the player's language too
+        msg = mail.build_notification(
+            user.email,
+            rendered,
+            NOTIFICATION_TYPES.get(send.type, send.type),
+            unsubscribe_url=links.unsubscribe_link(user.id, send.type),
+        )
     return Composed(msg, user.email, rendered.template_id)
 
 

@@ -211,3 +211,27 @@ def test_the_preview_says_when_the_chosen_player_would_not_get_this_version(app,
             headers={"HX-Request": "true", "X-CSRFToken": token},
         )
         assert "their streak is not at risk this period" in r.get_data(as_text=True)
+
+
+def test_each_language_has_its_own_version_and_preview(app, client, db):
+    """?lang=es edits the Spanish version: it opens with the shipped Spanish copy, saves a row in Spanish
+    beside the English one, and previews in Spanish (words and numbers) even for an English player,
+    saying that player gets the English version."""
+    u = _at_risk_player()
+    with time_machine.travel(EVENING, tick=False):
+        _, token = _admin(client)
+        page = unescape(client.get(f"{URL}?lang=es").get_data(as_text=True))
+        assert "Mantén tu racha" in page and "Español" in page
+        assert client.get(f"{URL}?lang=xx").status_code == 404
+        es = t.default_source("streak_reminder", "email", "es")
+        data = {"csrf_token": token, "subject": "Hola {{ name }}", "text": es.text, "html": es.html, "active": "y"}
+        r = client.post(f"{URL}?lang=es", data=data)
+        assert r.status_code == 302 and r.headers["Location"].endswith(f"{URL}?lang=es")
+        client.post(URL, data=_fields(token, subject="Hello {{ name }}"))
+        rows = db.session.execute(db.select(NotificationTemplate).order_by(NotificationTemplate.id)).scalars().all()
+        assert [(r.locale, r.subject) for r in rows] == [("es", "Hola {{ name }}"), ("en", "Hello {{ name }}")]
+        hx = {"HX-Request": "true", "X-CSRFToken": token}
+        r = client.post(f"{URL}/preview?lang=es", data={**data, "preview_as": u.email}, headers=hx)
+        html = unescape(r.get_data(as_text=True))
+        assert "Hola Ann Lee" in html and "Tiempo restante: 3 horas" in html  # 20:30 London -> midnight
+        assert "Ann Lee reads English: they get the English version, not this one." in html

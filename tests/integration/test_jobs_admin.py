@@ -121,6 +121,7 @@ def test_notification_settings_are_saved(app, db, client):
         "weekly_reminder_hour": "10",
         "monthly_reminder_days_before": "5",
         "reactivation_days": "0, 5,30",
+        "default_locale": "en",
     }
     bad = client.post("/admin/notifications", data=dict(data, reactivation_days="7, 3"))
     assert bad.status_code == 400 and "increasing order" in bad.get_data(as_text=True)
