@@ -73,4 +73,23 @@ def from_env() -> dict:
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         # GET /metrics answers only with "Authorization: Bearer <this>"; unset: /metrics is a 404.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # Web Push (README "Push notifications"): the VAPID key pair from the environment, else made once
+        # into VAPID_KEY_FILE (never in the repository); the subject is a mailto: or https: contact.
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY") or None,
+        "VAPID_PUBLIC_KEY": os.environ.get("VAPID_PUBLIC_KEY") or None,
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT") or None,
+        "VAPID_KEY_FILE": os.environ.get("VAPID_KEY_FILE", str(INSTANCE / "vapid_private.pem")),
+        "WEBPUSH_ENABLED": _bool("WEBPUSH_ENABLED", True),
+        # Push endpoints on loopback/private addresses (tests, a push service on the same network).
+        "WEBPUSH_ALLOW_PRIVATE": _bool("WEBPUSH_ALLOW_PRIVATE", False),
+        # Local hours without push notifications ("22-8"; "" for none): a push is held until they end.
+        "PUSH_QUIET_HOURS": os.environ.get("PUSH_QUIET_HOURS", "22-8"),
+        # Mobile push for host apps (services/mobile_push.py): each sender is off until configured.
+        "EXPO_PUSH_ENABLED": _bool("EXPO_PUSH_ENABLED", False),
+        "EXPO_PUSH_URL": os.environ.get("EXPO_PUSH_URL", "https://exp.host/--/api/v2/push/send"),
+        "EXPO_ACCESS_TOKEN": os.environ.get("EXPO_ACCESS_TOKEN") or None,
+        "FCM_SERVICE_ACCOUNT_FILE": os.environ.get("FCM_SERVICE_ACCOUNT_FILE") or None,
+        "FCM_PROJECT_ID": os.environ.get("FCM_PROJECT_ID") or None,
+        "FCM_URL": os.environ.get("FCM_URL", "https://fcm.googleapis.com"),
+        "FCM_TOKEN_URL": os.environ.get("FCM_TOKEN_URL") or None,  # default: the service account's token_uri
     }

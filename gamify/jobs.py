@@ -8,7 +8,7 @@ it creates), commits its own work and rolls back on failure. The queues (gamify.
   that rank changes never wait behind a webhook or backfill burst.
 - "mail": every e-mail (`deliver_email`): a slow mail server never delays the rest, nor the other way.
 - "default": webhook deliveries, the recurring jobs, leaderboard rebuilds, backfills.
-- "push": reserved for mobile push deliveries (no job uses it yet).
+- "push": Web Push and mobile push deliveries (`deliver_push`): a slow push service never delays mail.
 
 The schedule uses RQ's own cron (`rq.cron.CronScheduler`), run by `python -m gamify.worker` in a child
 process or on its own (`--cron-only`). Several may run: a Redis lock makes one of them (the leader)
@@ -47,14 +47,27 @@ from .models.users import UsedLoginLink
 from .models.webhooks import EmailSend, WebhookDelivery
 from .ops import logs, telemetry
 from .queue import get_queue, get_redis, redis_failed, redis_resting
-from .services import analytics_rollups, backfill, leaderboards, points, rank_fanout, reminders, streaks, webhooks
+from .services import (
+    analytics_rollups,
+    backfill,
+    deliveries,
+    leaderboards,
+    points,
+    rank_fanout,
+    reminders,
+    streaks,
+    webhooks,
+    webpush,
+)
 from .services.notification_templates import Rendered
 
 log = logging.getLogger(__name__)
 
 FANOUT_QUEUE = "events-fanout"
 MAIL_QUEUE = "mail"
-PUSH_QUEUE = "push"  # reserved
+PUSH_QUEUE = "push"
+# A push service that is down: 1 min, 5 min, 15 min (a reminder is worth little later; then e-mail).
+PUSH_RETRY = (3, [60, 300, 900])
 DEFAULT_QUEUE = "default"
 # A mail server that is down loses nothing: 1 min, 5 min, 15 min, 1 h, 2 h.
 MAIL_RETRY = (5, [60, 300, 900, 3600, 7200])
@@ -187,6 +200,42 @@ def enqueue_email(send_id: int) -> bool:
     )
 
 
+def enqueue_push(send_id: int) -> bool:
+    return _safe(
+        f"push {send_id}",
+        lambda: enqueue_unique(
+            deliver_push,
+            send_id,
+            job_id=f"gamify-push-{send_id}",
+            queue=PUSH_QUEUE,
+            retry=Retry(max=PUSH_RETRY[0], interval=list(PUSH_RETRY[1])),
+            job_timeout=120,
+            failure_ttl=int(timedelta(days=7).total_seconds()),
+        ),
+    )
+
+
+def enqueue_deliveries(send_ids: list[int]) -> None:
+    """A player's notification rows: by push first where the player has it (reminders.push_route: the
+    push job falls back to the e-mail), by e-mail otherwise."""
+    if not send_ids:
+        return
+    try:
+        pushed = reminders.push_route(list(send_ids))
+        db.session.rollback()  # read only: no transaction left open while enqueueing
+    except Exception:  # noqa: BLE001 - never break the caller: by e-mail, as before push existed
+        log.exception("could not choose push or e-mail; sending e-mails")
+        db.session.rollback()
+        pushed = set()
+    for send_id in send_ids:
+        (enqueue_push if send_id in pushed else enqueue_email)(send_id)
+
+
+def enqueue_delivery(send_id: int) -> bool:
+    enqueue_deliveries([send_id])
+    return True
+
+
 def enqueue_webhook_delivery(delivery_id: int) -> bool:
     return _safe(
         f"webhook delivery {delivery_id}",
@@ -274,7 +323,7 @@ def init_app(app) -> None:
         {
             "leaderboards.rebuild": request_rebuild,
             "webhook.deliver": enqueue_webhook_delivery,
-            "email.send": enqueue_email,
+            "email.send": enqueue_delivery,
             "email.test": enqueue_test_email,
         }
     )
@@ -342,9 +391,67 @@ def deliver_email(send_id: int, at=None) -> str:
         db.session.commit()
         raise
     send = db.session.get(EmailSend, send_id)
-    reminders.mark_sent(send, message_id, at or utcnow(), composed.template_id)
+    reminders.mark_sent(send, message_id, at or utcnow(), composed.template_id, composed.fallback)
     db.session.commit()
     return f"sent to {composed.to}"
+
+
+@app_job
+def deliver_push(send_id: int, at=None) -> str:
+    """Deliver one notification row by Web Push (queue "push"), once: the delivery log's row
+    'push-<id>' is the idempotency key (a row there means the push was tried and settled). Checked at
+    send time like the e-mail (still wanted, preferences, quiet hours). No browser took it (none
+    subscribed, or every one answered 404/410 and was deleted): the e-mail goes instead. Other
+    failures raise, so RQ retries; after the last retry the e-mail goes instead."""
+    now = at or utcnow()
+    send = db.session.get(EmailSend, send_id)
+    if send is None or send.status not in ("pending", "failed"):
+        return "not pending"
+    if deliveries.find(deliveries.push_ref(send_id)) is not None:
+        return "push already settled"
+    try:
+        composed = reminders.compose_push(send, now)
+    except reminders.Skip as skip:
+        if skip.reason == reminders.NO_BROWSER:
+            reminders.mark_push_fell_back(send, now)
+            db.session.commit()
+            enqueue_email(send_id)
+            return "no browser: by e-mail"
+        reminders.mark_skipped(send, skip, now)
+        db.session.commit()
+        return f"{skip.status}: {skip.reason}"
+    quiet_end = webpush.quiet_until(now, composed.timezone)
+    if quiet_end is not None:
+        if send.expires_at is not None and quiet_end >= send.expires_at:
+            reminders.mark_skipped(send, reminders.Skip("quiet hours last past its moment", "expired"), now)
+            db.session.commit()
+            return "expired in quiet hours"
+        send.send_after = quiet_end  # the dispatcher picks it up again when they end
+        db.session.commit()
+        return f"held until {quiet_end.isoformat()} (quiet hours)"
+    db.session.commit()  # never hold a transaction during HTTP
+    topic = send.type.replace("_", "-")
+    outcome = webpush.send(composed.subscriptions, composed.payload, composed.ttl, topic=topic)
+    webpush.record(outcome, now)
+    send = db.session.get(EmailSend, send_id)
+    if outcome.sent:
+        email_too = reminders.mark_pushed(send, now, composed.template_id)
+        db.session.commit()
+        if email_too:
+            enqueue_email(send_id)
+        return f"pushed to {outcome.sent} browser(s)" + (" and by e-mail" if email_too else "")
+    job = get_current_job()
+    if outcome.errors and job is not None and job.retries_left:
+        db.session.commit()  # the gone subscriptions stay deleted
+        raise webpush.PushError("; ".join(outcome.errors))
+    # Every browser gone, or the last retry failed: the e-mail instead.
+    if outcome.errors:
+        reminders.mark_push_failed(send, now)
+    else:
+        reminders.mark_push_fell_back(send, now)
+    db.session.commit()
+    enqueue_email(send_id)
+    return f"push {'failed' if outcome.errors else 'gone'}: by e-mail"
 
 
 @app_job
@@ -416,12 +523,11 @@ def dispatch_outbox() -> dict:
     result = webhooks.dispatch_pending()
     just_sent, just_delivered = set(result.emails), set(result.deliveries)
     emails = [i for i in reminders.due_ids() if i not in just_sent]
-    deliveries = [i for i in webhooks.stale_delivery_ids() if i not in just_delivered]
+    stale = [i for i in webhooks.stale_delivery_ids() if i not in just_delivered]
     reminders.settle_uncertain()
     db.session.commit()
-    for send_id in emails:
-        enqueue_email(send_id)
-    for delivery_id in deliveries:
+    enqueue_deliveries(emails)
+    for delivery_id in stale:
         enqueue_webhook_delivery(delivery_id)
     return {
         "rank_changes": fanout["rank_changes"],
@@ -429,7 +535,7 @@ def dispatch_outbox() -> dict:
         "deliveries": len(result.deliveries),
         "emails": len(result.emails),
         "requeued_emails": len(emails),
-        "requeued_deliveries": len(deliveries),
+        "requeued_deliveries": len(stale),
     }
 
 
@@ -440,8 +546,7 @@ def streak_reminders() -> int:
 
     ids = reminders.select_streak_reminders(utcnow())
     db.session.commit()
-    for send_id in ids:
-        enqueue_email(send_id)
+    enqueue_deliveries(ids)
     return len(ids)
 
 
@@ -450,8 +555,7 @@ def weekly_recaps() -> int:
 
     ids = reminders.prepare_recaps(utcnow())
     db.session.commit()
-    for send_id in ids:
-        enqueue_email(send_id)
+    enqueue_deliveries(ids)
     return len(ids)
 
 

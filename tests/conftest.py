@@ -224,6 +224,8 @@ APP_CONFIG = {
     "SERVER_NAME": None,
     "RATELIMIT_ENABLED": False,
     "WEBHOOKS_ALLOW_PRIVATE": True,  # the receivers in tests listen on 127.0.0.1
+    "WEBPUSH_ALLOW_PRIVATE": True,  # so do the push services
+    "VAPID_KEY_FILE": os.path.join(tempfile.gettempdir(), f"gamify-test-vapid-{os.getpid()}.pem"),
 }
 
 

@@ -34,6 +34,7 @@ from .points import (  # noqa: F401
     PointsSystem,
     PointsTrigger,
 )
+from .push import PushSubscription  # noqa: F401
 from .streaks import (  # noqa: F401
     FreezeLedger,
     StreakConfig,

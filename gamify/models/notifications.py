@@ -21,7 +21,7 @@ NOTIFICATION_TYPES = {
     "gift": _l("Energy gifts"),
     "level_up": _l("Level ups"),
 }
-CHANNELS = ("in_app", "email")
+CHANNELS = ("in_app", "email", "push")
 
 
 class Notification(db.Model):

@@ -67,6 +67,9 @@ class DeviceToken(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token: Mapped[str] = mapped_column(String(512), unique=True)
+    # ios / android / expo ('' when the host product did not say: an Expo token is recognised by its
+    # form, any other goes to FCM, which serves Android and iOS apps alike).
+    platform: Mapped[str] = mapped_column(String(16), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

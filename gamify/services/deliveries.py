@@ -31,6 +31,11 @@ def email_ref(send_id: int) -> str:
     return f"email-{send_id}"
 
 
+def push_ref(send_id: int) -> str:
+    """The ref of the push an email_sends row becomes (one per row: the push is tried once)."""
+    return f"push-{send_id}"
+
+
 def record(
     ref: str,
     *,

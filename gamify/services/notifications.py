@@ -74,7 +74,8 @@ def inbox_page(
 
 
 def preferences(user_id: int) -> dict[str, dict[str, bool]]:
-    """Every notification type and channel: on unless the player switched it off (one query)."""
+    """Every notification type and channel: on unless the player switched it off (push: off unless
+    switched on; one query)."""
     stored = {
         (t, ch): bool(enabled)
         for t, ch, enabled in db.session.execute(
@@ -83,7 +84,8 @@ def preferences(user_id: int) -> dict[str, dict[str, bool]]:
             ).where(NotificationPreference.user_id == user_id)
         )
     }
-    return {t: {ch: stored.get((t, ch), True) for ch in CHANNELS} for t in NOTIFICATION_TYPES}
+    default = {ch: ch not in outbox.OFF_BY_DEFAULT for ch in CHANNELS}
+    return {t: {ch: stored.get((t, ch), default[ch]) for ch in CHANNELS} for t in NOTIFICATION_TYPES}
 
 
 def set_preferences(user_id: int, changes: dict[str, dict[str, bool]]) -> int:

@@ -35,6 +35,10 @@ def emit_many(events: list[tuple[str, Optional[int], dict, Optional[int]]]) -> N
     )
 
 
+# Channels a player switches on themselves (subscribing a browser to push turns it on: webpush.py).
+OFF_BY_DEFAULT = frozenset({"push"})
+
+
 def channel_enabled(user_id: int, type_: str, channel: str) -> bool:
     pref = db.session.execute(
         db.select(NotificationPreference.enabled).where(
@@ -43,7 +47,7 @@ def channel_enabled(user_id: int, type_: str, channel: str) -> bool:
             NotificationPreference.channel == channel,
         )
     ).scalar_one_or_none()
-    return True if pref is None else bool(pref)
+    return channel not in OFF_BY_DEFAULT if pref is None else bool(pref)
 
 
 def set_preference(user_id: int, type_: str, channel: str, enabled: bool) -> None:

@@ -38,14 +38,16 @@ from ..models import (
 )
 from ..models._common import utcnow
 from ..models.notifications import NOTIFICATION_TYPES, NotificationPreference
+from ..models.push import PUSH_TYPES, PushSubscription
 from ..models.users import ROLE_PLAYER
 from ..models.webhooks import EmailSend, MessagingSettings
-from . import deliveries, outbox, streaks
+from . import deliveries, outbox, streaks, webpush
 from . import notification_templates as templates
 from .config_rules import ConfigError
 from .users import UserError, clean_email
 
 CHANNEL = "email"
+PUSH = "push"
 # A claimed row whose job died mid-send may be claimed again after this long.
 CLAIM_TIMEOUT = timedelta(minutes=10)
 # Pending rows older than this are never (re-)enqueued.
@@ -145,16 +147,21 @@ def _existing(type_: str, keys: Iterable[tuple[int, date]]) -> set[tuple[int, da
 
 
 def _opted_out(type_: str) -> set[int]:
-    """Players who switched this e-mail type off (what `wants` checks one player at a time)."""
-    return set(
-        db.session.execute(
-            db.select(NotificationPreference.user_id).where(
-                NotificationPreference.type == type_,
-                NotificationPreference.channel == CHANNEL,
-                NotificationPreference.enabled.is_(False),
-            )
-        ).scalars()
-    )
+    """Players who switched this type off by e-mail and did not switch it on by push (what `wants`
+    checks one player at a time)."""
+
+    def stored(channel: str, enabled: bool) -> set[int]:
+        return set(
+            db.session.execute(
+                db.select(NotificationPreference.user_id).where(
+                    NotificationPreference.type == type_,
+                    NotificationPreference.channel == channel,
+                    NotificationPreference.enabled.is_(enabled),
+                )
+            ).scalars()
+        )
+
+    return stored(CHANNEL, False) - stored(PUSH, True)
 
 
 def _add_send(**values) -> Optional[EmailSend]:
@@ -236,7 +243,53 @@ def _add_sends(rows: list[dict]) -> dict[int, int]:
 
 
 def wants(user: User, type_: str) -> bool:
-    return bool(user.email) and user.role == ROLE_PLAYER and outbox.channel_enabled(user.id, type_, CHANNEL)
+    """The player is to hear about it: by e-mail, or by push (where the e-mail is the fallback)."""
+    return (
+        bool(user.email)
+        and user.role == ROLE_PLAYER
+        and (outbox.channel_enabled(user.id, type_, CHANNEL) or outbox.channel_enabled(user.id, type_, PUSH))
+    )
+
+
+def email_wanted(user_id: int, type_: str) -> bool:
+    """E-mail goes out when the player wants it, or as the fallback of a push they want but that has no
+    browser to go to (none subscribed, or the push service dropped them all: 404/410 deletes them).
+    With push and e-mail both on, the player chose both."""
+    if outbox.channel_enabled(user_id, type_, CHANNEL):
+        return True
+    return outbox.channel_enabled(user_id, type_, PUSH) and not webpush.users_with_subscriptions([user_id])
+
+
+def push_route(send_ids: list[int]) -> set[int]:
+    """The rows to deliver by push first: a type push carries, the player switched push on for it and
+    has a browser subscribed, and no push was tried for the row yet (one query for them all)."""
+    if not send_ids or not webpush.enabled():
+        return set()
+    rows = db.session.execute(
+        db.select(EmailSend.id)
+        .join(
+            NotificationPreference,
+            and_(
+                NotificationPreference.user_id == EmailSend.user_id,
+                NotificationPreference.type == EmailSend.type,
+                NotificationPreference.channel == PUSH,
+                NotificationPreference.enabled.is_(True),
+            ),
+        )
+        .where(
+            EmailSend.id.in_(send_ids),
+            EmailSend.type.in_(PUSH_TYPES),
+            db.select(PushSubscription.id).where(PushSubscription.user_id == EmailSend.user_id).exists(),
+        )
+    ).scalars()
+    ids = set(rows)
+    tried = {deliveries.push_ref(i) for i in ids}
+    done = set(
+        db.session.execute(
+            db.select(deliveries.NotificationDelivery.ref).where(deliveries.NotificationDelivery.ref.in_(tried))
+        ).scalars()
+    )
+    return {i for i in ids if deliveries.push_ref(i) not in done}
 
 
 def reminder_moment(frequency: str, period_start: date, settings) -> tuple[date, int]:
@@ -525,10 +578,16 @@ def settle_uncertain(now: Optional[datetime] = None) -> int:
 
 
 def mark_sent(
-    send: EmailSend, message_id: str, now: Optional[datetime] = None, template_id: Optional[int] = None
+    send: EmailSend,
+    message_id: str,
+    now: Optional[datetime] = None,
+    template_id: Optional[int] = None,
+    fallback: bool = False,
 ) -> None:
     send.status, send.sent_at, send.message_id, send.last_error = "sent", now or utcnow(), message_id or "", ""
     _delivered(send, "sent", send.sent_at, template_id)
+    if fallback and deliveries.find(deliveries.push_ref(send.id)) is None:
+        mark_push_fell_back(send, send.sent_at)  # push was wanted but had no browser to go to
 
 
 def mark_failed(send: EmailSend, error: str, now: Optional[datetime] = None) -> None:
@@ -542,13 +601,15 @@ def mark_skipped(send: EmailSend, skip: Skip, now: Optional[datetime] = None) ->
         _delivered(send, "failed", now or utcnow())
 
 
-def _delivered(send: EmailSend, status: str, now: datetime, template_id: Optional[int] = None) -> None:
+def _delivered(
+    send: EmailSend, status: str, now: datetime, template_id: Optional[int] = None, channel: str = CHANNEL
+) -> None:
     """The delivery log's row for this message, in the transaction that records its outcome."""
     reminder = send.type == "streak_reminder"
     deliveries.record(
-        deliveries.email_ref(send.id),
+        deliveries.email_ref(send.id) if channel == CHANNEL else deliveries.push_ref(send.id),
         type=send.type,
-        channel=CHANNEL,
+        channel=channel,
         user_id=send.user_id,
         status=status,
         now=now,
@@ -563,30 +624,38 @@ class Composed:
     message: EmailMessage
     to: str
     template_id: Optional[int] = None  # the admin's template it was rendered from (None: the shipped one)
+    fallback: bool = False  # sent because the push the player chose could not reach them
 
 
-def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
-    """Re-check, at send time, that the mail is still wanted, and build it. Raises Skip."""
-    now = now or utcnow()
+@dataclass
+class ComposedPush:
+    user_id: int
+    subscriptions: list
+    payload: dict  # what the service worker shows: title, body, url (the deep link), tag
+    ttl: int  # seconds the push service may hold it for an offline browser
+    template_id: Optional[int] = None
+    timezone: str = "UTC"
+
+
+def _recipient(send: EmailSend, now: datetime) -> User:
+    """The checks every channel makes at send time. Raises Skip."""
     if send.expires_at is not None and now >= send.expires_at:
         raise Skip("too late: the moment for this mail has passed", "expired")
     user = db.session.get(User, send.user_id)
-    if user is None or not user.email:
-        raise Skip("the player has no e-mail address")
-    try:  # headers are built only from a checked address (one mailbox, no line breaks)
-        clean_email(user.email)
-    except UserError as e:
-        raise Skip(f"the player's e-mail address is not valid ({e})") from e
+    if user is None:
+        raise Skip("the player is gone")
     if user.role != ROLE_PLAYER:
         raise Skip("not a player")
     if user.control_group:
         raise Skip("the player is in the control group (no gamification e-mails)")
-    if user.subscribe_to_emails is False:
-        raise Skip("the host product unsubscribed the player from e-mails (subscribe_to_emails false)")
     if not get_settings().email_enabled:
         raise Skip("e-mail is switched off in the messaging settings")
-    if not outbox.channel_enabled(user.id, send.type, CHANNEL):
-        raise Skip("the player switched these e-mails off")
+    return user
+
+
+def _rendered(send: EmailSend, user: User, now: datetime, channel: str, ref: str):
+    """The type's facts now (a streak extended since is no longer reminded) in the words of the template
+    picked for the player now (an attribute may have changed since). Raises Skip."""
     builder = {
         "streak_reminder": _streak_reminder,
         "reactivation": _reactivation,
@@ -596,14 +665,33 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
     if builder is None:
         raise Skip(f"unknown e-mail type {send.type!r}")
     facts, summary = builder(send, user, now)
-    link = links.deep_link(user.id, templates.PURPOSES[send.type], deliveries.email_ref(send.id))
+    link = links.deep_link(user.id, templates.PURPOSES[send.type], ref)
     ctx = templates.context(user, facts, link=link, now=now, summary=summary)
-    try:  # the template is picked for the player now (an attribute may have changed since)
-        rendered = templates.render_notification(send.type, CHANNEL, user, ctx)
+    try:
+        return templates.render_notification(send.type, channel, user, ctx), link
     except templates.NoTemplate as e:
         raise Skip(str(e)) from e
     except ConfigError as e:
         raise Skip(f"the {e.field} template could not be rendered: {e}", "failed") from e
+
+
+def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
+    """Re-check, at send time, that the mail is still wanted, and build it. Raises Skip."""
+    now = now or utcnow()
+    user = _recipient(send, now)
+    if not user.email:
+        raise Skip("the player has no e-mail address")
+    try:  # headers are built only from a checked address (one mailbox, no line breaks)
+        clean_email(user.email)
+    except UserError as e:
+        raise Skip(f"the player's e-mail address is not valid ({e})") from e
+    if user.subscribe_to_emails is False:
+        raise Skip("the host product unsubscribed the player from e-mails (subscribe_to_emails false)")
+    if not email_wanted(user.id, send.type):
+        if deliveries.find(deliveries.push_ref(send.id)) is not None:
+            raise Skip("sent as a push notification")
+        raise Skip("the player switched these e-mails off")
+    rendered, _link = _rendered(send, user, now, CHANNEL, deliveries.email_ref(send.id))
     with i18n.force_locale(i18n.locale_of(user)):  # the frame (footer, labels) in the player's language too
         msg = mail.build_notification(
             user.email,
@@ -611,7 +699,46 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
             NOTIFICATION_TYPES.get(send.type, send.type),
             unsubscribe_url=links.unsubscribe_link(user.id, send.type),
         )
-    return Composed(msg, user.email, rendered.template_id)
+    fallback = not outbox.channel_enabled(user.id, send.type, CHANNEL)
+    return Composed(msg, user.email, rendered.template_id, fallback)
+
+
+def compose_push(send: EmailSend, now: Optional[datetime] = None) -> ComposedPush:
+    """The push for a row, re-checked at send time like the e-mail. Raises Skip (status 'skipped' with
+    reason "no browser subscribed": the e-mail is the fallback)."""
+    now = now or utcnow()
+    user = _recipient(send, now)
+    if send.type not in PUSH_TYPES or not outbox.channel_enabled(user.id, send.type, PUSH):
+        raise Skip("the player switched these push notifications off")
+    subs = webpush.subscriptions(user.id)
+    if not subs:
+        raise Skip(NO_BROWSER)
+    rendered, link = _rendered(send, user, now, PUSH, deliveries.push_ref(send.id))
+    ttl = int((send.expires_at - now).total_seconds()) if send.expires_at else 86400
+    payload = {"title": rendered.subject, "body": rendered.text, "url": link, "tag": f"{send.type}-{send.id}"}
+    return ComposedPush(user.id, subs, payload, max(0, min(ttl, 4 * 86400)), rendered.template_id, user.timezone)
+
+
+NO_BROWSER = "no browser subscribed to push"
+
+
+def mark_pushed(send: EmailSend, now: datetime, template_id: Optional[int]) -> bool:
+    """The push went out (to at least one browser). True when the e-mail is to go as well (the player
+    chose both); otherwise the row is done."""
+    _delivered(send, "sent", now, template_id, channel=PUSH)
+    if outbox.channel_enabled(send.user_id, send.type, CHANNEL):
+        return True
+    send.status, send.last_error = "skipped", "sent as a push notification"
+    return False
+
+
+def mark_push_fell_back(send: EmailSend, now: datetime) -> None:
+    """No browser took the push (none left, or every one gone): the e-mail goes instead."""
+    _delivered(send, "fell_back", now, channel=PUSH)
+
+
+def mark_push_failed(send: EmailSend, now: datetime) -> None:
+    _delivered(send, "failed", now, channel=PUSH)
 
 
 def _streak_reminder(send: EmailSend, user: User, now: datetime):

@@ -92,7 +92,7 @@ def _gift_form(user: User, limits: dict) -> GiftForm:
 @bp.get("/energy/bar")
 @login_required
 def bar():
-    """Just the bar partial (it polls this route every 5 s)."""
+    """Just the bar partial (the bar asks for it when it next changes: templates/energy/_bar.html)."""
     html = render_template("energy/_bar.html", energy=energy.status(ui.me()))
     return html
 

@@ -4,7 +4,7 @@ The tables start empty; the scheduled analytics-rollups job fills every missing 
 (or `flask analytics-backfill`).
 
 Revision ID: bc45de67fa89
-Revises: ab34cd56ef78
+Revises: 5d1e7a3c9f20
 Create Date: 2026-12-02 12:36:31.315406
 
 """
@@ -16,7 +16,7 @@ import gamify.models._common
 
 # revision identifiers, used by Alembic.
 revision = "bc45de67fa89"
-down_revision = "ab34cd56ef78"
+down_revision = "5d1e7a3c9f20"
 branch_labels = None
 depends_on = None
 

@@ -294,8 +294,69 @@
       el.textContent = s === 0 ? "expired" : (d ? d + "d " : "") + h + "h " + pad(m) + "m " + pad(sec) + "s";
     });
   }
+  function mmss(el) {
+    var end = Date.parse(el.getAttribute("data-countdown-mmss"));
+    if (isNaN(end)) return;
+    var s = Math.max(0, Math.ceil((end - Date.now()) / 1000));
+    el.textContent = pad(Math.floor(s / 60)) + ":" + pad(s % 60);
+  }
+  var ticking = tick;
+  tick = function () { ticking(); document.querySelectorAll("[data-countdown-mmss]").forEach(mmss); };
   ready(function () { tick(); setInterval(tick, 1000); });
   document.addEventListener("htmx:afterSettle", tick);
+
+  /* ------------------------------------------------------------ refreshes without polling */
+  // HTMX elements with hx-trigger="refresh-due" are refreshed only when there is a reason: the time the
+  // server says they next change (data-refresh-at), the page coming back into view or focus
+  // (data-refresh-on-focus), the player's own actions (data-refresh-after-actions: after any HTMX
+  // request that is not a GET), and a slow fallback (data-refresh-every seconds, >= 60, while visible).
+  // The timers live on the element: a swap replaces it, and the new one is armed from its attributes.
+  var MIN_GAP = 2000;  // ms: never two refreshes of one element closer than this
+  function fire(el) {
+    if (!document.body.contains(el) || !window.htmx) return;
+    var now = Date.now();
+    if (el._lastRefresh && now - el._lastRefresh < MIN_GAP) return;
+    el._lastRefresh = now;
+    window.htmx.trigger(el, "refresh-due");
+  }
+  function arm(el) {
+    clearTimeout(el._dueTimer); clearTimeout(el._slowTimer);
+    var at = Date.parse(el.getAttribute("data-refresh-at") || "");
+    if (!isNaN(at)) {
+      // one refresh just after the due moment (setTimeout's limit is ~24.8 days)
+      var wait = Math.min(Math.max(at - Date.now() + 500, MIN_GAP), 2147483000);
+      el._dueTimer = setTimeout(function () { if (!document.hidden) fire(el); }, wait);  // hidden: onView
+    }
+    var every = parseInt(el.getAttribute("data-refresh-every") || "0", 10);
+    if (every >= 60) {
+      el._slowTimer = setTimeout(function () { if (!document.hidden) fire(el); }, every * 1000);
+    }
+  }
+  function armAll(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    var found = Array.prototype.slice.call(scope.querySelectorAll("[data-refresh-at], [data-refresh-every]"));
+    if (scope.matches && scope.matches("[data-refresh-at], [data-refresh-every]")) found.push(scope);
+    found.forEach(arm);
+  }
+  ready(function () { armAll(document); });
+  document.addEventListener("htmx:load", function (e) { armAll(e.target); });
+  var lastFocusRefresh = 0;
+  function onView() {
+    if (document.hidden) return;
+    var now = Date.now();
+    if (now - lastFocusRefresh < 10000) return;  // focus and visibilitychange come in pairs
+    lastFocusRefresh = now;
+    document.querySelectorAll("[data-refresh-on-focus]").forEach(fire);
+  }
+  document.addEventListener("visibilitychange", onView);
+  window.addEventListener("focus", onView);
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var cfg = e.detail && e.detail.requestConfig;
+    if (!cfg || (cfg.verb || "get").toLowerCase() === "get") return;
+    document.querySelectorAll("[data-refresh-after-actions]").forEach(function (el) {
+      if (el !== e.detail.elt) setTimeout(function () { fire(el); }, 300);  // after any out-of-band swap
+    });
+  });
 
   /* ------------------------------------------------------------ browser time zone */
   function browserTz() {

@@ -114,12 +114,13 @@ def test_another_players_notification_cannot_be_read(client, api, db, spec):
 def test_preferences_read_and_changed(client, api, db, spec):
     r = client.get("/api/v1/users/ann/notification-preferences", headers=api)
     body = spec.check(r, PREFS, "get")
-    assert body["preferences"] == {t: {"in_app": True, "email": True} for t in NOTIFICATION_TYPES}
+    # push is off until the player subscribes a browser (or the host app switches it on)
+    assert body["preferences"] == {t: {"in_app": True, "email": True, "push": False} for t in NOTIFICATION_TYPES}
     assert body["types"]["gift"] == "Energy gifts" and len(body["types"]) == 8
     change = {"preferences": {"gift": {"in_app": False}, "recap": {"email": False, "in_app": True}}}
     r = client.patch("/api/v1/users/ann/notification-preferences", json=change, headers=api)
     body = spec.check(r, PREFS, "patch")
-    expected = {t: {"in_app": True, "email": True} for t in NOTIFICATION_TYPES}
+    expected = {t: {"in_app": True, "email": True, "push": False} for t in NOTIFICATION_TYPES}
     expected["gift"]["in_app"] = False
     expected["recap"]["email"] = False
     assert r.status_code == 200 and body["preferences"] == expected
@@ -127,6 +128,7 @@ def test_preferences_read_and_changed(client, api, db, spec):
     assert client.get("/api/v1/users/bob/notification-preferences", headers=api).json["preferences"]["gift"] == {
         "in_app": True,
         "email": True,
+        "push": False,
     }
     # The switch is obeyed: gifts no longer reach Ann's inbox, Bob's still.
     inbox(db, "ann", 1, type_="gift")

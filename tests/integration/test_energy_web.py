@@ -146,7 +146,10 @@ def test_bar_partial_contract(client, player, db):
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "<html" not in html
     assert 'id="energy-bar"' in html and 'hx-get="/energy/bar"' in html
-    assert 'hx-trigger="every 5s"' in html and 'hx-swap="outerHTML"' in html
+    # No polling: one refresh when the next +1 is due (09:05 -> 09:12, from the server), the slow fallback
+    assert 'hx-trigger="refresh-due"' in html and 'hx-swap="outerHTML"' in html and "every " not in html
+    assert f'data-refresh-at="{NOW.date().isoformat()}T09:12:00+00:00"' in html
+    assert 'data-refresh-every="120"' in html
     assert "138" in html and "/ 150" in html
     assert "next +1 in <time" in html and ">07:00</time>" in html  # 09:05 -> 09:12
     assert "full in 2 hr 19 min" in html  # CLDR English short units; 12 ticks: 09:12 ... 11:24
