@@ -10,6 +10,7 @@
 #                    make test-fuzz: the same, ten times longer
 #   make mutation    mutation testing (mutmut): engine and event path, report in docs/mutation.md
 #   make bench       bench/run.py (installs wrk when missing); BENCH_ARGS="--quick --only postgres"
+#   make bench-scale bench/scale.py: 2 gunicorns, a 3-node Redis Cluster, cost per event per tier (~3 min)
 #   make i18n        extract the marked strings (messages.pot), update and compile the catalogues
 #   make stop        stop the local Redis and PostgreSQL started by scripts/
 #   make clean       remove caches;  make distclean: also .venv, instance/, the PG data dir
@@ -26,10 +27,10 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run lint i18n test test-sqlite test-pg test-cluster test-random test-fuzz mutation bench stop clean distclean browsers node-sdk
+.PHONY: help venv run lint i18n test test-sqlite test-pg test-cluster test-random test-fuzz mutation bench bench-scale stop clean distclean browsers node-sdk
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 venv: $(STAMP)
 
@@ -109,6 +110,10 @@ mutation: venv
 bench: venv
 	bash scripts/wrk.sh ensure
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+bench-scale: venv
+	bash scripts/wrk.sh ensure
+	$(PY) bench/scale.py $(SCALE_ARGS)
 
 # Languages (gamify/i18n.py): the strings marked in gamify/ and templates/ into messages.pot, merged into
 # each catalogue (gamify/translations/<lang>/LC_MESSAGES/messages.po), compiled to the .mo the app reads.

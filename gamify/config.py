@@ -34,6 +34,7 @@ def from_env() -> dict:
         "DATABASE_MAX_OVERFLOW": int(os.environ.get("DATABASE_MAX_OVERFLOW", "2")),
         "DATABASE_POOL_TIMEOUT": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
         "DATABASE_POOL_RECYCLE": int(os.environ.get("DATABASE_POOL_RECYCLE", "1800")),
+        "DATABASE_CONNECT_TIMEOUT": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
         "DATABASE_STATEMENT_TIMEOUT_MS": int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "15000")),
         "DATABASE_JOB_STATEMENT_TIMEOUT_MS": int(os.environ.get("DATABASE_JOB_STATEMENT_TIMEOUT_MS", "0")),
         "DATABASE_PGBOUNCER": _bool("DATABASE_PGBOUNCER", False),

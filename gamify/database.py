@@ -1,12 +1,12 @@
 """PostgreSQL at scale: connection pool settings, PgBouncer safety and reads from a replica.
 
-**Pools.** Every process (a gunicorn sync worker, an RQ work horse) runs one unit of work at a time, so
-it needs one primary connection and, with a replica, one replica connection; the pool holds
-`DATABASE_POOL_SIZE` (2) with `DATABASE_MAX_OVERFLOW` (2) more for the odd second connection (the
-after-commit work, a health probe), waits `DATABASE_POOL_TIMEOUT` (10 s, under gunicorn's 30 s kill)
-for one, and replaces connections older than `DATABASE_POOL_RECYCLE` (30 min: before a proxy's or
-PgBouncer's idle cut). PostgreSQL's connections = processes x (pool size + overflow) x engines: size
-`max_connections` (or PgBouncer's `default_pool_size`) from that (deploy/README.md).
+**Pools.** Every process (a gunicorn sync worker, an RQ work horse) runs one unit of work at a time, so it
+needs one primary connection and, with a replica, one replica connection; the pool holds `DATABASE_POOL_SIZE`
+(2) with `DATABASE_MAX_OVERFLOW` (2) more for the odd second connection (the after-commit work, a health
+probe), waits `DATABASE_POOL_TIMEOUT` (10 s, under gunicorn's 30 s kill) for one (and
+`DATABASE_CONNECT_TIMEOUT`, 5 s, for a new one), and replaces connections older than `DATABASE_POOL_RECYCLE`
+(30 min: before a proxy's or PgBouncer's idle cut). PostgreSQL's connections = processes x (pool size +
+overflow) x engines: size `max_connections` (or PgBouncer's `default_pool_size`) from that (deploy/README.md).
 
 **Statement timeout.** `DATABASE_STATEMENT_TIMEOUT_MS` (15 s) is sent as a startup option, so a runaway
 query is cancelled by the server before gunicorn kills its worker; jobs (rebuilds, backfills over every
@@ -68,7 +68,9 @@ def engine_options(config: dict, url: str, job: bool = False) -> dict:
         "pool_timeout": float(config.get("DATABASE_POOL_TIMEOUT", 10)),
         "pool_recycle": int(config.get("DATABASE_POOL_RECYCLE", 1800)),
     }
-    connect_args: dict = {}
+    # libpq's own wait for a new connection: an unreachable (blackholed) server fails a request, and a
+    # /readyz probe, in seconds instead of the TCP timeout's minutes.
+    connect_args: dict = {"connect_timeout": int(config.get("DATABASE_CONNECT_TIMEOUT", 5))}
     key = "DATABASE_JOB_STATEMENT_TIMEOUT_MS" if job else "DATABASE_STATEMENT_TIMEOUT_MS"
     timeout = int(config.get(key) or 0)
     if config.get("DATABASE_PGBOUNCER"):
@@ -77,8 +79,7 @@ def engine_options(config: dict, url: str, job: bool = False) -> dict:
         connect_args["prepare_threshold"] = None
     elif timeout > 0:
         connect_args["options"] = f"-c statement_timeout={timeout}"
-    if connect_args:
-        options["connect_args"] = connect_args
+    options["connect_args"] = connect_args
     return options
 
 

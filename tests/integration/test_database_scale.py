@@ -34,6 +34,7 @@ def test_pool_defaults_are_sized_for_one_unit_of_work_per_process():
         "max_overflow": 2,
         "pool_timeout": 10.0,
         "pool_recycle": 1800,
+        "connect_args": {"connect_timeout": 5},
     }
 
 
@@ -51,19 +52,19 @@ def test_settings_reach_the_engine_options_and_the_statement_timeout_the_server(
         "max_overflow": 0,
         "pool_timeout": 3.0,
         "pool_recycle": 600,
-        "connect_args": {"options": "-c statement_timeout=15000"},
+        "connect_args": {"connect_timeout": 5, "options": "-c statement_timeout=15000"},
     }
     # jobs (rebuilds, backfills over every player) run without the web's timeout
-    assert "connect_args" not in database.engine_options(config, PG, job=True)
+    assert database.engine_options(config, PG, job=True)["connect_args"] == {"connect_timeout": 5}
     assert database.engine_options({**config, "DATABASE_JOB_STATEMENT_TIMEOUT_MS": 600000}, PG, job=True)[
         "connect_args"
-    ] == {"options": "-c statement_timeout=600000"}
+    ] == {"connect_timeout": 5, "options": "-c statement_timeout=600000"}
     assert database.engine_options(config, "sqlite:///x.db") == {}  # SQLite keeps its own pool
 
 
 def test_behind_pgbouncer_no_prepared_statements_and_no_startup_options():
     config = {"DATABASE_PGBOUNCER": True, "DATABASE_STATEMENT_TIMEOUT_MS": 15000}
-    assert database.engine_options(config, PG)["connect_args"] == {"prepare_threshold": None}
+    assert database.engine_options(config, PG)["connect_args"] == {"connect_timeout": 5, "prepare_threshold": None}
     assert database.prepare_threshold(config) is None
     assert database.prepare_threshold({}) == 1
 

@@ -1,13 +1,19 @@
 """/healthz answers while the process lives; /readyz says whether the database, Redis and the schema
 (migrations at head) let this process serve, and goes back to ready when they return."""
 
+import os
 import re
+import socket
+import threading
+import time
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from gamify import create_app
 from gamify.config import ROOT
+from gamify.extensions import db as _db
 
 
 def _migration_chain() -> tuple[str, str]:
@@ -111,3 +117,89 @@ def test_probes_are_never_rate_limited(database_url, redis_server):
         for _ in range(3):
             assert client.get("/healthz").status_code == 200
             assert client.get("/readyz").status_code in (200, 503)
+
+
+class _TcpProxy:
+    """127.0.0.1:<port> forwarded to PostgreSQL; stop() closes the port and cuts every connection (the
+    database 'goes down' for this app only), start() opens the same port again."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target, self.port, self._conns, self._server = target, None, [], None
+
+    def start(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port or 0))
+        server.listen(16)
+        self.port, self._server = server.getsockname()[1], server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def _accept(self, server) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        self._server.close()
+        for s in self._conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+        self._conns = []
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL only (TEST_DATABASE_URL)")
+def test_unready_while_postgresql_is_down_and_ready_again_when_it_returns(app, stamp, database_url, redis_server):
+    head, _before = _migration_chain()
+    stamp(head)
+    url = make_url(database_url)
+    proxy = _TcpProxy((url.host, url.port))
+    proxy.start()
+    probed = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": url.set(host="127.0.0.1", port=proxy.port).render_as_string(False),
+            "REDIS_URL": redis_server["url"],
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    client = probed.test_client()
+    try:
+        assert client.get("/readyz").status_code == 200
+        proxy.stop()
+        started = time.monotonic()
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json["status"] == "unready"
+        assert r.json["checks"]["database"]["ok"] is False and r.json["checks"]["redis"]["ok"] is True
+        assert time.monotonic() - started < 15  # answers while the database is gone, never hangs
+        assert client.get("/healthz").status_code == 200
+        proxy.start()
+        r = client.get("/readyz")
+        assert r.status_code == 200, r.json
+    finally:
+        proxy.stop()
+        with probed.app_context():
+            _db.engine.dispose()
