@@ -43,6 +43,19 @@ def rankings_redis():
     url = role_url("rankings")
     if not rankings_is_cluster():
         return get_redis(url)
+    return cluster_client(url)
+
+
+def role_client(role: str):
+    """A client for the role's Redis, plain or cluster as its URL says (the rankings role: rankings_redis)."""
+    if role == "rankings":
+        return rankings_redis()
+    url = role_url(role)
+    return cluster_client(url) if url.startswith(CLUSTER_SCHEMES) else get_redis(url)
+
+
+def cluster_client(url: str) -> RedisCluster:
+    """One RedisCluster per URL (redis+cluster:// or redis://: the seed node)."""
     url = url.replace("+cluster", "", 1)
     client = _clusters.get(url)
     if client is None:

@@ -203,3 +203,49 @@ def test_unready_while_postgresql_is_down_and_ready_again_when_it_returns(app, s
         proxy.stop()
         with probed.app_context():
             _db.engine.dispose()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_separate_rankings_redis_down_degrades_but_stays_ready(app, client, stamp, redis_server):
+    """Rankings fall back to SQL and the limiter to memory: their Redis down must not take every web
+    process out of the load balancer, but the body says so."""
+    head, _before = _migration_chain()
+    stamp(head)
+    dead = f"redis://127.0.0.1:{_closed_port()}/0"
+    app.config.update(REDIS_RANKINGS_URL=dead, REDIS_RATELIMIT_URL=None)
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 200, r.json
+        assert r.json["status"] == "degraded"
+        checks = r.json["checks"]
+        assert checks["rankings_redis"]["ok"] is False and checks["rankings_redis"]["required"] is False
+        assert "ratelimit_redis" not in checks  # shares the queue's Redis: checked as "redis"
+        assert checks["redis"]["ok"] is True
+    finally:
+        app.config.update(REDIS_RANKINGS_URL=None)
+
+
+def test_separate_role_redis_that_answers_is_ready(app, client, stamp, redis_server):
+    head, _before = _migration_chain()
+    stamp(head)
+    queue_url = app.config.get("REDIS_QUEUE_URL") or app.config["REDIS_URL"]
+    other_db = queue_url.rsplit("/", 1)[0] + "/7"  # the same server, another database: a different URL
+    app.config.update(REDIS_RATELIMIT_URL=other_db)
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 200 and r.json["status"] == "ready", r.json
+        assert r.json["checks"]["ratelimit_redis"]["ok"] is True
+        redis_server["stop"]()
+        try:  # the queue's Redis is required: unready, whatever else answers
+            r = client.get("/readyz")
+            assert r.status_code == 503 and r.json["status"] == "unready"
+            assert r.json["checks"]["ratelimit_redis"]["ok"] is False
+        finally:
+            redis_server["start"]()
+    finally:
+        app.config.update(REDIS_RATELIMIT_URL=None)
