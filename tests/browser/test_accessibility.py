@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, sign_in
 
@@ -301,3 +302,21 @@ def test_no_serious_or_critical_axe_violations(db, browser, live_server, tmp_pat
     if report:
         Path(report).write_text("\n".join(found) + "\n\n" + json.dumps(timings, indent=1))
     assert not found, f"{len(found)} axe violations:\n" + "\n".join(found)
+
+
+def test_longer_words_wrap_instead_of_scrolling_sideways(db, page):
+    """Spanish labels are longer (the top bar's links in particular): at desktop width the top bar wraps
+    rather than pushing the page wider than the window (WCAG 1.4.10; found on the Spanish screenshots)."""
+    from tests import factories as f
+    from tests.browser.test_browser_pages import product
+
+    product(db)
+    user = f.web_player()
+    user.locale = "es"
+    db.session.commit()
+    sign_in(page)
+    for path in ("/dashboard", "/streak"):
+        page.goto(path)
+        expect(page.get_by_role("link", name="Racha").first).to_be_visible()  # in Spanish
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= DESKTOP["width"], f"{path}: {width}px wide at {DESKTOP['width']}px"
