@@ -183,3 +183,20 @@ def test_toasts_do_not_move_with_reduced_motion(db, browser, live_server):
             ctx.close()
     assert results["no-preference"] == ["toast-in", False]  # the control: it slides in and fades out
     assert results["reduce"] == ["none", True]
+
+
+def test_a_new_notification_is_announced_in_the_players_language(db, page):
+    """The bell refreshes itself (every minute, or on "notifications-changed"); when the unread count
+    changes, #announcer reads it out — in the player's language."""
+    product(db)
+    user = f.web_player()
+    user.locale = "es"
+    db.session.commit()
+    sign_in(page)
+    page.goto("/dashboard")
+    expect(page.locator("#bell .count-pill")).to_have_count(0)
+    outbox.notify(user.id, "achievement", "Achievement unlocked: First lesson", "Well done", link="/achievements")
+    db.session.commit()
+    page.evaluate("htmx.trigger(document.body, 'notifications-changed')")
+    expect(page.locator("#bell .count-pill")).to_have_text("1")
+    expect(page.locator("#announcer[role=status][aria-live=polite]")).to_have_text("Notificaciones, 1 sin leer")
