@@ -33,6 +33,10 @@ def _redis_binary() -> str:
     return str(path) if path.exists() else (shutil.which("redis-server") or "")
 
 
+def pytest_collection_modifyitems(items):
+    mutation_slots.per_test_timeouts(items)  # only under scripts/mutation.py
+
+
 @pytest.fixture(scope="session")
 def _mutation_slot():
     """Under scripts/mutation.py, the slot (SQLite file, Redis port) this session holds; else None."""

@@ -18,7 +18,9 @@ import os
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
+import pytest
 import redis as redis_lib
 from sqlalchemy import inspect
 
@@ -127,3 +129,18 @@ def session_done(app) -> None:
     with app.app_context():
         _db.session.remove()
         _db.engine.dispose()
+
+
+def per_test_timeouts(items) -> None:
+    """A time limit for each test of a mutant's run: ten times what the test took in mutmut's clean run
+    (mutmut-stats.json, in the working copy the tests run from) plus 5 s. mutmut's own limit covers every
+    test of the mutated function together (for the energy simulation that is the property tests' 10 s):
+    a mutant that loops forever in the first, millisecond-long test held a worker for a minute or more."""
+    stats = Path("mutmut-stats.json")
+    if not ACTIVE or not stats.exists():  # mutmut's clean run measures, it is not limited
+        return
+    durations = json.loads(stats.read_text()).get("duration_by_test", {})
+    for item in items:
+        took = durations.get(item.nodeid)
+        if took is not None:
+            item.add_marker(pytest.mark.timeout(5 + 10 * took, method="signal"))
