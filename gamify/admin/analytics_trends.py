@@ -9,7 +9,7 @@ import io
 from flask import Response, abort, render_template, request
 
 from .. import params
-from ..services import analytics_series
+from ..services import analytics_retention, analytics_series
 from .base import bp
 
 
@@ -54,3 +54,61 @@ def analytics_trends_csv(chart_id: str):
         abort(404)
     header = ["week" if grain == "week" else "day"] + [name for name, _ in chart.series]
     return csv_response(header, chart.rows(), f"{chart.id}-{days}d-{grain}.csv")
+
+
+def _retention_curve(data: dict) -> analytics_series.Chart:
+    return analytics_series.Chart(
+        "retention_curve",
+        "Retention curve",
+        "Share of players active N days after their first day, gamified against the control group.",
+        "%",
+        list(range(analytics_retention.CURVE_DAYS + 1)),
+        [(label, [None if v is None else round(v, 1) for v in vals]) for label, vals in data["curves"].items()],
+        percent=True,
+        period_label="Day after signup",
+        prefix="D",
+    )
+
+
+def _pct(r) -> str:
+    return "" if r is None or r.pct is None else f"{r.pct:.1f}"
+
+
+@bp.get("/analytics/retention")
+def analytics_retention_page():
+    data = analytics_retention.retention()
+    return render_template(
+        "admin/analytics_retention.html",
+        data=data,
+        curve=_retention_curve(data),
+        groups=[label for _, label in analytics_retention.GROUPS],
+    )
+
+
+@bp.get("/analytics/retention/<name>.csv")
+def analytics_retention_csv(name: str):
+    data = analytics_retention.retention()
+    if name == "summary":
+        header = ["day", "gamified_retained", "gamified_players", "gamified_pct", "control_retained"]
+        header += ["control_players", "control_pct", "difference_pts", "ci95_low_pts", "ci95_high_pts"]
+        rows = []
+        for s in data["summary"]:
+            g, c, d = s["gamified"], s["control"], s["difference"]
+            ci = ["%.1f" % (100 * x) for x in d] if d else ["", "", ""]
+            rows.append([f"D{s['day']}", g.retained, g.players, _pct(g), c.retained, c.players, _pct(c), *ci])
+        return csv_response(header, rows, "retention-summary.csv")
+    if name == "cohorts":
+        weeks = range(data["weeks"])
+        header = ["cohort_week", "group", "players", "d1_pct", "d7_pct", "d30_pct"] + [f"week{k}_pct" for k in weeks]
+        rows = [
+            [row["week"], label, g["players"], _pct(g["d1"]), _pct(g["d7"]), _pct(g["d30"])]
+            + [_pct(cell) for cell in g["weeks"]]
+            for row in data["cohorts"]
+            for label, g in row["groups"].items()
+        ]
+        return csv_response(header, rows, "retention-cohorts.csv")
+    if name == "curve":
+        chart = _retention_curve(data)
+        header = ["day_after_signup"] + [n for n, _ in chart.series]
+        return csv_response(header, [["" if v is None else v for v in r] for r in chart.rows()], "retention-curve.csv")
+    abort(404)
