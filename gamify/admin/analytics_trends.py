@@ -9,7 +9,7 @@ import io
 from flask import Response, abort, render_template, request
 
 from .. import params
-from ..services import analytics_retention, analytics_series
+from ..services import analytics_funnels, analytics_retention, analytics_series
 from .base import bp
 
 
@@ -112,3 +112,27 @@ def analytics_retention_csv(name: str):
         header = ["day_after_signup"] + [n for n, _ in chart.series]
         return csv_response(header, [["" if v is None else v for v in r] for r in chart.rows()], "retention-curve.csv")
     abort(404)
+
+
+@bp.get("/analytics/funnels")
+def analytics_funnels_page():
+    return render_template(
+        "admin/analytics_funnels.html", funnels=analytics_funnels.funnels(), buckets=analytics_funnels.BUCKETS
+    )
+
+
+@bp.get("/analytics/funnels.csv")
+def analytics_funnels_csv():
+    header = ["achievement", "key", "players"] + list(analytics_funnels.BUCKETS) + ["completed", "median_days"]
+    rows = [
+        [
+            fn.label,
+            fn.achievement.key,
+            fn.players,
+            *fn.buckets,
+            fn.completed,
+            "" if fn.median_days is None else fn.median_days,
+        ]
+        for fn in analytics_funnels.funnels()
+    ]
+    return csv_response(header, rows, "achievement-funnels.csv")
