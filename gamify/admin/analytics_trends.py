@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Optional
 
 from flask import Response, abort, render_template, request
 
 from .. import params
-from ..services import analytics_funnels, analytics_retention, analytics_series
+from ..services import analytics_funnels, analytics_points, analytics_retention, analytics_series
 from .base import bp
 
 
@@ -136,3 +137,39 @@ def analytics_funnels_csv():
         for fn in analytics_funnels.funnels()
     ]
     return csv_response(header, rows, "achievement-funnels.csv")
+
+
+def _points_system(key: Optional[str]):
+    systems = analytics_points.systems()
+    return systems, next((s for s in systems if s.key == key), systems[0] if systems else None)
+
+
+@bp.get("/analytics/points")
+def analytics_points_page():
+    days, grain = _range_args()
+    systems, system = _points_system(request.args.get("system"))
+    edges = analytics_points.parse_edges(request.args.get("edges"))
+    if system is not None and edges is None:
+        edges = analytics_points.default_edges(system)
+    window, charts = analytics_series.trends(days, grain)
+    wanted = {"xp_per_active", f"levels_{system.key}" if system else ""}
+    return render_template(
+        "admin/analytics_points.html",
+        systems=systems,
+        system=system,
+        edges=edges,
+        histogram=analytics_points.histogram(system, edges) if system else [],
+        charts=[c for c in charts if c.id in wanted],
+        window=window,
+        ranges=analytics_series.RANGES,
+        grains=analytics_series.GRAINS,
+    )
+
+
+@bp.get("/analytics/points/<key>.csv")
+def analytics_points_csv(key: str):
+    _, system = _points_system(key)
+    if system is None or system.key != key:
+        abort(404)
+    edges = analytics_points.parse_edges(request.args.get("edges")) or analytics_points.default_edges(system)
+    return csv_response(["balance", "players"], analytics_points.histogram(system, edges), f"balances-{key}.csv")
