@@ -11,6 +11,7 @@ from flask import Response, abort, render_template, request
 
 from .. import params
 from ..services import analytics_funnels, analytics_points, analytics_retention, analytics_series
+from .analytics_svg import prepare_all
 from .base import bp
 
 
@@ -41,7 +42,7 @@ def analytics_trends():
     return render_template(
         "admin/analytics_trends.html",
         window=window,
-        charts=charts,
+        charts=prepare_all(charts),
         ranges=analytics_series.RANGES,
         grains=analytics_series.GRAINS,
     )
@@ -81,7 +82,7 @@ def analytics_retention_page():
     return render_template(
         "admin/analytics_retention.html",
         data=data,
-        curve=_retention_curve(data),
+        curve=prepare_all([_retention_curve(data)])[0],
         groups=[label for _, label in analytics_retention.GROUPS],
     )
 
@@ -159,7 +160,7 @@ def analytics_points_page():
         system=system,
         edges=edges,
         histogram=analytics_points.histogram(system, edges) if system else [],
-        charts=[c for c in charts if c.id in wanted],
+        charts=prepare_all([c for c in charts if c.id in wanted]),
         window=window,
         ranges=analytics_series.RANGES,
         grains=analytics_series.GRAINS,

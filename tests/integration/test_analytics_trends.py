@@ -5,6 +5,8 @@ import csv
 import io
 from datetime import date, timedelta
 
+from gamify import i18n
+from gamify.admin import analytics_svg
 from gamify.extensions import db
 from gamify.models import DailyCount
 from gamify.models._common import utcnow
@@ -108,3 +110,11 @@ def test_admins_only(app, client):
     f.login(client)
     assert client.get("/admin/analytics/trends").status_code == 403
     assert client.get("/admin/analytics/trends/events.csv").status_code == 403
+
+
+def test_fast_number_format_equals_i18n_num(app):
+    with app.test_request_context("/"):
+        fmt = analytics_svg.formatter()
+        for v in (0, 5, 999, 1234, 1234567, 2.5, 12.25, 3.0, 100000.75):
+            assert fmt(v) == i18n.num(v), v
+        assert fmt(None) == "—"
