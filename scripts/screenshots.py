@@ -47,6 +47,10 @@ ADMIN_PAGES = [
     ("admin-index", "/admin/"),
     ("admin-achievements", "/admin/achievements"),
     ("admin-analytics", "/admin/analytics"),
+    ("admin-analytics-trends", "/admin/analytics/trends?days=90&grain=week"),
+    ("admin-analytics-retention", "/admin/analytics/retention"),
+    ("admin-analytics-funnels", "/admin/analytics/funnels"),
+    ("admin-analytics-points", "/admin/analytics/points"),
     ("admin-leaderboards", "/admin/leaderboards"),
     ("admin-webhooks", "/admin/webhooks"),
     ("admin-players", "/admin/players"),
@@ -88,6 +92,7 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--only", default="", help="shoot only the pages whose name starts with this")
     ap.add_argument("--db", help="keep the seeded SQLite database in this file and reuse it on the next run")
     args = ap.parse_args()
     out = Path(args.out)
@@ -131,7 +136,7 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
         try:
-            _shoot(base, out, args.chromium)
+            _shoot(base, out, args.chromium, args.only)
         finally:
             server.shutdown()
     finally:
@@ -163,7 +168,7 @@ def _polish(db) -> None:
     db.session.commit()
 
 
-def _shoot(base: str, out: Path, chromium: str) -> None:
+def _shoot(base: str, out: Path, chromium: str, only: str = "") -> None:
     from playwright.sync_api import sync_playwright
 
     from gamify.demo import ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD
@@ -174,6 +179,9 @@ def _shoot(base: str, out: Path, chromium: str) -> None:
             ("player", (DEMO_EMAIL, DEMO_PASSWORD), PLAYER_PAGES),
             ("admin", (ADMIN_EMAIL, ADMIN_PASSWORD), ADMIN_PAGES),
         ):
+            pages = [(name, path) for name, path in pages if name.startswith(only)]
+            if not pages:
+                continue
             for suffix, viewport in (("", DESKTOP), ("-phone", PHONE)):
                 ctx = browser.new_context(
                     base_url=base, viewport=viewport, timezone_id="Europe/London", locale="en-GB", device_scale_factor=1

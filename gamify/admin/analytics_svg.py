@@ -64,7 +64,8 @@ def prepare(c: Chart, fmt=None) -> dict:
     every = max(1, (n + MAX_X_LABELS - 1) // MAX_X_LABELS)
     x_labels = []
     for i, p in enumerate(c.periods):
-        if i % every == 0 or i == n - 1:
+        # Every `every`-th period and the last one, skipping one that would sit on top of the last.
+        if (i % every == 0 and (n - 1 - i) * 2 >= every) or i == n - 1:
             pos = 100.0 * i / (n - 1) if n > 1 else 50.0
             anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
             x_labels.append({"x": f"{pos:.2f}%", "anchor": anchor, "text": _period(p, c.prefix)[0]})

@@ -21,7 +21,7 @@ from typing import Optional
 from sqlalchemy import Integer, cast, func, literal_column
 
 from ..extensions import db
-from ..models import PlayerActivityDay, User
+from ..models import DailyCount, PlayerActivityDay, User
 from ..models._common import utcnow
 from ..models.users import ROLE_PLAYER
 
@@ -74,51 +74,85 @@ def _as_date(v) -> date:
     return v if isinstance(v, date) else date.fromisoformat(str(v)[:10])
 
 
-def retention(weeks: int = WEEKS, today: Optional[date] = None) -> dict:
-    """Everything the retention page and API show, for the cohorts of the last `weeks` weeks."""
-    today = today or utcnow().date()
-    last_done = today - timedelta(days=1)
-    first_week = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
+MAX_WEEKS = 26  # the oldest cohort the rollups keep week-k figures for
+KINDS = ("cohort", "ret", "retw")
 
+
+def _group(control) -> str:
+    return "c" if control else "g"
+
+
+def roll_up(start: date, end: date) -> int:
+    """Retention rollups (analytics_daily_counts, day = the signup day) of the signup days whose figures
+    activity on start..end can change: `cohort` g|c → players, `ret` g|c:N → active N days after (N ≤ 30),
+    `retw` g|c:k → active in week k after (k < 26). In the caller's transaction, like every rollup."""
+    lo = start - timedelta(days=7 * MAX_WEEKS - 1)
+    db.session.execute(db.delete(DailyCount).where(DailyCount.kind.in_(KINDS), DailyCount.day.between(lo, end)))
     firsts = (
         db.select(PlayerActivityDay.user_id, func.min(PlayerActivityDay.day).label("d0"))
         .group_by(PlayerActivityDay.user_id)
         .subquery()
     )
-    # Players per signup day and group: the denominators.
-    signups: dict[tuple[date, bool], int] = {}
+    in_range = (User.role == ROLE_PLAYER, firsts.c.d0.between(lo, end))
+    rows: dict[tuple, int] = defaultdict(int)
     for d0, control, n in db.session.execute(
         db.select(firsts.c.d0, User.control_group, func.count())
         .join(User, User.id == firsts.c.user_id)
-        .where(User.role == ROLE_PLAYER, firsts.c.d0 >= first_week)
+        .where(*in_range)
         .group_by(firsts.c.d0, User.control_group)
     ):
-        signups[(_as_date(d0), bool(control))] = n
-
-    # Players active N days after their signup day (N ≤ 30; N = 0 is everyone), per signup day and group.
+        rows[(_as_date(d0), "cohort", _group(control))] += n
     a = PlayerActivityDay
     diff = _day_diff(a.day, firsts.c.d0)
-    active_on: dict[tuple[date, bool, int], int] = defaultdict(int)
     for d0, control, n_days, n in db.session.execute(
         db.select(firsts.c.d0, User.control_group, diff, func.count())
         .join(a, a.user_id == firsts.c.user_id)
         .join(User, User.id == firsts.c.user_id)
-        .where(User.role == ROLE_PLAYER, firsts.c.d0 >= first_week, diff <= CURVE_DAYS)
+        .where(*in_range, diff >= 1, diff <= CURVE_DAYS)
         .group_by(firsts.c.d0, User.control_group, diff)
     ):
-        active_on[(_as_date(d0), bool(control), int(n_days))] += n
-    # Players active in week k after their signup day.
+        rows[(_as_date(d0), "ret", f"{_group(control)}:{int(n_days)}")] += n
     # A literal 7, not a bound parameter: PostgreSQL must see the same expression in GROUP BY.
     week_k = cast(diff / literal_column("7"), Integer)
-    active_week: dict[tuple[date, bool, int], int] = defaultdict(int)
     for d0, control, k, n in db.session.execute(
         db.select(firsts.c.d0, User.control_group, week_k, func.count(func.distinct(a.user_id)))
         .join(a, a.user_id == firsts.c.user_id)
         .join(User, User.id == firsts.c.user_id)
-        .where(User.role == ROLE_PLAYER, firsts.c.d0 >= first_week, diff < 7 * weeks)
+        .where(*in_range, diff < 7 * MAX_WEEKS)
         .group_by(firsts.c.d0, User.control_group, week_k)
     ):
-        active_week[(_as_date(d0), bool(control), int(k))] += n
+        rows[(_as_date(d0), "retw", f"{_group(control)}:{int(k)}")] += n
+    if rows:
+        db.session.execute(
+            db.insert(DailyCount), [{"day": d, "kind": k, "key": key, "value": v} for (d, k, key), v in rows.items()]
+        )
+    return len(rows)
+
+
+def retention(weeks: int = WEEKS, today: Optional[date] = None) -> dict:
+    """Everything the retention page and API show, for the cohorts of the last `weeks` weeks, from the
+    retention rollups (roll_up)."""
+    weeks = min(weeks, MAX_WEEKS)
+    today = today or utcnow().date()
+    last_done = today - timedelta(days=1)
+    first_week = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
+
+    signups: dict[tuple[date, bool], int] = {}
+    active_on: dict[tuple[date, bool, int], int] = defaultdict(int)
+    active_week: dict[tuple[date, bool, int], int] = defaultdict(int)
+    for day, kind, key, value in db.session.execute(
+        db.select(DailyCount.day, DailyCount.kind, DailyCount.key, DailyCount.value).where(
+            DailyCount.kind.in_(KINDS), DailyCount.day.between(first_week, today)
+        )
+    ):
+        group, _, n = key.partition(":")
+        control = group == "c"
+        if kind == "cohort":
+            signups[(day, control)] = value
+        elif kind == "ret":
+            active_on[(day, control, int(n))] = value
+        else:
+            active_week[(day, control, int(n))] = value
 
     def day_rate(control: bool, n_day: int, days0=None) -> Rate:
         r = Rate(0, 0)

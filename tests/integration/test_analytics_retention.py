@@ -46,6 +46,7 @@ def world():
     _player("b", False, [M(3), M(10)])  # first day Tue 3: D7 only
     _player("c", True, [M(2)])  # control, first day Mon 2: never back
     _player("d", False, [M(24), M(25)])  # cohort of 23 March: D1
+    ret.roll_up(M(1), M(30))
     db.session.commit()
 
 

@@ -6,6 +6,7 @@ from gamify.client import Client
 from gamify.extensions import db
 from gamify.models import DailyCount, MetricTotal, PlayerActivityDay, PointsBalance
 from gamify.models._common import utcnow
+from gamify.services import analytics_retention
 from tests import factories as f
 
 A = "/api/v1/analytics"
@@ -39,6 +40,7 @@ def test_retention(app, client):
         db.session.add(PlayerActivityDay(user_id=u.id, day=start))
         if back:
             db.session.add(PlayerActivityDay(user_id=u.id, day=start + timedelta(days=1)))
+    analytics_retention.roll_up(start, today)
     db.session.commit()
     body = client.get(f"{A}/retention?weeks=4", headers={"X-API-Key": f.api_key()}).get_json()
     d1 = body["summary"][0]
