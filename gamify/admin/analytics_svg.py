@@ -11,7 +11,7 @@ from .. import i18n
 from ..services.analytics_series import Chart
 
 HEIGHT = 160  # the plot's height in px (the inner SVG's viewBox is 1000 wide)
-MAX_X_LABELS = 7
+MAX_X_LABELS = 5  # readable at phone width
 
 
 def formatter():

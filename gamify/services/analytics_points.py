@@ -42,10 +42,18 @@ def default_edges(system: PointsSystem) -> list[int]:
     return [0, 1, 10, 100, 1_000, 10_000]
 
 
+def _short(n: int) -> str:
+    """1500 → '1.5k', 2000000 → '2M': bucket labels that fit under a column at phone width."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{suffix}"
+    return str(n)
+
+
 def label(lo: int, hi: Optional[int]) -> str:
     if hi is None:
-        return f"{lo:,}+"
-    return f"{lo:,}" if hi - lo == 1 else f"{lo:,}–{hi - 1:,}"
+        return f"{_short(lo)}+"
+    return _short(lo) if hi - lo == 1 else f"{_short(lo)}–{_short(hi - 1)}"
 
 
 def histogram(system: PointsSystem, edges: list[int]) -> list[tuple[str, int]]:

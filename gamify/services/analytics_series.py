@@ -97,7 +97,7 @@ def _load(w: Window) -> dict[str, dict[str, dict[date, float]]]:
     ):
         p = w.period_of(day)
         if kind in LAST_OF_WEEK or (kind == "active" and key != "dau"):
-            last = w.last if w.period_of(w.last) == p else p + timedelta(days=6)
+            last = p if w.grain == "day" else w.last if w.period_of(w.last) == p else p + timedelta(days=6)
             if day == last:
                 out[kind][key][p] = value
         else:

@@ -30,7 +30,8 @@ def test_histogram_by_hand(app):
     xp = world()
     assert ap.default_edges(xp) == [0, 100, 500]  # the level thresholds
     assert ap.histogram(xp, [0, 100, 500]) == [("0–99", 4), ("100–499", 2), ("500+", 1)]
-    assert ap.histogram(xp, [1, 10, 1000]) == [("below 1", 2), ("1–9", 1), ("10–999", 3), ("1,000+", 1)]
+    assert ap.histogram(xp, [1, 10, 1000]) == [("below 1", 2), ("1–9", 1), ("10–999", 3), ("1k+", 1)]
+    assert ap.label(1500, 3000) == "1.5k–3k" and ap.label(1_000_000, None) == "1M+"
     assert ap.histogram(xp, [0, 1]) == [("0", 2), ("1+", 5)]
 
 

@@ -49,6 +49,10 @@ def test_weeks_sum_counts_average_dau_and_take_the_last_distinct_counts(app):
     assert w.periods[0] == date(2026, 3, 2) and len(w.periods) == 7
     events = {c.id: c for c in charts}["events"]
     assert named(events, "Lessons") == [3, 0, 0, 4, 0, 0, 0]
+    # By day, WAU/MAU are each day's own value.
+    w, charts = series.trends(7, "day", today=date(2026, 3, 1))
+    active = {c.id: c for c in charts}["active"]
+    assert named(active, "WAU")[-2:] == [7, 9] and named(active, "MAU")[-1] == 20
 
 
 def test_streaks_points_per_active_player_and_notifications(app):
