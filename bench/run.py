@@ -1,6 +1,7 @@
 """Benchmarks: the event API through gunicorn (ceiling, single events, batch ingest, latency at fixed
 offered rates, rank-change lag behind an RQ worker: bench/events_bench.py), leaderboard reads at 100k
-players, achievement backfill over 100k players, reminder selection over 100k players, dashboard render.
+players, achievement backfill over 100k players, reminder selection over 100k players, dashboard render,
+the analytics pages over 90 days of rollups for 100k players (bench/analytics_bench.py).
 
 Runs against a real PostgreSQL (scripts/pg.sh) and Redis (scripts/redis.sh) started here, and
 against the SQLite default. Load comes from wrk (scripts/wrk.sh installs it) and bench/openloop.py.
@@ -39,6 +40,7 @@ TARGETS = {
     "backfill_seconds": 10,
     "reminder_selection_seconds": 5,
     "dashboard_p99_ms": 50,
+    "analytics_page_ms": 200,  # the trends page, 90 days of rollups for 100k players (bench/analytics_bench.py)
 }
 
 
@@ -545,6 +547,11 @@ def table(results: dict) -> str:
         b = r.get("backfill", {})
         if b:
             rows.append((backend, f"backfill {b['players']} players", f"{b['seconds']} s", "< 10 s"))
+        an = r.get("analytics", {})
+        for path, v in an.items():
+            if isinstance(v, dict) and v.get("target_ms"):
+                label = f"analytics {path.split('/')[-1]} median ms ({an['players']} players, {an['days']} days)"
+                rows.append((backend, label, f"{v['median_ms']}", f"< {v['target_ms']}"))
         rem = r.get("reminders", {})
         if rem.get("seconds") is not None:
             rows.append((backend, f"reminder selection {rem['players']} players", f"{rem['seconds']} s", "< 5 s"))
@@ -558,7 +565,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     ap.add_argument("--only", choices=["postgres", "sqlite"])
-    ap.add_argument("--parts", default="http,backfill,reminders,leaderboards")
+    ap.add_argument("--parts", default="http,backfill,reminders,leaderboards,analytics")
     args = ap.parse_args()
     # A SIGTERM (make interrupted, a timeout) unwinds like Ctrl-C: gunicorn and the RQ worker are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -596,6 +603,11 @@ def main() -> None:
         if "leaderboards" in parts:
             r["leaderboards"] = bench_leaderboard_scale(url, redis_url, args.quick)
             print(json.dumps(r["leaderboards"]), flush=True)
+        if "analytics" in parts:
+            from bench import analytics_bench
+
+            r["analytics"] = analytics_bench.run(url, 20_000 if args.quick else 100_000, redis_url=redis_url)
+            print(json.dumps(r["analytics"]), flush=True)
     results["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(results, indent=2))

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from .api.schemas import achievements as ach
+from .api.schemas import analytics as an
 from .api.schemas import energy as en
 from .api.schemas import events as ev
 from .api.schemas import leaderboard_history as lh
@@ -124,6 +125,10 @@ OPERATIONS: dict[str, Op] = {
         ),
         _op("user_points_daily", "GET", "/users/{external_id}/points/{system_key}/daily", None, pt.DailyOut),
         _op("points_levels", "GET", "/points/{system_key}/levels", None, pt.LevelsOut),
+        _op("analytics_trends", "GET", "/analytics/trends", None, an.TrendsOut),
+        _op("analytics_retention_figures", "GET", "/analytics/retention", None, an.RetentionOut),
+        _op("analytics_achievements", "GET", "/analytics/achievements", None, an.FunnelsOut),
+        _op("analytics_balances", "GET", "/analytics/points/{system_key}/balances", None, an.BalancesOut),
         _op("user_achievements", "GET", "/users/{external_id}/achievements", None, ev.AchievementsOut),
         _op("user_achievement_progress", "GET", "/users/{external_id}/achievements/progress", None, ach.ProgressOut),
         _op("achievement_details", "GET", "/achievements/{key}", None, ach.AchievementDetails),
@@ -324,6 +329,21 @@ class Client:
 
     def points_levels(self, system: str) -> pt.LevelsOut:
         return self.call("points_levels", {"system_key": system})
+
+    # ---------------------------------------------------------------------------------- analytics
+
+    def analytics_trends(self, days: int = 30, grain: str = "day") -> an.TrendsOut:
+        return self.call("analytics_trends", query={"days": days, "grain": grain})
+
+    def analytics_retention(self, weeks: int = 12) -> an.RetentionOut:
+        return self.call("analytics_retention_figures", query={"weeks": weeks})
+
+    def analytics_achievements(self) -> an.FunnelsOut:
+        return self.call("analytics_achievements")
+
+    def analytics_balances(self, system: str, edges: Optional[list[int]] = None) -> an.BalancesOut:
+        q = {"edges": ",".join(map(str, edges)) if edges else None}
+        return self.call("analytics_balances", {"system_key": system}, query=q)
 
     # ---------------------------------------------------------------------------------- achievements
 

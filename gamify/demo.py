@@ -28,7 +28,7 @@ from .models import (
     User,
 )
 from .models._common import utcnow
-from .services import apikeys, users
+from .services import analytics_rollups, apikeys, users
 from .services.events import MAX_BATCH, EventIn, process_batch
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@gamify.local", "admin1234"
@@ -263,8 +263,23 @@ def configure() -> dict:
     return {"lessons": lessons, "minutes": minutes, "achievements": a}
 
 
-def _history(rng: random.Random, user: User, days: int, today_utc: datetime, commitment: float) -> list[EventIn]:
-    """Events for one player, day by day in their own local calendar (in the order they happened)."""
+# How likely a player keeps up their habit on each weekday (Mon..Sun): Friday is the day streaks are lost
+# (the sources' Friday peak), the weekend a little lower than the week.
+WEEKDAY_HABIT = (1.0, 1.0, 0.98, 0.97, 0.72, 0.88, 0.9)
+
+
+def _history(
+    rng: random.Random,
+    user: User,
+    days: int,
+    today_utc: datetime,
+    commitment: float,
+    first_day: int = 0,
+    control: bool = False,
+) -> list[EventIn]:
+    """Events for one player, day by day in their own local calendar (in the order they happened), from
+    `first_day` of the history on (their signup). Interest fades with time, faster without the game
+    (control players): what the retention page measures."""
     out: list[EventIn] = []
     zone = cal.zone(user.timezone)
     start_local = (today_utc.astimezone(zone) - timedelta(days=days)).date()
@@ -273,8 +288,13 @@ def _history(rng: random.Random, user: User, days: int, today_utc: datetime, com
     for d in range(days + 1):
         day = start_local + timedelta(days=d)
         # Streaky behaviour: players tend to keep doing what they did yesterday.
-        active = rng.random() < (0.9 if active else 1 - commitment) * (commitment + 0.35)
-        if not active:
+        keep = (0.9 if active else 1 - commitment) * (commitment + 0.35) * WEEKDAY_HABIT[day.weekday()]
+        age = d - first_day
+        keep *= max(0.35, 1 - age / 45) if control else max(0.7, 1 - age / 200)
+        active = rng.random() < keep
+        if d == first_day:
+            active = True  # the day they signed up, they did something
+        if not active or d < first_day:
             continue
         at = datetime.combine(day, time(rng.randint(6, 22), rng.randint(0, 59)), tzinfo=zone).astimezone(timezone.utc)
         if at >= today_utc:
@@ -357,10 +377,13 @@ def _seed(rng: random.Random, players: int, days: int, echo, mail_dir=None) -> N
             email=f"player-{i + 1:04d}@demo.gamify.local",
             attributes={"city": city, "tier": "premium" if rng.random() < 0.25 else "free"},
         )
-        user.created_at = today - timedelta(days=days)
-        user.control_group = rng.random() < 0.1
+        # A third were there from the start, the others signed up along the way (signup cohorts).
+        first_day = 0 if rng.random() < 0.35 else rng.randrange(days)
+        user.created_at = today - timedelta(days=days - first_day)
+        user.control_group = rng.random() < 0.2
         db.session.commit()
-        pending += older(_history(rng, user, days, today, rng.betavariate(2, 2)))
+        commitment = rng.betavariate(2, 2)
+        pending += older(_history(rng, user, days, today, commitment, first_day, user.control_group))
         if len(pending) >= MAX_BATCH or i == players - 2:
             total += _send(pending)
             pending = []
@@ -375,6 +398,11 @@ def _seed(rng: random.Random, players: int, days: int, echo, mail_dir=None) -> N
     demo_extras.after_history(api, demo)
     db.session.execute(db.update(DomainEvent).where(DomainEvent.dispatched_at.is_(None)).values(dispatched_at=utcnow()))
     db.session.commit()
+    echo("  analytics rollups of the history …")
+    first = analytics_rollups.first_day()
+    if first is not None:
+        analytics_rollups.recompute(first, utcnow().date())
+        db.session.commit()
     echo(f"seeded {players} players and {total} events over {days} days")
     echo(f"  admin: {ADMIN_EMAIL} / {ADMIN_PASSWORD}")
     echo(f"  player: {DEMO_EMAIL} / {DEMO_PASSWORD}")

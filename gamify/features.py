@@ -10,6 +10,7 @@ from .admin.leaderboards import bp as admin_leaderboards_bp
 from .admin.notification_templates import bp as admin_templates_bp
 from .admin.webhooks import bp as admin_webhooks_bp
 from .api import achievements as _api_achievements  # noqa: F401  (achievement progress and details routes)
+from .api import analytics as _api_analytics  # noqa: F401  (analytics figures, before api_bp is registered)
 from .api import bp as api_bp
 from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
 from .api import leaderboard_history as _api_lb_history  # noqa: F401  (past runs, rank history)

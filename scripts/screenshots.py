@@ -54,6 +54,10 @@ ADMIN_PAGES = [
     ("admin-index", "/admin/"),
     ("admin-achievements", "/admin/achievements"),
     ("admin-analytics", "/admin/analytics"),
+    ("admin-analytics-trends", "/admin/analytics/trends?days=90&grain=week"),
+    ("admin-analytics-retention", "/admin/analytics/retention"),
+    ("admin-analytics-funnels", "/admin/analytics/funnels"),
+    ("admin-analytics-points", "/admin/analytics/points"),
     ("admin-leaderboards", "/admin/leaderboards"),
     ("admin-webhooks", "/admin/webhooks"),
     ("admin-players", "/admin/players"),
@@ -95,6 +99,7 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--only", default="", help="shoot only the pages whose name starts with this")
     ap.add_argument("--db", help="keep the seeded SQLite database in this file and reuse it on the next run")
     ap.add_argument("--variants", default="default,dark,es", help="which sets: default, dark, es (comma-separated)")
     args = ap.parse_args()
@@ -140,7 +145,7 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
         try:
-            _shoot(base, out, args.chromium, variants, app)
+            _shoot(base, out, args.chromium, variants, app, args.only)
         finally:
             server.shutdown()
     finally:
@@ -183,7 +188,7 @@ def _set_demo_locale(app, locale) -> None:
         db.session.commit()
 
 
-def _shoot(base: str, out: Path, chromium: str, variants: set, app) -> None:
+def _shoot(base: str, out: Path, chromium: str, variants: set, app, only: str = "") -> None:
     from playwright.sync_api import sync_playwright
 
     from gamify.demo import ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD
@@ -200,6 +205,9 @@ def _shoot(base: str, out: Path, chromium: str, variants: set, app) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         for variant, (email, password), pages, scheme, locale in runs:
+            pages = [(name, path) for name, path in pages if name.startswith(only)]
+            if not pages:
+                continue
             _set_demo_locale(app, locale)
             for suffix, viewport in ((variant, DESKTOP), (f"{variant}-phone", PHONE)):
                 ctx = browser.new_context(

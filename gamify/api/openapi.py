@@ -180,6 +180,7 @@ def build(app: Flask) -> dict:
                 {"name": "streaks", "description": "Streak freezes and restores"},
                 {"name": "social", "description": "Friends and energy gifts between them"},
                 {"name": "notifications", "description": "A player's in-app inbox and notification preferences"},
+                {"name": "analytics", "description": "The admin's analytics figures, for the host's dashboards"},
                 {"name": "meta", "description": "This document"},
             ],
         }

@@ -16,6 +16,7 @@ Series (kind → keys):
   level         "<system id>:<level id or 0>" → players on that level at the end of the day
   active        dau / wau / mau → distinct players active that day, in the 7 and in the 30 days ending it
                 (from player_activity_days; a range's rows change them for 29 days after it too)
+  cohort, ret, retw   retention by signup day (services/analytics_retention.roll_up)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ..models import (
 )
 from ..models._common import utcnow
 from ..models.messaging import NotificationDelivery
+from . import analytics_retention
 
 # The first run fills at most this many days back (older history is left to `flask analytics-backfill`).
 MAX_AUTO_BACKFILL = 400
@@ -83,7 +85,7 @@ def recompute(start: date, end: date, now: Optional[datetime] = None) -> int:
         written += len(counts) + _activity(day)
         db.session.add(RollupDay(day=day, computed_at=now))
     db.session.flush()
-    return written + _active_counts(start, end)
+    return written + _active_counts(start, end) + analytics_retention.roll_up(start, end)
 
 
 def _active_counts(start: date, end: date) -> int:

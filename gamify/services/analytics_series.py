@@ -36,6 +36,9 @@ class Chart:
     style: str = "line"  # line | area
     # Values are a rate (%), drawn on a 0..100 scale with one decimal.
     percent: bool = False
+    # The first column's heading, and what goes before a period that is a number (D7 of a curve).
+    period_label: str = "Day"
+    prefix: str = ""
 
     def rows(self) -> list[list]:
         """The table: one row per period, a column per series."""
@@ -46,7 +49,7 @@ class Chart:
             "id": self.id,
             "title": self.title,
             "unit": self.unit,
-            "periods": [p.isoformat() for p in self.periods],
+            "periods": [p.isoformat() if isinstance(p, date) else p for p in self.periods],
             "series": [{"name": n, "values": v} for n, v in self.series],
         }
 
@@ -94,7 +97,7 @@ def _load(w: Window) -> dict[str, dict[str, dict[date, float]]]:
     ):
         p = w.period_of(day)
         if kind in LAST_OF_WEEK or (kind == "active" and key != "dau"):
-            last = w.last if w.period_of(w.last) == p else p + timedelta(days=6)
+            last = p if w.grain == "day" else w.last if w.period_of(w.last) == p else p + timedelta(days=6)
             if day == last:
                 out[kind][key][p] = value
         else:
@@ -269,6 +272,8 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
             ],
         )
     )
+    for c in charts:
+        c.period_label = "Week of" if w.grain == "week" else "Day"
     return w, charts
 
 

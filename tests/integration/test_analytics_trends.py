@@ -5,6 +5,8 @@ import csv
 import io
 from datetime import date, timedelta
 
+from gamify import i18n
+from gamify.admin import analytics_svg
 from gamify.extensions import db
 from gamify.models import DailyCount
 from gamify.models._common import utcnow
@@ -47,6 +49,10 @@ def test_weeks_sum_counts_average_dau_and_take_the_last_distinct_counts(app):
     assert w.periods[0] == date(2026, 3, 2) and len(w.periods) == 7
     events = {c.id: c for c in charts}["events"]
     assert named(events, "Lessons") == [3, 0, 0, 4, 0, 0, 0]
+    # By day, WAU/MAU are each day's own value.
+    w, charts = series.trends(7, "day", today=date(2026, 3, 1))
+    active = {c.id: c for c in charts}["active"]
+    assert named(active, "WAU")[-2:] == [7, 9] and named(active, "MAU")[-1] == 20
 
 
 def test_streaks_points_per_active_player_and_notifications(app):
@@ -108,3 +114,11 @@ def test_admins_only(app, client):
     f.login(client)
     assert client.get("/admin/analytics/trends").status_code == 403
     assert client.get("/admin/analytics/trends/events.csv").status_code == 403
+
+
+def test_fast_number_format_equals_i18n_num(app):
+    with app.test_request_context("/"):
+        fmt = analytics_svg.formatter()
+        for v in (0, 5, 999, 1234, 1234567, 2.5, 12.25, 3.0, 100000.75):
+            assert fmt(v) == i18n.num(v), v
+        assert fmt(None) == "—"
