@@ -32,6 +32,7 @@ from .web.energy import bp as energy_bp
 from .web.leaderboards import bp as leaderboards_bp
 from .web.links import bp as links_bp
 from .web.player import bp as player_bp
+from .web.push import bp as push_bp
 from .web.theme import bp as theme_bp
 from .web.wrapped import bp as wrapped_bp
 
@@ -40,6 +41,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(player_bp)
+    app.register_blueprint(push_bp)  # /sw.js and the settings page's push control (web/push.py)
     app.register_blueprint(wrapped_bp)  # the year in review page and its share links
     app.register_blueprint(theme_bp)  # POST /theme: the light/dark toggle (web/theme.py)
     app.register_blueprint(admin_bp, url_prefix="/admin")
