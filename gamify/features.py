@@ -11,6 +11,7 @@ from .admin.notification_templates import bp as admin_templates_bp
 from .admin.webhooks import bp as admin_webhooks_bp
 from .api import achievements as _api_achievements  # noqa: F401  (achievement progress and details routes)
 from .api import bp as api_bp
+from .api import devices as _api_devices  # noqa: F401  (device tokens for mobile push, before api_bp)
 from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
 from .api import leaderboard_history as _api_lb_history  # noqa: F401  (past runs, rank history)
 from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
