@@ -47,7 +47,18 @@ from .models.users import UsedLoginLink
 from .models.webhooks import EmailSend, WebhookDelivery
 from .ops import logs, telemetry
 from .queue import get_queue, get_redis, redis_failed, redis_resting
-from .services import backfill, deliveries, leaderboards, points, rank_fanout, reminders, streaks, webhooks, webpush
+from .services import (
+    backfill,
+    deliveries,
+    leaderboards,
+    mobile_push,
+    points,
+    rank_fanout,
+    reminders,
+    streaks,
+    webhooks,
+    webpush,
+)
 from .services.notification_templates import Rendered
 
 log = logging.getLogger(__name__)
@@ -387,11 +398,11 @@ def deliver_email(send_id: int, at=None) -> str:
 
 @app_job
 def deliver_push(send_id: int, at=None) -> str:
-    """Deliver one notification row by Web Push (queue "push"), once: the delivery log's row
-    'push-<id>' is the idempotency key (a row there means the push was tried and settled). Checked at
-    send time like the e-mail (still wanted, preferences, quiet hours). No browser took it (none
-    subscribed, or every one answered 404/410 and was deleted): the e-mail goes instead. Other
-    failures raise, so RQ retries; after the last retry the e-mail goes instead."""
+    """Deliver one notification row by Web Push and to the player's app devices (queue "push"), once:
+    the delivery log's row 'push-<id>' is the idempotency key (a row there means the push was tried and
+    settled). Checked at send time like the e-mail (still wanted, preferences, quiet hours). Nothing
+    took it (no browser or device, or every one answered gone and was deleted): the e-mail goes
+    instead. Other failures raise, so RQ retries; after the last retry the e-mail goes instead."""
     now = at or utcnow()
     send = db.session.get(EmailSend, send_id)
     if send is None or send.status not in ("pending", "failed"):
@@ -421,14 +432,19 @@ def deliver_push(send_id: int, at=None) -> str:
     db.session.commit()  # never hold a transaction during HTTP
     topic = send.type.replace("_", "-")
     outcome = webpush.send(composed.subscriptions, composed.payload, composed.ttl, topic=topic)
+    p = composed.payload
+    mobile = mobile_push.send_to(composed.devices, mobile_push.Message(p["title"], p["body"], p["url"]))
     webpush.record(outcome, now)
+    mobile_push.forget(mobile.invalid)
+    outcome.sent += len(mobile.sent)
+    outcome.errors += mobile.errors
     send = db.session.get(EmailSend, send_id)
     if outcome.sent:
         email_too = reminders.mark_pushed(send, now, composed.template_id)
         db.session.commit()
         if email_too:
             enqueue_email(send_id)
-        return f"pushed to {outcome.sent} browser(s)" + (" and by e-mail" if email_too else "")
+        return f"pushed to {outcome.sent} browser(s)/device(s)" + (" and by e-mail" if email_too else "")
     job = get_current_job()
     if outcome.errors and job is not None and job.retries_left:
         db.session.commit()  # the gone subscriptions stay deleted

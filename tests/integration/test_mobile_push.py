@@ -12,12 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gamify.models import DeviceToken
 from gamify.services import mobile_push
 from tests import factories as f
+from tests.mailfixtures import smtp_server, work  # noqa: F401
 
 EXPO_OK = "ExponentPushToken[aaaaaaaaaaaaaaaaaaaaaa]"
 EXPO_GONE = "ExponentPushToken[bbbbbbbbbbbbbbbbbbbbbb]"
@@ -253,3 +255,56 @@ def test_fcm_oauth_jwt_and_message_format_and_unregistered_removes_the_token(app
     assert (result.sent, result.invalid) == (["fcm-ok"], ["fcm-gone"]) and again.sent == ["fcm-ok"]
     assert _devices(u.id) == [("fcm-ok", "android")]
     assert db.session.execute(db.select(DeviceToken.token)).scalars().all() == ["fcm-ok"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The streak reminder reaches the app (through the real RQ worker); a dead token: the e-mail instead
+
+
+def _expo(app, gone: set):
+    def answer(path, headers, body):
+        return 200, {
+            "data": [
+                {"status": "error", "message": "gone", "details": {"error": "DeviceNotRegistered"}}
+                if m["to"] in gone
+                else {"status": "ok", "id": "1"}
+                for m in json.loads(body)
+            ]
+        }
+
+    fake = Fake(answer)
+    app.config.update(EXPO_PUSH_ENABLED=True, EXPO_PUSH_URL=fake.url + "/--/api/v2/push/send")
+    return fake
+
+
+@pytest.mark.parametrize("dead", [False, True])
+def test_the_reminder_goes_to_the_app_or_falls_back_to_email(app, db, smtp_server, dead):
+    from gamify import jobs
+    from gamify.models import EmailSend
+    from gamify.services import outbox
+
+    from .test_webpush import EVENING, QUEUES, _at_risk, _log
+
+    u = _at_risk()
+    mobile_push.register(u.id, EXPO_OK, "expo")
+    outbox.set_preference(u.id, "streak_reminder", "push", True)  # as the host app's settings would
+    outbox.set_preference(u.id, "streak_reminder", "email", False)
+    db.session.commit()
+    fake = _expo(app, {EXPO_OK} if dead else set())
+    try:
+        with time_machine.travel(EVENING, tick=False):
+            jobs.streak_reminders()
+            work(QUEUES)
+    finally:
+        app.config.update(EXPO_PUSH_ENABLED=False)
+        fake.close()
+    (req,) = fake.requests
+    (message,) = json.loads(req["body"])
+    assert message["to"] == EXPO_OK and "5-day streak" in message["title"] and "/l/streak/" in message["data"]["url"]
+    if dead:
+        assert _devices(u.id) == [] and len(smtp_server.messages) == 1
+        assert _log() == [("push", "fell_back"), ("email", "sent")]
+    else:
+        assert _devices(u.id) == [(EXPO_OK, "expo")] and smtp_server.messages == []
+        assert _log() == [("push", "sent")]
+        assert db.session.execute(db.select(EmailSend.status)).scalar_one() == "skipped"
