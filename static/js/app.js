@@ -341,7 +341,7 @@
   }
   ready(function () { armAll(document); });
   document.addEventListener("htmx:load", function (e) { armAll(e.target); });
-  var lastFocusRefresh = 0;
+  var lastFocusRefresh = Date.now();  // the page was just rendered: nothing to refresh on its first focus
   function onView() {
     if (document.hidden) return;
     var now = Date.now();

@@ -24,6 +24,7 @@ from gamify.models import (
     Leaderboard,
     LeaderboardRun,
     NotificationDelivery,
+    PushSubscription,
     StreakRestoration,
     User,
     WebhookEndpoint,
@@ -230,6 +231,7 @@ def world(client, api, db, app):
             AchievementProgress(user_id=ann.id, achievement_id=first.id, value=3.0),
             BackfillRun(achievement_id=first.id, created_by_id=ann.id, status="done"),
             StreakRestoration(user_id=ann.id, lost_period_start=date(2026, 2, 20), length=3, reason="support"),
+            PushSubscription(user_id=ann.id, endpoint="https://push.example/ann", p256dh="k", auth="a"),
         ]
     )
     db.session.commit()
