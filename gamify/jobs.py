@@ -407,6 +407,8 @@ def deliver_push(send_id: int, at=None) -> str:
     send = db.session.get(EmailSend, send_id)
     if send is None or send.status not in ("pending", "failed"):
         return "not pending"
+    if send.send_after and send.send_after > now:  # e.g. a come-back step: the dispatcher brings it back
+        return "not due yet"
     if deliveries.find(deliveries.push_ref(send_id)) is not None:
         return "push already settled"
     try:

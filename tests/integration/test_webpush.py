@@ -248,3 +248,26 @@ def test_the_push_column_is_saved_with_the_other_preferences(app, db, client):
     client.post("/settings/notifications", data=form)
     assert outbox.channel_enabled(u.id, "streak_reminder", "push") is True
     assert outbox.channel_enabled(u.id, "streak_reminder", "email") is False
+
+
+def test_a_row_not_due_yet_is_not_pushed_until_it_is(app, db, push_service):
+    u = f.player("p", tz="Europe/London")
+    _subscribe(u, push_service)
+    later = EVENING + timedelta(hours=-2)
+    send = EmailSend(
+        user_id=u.id,
+        type="recap",
+        period_start=date(2026, 3, 9),
+        ref="",
+        payload={},
+        status="pending",
+        attempts=0,
+        last_error="",
+        send_after=EVENING,
+        expires_at=EVENING + timedelta(days=2),
+    )
+    db.session.add(send)
+    db.session.commit()
+    with time_machine.travel(later, tick=False):
+        assert jobs.deliver_push(send.id) == "not due yet"
+    assert push_service.requests == [] and _log() == []
