@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from .api.schemas import achievements as ach
 from .api.schemas import analytics as an
+from .api.schemas import devices as dv
 from .api.schemas import energy as en
 from .api.schemas import events as ev
 from .api.schemas import leaderboard_history as lh
@@ -175,6 +176,9 @@ OPERATIONS: dict[str, Op] = {
             no.PreferencesBody,
             no.PreferencesOut,
         ),
+        _op("list_devices", "GET", "/users/{external_id}/devices", None, dv.DevicesOut),
+        _op("register_device", "POST", "/users/{external_id}/devices", dv.DeviceBody, dv.DeviceOut),
+        _op("delete_device", "DELETE", "/users/{external_id}/devices/{token}", None, dv.DeviceDeleted),
     )
 }
 
@@ -467,6 +471,17 @@ class Client:
     def set_notification_preferences(self, external_id: str, preferences: dict) -> no.PreferencesOut:
         body = {"preferences": preferences}
         return self.call("patch_notification_preferences", {"external_id": external_id}, body)
+
+    # --------------------------------------------------------------------------------- devices
+
+    def devices(self, external_id: str) -> dv.DevicesOut:
+        return self.call("list_devices", {"external_id": external_id})
+
+    def register_device(self, external_id: str, token: str, platform: str) -> dv.DeviceOut:
+        return self.call("register_device", {"external_id": external_id}, {"token": token, "platform": platform})
+
+    def delete_device(self, external_id: str, token: str) -> dv.DeviceDeleted:
+        return self.call("delete_device", {"external_id": external_id, "token": token})
 
 
 def _user(user: UserArg) -> dict:

@@ -12,6 +12,7 @@ from .admin.webhooks import bp as admin_webhooks_bp
 from .api import achievements as _api_achievements  # noqa: F401  (achievement progress and details routes)
 from .api import analytics as _api_analytics  # noqa: F401  (analytics figures, before api_bp is registered)
 from .api import bp as api_bp
+from .api import devices as _api_devices  # noqa: F401  (device tokens for mobile push, before api_bp)
 from .api import energy as _energy_api  # noqa: F401  (energy routes attach to api_bp before it is registered)
 from .api import leaderboard_history as _api_lb_history  # noqa: F401  (past runs, rank history)
 from .api import leaderboards as _api_leaderboards  # noqa: F401  (leaderboard routes, before api_bp is registered)
@@ -33,6 +34,7 @@ from .web.energy import bp as energy_bp
 from .web.leaderboards import bp as leaderboards_bp
 from .web.links import bp as links_bp
 from .web.player import bp as player_bp
+from .web.push import bp as push_bp
 from .web.theme import bp as theme_bp
 from .web.wrapped import bp as wrapped_bp
 
@@ -41,6 +43,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(player_bp)
+    app.register_blueprint(push_bp)  # /sw.js and the settings page's push control (web/push.py)
     app.register_blueprint(wrapped_bp)  # the year in review page and its share links
     app.register_blueprint(theme_bp)  # POST /theme: the light/dark toggle (web/theme.py)
     app.register_blueprint(admin_bp, url_prefix="/admin")

@@ -52,6 +52,7 @@ from .services import (
     backfill,
     deliveries,
     leaderboards,
+    mobile_push,
     points,
     rank_fanout,
     reminders,
@@ -398,15 +399,17 @@ def deliver_email(send_id: int, at=None) -> str:
 
 @app_job
 def deliver_push(send_id: int, at=None) -> str:
-    """Deliver one notification row by Web Push (queue "push"), once: the delivery log's row
-    'push-<id>' is the idempotency key (a row there means the push was tried and settled). Checked at
-    send time like the e-mail (still wanted, preferences, quiet hours). No browser took it (none
-    subscribed, or every one answered 404/410 and was deleted): the e-mail goes instead. Other
-    failures raise, so RQ retries; after the last retry the e-mail goes instead."""
+    """Deliver one notification row by Web Push and to the player's app devices (queue "push"), once:
+    the delivery log's row 'push-<id>' is the idempotency key (a row there means the push was tried and
+    settled). Checked at send time like the e-mail (still wanted, preferences, quiet hours). Nothing
+    took it (no browser or device, or every one answered gone and was deleted): the e-mail goes
+    instead. Other failures raise, so RQ retries; after the last retry the e-mail goes instead."""
     now = at or utcnow()
     send = db.session.get(EmailSend, send_id)
     if send is None or send.status not in ("pending", "failed"):
         return "not pending"
+    if send.send_after and send.send_after > now:  # e.g. a come-back step: the dispatcher brings it back
+        return "not due yet"
     if deliveries.find(deliveries.push_ref(send_id)) is not None:
         return "push already settled"
     try:
@@ -432,14 +435,19 @@ def deliver_push(send_id: int, at=None) -> str:
     db.session.commit()  # never hold a transaction during HTTP
     topic = send.type.replace("_", "-")
     outcome = webpush.send(composed.subscriptions, composed.payload, composed.ttl, topic=topic)
+    p = composed.payload
+    mobile = mobile_push.send_to(composed.devices, mobile_push.Message(p["title"], p["body"], p["url"]))
     webpush.record(outcome, now)
+    mobile_push.forget(mobile.invalid)
+    outcome.sent += len(mobile.sent)
+    outcome.errors += mobile.errors
     send = db.session.get(EmailSend, send_id)
     if outcome.sent:
         email_too = reminders.mark_pushed(send, now, composed.template_id)
         db.session.commit()
         if email_too:
             enqueue_email(send_id)
-        return f"pushed to {outcome.sent} browser(s)" + (" and by e-mail" if email_too else "")
+        return f"pushed to {outcome.sent} browser(s)/device(s)" + (" and by e-mail" if email_too else "")
     job = get_current_job()
     if outcome.errors and job is not None and job.retries_left:
         db.session.commit()  # the gone subscriptions stay deleted

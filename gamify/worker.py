@@ -2,10 +2,10 @@
 enqueue_in/at) and, in a child process, RQ's cron scheduler for the recurring jobs in gamify.jobs.SCHEDULE.
 
 Queues (gamify.jobs says what runs where): "events-fanout" (the dispatcher: rank fan-out and outbox),
-"mail", "default" (webhooks, recurring jobs, rebuilds, backfills), "push" (reserved).
+"mail", "default" (webhooks, recurring jobs, rebuilds, backfills), "push" (Web Push and app devices).
 
-Processes: a supervisor, one RQ worker per group of --queues (by default "events-fanout,default,mail"
-and "mail,events-fanout,default": each serves every queue, the first in its list first, so neither mail
+Processes: a supervisor, one RQ worker per group of --queues (by default "events-fanout,default,mail,push"
+and "mail,push,events-fanout,default": each serves every queue, the first in its list first, so neither mail
 nor rank changes wait behind a burst of the other) and the cron scheduler; a child that exits unasked
 is started again.
 
@@ -14,7 +14,7 @@ e.g. `--queues "events-fanout;events-fanout,default" --no-cron` for the event fa
 `--queues mail --no-cron` for mail; run the scheduler wherever convenient (`--cron-only`), on two
 machines for failover: one leader enqueues, the other takes over within 40 s of its death.
 
-Options: --queues "events-fanout,default,mail;mail,events-fanout,default"  --burst  --no-cron  --cron-only
+Options: --queues "events-fanout,default,mail,push;mail,push,events-fanout,default"  --burst  --no-cron  --cron-only
          --logging-level INFO
 Environment: the app's (REDIS_QUEUE_URL or REDIS_URL, DATABASE_URL, MAIL_*, PUBLIC_URL, LOG_FORMAT, ...).
 """
@@ -140,7 +140,7 @@ def _stop_pubsub(worker) -> None:
             log.debug("could not stop the pubsub thread of %s", worker.name, exc_info=True)
 
 
-DEFAULT_WORKERS = "events-fanout,default,mail;mail,events-fanout,default"
+DEFAULT_WORKERS = "events-fanout,default,mail,push;mail,push,events-fanout,default"
 
 
 def run_worker(url: str, queue_names: list[str], logging_level: str, burst: bool = False) -> None:

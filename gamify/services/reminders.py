@@ -28,6 +28,7 @@ from ..extensions import db
 from ..models import (
     Achievement,
     AchievementCompletion,
+    DeviceToken,
     FreezeLedger,
     MetricEvent,
     PointsAward,
@@ -41,7 +42,7 @@ from ..models.notifications import NOTIFICATION_TYPES, NotificationPreference
 from ..models.push import PUSH_TYPES, PushSubscription
 from ..models.users import ROLE_PLAYER
 from ..models.webhooks import EmailSend, MessagingSettings
-from . import deliveries, outbox, streaks, webpush
+from . import deliveries, mobile_push, outbox, streaks, webpush
 from . import notification_templates as templates
 from .config_rules import ConfigError
 from .users import UserError, clean_email
@@ -257,13 +258,28 @@ def email_wanted(user_id: int, type_: str) -> bool:
     With push and e-mail both on, the player chose both."""
     if outbox.channel_enabled(user_id, type_, CHANNEL):
         return True
-    return outbox.channel_enabled(user_id, type_, PUSH) and not webpush.users_with_subscriptions([user_id])
+    return outbox.channel_enabled(user_id, type_, PUSH) and not any(_push_targets(user_id))
+
+
+def _push_targets(user_id: int) -> tuple[list, list]:
+    """The player's subscribed browsers, and their app devices when a mobile sender is configured."""
+    subs = webpush.subscriptions(user_id) if webpush.enabled() else []
+    devices = mobile_push.devices(user_id) if mobile_push.senders() else []
+    return subs, devices
 
 
 def push_route(send_ids: list[int]) -> set[int]:
     """The rows to deliver by push first: a type push carries, the player switched push on for it and
-    has a browser subscribed, and no push was tried for the row yet (one query for them all)."""
-    if not send_ids or not webpush.enabled():
+    has a browser subscribed (or an app device, with a mobile sender configured), and no push was tried
+    for the row yet (one query for them all)."""
+    if not send_ids:
+        return set()
+    has_target = []
+    if webpush.enabled():
+        has_target.append(db.select(PushSubscription.id).where(PushSubscription.user_id == EmailSend.user_id).exists())
+    if mobile_push.senders():
+        has_target.append(db.select(DeviceToken.id).where(DeviceToken.user_id == EmailSend.user_id).exists())
+    if not has_target:
         return set()
     rows = db.session.execute(
         db.select(EmailSend.id)
@@ -279,7 +295,7 @@ def push_route(send_ids: list[int]) -> set[int]:
         .where(
             EmailSend.id.in_(send_ids),
             EmailSend.type.in_(PUSH_TYPES),
-            db.select(PushSubscription.id).where(PushSubscription.user_id == EmailSend.user_id).exists(),
+            or_(*has_target),
         )
     ).scalars()
     ids = set(rows)
@@ -631,6 +647,7 @@ class Composed:
 class ComposedPush:
     user_id: int
     subscriptions: list
+    devices: list  # app devices (mobile_push), when a sender is configured
     payload: dict  # what the service worker shows: title, body, url (the deep link), tag
     ttl: int  # seconds the push service may hold it for an offline browser
     template_id: Optional[int] = None
@@ -710,16 +727,17 @@ def compose_push(send: EmailSend, now: Optional[datetime] = None) -> ComposedPus
     user = _recipient(send, now)
     if send.type not in PUSH_TYPES or not outbox.channel_enabled(user.id, send.type, PUSH):
         raise Skip("the player switched these push notifications off")
-    subs = webpush.subscriptions(user.id)
-    if not subs:
+    subs, devices = _push_targets(user.id)
+    if not subs and not devices:
         raise Skip(NO_BROWSER)
     rendered, link = _rendered(send, user, now, PUSH, deliveries.push_ref(send.id))
     ttl = int((send.expires_at - now).total_seconds()) if send.expires_at else 86400
     payload = {"title": rendered.subject, "body": rendered.text, "url": link, "tag": f"{send.type}-{send.id}"}
-    return ComposedPush(user.id, subs, payload, max(0, min(ttl, 4 * 86400)), rendered.template_id, user.timezone)
+    ttl = max(0, min(ttl, 4 * 86400))
+    return ComposedPush(user.id, subs, devices, payload, ttl, rendered.template_id, user.timezone)
 
 
-NO_BROWSER = "no browser subscribed to push"
+NO_BROWSER = "no browser or app device to push to"
 
 
 def mark_pushed(send: EmailSend, now: datetime, template_id: Optional[int]) -> bool:

@@ -3,6 +3,8 @@ boosts, history) and friends. Login required everywhere; every POST is CSRF-prot
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Optional
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,6 +18,7 @@ from .. import i18n, params
 from ..extensions import db
 from ..fields import Whole
 from ..models import User
+from ..models._common import utcnow
 from ..services import energy, friends, leaderboards, users
 from ..services.energy import EnergyError
 from ..services.events import EventError
@@ -87,6 +90,17 @@ def _gift_form(user: User, limits: dict) -> GiftForm:
 
 
 # ------------------------------------------------------------------------------------------ bar
+
+
+@bp.app_template_filter("refresh_in")
+def refresh_in(status: dict) -> Optional[int]:
+    """Seconds until the bar next changes by itself (the next +1, the end of a rest or of a boost), or
+    None. Sent as a delay, not a time: the browser's clock may be off, its timer is not."""
+    moments = [status.get("next_gain_at"), status.get("incapacitated_until")]
+    moments += [b.get("expires_at") for b in status.get("boosts") or []]
+    now = utcnow()
+    left = [(datetime.fromisoformat(m) - now).total_seconds() for m in moments if m]
+    return max(1, math.ceil(min(left))) if left else None
 
 
 @bp.get("/energy/bar")

@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Optional
 
-from flask import Blueprint, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField
@@ -17,9 +28,10 @@ from ..engine import calendar as cal
 from ..models import User
 from ..models._common import utcnow
 from ..models.notifications import CHANNELS, NOTIFICATION_TYPES
+from ..models.push import PUSH_TYPES
 from ..services import achievements as achievements_svc
 from ..services import notifications as notifications_svc
-from ..services import outbox, points, streak_pauses, streaks, users
+from ..services import outbox, points, streak_pauses, streaks, users, webpush
 from . import ui
 from .auth import safe_next
 
@@ -304,12 +316,14 @@ class PreferencesForm(FlaskForm):
 
 for _type, _label in NOTIFICATION_TYPES.items():
     for _channel in CHANNELS:
-        _field = (
-            _l("%(type)s: in the app", type=_label) if _channel == "in_app" else _l("%(type)s: by email", type=_label)
-        )
+        _field = {
+            "in_app": _l("%(type)s: in the app", type=_label),
+            "email": _l("%(type)s: by email", type=_label),
+            "push": _l("%(type)s: by push", type=_label),
+        }[_channel]
         setattr(PreferencesForm, PreferencesForm.field_name(_type, _channel), BooleanField(_field))
 
-CHANNEL_LABELS = {"in_app": _l("In the app"), "email": _l("Email")}
+CHANNEL_LABELS = {"in_app": _l("In the app"), "email": _l("Email"), "push": _l("Push")}
 
 
 class TimezoneForm(FlaskForm):
@@ -325,6 +339,17 @@ def _prefs_form(user: User, formdata=None) -> PreferencesForm:
     return form
 
 
+def _push_key() -> str:
+    """The VAPID public key for the push control ('' hides it: push off, or no key could be made)."""
+    if not webpush.enabled():
+        return ""
+    try:
+        return webpush.public_key()
+    except (OSError, ValueError, RuntimeError):
+        current_app.logger.exception("no VAPID key: the push control is hidden")
+        return ""
+
+
 def _settings_page(profile: ProfileForm, prefs: PreferencesForm, status: int = 200):
     return render_template(
         "player/settings.html",
@@ -333,6 +358,8 @@ def _settings_page(profile: ProfileForm, prefs: PreferencesForm, status: int = 2
         types=NOTIFICATION_TYPES,
         channels=CHANNELS,
         channel_labels=CHANNEL_LABELS,
+        push_types=PUSH_TYPES,
+        push_key=_push_key(),
         tz_unset=(ui.me().timezone or "UTC") == "UTC",
     ), status
 
@@ -379,6 +406,7 @@ def save_preferences():
                 types=NOTIFICATION_TYPES,
                 channels=CHANNELS,
                 channel_labels=CHANNEL_LABELS,
+                push_types=PUSH_TYPES,
                 saved=True,
             )
         )

@@ -307,7 +307,7 @@
 
   /* ------------------------------------------------------------ refreshes without polling */
   // HTMX elements with hx-trigger="refresh-due" are refreshed only when there is a reason: the time the
-  // server says they next change (data-refresh-at), the page coming back into view or focus
+  // server says they next change (data-refresh-in, seconds), the page coming back into view or focus
   // (data-refresh-on-focus), the player's own actions (data-refresh-after-actions: after any HTMX
   // request that is not a GET), and a slow fallback (data-refresh-every seconds, >= 60, while visible).
   // The timers live on the element: a swap replaces it, and the new one is armed from its attributes.
@@ -321,10 +321,11 @@
   }
   function arm(el) {
     clearTimeout(el._dueTimer); clearTimeout(el._slowTimer);
-    var at = Date.parse(el.getAttribute("data-refresh-at") || "");
-    if (!isNaN(at)) {
-      // one refresh just after the due moment (setTimeout's limit is ~24.8 days)
-      var wait = Math.min(Math.max(at - Date.now() + 500, MIN_GAP), 2147483000);
+    var due = parseInt(el.getAttribute("data-refresh-in") || "", 10);
+    if (due > 0) {
+      // one refresh just after the due moment (a delay: the browser's clock may differ from the server's;
+      // at least 5 s, so a server that keeps saying "now" is not asked in a loop; setTimeout's limit ~24.8 d)
+      var wait = Math.min(Math.max(due * 1000 + 500, 5000), 2147483000);
       el._dueTimer = setTimeout(function () { if (!document.hidden) fire(el); }, wait);  // hidden: onView
     }
     var every = parseInt(el.getAttribute("data-refresh-every") || "0", 10);
@@ -334,13 +335,13 @@
   }
   function armAll(root) {
     var scope = root && root.querySelectorAll ? root : document;
-    var found = Array.prototype.slice.call(scope.querySelectorAll("[data-refresh-at], [data-refresh-every]"));
-    if (scope.matches && scope.matches("[data-refresh-at], [data-refresh-every]")) found.push(scope);
+    var found = Array.prototype.slice.call(scope.querySelectorAll("[data-refresh-in], [data-refresh-every]"));
+    if (scope.matches && scope.matches("[data-refresh-in], [data-refresh-every]")) found.push(scope);
     found.forEach(arm);
   }
   ready(function () { armAll(document); });
   document.addEventListener("htmx:load", function (e) { armAll(e.target); });
-  var lastFocusRefresh = 0;
+  var lastFocusRefresh = Date.now();  // the page was just rendered: nothing to refresh on its first focus
   function onView() {
     if (document.hidden) return;
     var now = Date.now();

@@ -25,6 +25,7 @@ from gamify.models import (
     LeaderboardRun,
     NotificationDelivery,
     PlayerActivityDay,
+    PushSubscription,
     StreakRestoration,
     User,
     WebhookEndpoint,
@@ -232,6 +233,7 @@ def world(client, api, db, app):
             BackfillRun(achievement_id=first.id, created_by_id=ann.id, status="done"),
             StreakRestoration(user_id=ann.id, lost_period_start=date(2026, 2, 20), length=3, reason="support"),
             PlayerActivityDay(user_id=ann.id, day=date(2026, 3, 2)),
+            PushSubscription(user_id=ann.id, endpoint="https://push.example/ann", p256dh="k", auth="a"),
         ]
     )
     db.session.commit()

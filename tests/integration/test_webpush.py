@@ -200,3 +200,74 @@ def test_the_vapid_key_is_made_once_and_kept(app, tmp_path, monkeypatch):
     app.extensions.pop("gamify.vapid", None)
     assert webpush.public_key() == first and (tmp_path / "vapid.pem").stat().st_mode & 0o777 == 0o600
     app.extensions.pop("gamify.vapid", None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The player's side: service worker, settings control, subscribe/unsubscribe
+
+
+def test_the_service_worker_is_served_from_the_root(app, client):
+    r = client.get("/sw.js")
+    assert r.status_code == 200 and r.mimetype == "text/javascript"
+    assert r.headers["Service-Worker-Allowed"] == "/" and "no-cache" in r.headers["Cache-Control"]
+    assert b'addEventListener("push"' in r.data and b"notificationclick" in r.data
+
+
+def test_the_settings_control_subscribes_and_unsubscribes_a_browser(app, db, client, push_service):
+    u = f.web_player()
+    f.login(client)
+    html = client.get("/settings").get_data(as_text=True)
+    assert f'data-public-key="{webpush.public_key()}"' in html and "js/push.js" in html
+    token = f.csrf_token(client, "/settings")
+    b = Browser(push_service.endpoint("laptop"))
+    assert client.post("/settings/push/subscribe", json=b.json()).status_code == 400  # no CSRF token
+    assert db.session.execute(db.select(PushSubscription)).first() is None
+    r = client.post("/settings/push/subscribe", json=b.json(), headers={"X-CSRFToken": token})
+    assert r.status_code == 200 and r.json == {"subscribed": True, "devices": 1}
+    sub = db.session.execute(db.select(PushSubscription)).scalar_one()
+    assert (sub.user_id, sub.endpoint, sub.p256dh, sub.auth) == (u.id, b.endpoint, b.p256dh, b.auth)
+    # The first browser: push on, those types' e-mails off (push instead); in-app types untouched
+    assert outbox.channel_enabled(u.id, "streak_reminder", "push") is True
+    assert outbox.channel_enabled(u.id, "streak_reminder", "email") is False
+    assert outbox.channel_enabled(u.id, "gift", "push") is False
+    bad = {"endpoint": b.endpoint, "keys": {"p256dh": "x", "auth": "y"}}
+    assert client.post("/settings/push/subscribe", json=bad, headers={"X-CSRFToken": token}).status_code == 400
+    r = client.post("/settings/push/unsubscribe", json={"endpoint": b.endpoint}, headers={"X-CSRFToken": token})
+    assert r.json == {"subscribed": False, "removed": True, "devices": 0}
+    assert db.session.execute(db.select(PushSubscription)).first() is None
+
+
+def test_the_push_column_is_saved_with_the_other_preferences(app, db, client):
+    u = f.web_player()
+    f.login(client)
+    html = client.get("/settings").get_data(as_text=True)
+    assert 'aria-label="Streak reminders — Push"' in html
+    assert 'name="gift__push"' not in html  # push carries only what e-mail carries
+    token = f.csrf_token(client, "/settings")
+    form = {"csrf_token": token, "streak_reminder__push": "y", "streak_reminder__in_app": "y"}
+    client.post("/settings/notifications", data=form)
+    assert outbox.channel_enabled(u.id, "streak_reminder", "push") is True
+    assert outbox.channel_enabled(u.id, "streak_reminder", "email") is False
+
+
+def test_a_row_not_due_yet_is_not_pushed_until_it_is(app, db, push_service):
+    u = f.player("p", tz="Europe/London")
+    _subscribe(u, push_service)
+    later = EVENING + timedelta(hours=-2)
+    send = EmailSend(
+        user_id=u.id,
+        type="recap",
+        period_start=date(2026, 3, 9),
+        ref="",
+        payload={},
+        status="pending",
+        attempts=0,
+        last_error="",
+        send_after=EVENING,
+        expires_at=EVENING + timedelta(days=2),
+    )
+    db.session.add(send)
+    db.session.commit()
+    with time_machine.travel(later, tick=False):
+        assert jobs.deliver_push(send.id) == "not due yet"
+    assert push_service.requests == [] and _log() == []
