@@ -44,7 +44,6 @@ PENDING = (
     "admin/api_keys.html",
     "admin/energy/",
     "admin/index.html",
-    "admin/jobs/",
     "admin/leaderboards/",
     "admin/metric",
     "admin/player",
