@@ -42,7 +42,6 @@ PENDING = (
     "admin/achievement",
     "admin/analytics.html",
     "admin/api_keys.html",
-    "admin/energy/",
     "admin/index.html",
     "admin/leaderboards/",
     "admin/metric",
