@@ -43,12 +43,10 @@ PENDING = (
     "admin/analytics.html",
     "admin/api_keys.html",
     "admin/index.html",
-    "admin/leaderboards/",
     "admin/metric",
     "admin/player",
     "admin/points",
     "admin/streak.html",
-    "admin/webhooks/",
 )
 # The notification templates admins can edit run in a sandbox without gettext: each language has its own
 # copy (notifications/<lang>/<type>/...), so instead of marks every English default needs its copies.
