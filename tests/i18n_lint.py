@@ -38,8 +38,8 @@ NO_PROSE = {"script", "style", "code", "pre", "kbd", "samp"}
 # Templates still to be marked (issue 20 item 2 goes area by area); the test skips these prefixes.
 PENDING = (
     "api/",
-    "admin/_",
-    "admin/achievement",
+    "admin/_charts.html",
+    "admin/_player",
     "admin/analytics.html",
     "admin/player",
     "admin/points",
