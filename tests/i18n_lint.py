@@ -42,7 +42,6 @@ PENDING = (
     "admin/_player",
     "admin/analytics.html",
     "admin/player",
-    "admin/points",
 )
 # The notification templates admins can edit run in a sandbox without gettext: each language has its own
 # copy (notifications/<lang>/<type>/...), so instead of marks every English default needs its copies.
