@@ -6,13 +6,14 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, ValidationError
 from wtforms.validators import Optional as OptionalV
 
 from .. import jobs, queue
 from ..extensions import db
 from ..fields import Amount, Whole
+from ..i18n import _, _l, ngettext
 from ..models import Achievement, BackfillRun
 from ..models.achievements import STATUSES
 from ..services import achievements as achievements_svc
@@ -24,16 +25,16 @@ from .base import bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator
 
 TRIGGER_CHOICES = [
-    ("metric", "Metric reaches a threshold"),
-    ("streak", "Streak reaches a length"),
-    ("api", "Awarded by the host app (API)"),
-    ("composite", "Composite: holds other achievements"),
+    ("metric", _l("Metric reaches a threshold")),
+    ("streak", _l("Streak reaches a length")),
+    ("api", _l("Awarded by the host app (API)")),
+    ("composite", _l("Composite: holds other achievements")),
 ]
 STATUS_LABELS = {
-    "inactive": "Draft (inactive)",
-    "active": "Active",
-    "locked": "Locked (visible, not earnable)",
-    "archived": "Archived",
+    "inactive": _l("Draft (inactive)"),
+    "active": _l("Active"),
+    "locked": _l("Locked (visible, not earnable)"),
+    "archived": _l("Archived"),
 }
 
 
@@ -44,39 +45,41 @@ def _int_or_none(v):
 
 
 class AchievementForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     key = StringField(
-        "Key",
+        _l("Key"),
         validators=[DataRequired(), Length(max=64), key_validator],
-        description="Stable id for the API, e.g. lessons_100.",
+        description=_l("Stable id for the API, e.g. lessons_100."),
     )
     description = TextAreaField(
-        "Description",
+        _l("Description"),
         validators=[Length(max=2000)],
         render_kw={"rows": 2, "style": "font-family:inherit"},
-        description="Shown to players: what to do to earn it.",
+        description=_l("Shown to players: what to do to earn it."),
     )
     badge = StringField(
-        "Badge", default="🏅", validators=[DataRequired(), Length(max=64)], description="An emoji works well."
+        _l("Badge"), default="🏅", validators=[DataRequired(), Length(max=64)], description=_l("An emoji works well.")
     )
-    trigger = SelectField("Earned when", choices=dict(TRIGGER_CHOICES))
-    metric_id = SelectField("Metric", coerce=_int_or_none)
+    trigger = SelectField(_l("Earned when"), choices=[SelectChoice(k, v) for k, v in TRIGGER_CHOICES])
+    metric_id = SelectField(_l("Metric"), coerce=_int_or_none)
     threshold = Amount(
-        "Threshold",
+        _l("Threshold"),
         places=None,
         validators=[OptionalV(), NumberRange(min=0)],
-        description="Lifetime total of the metric (only matching events count when filtered).",
+        description=_l("Lifetime total of the metric (only matching events count when filtered)."),
     )
-    streak_length = Whole("Streak length", validators=[OptionalV(), NumberRange(min=1, max=100000)])
+    streak_length = Whole(_l("Streak length"), validators=[OptionalV(), NumberRange(min=1, max=100000)])
     prerequisite_ids = SelectMultipleField(
-        "Prerequisites",
+        _l("Prerequisites"),
         coerce=int,
-        description="Earned automatically once a player holds all of these. Ctrl/⌘-click to pick several.",
+        description=_l("Earned automatically once a player holds all of these. Ctrl/⌘-click to pick several."),
     )
     attribute_filters = FiltersField()
     hidden = BooleanField(
-        "Hidden until earned",
-        description="Players see “???” and no description until they earn it (a surprise); it still counts in rarity.",
+        _l("Hidden until earned"),
+        description=_l(
+            "Players see “???” and no description until they earn it (a surprise); it still counts in rarity."
+        ),
     )
 
     def __init__(self, *a, achievement: Achievement | None = None, **kw):
@@ -96,33 +99,33 @@ class AchievementForm(FlaskForm):
         if achievements_config.key_taken(
             field.data.strip(), except_id=self._achievement.id if self._achievement else None
         ):
-            raise ValidationError("Another achievement already uses this key.")
+            raise ValidationError(_("Another achievement already uses this key."))
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
         t = self.trigger.data
         if t == "metric":
             if self.metric_id.data is None:
-                self.metric_id.errors.append("Choose the metric to count.")
+                self.metric_id.errors.append(_("Choose the metric to count."))
                 ok = False
             if self.threshold.data is None:
-                self.threshold.errors.append("Enter the total to reach, e.g. 100.")
+                self.threshold.errors.append(_("Enter the total to reach, e.g. 100."))
                 ok = False
             elif self.threshold.data <= 0:
-                self.threshold.errors.append("Must be more than 0.")
+                self.threshold.errors.append(_("Must be more than 0."))
                 ok = False
         elif t == "streak":
             if not self.streak_length.data:
-                self.streak_length.errors.append("Enter the streak length to reach, e.g. 7.")
+                self.streak_length.errors.append(_("Enter the streak length to reach, e.g. 7."))
                 ok = False
         elif t == "composite":
             ids = self.prerequisite_ids.data or []
             if not ids:
-                self.prerequisite_ids.errors.append("Pick at least one prerequisite achievement.")
+                self.prerequisite_ids.errors.append(_("Pick at least one prerequisite achievement."))
                 ok = False
             elif self._achievement is not None and achievements_config.creates_cycle(self._achievement.id, ids):
                 self.prerequisite_ids.errors.append(
-                    "These prerequisites lead back to this achievement (a cycle), so nobody could ever earn it."
+                    _("These prerequisites lead back to this achievement (a cycle), so nobody could ever earn it.")
                 )
                 ok = False
         return ok
@@ -147,19 +150,19 @@ def _fields(form: AchievementForm) -> dict:
 def describe(a: Achievement, names: dict | None = None) -> str:
     if a.trigger == "metric":
         unit = a.metric.unit if a.metric else ""
-        return f"{a.metric.name if a.metric else '?'} ≥ {ui.num(a.threshold)}{(' ' + unit) if unit else ''}"
+        return f"{a.metric.name if a.metric else '?'} ≥ {ui.num(a.threshold)}{(' ' + unit) if unit else ''}"  # no words
     if a.trigger == "streak":
-        return f"Streak ≥ {a.streak_length}"
+        return _("Streak ≥ %(n)s", n=ui.num(a.streak_length))
     if a.trigger == "composite":
         names = names or {}
-        return "All of: " + ", ".join(names.get(i, f"#{i}") for i in (a.prerequisite_ids or []))
-    return "Awarded through the API"
+        return _("All of: %(names)s", names=", ".join(names.get(i, f"#{i}") for i in (a.prerequisite_ids or [])))
+    return _("Awarded through the API")
 
 
 def _start_activation(a: Achievement):
     run = backfill_svc.active_run(a.id)
     if run is not None:
-        flash("A backfill for this achievement is already running.", "info")
+        flash(_("A backfill for this achievement is already running."), "info")
         return run
     if backfill_svc.should_run_inline():
         run = backfill_svc.run_inline(a, current_user.id)
@@ -171,22 +174,39 @@ def _start_activation(a: Achievement):
             job = queue.enqueue(jobs.run_backfill, run_id, queue="default")
         except Exception as e:  # Redis down: say so, keep nothing half-done
             backfill_svc.fail_if_queued(run_id, f"could not reach the job queue: {e}")
-            flash(f"The job queue is not reachable ({e}). Nothing was changed; try again.", "error")
+            flash(
+                _("The job queue is not reachable (%(error)s). Nothing was changed; try again.", error=str(e)), "error"
+            )
             return None
         run = backfill_svc.record_job(run_id, str(job.id) if job is not None else None)
     if run.mode == "inline":
         if run.status == "done":
             flash(
-                f"“{a.name}” is active. {run.added} player{'s' if run.added != 1 else ''} already qualified "
-                "and received it silently.",
+                ngettext(
+                    "“%(name)s” is active. %(num)s player already qualified and received it silently.",
+                    "“%(name)s” is active. %(num)s players already qualified and received it silently.",
+                    run.added,
+                    name=a.name,
+                ),
                 "success",
             )
     elif run.status == "done":
-        flash(f"“{a.name}” is active. Backfill finished: {run.added} completions.", "success")
+        flash(
+            ngettext(
+                "“%(name)s” is active. Backfill finished: %(num)s completion.",
+                "“%(name)s” is active. Backfill finished: %(num)s completions.",
+                run.added,
+                name=a.name,
+            ),
+            "success",
+        )
     elif run.status == "failed":
-        flash(f"Backfill failed: {run.error}", "error")
+        flash(_("Backfill failed: %(error)s", error=run.error), "error")
     else:
-        flash(f"Activating “{a.name}”: the backfill runs in the background; progress is shown below.", "info")
+        flash(
+            _("Activating “%(name)s”: the backfill runs in the background; progress is shown below.", name=a.name),
+            "info",
+        )
     return run
 
 
@@ -211,7 +231,7 @@ def achievement_new():
         if request.form.get("activate"):
             _start_activation(a)
         else:
-            flash(f"“{a.name}” saved as a draft. Activate it when you are ready.", "success")
+            flash(_("“%(name)s” saved as a draft. Activate it when you are ready.", name=a.name), "success")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
     return render_template("admin/achievement_form.html", form=form, a=None), 400 if form.errors else 200
 
@@ -227,12 +247,15 @@ def achievement_edit(achievement_id: int):
         form = AchievementForm(achievement=a)
     if form.validate_on_submit():
         achievements_config.save(a, **_fields(form))
-        note = (
-            " Players who now qualify get it when they next report progress (or activate again to backfill)."
-            if a.status == "active"
-            else ""
-        )
-        flash(f"“{a.name}” saved.{note}", "success")
+        if a.status == "active":
+            message = _(
+                "“%(name)s” saved. Players who now qualify get it when they next report progress (or activate "
+                "again to backfill).",
+                name=a.name,
+            )
+        else:
+            message = _("“%(name)s” saved.", name=a.name)
+        flash(message, "success")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
     return render_template(
         "admin/achievement_form.html",
@@ -259,13 +282,13 @@ def achievement_status(achievement_id: int):
     a = db.get_or_404(Achievement, achievement_id)
     status = request.form.get("status", "")
     if status not in ("inactive", "locked", "archived"):
-        flash("Use Activate to make an achievement earnable (it backfills players who already qualify).", "error")
+        flash(_("Use Activate to make an achievement earnable (it backfills players who already qualify)."), "error")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
     if backfill_svc.active_run(a.id) is not None:
-        flash("Wait for the running backfill to finish first.", "error")
+        flash(_("Wait for the running backfill to finish first."), "error")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
     achievements_config.set_status(a, status)
-    flash(f"“{a.name}” is now {STATUS_LABELS[status].lower()}.", "success")
+    flash(_("“%(name)s” is now %(status)s.", name=a.name, status=str(STATUS_LABELS[status]).lower()), "success")
     return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
 
 
@@ -275,16 +298,20 @@ def achievement_delete(achievement_id: int):
     holders, dependants, triggers = achievements_config.delete_blockers(a)
     reasons = []
     if holders:
-        reasons.append(f"{holders} player{'s' if holders != 1 else ''} hold it (archive it instead)")
+        reasons.append(
+            ngettext(
+                "%(num)s player holds it (archive it instead)", "%(num)s players hold it (archive it instead)", holders
+            )
+        )
     if dependants:
-        reasons.append("it is a prerequisite of " + ", ".join(dependants))
+        reasons.append(_("it is a prerequisite of %(names)s", names=", ".join(dependants)))
     if triggers:
-        reasons.append("points triggers use it")
+        reasons.append(_("points triggers use it"))
     if reasons:
-        flash(f"“{a.name}” cannot be deleted: {'; '.join(reasons)}.", "error")
+        flash(_("“%(name)s” cannot be deleted: %(reasons)s.", name=a.name, reasons="; ".join(reasons)), "error")
         return redirect(url_for("admin.achievement_edit", achievement_id=a.id))
     achievements_config.delete(a)
-    flash(f"“{a.name}” deleted.", "success")
+    flash(_("“%(name)s” deleted.", name=a.name), "success")
     return redirect(url_for("admin.achievements"))
 
 

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from ..engine import energy as engine
 from ..fields import Number, Whole
+from ..i18n import _, _l
 from ..services import energy, metrics, points, users
 from .base import admin_blueprint
 
@@ -33,48 +34,50 @@ def _num(label, lo, hi=None, desc="", integer=True, required=True):
 
 
 class SettingsForm(FlaskForm):
-    free_max = _num("Free: max energy", 1, 100000)
-    free_regen_per_hour = _num("Free: regeneration per hour", 0, 100000, integer=False)
-    premium_max = _num("Premium: max energy", 1, 100000)
-    premium_regen_per_hour = _num("Premium: regeneration per hour", 0, 100000, integer=False)
-    tick_minutes = _num("Tick (minutes)", 1, 1440, "Energy comes back on these clock boundaries.")
+    free_max = _num(_l("Free: max energy"), 1, 100000)
+    free_regen_per_hour = _num(_l("Free: regeneration per hour"), 0, 100000, integer=False)
+    premium_max = _num(_l("Premium: max energy"), 1, 100000)
+    premium_regen_per_hour = _num(_l("Premium: regeneration per hour"), 0, 100000, integer=False)
+    tick_minutes = _num(_l("Tick (minutes)"), 1, 1440, _l("Energy comes back on these clock boundaries."))
     max_skill_bonus = _num(
-        "Max-energy bonus from skills (cap)",
+        _l("Max-energy bonus from skills (cap)"),
         0,
         100000,
-        "Endurance: +3 per 10 levels (at most +15); meditation: +2 per 15 levels (at most +10); the sum up to this.",
+        _l(
+            "Endurance: +3 per 10 levels (at most +15); meditation: +2 per 15 levels (at most +10); the sum up to this."
+        ),
     )
-    fatigue_gain_per_energy = _num("Fatigue per energy spent", 0, 100, integer=False)
-    endurance_fatigue_reduction = _num("Fatigue reduction at endurance 100 (0-1)", 0, 1, integer=False)
-    fatigue_recovery_per_hour = _num("Fatigue recovery per hour", 0, 100, integer=False)
-    meditation_recovery_bonus = _num("Extra recovery per hour at meditation 100", 0, 100, integer=False)
-    fatigue_regen_penalty = _num("Regeneration lost at fatigue 100 (0-1)", 0, 1, integer=False)
-    max_skill_cost_reduction = _num("Max total skill cost reduction (0-1)", 0, 1, integer=False)
+    fatigue_gain_per_energy = _num(_l("Fatigue per energy spent"), 0, 100, integer=False)
+    endurance_fatigue_reduction = _num(_l("Fatigue reduction at endurance 100 (0-1)"), 0, 1, integer=False)
+    fatigue_recovery_per_hour = _num(_l("Fatigue recovery per hour"), 0, 100, integer=False)
+    meditation_recovery_bonus = _num(_l("Extra recovery per hour at meditation 100"), 0, 100, integer=False)
+    fatigue_regen_penalty = _num(_l("Regeneration lost at fatigue 100 (0-1)"), 0, 1, integer=False)
+    max_skill_cost_reduction = _num(_l("Max total skill cost reduction (0-1)"), 0, 1, integer=False)
     daily_grant = _num(
-        "Energy given at each player's local midnight",
+        _l("Energy given at each player's local midnight"),
         0,
         100000,
-        "Once a day, capped at max (0: off).",
+        _l("Once a day, capped at max (0: off)."),
     )
     flag_spend_per_hour = _num(
-        "Flag a player spending more than this in an hour",
+        _l("Flag a player spending more than this in an hour"),
         1,
         1000000,
-        "Anti-cheat (the energy spec's 200). Empty: only the other rule (more than max + regeneration + top-ups).",
+        _l("Anti-cheat (the energy spec's 200). Empty: only the other rule (more than max + regeneration + top-ups)."),
         required=False,
     )
-    token_system_key = StringField("Token points system key", validators=[DataRequired(), Length(max=64)])
-    energy_per_token = _num("Energy per token", 1, 100000)
-    max_tokens_per_refill = _num("Max tokens per refill", 1, 100000)
-    max_energy_per_refill = _num("Max energy per refill", 1, 100000)
-    gifts_sent_per_day = _num("Gifts a player may send per day", 0, 1000)
-    gifts_received_per_day = _num("Gifts a player may receive per day", 0, 1000)
-    gift_min = _num("Smallest gift", 1, 100000)
-    gift_max = _num("Largest gift", 1, 100000)
-    gift_default = _num("Default gift", 1, 100000)
-    gift_expiry_hours = _num("Gift expiry (hours)", 1, 24 * 365)
-    refund_expired_gifts = BooleanField("Refund the sender when a gift expires")
-    low_threshold = _num("“Energy low” threshold", 0, 100000)
+    token_system_key = StringField(_l("Token points system key"), validators=[DataRequired(), Length(max=64)])
+    energy_per_token = _num(_l("Energy per token"), 1, 100000)
+    max_tokens_per_refill = _num(_l("Max tokens per refill"), 1, 100000)
+    max_energy_per_refill = _num(_l("Max energy per refill"), 1, 100000)
+    gifts_sent_per_day = _num(_l("Gifts a player may send per day"), 0, 1000)
+    gifts_received_per_day = _num(_l("Gifts a player may receive per day"), 0, 1000)
+    gift_min = _num(_l("Smallest gift"), 1, 100000)
+    gift_max = _num(_l("Largest gift"), 1, 100000)
+    gift_default = _num(_l("Default gift"), 1, 100000)
+    gift_expiry_hours = _num(_l("Gift expiry (hours)"), 1, 24 * 365)
+    refund_expired_gifts = BooleanField(_l("Refund the sender when a gift expires"))
+    low_threshold = _num(_l("“Energy low” threshold"), 0, 100000)
 
     def validate_gift_max(self, field):
         if self.gift_min.data is not None and field.data is not None and field.data < self.gift_min.data:
@@ -94,16 +97,18 @@ def _parse_pairs(text: str, what: str, lo: float, hi: float) -> dict:
         if not part:
             continue
         if "=" not in part:
-            raise ValidationError(f"write {what} as name=value, separated by commas")
+            raise ValidationError(_("write %(what)s as name=value, separated by commas", what=what))
         name, value = (p.strip() for p in part.split("=", 1))
         if not re.match(r"^[a-z][a-z0-9_]{0,63}$", name):
-            raise ValidationError(f"invalid name “{name}” (lowercase letters, digits, _)")
+            raise ValidationError(_("invalid name “%(name)s” (lowercase letters, digits, _)", name=name))
         try:
             v = float(value)
         except ValueError:
-            raise ValidationError(f"“{value}” is not a number") from None
+            raise ValidationError(_("“%(value)s” is not a number", value=value)) from None
         if not lo <= v <= hi:
-            raise ValidationError(f"{name} must be between {lo:g} and {hi:g}")
+            raise ValidationError(
+                _("%(name)s must be between %(lo)s and %(hi)s", name=name, lo=format(lo, "g"), hi=format(hi, "g"))
+            )
         out[name] = v
     return out
 
@@ -113,49 +118,51 @@ def _pairs_text(d: dict) -> str:
 
 
 class ActionForm(FlaskForm):
-    key = StringField("Key", validators=KEY)
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
-    base_cost = _num("Base energy cost", 0, 100000, "0 = free")
+    key = StringField(_l("Key"), validators=KEY)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    base_cost = _num(_l("Base energy cost"), 0, 100000, _l("0 = free"))
     difficulties = StringField(
-        "Difficulty multipliers",
+        _l("Difficulty multipliers"),
         validators=[Optional(), Length(max=500)],
-        description="e.g. easy=0.8, medium=1.0, hard=1.3, expert=1.6 — empty: no choice",
+        description=_l("e.g. easy=0.8, medium=1.0, hard=1.3, expert=1.6 — empty: no choice"),
     )
     skill_reductions = StringField(
-        "Skill cost reductions (% at level 100)",
+        _l("Skill cost reductions (% at level 100)"),
         validators=[Optional(), Length(max=500)],
-        description="e.g. gun_fighting=25 (the total is capped in the settings)",
+        description=_l("e.g. gun_fighting=25 (the total is capped in the settings)"),
     )
-    metric_key = SelectField("Records metric", validators=[DataRequired()])
-    metric_value = Number("Metric value", default=1.0, validators=[InputRequired()])
-    position = Whole("Order", default=0, validators=[Optional()])
-    active = BooleanField("Active", default=True)
+    metric_key = SelectField(_l("Records metric"), validators=[DataRequired()])
+    metric_value = Number(_l("Metric value"), default=1.0, validators=[InputRequired()])
+    position = Whole(_l("Order"), default=0, validators=[Optional()])
+    active = BooleanField(_l("Active"), default=True)
 
     def validate_difficulties(self, field):
-        self.parsed_difficulties = _parse_pairs(field.data, "difficulties", 0.01, 100)
+        self.parsed_difficulties = _parse_pairs(field.data, _("difficulties"), 0.01, 100)
 
     def validate_skill_reductions(self, field):
-        self.parsed_reductions = _parse_pairs(field.data, "reductions", 0, 100)
+        self.parsed_reductions = _parse_pairs(field.data, _("reductions"), 0, 100)
 
 
 class BoostForm(FlaskForm):
-    key = StringField("Key", validators=KEY)
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
-    type = SelectField("Type", choices=[SelectChoice(t, t) for t in engine.BOOST_TYPES])
+    key = StringField(_l("Key"), validators=KEY)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    type = SelectField(_l("Type"), choices=[SelectChoice(t, t) for t in engine.BOOST_TYPES])
     effect_value = Number(
-        "Effect value",
+        _l("Effect value"),
         validators=[InputRequired(), NumberRange(min=0, max=100000)],
-        description="regen_speed: +% regeneration; max_energy_increase: +max; "
-        "consumption_reduction: % cheaper; instant_refill: energy (0 = to max)",
+        description=_l(
+            "regen_speed: regeneration up, in %; max_energy_increase: +max; "
+            "consumption_reduction: cost down, in %; instant_refill: energy (0 = to max)"
+        ),
     )
     duration_minutes = Whole(
-        "Duration (minutes)", validators=[Optional(), NumberRange(min=1)], description="Empty = permanent"
+        _l("Duration (minutes)"), validators=[Optional(), NumberRange(min=1)], description=_l("Empty = permanent")
     )
-    token_cost = _num("Token cost", 0, 1000000)
-    rarity = SelectField("Rarity", choices=[SelectChoice(r, r) for r in engine.RARITIES])
-    active = BooleanField("On sale", default=True)
+    token_cost = _num(_l("Token cost"), 0, 1000000)
+    rarity = SelectField(_l("Rarity"), choices=[SelectChoice(r, r) for r in engine.RARITIES])
+    active = BooleanField(_l("On sale"), default=True)
 
 
 def _values(form: FlaskForm) -> dict:
@@ -164,9 +171,9 @@ def _values(form: FlaskForm) -> dict:
 
 
 class AdjustForm(FlaskForm):
-    player = StringField("Player (email or external id)", validators=[DataRequired(), Length(max=255)])
-    amount = Whole("Energy (+/-)", validators=[InputRequired()])
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
+    player = StringField(_l("Player (email or external id)"), validators=[DataRequired(), Length(max=255)])
+    amount = Whole(_l("Energy (+/-)"), validators=[InputRequired()])
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -178,7 +185,7 @@ def settings():
     form = SettingsForm(obj=s)
     if form.validate_on_submit():
         energy.update_settings(**_values(form))
-        flash("Energy settings saved.", "success")
+        flash(_("Energy settings saved."), "success")
         return redirect(url_for("admin_energy.settings"))
     code = 400 if form.errors else 200
     html = render_template(
@@ -232,10 +239,10 @@ def action_form(action_id):
         except energy.EnergyError as e:
             getattr(form, e.field).errors.append(str(e))
         else:
-            flash(f"Action “{action.name}” saved.", "success")
+            flash(_("Action “%(name)s” saved.", name=action.name), "success")
             return redirect(url_for("admin_energy.actions"))
     if not form.metric_key.choices:
-        flash("Create a metric first: every action records a metric event.", "info")
+        flash(_("Create a metric first: every action records a metric event."), "info")
     return render_template("admin/energy/action_form.html", form=form, action=action), (400 if form.errors else 200)
 
 
@@ -243,7 +250,7 @@ def action_form(action_id):
 def delete_action(action_id: int):
     action = energy.find_action(action_id) or abort(404)
     energy.delete_action(action)
-    flash(f"Action “{action.name}” deleted (its history stays in the ledgers).", "info")
+    flash(_("Action “%(name)s” deleted (its history stays in the ledgers).", name=action.name), "info")
     return redirect(url_for("admin_energy.actions"))
 
 
@@ -266,7 +273,7 @@ def boost_form(boost_id):
         except energy.EnergyError as e:
             getattr(form, e.field).errors.append(str(e))
         else:
-            flash(f"Boost “{boost.name}” saved.", "success")
+            flash(_("Boost “%(name)s” saved.", name=boost.name), "success")
             return redirect(url_for("admin_energy.boosts"))
     return render_template("admin/energy/boost_form.html", form=form, boost=boost), (400 if form.errors else 200)
 
@@ -275,7 +282,7 @@ def boost_form(boost_id):
 def delete_boost(boost_id: int):
     boost = energy.find_boost(boost_id) or abort(404)
     energy.delete_boost(boost)
-    flash(f"Boost “{boost.name}” deleted; boosts players already bought keep working.", "info")
+    flash(_("Boost “%(name)s” deleted; boosts players already bought keep working.", name=boost.name), "info")
     return redirect(url_for("admin_energy.boosts"))
 
 
@@ -297,7 +304,10 @@ def flags():
             except energy.EnergyError as e:
                 form.amount.errors.append(str(e))
             else:
-                flash(f"{user.name}: energy now {r['current']}/{r['max']}.", "success")
+                flash(
+                    _("%(name)s: energy now %(current)s/%(max)s.", name=user.name, current=r["current"], max=r["max"]),
+                    "success",
+                )
                 return redirect(url_for("admin_energy.flags"))
     return render_template(
         "admin/energy/flags.html", reviews=energy.open_reviews(), resolved=energy.resolved_reviews(), form=form
@@ -312,5 +322,5 @@ def resolve_flag(review_id: int):
         )
     except energy.EnergyError:  # the only refusal: no such review
         abort(404)
-    flash("Marked as reviewed.", "success")
+    flash(_("Marked as reviewed."), "success")
     return redirect(url_for("admin_energy.flags"))

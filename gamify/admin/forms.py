@@ -12,9 +12,14 @@ from wtforms.validators import Optional as OptionalV
 
 from ..engine import filters
 from ..fields import Amount, Whole
+from ..i18n import _, _l
 from ..services import config_rules
 
-key_validator = Regexp(config_rules.KEY_PATTERN, message=config_rules.KEY_MESSAGE)
+# config_rules.KEY_MESSAGE, in the admin's language (the services and APIs keep the English).
+key_validator = Regexp(
+    config_rules.KEY_PATTERN,
+    message=_l("Use lowercase letters, digits, '_', '-' or '.', starting with a letter or digit."),
+)
 
 
 def show_refusal(form, err: config_rules.ConfigError) -> None:
@@ -36,14 +41,14 @@ def parse_filters(text: str | None) -> dict:
         if not line or line.startswith("#"):
             continue
         if "=" not in line:
-            raise ValueError(f"line {n}: expected key=value, got {line!r}")
+            raise ValueError(_("line %(n)s: expected key=value, got %(line)s", n=n, line=repr(line)))
         key, value = (part.strip() for part in line.split("=", 1))
         if not key:
-            raise ValueError(f"line {n}: the key before '=' is empty")
+            raise ValueError(_("line %(n)s: the key before '=' is empty", n=n))
         if not value:
-            raise ValueError(f"line {n}: no value for '{key}'")
+            raise ValueError(_("line %(n)s: no value for '%(key)s'", n=n, key=key))
         if key in out:
-            raise ValueError(f"line {n}: '{key}' appears twice; use {key}=a|b for 'one of'")
+            raise ValueError(_("line %(n)s: '%(key)s' appears twice; use %(key)s=a|b for 'one of'", n=n, key=key))
         if "|" in value:
             options = [filters.value_of(v.strip()) for v in value.split("|") if v.strip()]
             out[key] = options if len(options) > 1 else options[0]
@@ -79,11 +84,14 @@ def describe_filters(filters: dict | None) -> str:
 class FiltersField(TextAreaField):
     """A textarea of key=value lines whose `.parsed` is the filter dict (validated)."""
 
-    def __init__(self, label="Attribute filters", validators=None, **kw):
+    def __init__(self, label=None, validators=None, **kw):
+        label = label if label is not None else _l("Attribute filters")
         kw.setdefault(
             "description",
-            "Optional. One key=value per line; all must match. Use a|b for "
-            "\"one of\". Matches the player's attributes and the event's.",
+            _l(
+                "Optional. One key=value per line; all must match. Use a|b for "
+                "\"one of\". Matches the player's attributes and the event's."
+            ),
         )
         kw.setdefault("render_kw", {"rows": 3, "placeholder": "country=DE\nplan=pro|team"})
         super().__init__(label, validators or [], **kw)
@@ -112,10 +120,10 @@ def optional_number(label, minimum=None, **kw) -> Amount:
     return Amount(label, validators=v, places=None, **kw)
 
 
-def require(field, message: str = "This field is required.") -> bool:
+def require(field, message: str = "") -> bool:
     """For fields that are only required for some choices of another field."""
     if field.data is None or field.data == "" or field.data == []:
-        field.errors = list(field.errors) + [message]
+        field.errors = list(field.errors) + [message or _("This field is required.")]
         return False
     return True
 

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from ..i18n import _, _l
 from ..services import analytics, apikeys
 from .base import bp
 from .streak import current_config
@@ -12,9 +13,9 @@ from .streak import current_config
 
 class ApiKeyForm(FlaskForm):
     name = StringField(
-        "Name",
+        _l("Name"),
         validators=[DataRequired(), Length(max=120)],
-        description="Where the key is used, e.g. “production backend”.",
+        description=_l("Where the key is used, e.g. “production backend”."),
     )
 
 
@@ -30,7 +31,7 @@ def api_keys():
     status = 200
     if form.validate_on_submit():
         _key, secret = apikeys.create(form.name.data.strip())
-        flash("API key created. Copy it now: it is not shown again.", "success")
+        flash(_("API key created. Copy it now: it is not shown again."), "success")
     elif form.errors:
         status = 400
     return render_template("admin/api_keys.html", form=form, keys=apikeys.all_keys(), secret=secret), status
@@ -40,5 +41,5 @@ def api_keys():
 def revoke_api_key(key_id: int):
     key = apikeys.by_id(key_id) or abort(404)
     if apikeys.revoke(key):
-        flash(f"Key {key.prefix}… revoked. Requests using it are refused from now on.", "info")
+        flash(_("Key %(prefix)s… revoked. Requests using it are refused from now on.", prefix=key.prefix), "info")
     return redirect(url_for("admin.api_keys"))

@@ -20,6 +20,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, ValidationErr
 from .. import i18n, jobs
 from ..extensions import db
 from ..fields import Whole
+from ..i18n import _, _l
 from ..models.notifications import NOTIFICATION_TYPES
 from ..models.webhooks import EMAIL_TYPES
 from ..queue import QUEUES, get_queue, get_redis, redis_url
@@ -114,10 +115,11 @@ def _redis_overview() -> dict:
 
 
 def _redis_error(e: Exception) -> str:
-    return (
-        f"The job queue (Redis at {redis_url()}) is not reachable: "
-        f"{type(e).__name__}: {e}. Jobs cannot be listed or started until it is back; e-mails and webhooks "
-        "wait in the database and are sent once it is."
+    return _(
+        "The job queue (Redis at %(url)s) is not reachable: %(error)s. Jobs cannot be listed or started until it "
+        "is back; e-mails and webhooks wait in the database and are sent once it is.",
+        url=redis_url(),
+        error=type(e).__name__ + ": " + str(e),
     )
 
 
@@ -160,10 +162,10 @@ def requeue(job_id: str):
         job = Job.fetch(job_id, connection=conn)
         FailedJobRegistry(job.origin, connection=conn).requeue(job)
     except (NoSuchJobError, InvalidJobOperation):
-        return _back(error=f"Job {job_id} is not in the failed list any more.")
+        return _back(error=_("Job %(id)s is not in the failed list any more.", id=job_id))
     except (RedisError, OSError) as e:
         return _back(error=_redis_error(e))
-    return _back(ok=f"Job {job_id} queued again.")
+    return _back(ok=_("Job %(id)s queued again.", id=job_id))
 
 
 @bp.post("/jobs/failed/requeue-all")
@@ -195,7 +197,7 @@ def delete_failed(job_id: str):
         pass
     except (RedisError, OSError) as e:
         return _back(error=_redis_error(e))
-    return _back(ok=f"Job {job_id} deleted.")
+    return _back(ok=_("Job %(id)s deleted.", id=job_id))
 
 
 @bp.post("/jobs/run/<name>")
@@ -204,7 +206,7 @@ def run_now(name: str):
     try:
         s = jobs.scheduled(name)
     except KeyError:
-        return _back(error=f"No scheduled job called {name!r}.")
+        return _back(error=_("No scheduled job called %(name)s.", name=repr(name)))
     try:
         job = get_queue(jobs.DEFAULT_QUEUE).enqueue(
             s.func, job_timeout=s.timeout, result_ttl=3600, failure_ttl=7 * 86400
@@ -222,26 +224,30 @@ HOURS = [SelectChoice(h, f"{h:02d}:00") for h in range(24)]
 
 
 class SettingsForm(FlaskForm):
-    email_enabled = BooleanField("Send e-mails to players")
-    reminder_hour = SelectField("Streak reminders from (player's local time)", coerce=int, choices=HOURS)
+    email_enabled = BooleanField(_l("Send e-mails to players"))
+    reminder_hour = SelectField(_l("Streak reminders from (player's local time)"), coerce=int, choices=HOURS)
     weekly_reminder_weekday = SelectField(
-        "Weekly streaks: remind on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)]
+        _l("Weekly streaks: remind on"),
+        coerce=int,
+        choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)],
     )
-    weekly_reminder_hour = SelectField("Weekly streaks: remind from (local time)", coerce=int, choices=HOURS)
+    weekly_reminder_hour = SelectField(_l("Weekly streaks: remind from (local time)"), coerce=int, choices=HOURS)
     monthly_reminder_days_before = Whole(
-        "Monthly streaks: remind this many days before the month's last day",
+        _l("Monthly streaks: remind this many days before the month's last day"),
         validators=[InputRequired(), NumberRange(min=0, max=27)],
     )
     reactivation_threshold = Whole(
-        "Come-back e-mail after losing a streak of at least",
+        _l("Come-back e-mail after losing a streak of at least"),
         validators=[InputRequired(), NumberRange(min=1, max=10000)],
     )
-    reactivation_hour = SelectField("Come-back e-mails go out from (local time)", coerce=int, choices=HOURS)
+    reactivation_hour = SelectField(_l("Come-back e-mails go out from (local time)"), coerce=int, choices=HOURS)
     reactivation_days = StringField(
-        "Come-back sequence (days after the loss)",
+        _l("Come-back sequence (days after the loss)"),
         validators=[Length(max=64)],
-        description="Comma-separated, e.g. 3, 7, 14, 30 (0 = the next morning). Each step is skipped once the "
-        "player is back; empty: no come-back e-mails.",
+        description=_l(
+            "Comma-separated, e.g. 3, 7, 14, 30 (0 = the next morning). Each step is skipped once the "
+            "player is back; empty: no come-back e-mails."
+        ),
     )
 
     def validate_reactivation_days(self, field):
@@ -252,15 +258,16 @@ class SettingsForm(FlaskForm):
         field.data = ",".join(str(s) for s in steps)
 
     recap_weekday = SelectField(
-        "Weekly recap on", coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)]
+        _l("Weekly recap on"), coerce=int, choices=[SelectChoice(i, d) for i, d in enumerate(reminders.WEEKDAYS)]
     )
-    recap_hour = SelectField("Weekly recap from (local time)", coerce=int, choices=HOURS)
+    recap_hour = SelectField(_l("Weekly recap from (local time)"), coerce=int, choices=HOURS)
     # Choices from the shipped catalogues: a language without one can never be stored.
     default_locale = SelectField(
-        "Default language",
+        _l("Default language"),
         choices=[SelectChoice(code, name) for code, name in i18n.LANGUAGES.items()],
-        description="For pages and e-mails of players who chose no language and whose browser asks for none "
-        "the app speaks.",
+        description=_l(
+            "For pages and e-mails of players who chose no language and whose browser asks for none the app speaks."
+        ),
     )
 
 
@@ -268,9 +275,11 @@ class SettingsForm(FlaskForm):
 def notifications():
     settings = reminders.get_settings()
     form = SettingsForm(obj=settings)
+    days = [SelectChoice(i, i18n.weekday_name(i)) for i in range(7)]  # in the admin's language
+    form.weekly_reminder_weekday.choices = form.recap_weekday.choices = days
     if form.validate_on_submit():
         reminders.update_settings(**{f: getattr(form, f).data for f in reminders.DEFAULTS if hasattr(form, f)})
-        flash("Messaging settings saved.", "success")
+        flash(_("Messaging settings saved."), "success")
         return redirect(url_for("admin_jobs.notifications"))
     type_filter = request.args.get("type") or None
     recent = email_sends.latest(type_filter, LIST_LIMIT)
@@ -290,8 +299,12 @@ def retry_send(send_id: int):
     send = email_sends.find(send_id) or abort(404)
     if send.status not in email_sends.RETRYABLE:
         flash(
-            f"E-mail #{send.id} is {send.status}; only failed e-mails (or those whose delivery is unknown) "
-            "can be sent again.",
+            _(
+                "E-mail #%(id)s is %(status)s; only failed e-mails (or those whose delivery is unknown) "
+                "can be sent again.",
+                id=send.id,
+                status=send.status,
+            ),
             "error",
         )
         return redirect(url_for("admin_jobs.notifications"))
@@ -307,9 +320,9 @@ def retry_send(send_id: int):
     except (RedisError, OSError):
         ok = False
     flash(
-        f"E-mail #{send.id} queued."
+        _("E-mail #%(id)s queued.", id=send.id)
         if ok
-        else "The job queue (Redis) is not reachable; it will be sent by the scheduled dispatch once it is back.",
+        else _("The job queue (Redis) is not reachable; it will be sent by the scheduled dispatch once it is back."),
         "success" if ok else "error",
     )
     return redirect(url_for("admin_jobs.notifications"))

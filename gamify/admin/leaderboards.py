@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from .. import params
 from ..extensions import db
 from ..fields import Day, Whole
+from ..i18n import _, _l, ngettext
 from ..models import Leaderboard
 from ..models._common import utcnow
 from ..services import leaderboards as svc
@@ -24,49 +25,50 @@ bp = admin_blueprint("admin_leaderboards", __name__)
 
 class LeaderboardForm(FlaskForm):
     key = StringField(
-        "Key",
+        _l("Key"),
         validators=[
             DataRequired(),
             Length(max=64),
             Regexp(r"^[a-z0-9][a-z0-9_-]*$", message="lower-case letters, digits, '-' and '_' only"),
         ],
-        description="Used in the API and URLs; cannot be changed later.",
+        description=_l("Used in the API and URLs; cannot be changed later."),
     )
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     ranked_by = SelectField(
-        "Ranked by",
+        _l("Ranked by"),
         choices=[
-            SelectChoice("metric", "Metric total"),
-            SelectChoice("points", "Points balance"),
-            SelectChoice("streak", "Streak length"),
+            SelectChoice("metric", _l("Metric total")),
+            SelectChoice("points", _l("Points balance")),
+            SelectChoice("streak", _l("Streak length")),
         ],
     )
-    metric_id = SelectField("Metric", choices=[], validate_choice=False)
-    system_id = SelectField("Points system", choices=[], validate_choice=False)
+    metric_id = SelectField(_l("Metric"), choices=[], validate_choice=False)
+    system_id = SelectField(_l("Points system"), choices=[], validate_choice=False)
     frequency = SelectField(
-        "Runs",
+        _l("Runs"),
         choices=[
-            SelectChoice("perpetual", "Perpetual (all time)"),
-            SelectChoice("daily", "Daily"),
-            SelectChoice("weekly", "Weekly"),
-            SelectChoice("monthly", "Monthly"),
+            SelectChoice("perpetual", _l("Perpetual (all time)")),
+            SelectChoice("daily", _l("Daily")),
+            SelectChoice("weekly", _l("Weekly")),
+            SelectChoice("monthly", _l("Monthly")),
         ],
     )
     start_date = Day(
-        "Start date",
+        _l("Start date"),
         validators=[Optional()],
-        description="Repeating boards: first day counted; weeks/months start on this day.",
+        description=_l("Repeating boards: first day counted; weeks/months start on this day."),
     )
     participant_limit = Whole(
-        "Participant limit (top N)", default=10, validators=[DataRequired(), NumberRange(min=1, max=1000)]
+        _l("Participant limit (top N)"), default=10, validators=[DataRequired(), NumberRange(min=1, max=1000)]
     )
     breakdown = StringField(
-        "Breakdown attributes",
+        _l("Breakdown attributes"),
         validators=[Optional(), Length(max=300)],
-        description="Comma-separated player attributes, e.g. city, tier. "
-        "A segment appears for every value players have.",
+        description=_l(
+            "Comma-separated player attributes, e.g. city, tier. A segment appears for every value players have."
+        ),
     )
-    active = BooleanField("Active", default=True)
+    active = BooleanField(_l("Active"), default=True)
 
     def fill_choices(self) -> None:
         self.metric_id.choices = [SelectChoice("", "—")] + [
@@ -107,7 +109,10 @@ def _try_rebuild(board: Leaderboard) -> None:
         svc.rebuild(board)
     except RedisError as e:
         db.session.rollback()  # the redirect would commit a half-done rebuild
-        flash(f"Saved. Redis is unavailable ({e}); rankings will be rebuilt on the next read.", "info")
+        flash(
+            _("Saved. Redis is unavailable (%(error)s); rankings will be rebuilt on the next read.", error=str(e)),
+            "info",
+        )
 
 
 @bp.get("/")
@@ -133,7 +138,7 @@ def new():
             _form_errors(form, e)
         else:
             _try_rebuild(board)
-            flash(f"Leaderboard '{board.name}' created.", "success")
+            flash(_("Leaderboard '%(name)s' created.", name=board.name), "success")
             return redirect(url_for("admin_leaderboards.index"))
     return render_template("admin/leaderboards/form.html", form=form, board=None)
 
@@ -162,7 +167,9 @@ def edit(board_id: int):
         else:
             _try_rebuild(board)
             flash(
-                f"Leaderboard '{board.name}' saved{' and its open periods recomputed' if recomputed else ''}.",
+                _("Leaderboard '%(name)s' saved and its open periods recomputed.", name=board.name)
+                if recomputed
+                else _("Leaderboard '%(name)s' saved.", name=board.name),
                 "success",
             )
             return redirect(url_for("admin_leaderboards.index"))
@@ -174,7 +181,7 @@ def delete(board_id: int):
     board = _board_or_404(board_id)
     name = board.name
     svc.delete_board(board)
-    flash(f"Leaderboard '{name}' deleted.", "info")
+    flash(_("Leaderboard '%(name)s' deleted.", name=name), "info")
     return redirect(url_for("admin_leaderboards.index"))
 
 
@@ -182,15 +189,22 @@ def delete(board_id: int):
 def rebuild():
     try:
         done = svc.rebuild()
-        flash(f"Redis rebuilt from SQL for {len(done)} leaderboard(s).", "success")
+        flash(
+            ngettext(
+                "Redis rebuilt from SQL for %(num)s leaderboard.",
+                "Redis rebuilt from SQL for %(num)s leaderboards.",
+                len(done),
+            ),
+            "success",
+        )
     except RedisError as e:
         db.session.rollback()  # the redirect would commit a half-done rebuild
-        flash(f"Redis is unavailable: {e}", "error")
+        flash(_("Redis is unavailable: %(error)s", error=str(e)), "error")
     return redirect(url_for("admin_leaderboards.index"))
 
 
 @bp.post("/finalise")
 def finalise():
     done = svc.finalise_due(utcnow())
-    flash(f"Finalised {len(done)} period(s).", "success" if done else "info")
+    flash(ngettext("Finalised %(num)s period.", "Finalised %(num)s periods.", len(done)), "success" if done else "info")
     return redirect(url_for("admin_leaderboards.index"))

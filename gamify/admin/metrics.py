@@ -8,6 +8,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..extensions import db
+from ..i18n import _, _l
 from ..models import Metric
 from ..services import metrics as metrics_svc
 from ..services.config_rules import ConfigError
@@ -18,17 +19,19 @@ from .forms import key_validator, show_refusal
 class MetricForm(FlaskForm):
     # The rules (key form and uniqueness, a key kept once events exist) are the service's: metrics.check.
     key = StringField(
-        "Key",
+        _l("Key"),
         validators=[DataRequired(), Length(max=64), key_validator],
-        description="Used by the API: POST /api/v1/metrics/<key>/events. Cannot change once events exist.",
+        description=_l("Used by the API: POST /api/v1/metrics/<key>/events. Cannot change once events exist."),
     )
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     unit = StringField(
-        "Unit", validators=[Length(max=32)], description="Plural, shown after numbers: “lessons”, “minutes”."
+        _l("Unit"), validators=[Length(max=32)], description=_l("Plural, shown after numbers: “lessons”, “minutes”.")
     )
     allow_negative = BooleanField(
-        "Accept negative values",
-        description="For corrections or scores that can drop. Off: an event with a negative value is refused (400).",
+        _l("Accept negative values"),
+        description=_l(
+            "For corrections or scores that can drop. Off: an event with a negative value is refused (400)."
+        ),
     )
 
 
@@ -62,7 +65,9 @@ def metric_new():
     form = MetricForm()
     m = _save(form, None)
     if m is not None:
-        flash(f"Metric “{m.name}” created. The host app can now send {m.key} events.", "success")
+        flash(
+            _("Metric “%(name)s” created. The host app can now send %(key)s events.", name=m.name, key=m.key), "success"
+        )
         return redirect(url_for("admin.metrics"))
     return render_template("admin/metric_form.html", form=form, metric=None), 400 if form.is_submitted() else 200
 
@@ -72,7 +77,7 @@ def metric_edit(metric_id: int):
     metric = db.get_or_404(Metric, metric_id)
     form = MetricForm(obj=metric)
     if _save(form, metric) is not None:
-        flash(f"Metric “{metric.name}” saved.", "success")
+        flash(_("Metric “%(name)s” saved.", name=metric.name), "success")
         return redirect(url_for("admin.metrics"))
     return render_template(
         "admin/metric_form.html", form=form, metric=metric, usage=metrics_svc.usage(metric.id)
@@ -87,5 +92,5 @@ def metric_delete(metric_id: int):
     except ConfigError as e:
         flash(str(e), "error")
         return redirect(url_for("admin.metric_edit", metric_id=metric.id))
-    flash(f"Metric “{metric.name}” deleted.", "success")
+    flash(_("Metric “%(name)s” deleted.", name=metric.name), "success")
     return redirect(url_for("admin.metrics"))

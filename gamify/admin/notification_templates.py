@@ -15,6 +15,7 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from .. import after_commit, i18n, mail
+from ..i18n import _, _l
 from ..models.messaging import NotificationTemplate
 from ..models.notifications import NOTIFICATION_TYPES
 from ..services import notification_preview, users
@@ -29,19 +30,19 @@ bp = admin_blueprint("admin_templates", __name__)
 
 class TemplateForm(FlaskForm):
     scope_attribute = StringField(
-        "Only for players whose attribute",
+        _l("Only for players whose attribute"),
         validators=[Length(max=64)],
-        description="An attribute the host app sends with its players, e.g. plan.",
+        description=_l("An attribute the host app sends with its players, e.g. plan."),
     )
-    scope_value = StringField("has the value", validators=[Length(max=255)], description="e.g. pro")
-    subject = TextAreaField("Subject")
-    text = TextAreaField("Text")
+    scope_value = StringField(_l("has the value"), validators=[Length(max=255)], description=_l("e.g. pro"))
+    subject = TextAreaField(_l("Subject"))
+    text = TextAreaField(_l("Text"))
     html = TextAreaField("HTML")
-    active = BooleanField("Active", default=True)
+    active = BooleanField(_l("Active"), default=True)
     preview_as = StringField(
-        "Preview as player",
+        _l("Preview as player"),
         validators=[Length(max=255)],
-        description="E-mail or the host app's id; empty: a sample player.",
+        description=_l("E-mail or the host app's id; empty: a sample player."),
     )
 
 
@@ -78,9 +79,9 @@ def _form(
     for name, label in t.FIELDS[channel].items():
         getattr(form, name).label.text = label
     form.active.label.text = (
-        "Active: players with this attribute value get this template"
+        _("Active: players with this attribute value get this template")
         if scoped
-        else "Active: players no scoped template matches get this one (off: they get none of this type)"
+        else _("Active: players no scoped template matches get this one (off: they get none of this type)")
     )
     return form
 
@@ -150,7 +151,10 @@ def _save(kind: str, channel: str, row: Optional[NotificationTemplate], scoped: 
         except ConfigError as e:
             getattr(form, e.field).errors.append(str(e))
         else:
-            flash(f"{t.TYPES[kind]} ({t.CHANNELS[channel].lower()}) template saved.", "success")
+            flash(
+                _("%(type)s (%(channel)s) template saved.", type=t.TYPES[kind], channel=t.CHANNELS[channel].lower()),
+                "success",
+            )
             if saved.scope_attribute:
                 return redirect(url_for("admin_templates.edit", template_id=saved.id))
             return redirect(
@@ -199,7 +203,7 @@ def delete(template_id: int):
     kind, channel, scoped, locale = row.type, row.channel, bool(row.scope_attribute), row.locale
     t.delete(row)
     flash(
-        "Scoped template deleted." if scoped else "Back to the shipped template.",
+        _("Scoped template deleted.") if scoped else _("Back to the shipped template."),
         "success",
     )
     return redirect(url_for("admin_templates.edit_default", kind=kind, channel=channel, lang=_lang(locale)))
@@ -223,14 +227,14 @@ def _render_preview(kind: str, channel: str, form: TemplateForm, locale: str) ->
     if who:
         player = users.by_email_or_external_id(who)
         if player is None or player.role != "player":
-            out["errors"].append((form.preview_as.label.text, "No player with that e-mail or id."))
+            out["errors"].append((form.preview_as.label.text, _("No player with that e-mail or id.")))
             return out
     out["player"] = player
     draft = _draft(kind, channel, form, locale)
     try:
         for field in t.FIELDS[channel]:
             if len(getattr(draft, field)) > t.SOURCE_LIMITS[field]:
-                raise ConfigError(field, f"At most {t.SOURCE_LIMITS[field]:,} characters.")
+                raise ConfigError(field, _("At most %(n)s characters.", n=i18n.num(t.SOURCE_LIMITS[field])))
         ctx = notification_preview.context_for(kind, player, locale=locale)
         rendered = t.render_source(draft, ctx)
     except ConfigError as e:
@@ -254,23 +258,45 @@ def _notes(kind: str, channel: str, form: TemplateForm, player, ctx: dict, local
     theirs = i18n.locale_of(player)
     if theirs != locale:
         language = i18n.LANGUAGES[theirs]
-        notes.append(f"{player.name} reads {language}: they get the {language} version, not this one.")
+        notes.append(
+            _(
+                "%(name)s reads %(language)s: they get the %(language)s version, not this one.",
+                name=player.name,
+                language=language,
+            )
+        )
     attribute, value = (form.scope_attribute.data or "").strip(), (form.scope_value.data or "").strip()
     if attribute:  # a scoped version (only its form has the scope fields)
         if not t.scope_matches(NotificationTemplate(scope_attribute=attribute, scope_value=value), player.attributes):
-            notes.append(f"{player.name} does not have {attribute} = {value}: they would not get this version.")
+            notes.append(
+                _(
+                    "%(name)s does not have %(attribute)s = %(value)s: they would not get this version.",
+                    name=player.name,
+                    attribute=attribute,
+                    value=value,
+                )
+            )
     else:
         try:
             picked = t.pick(kind, channel, player)
         except t.NoTemplate:
-            notes.append(f"{player.name} would get none: this type's template for everyone is switched off.")
+            notes.append(
+                _("%(name)s would get none: this type's template for everyone is switched off.", name=player.name)
+            )
         else:
             if picked.scope_attribute:
                 notes.append(
-                    f"{player.name} gets the version for {picked.scope_attribute} = {picked.scope_value} instead."
+                    _(
+                        "%(name)s gets the version for %(attribute)s = %(value)s instead.",
+                        name=player.name,
+                        attribute=picked.scope_attribute,
+                        value=picked.scope_value,
+                    )
                 )
     if kind == "streak_reminder" and not ctx["streak"]["at_risk"]:
-        notes.append(f"No reminder would go to {player.name} now: their streak is not at risk this period.")
+        notes.append(
+            _("No reminder would go to %(name)s now: their streak is not at risk this period.", name=player.name)
+        )
     return notes
 
 
@@ -299,14 +325,14 @@ def send_test(kind: str, channel: str):
     result = _render_preview(kind, channel, form, locale)
     to = current_user.email
     if result["errors"]:
-        message, ok = "Not sent: " + "; ".join(f"{f}: {m}" for f, m in result["errors"]), False
+        message, ok = _("Not sent: %(errors)s", errors="; ".join(f"{f}: {m}" for f, m in result["errors"])), False
     elif not to:
-        message, ok = "Not sent: your admin account has no e-mail address.", False
+        message, ok = _("Not sent: your admin account has no e-mail address."), False
     else:
         r = result["rendered"]
         label = f"{NOTIFICATION_TYPES.get(kind, kind)} (test)"
         after_commit.request("email.test", to, f"[Test] {r.subject}", r.text, r.html, label)
-        message, ok = f"Test e-mail on its way to {to}.", True
+        message, ok = _("Test e-mail on its way to %(to)s.", to=to), True
     if ui.is_htmx():  # the answer is a toast; the editor stays as it is
         return ui.toast(make_response("", 200 if ok else 422), message, kind="success" if ok else "error")
     scoped = bool(row and row.scope_attribute) or request.args.get("scoped") == "1"

@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.validators import Optional as OptionalV
 
 from ..engine import calendar as cal
 from ..extensions import db
 from ..fields import Amount, LocalDateTime, Whole
+from ..i18n import _, _l, ngettext
 from ..models import PointsBoost, PointsLevel, PointsSystem, PointsTrigger
 from ..models._common import utcnow
 from ..services import achievements_config, points_config
@@ -24,15 +25,15 @@ from .base import bp
 from .forms import FiltersField, describe_filters, format_filters, key_validator, show_refusal
 
 TRIGGER_TYPES = [
-    ("metric", "Metric progress (points per N units)"),
-    ("streak", "Streak reaches a length"),
-    ("streak_day", "Every day of a streak (each extension)"),
-    ("achievement", "Achievement unlocked"),
-    ("time_interval", "Every N hours (scheduled)"),
-    ("local_midnight", "Every day at the player's local midnight"),
-    ("signup", "Sign-up bonus"),
+    ("metric", _l("Metric progress (points per N units)")),
+    ("streak", _l("Streak reaches a length")),
+    ("streak_day", _l("Every day of a streak (each extension)")),
+    ("achievement", _l("Achievement unlocked")),
+    ("time_interval", _l("Every N hours (scheduled)")),
+    ("local_midnight", _l("Every day at the player's local midnight")),
+    ("signup", _l("Sign-up bonus")),
 ]
-ROUNDING_CHOICES = [("floor", "Round down"), ("nearest", "Round to nearest"), ("ceil", "Round up")]
+ROUNDING_CHOICES = [("floor", _l("Round down")), ("nearest", _l("Round to nearest")), ("ceil", _l("Round up"))]
 
 
 def _int_or_none(v):
@@ -47,59 +48,59 @@ def _int_or_none(v):
 
 
 class SystemForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     key = StringField(
-        "Key",
+        _l("Key"),
         validators=[DataRequired(), Length(max=64), key_validator],
-        description="Used by the API, e.g. xp or gems.",
+        description=_l("Used by the API, e.g. xp or gems."),
     )
-    badge = StringField("Badge", default="⭐", validators=[DataRequired(), Length(max=64)])
+    badge = StringField(_l("Badge"), default="⭐", validators=[DataRequired(), Length(max=64)])
     daily_cap = Whole(
-        "Daily cap",
+        _l("Daily cap"),
         validators=[OptionalV()],
-        description="Most a player can earn from triggers per local day. Empty = unlimited.",
+        description=_l("Most a player can earn from triggers per local day. Empty = unlimited."),
     )
     max_balance = Whole(
-        "Maximum balance",
+        _l("Maximum balance"),
         validators=[OptionalV()],
-        description="For hearts-like systems. Empty = unlimited.",
+        description=_l("For hearts-like systems. Empty = unlimited."),
     )
 
 
 class LevelForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    key = StringField("Key", validators=[DataRequired(), Length(max=64), key_validator])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    key = StringField(_l("Key"), validators=[DataRequired(), Length(max=64), key_validator])
     threshold = Whole(
-        "Reached at",
+        _l("Reached at"),
         validators=[InputRequired()],
-        description="Balance at which a player reaches this level.",
+        description=_l("Balance at which a player reaches this level."),
     )
-    badge = StringField("Badge", validators=[Length(max=64)])
+    badge = StringField(_l("Badge"), validators=[Length(max=64)])
 
 
 class TriggerForm(FlaskForm):
-    type = SelectField("Fires on", choices=dict(TRIGGER_TYPES))
+    type = SelectField(_l("Fires on"), choices=[SelectChoice(k, v) for k, v in TRIGGER_TYPES])
     points = Whole(
-        "Points",
+        _l("Points"),
         validators=[InputRequired()],
-        description="Negative values take points away.",
+        description=_l("Negative values take points away."),
     )
-    metric_id = SelectField("Metric", coerce=_int_or_none)
+    metric_id = SelectField(_l("Metric"), coerce=_int_or_none)
     per_units = Amount(
-        "Per … units",
+        _l("Per … units"),
         places=None,
         default=1,
         validators=[OptionalV()],
-        description="e.g. 10 points per 1 lesson, or 1 point per 5 minutes.",
+        description=_l("e.g. 10 points per 1 lesson, or 1 point per 5 minutes."),
     )
-    streak_length = Whole("Streak length", validators=[OptionalV()])
+    streak_length = Whole(_l("Streak length"), validators=[OptionalV()])
     times_length = BooleanField(
-        "Multiply by the streak's length", description="Day 3 of a streak gives 3 × the points."
+        _l("Multiply by the streak's length"), description=_l("Day 3 of a streak gives 3 × the points.")
     )
-    achievement_id = SelectField("Achievement", coerce=_int_or_none)
-    interval_hours = Whole("Every … hours", validators=[OptionalV()])
+    achievement_id = SelectField(_l("Achievement"), coerce=_int_or_none)
+    interval_hours = Whole(_l("Every … hours"), validators=[OptionalV()])
     attribute_filters = FiltersField()
-    active = BooleanField("Active", default=True)
+    active = BooleanField(_l("Active"), default=True)
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -114,14 +115,16 @@ class TriggerForm(FlaskForm):
 
 
 class BoostForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)], description="e.g. “Double XP weekend”.")
+    name = StringField(
+        _l("Name"), validators=[DataRequired(), Length(max=120)], description=_l("e.g. “Double XP weekend”.")
+    )
     multiplier = Amount(
-        "Multiplier",
+        _l("Multiplier"),
         places=None,
         validators=[InputRequired()],
-        description="2 doubles, 1.5 adds half. Several live boosts multiply.",
+        description=_l("2 doubles, 1.5 adds half. Several live boosts multiply."),
     )
-    rounding = SelectField("Rounding", choices=dict(ROUNDING_CHOICES))
+    rounding = SelectField(_l("Rounding"), choices=[SelectChoice(k, v) for k, v in ROUNDING_CHOICES])
     starts_at = LocalDateTime("Starts", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     ends_at = LocalDateTime("Ends", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     attribute_filters = FiltersField()
@@ -174,20 +177,20 @@ def _system_fields(form: SystemForm) -> dict:
 
 def describe_trigger(t: PointsTrigger, names: dict) -> str:
     if t.type == "metric":
-        unit = t.metric.unit if t.metric else "units"
+        unit = t.metric.unit if t.metric else _("units")
         per = ui.num(t.per_units or 1)
-        return f"per {per} {unit} of {t.metric.name if t.metric else '?'}"
+        return _("per %(per)s %(unit)s of %(metric)s", per=per, unit=unit, metric=t.metric.name if t.metric else "?")
     if t.type == "streak":
-        return f"when the streak reaches {t.streak_length}"
+        return _("when the streak reaches %(n)s", n=ui.num(t.streak_length))
     if t.type == "streak_day":
-        return "on every day of a streak" + (", times its length" if t.times_length else "")
+        return _("on every day of a streak, times its length") if t.times_length else _("on every day of a streak")
     if t.type == "achievement":
-        return f"on unlocking {names.get(t.achievement_id, '?')}"
+        return _("on unlocking %(name)s", name=names.get(t.achievement_id, "?"))
     if t.type == "time_interval":
-        return f"every {t.interval_hours} h"
+        return _("every %(n)s h", n=ui.num(t.interval_hours))
     if t.type == "local_midnight":
-        return "every day at the player's local midnight"
-    return "on sign-up"
+        return _("every day at the player's local midnight")
+    return _("on sign-up")
 
 
 # ------------------------------------------------------------------------------------------ systems
@@ -203,7 +206,7 @@ def points_system_new():
     form = SystemForm()
     s = _saved(form, lambda: points_config.save_system(None, **_system_fields(form)))
     if s is not None:
-        flash(f"“{s.name}” created. Add levels and triggers next.", "success")
+        flash(_("“%(name)s” created. Add levels and triggers next.", name=s.name), "success")
         return redirect(url_for("admin.points_system", system_id=s.id))
     return render_template("admin/points_system_form.html", form=form, system=None), _status(form)
 
@@ -213,7 +216,7 @@ def points_system(system_id: int):
     system = _system_or_404(system_id)
     form = SystemForm(obj=system) if request.method == "GET" else SystemForm()
     if _saved(form, lambda: points_config.save_system(system, **_system_fields(form))) is not None:
-        flash(f"“{system.name}” saved.", "success")
+        flash(_("“%(name)s” saved.", name=system.name), "success")
         return redirect(url_for("admin.points_system", system_id=system.id))
     tab = request.args.get("tab", "levels")
     return render_template(
@@ -237,7 +240,7 @@ def points_system_delete(system_id: int):
     except ConfigError as e:
         flash(str(e), "error")
         return redirect(url_for("admin.points_system", system_id=system.id))
-    flash(f"“{system.name}” deleted.", "success")
+    flash(_("“%(name)s” deleted.", name=system.name), "success")
     return redirect(url_for("admin.points_systems"))
 
 
@@ -266,8 +269,14 @@ def points_level(system_id: int, level_id: int | None = None):
     if saved is not None:
         level, moved = saved
         flash(
-            f"Level “{level.name}” saved."
-            + (f" {moved} player{'s' if moved != 1 else ''} moved to their new level." if moved else ""),
+            ngettext(
+                "Level “%(name)s” saved. %(num)s player moved to their new level.",
+                "Level “%(name)s” saved. %(num)s players moved to their new level.",
+                moved,
+                name=level.name,
+            )
+            if moved
+            else _("Level “%(name)s” saved.", name=level.name),
             "success",
         )
         return redirect(url_for("admin.points_system", system_id=system.id, tab="levels"))
@@ -283,7 +292,15 @@ def points_level_delete(system_id: int, level_id: int):
     if level.system_id == system.id:
         moved = points_config.delete_level(system, level)
         flash(
-            f"Level “{level.name}” deleted." + (f" {moved} players moved to another level." if moved else ""), "success"
+            ngettext(
+                "Level “%(name)s” deleted. %(num)s player moved to another level.",
+                "Level “%(name)s” deleted. %(num)s players moved to another level.",
+                moved,
+                name=level.name,
+            )
+            if moved
+            else _("Level “%(name)s” deleted.", name=level.name),
+            "success",
         )
     return redirect(url_for("admin.points_system", system_id=system.id, tab="levels"))
 
@@ -321,7 +338,7 @@ def points_trigger(system_id: int, trigger_id: int | None = None):
             attribute_filters=form.attribute_filters.parsed,
         ),
     ):
-        flash("Trigger saved.", "success")
+        flash(_("Trigger saved."), "success")
         return redirect(url_for("admin.points_system", system_id=system.id, tab="triggers"))
     return render_template("admin/points_item_form.html", form=form, system=system, item=trig, kind="trigger"), _status(
         form
@@ -332,7 +349,7 @@ def points_trigger(system_id: int, trigger_id: int | None = None):
 def points_trigger_toggle(system_id: int, trigger_id: int):
     trig = db.get_or_404(PointsTrigger, trigger_id)
     points_config.toggle_trigger(trig)
-    flash(f"Trigger {'activated' if trig.active else 'paused'}.", "success")
+    flash(_("Trigger activated.") if trig.active else _("Trigger paused."), "success")
     return redirect(url_for("admin.points_system", system_id=system_id, tab="triggers"))
 
 
@@ -342,12 +359,17 @@ def points_trigger_delete(system_id: int, trigger_id: int):
     used = points_config.delete_trigger(trig)
     if used:
         flash(
-            f"This trigger awarded points {used} times, so it was paused instead of deleted (the ledger keeps "
-            "pointing at it).",
+            ngettext(
+                "This trigger awarded points %(num)s time, so it was paused instead of deleted (the ledger keeps "
+                "pointing at it).",
+                "This trigger awarded points %(num)s times, so it was paused instead of deleted (the ledger keeps "
+                "pointing at it).",
+                used,
+            ),
             "info",
         )
     else:
-        flash("Trigger deleted.", "success")
+        flash(_("Trigger deleted."), "success")
     return redirect(url_for("admin.points_system", system_id=system_id, tab="triggers"))
 
 
@@ -384,7 +406,7 @@ def points_boost(system_id: int, boost_id: int | None = None):
     )
     if saved is not None:
         boost = saved
-        flash(f"Boost “{boost.name}” saved.", "success")
+        flash(_("Boost “%(name)s” saved.", name=boost.name), "success")
         return redirect(url_for("admin.points_system", system_id=system.id, tab="boosts"))
     return render_template(
         "admin/points_item_form.html", form=form, system=system, item=boost, kind="boost", admin_tz=_admin_tz()
@@ -395,5 +417,8 @@ def points_boost(system_id: int, boost_id: int | None = None):
 def points_boost_delete(system_id: int, boost_id: int):
     boost = db.get_or_404(PointsBoost, boost_id)
     points_config.delete_boost(boost)
-    flash(f"Boost “{boost.name}” deleted. Points already awarded keep their multiplier in the ledger.", "success")
+    flash(
+        _("Boost “%(name)s” deleted. Points already awarded keep their multiplier in the ledger.", name=boost.name),
+        "success",
+    )
     return redirect(url_for("admin.points_system", system_id=system_id, tab="boosts"))

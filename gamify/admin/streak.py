@@ -2,19 +2,25 @@
 
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 from wtforms.validators import Optional as OptionalV
 
+from .. import i18n
 from ..extensions import db
 from ..fields import Amount, Whole
+from ..i18n import _, _l
 from ..models import StreakRequirement
 from ..services import metrics as metrics_svc
 from ..services import streaks
 from .base import bp
 
-FREQUENCIES = [("daily", "Daily"), ("weekly", "Weekly (Monday–Sunday)"), ("monthly", "Monthly")]
-MODES = [("any", "ANY requirement is enough"), ("all", "ALL requirements must be met")]
+FREQUENCIES = [
+    SelectChoice("daily", _l("Daily")),
+    SelectChoice("weekly", _l("Weekly (Monday–Sunday)")),
+    SelectChoice("monthly", _l("Monthly")),
+]
+MODES = [SelectChoice("any", _l("ANY requirement is enough")), SelectChoice("all", _l("ALL requirements must be met"))]
 
 
 # admin.home reads the streak's settings through this name.
@@ -22,51 +28,53 @@ current_config = streaks.get_config
 
 
 class StreakConfigForm(FlaskForm):
-    enabled = BooleanField("Streaks are on", description="Switching off hides streaks; history is kept.")
+    enabled = BooleanField(_l("Streaks are on"), description=_l("Switching off hides streaks; history is kept."))
     frequency = SelectField(
-        "Frequency",
-        choices=dict(FREQUENCIES),
-        description="How often players must meet the requirements. Changing it later "
-        "re-reads everyone's history in the new periods.",
+        _l("Frequency"),
+        choices=FREQUENCIES,
+        description=_l(
+            "How often players must meet the requirements. Changing it later "
+            "re-reads everyone's history in the new periods."
+        ),
     )
-    mode = SelectField("Requirements", choices=dict(MODES))
+    mode = SelectField(_l("Requirements"), choices=MODES)
     freeze_initial = Whole(
-        "Freezes at start",
+        _l("Freezes at start"),
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=100)],
-        description="Given to every new player.",
+        description=_l("Given to every new player."),
     )
     freeze_every = Whole(
-        "Earn a freeze every … periods",
+        _l("Earn a freeze every … periods"),
         validators=[OptionalV(), NumberRange(min=1, max=1000)],
-        description="Empty: freezes are never earned by keeping the streak.",
+        description=_l("Empty: freezes are never earned by keeping the streak."),
     )
     freeze_max = Whole(
-        "Most freezes a player can hold",
+        _l("Most freezes a player can hold"),
         default=0,
         validators=[InputRequired(), NumberRange(min=0, max=100)],
-        description="0 = no limit for grants, but nothing is earned automatically.",
+        description=_l("0 = no limit for grants, but nothing is earned automatically."),
     )
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
         if ok and self.freeze_every.data and not self.freeze_max.data:
-            self.freeze_max.errors.append("Set a maximum above 0, or players can never earn a freeze.")
+            self.freeze_max.errors.append(_("Set a maximum above 0, or players can never earn a freeze."))
             ok = False
         if ok and self.freeze_max.data and self.freeze_initial.data > self.freeze_max.data:
-            self.freeze_initial.errors.append("Cannot be more than the maximum.")
+            self.freeze_initial.errors.append(_("Cannot be more than the maximum."))
             ok = False
         return ok
 
 
 class RequirementForm(FlaskForm):
-    metric_id = SelectField("Metric", coerce=int, validators=[DataRequired()])
+    metric_id = SelectField(_l("Metric"), coerce=int, validators=[DataRequired()])
     threshold = Amount(
-        "At least",
+        _l("At least"),
         places=None,
         validators=[InputRequired(), NumberRange(min=0.0001)],
         default=1,
-        description="Sum of the metric within one period.",
+        description=_l("Sum of the metric within one period."),
     )
 
     def __init__(self, *a, **kw):
@@ -75,7 +83,7 @@ class RequirementForm(FlaskForm):
 
 
 class ThresholdForm(FlaskForm):
-    threshold = Amount("At least", places=None, validators=[InputRequired(), NumberRange(min=0.0001)])
+    threshold = Amount(_l("At least"), places=None, validators=[InputRequired(), NumberRange(min=0.0001)])
 
 
 def _page(form: StreakConfigForm, req_form: RequirementForm, config, status=200):
@@ -106,8 +114,9 @@ def streak_config():
             freeze_max=form.freeze_max.data or 0,
         )
         flash(
-            "Streak settings saved."
-            + (" The frequency changed: current streaks now count in the new periods." if changed_frequency else ""),
+            _("Streak settings saved. The frequency changed: current streaks now count in the new periods.")
+            if changed_frequency
+            else _("Streak settings saved."),
             "success",
         )
         return redirect(url_for("admin.streak_config"))
@@ -119,9 +128,9 @@ def streak_requirement_add():
     req_form = RequirementForm(prefix="req")
     if req_form.validate_on_submit():
         if streaks.add_requirement(req_form.metric_id.data, float(req_form.threshold.data)) is None:
-            req_form.metric_id.errors.append("This metric is already a requirement; change its threshold instead.")
+            req_form.metric_id.errors.append(_("This metric is already a requirement; change its threshold instead."))
         else:
-            flash("Requirement added.", "success")
+            flash(_("Requirement added."), "success")
             return redirect(url_for("admin.streak_config"))
     config = streaks.get_config()
     form = StreakConfigForm(obj=config, formdata=None) if config else StreakConfigForm(formdata=None)
@@ -134,9 +143,9 @@ def streak_requirement_update(req_id: int):
     form = ThresholdForm()
     if form.validate_on_submit():
         streaks.set_requirement_threshold(req, float(form.threshold.data))
-        flash(f"{req.metric.name}: threshold set to {req.threshold:g}.", "success")
+        flash(_("%(name)s: threshold set to %(n)s.", name=req.metric.name, n=i18n.num(req.threshold, 3)), "success")
     else:
-        flash("Threshold must be a number above 0.", "error")
+        flash(_("Threshold must be a number above 0."), "error")
     return redirect(url_for("admin.streak_config"))
 
 
@@ -145,5 +154,5 @@ def streak_requirement_delete(req_id: int):
     req = db.get_or_404(StreakRequirement, req_id)
     name = req.metric.name
     streaks.delete_requirement(req)
-    flash(f"{name} is no longer a streak requirement.", "success")
+    flash(_("%(name)s is no longer a streak requirement.", name=name), "success")
     return redirect(url_for("admin.streak_config"))

@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import jobs, params
 from ..extensions import db
+from ..i18n import _, _l
 from ..models.webhooks import WEBHOOK_EVENT_TYPES
 from ..queue import get_redis
 from ..services import reminders, webhooks
@@ -26,24 +27,26 @@ class MultiCheckboxField(SelectMultipleField):
 
 class EndpointForm(FlaskForm):
     url = StringField(
-        "URL",
+        _l("URL"),
         validators=[DataRequired(), Length(max=500)],
         render_kw={"placeholder": "https://example.com/hooks/gamify", "inputmode": "url"},
     )
-    description = StringField("Description", validators=[Length(max=200)])
+    description = StringField(_l("Description"), validators=[Length(max=200)])
     event_types = MultiCheckboxField(
         "Events", choices=[SelectChoice(k, f"{k} · {v}") for k, v in WEBHOOK_EVENT_TYPES.items()]
     )
-    active = BooleanField("Active", default=True)
+    active = BooleanField(_l("Active"), default=True)
 
 
 class AddressesForm(FlaskForm):
     allow_private = BooleanField(
-        "Allow endpoints on private networks",
-        description="Loopback (127.0.0.1), private (10.x, 192.168.x), link-local and "
-        "other non-public addresses. Leave off unless a receiver runs on "
-        "your own network: anyone who can add an endpoint could otherwise "
-        "make this server call internal services.",
+        _l("Allow endpoints on private networks"),
+        description=_l(
+            "Loopback (127.0.0.1), private (10.x, 192.168.x), link-local and "
+            "other non-public addresses. Leave off unless a receiver runs on "
+            "your own network: anyone who can add an endpoint could otherwise "
+            "make this server call internal services."
+        ),
     )
 
 
@@ -70,8 +73,10 @@ def index():
         ep = _save(form)
         if ep is not None:
             flash(
-                "Endpoint added. Its signing secret is shown below; the receiver needs it to verify "
-                "X-Gamify-Signature.",
+                _(
+                    "Endpoint added. Its signing secret is shown below; the receiver needs it to verify "
+                    "X-Gamify-Signature."
+                ),
                 "success",
             )
             return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id, created=1))
@@ -107,7 +112,7 @@ def endpoint(endpoint_id: int):
     form = EndpointForm(obj=ep)
     if form.validate_on_submit():
         if _save(form, ep) is not None:
-            flash("Endpoint saved.", "success")
+            flash(_("Endpoint saved."), "success")
             return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id))
     status = request.args.get("status") or None
     page = params.page_arg(request.args)
@@ -131,11 +136,14 @@ def send_test(endpoint_id: int):
     d = webhooks.create_test_delivery(ep)
     db.session.commit()  # the job may run before this request ends: it must find the delivery
     if jobs.enqueue_webhook_delivery(d.id):
-        flash(f"Test event queued (delivery #{d.id}). Refresh to see the result.", "info")
+        flash(_("Test event queued (delivery #%(id)s). Refresh to see the result.", id=d.id), "info")
     else:
         flash(
-            f"Test delivery #{d.id} saved, but the job queue (Redis) is not reachable: it will be sent when "
-            "it is back.",
+            _(
+                "Test delivery #%(id)s saved, but the job queue (Redis) is not reachable: it will be sent when "
+                "it is back.",
+                id=d.id,
+            ),
             "error",
         )
     return redirect(url_for("admin_webhooks.endpoint", endpoint_id=ep.id))
@@ -145,7 +153,7 @@ def send_test(endpoint_id: int):
 def rotate(endpoint_id: int):
     webhooks.rotate_secret(_endpoint_or_404(endpoint_id))
     flash(
-        "New signing secret generated. Update the receiver: deliveries are signed with the new secret from now on.",
+        _("New signing secret generated. Update the receiver: deliveries are signed with the new secret from now on."),
         "success",
     )
     return redirect(url_for("admin_webhooks.endpoint", endpoint_id=endpoint_id, created=1))
@@ -154,7 +162,7 @@ def rotate(endpoint_id: int):
 @bp.post("/<int:endpoint_id>/delete")
 def delete(endpoint_id: int):
     webhooks.delete_endpoint(_endpoint_or_404(endpoint_id))
-    flash("Endpoint and its delivery log deleted.", "info")
+    flash(_("Endpoint and its delivery log deleted."), "info")
     return redirect(url_for("admin_webhooks.index"))
 
 
@@ -176,7 +184,9 @@ def redeliver(delivery_id: int):
         db.session.rollback()
         ok = False
     flash(
-        f"Delivery #{d.id} queued again." if ok else "The job queue (Redis) is not reachable; try again later.",
+        _("Delivery #%(id)s queued again.", id=d.id)
+        if ok
+        else _("The job queue (Redis) is not reachable; try again later."),
         "info" if ok else "error",
     )
     return redirect(request.form.get("next") or url_for("admin_webhooks.endpoint", endpoint_id=d.endpoint_id))

@@ -49,19 +49,19 @@ from . import streaks
 from .config_rules import ConfigError
 
 TYPES = {
-    "streak_reminder": "Streak reminder",
-    "achievement": "Achievement completed",
-    "reactivation": "Come-back after a lost streak",
-    "recap": "Weekly recap",
+    "streak_reminder": i18n.lazy_gettext("Streak reminder"),
+    "achievement": i18n.lazy_gettext("Achievement completed"),
+    "reactivation": i18n.lazy_gettext("Come-back after a lost streak"),
+    "recap": i18n.lazy_gettext("Weekly recap"),
 }
 # The page each type's link opens (links.DEEP_LINK_TARGETS).
 PURPOSES = {"streak_reminder": "streak", "achievement": "achievements", "reactivation": "streak", "recap": "dashboard"}
-CHANNELS = {"email": "E-mail", "push": "Push"}
+CHANNELS = {"email": i18n.lazy_gettext("E-mail"), "push": i18n.lazy_gettext("Push")}
 assert tuple(CHANNELS) == TEMPLATE_CHANNELS
 # The fields each channel has, with the names admins see.
 FIELDS = {
-    "email": {"subject": "Subject", "text": "Text", "html": "HTML"},
-    "push": {"subject": "Title", "text": "Body"},
+    "email": {"subject": i18n.lazy_gettext("Subject"), "text": i18n.lazy_gettext("Text"), "html": "HTML"},
+    "push": {"subject": i18n.lazy_gettext("Title"), "text": i18n.lazy_gettext("Body")},
 }
 # Longest template source per field, and longest rendered result (a push service cuts far sooner).
 SOURCE_LIMITS = {"subject": 1000, "text": 20000, "html": 50000}
@@ -70,28 +70,52 @@ PUSH_LIMITS = {"subject": 100, "text": 500}
 
 # The variables, for the editor's reference: (name, what it holds, types that have it; None = all).
 VARIABLES = [
-    ("name", "the player's name", None),
-    ("player.name, player.timezone", "the player's name and time zone", None),
-    ("player.attributes.<key>", "an attribute the host app sent (e.g. player.attributes.plan)", None),
-    ("streak.length, streak.longest", "the current and the longest streak", None),
-    ("streak.unit", "day, week or month (in the player's language)", None),
-    ("streak.units", "the unit agreeing with streak.length: day / days, día / días", None),
-    ("streak.units_plural", "the unit's plural: days, días", None),
-    ("streak.ends_today", "true when the period ends at midnight today", None),
-    ("streak.last_day", "the period's last day in the player's language (\"Tuesday, Mar 10\")", None),
-    ("streak.freezes, streak.has_freeze", "freezes the player holds; true when at least one", None),
-    ("freezes", "the same as streak.freezes", None),
-    ("streak.at_risk, streak.extended", "not yet kept going this period; kept going this period", None),
-    ("streak.ends", 'when the period ends, in words ("at midnight", "on Sunday at midnight")', None),
-    ("streak.time_left, streak.hours_left", 'time until the period ends ("4 hours"; whole hours)', None),
-    ("x|num", "a number in the player's language: 1,234 / 1.234", None),
-    ("points", "the player's balances: a list of {name, badge, balance}", None),
-    ("link", "the signed link that opens the app (logs the player in once)", None),
-    ("achievement.name, .badge, .description", "the achievement just completed", ("achievement",)),
-    ("lost_length", "the length of the streak that was lost", ("reactivation",)),
-    ("week.points", "points gained in the last 7 days: a list of {name, badge, gained}", ("recap",)),
-    ("week.achievements", "achievements unlocked in the last 7 days: a list of {name, badge}", ("recap",)),
-    ("week.extended, week.frozen", "periods kept going, freezes used in the last 7 days", ("recap",)),
+    ("name", i18n.lazy_gettext("the player's name"), None),
+    ("player.name, player.timezone", i18n.lazy_gettext("the player's name and time zone"), None),
+    (
+        "player.attributes.<key>",
+        i18n.lazy_gettext("an attribute the host app sent (e.g. player.attributes.plan)"),
+        None,
+    ),
+    ("streak.length, streak.longest", i18n.lazy_gettext("the current and the longest streak"), None),
+    ("streak.unit", i18n.lazy_gettext("day, week or month (in the player's language)"), None),
+    ("streak.units", i18n.lazy_gettext("the unit agreeing with streak.length: day / days, día / días"), None),
+    ("streak.units_plural", i18n.lazy_gettext("the unit's plural: days, días"), None),
+    ("streak.ends_today", i18n.lazy_gettext("true when the period ends at midnight today"), None),
+    (
+        "streak.last_day",
+        i18n.lazy_gettext("the period's last day in the player's language (\"Tuesday, Mar 10\")"),
+        None,
+    ),
+    ("streak.freezes, streak.has_freeze", i18n.lazy_gettext("freezes the player holds; true when at least one"), None),
+    ("freezes", i18n.lazy_gettext("the same as streak.freezes"), None),
+    (
+        "streak.at_risk, streak.extended",
+        i18n.lazy_gettext("not yet kept going this period; kept going this period"),
+        None,
+    ),
+    ("streak.ends", i18n.lazy_gettext('when the period ends, in words ("at midnight", "on Sunday at midnight")'), None),
+    (
+        "streak.time_left, streak.hours_left",
+        i18n.lazy_gettext('time until the period ends ("4 hours"; whole hours)'),
+        None,
+    ),
+    ("x|num", i18n.lazy_gettext("a number in the player's language: 1,234 / 1.234"), None),
+    ("points", i18n.lazy_gettext("the player's balances: a list of {name, badge, balance}"), None),
+    ("link", i18n.lazy_gettext("the signed link that opens the app (logs the player in once)"), None),
+    ("achievement.name, .badge, .description", i18n.lazy_gettext("the achievement just completed"), ("achievement",)),
+    ("lost_length", i18n.lazy_gettext("the length of the streak that was lost"), ("reactivation",)),
+    ("week.points", i18n.lazy_gettext("points gained in the last 7 days: a list of {name, badge, gained}"), ("recap",)),
+    (
+        "week.achievements",
+        i18n.lazy_gettext("achievements unlocked in the last 7 days: a list of {name, badge}"),
+        ("recap",),
+    ),
+    (
+        "week.extended, week.frozen",
+        i18n.lazy_gettext("periods kept going, freezes used in the last 7 days"),
+        ("recap",),
+    ),
 ]
 DEFAULTS_DIR = "notifications"
 _FILES = {"subject": "{channel}_subject.txt", "text": "{channel}_text.txt", "html": "{channel}_html.html"}
@@ -315,7 +339,7 @@ def pick(kind: str, channel: str, player: User) -> Source:
     if base is None:
         return default_source(kind, channel, locale)
     if not base.active:
-        raise NoTemplate(f"the {CHANNELS[channel].lower()} template for {TYPES[kind].lower()} is switched off")
+        raise NoTemplate(f"the {channel} template for {kind.replace('_', ' ')} is switched off")  # a log line: English
     return source_of(base)
 
 

@@ -12,6 +12,7 @@ from typing import Optional
 from flask import Blueprint, current_app, flash, jsonify, make_response, redirect, request
 from flask_login import current_user
 
+from ..i18n import _
 from ..models import THEMES
 from ..services import users
 from . import ui
@@ -45,7 +46,7 @@ def set_theme():
         resp = ui.trigger(make_response(""), "theme-changed", {"theme": theme})
     else:
         if request.form.get("from") == "settings":
-            flash("Theme saved.", "success")
+            flash(_("Theme saved."), "success")
         resp = redirect(safe_next(request.form.get("next")) or "/")
     if theme is None:
         resp.delete_cookie(COOKIE)
