@@ -75,8 +75,10 @@ def recompute(start: date, end: date, now: Optional[datetime] = None) -> int:
     for model in (DailyCount, PlayerActivityDay, RollupDay):
         db.session.execute(db.delete(model).where(model.day.between(start, end)))
     written = 0
+    levels = _Levels(start)
     for day in days_between(start, end):
         counts = _counts(day)
+        counts.update(levels.day(day))
         if counts:
             db.session.execute(
                 db.insert(DailyCount),
@@ -188,28 +190,57 @@ def _counts(day: date) -> dict[tuple[str, str], float]:
         ):
             out["notification", f"{channel}:{what}"] = n
 
-    out.update(_levels(day))
     return out
 
 
-def _levels(day: date) -> dict[tuple[str, str], int]:
-    """Players per level at the end of the day, from the balance the awards up to that day add up to
-    (a balance is the sum of its awards, spends being negative ones). Players with no award are left out."""
-    levels: dict[int, list[PointsLevel]] = defaultdict(list)
-    for lv in db.session.execute(db.select(PointsLevel).order_by(PointsLevel.threshold)).scalars():
-        levels[lv.system_id].append(lv)
-    out: dict[tuple[str, str], int] = defaultdict(int)
-    if not levels:
-        return out
-    for system_id, balance in db.session.execute(
-        db.select(PointsAward.system_id, func.sum(PointsAward.amount))
-        .where(PointsAward.local_date <= day, PointsAward.system_id.in_(tuple(levels)))
-        .group_by(PointsAward.system_id, PointsAward.user_id)
-    ):
-        lvs = levels[system_id]
-        i = bisect_right([lv.threshold for lv in lvs], balance or 0)
-        out["level", f"{system_id}:{lvs[i - 1].id if i else 0}"] += 1
-    return out
+class _Levels:
+    """Players per level at the end of each day of a range, walked forward: the balances the awards before
+    the range add up to (one grouped query), then each day's awards (a balance is the sum of its awards,
+    spends being negative ones). Only the players whose level changes move between counts, so a range costs
+    one pass over its awards. Players with no award are left out."""
+
+    def __init__(self, start: date):
+        self.levels: dict[int, list[PointsLevel]] = defaultdict(list)
+        for lv in db.session.execute(db.select(PointsLevel).order_by(PointsLevel.threshold)).scalars():
+            self.levels[lv.system_id].append(lv)
+        self.thresholds = {s: [lv.threshold for lv in lvs] for s, lvs in self.levels.items()}
+        self.balance: dict[tuple[int, int], int] = {}
+        self.counts: dict[tuple[str, str], int] = defaultdict(int)
+        if self.levels:
+            self._add(
+                db.select(PointsAward.system_id, PointsAward.user_id, func.sum(PointsAward.amount))
+                .where(PointsAward.local_date < start, PointsAward.system_id.in_(tuple(self.levels)))
+                .group_by(PointsAward.system_id, PointsAward.user_id)
+            )
+
+    def _key(self, system_id: int, balance: int) -> tuple[str, str]:
+        i = bisect_right(self.thresholds[system_id], balance)
+        return ("level", f"{system_id}:{self.levels[system_id][i - 1].id if i else 0}")
+
+    def _add(self, stmt) -> None:
+        for system_id, user_id, amount in db.session.execute(stmt):
+            old = self.balance.get((system_id, user_id))
+            if old is not None:
+                self.counts[self._key(system_id, old)] -= 1
+            new = (old or 0) + (amount or 0)
+            self.balance[(system_id, user_id)] = new
+            self.counts[self._key(system_id, new)] += 1
+
+    def day(self, day: date) -> dict[tuple[str, str], int]:
+        if not self.levels:
+            return {}
+        lo, hi = _local_window(day)
+        self._add(
+            db.select(PointsAward.system_id, PointsAward.user_id, func.sum(PointsAward.amount))
+            .where(
+                PointsAward.awarded_at >= lo,
+                PointsAward.awarded_at < hi,
+                PointsAward.local_date == day,
+                PointsAward.system_id.in_(tuple(self.levels)),
+            )
+            .group_by(PointsAward.system_id, PointsAward.user_id)
+        )
+        return {k: v for k, v in self.counts.items() if v}
 
 
 def first_day() -> Optional[date]:

@@ -103,15 +103,20 @@ def test_rollups_match_direct_sql(app, seed):
             expected[(_utc_day(clicked), f"{ch}:clicked")] += 1
     assert _series("notification") == +expected
 
-    # Levels at the end of the last day: each player's summed awards against the thresholds (10, 60).
+    # Levels at the end of each day: each player's summed awards up to it against the thresholds (10, 60).
     xp = data["systems"][0]
     lv = {x.threshold: x.id for x in xp.levels}
     expected = Counter()
-    for (total,) in q(f"SELECT SUM(amount) FROM points_awards WHERE system_id = {xp.id} GROUP BY user_id"):
-        level = lv[60] if total >= 60 else lv[10] if total >= 10 else 0
-        expected[(last, f"{xp.id}:{level}")] += 1
-    got = Counter({k: v for k, v in _series("level").items() if k[0] == last and k[1].startswith(f"{xp.id}:")})
-    assert got == expected
+    for i in range(data["days"]):
+        day = FIRST + timedelta(days=i)
+        for (total,) in q(
+            f"SELECT SUM(amount) FROM points_awards WHERE system_id = {xp.id} "
+            f"AND local_date <= '{day.isoformat()}' GROUP BY user_id"
+        ):
+            level = lv[60] if total >= 60 else lv[10] if total >= 10 else 0
+            expected[(day, f"{xp.id}:{level}")] += 1
+    got = Counter({k: v for k, v in _series("level").items() if k[1].startswith(f"{xp.id}:")})
+    assert got == +expected and len(got) > 20
 
 
 def test_rerunning_a_range_gives_the_same_rows(app):
