@@ -40,7 +40,8 @@ PENDING = (
     "api/",
     "admin/_charts.html",
     "admin/_player",
-    "admin/analytics.html",
+    "admin/analytics",
+    "admin/_analytics_tabs.html",
     "admin/player",
 )
 # The notification templates admins can edit run in a sandbox without gettext: each language has its own

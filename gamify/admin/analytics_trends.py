@@ -10,6 +10,7 @@ from typing import Optional
 from flask import Response, abort, render_template, request
 
 from .. import params
+from ..database import replica_reads
 from ..services import analytics_funnels, analytics_points, analytics_retention, analytics_series
 from .analytics_svg import prepare_all
 from .base import bp
@@ -36,6 +37,7 @@ def csv_response(header: list, rows: list, filename: str) -> Response:
 
 
 @bp.get("/analytics/trends")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_trends():
     days, grain = _range_args()
     window, charts = analytics_series.trends(days, grain)
@@ -49,6 +51,7 @@ def analytics_trends():
 
 
 @bp.get("/analytics/trends/<chart_id>.csv")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_trends_csv(chart_id: str):
     days, grain = _range_args()
     chart = analytics_series.chart(chart_id, days, grain)
@@ -77,6 +80,7 @@ def _pct(r) -> str:
 
 
 @bp.get("/analytics/retention")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_retention_page():
     data = analytics_retention.retention()
     return render_template(
@@ -88,6 +92,7 @@ def analytics_retention_page():
 
 
 @bp.get("/analytics/retention/<name>.csv")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_retention_csv(name: str):
     data = analytics_retention.retention()
     if name == "summary":
@@ -117,6 +122,7 @@ def analytics_retention_csv(name: str):
 
 
 @bp.get("/analytics/funnels")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_funnels_page():
     return render_template(
         "admin/analytics_funnels.html", funnels=analytics_funnels.funnels(), buckets=analytics_funnels.BUCKETS
@@ -124,6 +130,7 @@ def analytics_funnels_page():
 
 
 @bp.get("/analytics/funnels.csv")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_funnels_csv():
     header = ["achievement", "key", "players"] + list(analytics_funnels.BUCKETS) + ["completed", "median_days"]
     rows = [
@@ -146,6 +153,7 @@ def _points_system(key: Optional[str]):
 
 
 @bp.get("/analytics/points")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_points_page():
     days, grain = _range_args()
     systems, system = _points_system(request.args.get("system"))
@@ -168,6 +176,7 @@ def analytics_points_page():
 
 
 @bp.get("/analytics/points/<key>.csv")
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_points_csv(key: str):
     _, system = _points_system(key)
     if system is None or system.key != key:

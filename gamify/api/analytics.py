@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
+from ..database import replica_reads
 from ..services import analytics_funnels, analytics_points, analytics_retention, analytics_series
 from . import ApiError, bp, require_api_key
 from .openapi import operation
@@ -21,6 +22,7 @@ from .schemas.base import query
 @bp.get("/analytics/trends")
 @operation("Analytics time series", query=s.TrendsQuery, responses={200: s.TrendsOut}, tag="analytics")
 @require_api_key
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_trends():
     """Daily or weekly series from the rollups: events per metric, DAU/WAU/MAU and stickiness, streak
     outcomes, achievements completed, points per system and per active player, players per level,
@@ -45,6 +47,7 @@ def _rate(r) -> dict:
 @bp.get("/analytics/retention")
 @operation("Retention by signup cohort", query=s.RetentionQuery, responses={200: s.RetentionOut}, tag="analytics")
 @require_api_key
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_retention_figures():
     """D1/D7/D30 retention of gamified players and of the control group, the difference with its 95 %
     interval, the retention curves and the weekly cohorts."""
@@ -83,6 +86,7 @@ def analytics_retention_figures():
 @bp.get("/analytics/achievements")
 @operation("Achievement funnels", responses={200: s.FunnelsOut}, tag="analytics")
 @require_api_key
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_achievements():
     """For each achievement, players without it by the share of its target reached, completions and
     the median days from first seen to completion."""
@@ -106,6 +110,7 @@ def analytics_achievements():
 @bp.get("/analytics/points/<system_key>/balances")
 @operation("Balance histogram", query=s.BalancesQuery, responses={200: s.BalancesOut}, errors=(404,), tag="analytics")
 @require_api_key
+@replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_balances(system_key: str):
     """Players per balance bucket; players with no points count as 0. The last bucket is open-ended."""
     q = query(s.BalancesQuery, request.args)
