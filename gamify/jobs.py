@@ -54,6 +54,7 @@ from .services import (
     leaderboards,
     mobile_push,
     points,
+    push_delivery,
     rank_fanout,
     reminders,
     streaks,
@@ -217,12 +218,12 @@ def enqueue_push(send_id: int) -> bool:
 
 
 def enqueue_deliveries(send_ids: list[int]) -> None:
-    """A player's notification rows: by push first where the player has it (reminders.push_route: the
+    """A player's notification rows: by push first where the player has it (push_delivery.push_route: the
     push job falls back to the e-mail), by e-mail otherwise."""
     if not send_ids:
         return
     try:
-        pushed = reminders.push_route(list(send_ids))
+        pushed = push_delivery.push_route(list(send_ids))
         db.session.rollback()  # read only: no transaction left open while enqueueing
     except Exception:  # noqa: BLE001 - never break the caller: by e-mail, as before push existed
         log.exception("could not choose push or e-mail; sending e-mails")
@@ -413,10 +414,10 @@ def deliver_push(send_id: int, at=None) -> str:
     if deliveries.find(deliveries.push_ref(send_id)) is not None:
         return "push already settled"
     try:
-        composed = reminders.compose_push(send, now)
+        composed = push_delivery.compose_push(send, now)
     except reminders.Skip as skip:
-        if skip.reason == reminders.NO_BROWSER:
-            reminders.mark_push_fell_back(send, now)
+        if skip.reason == push_delivery.NO_BROWSER:
+            push_delivery.mark_push_fell_back(send, now)
             db.session.commit()
             enqueue_email(send_id)
             return "no browser: by e-mail"
@@ -443,7 +444,7 @@ def deliver_push(send_id: int, at=None) -> str:
     outcome.errors += mobile.errors
     send = db.session.get(EmailSend, send_id)
     if outcome.sent:
-        email_too = reminders.mark_pushed(send, now, composed.template_id)
+        email_too = push_delivery.mark_pushed(send, now, composed.template_id)
         db.session.commit()
         if email_too:
             enqueue_email(send_id)
@@ -454,9 +455,9 @@ def deliver_push(send_id: int, at=None) -> str:
         raise webpush.PushError("; ".join(outcome.errors))
     # Every browser gone, or the last retry failed: the e-mail instead.
     if outcome.errors:
-        reminders.mark_push_failed(send, now)
+        push_delivery.mark_push_failed(send, now)
     else:
-        reminders.mark_push_fell_back(send, now)
+        push_delivery.mark_push_fell_back(send, now)
     db.session.commit()
     enqueue_email(send_id)
     return f"push {'failed' if outcome.errors else 'gone'}: by e-mail"

@@ -28,7 +28,6 @@ from ..extensions import db
 from ..models import (
     Achievement,
     AchievementCompletion,
-    DeviceToken,
     FreezeLedger,
     MetricEvent,
     PointsAward,
@@ -39,10 +38,9 @@ from ..models import (
 )
 from ..models._common import utcnow
 from ..models.notifications import NOTIFICATION_TYPES, NotificationPreference
-from ..models.push import PUSH_TYPES, PushSubscription
 from ..models.users import ROLE_PLAYER
 from ..models.webhooks import EmailSend, MessagingSettings
-from . import deliveries, mobile_push, outbox, streaks, webpush
+from . import deliveries, outbox, streaks, webpush
 from . import notification_templates as templates
 from .config_rules import ConfigError
 from .users import UserError, clean_email
@@ -258,54 +256,7 @@ def email_wanted(user_id: int, type_: str) -> bool:
     With push and e-mail both on, the player chose both."""
     if outbox.channel_enabled(user_id, type_, CHANNEL):
         return True
-    return outbox.channel_enabled(user_id, type_, PUSH) and not any(_push_targets(user_id))
-
-
-def _push_targets(user_id: int) -> tuple[list, list]:
-    """The player's subscribed browsers, and their app devices when a mobile sender is configured."""
-    subs = webpush.subscriptions(user_id) if webpush.enabled() else []
-    devices = mobile_push.devices(user_id) if mobile_push.senders() else []
-    return subs, devices
-
-
-def push_route(send_ids: list[int]) -> set[int]:
-    """The rows to deliver by push first: a type push carries, the player switched push on for it and
-    has a browser subscribed (or an app device, with a mobile sender configured), and no push was tried
-    for the row yet (one query for them all)."""
-    if not send_ids:
-        return set()
-    has_target = []
-    if webpush.enabled():
-        has_target.append(db.select(PushSubscription.id).where(PushSubscription.user_id == EmailSend.user_id).exists())
-    if mobile_push.senders():
-        has_target.append(db.select(DeviceToken.id).where(DeviceToken.user_id == EmailSend.user_id).exists())
-    if not has_target:
-        return set()
-    rows = db.session.execute(
-        db.select(EmailSend.id)
-        .join(
-            NotificationPreference,
-            and_(
-                NotificationPreference.user_id == EmailSend.user_id,
-                NotificationPreference.type == EmailSend.type,
-                NotificationPreference.channel == PUSH,
-                NotificationPreference.enabled.is_(True),
-            ),
-        )
-        .where(
-            EmailSend.id.in_(send_ids),
-            EmailSend.type.in_(PUSH_TYPES),
-            or_(*has_target),
-        )
-    ).scalars()
-    ids = set(rows)
-    tried = {deliveries.push_ref(i) for i in ids}
-    done = set(
-        db.session.execute(
-            db.select(deliveries.NotificationDelivery.ref).where(deliveries.NotificationDelivery.ref.in_(tried))
-        ).scalars()
-    )
-    return {i for i in ids if deliveries.push_ref(i) not in done}
+    return outbox.channel_enabled(user_id, type_, PUSH) and not any(webpush.targets(user_id))
 
 
 def reminder_moment(frequency: str, period_start: date, settings) -> tuple[date, int]:
@@ -601,23 +552,23 @@ def mark_sent(
     fallback: bool = False,
 ) -> None:
     send.status, send.sent_at, send.message_id, send.last_error = "sent", now or utcnow(), message_id or "", ""
-    _delivered(send, "sent", send.sent_at, template_id)
+    log_delivery(send, "sent", send.sent_at, template_id)
     if fallback and deliveries.find(deliveries.push_ref(send.id)) is None:
-        mark_push_fell_back(send, send.sent_at)  # push was wanted but had no browser to go to
+        log_delivery(send, "fell_back", send.sent_at, channel=PUSH)  # push was wanted but had nothing to go to
 
 
 def mark_failed(send: EmailSend, error: str, now: Optional[datetime] = None) -> None:
     send.status, send.last_error = "failed", error[:2000]
-    _delivered(send, "failed", now or utcnow())
+    log_delivery(send, "failed", now or utcnow())
 
 
 def mark_skipped(send: EmailSend, skip: Skip, now: Optional[datetime] = None) -> None:
     send.status, send.last_error = skip.status, skip.reason
     if skip.status == "failed":  # e.g. a template that cannot be rendered: the admin's to fix
-        _delivered(send, "failed", now or utcnow())
+        log_delivery(send, "failed", now or utcnow())
 
 
-def _delivered(
+def log_delivery(
     send: EmailSend, status: str, now: datetime, template_id: Optional[int] = None, channel: str = CHANNEL
 ) -> None:
     """The delivery log's row for this message, in the transaction that records its outcome."""
@@ -643,18 +594,7 @@ class Composed:
     fallback: bool = False  # sent because the push the player chose could not reach them
 
 
-@dataclass
-class ComposedPush:
-    user_id: int
-    subscriptions: list
-    devices: list  # app devices (mobile_push), when a sender is configured
-    payload: dict  # what the service worker shows: title, body, url (the deep link), tag
-    ttl: int  # seconds the push service may hold it for an offline browser
-    template_id: Optional[int] = None
-    timezone: str = "UTC"
-
-
-def _recipient(send: EmailSend, now: datetime) -> User:
+def recipient(send: EmailSend, now: datetime) -> User:
     """The checks every channel makes at send time. Raises Skip."""
     if send.expires_at is not None and now >= send.expires_at:
         raise Skip("too late: the moment for this mail has passed", "expired")
@@ -670,7 +610,7 @@ def _recipient(send: EmailSend, now: datetime) -> User:
     return user
 
 
-def _rendered(send: EmailSend, user: User, now: datetime, channel: str, ref: str):
+def render_for(send: EmailSend, user: User, now: datetime, channel: str, ref: str):
     """The type's facts now (a streak extended since is no longer reminded) in the words of the template
     picked for the player now (an attribute may have changed since). Raises Skip."""
     builder = {
@@ -695,7 +635,7 @@ def _rendered(send: EmailSend, user: User, now: datetime, channel: str, ref: str
 def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
     """Re-check, at send time, that the mail is still wanted, and build it. Raises Skip."""
     now = now or utcnow()
-    user = _recipient(send, now)
+    user = recipient(send, now)
     if not user.email:
         raise Skip("the player has no e-mail address")
     try:  # headers are built only from a checked address (one mailbox, no line breaks)
@@ -708,7 +648,7 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
         if deliveries.find(deliveries.push_ref(send.id)) is not None:
             raise Skip("sent as a push notification")
         raise Skip("the player switched these e-mails off")
-    rendered, _link = _rendered(send, user, now, CHANNEL, deliveries.email_ref(send.id))
+    rendered, _link = render_for(send, user, now, CHANNEL, deliveries.email_ref(send.id))
     with i18n.force_locale(i18n.locale_of(user)):  # the frame (footer, labels) in the player's language too
         msg = mail.build_notification(
             user.email,
@@ -718,45 +658,6 @@ def compose(send: EmailSend, now: Optional[datetime] = None) -> Composed:
         )
     fallback = not outbox.channel_enabled(user.id, send.type, CHANNEL)
     return Composed(msg, user.email, rendered.template_id, fallback)
-
-
-def compose_push(send: EmailSend, now: Optional[datetime] = None) -> ComposedPush:
-    """The push for a row, re-checked at send time like the e-mail. Raises Skip (status 'skipped' with
-    reason "no browser subscribed": the e-mail is the fallback)."""
-    now = now or utcnow()
-    user = _recipient(send, now)
-    if send.type not in PUSH_TYPES or not outbox.channel_enabled(user.id, send.type, PUSH):
-        raise Skip("the player switched these push notifications off")
-    subs, devices = _push_targets(user.id)
-    if not subs and not devices:
-        raise Skip(NO_BROWSER)
-    rendered, link = _rendered(send, user, now, PUSH, deliveries.push_ref(send.id))
-    ttl = int((send.expires_at - now).total_seconds()) if send.expires_at else 86400
-    payload = {"title": rendered.subject, "body": rendered.text, "url": link, "tag": f"{send.type}-{send.id}"}
-    ttl = max(0, min(ttl, 4 * 86400))
-    return ComposedPush(user.id, subs, devices, payload, ttl, rendered.template_id, user.timezone)
-
-
-NO_BROWSER = "no browser or app device to push to"
-
-
-def mark_pushed(send: EmailSend, now: datetime, template_id: Optional[int]) -> bool:
-    """The push went out (to at least one browser). True when the e-mail is to go as well (the player
-    chose both); otherwise the row is done."""
-    _delivered(send, "sent", now, template_id, channel=PUSH)
-    if outbox.channel_enabled(send.user_id, send.type, CHANNEL):
-        return True
-    send.status, send.last_error = "skipped", "sent as a push notification"
-    return False
-
-
-def mark_push_fell_back(send: EmailSend, now: datetime) -> None:
-    """No browser took the push (none left, or every one gone): the e-mail goes instead."""
-    _delivered(send, "fell_back", now, channel=PUSH)
-
-
-def mark_push_failed(send: EmailSend, now: datetime) -> None:
-    _delivered(send, "failed", now, channel=PUSH)
 
 
 def _streak_reminder(send: EmailSend, user: User, now: datetime):

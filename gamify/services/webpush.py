@@ -34,7 +34,7 @@ from ..extensions import db
 from ..models._common import utcnow
 from ..models.notifications import NotificationPreference
 from ..models.push import ENDPOINT_LIMIT, PUSH_TYPES, PushSubscription
-from . import outbox
+from . import mobile_push, outbox
 
 MAX_SUBSCRIPTIONS = 10  # browsers per player; the oldest goes when an 11th subscribes
 TIMEOUT = 10  # seconds per push service request
@@ -183,6 +183,14 @@ def subscriptions(user_id: int) -> list[PushSubscription]:
             db.select(PushSubscription).where(PushSubscription.user_id == user_id).order_by(PushSubscription.id)
         ).scalars()
     )
+
+
+def targets(user_id: int) -> tuple[list, list]:
+    """Where a push to the player can go: their subscribed browsers (Web Push on), and their app devices
+    when a mobile sender is configured (services/mobile_push.py)."""
+    subs = subscriptions(user_id) if enabled() else []
+    devices = mobile_push.devices(user_id) if mobile_push.senders() else []
+    return subs, devices
 
 
 def users_with_subscriptions(user_ids: list[int]) -> set[int]:

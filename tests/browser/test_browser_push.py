@@ -133,3 +133,40 @@ def test_an_idle_dashboard_makes_at_most_a_handful_of_requests_a_minute(db, page
     bells = [u for u in asked[before:] if "/notifications/count" in u]
     assert 1 <= len(bars) <= 8 and 1 <= len(bells) <= 6, (bars, bells)
     assert page.js_errors == []
+
+
+def test_the_worker_shows_a_pushed_message_and_its_link(db, page, live_server):
+    """The push event itself, delivered to the registered worker through Chrome's DevTools protocol
+    (what the browser does with a message from its push service, already decrypted): the worker shows
+    the notification with the title, body and deep link the server sent."""
+    f.web_player()
+    page.context.grant_permissions(["notifications"], origin=live_server)
+    sign_in(page)
+    cdp = page.context.new_cdp_session(page)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    page.goto("/settings")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.wait_for_timeout(300)
+    (reg,) = [r for r in registrations if r["scopeURL"] == live_server + "/" and not r["isDeleted"]][:1]
+    payload = {
+        "title": "🔥 Your 5-day streak ends at midnight",
+        "body": "3 hours left.",
+        "url": "/l/streak/x",
+        "tag": "t",
+    }
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": live_server, "registrationId": reg["registrationId"], "data": json.dumps(payload)},
+    )
+    shown = None
+    for _ in range(50):
+        shown = page.evaluate(
+            "navigator.serviceWorker.ready.then(r => r.getNotifications())"
+            ".then(ns => ns.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data && n.data.url})))"
+        )
+        if shown:
+            break
+        page.wait_for_timeout(100)
+    assert shown == [{"title": payload["title"], "body": "3 hours left.", "tag": "t", "url": "/l/streak/x"}]
