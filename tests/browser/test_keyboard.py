@@ -200,3 +200,24 @@ def test_a_new_notification_is_announced_in_the_players_language(db, page):
     page.evaluate("htmx.trigger(document.body, 'notifications-changed')")
     expect(page.locator("#bell .count-pill")).to_have_text("1")
     expect(page.locator("#announcer[role=status][aria-live=polite]")).to_have_text("Notificaciones, 1 sin leer")
+
+
+def test_theme_toggle_by_keyboard_applies_without_reload_and_is_kept(db, page):
+    product(db)
+    f.web_player()
+    sign_in(page)
+    page.goto("/dashboard")
+    toggle = page.locator("[data-theme-toggle]")
+    expect(toggle).to_have_attribute("aria-pressed", "false")  # the context's device theme is light
+    background = "getComputedStyle(document.body).backgroundColor"
+    assert page.evaluate(background) == "rgb(245, 246, 250)"
+    page.evaluate("window.__noReload = true")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate(background) == "rgb(15, 19, 28)"  # --bg of the dark theme
+    assert page.evaluate("window.__noReload") is True
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")  # stored for the player
+    expect(toggle).to_have_attribute("aria-pressed", "true")
