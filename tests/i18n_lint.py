@@ -39,9 +39,7 @@ NO_PROSE = {"script", "style", "code", "pre", "kbd", "samp"}
 PENDING = (
     "api/",
     "admin/_charts.html",
-    "admin/_player",
     "admin/analytics.html",
-    "admin/player",
 )
 # The notification templates admins can edit run in a sandbox without gettext: each language has its own
 # copy (notifications/<lang>/<type>/...), so instead of marks every English default needs its copies.
