@@ -183,7 +183,7 @@ def test_the_analytics_page_shows_the_delivery_numbers(app, client, db, rq_inlin
     row = re.search(r"<tr><td>Streak reminder</td><td>Push</td>(.*?)</tr>", page, re.S).group(1)
     assert re.findall(r'class="num">(?:<strong>)?([^<]*)', row) == ["0", "0", "1", "0", "—"]
     # Sent per day: 14 days to 10 March, labelled by day of the month, the reminder on the last one.
-    assert "Sent per day (UTC, 25 Feb – 10 Mar)" in page
+    assert "Sent per day (UTC, Feb 25 – Mar 10)" in page  # the admin's language's dates (English)
     chart = re.search(r'<svg class="chart" id="chart-deliveries-daily".*?</svg>', page, re.S).group(0)
     labels = re.findall(r'text-anchor="middle">([^<]*)</text>', chart)
     assert labels[1::2] == [str(d) for d in (25, 26, 27, 28, *range(1, 11))] and labels[-2] == "1"
