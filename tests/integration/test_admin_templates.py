@@ -235,3 +235,17 @@ def test_each_language_has_its_own_version_and_preview(app, client, db):
         html = unescape(r.get_data(as_text=True))
         assert "Hola Ann Lee" in html and "Tiempo restante: 3 horas" in html  # 20:30 London -> midnight
         assert "Ann Lee reads English: they get the English version, not this one." in html
+
+
+def test_a_test_of_the_spanish_version_comes_in_spanish_frame_and_all(app, client, db, rq_inline, smtp_server):
+    u = _at_risk_player()
+    with time_machine.travel(EVENING, tick=False):
+        _, token = _admin(client)
+        es = t.default_source("streak_reminder", "email", "es")
+        data = {"csrf_token": token, "subject": es.subject, "text": es.text, "html": es.html, "preview_as": u.email}
+        r = client.post(f"{URL}/test?lang=es", data=data, headers={"HX-Request": "true", "X-CSRFToken": token})
+        assert r.status_code == 200
+        (msg,) = smtp_server.messages
+        assert msg.subject == "[Test] Tu racha de 5 días termina a medianoche"
+        assert "Recibes este correo porque" in msg.text and "(prueba)" in msg.text
+        assert '<html lang="es">' in msg.html
