@@ -247,3 +247,33 @@ def test_an_admin_who_reads_spanish_gets_the_admin_pages_and_messages_in_spanish
     data = {"csrf_token": token, "subject": "Hi", "text": "x", "html": "<p>x</p>", "active": "y"}
     r = client.post("/admin/templates/streak_reminder/email", data=data, follow_redirects=True)
     assert "Plantilla Recordatorio de racha (correo) guardada." in r.get_data(as_text=True)
+
+
+ADMIN_PAGES = {
+    "/admin/": "Empieza aquí",
+    "/admin/analytics": "¿Ayuda la gamificación?",
+    "/admin/metrics": "Nueva métrica",
+    "/admin/achievements": "Crear un logro",
+    "/admin/points": "Nuevo sistema",
+    "/admin/streak": "Requisitos por periodo",
+    "/admin/players": "Buscar jugadores",
+    "/admin/api-keys": "Crear una clave",
+    "/admin/notifications": "Ajustes de notificaciones",
+    "/admin/jobs": "Tareas en segundo plano",
+    "/admin/webhooks/": "Añadir un endpoint",
+    "/admin/leaderboards/": "Nueva clasificación",
+    "/admin/energy": "Gratis: energía máxima",
+    "/admin/actions": "Nueva acción",
+    "/admin/templates/": "Plantillas de notificaciones",
+}
+
+
+def test_every_admin_page_speaks_the_admins_language(client, db):
+    admin = f.admin()
+    admin.locale = "es"
+    db.session.commit()
+    f.login(client, admin.email)
+    for path, words in ADMIN_PAGES.items():
+        r = client.get(path)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200 and _lang(html) == "es" and words in html, path
