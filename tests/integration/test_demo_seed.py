@@ -50,6 +50,8 @@ def test_the_demo_week_sends_real_mails_and_the_delivery_chart_counts_them(app, 
         assert (d.type, d.user_id) == (send.type, send.user_id)
         assert (d.status == "sent") == (send.status == "sent"), (d.status, send.status)
         assert d.clicked_at is None or d.status == "sent"
+        # Opened within half a day of being sent (not all at the moment of seeding: the click chart).
+        assert d.clicked_at is None or d.sent_at < d.clicked_at <= d.sent_at + demo_messages.OPEN_WITHIN
     assert len(list(tmp_path.glob("*.eml"))) == sum(d.status == "sent" for d in log)
     # The evening the mail server was down, nothing was sent.
     end = max(d.created_at for d in log)
