@@ -205,6 +205,38 @@ def test_my_ranks_lists_every_active_board_and_segment_the_player_is_on(six, db)
     assert svc.my_ranks(users["d"]) == expected_my_ranks()
 
 
+def test_my_ranks_are_read_from_redis_when_it_can_serve(six, db, monkeypatch):
+    """With a usable Redis copy the ranks come from Redis: no count in SQL (which would also be right, and
+    hide a broken Redis read behind the fallback)."""
+    _b, users = six
+    my_ranks_setup(db, users)
+
+    def no_sql(*args):
+        raise AssertionError("ranked from SQL")
+
+    monkeypatch.setattr(ranking, "_sql_count_above", no_sql)
+    assert svc.my_ranks(users["d"]) == expected_my_ranks()
+
+
+class CountingBrokenRedis(BrokenRedis):
+    calls = 0
+
+    def __getattr__(self, name):
+        CountingBrokenRedis.calls += 1
+        return super().__getattr__(name)
+
+
+def test_my_ranks_stop_asking_a_failing_redis_for_the_rest_of_the_board(six, db, monkeypatch):
+    """After a failed read, the board's other rows are ranked from SQL without asking Redis again: d has two
+    rows on lessons (global, Paris) and one on minutes, so Redis is asked once per board."""
+    _b, users = six
+    my_ranks_setup(db, users)
+    monkeypatch.setattr(ranking, "ensure_redis", lambda board: True)
+    monkeypatch.setattr(ranking.redis_roles, "rankings_redis", CountingBrokenRedis)
+    assert svc.my_ranks(users["d"]) == expected_my_ranks()
+    assert CountingBrokenRedis.calls == 2
+
+
 def test_my_ranks_from_sql_when_redis_cannot_serve_or_fails(six, db, monkeypatch):
     _b, users = six
     my_ranks_setup(db, users)
