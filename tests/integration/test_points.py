@@ -186,3 +186,44 @@ def test_spend_never_overdraws(db):
     with pytest.raises(svc.PointsError):
         svc.award(u, gems, -6, "spend")
     assert svc.award(u, gems, -5, "spend")["total"] == 0
+
+
+def test_a_batch_counts_its_own_awards_against_the_daily_cap(db):
+    """The cap is applied as the batch goes, from what its earlier events earned (nothing in the database
+    yet). xp: cap 25, 10 per lesson; coins: cap 2, 1 per lesson; gems: uncapped, 1 per lesson, boosted x2.
+    u's lessons 1, 3, 1: xp 10, then 15 of 30 (cap), then 0; coins 1, 1 of 3, 0; gems 2, 6, 2. A trigger
+    capped to nothing still writes its ledger row (amount 0). v's single event of 3: 25 of 30."""
+    from gamify.models import PointsSystem
+    from gamify.services.events import EventIn, process_batch
+
+    m = f.metric("lessons")
+    xp = f.system("xp", daily_cap=25)
+    coins = f.system("coins", daily_cap=2)
+    gems = f.system("gems")
+    f.trigger(xp, "metric", 10, metric_id=m.id)
+    f.trigger(coins, "metric", 1, metric_id=m.id)
+    f.trigger(gems, "metric", 1, metric_id=m.id)
+    f.boost(gems, 2)
+    u, v = f.player("u"), f.player("v")
+    at = f.utc(2030, 6, 1, 12)
+    results = process_batch([EventIn("lessons", u, 1), EventIn("lessons", u, 3), EventIn("lessons", u, 1)], now=at)
+    added = [{k: p["added"] for k, p in r.response["points"].items()} for r in results]
+    assert added == [
+        {"xp": 10, "coins": 1, "gems": 2},
+        {"xp": 15, "coins": 1, "gems": 6},
+        {"xp": 0, "coins": 0, "gems": 2},
+    ]
+    assert results[2].response["points"]["xp"]["total"] == 25
+    ids = {s.key: s.id for s in db.session.execute(db.select(PointsSystem)).scalars()}
+    ledger = db.session.execute(
+        db.select(PointsAward.system_id, PointsAward.amount, PointsAward.base_amount)
+        .where(PointsAward.user_id == u.id)
+        .order_by(PointsAward.id)
+    ).all()
+    by_system = {key: [(a, b) for s, a, b in ledger if s == sid] for key, sid in ids.items()}
+    assert by_system == {
+        "xp": [(10, 10), (15, 30), (0, 10)],
+        "coins": [(1, 1), (1, 3), (0, 1)],
+        "gems": [(2, 1), (6, 3), (2, 1)],
+    }
+    assert process_event("lessons", v, 3, now=at)["points"]["xp"]["added"] == 25
