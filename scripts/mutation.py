@@ -245,15 +245,16 @@ def run_group(group: str, jobs: int, fresh: bool, only: list[str] | None = None,
             [str(VENV_BIN / "mutmut"), "run", "--max-children", str(jobs), *names],
             cwd=where,
             env={**env, **slots.env()},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
         )
     finally:
         slots.stop()
     took = time.monotonic() - started
+    (where / "mutmut.log").write_text(proc.stdout)  # mutmut's own output, for a failed run
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
+        sys.stderr.write(proc.stdout[-4000:])
         raise SystemExit(f"mutmut failed for {group} (exit {proc.returncode})")
     record_time(where, took, "scratch" if from_scratch else ("part" if names else "cached"))
     return summarise(group, where, took)
@@ -313,6 +314,8 @@ def write_report(runs: list[dict]) -> None:
     ]
     for r in runs:
         mark = "meets" if r["score"] >= r["target"] else "BELOW"
+        if r["untested"]:
+            mark += " so far"
         took = []
         for kind, label in (("scratch", "every mutant tested (empty cache)"), ("last", "last run")):
             t = r["times"].get(kind)

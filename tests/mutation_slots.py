@@ -132,15 +132,16 @@ def session_done(app) -> None:
 
 
 def per_test_timeouts(items) -> None:
-    """A time limit for each test of a mutant's run: ten times what the test took in mutmut's clean run
-    (mutmut-stats.json, in the working copy the tests run from) plus 5 s. mutmut's own limit covers every
+    """A time limit for the call of each test of a mutant's run (not its fixtures: mutmut measures the call):
+    ten times what the call took when mutmut measured it (mutmut-stats.json, in the working copy the tests
+    run from) plus 5 s. mutmut's own limit covers every
     test of the mutated function together (for the energy simulation that is the property tests' 10 s):
     a mutant that loops forever in the first, millisecond-long test held a worker for a minute or more."""
     stats = Path("mutmut-stats.json")
-    if not ACTIVE or not stats.exists():  # mutmut's clean run measures, it is not limited
+    if not ACTIVE or not stats.exists():  # not measured yet: nothing to go by
         return
     durations = json.loads(stats.read_text()).get("duration_by_test", {})
     for item in items:
         took = durations.get(item.nodeid)
         if took is not None:
-            item.add_marker(pytest.mark.timeout(5 + 10 * took, method="signal"))
+            item.add_marker(pytest.mark.timeout(5 + 10 * took, method="signal", func_only=True))
