@@ -2,7 +2,7 @@
 achievement mails and the weekly recap.
 
 Producers write an `EmailSend` row (the send ledger, UNIQUE per user/type/period/ref) in the caller's
-transaction; the `deliver_email` job (gamify/jobs.py, queue "mail") claims the row, re-checks that the
+transaction; the `deliver_email` job (gamify/jobs/emails.py, queue "mail") claims the row, re-checks that the
 mail is still wanted (`compose`: the type's facts here, the words from the template picked for the
 player, services/notification_templates.py), sends it over SMTP and only then marks it sent; marking
 it sent or failed writes the delivery log (services/deliveries.py) in the same transaction. Like every service,
