@@ -19,6 +19,7 @@ from .models import (
     Achievement,
     DomainEvent,
     Metric,
+    PointsAward,
     PointsBoost,
     PointsLevel,
     PointsSystem,
@@ -314,6 +315,17 @@ def _history(
     return out
 
 
+def _joined(user: User, at: datetime) -> None:
+    """Date a just-created player's signup back to `at`, with the signup points their creation awarded
+    (at the real time, so every player's signup gems were on the seeding day in the points charts)."""
+    user.created_at = at
+    db.session.execute(
+        db.update(PointsAward)
+        .where(PointsAward.user_id == user.id, PointsAward.trigger_type == "signup")
+        .values(awarded_at=at, local_date=cal.local_date(at, user.timezone))
+    )
+
+
 def _send(events: list[EventIn]) -> int:
     """Through the batch path, a transaction per MAX_BATCH events (a player's events stay in order)."""
     for i in range(0, len(events), MAX_BATCH):
@@ -361,7 +373,7 @@ def _seed(rng: random.Random, players: int, days: int, echo, mail_dir=None) -> N
     demo = users.signup(
         DEMO_EMAIL, DEMO_PASSWORD, "Demo Learner", "Europe/London", attributes={"city": "london", "tier": "premium"}
     )
-    demo.created_at = today - timedelta(days=days)
+    _joined(demo, today - timedelta(days=days))
     db.session.commit()
     total = _send(older(_history(rng, demo, days, today, 0.97)))
     db.session.commit()
@@ -379,7 +391,7 @@ def _seed(rng: random.Random, players: int, days: int, echo, mail_dir=None) -> N
         )
         # A third were there from the start, the others signed up along the way (signup cohorts).
         first_day = 0 if rng.random() < 0.35 else rng.randrange(days)
-        user.created_at = today - timedelta(days=days - first_day)
+        _joined(user, today - timedelta(days=days - first_day))
         user.control_group = rng.random() < 0.2
         db.session.commit()
         commitment = rng.betavariate(2, 2)

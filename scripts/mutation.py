@@ -16,7 +16,7 @@ each in `tests/mutation_equivalent.txt`. The report goes to `docs/mutation.md`; 
 is 1 when a group is below its target.
 
     .venv/bin/python scripts/mutation.py [--group engine|event-path] [--jobs N] [--fresh]
-                                         [--only 'gamify.pipeline.energy.*'] [--survivors]
+                                         [--only 'gamify.pipeline.energy.*'] [--survivors] [--report]
 
 While working on one module's tests, `--only PATTERN` (mutmut names, `*` wildcards; repeatable)
 re-tests just those mutants and `--survivors` just the last run's survivors; the report then still
@@ -210,8 +210,12 @@ def equivalent() -> dict[str, str]:
 KILLED = {"killed", "timeout"}
 
 
+# A run stopped part-way leaves mutants "not checked": left out of the score, and the report says how many.
+NOT_COUNTED = {"skipped", "not checked"}
+
+
 def score(statuses: dict[str, str], equiv: dict[str, str]) -> tuple[int, int, float]:
-    counted = {n: s for n, s in statuses.items() if n not in equiv and s != "skipped"}
+    counted = {n: s for n, s in statuses.items() if n not in equiv and s not in NOT_COUNTED}
     killed = sum(1 for s in counted.values() if s in KILLED)
     return killed, len(counted), 100.0 * killed / len(counted) if counted else 100.0
 
@@ -225,7 +229,7 @@ def run_group(group: str, jobs: int, fresh: bool, only: list[str] | None = None,
     if survivors:
         equiv = equivalent()
         last = results(where) if (where / "mutants").exists() else {}
-        picked = [n for n, s in last.items() if s not in KILLED and s != "skipped" and n not in equiv]
+        picked = [n for n, s in last.items() if s not in KILLED and s not in NOT_COUNTED and n not in equiv]
         if names:  # both: the survivors among the named mutants
             picked = [n for n in picked if any(fnmatch.fnmatch(n, pat) for pat in names)]
         if not picked:
@@ -281,7 +285,7 @@ def summarise(group: str, where: Path, took: float) -> dict:
     for name, status in statuses.items():
         per_module[module_of(name)]["equivalent" if name in equiv else status] += 1
     killed, counted, pct = score(statuses, equiv)
-    survivors = sorted(n for n, s in statuses.items() if s not in KILLED and n not in equiv and s != "skipped")
+    survivors = sorted(n for n, s in statuses.items() if s not in KILLED and n not in equiv and s not in NOT_COUNTED)
     return {
         "group": group,
         "target": GROUPS[group]["target"],
@@ -290,6 +294,8 @@ def summarise(group: str, where: Path, took: float) -> dict:
         "score": pct,
         "per_module": per_module,
         "survivors": survivors,
+        "untested": sum(1 for s in statuses.values() if s == "not checked"),
+        "total": len(statuses),
         "equivalent": equiv,
         "seconds": took,
         "times": times_of(group),
@@ -318,16 +324,25 @@ def write_report(runs: list[dict]) -> None:
             "",
             "Time on this machine: " + ("; ".join(took) or "not recorded") + ".",
             "",
-            "| module | killed | timeout | survived | no tests | equivalent | score |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            *(
+                [
+                    f"**Partial**: {r['untested']} of {r['total']} mutants not tested yet (the last run was "
+                    "stopped); the score counts the tested ones. `make mutation` goes on from there.",
+                    "",
+                ]
+                if r["untested"]
+                else []
+            ),
+            "| module | killed | timeout | survived | no tests | equivalent | not tested yet | score |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for mod in sorted(r["per_module"]):
             c = r["per_module"][mod]
-            counted = sum(c.values()) - c["equivalent"] - c["skipped"]
+            counted = sum(c.values()) - c["equivalent"] - c["skipped"] - c["not checked"]
             pct = 100.0 * (c["killed"] + c["timeout"]) / counted if counted else 100.0
             lines.append(
                 f"| `{mod}` | {c['killed']} | {c['timeout']} | {c['survived']} | {c['no tests']} | "
-                f"{c['equivalent']} | {pct:.1f} % |"
+                f"{c['equivalent']} | {c['not checked']} | {pct:.1f} % |"
             )
         where = f".mutation/{r['group']}"
         lines += ["", f"Surviving mutants ({len(r['survivors'])}; `mutmut show <name>` in `{where}`):", ""]
@@ -343,12 +358,15 @@ def main() -> int:
     ap.add_argument("--fresh", action="store_true", help="forget the cache and test every mutant again")
     ap.add_argument("--only", action="append", metavar="PATTERN", help="re-test only these mutants (fnmatch)")
     ap.add_argument("--survivors", action="store_true", help="re-test only the last run's survivors")
+    ap.add_argument("--report", action="store_true", help="only write the report from the cached results")
     args = ap.parse_args()
-    runs = [run_group(g, args.jobs, args.fresh, args.only, args.survivors) for g in (args.group or list(GROUPS))]
+    groups = [] if args.report else (args.group or list(GROUPS))
+    runs = [run_group(g, args.jobs, args.fresh, args.only, args.survivors) for g in groups]
     done = {r["group"] for r in runs}
     # The report keeps every group: those not run this time from their cached results.
     others = [summarise(g, WORK / g, 0.0) for g in GROUPS if g not in done and (WORK / g / "mutants").exists()]
-    write_report(sorted(runs + others, key=lambda r: list(GROUPS).index(r["group"])))
+    runs = sorted(runs + others, key=lambda r: list(GROUPS).index(r["group"]))
+    write_report(runs)
     ok = True
     for r in runs:
         met = r["score"] >= r["target"]
@@ -356,6 +374,7 @@ def main() -> int:
         print(
             f"{r['group']}: {r['score']:.1f} % killed ({r['killed']}/{r['counted']}), target {r['target']:.0f} % "
             f"{'met' if met else 'NOT met'}; {len(r['survivors'])} survivors; {r['seconds'] / 60:.1f} min"
+            + (f"; PARTIAL: {r['untested']} mutants not tested yet" if r["untested"] else "")
         )
     print(f"report: {REPORT.relative_to(ROOT)}")
     return 0 if ok else 1

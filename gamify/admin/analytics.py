@@ -6,8 +6,10 @@ from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms.validators import InputRequired, NumberRange
 
+from .. import i18n
 from ..database import replica_reads
 from ..fields import Whole
+from ..i18n import _, _l
 from ..services import analytics as analytics_svc
 from ..services import deliveries, notification_templates, reminders
 from .base import bp
@@ -29,11 +31,13 @@ def analytics():
 
 class ControlForm(FlaskForm):
     control_ratio = Whole(
-        "Control group (% of new players)",
+        _l("Control group (share of new players, %)"),
         validators=[InputRequired(), NumberRange(min=0, max=50)],
-        description="New players are assigned when first seen, by a stable hash of their id; control players get no "
-        "gamification pages and no e-mails, their events still count, and the API answers carry control: true "
-        "so the host app can hide its own gamification. Existing players keep their group.",
+        description=_l(
+            "New players are assigned when first seen, by a stable hash of their id; control players get no "
+            "gamification pages and no e-mails, their events still count, and the API answers carry control: true "
+            "so the host app can hide its own gamification. Existing players keep their group."
+        ),
     )
 
 
@@ -42,7 +46,7 @@ def control_ratio():
     form = ControlForm()
     if form.validate_on_submit():
         reminders.update_settings(control_ratio=form.control_ratio.data)
-        flash(f"Control group: {form.control_ratio.data}% of new players.", "success")
+        flash(_("Control group: %(pct)s of new players.", pct=i18n.pct(form.control_ratio.data)), "success")
     else:
         flash("; ".join(e for errs in form.errors.values() for e in errs), "error")
     return redirect(url_for("admin.analytics"))

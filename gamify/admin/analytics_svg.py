@@ -5,7 +5,10 @@ cost most of a 90-day page (about 5,000 numbers); here they cost a few milliseco
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Optional
+
+from babel import Locale
 
 from .. import i18n
 from ..services.analytics_series import Chart
@@ -39,11 +42,23 @@ def formatter():
     return other
 
 
+@lru_cache(maxsize=4096)
+def _date_labels(p: date, locale: str) -> tuple[str, str]:
+    # Memoised per language: a 90-day page labels the same dates for each of its ten charts.
+    return i18n.fmt_date(p, with_year=False), i18n.fmt_date(p, with_year=True)
+
+
 def _period(p, prefix: str) -> tuple[str, str]:
-    """(axis label, table label) of a period: a date, or a number with its prefix (D7)."""
+    """(axis label, table label) of a period: a date in the admin's language ('Dec 2' / '2 dic' on the
+    axis, with the year in the table), or a number with its prefix (D7)."""
     if isinstance(p, date):
-        return p.strftime("%-d %b"), p.isoformat()
+        return _date_labels(p, i18n.current())
     return f"{prefix}{p}", f"{prefix}{p}"
+
+
+def percent_sign() -> str:
+    """What follows a percentage in this language: '%' in English, a no-break space and '%' in Spanish."""
+    return Locale.parse(i18n.current()).percent_formats[None].pattern.rsplit("0", 1)[-1]
 
 
 def prepare(c: Chart, fmt=None) -> dict:
@@ -69,7 +84,7 @@ def prepare(c: Chart, fmt=None) -> dict:
             pos = 100.0 * i / (n - 1) if n > 1 else 50.0
             anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
             x_labels.append({"x": f"{pos:.2f}%", "anchor": anchor, "text": _period(p, c.prefix)[0]})
-    suffix = "%" if c.percent else ""
+    suffix = percent_sign() if c.percent else ""
     rows = [
         [_period(p, c.prefix)[1]] + [fmt(vals[i]) + (suffix if vals[i] is not None else "") for _, vals in c.series]
         for i, p in enumerate(c.periods)

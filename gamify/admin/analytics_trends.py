@@ -1,5 +1,9 @@
 """Admin: analytics over time (trends, retention, achievement funnels, points), from the daily rollups;
-every chart has its numbers as a table and as a CSV download."""
+every chart has its numbers as a table and as a CSV download.
+
+The pages speak the admin's language; the CSV downloads are English whatever it is (headers, series and
+bucket names, ISO dates, plain numbers): they are read by spreadsheets and scripts, which need the same
+columns from every admin."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import Optional
 
 from flask import Response, abort, render_template, request
 
-from .. import params
+from .. import i18n, params
 from ..database import replica_reads
+from ..i18n import _, force_locale
 from ..services import analytics_funnels, analytics_points, analytics_retention, analytics_series
 from .analytics_svg import prepare_all
 from .base import bp
@@ -47,6 +52,7 @@ def analytics_trends():
         charts=prepare_all(charts),
         ranges=analytics_series.RANGES,
         grains=analytics_series.GRAINS,
+        grain_names={"day": _("Day"), "week": _("Week")},
     )
 
 
@@ -54,7 +60,8 @@ def analytics_trends():
 @replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_trends_csv(chart_id: str):
     days, grain = _range_args()
-    chart = analytics_series.chart(chart_id, days, grain)
+    with force_locale("en"):  # stable columns (module docstring)
+        chart = analytics_series.chart(chart_id, days, grain)
     if chart is None:
         abort(404)
     header = ["week" if grain == "week" else "day"] + [name for name, _ in chart.series]
@@ -64,13 +71,16 @@ def analytics_trends_csv(chart_id: str):
 def _retention_curve(data: dict) -> analytics_series.Chart:
     return analytics_series.Chart(
         "retention_curve",
-        "Retention curve",
-        "Share of players active N days after their first day, gamified against the control group.",
+        _("Retention curve"),
+        _("Share of players active N days after their first day, gamified against the control group."),
         "%",
         list(range(analytics_retention.CURVE_DAYS + 1)),
-        [(label, [None if v is None else round(v, 1) for v in vals]) for label, vals in data["curves"].items()],
+        [
+            (str(analytics_retention.GROUP_NAMES[label]), [None if v is None else round(v, 1) for v in vals])
+            for label, vals in data["curves"].items()
+        ],
         percent=True,
-        period_label="Day after signup",
+        period_label=_("Day after signup"),
         prefix="D",
     )
 
@@ -87,7 +97,7 @@ def analytics_retention_page():
         "admin/analytics_retention.html",
         data=data,
         curve=prepare_all([_retention_curve(data)])[0],
-        groups=[label for _, label in analytics_retention.GROUPS],
+        groups=[(label, analytics_retention.GROUP_NAMES[label]) for _c, label in analytics_retention.GROUPS],
     )
 
 
@@ -115,7 +125,8 @@ def analytics_retention_csv(name: str):
         ]
         return csv_response(header, rows, "retention-cohorts.csv")
     if name == "curve":
-        chart = _retention_curve(data)
+        with force_locale("en"):  # stable columns (module docstring)
+            chart = _retention_curve(data)
         header = ["day_after_signup"] + [n for n, _ in chart.series]
         return csv_response(header, [["" if v is None else v for v in r] for r in chart.rows()], "retention-curve.csv")
     abort(404)
@@ -124,8 +135,15 @@ def analytics_retention_csv(name: str):
 @bp.get("/analytics/funnels")
 @replica_reads()  # read-only, tolerates the replica's lag (gamify/database.py)
 def analytics_funnels_page():
+    # The bands in the admin's number format ('0 %–25 %'); the CSV keeps BUCKETS' own.
+    edges = (0, 25, 50, 75, 100)
+    labels = [f"{i18n.num(lo)}–{i18n.pct(hi)}" for lo, hi in zip(edges, edges[1:])]
     return render_template(
-        "admin/analytics_funnels.html", funnels=analytics_funnels.funnels(), buckets=analytics_funnels.BUCKETS
+        "admin/analytics_funnels.html",
+        funnels=analytics_funnels.funnels(),
+        buckets=labels,
+        bucket_label=dict(zip(analytics_funnels.BUCKETS, labels)),
+        status_names={"locked": _("locked"), "archived": _("archived")},  # inactive ones are left out
     )
 
 
@@ -168,6 +186,7 @@ def analytics_points_page():
         system=system,
         edges=edges,
         histogram=analytics_points.histogram(system, edges) if system else [],
+        grain_names={"day": _("Day"), "week": _("Week")},
         charts=prepare_all([c for c in charts if c.id in wanted]),
         window=window,
         ranges=analytics_series.RANGES,
@@ -182,4 +201,6 @@ def analytics_points_csv(key: str):
     if system is None or system.key != key:
         abort(404)
     edges = analytics_points.parse_edges(request.args.get("edges")) or analytics_points.default_edges(system)
-    return csv_response(["balance", "players"], analytics_points.histogram(system, edges), f"balances-{key}.csv")
+    with force_locale("en"):  # stable bucket names (module docstring)
+        rows = analytics_points.histogram(system, edges)
+    return csv_response(["balance", "players"], rows, f"balances-{key}.csv")

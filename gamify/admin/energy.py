@@ -81,12 +81,12 @@ class SettingsForm(FlaskForm):
 
     def validate_gift_max(self, field):
         if self.gift_min.data is not None and field.data is not None and field.data < self.gift_min.data:
-            raise ValidationError("must be at least the smallest gift")
+            raise ValidationError(_("must be at least the smallest gift"))
 
     def validate_gift_default(self, field):
         lo, hi = self.gift_min.data, self.gift_max.data
         if None not in (lo, hi, field.data) and not lo <= field.data <= hi:
-            raise ValidationError("must be between the smallest and the largest gift")
+            raise ValidationError(_("must be between the smallest and the largest gift"))
 
 
 def _parse_pairs(text: str, what: str, lo: float, hi: float) -> dict:
@@ -295,7 +295,7 @@ def flags():
     if form.validate_on_submit():
         user = users.by_email_or_external_id(form.player.data.strip())
         if user is None:
-            form.player.errors.append("no player with that email or id")
+            form.player.errors.append(_("no player with that email or id"))
         else:
             try:
                 r = energy.adjust(

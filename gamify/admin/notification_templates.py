@@ -330,8 +330,9 @@ def send_test(kind: str, channel: str):
         message, ok = _("Not sent: your admin account has no e-mail address."), False
     else:
         r = result["rendered"]
-        label = f"{NOTIFICATION_TYPES.get(kind, kind)} (test)"
-        after_commit.request("email.test", to, f"[Test] {r.subject}", r.text, r.html, label)
+        with i18n.force_locale(locale):
+            label = _("%(type)s (test)", type=NOTIFICATION_TYPES.get(kind, kind))
+        after_commit.request("email.test", to, f"[Test] {r.subject}", r.text, r.html, label, locale)
         message, ok = _("Test e-mail on its way to %(to)s.", to=to), True
     if ui.is_htmx():  # the answer is a toast; the editor stays as it is
         return ui.toast(make_response("", 200 if ok else 422), message, kind="success" if ok else "error")

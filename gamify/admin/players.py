@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from .. import params
 from ..fields import Day, Whole
+from ..i18n import _, _l, ngettext
 from ..models import User
 from ..services import erasure, streak_pauses, users
 from ..services import points as points_svc
@@ -21,25 +22,25 @@ from .base import bp
 
 PER_PAGE = 25
 TABS = [
-    ("events", "Events"),
-    ("points", "Points"),
-    ("streak", "Streak periods"),
-    ("freezes", "Freezes"),
-    ("achievements", "Achievements"),
+    ("events", _l("Events")),
+    ("points", _l("Points")),
+    ("streak", _l("Streak periods")),
+    ("freezes", _l("Freezes")),
+    ("achievements", _l("Achievements")),
 ]
 
 
 class AdjustForm(FlaskForm):
-    system_id = SelectField("Points system", coerce=int)
+    system_id = SelectField(_l("Points system"), coerce=int)
     amount = Whole(
-        "Amount",
+        _l("Amount"),
         validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
-        description="Positive adds, negative removes. No boosts or caps apply.",
+        description=_l("Positive adds, negative removes. No boosts or caps apply."),
     )
     reason = StringField(
-        "Reason",
+        _l("Reason"),
         validators=[DataRequired(), Length(max=180)],
-        description="Kept in the ledger with your admin id; the player sees it in their history.",
+        description=_l("Kept in the ledger with your admin id; the player sees it in their history."),
     )
 
     def __init__(self, *a, **kw):
@@ -48,30 +49,30 @@ class AdjustForm(FlaskForm):
 
     def validate_amount(self, field):
         if field.data == 0:
-            raise ValidationError("Enter a non-zero amount.")
+            raise ValidationError(_("Enter a non-zero amount."))
 
 
 class FreezeForm(FlaskForm):
-    amount = Whole("Freezes", default=1, validators=[InputRequired(), NumberRange(min=1, max=50)])
+    amount = Whole(_l("Freezes"), default=1, validators=[InputRequired(), NumberRange(min=1, max=50)])
     reason = StringField(
-        "Reason", validators=[DataRequired(), Length(max=40)], description="e.g. “support ticket 123”."
+        _l("Reason"), validators=[DataRequired(), Length(max=40)], description=_l("e.g. “support ticket 123”.")
     )
 
 
 class PauseForm(FlaskForm):
-    start = Day("First paused day", validators=[InputRequired(message="Enter the first paused day.")])
-    end = Day("Last paused day", validators=[InputRequired(message="Enter the last paused day.")])
+    start = Day(_l("First paused day"), validators=[InputRequired(message="Enter the first paused day.")])
+    end = Day(_l("Last paused day"), validators=[InputRequired(message="Enter the last paused day.")])
     reason = StringField(
-        "Reason",
+        _l("Reason"),
         validators=[Length(max=streak_pauses.REASON_MAX)],
-        description="Optional, e.g. “holiday”; the player sees it on their streak page.",
+        description=_l("Optional, e.g. “holiday”; the player sees it on their streak page."),
     )
 
 
 class EraseForm(FlaskForm):
     confirm = StringField(
-        "Type the player's external id to confirm",
-        validators=[DataRequired(message="Type the player's external id to confirm."), Length(max=128)],
+        _l("Type the player's external id to confirm"),
+        validators=[DataRequired(message=_l("Type the player's external id to confirm.")), Length(max=128)],
     )
 
 
@@ -151,8 +152,23 @@ def player_adjust(user_id: int):
             form.amount.errors.append(str(e))
         else:
             flash(
-                f"{'Added' if form.amount.data > 0 else 'Removed'} {abs(res['added'])} {system.name} "
-                f"({'+' if res['added'] > 0 else ''}{res['added']}); balance is now {res['total']}.",
+                (
+                    _(
+                        "Added %(n)s %(system)s (%(change)s); balance is now %(total)s.",
+                        n=abs(res["added"]),
+                        system=system.name,
+                        change=format(res["added"], "+d"),
+                        total=res["total"],
+                    )
+                    if form.amount.data > 0
+                    else _(
+                        "Removed %(n)s %(system)s (%(change)s); balance is now %(total)s.",
+                        n=abs(res["added"]),
+                        system=system.name,
+                        change=format(res["added"], "+d"),
+                        total=res["total"],
+                    )
+                ),
                 "success",
             )
             return redirect(url_for("admin.player", user_id=user.id, tab="points"))
@@ -167,11 +183,14 @@ def player_freezes(user_id: int):
         reason = f"admin #{current_user.id}: {form.reason.data.strip()}"[:64]
         granted = streaks_svc.grant_freeze(user.id, reason, form.amount.data)
         if granted == form.amount.data:
-            flash(f"Granted {granted} freeze{'s' if granted != 1 else ''}.", "success")
+            flash(ngettext("Granted %(num)s freeze.", "Granted %(num)s freezes.", granted), "success")
         elif granted:
-            flash(f"Granted {granted} of {form.amount.data}: the player reached the maximum.", "info")
+            flash(
+                _("Granted %(n)s of %(asked)s: the player reached the maximum.", n=granted, asked=form.amount.data),
+                "info",
+            )
         else:
-            flash("No freeze granted: the player already holds the maximum.", "error")
+            flash(_("No freeze granted: the player already holds the maximum."), "error")
         return redirect(url_for("admin.player", user_id=user.id, tab="freezes"))
     return _player_page(user, freeze=form, status=400)
 
@@ -193,7 +212,14 @@ def player_pause(user_id: int):
         except streak_pauses.PauseError as e:
             getattr(form, e.field, form.start).errors.append(str(e))
         else:
-            flash(f"Streak paused from {pause.start_on.isoformat()} to {pause.end_on.isoformat()}.", "success")
+            flash(
+                _(
+                    "Streak paused from %(start)s to %(end)s.",
+                    start=pause.start_on.isoformat(),
+                    end=pause.end_on.isoformat(),
+                ),
+                "success",
+            )
             return redirect(url_for("admin.player", user_id=user.id, tab="streak"))
     return _player_page(user, pause=form, status=400)
 
@@ -205,7 +231,10 @@ def player_unpause(user_id: int, pause_id: str):
     if pause is None or pause.user_id != user.id:
         abort(404)
     streak_pauses.delete(pause)
-    flash(f"Pause of {pause.start_on.isoformat()} to {pause.end_on.isoformat()} deleted.", "success")
+    flash(
+        _("Pause of %(start)s to %(end)s deleted.", start=pause.start_on.isoformat(), end=pause.end_on.isoformat()),
+        "success",
+    )
     return redirect(url_for("admin.player", user_id=user.id, tab="streak"))
 
 
@@ -217,7 +246,7 @@ def player_erase(user_id: int):
     form = EraseForm(prefix="era")
     if form.validate_on_submit():
         if not user.external_id or form.confirm.data.strip() != user.external_id:
-            form.confirm.errors.append(f"That is not {user.name}'s external id: nothing was erased.")
+            form.confirm.errors.append(_("That is not %(name)s's external id: nothing was erased.", name=user.name))
         else:
             name, external_id = user.name, user.external_id
             try:
@@ -225,6 +254,15 @@ def player_erase(user_id: int):
             except erasure.ErasureError as e:
                 form.confirm.errors.append(str(e))
             else:
-                flash(f"Erased {name} ({external_id}): {sum(rows.values())} rows in {len(rows)} tables.", "success")
+                flash(
+                    _(
+                        "Erased %(name)s (%(id)s): %(rows)s rows in %(tables)s tables.",
+                        name=name,
+                        id=external_id,
+                        rows=sum(rows.values()),
+                        tables=len(rows),
+                    ),
+                    "success",
+                )
                 return redirect(url_for("admin.players"))
     return _player_page(user, erase=form, status=400)

@@ -33,7 +33,7 @@ class EndpointForm(FlaskForm):
     )
     description = StringField(_l("Description"), validators=[Length(max=200)])
     event_types = MultiCheckboxField(
-        "Events", choices=[SelectChoice(k, f"{k} · {v}") for k, v in WEBHOOK_EVENT_TYPES.items()]
+        _l("Events"), choices=[SelectChoice(k, f"{k} · {v}") for k, v in WEBHOOK_EVENT_TYPES.items()]
     )
     active = BooleanField(_l("Active"), default=True)
 
@@ -98,7 +98,12 @@ def addresses():
     form = AddressesForm()
     if form.validate_on_submit():
         reminders.update_settings(webhooks_allow_private=form.allow_private.data)
-        flash("Private addresses are now " + ("allowed." if form.allow_private.data else "refused."), "success")
+        flash(
+            _("Private addresses are now allowed.")
+            if form.allow_private.data
+            else _("Private addresses are now refused."),
+            "success",
+        )
     return redirect(url_for("admin_webhooks.index"))
 
 

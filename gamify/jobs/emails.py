@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from .. import mail
+from .. import i18n, mail
 from ..extensions import db
 from ..models._common import utcnow
 from ..models.webhooks import EmailSend
@@ -31,9 +31,9 @@ def enqueue_email(send_id: int) -> bool:
     )
 
 
-def enqueue_test_email(to: str, subject: str, text: str, html: str, type_label: str) -> bool:
+def enqueue_test_email(to: str, subject: str, text: str, html: str, type_label: str, locale: str = "en") -> bool:
     """An admin's "send me a test" (after_commit topic "email.test"): the same message twice in a row
-    (a double click) is queued once."""
+    (a double click) is queued once. `locale`: the version's language (the frame's words)."""
     digest = hashlib.sha256("\x00".join((to, subject, text, html)).encode()).hexdigest()[:32]
     return _safe(
         "a test e-mail",
@@ -44,6 +44,7 @@ def enqueue_test_email(to: str, subject: str, text: str, html: str, type_label: 
             text,
             html,
             type_label,
+            locale,
             job_id=f"gamify-email-test-{digest}",
             queue=MAIL_QUEUE,
             retry=mail_retry(),
@@ -115,8 +116,11 @@ def deliver_email(send_id: int, at=None) -> str:
 
 
 @app_job
-def send_test_email(to: str, subject: str, text: str, html: str, type_label: str) -> str:
+def send_test_email(to: str, subject: str, text: str, html: str, type_label: str, locale: str = "en") -> str:
     """An admin's test of a template, to their own address, through the same frame and SMTP path as
-    the players' e-mails (queue "mail"; RQ retries a failure). No send row, no delivery: not a player's."""
-    message_id = mail.send(mail.build_notification(to, Rendered(subject, text, html), type_label))
+    the players' e-mails (queue "mail"; RQ retries a failure). No send row, no delivery: not a player's.
+    The frame speaks the version's language."""
+    with i18n.force_locale(locale):
+        msg = mail.build_notification(to, Rendered(subject, text, html), type_label)
+    message_id = mail.send(msg)
     return f"test sent to {to} ({message_id})"

@@ -8,6 +8,7 @@ from typing import Optional
 
 from sqlalchemy import func
 
+from .. import i18n
 from ..extensions import db
 from ..models import (
     Achievement,
@@ -29,7 +30,6 @@ from ..models.users import ROLE_PLAYER
 from ..models.webhooks import EmailSend, WebhookDelivery
 from . import achievements, points
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 RETENTION_DAYS = 7
 
 
@@ -139,7 +139,8 @@ def streak_losses_by_weekday() -> list[tuple[str, int]]:
         .group_by(StreakPeriod.period_start)
     ).all():
         counts[start.weekday()] += int(n)
-    return list(zip(WEEKDAYS, counts))
+    # Named in the reader's language: 'Tue' / 'mar'.
+    return [(i18n.weekday_name(i, "abbreviated"), n) for i, n in enumerate(counts)]
 
 
 def energy_distribution() -> tuple[list[tuple[str, int]], str]:

@@ -7,7 +7,9 @@ from typing import Optional
 
 from sqlalchemy import and_, case, func
 
+from .. import i18n
 from ..extensions import db
+from ..i18n import _
 from ..models import PointsBalance, PointsSystem, User
 from ..models.users import ROLE_PLAYER
 from . import achievements
@@ -71,7 +73,8 @@ def histogram(system: PointsSystem, edges: list[int]) -> list[tuple[str, int]]:
         .outerjoin(PointsBalance, and_(PointsBalance.user_id == User.id, PointsBalance.system_id == system.id))
         .where(User.role == ROLE_PLAYER)
     ).one()
-    out = [(f"below {edges[0]:,}", int(row[0]))] if row[0] else []
+    # In the language now in force (the admin's on the page, English for the API and the CSV).
+    out = [(_("below %(n)s", n=i18n.num(edges[0])), int(row[0]))] if row[0] else []
     return out + [(label(lo, hi), int(n)) for (lo, hi), n in zip(bounds[1:], row[1:])]
 
 

@@ -21,6 +21,7 @@ from typing import Optional
 from sqlalchemy import Integer, cast, func, literal_column
 
 from ..extensions import db
+from ..i18n import _l
 from ..models import DailyCount, PlayerActivityDay, User
 from ..models._common import utcnow
 from ..models.users import ROLE_PLAYER
@@ -29,7 +30,10 @@ DAYS = (1, 7, 30)
 CURVE_DAYS = 30
 WEEKS = 12
 Z95 = 1.959963984540054
+# The labels are keys (of curves and cohort groups) and stay English (the CSV and API name the groups by
+# them); pages show GROUP_NAMES.
 GROUPS = ((False, "Gamified"), (True, "Control group"))
+GROUP_NAMES = {"Gamified": _l("Gamified"), "Control group": _l("Control group")}
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:

@@ -3,7 +3,10 @@
 
 A chart is a list of periods (days, or weeks starting on Monday) and one or more named series of
 numbers, one per period. Counts add up over a week; DAU is the week's average, WAU/MAU and levels are
-their value on the week's last day (a distinct count does not add up)."""
+their value on the week's last day (a distinct count does not add up).
+
+Titles, descriptions, units and series labels are translated when a chart is built (`_`: the admin's
+language on the pages, English for the JSON API, whose requests always speak English; gamify/i18n.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +16,14 @@ from datetime import date, timedelta
 from typing import Optional
 
 from ..extensions import db
+from ..i18n import _, _l
 from ..models import Achievement, DailyCount, Metric, PointsLevel, PointsSystem
 from ..models._common import utcnow
 
 RANGES = (7, 30, 90)
 GRAINS = ("day", "week")
-STREAK_KEYS = (("started", "Started"), ("extended", "Extended"), ("frozen", "Frozen"), ("lost", "Lost"))
-ENERGY_KEYS = (("spent", "Spent"), ("refilled", "Refilled with tokens"), ("gifted", "Gifted"))
+STREAK_KEYS = (("started", _l("Started")), ("extended", _l("Extended")), ("frozen", _l("Frozen")), ("lost", _l("Lost")))
+ENERGY_KEYS = (("spent", _l("Spent")), ("refilled", _l("Refilled with tokens")), ("gifted", _l("Gifted")))
 # Kinds whose weekly value is the last day's, not the sum.
 LAST_OF_WEEK = {"level"}
 TOP_ACHIEVEMENTS = 5
@@ -112,16 +116,18 @@ def _values(w: Window, by_period: dict[date, float]) -> list[float]:
 def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> tuple[Window, list[Chart]]:
     w = window(days, grain, today)
     data = _load(w)
-    per = "week" if w.grain == "week" else "day"
+    weekly = w.grain == "week"
     charts: list[Chart] = []
 
     metrics = {str(m.id): m.name for m in db.session.execute(db.select(Metric).order_by(Metric.name)).scalars()}
     charts.append(
         Chart(
             "events",
-            "Events per metric",
-            f"Events sent per {per}, by metric (players' local days).",
-            "Events",
+            _("Events per metric"),
+            _("Events sent per week, by metric (players' local days).")
+            if weekly
+            else _("Events sent per day, by metric (players' local days)."),
+            _("Events"),
             w.periods,
             [(name, _values(w, data["events"].get(k, {}))) for k, name in metrics.items()],
         )
@@ -133,9 +139,9 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
     charts.append(
         Chart(
             "active",
-            "Active players",
-            "Players with at least one event: DAU (a week's average by week), WAU (7 days) and MAU (30 days).",
-            "Players",
+            _("Active players"),
+            _("Players with at least one event: DAU (a week's average by week), WAU (7 days) and MAU (30 days)."),
+            _("Players"),
             w.periods,
             [
                 ("DAU", [round(v, 1) for v in dau]),
@@ -147,8 +153,8 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
     charts.append(
         Chart(
             "stickiness",
-            "Stickiness (DAU / MAU)",
-            "How many of the month's players come back on a given day.",
+            _("Stickiness (DAU / MAU)"),
+            _("How many of the month's players come back on a given day."),
             "%",
             w.periods,
             [("DAU/MAU", [round(100.0 * d / m, 1) if m else 0 for d, m in zip(dau, mau)])],
@@ -161,11 +167,13 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
     charts.append(
         Chart(
             "streaks",
-            "Streak outcomes",
-            f"Streak periods per {per} by outcome (started: extended to a length of 1).",
-            "Periods",
+            _("Streak outcomes"),
+            _("Streak periods per week by outcome (started: extended to a length of 1).")
+            if weekly
+            else _("Streak periods per day by outcome (started: extended to a length of 1)."),
+            _("Periods"),
             w.periods,
-            [(label, _values(w, streak.get(k, {}))) for k, label in STREAK_KEYS],
+            [(str(label), _values(w, streak.get(k, {}))) for k, label in STREAK_KEYS],
         )
     )
 
@@ -184,11 +192,13 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
     charts.append(
         Chart(
             "achievements",
-            "Achievements completed",
-            f"Completions per {per} (UTC days; backdated grants left out), in all and for the most completed.",
-            "Completions",
+            _("Achievements completed"),
+            _("Completions per week (UTC days; backdated grants left out), in all and for the most completed.")
+            if weekly
+            else _("Completions per day (UTC days; backdated grants left out), in all and for the most completed."),
+            _("Completions"),
             w.periods,
-            [("All", _values(w, totals))] + [(names.get(k, f"#{k}"), _values(w, ach[k])) for k in top],
+            [(_("All"), _values(w, totals))] + [(names.get(k, f"#{k}"), _values(w, ach[k])) for k in top],
             style="area",
         )
     )
@@ -198,9 +208,11 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
     charts.append(
         Chart(
             "points",
-            "Points awarded",
-            f"Points awarded per {per} in each system (spends not counted).",
-            "Points",
+            _("Points awarded"),
+            _("Points awarded per week in each system (spends not counted).")
+            if weekly
+            else _("Points awarded per day in each system (spends not counted)."),
+            _("Points"),
             w.periods,
             [(f"{s.badge} {s.name}".strip(), _values(w, points.get(str(s.id), {}))) for s in systems],
         )
@@ -209,9 +221,11 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
     charts.append(
         Chart(
             "xp_per_active",
-            "Points per active player",
-            f"Points awarded per {per} divided by the players active that {per} (player-days by week).",
-            "Points",
+            _("Points per active player"),
+            _("Points awarded per week divided by the players active that week (player-days by week).")
+            if weekly
+            else _("Points awarded per day divided by the players active that day."),
+            _("Points"),
             w.periods,
             [
                 (
@@ -234,11 +248,11 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
         charts.append(
             Chart(
                 f"levels_{s.key}",
-                f"{s.name}: players per level",
-                "Players on each level at the end of the period (players with no points yet left out).",
-                "Players",
+                _("%(system)s: players per level", system=s.name),
+                _("Players on each level at the end of the period (players with no points yet left out)."),
+                _("Players"),
                 w.periods,
-                [("No level yet", _values(w, levels.get(f"{s.id}:0", {})))]
+                [(_("No level yet"), _values(w, levels.get(f"{s.id}:0", {})))]
                 + [(f"{lv.badge} {lv.name}".strip(), _values(w, levels.get(f"{s.id}:{lv.id}", {}))) for lv in lvs],
                 style="area",
             )
@@ -248,11 +262,13 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
     charts.append(
         Chart(
             "energy",
-            "Energy",
-            f"Energy spent on actions, refilled with tokens and gifted to friends per {per} (UTC days).",
-            "Energy",
+            _("Energy"),
+            _("Energy spent on actions, refilled with tokens and gifted to friends per week (UTC days).")
+            if weekly
+            else _("Energy spent on actions, refilled with tokens and gifted to friends per day (UTC days)."),
+            _("Energy"),
             w.periods,
-            [(label, _values(w, energy.get(k, {}))) for k, label in ENERGY_KEYS],
+            [(str(label), _values(w, energy.get(k, {}))) for k, label in ENERGY_KEYS],
         )
     )
 
@@ -261,19 +277,21 @@ def trends(days: int = 30, grain: str = "day", today: Optional[date] = None) -> 
     charts.append(
         Chart(
             "notifications",
-            "Notifications sent and clicked",
-            f"Messages sent and first clicks on their links per {per}, by channel (UTC days).",
-            "Messages",
+            _("Notifications sent and clicked"),
+            _("Messages sent and first clicks on their links per week, by channel (UTC days).")
+            if weekly
+            else _("Messages sent and first clicks on their links per day, by channel (UTC days)."),
+            _("Messages"),
             w.periods,
             [
-                (f"{c} {what}", _values(w, notif.get(f"{c}:{what}", {})))
+                (label % {"channel": c}, _values(w, notif.get(f"{c}:{what}", {})))
                 for c in channels
-                for what in ("sent", "clicked")
+                for what, label in (("sent", _("%(channel)s sent")), ("clicked", _("%(channel)s clicked")))
             ],
         )
     )
     for c in charts:
-        c.period_label = "Week of" if w.grain == "week" else "Day"
+        c.period_label = _("Week of") if weekly else _("Day")
     return w, charts
 
 

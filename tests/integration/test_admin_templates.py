@@ -183,7 +183,7 @@ def test_the_analytics_page_shows_the_delivery_numbers(app, client, db, rq_inlin
     row = re.search(r"<tr><td>Streak reminder</td><td>Push</td>(.*?)</tr>", page, re.S).group(1)
     assert re.findall(r'class="num">(?:<strong>)?([^<]*)', row) == ["0", "0", "1", "0", "—"]
     # Sent per day: 14 days to 10 March, labelled by day of the month, the reminder on the last one.
-    assert "Sent per day (UTC, 25 Feb – 10 Mar)" in page
+    assert "Sent per day (UTC, Feb 25 – Mar 10)" in page  # the admin's language's dates (English)
     chart = re.search(r'<svg class="chart" id="chart-deliveries-daily".*?</svg>', page, re.S).group(0)
     labels = re.findall(r'text-anchor="middle">([^<]*)</text>', chart)
     assert labels[1::2] == [str(d) for d in (25, 26, 27, 28, *range(1, 11))] and labels[-2] == "1"
@@ -235,3 +235,17 @@ def test_each_language_has_its_own_version_and_preview(app, client, db):
         html = unescape(r.get_data(as_text=True))
         assert "Hola Ann Lee" in html and "Tiempo restante: 3 horas" in html  # 20:30 London -> midnight
         assert "Ann Lee reads English: they get the English version, not this one." in html
+
+
+def test_a_test_of_the_spanish_version_comes_in_spanish_frame_and_all(app, client, db, rq_inline, smtp_server):
+    u = _at_risk_player()
+    with time_machine.travel(EVENING, tick=False):
+        _, token = _admin(client)
+        es = t.default_source("streak_reminder", "email", "es")
+        data = {"csrf_token": token, "subject": es.subject, "text": es.text, "html": es.html, "preview_as": u.email}
+        r = client.post(f"{URL}/test?lang=es", data=data, headers={"HX-Request": "true", "X-CSRFToken": token})
+        assert r.status_code == 200
+        (msg,) = smtp_server.messages
+        assert msg.subject == "[Test] Tu racha de 5 días termina a medianoche"
+        assert "Recibes este correo porque" in msg.text and "(prueba)" in msg.text
+        assert '<html lang="es">' in msg.html

@@ -4,6 +4,7 @@ API client (gamify/client.py, in-process): the beta-tester badge, friends, gifts
 from datetime import timedelta
 
 from gamify import demo, demo_messages
+from gamify.engine import calendar as cal
 from gamify.models import (
     AchievementCompletion,
     EmailSend,
@@ -12,6 +13,7 @@ from gamify.models import (
     Friendship,
     MetricEvent,
     NotificationDelivery,
+    PointsAward,
     UsedLoginLink,
     User,
 )
@@ -48,6 +50,8 @@ def test_the_demo_week_sends_real_mails_and_the_delivery_chart_counts_them(app, 
         assert (d.type, d.user_id) == (send.type, send.user_id)
         assert (d.status == "sent") == (send.status == "sent"), (d.status, send.status)
         assert d.clicked_at is None or d.status == "sent"
+        # Opened within half a day of being sent (not all at the moment of seeding: the click chart).
+        assert d.clicked_at is None or d.sent_at < d.clicked_at <= d.sent_at + demo_messages.OPEN_WITHIN
     assert len(list(tmp_path.glob("*.eml"))) == sum(d.status == "sent" for d in log)
     # The evening the mail server was down, nothing was sent.
     end = max(d.created_at for d in log)
@@ -61,3 +65,20 @@ def test_the_demo_week_sends_real_mails_and_the_delivery_chart_counts_them(app, 
     assert sum(r.clicked for r in s.rows) == used  # each click signed a player in through the link route
     assert s.effects and 0 < s.effects[0].decided <= reminders_.sent
     assert sum(n for _, n in s.daily) == sum(r.sent for r in s.rows)
+
+
+def test_signup_points_are_dated_when_each_player_signed_up(app, db, tmp_path):
+    """The signup trigger (20 gems) is awarded as the player is created, i.e. while seeding; the demo
+    then dates the player back. Their signup award goes back with them: the points chart showed every
+    player's 20 gems on the seeding day (6000 gems 'today' in the 300-player demo)."""
+    demo.seed(players=12, days=20, echo=lambda *a: None, mail_dir=tmp_path)
+    rows = db.session.execute(
+        db.select(PointsAward, User)
+        .join(User, User.id == PointsAward.user_id)
+        .where(PointsAward.trigger_type == "signup")
+    ).all()
+    assert len(rows) == 12  # one per player (the admin is not a player)
+    for award, user in rows:
+        assert award.awarded_at == user.created_at
+        assert award.local_date == cal.local_date(user.created_at, user.timezone)
+    assert len({a.local_date for a, _ in rows}) > 1  # players joined on different days

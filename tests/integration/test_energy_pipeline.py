@@ -49,6 +49,13 @@ def notices(db, type_):
     return [(n.title, n.body, n.link) for n in rows]
 
 
+def notice_words(db, type_):
+    """The notices' key in gamify.notices and its values: the words are chosen in the reader's language
+    when the notice is shown, from these."""
+    rows = db.session.execute(db.select(Notification).where(Notification.type == type_)).scalars()
+    return [(n.message, n.params) for n in rows]
+
+
 def events(db, type_):
     rows = db.session.execute(db.select(DomainEvent).where(DomainEvent.type == type_).order_by(DomainEvent.id))
     return [(e.user_id, e.payload) for e in rows.scalars()]
@@ -108,6 +115,7 @@ def test_a_free_action_at_full_energy_announces_the_fill_once(db):
     assert act(u, "wave", at=later)["energy"]["current"] == 150
     act(u, "wave", at=later + timedelta(minutes=1))
     assert notices(db, "energy_full") == [("Your energy is full", "150/150: time to use it!", "/actions")]
+    assert notice_words(db, "energy_full") == [("energy_full", {"current": 150, "max": 150})]
     assert events(db, "energy.full") == [(u.id, {"current": 150, "max": 150})]
     assert db.session.get(PlayerEnergy, u.id).full_notified
 
@@ -191,6 +199,7 @@ def test_a_repeated_key_after_regeneration_filled_the_bar_announces_the_fill_onc
     assert act(u, at=later, idempotency_key="k")["energy"]["current"] == 150
     act(u, at=later + timedelta(minutes=1), idempotency_key="k")
     assert notices(db, "energy_full") == [("Your energy is full", "150/150: time to use it!", "/actions")]
+    assert notice_words(db, "energy_full") == [("energy_full", {"current": 150, "max": 150})]
     assert events(db, "energy.full") == [(u.id, {"current": 150, "max": 150})]
     assert db.session.get(PlayerEnergy, u.id).full_notified
 

@@ -2,7 +2,7 @@
 what each refusal says, what an event stores and answers, a repeated idempotency key, the player's time
 zone and attributes, first sight of a player, the batch's order and the ORM rows the caller holds."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -201,3 +201,78 @@ def test_a_refused_single_event_raises_and_leaves_nothing(db, lessons):
         process_event("lessons", u, -1, now=T)
     assert ei.value.field == "value"
     assert db.session.execute(db.select(db.func.count(MetricEvent.id))).scalar() == 0
+
+
+def _stored_times(db, results):
+    return [db.session.get(MetricEvent, r.response["event_id"]).occurred_at for r in results if r.error is None]
+
+
+def test_a_stated_time_is_refused_when_ahead_of_the_clock_by_more_than_a_minute_or_without_an_offset(db, lessons):
+    """occurred_at (importing a product's history): up to 60 s ahead is the caller's clock running fast and is
+    taken as now; further ahead, without a UTC offset, or on an action is refused, naming the field. The times
+    in the messages are in UTC, to the second, with a Z (T is 12:00:00Z)."""
+    u = f.player()
+    plus2 = timezone(timedelta(hours=2))
+    future = (
+        "occurred_at 2030-06-01T12:01:01Z is in the future (the server's time is 2030-06-01T12:00:00Z): "
+        "only past events can be imported"
+    )
+    cases = [
+        (EventIn("lessons", u, 1, occurred_at=T + timedelta(seconds=61)), ("occurred_at", future, 400)),
+        (
+            # 16:00 at +02:00 is 14:00 UTC: two hours ahead, written in UTC
+            EventIn("lessons", u, 1, occurred_at=datetime(2030, 6, 1, 16, 0, 0, 900000, tzinfo=plus2)),
+            ("occurred_at", future.replace("12:01:01Z", "14:00:00Z"), 400),
+        ),
+        (
+            EventIn("lessons", u, 1, occurred_at=datetime(2030, 6, 1, 11)),  # no offset
+            ("occurred_at", "occurred_at must be a moment with its UTC offset", 400),
+        ),
+        (
+            EventIn("lessons", u, 1, occurred_at="2030-06-01T11:00:00Z"),  # not a datetime
+            ("occurred_at", "occurred_at must be a moment with its UTC offset", 400),
+        ),
+        (
+            EventIn("lessons", u, 1, action="", occurred_at=T - timedelta(hours=1)),
+            ("occurred_at", "an action spends energy now: send it without occurred_at", 400),
+        ),
+        (EventIn("lessons", u, 1, occurred_at=T - timedelta(hours=1)), None),
+        (EventIn("lessons", u, 1, occurred_at=T + timedelta(seconds=60)), None),  # the skew's edge: taken as now
+    ]
+    results = process_batch([ev for ev, _ in cases], now=T)
+    assert [refusal(r) for r in results] == [want for _, want in cases]
+    # the accepted ones: the stated past time, and now (stamped at its place in the batch, i = 6)
+    assert _stored_times(db, results) == [T - timedelta(hours=1), T + timedelta(microseconds=6)]
+
+
+def test_a_stated_time_before_the_players_latest_event_is_refused_with_409(db, lessons):
+    """Events are computed forward in time: a stated time before the player's latest recorded event (from the
+    database, or earlier in the same batch) is a 409 naming that event's time; the same instant is accepted."""
+    u, other = f.player("u"), f.player("other")
+    process_event("lessons", u, 1, now=T - timedelta(hours=1))  # latest recorded: 11:00:00Z
+    process_event("lessons", other, 1, now=T)  # another player's later event does not count
+    order = (
+        "occurred_at 2030-06-01T10:00:00Z is before this player's latest recorded event (2030-06-01T11:00:00Z): "
+        "import each player's events oldest first, before their new activity"
+    )
+    results = process_batch(
+        [
+            EventIn("lessons", u, 1, occurred_at=T - timedelta(hours=2)),
+            EventIn("lessons", u, 1, occurred_at=T - timedelta(hours=1)),  # the same instant
+            EventIn("lessons", u, 1, occurred_at=T - timedelta(minutes=30)),
+            EventIn("lessons", u, 1, occurred_at=T - timedelta(minutes=45)),  # before the batch's 11:30
+            EventIn("lessons", other, 1, occurred_at=T - timedelta(hours=3)),
+        ],
+        now=T,
+    )
+    assert [refusal(r) for r in results] == [
+        ("occurred_at", order, 409),
+        None,
+        None,
+        ("occurred_at", order.replace("10:00:00Z", "11:15:00Z").replace("11:00:00Z", "11:30:00Z"), 409),
+        ("occurred_at", order.replace("10:00:00Z", "09:00:00Z").replace("11:00:00Z", "12:00:00Z"), 409),
+    ]
+    assert results[0].error.extra == {"latest_recorded": "2030-06-01T11:00:00Z"}
+    assert results[3].error.extra == {"latest_recorded": "2030-06-01T11:30:00Z"}
+    assert results[0].error.as_json()["error"]["latest_recorded"] == "2030-06-01T11:00:00Z"
+    assert _stored_times(db, results) == [T - timedelta(hours=1), T - timedelta(minutes=30)]

@@ -247,3 +247,84 @@ def test_an_admin_who_reads_spanish_gets_the_admin_pages_and_messages_in_spanish
     data = {"csrf_token": token, "subject": "Hi", "text": "x", "html": "<p>x</p>", "active": "y"}
     r = client.post("/admin/templates/streak_reminder/email", data=data, follow_redirects=True)
     assert "Plantilla Recordatorio de racha (correo) guardada." in r.get_data(as_text=True)
+
+
+ADMIN_PAGES = {
+    "/admin/": "Empieza aquí",
+    "/admin/analytics": "¿Ayuda la gamificación?",
+    "/admin/metrics": "Nueva métrica",
+    "/admin/achievements": "Crear un logro",
+    "/admin/points": "Nuevo sistema",
+    "/admin/streak": "Requisitos por periodo",
+    "/admin/players": "Buscar jugadores",
+    "/admin/api-keys": "Crear una clave",
+    "/admin/notifications": "Ajustes de notificaciones",
+    "/admin/jobs": "Tareas en segundo plano",
+    "/admin/webhooks/": "Añadir un endpoint",
+    "/admin/leaderboards/": "Nueva clasificación",
+    "/admin/energy": "Gratis: energía máxima",
+    "/admin/actions": "Nueva acción",
+    "/admin/templates/": "Plantillas de notificaciones",
+    # The analytics pages over time: a chart title from Python, a page heading, a template sentence.
+    "/admin/analytics/trends": "Eventos por métrica",
+    "/admin/analytics/retention": "Curva de retención",
+    "/admin/analytics/funnels": "Analítica: embudos de logros",
+    "/admin/analytics/points": "Aún no hay sistemas de puntos",
+}
+
+
+def test_every_admin_page_speaks_the_admins_language(client, db):
+    admin = f.admin()
+    admin.locale = "es"
+    db.session.commit()
+    f.login(client, admin.email)
+    for path, words in ADMIN_PAGES.items():
+        r = client.get(path)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200 and _lang(html) == "es" and words in html, path
+
+
+def test_analytics_pages_in_spanish_and_their_csv_in_english(client, db):
+    """The analytics pages over time speak the admin's language (series names, dates, numbers, bands);
+    their CSV downloads keep English columns and names whatever the admin reads (machine-readable)."""
+    import csv
+    import io
+
+    from gamify.models import PointsBalance
+
+    xp = f.system("xp", levels=[("b", "Bronze", 0), ("s", "Silver", 100)], name="XP")
+    for i, balance in enumerate((5, 2500)):
+        db.session.add(PointsBalance(user_id=f.player(f"p{i}").id, system_id=xp.id, balance=balance))
+    admin = f.admin()
+    admin.locale = "es"
+    db.session.commit()
+    f.login(client, admin.email)
+    with time_machine.travel(datetime(2026, 3, 10, 12, tzinfo=timezone.utc), tick=False):
+        html = client.get("/admin/analytics/trends?days=7&grain=day").get_data(as_text=True)
+        # Series, period heading and dates in Spanish: 4 to 10 March 2026 ('4 mar', not '4 Mar').
+        assert "Iniciada" in html and "Recargada con fichas" in html and "Mostrar las cifras" in html
+        assert "4 mar 2026" in html and ">Día<" in html and "Últimos 30 días" in html
+        rows = list(
+            csv.reader(io.StringIO(client.get("/admin/analytics/trends/streaks.csv?days=7").get_data(as_text=True)))
+        )
+        assert rows[0] == ["day", "Started", "Extended", "Frozen", "Lost"] and rows[1][0] == "2026-03-04"
+
+        html = client.get("/admin/analytics/retention").get_data(as_text=True)
+        assert "Gamificados" in html and "Grupo de control" in html and "Intervalo del 95\xa0%" in html
+        curve = client.get("/admin/analytics/retention/curve.csv").get_data(as_text=True)
+        assert curve.startswith("day_after_signup,Gamified,Control group\n")
+
+        html = client.get("/admin/analytics/points?edges=10,100").get_data(as_text=True)
+        assert "menos de 10" in html and "XP: saldos" in html  # balance 5 lies below the first edge
+        body = client.get("/admin/analytics/points/xp.csv?edges=10,100").get_data(as_text=True)
+        assert body.splitlines()[:2] == ["balance,players", "below 10,1"]
+
+        f.achievement("week", "streak", name="Week streak", streak_length=7)
+        db.session.commit()
+        html = client.get("/admin/analytics/funnels").get_data(as_text=True)
+        assert "0–25\xa0%" in html and "Completado" in html  # '0–25 %': the Spanish percent format
+        assert (
+            client.get("/admin/analytics/funnels.csv")
+            .get_data(as_text=True)
+            .startswith("achievement,key,players,0–25%,25–50%,50–75%,75–100%,completed,median_days\n")
+        )

@@ -205,6 +205,38 @@ def test_my_ranks_lists_every_active_board_and_segment_the_player_is_on(six, db)
     assert svc.my_ranks(users["d"]) == expected_my_ranks()
 
 
+def test_my_ranks_are_read_from_redis_when_it_can_serve(six, db, monkeypatch):
+    """With a usable Redis copy the ranks come from Redis: no count in SQL (which would also be right, and
+    hide a broken Redis read behind the fallback)."""
+    _b, users = six
+    my_ranks_setup(db, users)
+
+    def no_sql(*args):
+        raise AssertionError("ranked from SQL")
+
+    monkeypatch.setattr(ranking, "_sql_count_above", no_sql)
+    assert svc.my_ranks(users["d"]) == expected_my_ranks()
+
+
+class CountingBrokenRedis(BrokenRedis):
+    calls = 0
+
+    def __getattr__(self, name):
+        CountingBrokenRedis.calls += 1
+        return super().__getattr__(name)
+
+
+def test_my_ranks_stop_asking_a_failing_redis_for_the_rest_of_the_board(six, db, monkeypatch):
+    """After a failed read, the board's other rows are ranked from SQL without asking Redis again: d has two
+    rows on lessons (global, Paris) and one on minutes, so Redis is asked once per board."""
+    _b, users = six
+    my_ranks_setup(db, users)
+    monkeypatch.setattr(ranking, "ensure_redis", lambda board: True)
+    monkeypatch.setattr(ranking.redis_roles, "rankings_redis", CountingBrokenRedis)
+    assert svc.my_ranks(users["d"]) == expected_my_ranks()
+    assert CountingBrokenRedis.calls == 2
+
+
 def test_my_ranks_from_sql_when_redis_cannot_serve_or_fails(six, db, monkeypatch):
     _b, users = six
     my_ranks_setup(db, users)
@@ -224,3 +256,83 @@ def test_my_ranks_on_a_daily_board_is_the_players_local_day(db):
     process_event("lessons", u, 3, now=at)
     [mine] = svc.my_ranks(u, now=at)
     assert (mine["key"], mine["period"], mine["rank"], mine["score"]) == ("daily", "2030-06-02", 1, 3)
+
+
+def page(found):
+    """A rankings() answer with its entries as (external id, name, rank, position, score)."""
+    out = {k: v for k, v in found.items() if k != "entries"}
+    out["entries"] = [(e["external_id"], e["name"], e["rank"], e["position"], e["score"]) for e in found["entries"]]
+    return out
+
+
+def pages(b):
+    """Pages worked out from the table in the module's docstring (participant limit 10, then 4)."""
+    got = {
+        "all": page(svc.rankings(b, "all")),
+        "c and d": page(svc.rankings(b, "all", offset=2, limit=2)),  # c keeps b's rank 2: same score
+        "paris": page(svc.rankings(b, "all", "city:paris")),
+    }
+    b.participant_limit = 4  # the top 4 only: pages stop at d
+    got["top 4"] = page(svc.rankings(b, "all"))
+    got["last of the top"] = page(svc.rankings(b, "all", offset=3, limit=5))
+    got["past the top"] = page(svc.rankings(b, "all", offset=4))
+    got["further"] = page(svc.rankings(b, "all", offset=5, limit=3))
+    b.participant_limit = 10
+    return got
+
+
+SIX = [("a", "A", 1, 1, 50), ("b", "B", 2, 2, 40), ("c", "C", 2, 3, 40), ("d", "D", 4, 4, 30)]
+SIX += [("e", "E", 5, 5, 20), ("f", "F", 6, 6, 10)]
+PAGES = {
+    "all": {"participants": 6, "total": 6, "offset": 0, "limit": 10, "entries": SIX},
+    "c and d": {"participants": 6, "total": 6, "offset": 2, "limit": 2, "entries": SIX[2:4]},
+    "paris": {
+        "participants": 3,
+        "total": 3,
+        "offset": 0,
+        "limit": 10,
+        "entries": [("b", "B", 1, 1, 40), ("d", "D", 2, 2, 30), ("f", "F", 3, 3, 10)],
+    },
+    "top 4": {"participants": 6, "total": 4, "offset": 0, "limit": 4, "entries": SIX[:4]},
+    "last of the top": {"participants": 6, "total": 4, "offset": 3, "limit": 5, "entries": SIX[3:4]},
+    "past the top": {"participants": 6, "total": 4, "offset": 4, "limit": 4, "entries": []},
+    "further": {"participants": 6, "total": 4, "offset": 5, "limit": 3, "entries": []},
+}
+
+
+def named(db, users):
+    for name, u in users.items():
+        u.display_name = name.upper()
+    db.session.commit()
+
+
+def test_rankings_pages_from_redis_and_from_sql(six, db, monkeypatch, caplog):
+    b, users = six
+    named(db, users)
+    with caplog.at_level(logging.WARNING, logger="gamify.services.leaderboards"):
+        assert pages(b) == PAGES
+    assert not caplog.records
+    monkeypatch.setattr(ranking, "ensure_redis", lambda board: False)
+    assert pages(b) == PAGES
+
+
+def test_rankings_come_from_redis_while_it_holds_the_copy(six, db):
+    """A player deleted while Redis still holds their score: shown by id, without an external id; only Redis
+    has them, so they show that the page was read from Redis."""
+    b, users = six
+    named(db, users)
+    ghost = max(u.id for u in users.values()) + 100
+    rankings_redis().zadd(ranking.zkey(b.key, "all", "global"), {ranking.engine.encode_member(ghost, T): 5})
+    got = page(svc.rankings(b, "all", offset=5, limit=2))
+    assert got["participants"] == 7
+    assert got["entries"] == [("f", "F", 6, 6, 10), (None, f"#{ghost}", 7, 7, 5)]
+
+
+def test_a_failed_rankings_read_falls_back_to_sql_and_says_so(six, db, caplog, monkeypatch):
+    b, users = six
+    named(db, users)
+    monkeypatch.setattr(ranking, "ensure_redis", lambda board: True)
+    monkeypatch.setattr(ranking.redis_roles, "rankings_redis", BrokenRedis)
+    with caplog.at_level(logging.WARNING, logger="gamify.services.leaderboards"):
+        assert page(svc.rankings(b, "all", offset=2, limit=2)) == PAGES["c and d"]
+    assert [r.getMessage() for r in caplog.records] == ["leaderboards: Redis read failed (boom); reading from SQL"]
