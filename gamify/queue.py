@@ -12,7 +12,7 @@ from rq import Queue
 
 from .ops import logs
 
-# The RQ queues (gamify.worker runs workers on them; docs in gamify/jobs.py). "push" is reserved for
+# The RQ queues (gamify.worker runs workers on them; docs in gamify/jobs/__init__.py). "push" is reserved for
 # mobile push deliveries: no job uses it yet, a worker may listen on it already.
 QUEUES = ("events-fanout", "mail", "push", "default")
 

@@ -142,7 +142,7 @@ def test_pending_row_without_a_job_is_picked_up_by_the_dispatch(app, db, smtp_se
     """Redis was down when the reminder was selected: the row waits, the next dispatch enqueues it."""
     _at_risk_player()
     calls = []
-    monkeypatch.setattr(jobs, "enqueue_email", lambda send_id: calls.append(send_id) or False)
+    monkeypatch.setattr(jobs.push, "enqueue_email", lambda send_id: calls.append(send_id) or False)  # its caller
     with time_machine.travel(EVENING, tick=False):
         assert jobs.streak_reminders() == 1
     monkeypatch.undo()

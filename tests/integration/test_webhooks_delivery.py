@@ -296,7 +296,8 @@ def test_redis_timeouts_make_requests_skip_enqueueing_for_a_while(app, monkeypat
         raise RedisTimeout("Timeout connecting to server")
 
     monkeypatch.setattr(gamify.queue, "get_redis", slow_down)
-    monkeypatch.setattr(jobs, "get_redis", slow_down)  # jobs holds its own reference (imported at the top)
+    for module in (jobs.base, jobs.dispatch):  # each holds its own reference (imported at the top)
+        monkeypatch.setattr(module, "get_redis", slow_down)
     try:
         jobs.request_dispatch()
         jobs.request_dispatch()
