@@ -61,7 +61,16 @@ def world(app, db, http_receiver, smtp_server):
             )
         )
         db.session.commit()
-    players = db.session.execute(select(User).where(User.external_id.is_not(None)).limit(6)).scalars().all()
+    players = (
+        db.session.execute(
+            select(User)
+            .where(User.external_id.is_not(None), User.control_group.is_(False))  # the control group gets no e-mails
+            .order_by(User.id)  # the same six on every database
+            .limit(6)
+        )
+        .scalars()
+        .all()
+    )
     with time_machine.travel(LATER - timedelta(days=1), tick=False):
         for user in players:  # yesterday's play: a streak at risk tonight
             process_event("lessons_completed", user, 1)
