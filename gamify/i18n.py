@@ -26,6 +26,7 @@ from babel import units as babel_units
 from flask import has_request_context, request
 from flask_babel import Babel, force_locale, get_locale, gettext, lazy_gettext, ngettext, refresh
 from flask_login import current_user
+from jinja2 import pass_context
 
 from .engine import calendar as cal
 from .extensions import db
@@ -80,6 +81,19 @@ def current() -> str:
     return str(get_locale() or FALLBACK)
 
 
+def _per_render(fn):
+    """The filter run at each render. Jinja folds a plain filter over a constant (`95|pct`) into the
+    compiled template, in whatever language the first render had; a filter that takes the context is
+    never folded."""
+
+    @pass_context
+    def filter_(_context, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    filter_.__name__ = fn.__name__
+    return filter_
+
+
 def init_app(app) -> None:
     babel.init_app(app, locale_selector=select_locale)
     # Flask-Babel caches the language on the app context's `g`, which can outlive a request (a test's
@@ -93,7 +107,7 @@ def init_app(app) -> None:
         ("pct", pct),
         ("duration", duration),
     ):
-        app.add_template_filter(fn, name)
+        app.add_template_filter(_per_render(fn), name)
 
     @app.context_processor
     def _language():
