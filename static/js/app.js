@@ -341,6 +341,34 @@
   }
   ready(function () { armAll(document); });
   document.addEventListener("htmx:load", function (e) { armAll(e.target); });
+
+  /* ------------------------------------------------------------ scrollable tables
+     A table wider than a phone scrolls inside its .table-wrap; keyboard users can only scroll it if the
+     wrapper takes the focus (WCAG 2.1.1). Only wrappers that scroll now join the tab order: re-checked
+     on load, after swaps and on resize. The name of the region is the table's caption. */
+  function markScrollables() {
+    document.querySelectorAll(".table-wrap").forEach(function (w) {
+      var scrolls = w.scrollWidth > w.clientWidth + 1;
+      var ours = w.hasAttribute("data-scroll-focus");
+      if (scrolls && !ours && !w.hasAttribute("tabindex")) {
+        w.setAttribute("tabindex", "0");
+        w.setAttribute("data-scroll-focus", "");
+        var caption = w.querySelector("caption");
+        var name = caption ? caption.textContent.trim() : "";
+        if (name && !w.hasAttribute("role")) {
+          w.setAttribute("role", "region");
+          w.setAttribute("aria-label", name);
+        }
+      } else if (!scrolls && ours) {
+        w.removeAttribute("tabindex");
+        w.removeAttribute("data-scroll-focus");
+        if (w.getAttribute("role") === "region") { w.removeAttribute("role"); w.removeAttribute("aria-label"); }
+      }
+    });
+  }
+  ready(markScrollables);
+  document.addEventListener("htmx:load", markScrollables);
+  window.addEventListener("resize", markScrollables);
   var lastFocusRefresh = Date.now();  // the page was just rendered: nothing to refresh on its first focus
   function onView() {
     if (document.hidden) return;

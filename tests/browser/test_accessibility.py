@@ -240,6 +240,7 @@ def test_every_page_is_checked(app):
 # Loaded, and the HTMX requests the page makes by itself (hx-trigger="load") answered and swapped in
 # (cheaper than waiting for "networkidle", which costs half a second a page).
 SETTLED = "() => window.htmx && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+NEXT_FRAME = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 BACKGROUND = {"light": "rgb(245, 246, 250)", "dark": "rgb(15, 19, 28)"}  # --bg in static/css/app.css
 
 # The dark theme changes only colours: there, the rules about colour (the rest gives what it gave in light).
@@ -267,6 +268,7 @@ def check(page, path: str, found: list, timings: dict) -> None:
     t1 = time.monotonic()
     for viewport in (DESKTOP, PHONE):
         page.set_viewport_size(viewport)
+        page.evaluate(NEXT_FRAME)  # the page's resize handlers ran (app.js: scrollable tables take the focus)
         only = {"type": "tag", "values": TAGS} if page.scheme == "light" else {"type": "rule", "values": COLOUR_RULES}
         for v in page.evaluate(AXE_RUN, only):
             found.append(

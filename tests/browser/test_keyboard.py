@@ -221,3 +221,31 @@ def test_theme_toggle_by_keyboard_applies_without_reload_and_is_kept(db, page):
     page.reload()
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")  # stored for the player
     expect(toggle).to_have_attribute("aria-pressed", "true")
+
+
+WIDE_TABLE = """() => {
+  const w = document.createElement('div');
+  w.className = 'table-wrap'; w.id = 'wide';
+  w.innerHTML = '<table class="table"><caption>Wide figures</caption><tr><td style="min-width: 900px">x</td></tr></table>';
+  document.querySelector('main').appendChild(w);
+  w.dispatchEvent(new CustomEvent('htmx:load', {bubbles: true}));  // as htmx does for swapped-in content
+}"""
+WRAP = """() => { const w = document.getElementById('wide');
+  return {tabindex: w.getAttribute('tabindex'), role: w.getAttribute('role'), label: w.getAttribute('aria-label')}; }"""
+
+
+def test_a_table_that_scrolls_takes_the_focus_only_while_it_scrolls(db, page):
+    """A table wider than the phone scrolls in its wrapper: the wrapper joins the tab order, named by the
+    caption, so a keyboard can scroll it (axe: scrollable-region-focusable); on a wide screen it leaves."""
+    player_with_a_notification(db)
+    sign_in(page)
+    page.set_viewport_size(PHONE)
+    page.goto("/dashboard")
+    page.evaluate(WIDE_TABLE)
+    assert page.evaluate(WRAP) == {"tabindex": "0", "role": "region", "label": "Wide figures"}
+    page.focus("#wide")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.getElementById('wide').scrollLeft > 0")  # the keyboard scrolls it
+    page.set_viewport_size({"width": 1600, "height": 900})
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert page.evaluate(WRAP) == {"tabindex": None, "role": None, "label": None}
