@@ -226,7 +226,8 @@ def test_theme_toggle_by_keyboard_applies_without_reload_and_is_kept(db, page):
 WIDE_TABLE = """() => {
   const w = document.createElement('div');
   w.className = 'table-wrap'; w.id = 'wide';
-  w.innerHTML = '<table class="table"><caption>Wide figures</caption><tr><td style="min-width: 900px">x</td></tr></table>';
+  w.innerHTML = '<table class="table"><caption>Wide figures</caption>'
+    + '<tr><td style="min-width: 900px">x</td></tr></table>';
   document.querySelector('main').appendChild(w);
   w.dispatchEvent(new CustomEvent('htmx:load', {bubbles: true}));  // as htmx does for swapped-in content
 }"""
