@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
-from gamify.models import Achievement, AchievementCompletion, NotificationPreference
+from gamify.models import Achievement, AchievementCompletion, EnergyAction, NotificationPreference
 from gamify.models._common import utcnow
 from gamify.services import outbox
 from gamify.services.events import process_event
@@ -169,9 +169,8 @@ def test_admin_form_errors_are_shown_next_to_fields(db, page):
     expect(page.locator("#metric_id-error")).to_contain_text("Choose the metric")
 
 
-def test_perform_an_action_updates_energy_and_xp_without_reload_and_toasts(db, page):
-    from gamify.models import EnergyAction
-
+def lesson_action(db):
+    """The product, a signed-up player and one energy action: "Take a lesson" (10 energy, 1 lesson)."""
     product(db)
     f.web_player()
     db.session.add(
@@ -186,6 +185,10 @@ def test_perform_an_action_updates_energy_and_xp_without_reload_and_toasts(db, p
         )
     )
     db.session.commit()
+
+
+def test_perform_an_action_updates_energy_and_xp_without_reload_and_toasts(db, page):
+    lesson_action(db)
     sign_in(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Actions").click()
     bar = page.locator("#energy-bar")

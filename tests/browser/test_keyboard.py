@@ -10,11 +10,10 @@ from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
-from gamify.models import EnergyAction
 from gamify.services import outbox
 from tests import factories as f
 from tests.browser.conftest import PHONE, sign_in
-from tests.browser.test_browser_pages import product
+from tests.browser.test_browser_pages import lesson_action, product
 
 ACTIVE = """() => { const a = document.activeElement;
   return {tag: a.tagName, id: a.id, cls: a.className, text: (a.innerText || a.getAttribute('aria-label') || '').trim(),
@@ -130,23 +129,6 @@ def test_streak_calendar_arrow_keys_and_page_down(db, page):
     # the focused day is named by date and outcome, and shown in #cal-detail for sighted users
     label = page.locator(f"[data-date='{down}']").get_attribute("aria-label")
     assert re.search(r"\d{4}", label) and page.locator("#cal-detail").inner_text() == label
-
-
-def lesson_action(db):
-    product(db)
-    f.web_player()
-    db.session.add(
-        EnergyAction(
-            key="lesson",
-            name="Take a lesson",
-            base_cost=10,
-            metric_key="lessons",
-            metric_value=1,
-            difficulties={},
-            skill_reductions={},
-        )
-    )
-    db.session.commit()
 
 
 def test_energy_action_is_announced_by_the_live_region(db, page):
