@@ -153,17 +153,7 @@ def dispatch_batch(limit: int = 500, now: Optional[datetime] = None) -> Dispatch
         if targets:
             body = event_body(ev, externals.get(ev.user_id))
             for ep in targets:
-                d = WebhookDelivery(
-                    endpoint_id=ep.id,
-                    domain_event_id=ev.id,
-                    event_type=ev.type,
-                    body=body,
-                    status="pending",
-                    attempts=0,
-                    last_error="",
-                    created_at=now,
-                )
-                db.session.add(d)
+                d = _pending_delivery(ep, ev.type, body, now, domain_event_id=ev.id)
                 new_deliveries.append(d)
         send_id = reminders.on_domain_event(ev, now)
         if send_id is not None:
@@ -212,10 +202,17 @@ def create_test_delivery(ep: WebhookEndpoint) -> WebhookDelivery:
         sort_keys=True,
         separators=(",", ":"),
     )
+    d = _pending_delivery(ep, TEST_EVENT_TYPE, body, now)
+    db.session.flush()
+    return d
+
+
+def _pending_delivery(ep: WebhookEndpoint, event_type: str, body: str, now, domain_event_id=None) -> WebhookDelivery:
+    """A delivery not yet tried, added to the session (the job's POST takes it from there)."""
     d = WebhookDelivery(
         endpoint_id=ep.id,
-        domain_event_id=None,
-        event_type=TEST_EVENT_TYPE,
+        domain_event_id=domain_event_id,
+        event_type=event_type,
         body=body,
         status="pending",
         attempts=0,
@@ -223,7 +220,6 @@ def create_test_delivery(ep: WebhookEndpoint) -> WebhookDelivery:
         created_at=now,
     )
     db.session.add(d)
-    db.session.flush()
     return d
 
 
