@@ -220,11 +220,21 @@ def score(statuses: dict[str, str], equiv: dict[str, str]) -> tuple[int, int, fl
     return killed, len(counted), 100.0 * killed / len(counted) if counted else 100.0
 
 
-def run_group(group: str, jobs: int, fresh: bool, only: list[str] | None = None, survivors: bool = False) -> dict:
+def run_group(
+    group: str,
+    jobs: int,
+    fresh: bool,
+    only: list[str] | None = None,
+    survivors: bool = False,
+    recheck: bool = False,
+) -> dict:
     where = sync(group)
     if fresh:
         shutil.rmtree(where / "mutants", ignore_errors=True)
     from_scratch = not (where / "mutants").exists()
+    kills = where / "kills.txt"  # tests/mutation_slots.py: which test caught which mutant, to try it first
+    if from_scratch:
+        kills.unlink(missing_ok=True)
     names = list(only or [])
     if survivors:
         equiv = equivalent()
@@ -240,11 +250,14 @@ def run_group(group: str, jobs: int, fresh: bool, only: list[str] | None = None,
     print(f"== mutation: {group} (in {where.relative_to(ROOT)}) ==", flush=True)
     slots = Slots(where, jobs + 1)
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "HYPOTHESIS_PROFILE")}
+    # Mutants judged equivalent are not tested again (no test can catch one: each cost a full run of its
+    # function's tests); --recheck-equivalent tests them too, to find a judgement a code change made stale.
+    skip_equivalent = {} if recheck else {"GAMIFY_MUTATION_SKIP_EQUIVALENT": str(EQUIVALENT)}
     try:
         proc = subprocess.run(
             [str(VENV_BIN / "mutmut"), "run", "--max-children", str(jobs), *names],
             cwd=where,
-            env={**env, **slots.env()},
+            env={"GAMIFY_MUTATION_KILLS": str(kills), **skip_equivalent, **env, **slots.env()},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -362,9 +375,14 @@ def main() -> int:
     ap.add_argument("--only", action="append", metavar="PATTERN", help="re-test only these mutants (fnmatch)")
     ap.add_argument("--survivors", action="store_true", help="re-test only the last run's survivors")
     ap.add_argument("--report", action="store_true", help="only write the report from the cached results")
+    ap.add_argument(
+        "--recheck-equivalent",
+        action="store_true",
+        help="also test the mutants tests/mutation_equivalent.txt judges equivalent (skipped by default)",
+    )
     args = ap.parse_args()
     groups = [] if args.report else (args.group or list(GROUPS))
-    runs = [run_group(g, args.jobs, args.fresh, args.only, args.survivors) for g in groups]
+    runs = [run_group(g, args.jobs, args.fresh, args.only, args.survivors, args.recheck_equivalent) for g in groups]
     done = {r["group"] for r in runs}
     # The report keeps every group: those not run this time from their cached results.
     others = [summarise(g, WORK / g, 0.0) for g in GROUPS if g not in done and (WORK / g / "mutants").exists()]

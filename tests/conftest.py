@@ -34,7 +34,11 @@ def _redis_binary() -> str:
 
 
 def pytest_collection_modifyitems(items):
-    mutation_slots.per_test_timeouts(items)  # only under scripts/mutation.py
+    mutation_slots.arrange(items)  # only under scripts/mutation.py
+
+
+def pytest_runtest_logreport(report):
+    mutation_slots.record_kill(report)  # only under scripts/mutation.py
 
 
 @pytest.fixture(scope="session")
