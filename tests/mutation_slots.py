@@ -71,8 +71,11 @@ def redis_server(slot: dict, binary: str) -> dict:
             return False
 
     def start() -> None:
-        # Detached: it outlives the forked session that starts it; scripts/mutation.py shuts it down.
-        subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        # Daemonised (the launcher exits at once, waited for here): the server outlives the forked session
+        # that starts it (scripts/mutation.py shuts it down) and is never a child of mutmut's main process,
+        # whose os.wait() for its mutants would take the server's exit, when a test stops it, for a mutant's.
+        daemon = ["--daemonize", "yes", "--pidfile", f"{slot['dir']}/redis-{port}.pid"]
+        subprocess.run(args + daemon, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         for _ in range(250):
             if up():
                 return
