@@ -161,3 +161,23 @@ def test_action_catalogue(client, headers):
     assert a["key"] == "duel" and a["costs"] == {"easy": 16, "medium": 20, "hard": 26, "expert": 32}
     assert client.get("/api/v1/actions", headers=headers).json["actions"][0]["costs"]["medium"] == 25
     assert client.get("/api/v1/users/u1/energy").status_code == 401
+
+
+def test_the_action_an_event_names_is_checked_before_anything_is_recorded(client, headers, db):
+    """Through the metric-event endpoint the event pipeline itself judges the action: an unknown key is a 404,
+    a key that is not a string a 400, both naming the field; an empty key is no action at all."""
+    url = "/api/v1/metrics/duels/event"
+    r = client.post(url, json={"user": {"id": "u1"}, "action": "nope"}, headers=headers)
+    assert r.status_code == 404, r.json
+    assert r.json["error"]["field"] == "action" and r.json["error"]["message"] == "unknown action 'nope'"
+    r = client.post(url, json={"user": {"id": "u1"}, "action": 7}, headers=headers)
+    assert r.status_code == 400, r.json
+    assert r.json["error"]["field"] == "action" and r.json["error"]["message"] == "action must be an action key"
+    assert count(db, MetricEvent) == 0
+    r = client.post(url, json={"user": {"id": "u1"}, "action": ""}, headers=headers)
+    assert r.status_code == 201 and "energy" not in r.json
+    assert count(db, MetricEvent) == 1
+    f.metric("lessons")
+    db.session.commit()
+    r = client.post("/api/v1/metrics/lessons/event", json={"user": {"id": "u1"}, "action": "duel"}, headers=headers)
+    assert r.status_code == 400 and r.json["error"]["field"] == "action"

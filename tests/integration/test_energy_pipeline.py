@@ -10,16 +10,20 @@ hour of regeneration + top-ups.
 
 from datetime import timedelta
 
+import pytest
+
 from gamify.models import (
     DomainEvent,
     EnergyAction,
     EnergyReview,
     EnergyTransaction,
+    MetricEvent,
     Notification,
     PlayerBoost,
     PlayerEnergy,
 )
 from gamify.services import energy, snapshot
+from gamify.services.energy import EnergyError
 from gamify.services.events import EventIn, process_batch, process_event
 from tests import factories as f
 
@@ -240,3 +244,19 @@ def test_a_snapshot_without_the_energy_configuration_still_prices_actions(db, mo
         [EventIn("lessons", u, 1, action="drill", now=NOW), EventIn("lessons", u, 1, action="drill", now=NOW)]
     )
     assert [first.response["energy"]["current"], second.response["energy"]["current"]] == [125, 100]
+
+
+def test_an_action_that_is_not_a_key_is_refused_naming_the_field(db):
+    """A Python caller (the API checks the type first) naming an action with a number: a 400 on "action",
+    nothing recorded."""
+    action(db)
+    u = f.player("u")
+    db.session.commit()
+    with pytest.raises(EnergyError) as refused:
+        act(u, key=7)
+    assert (refused.value.field, refused.value.status, str(refused.value)) == (
+        "action",
+        400,
+        "action must be an action key",
+    )
+    assert db.session.execute(db.select(db.func.count(MetricEvent.id))).scalar() == 0

@@ -227,3 +227,58 @@ def test_a_batch_counts_its_own_awards_against_the_daily_cap(db):
         "gems": [(2, 1), (6, 3), (2, 1)],
     }
     assert process_event("lessons", v, 3, now=at)["points"]["xp"]["added"] == 25
+
+
+def test_an_award_outside_events_reports_writes_and_announces_each_field(db):
+    """An admin award of 30 into a system with levels at 0 and 25, worked out by hand: the answer, the
+    ledger row, the balance row, the two outbox events (tied to the event it names) and the level-up
+    notice with its link and the words' parameters; then one that changes nothing writes nothing."""
+    from gamify.models import DomainEvent, Notification, PointsBalance
+
+    xp = f.system("xp", name="Experience", levels=[("bronze", "Bronze", 0), ("silver", "Silver", 25)])
+    f.metric("lessons")  # no trigger: the event only gives the award an event to name
+    u = f.player()
+    at = f.utc(2026, 5, 4, 12)
+    event_id = process_event("lessons", u, 1, now=at)["event_id"]
+    res = svc.award(u, xp, 30, "admin", reason="welcome gift", source_event_id=event_id, now=at)
+    db.session.flush()
+    silver = {"key": "silver", "name": "Silver", "threshold": 25, "badge": ""}
+    assert {k: v for k, v in res.items() if k != "award"} == {
+        "added": 30,
+        "total": 30,
+        "level_changed": True,
+        "level": silver,
+    }
+    row = db.session.execute(db.select(PointsAward)).scalar_one()
+    assert res["award"] is row
+    assert (row.amount, row.base_amount, row.trigger_type, row.reason, row.source_event_id, row.awarded_at) == (
+        30,
+        30,
+        "admin",
+        "welcome gift",
+        event_id,
+        at,
+    )
+    bal = db.session.get(PointsBalance, (u.id, xp.id))
+    assert (bal.balance, bal.updated_at) == (30, at) and bal.level_id is not None
+    points_events = db.select(DomainEvent).where(DomainEvent.type.like("points.%")).order_by(DomainEvent.id)
+    events = db.session.execute(points_events).scalars().all()
+    assert [(e.type, e.user_id, e.source_event_id) for e in events] == [
+        ("points.changed", u.id, event_id),
+        ("points.level_changed", u.id, event_id),
+    ]
+    assert events[0].payload == {"system": "xp", "added": 30, "total": 30}
+    [notice] = db.session.execute(db.select(Notification)).scalars().all()
+    assert (notice.user_id, notice.type, notice.link, notice.message, notice.params) == (
+        u.id,
+        "level_up",
+        "/points",
+        "level_up",
+        {"system": "Experience", "level": "Silver"},
+    )
+    assert "Silver" in notice.title
+    # Nothing to add: the same answer shape, and no ledger row, event or notice.
+    assert svc.award(u, xp, 0, "admin", now=at) == {"added": 0, "total": 30, "level_changed": False, "level": None}
+    db.session.flush()
+    assert db.session.execute(db.select(db.func.count(PointsAward.id))).scalar() == 1
+    assert len(db.session.execute(points_events).scalars().all()) == 2
