@@ -12,11 +12,16 @@ only re-tests what changed):
 
 Score = (killed + timed out) / (all mutants - those judged equivalent). Mutants no test reaches
 count as survivors. Equivalent mutants (they cannot change behaviour) are listed with one line
-each in `tests/mutation_equivalent.txt`. The report goes to `docs/mutation.md`; the exit status
-is 1 when a group is below its target.
+each in `tests/mutation_equivalent.txt` and not tested again (`--recheck-equivalent` tests them).
+The report goes to `docs/mutation.md`; the exit status is 1 when a group is below its target.
+
+What a run costs is mostly the tests each mutant waits for (tests/mutation_slots.py): a killed
+mutant stops at its first failing test, so the test that caught the function's other mutants runs
+first (`.mutation/<group>/kills.txt`); a surviving one runs every test that reaches its function.
 
     .venv/bin/python scripts/mutation.py [--group engine|event-path] [--jobs N] [--fresh]
                                          [--only 'gamify.pipeline.energy.*'] [--survivors] [--report]
+                                         [--recheck-equivalent]
 
 While working on one module's tests, `--only PATTERN` (mutmut names, `*` wildcards; repeatable)
 re-tests just those mutants and `--survivors` just the last run's survivors; the report then still
@@ -73,6 +78,9 @@ GROUPS = {
             "tests/integration/test_leaderboards_ranking.py",
             "tests/integration/test_leaderboards_service.py",
             "tests/integration/test_api.py",
+            # The events series (pipeline/core.py's _count), from the rest of the metrics tests.
+            "tests/integration/test_ops_metrics.py::test_events_by_metric_and_outcome_and_batch_sizes",
+            "tests/integration/test_ops_metrics.py::test_a_refused_transaction_counts_no_created_event",
         ],
         # Slow tests of those files that exercise other code (gifts, Redis outages, archiving, sign-up
         # races): every surviving mutant they reach would wait for them.
