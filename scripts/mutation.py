@@ -98,8 +98,9 @@ GROUPS = {
     },
 }
 
-# Everything the selected tests read from the checkout (tests/unit/test_deploy_files.py reads deploy/).
-ALSO_COPY = ["tests", "templates", "static", "migrations", "deploy", "app.py", "gunicorn.conf.py"]
+# Everything the selected tests read from the checkout (tests/unit/test_deploy_files.py reads deploy/,
+# tests/unit/test_mutation_slots.py this script).
+ALSO_COPY = ["tests", "templates", "static", "migrations", "deploy", "scripts", "app.py", "gunicorn.conf.py"]
 
 
 def _toml_list(items: list[str]) -> str:
@@ -260,7 +261,7 @@ def run_group(
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "HYPOTHESIS_PROFILE")}
     # Mutants judged equivalent are not tested again (no test can catch one: each cost a full run of its
     # function's tests); --recheck-equivalent tests them too, to find a judgement a code change made stale.
-    skip_equivalent = {} if recheck else {"GAMIFY_MUTATION_SKIP_EQUIVALENT": str(EQUIVALENT)}
+    skip_equivalent = {} if recheck else {"GAMIFY_MUTATION_SKIP_EQUIVALENT": "\n".join(equivalent())}
     try:
         proc = subprocess.run(
             [str(VENV_BIN / "mutmut"), "run", "--max-children", str(jobs), *names],

@@ -197,16 +197,13 @@ def record_kill(report) -> None:
         fh.write(f"{mutant}\t{report.nodeid}\n")
 
 
-# tests/mutation_equivalent.txt when scripts/mutation.py skips the mutants judged equivalent there.
-EQUIVALENT = os.environ.get("GAMIFY_MUTATION_SKIP_EQUIVALENT")
 SKIPPED = 34  # mutmut's exit status for "skipped"
 
 
-def _equivalent(mutant: str) -> bool:
-    if not (EQUIVALENT and mutant and os.path.exists(EQUIVALENT)):
-        return False
-    with open(EQUIVALENT, encoding="utf-8") as fh:
-        return any(line.split(None, 1)[:1] == [mutant] for line in fh)
+def skipped_as_equivalent() -> frozenset[str]:
+    """The mutants judged equivalent, when scripts/mutation.py skips them: the names it read from
+    tests/mutation_equivalent.txt, one per line."""
+    return frozenset(os.environ.get("GAMIFY_MUTATION_SKIP_EQUIVALENT", "").split())
 
 
 def arrange(items) -> None:
@@ -215,7 +212,7 @@ def arrange(items) -> None:
     order."""
     if not ACTIVE:
         return
-    if _equivalent(_mutant()):
+    if _mutant() in skipped_as_equivalent():
         os._exit(SKIPPED)  # the forked session of one mutant: nothing to clean up yet
     durations = _durations()
     if durations:  # not measured yet: nothing to go by

@@ -1,9 +1,15 @@
 """The order scripts/mutation.py runs a mutant's tests in (tests/mutation_slots.py): a killed mutant stops at
 its first failing test, so the order is most of what `make mutation` costs."""
 
+import importlib.util
+from pathlib import Path
 from types import SimpleNamespace
 
 from tests import mutation_slots as ms
+
+_spec = importlib.util.spec_from_file_location("mutation", Path(__file__).parents[2] / "scripts" / "mutation.py")
+mutation = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mutation)
 
 FN = "gamify.engine.points.x_award"
 
@@ -58,10 +64,13 @@ def test_a_failure_is_recorded_for_the_mutant_under_test(monkeypatch, tmp_path):
 
 
 def test_only_the_mutants_listed_as_equivalent_are_skipped(monkeypatch, tmp_path):
+    # scripts/mutation.py passes the names tests/mutation_equivalent.txt lists, without comments or reasons.
     listed = tmp_path / "equivalent.txt"
     listed.write_text(f"# {FN}__mutmut_1 is not listed: this is a comment\n{FN}__mutmut_12 why\n{FN}__mutmut_3 why\n")
-    monkeypatch.setattr(ms, "EQUIVALENT", str(listed))
-    assert ms._equivalent(f"{FN}__mutmut_3")
-    assert not ms._equivalent(f"{FN}__mutmut_1")  # in a comment, and a prefix of _12
-    assert not ms._equivalent(f"{FN}__mutmut_2")
-    assert not ms._equivalent("")
+    monkeypatch.setattr(mutation, "EQUIVALENT", listed)
+    monkeypatch.setenv("GAMIFY_MUTATION_SKIP_EQUIVALENT", "\n".join(mutation.equivalent()))
+    skipped = ms.skipped_as_equivalent()
+    assert f"{FN}__mutmut_3" in skipped
+    assert f"{FN}__mutmut_1" not in skipped  # in a comment, and a prefix of _12
+    assert f"{FN}__mutmut_2" not in skipped
+    assert "" not in skipped
