@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from gamify import create_app
 from gamify.extensions import db as _db
 from tests import mutation_slots
+from tests.pgdb import scratch_database
 
 
 def _free_port() -> int:
@@ -196,19 +197,8 @@ def database_url(tmp_path_factory, _mutation_slot):
     if not url:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    base = make_url(url)
-    name = f"{base.database}_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(url, str(os.getpid())) as own:
+        yield own
 
 
 class IsolatedClient(FlaskClient):

@@ -12,7 +12,6 @@ import re
 import pytest
 import redis as redis_lib
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gamify import create_app, database
@@ -22,6 +21,7 @@ from gamify.services.events import process_event
 from tests import factories as f
 from tests.conftest import APP_CONFIG
 from tests.integration.test_leaderboards_web import make_board
+from tests.pgdb import scratch_database
 
 # ------------------------------------------------------------------------------------------ settings
 
@@ -99,16 +99,8 @@ def replica_url(database_url, tmp_path):
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'replica.db'}"
         return
-    base = make_url(database_url)
-    name = f"{base.database}_replica"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(database_url, "replica") as url:
+        yield url
 
 
 def _copy_to(replica_url: str) -> None:

@@ -1,29 +1,27 @@
 """The Alembic migrations build exactly the schema the models describe."""
 
+from contextlib import nullcontext
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import inspect
 
 from gamify import create_app
 from gamify.extensions import db
+from tests.pgdb import scratch_database
 
 
 def test_upgrade_builds_the_models_schema(tmp_path, redis_server, database_url):
     if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
+        built = nullcontext(f"sqlite:///{tmp_path / 'migrated.db'}")
     else:  # a schema of its own on the same PostgreSQL server
-        from sqlalchemy import text
-        from sqlalchemy.engine import make_url
+        built = scratch_database(database_url, "mig")
+    with built as url:
+        migrate_and_compare(url, redis_server)
 
-        base = make_url(database_url)
-        name = f"{base.database}_mig"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = base.set(database=name).render_as_string(hide_password=False)
+
+def migrate_and_compare(url, redis_server):
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_server["url"], "TESTING": True})
     with app.app_context():
         upgrade()
