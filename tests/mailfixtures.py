@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -178,6 +179,19 @@ class HttpReceiver:
         return f"http://{host}:{port}/hook"
 
 
+@contextmanager
+def loopback_http(handler):
+    """An HTTP server on a free loopback port answering with `handler`, served from a thread until the
+    block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def http_receiver():
     receiver = HttpReceiver()
@@ -198,12 +212,8 @@ def http_receiver():
         def log_message(self, *args):
             pass
 
-    receiver.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    with loopback_http(Handler) as receiver.server:
+        yield receiver
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
@@ -22,6 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from tests.mailfixtures import loopback_http
 
 
 def b64url(raw: bytes) -> str:
@@ -126,9 +127,5 @@ def push_service():
         def log_message(self, *args):
             pass
 
-    service.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=service.server.serve_forever, daemon=True)
-    thread.start()
-    yield service
-    service.server.shutdown()
-    service.server.server_close()
+    with loopback_http(Handler) as service.server:
+        yield service
